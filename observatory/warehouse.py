@@ -35,9 +35,14 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = true")
     if not read_only:
-        for schema in SCHEMAS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        ensure_schemas(con)
     return con
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the warehouse schemas (``ref``, ``staging``, ``ess``, ``ind``) when missing."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 
 def sql_text(relpath: str) -> str:

@@ -1,0 +1,96 @@
+"""Asset checks. Those on ingestion and classification are blocking: a bad extract stops the run
+before anything is published."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from observatory import secrecy
+from observatory.warehouse import run_sql
+from pipelines.assets.indicators import indicateurs
+from pipelines.assets.ingest import staging
+from pipelines.assets.perimeter import ess_tables
+from pipelines.resources import ObservatoryConfig
+
+
+def _rows(duckdb: DuckDBResource, relpath: str) -> list[tuple]:
+    with duckdb.get_connection() as con:
+        return run_sql(con, relpath).fetchall()
+
+
+@dg.asset_check(asset=staging, blocking=True, description="No duplicate SIREN or SIRET left in staging.")
+def staging_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    rows = _rows(duckdb, "checks/staging_unique_keys.sql")
+    return dg.AssetCheckResult(passed=all(n == 0 for _, n in rows), metadata={t: int(n) for t, n in rows})
+
+
+@dg.asset_check(
+    asset=staging,
+    blocking=True,
+    description="Share of rejected rows per extract stays below OBSERVATORY_QUARANTINE_MAX (default 5 %).",
+)
+def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
+    rows = _rows(duckdb, "checks/staging_quarantine_rate.sql")
+    worst = max((float(r[3]) for r in rows), default=0.0)
+    return dg.AssetCheckResult(
+        passed=worst <= observatory.quarantine_max,
+        metadata={
+            "threshold": observatory.quarantine_max,
+            "worst_rate": worst,
+            **{f"{r[0]}/rejected": int(r[2]) for r in rows},
+        },
+    )
+
+
+@dg.asset_check(
+    asset=ess_tables,
+    blocking=True,
+    description="Every legal unit is classified: one family and one reason each.",
+)
+def ess_units_classified(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    rows = _rows(duckdb, "checks/ess_classification.sql")
+    total = sum(r[2] for r in rows)
+    unclassified = sum(r[2] for r in rows if r[0] is None or r[1] is None)
+    return dg.AssetCheckResult(
+        passed=total > 0 and unclassified == 0,
+        metadata={
+            "units": total,
+            "unclassified": unclassified,
+            "share_classified": (total - unclassified) / total if total else 0.0,
+            **{f"{r[0]}/{r[1]}": int(r[2]) for r in rows},
+        },
+    )
+
+
+@dg.asset_check(
+    asset=ess_tables,
+    blocking=True,
+    description="Referential integrity: territories known to the COG, sectors to the NAF, jobs to establishments.",
+)
+def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    rows = _rows(duckdb, "checks/ess_referential_integrity.sql")
+    return dg.AssetCheckResult(passed=all(n == 0 for _, n in rows), metadata={c: int(n) for c, n in rows})
+
+
+@dg.asset_check(
+    asset=indicateurs,
+    blocking=True,
+    description="Independent secrecy audit: FREQ and MAX recomputed from microdata; no hidden cell recoverable.",
+)
+def indicateurs_secrecy_audit(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
+    settings = observatory.settings(duckdb.database)
+    with duckdb.get_connection() as con:
+        report = secrecy.audit(con, settings)
+    return dg.AssetCheckResult(
+        passed=report.passed, metadata={"summary": dg.MetadataValue.md(report.summary()), **report.to_metadata()}
+    )
+
+
+ALL_CHECKS = [
+    staging_unique_keys,
+    staging_quarantine_rate,
+    ess_units_classified,
+    ess_referential_integrity,
+    indicateurs_secrecy_audit,
+]

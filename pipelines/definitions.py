@@ -1,0 +1,51 @@
+"""The Dagster code location: every asset, check, job, schedule and sensor, assembled in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets import barometre, indicators, ingest, perimeter, publish
+from pipelines.checks import ALL_CHECKS
+from pipelines.resources import default_resources
+from pipelines.schedules import ALL_SCHEDULES
+from pipelines.sensors import ALL_SENSORS
+
+ANNUAL_ASSETS = [
+    ingest.reference_tables,
+    ingest.extracts,
+    ingest.staging,
+    perimeter.ess_tables,
+    indicators.indicateurs,
+    publish.cartes,
+    publish.egalite_france,
+]
+REGION_ASSETS = [publish.panoramas]
+FINAL_ASSETS = [publish.portail]
+BAROMETRE_ASSETS = list(barometre.ALL_ASSETS)
+ALL_ASSETS = ANNUAL_ASSETS + REGION_ASSETS + FINAL_ASSETS + BAROMETRE_ASSETS
+
+observatory_job = dg.define_asset_job(
+    "observatory_job",
+    selection=dg.AssetSelection.assets(*ANNUAL_ASSETS),
+    description="The annual vintage: ingestion, perimeter, indicators with secrecy, France products.",
+)
+panoramas_job = dg.define_asset_job(
+    "panoramas_job",
+    selection=dg.AssetSelection.assets(*REGION_ASSETS),
+    description="The territorial publications of one region (partitioned by region).",
+)
+
+
+def build_definitions() -> dg.Definitions:
+    """The definitions; nothing here opens the warehouse (safe for the webserver and the daemon)."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=[observatory_job, panoramas_job, *barometre.ALL_JOBS],
+        schedules=ALL_SCHEDULES,
+        sensors=ALL_SENSORS,
+        resources=default_resources(),
+    )
+
+
+defs = build_definitions()
