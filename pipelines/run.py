@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from observatory.config import Settings
+from observatory.runlock import run_lock
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
 from pipelines.resources import default_resources
@@ -70,7 +71,15 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
 
 
 def run_pipeline(settings: Settings, region: str | None = None) -> bool:
-    """Run the annual graph, then every region's publications (or only ``region``'s), then the portal."""
+    """Run the annual graph, then every region's publications (or only ``region``'s), then the portal.
+
+    Only one run at a time may use a warehouse: a second one raises :class:`RunInProgressError`.
+    """
+    with run_lock(settings.warehouse):
+        return _run(settings, region)
+
+
+def _run(settings: Settings, region: str | None) -> bool:
     resources = default_resources(settings)
     instance = _instance()
     all_assets = d.ALL_ASSETS
