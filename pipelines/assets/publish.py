@@ -4,7 +4,6 @@ Territorial products are partitioned by region so one region can be rebuilt alon
 parallel; the France products and the portal depend on all of them.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

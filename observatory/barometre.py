@@ -1,0 +1,178 @@
+"""The semestrial baromètre of employment: quarterly headcounts, year-on-year change and net jobs.
+
+Source: the Urssaf-style quarterly file (``staging.effectifs_trimestriels``), one row per establishment and
+quarter, joined to the classified establishments (``ess.etablissements``). Its field is the **régime
+général**: agriculture (MSA, sector ``AGR``) and Mayotte are outside it, so Mayotte's cells are
+``non_disponible`` ("n.d."), never 0, and the France figures are France hors Mayotte.
+
+For a quarter T and a cell (territory × champ × family or sector):
+
+- ``effectif_fin_trimestre``: salaried headcount at the end of T, summed over the cell's establishments;
+- ``glissement_annuel`` = effectif(T) / effectif(T − 4) − 1, stored as a fraction (0.012 prints 1,2 %);
+- ``solde_annuel`` = effectif(T) − effectif(T − 4): net jobs over a year.
+
+Secrecy: every headcount cell carries FREQ (establishments employing someone at the end of the quarter),
+VALUE and MAX (largest establishment). A cell of 1 or 2 establishments, or whose largest establishment
+holds more than 85 % of it, is ``secret_primaire``; a change is secret whenever one of its two cells is.
+
+A semester ``AAAA-S1`` ends with the second quarter, ``AAAA-S2`` with the fourth. The baromètre of a
+semester publishes, by family, sector and territory, the four quarters that end with the semester (each
+compared with the same quarter a year before), and for the totals of each champ the whole series from the
+first quarter available. It is written atomically to
+``output/<millesime>/barometre/<AAAA-Sn>/indicateurs.parquet`` and ``.csv``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from observatory.config import Settings
+from observatory.errors import ObservatoryError
+from observatory.warehouse import atomic_path, run_sql
+
+FREQ_MIN = 3
+"""Frequency rule: a cell of 1 or 2 establishments is secret (an empty cell is not)."""
+DOMINANCE = 0.85
+"""Dominance rule: a cell is secret when its largest establishment holds strictly more than 85 % of it."""
+QUARTERS_PUBLISHED = 4
+"""Quarters whose breakdowns a semester's baromètre publishes: the year that ends with the semester."""
+CHAMP_SOURCE = "régime général, hors agriculture, hors Mayotte"
+"""The source's field, stated on every output."""
+INDICATEURS = ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+TABLE_NAME = "indicateurs"
+
+_SEMESTRE = re.compile(r"^(\d{4})-S([12])$")
+_TRIMESTRE = re.compile(r"^(\d{4})-T([1-4])$")
+
+
+class BarometreError(ObservatoryError):
+    """The baromètre of a semester cannot be built (malformed semester, quarters missing from the source)."""
+
+
+def quarter_index(trimestre: str) -> int:
+    """``"2023-T2"`` → 4 × 2023 + 1: consecutive quarters have consecutive indexes."""
+    m = _TRIMESTRE.match(trimestre)
+    if not m:
+        raise BarometreError(f"quarter {trimestre!r} does not read AAAA-Tn")
+    return int(m.group(1)) * 4 + int(m.group(2)) - 1
+
+
+def quarter_key(index: int) -> str:
+    """Inverse of :func:`quarter_index`: 4 × 2023 + 1 → ``"2023-T2"``."""
+    return f"{index // 4}-T{index % 4 + 1}"
+
+
+def last_quarter(semestre: str) -> str:
+    """The quarter a semester ends with: ``2023-S1`` → ``2023-T2``, ``2023-S2`` → ``2023-T4``."""
+    m = _SEMESTRE.match(semestre)
+    if not m:
+        raise BarometreError(f"semester {semestre!r} does not read AAAA-S1 or AAAA-S2")
+    return f"{m.group(1)}-T{2 * int(m.group(2))}"
+
+
+def quarters_for(semestre: str) -> list[str]:
+    """The quarters a semester's baromètre publishes changes for, oldest first.
+
+    The four quarters ending with the semester, each compared with the same quarter a year before:
+    ``2023-S1`` → ``['2022-T3', '2022-T4', '2023-T1', '2023-T2']``; the publications headline the last two.
+    """
+    end = quarter_index(last_quarter(semestre))
+    return [quarter_key(q) for q in range(end - QUARTERS_PUBLISHED + 1, end + 1)]
+
+
+def semester_of(trimestre: str) -> str:
+    """The semester a quarter belongs to: ``2023-T3`` → ``2023-S2``."""
+    q = quarter_index(trimestre)
+    return f"{q // 4}-S{1 if q % 4 < 2 else 2}"
+
+
+def available_quarters(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The quarters present in ``staging.effectifs_trimestriels``, oldest first."""
+    rows = run_sql(con, "barometre/trimestres.sql").fetchall()
+    return [r[0] for r in rows]
+
+
+def latest_semester(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The latest semester whose last quarter is in the source (``None`` when there is no quarterly data)."""
+    complete = [t for t in available_quarters(con) if quarter_index(t) % 2 == 1]
+    return semester_of(complete[-1]) if complete else None
+
+
+def barometre_dir(settings: Settings, semestre: str) -> Path:
+    """``output/<millesime>/barometre/<AAAA-Sn>/``: where a semester's baromètre is published."""
+    return settings.vintage_output / "barometre" / semestre
+
+
+def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Territory names come from ``ref.regions``/``ref.departements``; load them from the COG if absent."""
+    from observatory.reference import departements, regions
+
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ref'"
+        ).fetchall()
+    }
+    for name, frame in (("regions", regions()), ("departements", departements())):
+        if name not in present:
+            con.execute("CREATE SCHEMA IF NOT EXISTS ref")
+            con.register("_cog", frame)
+            con.execute(f"CREATE TABLE ref.{name} AS SELECT * FROM _cog")
+            con.unregister("_cog")
+
+
+def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre: str) -> dict:
+    """Build and publish the baromètre of ``semestre`` (``AAAA-S1`` or ``AAAA-S2``).
+
+    Writes ``ind.barometre_cellules`` (cells with FREQ/VALUE/MAX and status) and ``ind.barometre`` (the
+    published shape) in the warehouse, then ``indicateurs.parquet`` and ``.csv`` under
+    :func:`barometre_dir`, each atomically. Raises :class:`BarometreError` when the source lacks a quarter
+    the semester needs. Returns the semester, its quarters, the paths written and row counts per status.
+    """
+    q_fin = quarter_index(last_quarter(semestre))
+    trimestres = quarters_for(semestre)
+    present = available_quarters(con)
+    if quarter_key(q_fin) not in present:
+        have = f"{present[0]} … {present[-1]}" if present else "none"
+        raise BarometreError(
+            f"baromètre {semestre}: quarter {quarter_key(q_fin)} is not in the quarterly headcounts "
+            f"(staging.effectifs_trimestriels has {have})"
+        )
+    _ensure_reference(con)
+    params = {
+        "q_fin": q_fin,
+        "q_detail": quarter_index(trimestres[0]),
+        "freq_min": FREQ_MIN,
+        "dominance": DOMINANCE,
+        "millesime": settings.millesime,
+        "perimetre_version": settings.perimetre,
+    }
+    run_sql(con, "barometre/cellules.sql", params)
+    run_sql(con, "barometre/indicateurs.sql", params)
+
+    out = barometre_dir(settings, semestre)
+    parquet, csv = out / f"{TABLE_NAME}.parquet", out / f"{TABLE_NAME}.csv"
+    for dest, options in ((parquet, "FORMAT parquet, COMPRESSION zstd"), (csv, "FORMAT csv, HEADER true")):
+        with atomic_path(dest) as tmp:
+            con.execute(f"COPY ind.barometre TO '{tmp.as_posix()}' ({options})")
+    by_status = dict(con.execute("SELECT statut, count(*) FROM ind.barometre GROUP BY statut").fetchall())
+    rows = sum(by_status.values())
+    return {
+        "semestre": semestre,
+        "trimestres": trimestres,
+        "premier_trimestre": present[0],
+        "path": parquet,
+        "csv": csv,
+        "rows": rows,
+        "statut": by_status,
+    }
+
+
+def read_barometre(barometre_dir: Path):
+    """The published baromètre table of one semester folder, as a pandas DataFrame (codes as text)."""
+    import pandas as pd
+
+    return pd.read_parquet(Path(barometre_dir) / f"{TABLE_NAME}.parquet")

@@ -1,0 +1,591 @@
+"""The baromètre publications of one semester: ``france.pdf`` and ``region-<code>.pdf``, each with its ``.xlsx``.
+
+They read only the published baromètre table (``barometre/<AAAA-Sn>/indicateurs.parquet``, see
+:mod:`observatory.barometre`) and the département geometries: no figure is recomputed from microdata, and
+a cell the table marks secret prints ``s``, a cell outside the source's field ``n.d.``. Each publication
+shows the last two quarters of the semester against the same quarters a year before (headcount,
+year-on-year change, net jobs; ESS, privé hors ESS, privé), the long series since the first quarter
+available, the change by family, by sector and by département (table and map, diverging palette centred
+on 0), the field of the source and the source line. Documents are typst (``templates/barometre.typ``)
+fed with already formatted French text; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.colors as mcolors
+import matplotlib.patches as mpatches
+import matplotlib.ticker as mticker
+import pandas as pd
+from matplotlib.figure import Figure
+
+from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
+from observatory.errors import PublicationError
+from observatory.publish import charts, fmt
+from observatory.warehouse import atomic_path
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "barometre.typ"
+SOURCE = "Source : Urssaf (effectifs trimestriels du régime général), Insee (SIRENE) — traitement Observatoire de l'ESS"
+CHAMP = (
+    f"Champ : établissements employeurs du {CHAMP_SOURCE} (Mayotte : n.d.), "
+    "effectifs salariés en fin de trimestre."
+)
+NOTE = "s : secret statistique. n.d. : non disponible (hors du champ de la source, ou base nulle)."
+CHAMPS = {"ess": "ESS", "prive_hors_ess": "Privé hors ESS", "prive": "Ensemble du privé"}
+FAMILLES = {
+    "association": "Associations",
+    "cooperative": "Coopératives",
+    "mutuelle": "Mutuelles",
+    "fondation": "Fondations",
+    "autre_obnl": "Autres organismes de l'ESS",
+    "societe_commerciale_ess": "Sociétés commerciales de l'ESS",
+}
+OVERSEAS_CRS = {"971": "EPSG:5490", "972": "EPSG:5490", "973": "EPSG:2972", "974": "EPSG:2975", "976": "EPSG:4471"}
+METRO_CRS = "EPSG:2154"
+SECRET_STATUTS = ("secret_primaire", "secret_secondaire")
+
+
+# ---------------------------------------------------------------------------------------------- cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure of the table: its value (``None`` unless published) and its status."""
+
+    valeur: float | None
+    statut: str
+
+    @property
+    def published(self) -> bool:
+        return self.statut == "publie" and self.valeur is not None
+
+    def text(self, kind: str = "nombre") -> str:
+        """The figure as printed: ``s`` when secret, ``n.d.`` when not available, else French format.
+
+        ``kind``: ``nombre`` (headcount), ``solde`` (signed count) or ``pourcent`` (signed change).
+        """
+        if self.statut in SECRET_STATUTS:
+            return fmt.SECRET
+        if not self.published:
+            return fmt.MISSING
+        text = fmt.pourcent(self.valeur) if kind == "pourcent" else fmt.nombre(self.valeur)
+        nonzero = any(ch in "123456789" for ch in text)
+        if kind in ("pourcent", "solde") and nonzero and not text.startswith(fmt.MINUS):
+            text = "+" + text
+        return text
+
+
+MISSING = Cell(None, "non_disponible")
+
+
+class Barometre:
+    """The published table of one semester, indexed for look-ups."""
+
+    def __init__(self, table: pd.DataFrame, semestre: str):
+        self.table = table
+        self.semestre = semestre
+        self.quarters = sorted(table["trimestre"].unique(), key=quarter_index)
+        self.last = self.quarters[-1]
+        self.previous = quarter_key(quarter_index(self.last) - 1)
+        self.first = self.quarters[0]
+        keys = zip(
+            table["niveau"], table["code"], table["champ"], table["famille"], table["secteur"],
+            table["indicateur"], table["trimestre"], strict=True,
+        )
+        valeurs = [None if pd.isna(v) else float(v) for v in table["valeur"]]
+        self._cells = {k: Cell(v, s) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
+
+    def cell(self, niveau, code, indicateur, trimestre, champ="ess", famille="toutes", secteur="tous") -> Cell:
+        """The cell of the table, or ``n.d.`` when the table has no such row."""
+        return self._cells.get((niveau, code, champ, famille, secteur, indicateur, trimestre), MISSING)
+
+    def libelle(self, niveau: str, code: str) -> str:
+        rows = self.table.loc[(self.table["niveau"] == niveau) & (self.table["code"] == code), "libelle"]
+        return str(rows.iloc[0]) if len(rows) else code
+
+    def values(self, column: str, **where) -> list[str]:
+        """Distinct values of ``column`` among the rows matching ``where``, sorted."""
+        t = self.table
+        for k, v in where.items():
+            t = t[t[k] == v]
+        return sorted(t[column].unique())
+
+
+def trimestre_label(trimestre: str) -> str:
+    """``2023-T4`` → ``4e trimestre 2023``."""
+    year, n = trimestre.split("-T")
+    return f"{'1er' if n == '1' else n + 'e'} trimestre {year}"
+
+
+def semestre_label(semestre: str) -> str:
+    """``2023-S2`` → ``2e semestre 2023``."""
+    year, n = semestre.split("-S")
+    return f"{'1er' if n == '1' else '2e'} semestre {year}"
+
+
+# --------------------------------------------------------------------------------------------- charts
+
+
+def _figure(height_in: float) -> tuple[Figure, object]:
+    with matplotlib.rc_context(charts.STYLE):
+        fig = Figure(figsize=(charts.WIDTH_IN, height_in))
+        ax = fig.add_subplot()
+    return fig, ax
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    with matplotlib.rc_context(charts.STYLE):
+        fig.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04)
+    return path
+
+
+def series_chart(quarters: list[str], series: dict[str, list[float | None]], path: Path) -> Path:
+    """Headcount of each champ as an index, base 100 at its first published quarter (gaps where secret)."""
+    with matplotlib.rc_context(charts.STYLE):
+        fig, ax = _figure(2.6)
+        xs = list(range(len(quarters)))
+        for champ, values in series.items():
+            base = next((v for v in values if v), None)
+            ys = [float("nan") if (v is None or base is None) else 100 * v / base for v in values]
+            ax.plot(xs, ys, color=charts.COLORS.get(champ, charts.COLORS["ensemble"]), linewidth=1.8,
+                    label=CHAMPS.get(champ, champ), marker="o", markersize=2.5)
+        step = max(1, len(quarters) // 10)
+        ax.set_xticks(xs[::step], [q.replace("-", " ") for q in quarters[::step]])
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.nombre(v)))
+        ax.axhline(100, color="#888888", linewidth=0.6)
+        ax.grid(axis="y", color=charts.GRID, linewidth=0.6)
+        ax.legend(loc="upper left", frameon=False, ncol=len(series))
+        return _save(fig, path)
+
+
+def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) -> Path:
+    """Horizontal bars of year-on-year changes (fractions) around 0, one bar per champ; ``s``/``n.d.`` shown."""
+    with matplotlib.rc_context(charts.STYLE):
+        k, n = len(series), len(labels)
+        fig, ax = _figure(0.6 + n * (0.15 * k + 0.12))
+        h = 0.8 / k
+        vals = [c.valeur for cells in series.values() for c in cells if c.published]
+        span = max((abs(v) for v in vals), default=0.01) or 0.01
+        for i, (champ, cells) in enumerate(series.items()):
+            ys = [n - 1 - j + ((k - 1) / 2 - i) * h for j in range(n)]
+            xs = [c.valeur if c.published else 0.0 for c in cells]
+            ax.barh(ys, xs, height=h * 0.92, color=charts.COLORS.get(champ, charts.COLORS["ensemble"]),
+                    label=CHAMPS.get(champ, champ))
+            for y, x, c in zip(ys, xs, cells, strict=True):
+                ax.text(x + (span * 0.02 if x >= 0 else -span * 0.02), y, c.text("pourcent"),
+                        ha="left" if x >= 0 else "right", va="center", fontsize=charts.FONT_SIZE - 1,
+                        color=charts.TEXT, style="normal" if c.published else "italic")
+        ax.set_xlim(-span * 1.45, span * 1.45)
+        ax.axvline(0, color="#555555", linewidth=0.8)
+        ax.set_yticks(range(n), labels[::-1])
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 1)))
+        ax.grid(axis="x", color=charts.GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        if k > 1:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 if n > 4 else -0.3), ncol=k, frameon=False)
+        return _save(fig, path)
+
+
+def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None) -> Path:
+    """Choropleth of a year-on-year change by département, diverging palette centred on 0.
+
+    ``cells`` maps département codes to their cell; only those départements are drawn. Metropolitan
+    départements are in Lambert-93, each overseas one in its own projection and inset; secret cells are
+    hatched grey (``s``), cells outside the field light grey (``n.d.``).
+    """
+    from observatory.reference import geo
+
+    gdf = geo.geometries("departement", cache_dir)
+    gdf = gdf[gdf["code"].isin(cells)].copy()
+    gdf["valeur"] = [cells[c].valeur if cells[c].published else float("nan") for c in gdf["code"]]
+    gdf["statut"] = [cells[c].statut for c in gdf["code"]]
+    values = gdf["valeur"].dropna()
+    span = float(values.abs().max()) if len(values) else 0.01
+    span = span or 0.01
+    norm = mcolors.TwoSlopeNorm(vmin=-span, vcenter=0.0, vmax=span)
+    cmap = matplotlib.colormaps["RdBu"]
+    metro = gdf[~gdf["code"].isin(OVERSEAS_CRS)]
+    overseas = [c for c in OVERSEAS_CRS if c in set(gdf["code"])]
+    with matplotlib.rc_context(charts.STYLE):
+        fig = Figure(figsize=(charts.WIDTH_IN, 4.6 if len(metro) else 2.4))
+        main_width = 0.8 if overseas and len(metro) else 0.98
+        panels = []
+        if len(metro):
+            panels.append((fig.add_axes((0.19 if overseas else 0.01, 0.02, main_width, 0.96)), metro, METRO_CRS))
+        for i, code in enumerate(overseas):
+            if len(metro):
+                box = (0.0, 0.8 - i * 0.19, 0.17, 0.17)
+            else:
+                box = (i / len(overseas), 0.1, 0.9 / len(overseas), 0.85)
+            panels.append((fig.add_axes(box), gdf[gdf["code"] == code], OVERSEAS_CRS[code]))
+        for ax, part, crs in panels:
+            part = part.to_crs(crs)
+            ok = part[part["valeur"].notna()]
+            secret = part[part["statut"].isin(SECRET_STATUTS)]
+            nd = part[part["valeur"].isna() & ~part["statut"].isin(SECRET_STATUTS)]
+            if len(ok):
+                ok.plot(ax=ax, color=[cmap(norm(v)) for v in ok["valeur"]], edgecolor="white", linewidth=0.3)
+            if len(secret):
+                secret.plot(ax=ax, color="#D0D0D0", edgecolor="#808080", hatch="////", linewidth=0.3)
+            if len(nd):
+                nd.plot(ax=ax, color="#F0F0F0", edgecolor="#B0B0B0", linewidth=0.3)
+                for geom in nd.geometry:
+                    p = geom.representative_point()
+                    ax.text(p.x, p.y, fmt.MISSING, ha="center", va="center", fontsize=charts.FONT_SIZE - 1.5)
+            ax.set_axis_off()
+            ax.set_aspect("equal")
+        sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cax = fig.add_axes((0.3, -0.04, 0.45, 0.03))
+        cbar = fig.colorbar(sm, cax=cax, orientation="horizontal")
+        cbar.ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 1)))
+        cbar.ax.tick_params(labelsize=charts.FONT_SIZE - 1)
+        fig.legend(
+            handles=[
+                mpatches.Patch(facecolor="#D0D0D0", edgecolor="#808080", hatch="////", label="s : secret"),
+                mpatches.Patch(facecolor="#F0F0F0", edgecolor="#B0B0B0", label="n.d. : non disponible"),
+            ],
+            loc="lower right", bbox_to_anchor=(1.0, -0.09), frameon=False, fontsize=charts.FONT_SIZE - 1,
+        )
+        return _save(fig, path)
+
+
+# -------------------------------------------------------------------------------------------- content
+
+
+def _departements_of(b: Barometre, niveau: str, code: str) -> list[str]:
+    from observatory.reference import departements
+
+    deps = departements()
+    if niveau == "region":
+        deps = deps[deps["code_region"] == code]
+    present = set(b.values("code", niveau="departement"))
+    return [c for c in deps["code_departement"] if c in present]
+
+
+def _sectors(b: Barometre) -> list[tuple[str, str]]:
+    from observatory.reference import secteurs
+
+    labels = secteurs().drop_duplicates("secteur").set_index("secteur")["libelle_secteur"].to_dict()
+    order = list(labels)
+    present = [s for s in b.values("secteur", niveau="france", champ="ess") if s != "tous"]
+    present.sort(key=lambda s: order.index(s) if s in order else len(order))
+    return [(s, labels.get(s, s)) for s in present]
+
+
+def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> dict:
+    """Everything one publication prints, as formatted text, plus the charts written into ``workdir``."""
+    t, t1 = b.last, b.previous
+    libelle = b.libelle(niveau, code)
+    where = fmt.locatif(niveau, code, libelle)
+
+    def c(indicateur, trimestre=t, **kw):
+        return b.cell(niveau, code, indicateur, trimestre, **kw)
+
+    chiffres = []
+    for champ, label in CHAMPS.items():
+        row = [label]
+        for q in (t1, t):
+            row += [
+                c("effectif_fin_trimestre", q, champ=champ).text(),
+                c("glissement_annuel", q, champ=champ).text("pourcent"),
+                c("solde_annuel", q, champ=champ).text("solde"),
+            ]
+        chiffres.append(row)
+    eff, gl, so = (c(i) for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))
+    if eff.published and gl.published:
+        lecture = (
+            f"Lecture : à la fin du {trimestre_label(t)}, les établissements de l'ESS emploient "
+            f"{eff.text()} salariés {where}, soit {gl.text('pourcent')} en un an "
+            f"({so.text('solde')} emplois par rapport au {trimestre_label(quarter_key(quarter_index(t) - 4))})."
+        )
+    else:
+        lecture = (
+            f"Lecture : à la fin du {trimestre_label(t)}, l'effectif salarié de l'ESS {where} "
+            f"n'est pas publiable ({eff.text()}) : {NOTE}"
+        )
+
+    familles = [
+        (lab, [c("effectif_fin_trimestre", famille=f).text(), c("glissement_annuel", t1, famille=f).text("pourcent"),
+               c("glissement_annuel", famille=f).text("pourcent"), c("solde_annuel", famille=f).text("solde")])
+        for f, lab in FAMILLES.items()
+        if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", t) in b._cells
+    ]
+    fam_keys = [f for f, lab in FAMILLES.items() if lab in {r[0] for r in familles}]
+    secteurs = _sectors(b)
+    sect_rows = [
+        [lab, c("effectif_fin_trimestre", secteur=s).text(), c("glissement_annuel", secteur=s).text("pourcent"),
+         c("solde_annuel", secteur=s).text("solde"),
+         c("glissement_annuel", champ="prive_hors_ess", secteur=s).text("pourcent")]
+        for s, lab in secteurs
+    ]
+    deps = _departements_of(b, niveau, code)
+    dep_rows = [
+        [f"{d} {b.libelle('departement', d)}",
+         b.cell("departement", d, "effectif_fin_trimestre", t).text(),
+         b.cell("departement", d, "glissement_annuel", t).text("pourcent"),
+         b.cell("departement", d, "solde_annuel", t).text("solde"),
+         b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text("pourcent")]
+        for d in deps
+    ]
+
+    lecture_serie = (
+        f"Lecture : indice 100 au premier trimestre publié de chaque champ ({trimestre_label(b.first)} au plus "
+        "tôt) ; un indice de 105 signifie 5 % de salariés de plus qu'à ce trimestre."
+    )
+    fam_pub = next((f for f in FAMILLES if c("glissement_annuel", famille=f).published), None)
+    lecture_familles = (
+        f"Lecture : {where}, à la fin du {trimestre_label(t)}, l'effectif salarié des "
+        f"{FAMILLES[fam_pub].lower()} a évolué de {c('glissement_annuel', famille=fam_pub).text('pourcent')} "
+        "en un an."
+        if fam_pub
+        else f"Lecture : {where}, aucune évolution par famille n'est publiable ({NOTE})"
+    )
+    lecture_secteurs = (
+        f"Lecture : {where}, l'effectif salarié de l'ESS varie sur un an, à la fin du {trimestre_label(t)}, "
+        "de la valeur indiquée pour chaque secteur ; la barre bleue donne la même évolution dans le privé hors ESS."
+    )
+    lecture_carte = (
+        f"Lecture : évolution sur un an de l'effectif salarié de l'ESS à la fin du {trimestre_label(t)}, par "
+        "département ; rouge : baisse, bleu : hausse, palette centrée sur 0."
+    )
+    quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
+    serie = {
+        champ: [c("effectif_fin_trimestre", q, champ=champ) for q in quarters]
+        for champ in ("ess", "prive_hors_ess")
+    }
+    series_chart(quarters, {k: [x.valeur if x.published else None for x in v] for k, v in serie.items()},
+                 workdir / "serie.svg")
+    change_bars([FAMILLES[f] for f in fam_keys],
+                {"ess": [c("glissement_annuel", famille=f) for f in fam_keys]}, workdir / "familles.svg")
+    change_bars([lab for _, lab in secteurs],
+                {champ: [c("glissement_annuel", champ=champ, secteur=s) for s, _ in secteurs]
+                 for champ in ("ess", "prive_hors_ess")}, workdir / "secteurs.svg")
+    change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, workdir / "carte.svg")
+
+    def figure(titre, unite, lecture_fig, chart=None, carte=None, table=None):
+        return {
+            "titre": titre, "unite": unite, "chart": chart, "table": table, "note": "",
+            "map": None if carte is None else {"path": carte, "message": ""},
+            "champ": CHAMP, "source": SOURCE, "lecture": lecture_fig, "secret": NOTE,
+        }
+
+    def table(columns, rows):
+        return {"columns": columns, "rows": rows, "bold": []}
+
+    cols_q = [f"Effectif {t1.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an",
+              f"Effectif {t.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an"]
+    evol_t = f"Évol. 1 an {t.replace('-', ' ')}"
+    sections = [
+        {
+            "titre": "Chiffres clés",
+            "intro": [(f"{semestre_label(b.semestre).capitalize()} : effectifs salariés à la fin du "
+                      f"{trimestre_label(t1)} et du {trimestre_label(t)}, comparés au même trimestre "
+                      "un an plus tôt."), CHAMP],
+            "kpis": [
+                {"valeur": eff.text(), "libelle": f"salariés de l'ESS fin {t.replace('-', ' ')}"},
+                {"valeur": gl.text("pourcent"), "libelle": "évolution sur un an (ESS)"},
+                {"valeur": so.text("solde"), "libelle": "emplois sur un an (ESS)"},
+                {"valeur": c("glissement_annuel", champ="prive_hors_ess").text("pourcent"),
+                 "libelle": "évolution sur un an (privé hors ESS)"},
+            ],
+            "figures": [figure("Effectifs salariés et évolution sur un an", "Unité : nombre de salariés, %",
+                               lecture, table=table(["Champ", *cols_q], chiffres))],
+            "metadata": [],
+        },
+        {
+            "titre": "Série longue",
+            "intro": [],
+            "kpis": [],
+            "figures": [figure(f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
+                               "Unité : indice base 100 au premier trimestre publié", lecture_serie,
+                               chart="serie.svg")],
+            "metadata": [],
+        },
+        {
+            "titre": "Par famille de l'ESS",
+            "intro": [],
+            "kpis": [],
+            "figures": [figure(f"Évolution sur un an de l'effectif salarié par famille, fin {t.replace('-', ' ')}",
+                               "Unité : %, nombre de salariés", lecture_familles, chart="familles.svg",
+                               table=table(["Famille", f"Effectif {t.replace('-', ' ')}",
+                                            f"Évol. 1 an {t1.replace('-', ' ')}", evol_t, "Solde 1 an"],
+                                           [[lab, *vals] for lab, vals in familles]))],
+            "metadata": [],
+        },
+        {
+            "titre": "Par secteur d'activité",
+            "intro": [],
+            "kpis": [],
+            "figures": [figure(f"Évolution sur un an de l'effectif salarié par secteur, fin {t.replace('-', ' ')}",
+                               "Unité : %, nombre de salariés", lecture_secteurs, chart="secteurs.svg",
+                               table=table(["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS",
+                                            "Évol. privé hors ESS"], sect_rows))],
+            "metadata": [],
+        },
+        {
+            "titre": "Par département",
+            "intro": [],
+            "kpis": [],
+            "figures": [figure(f"Évolution sur un an de l'effectif salarié de l'ESS, fin {t.replace('-', ' ')}",
+                               "Unité : %, nombre de salariés", lecture_carte, carte="carte.svg",
+                               table=table(["Département", "Effectif ESS", "Évol. ESS", "Solde ESS",
+                                            "Évol. privé hors ESS"], dep_rows))],
+            "metadata": [],
+        },
+        {
+            "titre": "Méthodologie",
+            "intro": [
+                CHAMP,
+                ("Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
+                "(régime général de la sécurité sociale) : l'agriculture, qui relève de la MSA, et Mayotte "
+                "sont hors du champ de la source ; les chiffres « France » sont France hors Mayotte."),
+                ("Évolution sur un an (glissement annuel) = effectif à la fin du trimestre / effectif à la fin "
+                "du même trimestre un an plus tôt − 1. Solde sur un an = différence des deux effectifs."),
+                ("Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
+                "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
+                "deux cases dont elle est calculée l'est."),
+                SOURCE,
+            ],
+            "kpis": [],
+            "figures": [],
+            "metadata": [],
+        },
+    ]
+    return {
+        "doc": {
+            "titre": f"Baromètre de l'emploi dans l'ESS — {libelle}",
+            "sous_titre": semestre_label(b.semestre),
+            "millesime": "Observatoire de l'ESS",
+        },
+        "champ": CHAMP,
+        "sections": sections,
+    }
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
+    """Compile the typst template with ``content`` (charts already in ``workdir``) into ``dest``, atomically."""
+    import typst
+
+    for template in (TEMPLATE, TEMPLATE.with_name("style.typ")):
+        shutil.copy(template, workdir / template.name)
+    (workdir / "data.json").write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    with atomic_path(dest) as tmp:
+        try:
+            pdf = typst.compile(str(workdir / "barometre.typ"), root=str(workdir), timestamp=0)
+        except Exception as exc:  # typst reports template errors as its own exception types
+            raise PublicationError(f"baromètre {dest.name}: typst failed: {exc}") from exc
+        tmp.write_bytes(pdf)
+    return dest
+
+
+def write_xlsx(b: Barometre, niveau: str, code: str, content: dict, dest: Path) -> Path:
+    """The figures of one publication as a workbook: one sheet per table, numbers as numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    t, t1 = b.last, b.previous
+    libelle = b.libelle(niveau, code)
+    wb = Workbook()
+    wb.remove(wb.active)
+
+    def sheet(name: str, title: str, head: list[str], rows: list[list]):
+        ws = wb.create_sheet(name)
+        ws.append([title])
+        ws["A1"].font = Font(bold=True)
+        ws.append([CHAMP])
+        ws.append([SOURCE])
+        ws.append([])
+        ws.append(head)
+        for cell in ws[5]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append(row)
+        for row in ws.iter_rows(min_row=6):
+            for cell in row:
+                if isinstance(cell.value, float) and head[cell.column - 1].startswith("Évolution"):
+                    cell.number_format = "0.0%"
+                elif isinstance(cell.value, int | float):
+                    cell.number_format = "#,##0"
+        ws.append([])
+        ws.append([NOTE])
+        ws.column_dimensions["A"].width = 42
+        return ws
+
+    def v(cell: Cell):
+        if cell.published:
+            return cell.valeur
+        return fmt.SECRET if cell.statut in SECRET_STATUTS else fmt.MISSING
+
+    quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
+    head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
+    rows = [
+        [label, q, *(v(b.cell(niveau, code, i, q, champ=ch)) for i in
+                     ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
+        for ch, label in CHAMPS.items() for q in (t1, t)
+    ]
+    sheet("Chiffres clés", f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}", head, rows)
+    rows = [
+        [FAMILLES[f], q, *(v(b.cell(niveau, code, i, q, famille=f)) for i in
+                           ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
+        for f in FAMILLES for q in (t1, t)
+        if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", q) in b._cells
+    ]
+    sheet("Familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], rows)
+    rows = [
+        [lab, CHAMPS[ch], q, *(v(b.cell(niveau, code, i, q, champ=ch, secteur=s)) for i in
+                               ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
+        for s, lab in _sectors(b) for ch in ("ess", "prive_hors_ess") for q in (t1, t)
+    ]
+    sheet("Secteurs", f"Par secteur — {libelle}", ["Secteur", *head], rows)
+    rows = [
+        [d, b.libelle("departement", d), CHAMPS[ch], q,
+         *(v(b.cell("departement", d, i, q, champ=ch)) for i in
+           ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
+        for d in _departements_of(b, niveau, code) for ch in ("ess", "prive_hors_ess") for q in (t1, t)
+    ]
+    sheet("Départements", f"Par département — {libelle}", ["Code", "Département", *head], rows)
+    rows = [
+        [q, *(v(b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch)) for ch in CHAMPS)]
+        for q in quarters
+    ]
+    sheet("Série longue", f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
+          ["Trimestre", *CHAMPS.values()], rows)
+    with atomic_path(dest) as tmp:
+        wb.save(tmp)
+    return dest
+
+
+def build_barometre_docs(barometre_dir: Path, regions=None) -> list[Path]:
+    """Write ``france.pdf``/``.xlsx`` and ``region-<code>.pdf``/``.xlsx`` into ``barometre_dir``.
+
+    ``barometre_dir`` is a semester folder (``output/<millesime>/barometre/<AAAA-Sn>/``) holding the
+    published ``indicateurs.parquet``; ``regions`` limits the régions (default: every région of the
+    table; the France publication is always written). Returns the paths written.
+    """
+    barometre_dir = Path(barometre_dir)
+    path = barometre_dir / f"{TABLE_NAME}.parquet"
+    if not path.exists():
+        raise PublicationError(f"baromètre: {path} is missing (build the baromètre table first)")
+    b = Barometre(pd.read_parquet(path), barometre_dir.name)
+    codes = b.values("code", niveau="region") if regions is None else [str(r) for r in regions]
+    written: list[Path] = []
+    for niveau, code, stem in [("france", "FR", "france")] + [("region", r, f"region-{r}") for r in codes]:
+        with tempfile.TemporaryDirectory(prefix="barometre-") as tmp:
+            work = Path(tmp)
+            content = territory_content(b, niveau, code, work)
+            written.append(render_pdf(content, work, barometre_dir / f"{stem}.pdf"))
+            written.append(write_xlsx(b, niveau, code, content, barometre_dir / f"{stem}.xlsx"))
+    return written

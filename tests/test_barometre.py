@@ -1,0 +1,237 @@
+"""The semestrial baromètre: quarterly headcounts, year-on-year change and net jobs, secrecy, Mayotte, PDFs.
+
+A micro-dataset small enough to compute by hand: three ESS establishments (two associations in Ille-et-
+Vilaine, one in Finistère) over eight quarters (2022-T1 … 2023-T4), one private non-ESS establishment,
+one in Mayotte (outside the source's field) and one farm (agriculture, outside the field too).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from observatory import barometre
+from observatory.config import Settings
+from observatory.publish import fmt
+from observatory.warehouse import connect
+
+QUARTERS = [f"{y}-T{n}" for y in (2022, 2023) for n in (1, 2, 3, 4)]
+ETABLISSEMENTS = [
+    # siret, département, région, secteur, famille, ess
+    ("A", "35", "53", "ASS", "association", True),
+    ("B", "35", "53", "ASS", "association", True),
+    ("C", "29", "53", "HMS", "association", True),
+    ("D", "29", "53", "COM", "hors_ess", False),
+    ("M", "976", "06", "ASS", "association", True),
+    ("F", "35", "53", "AGR", "cooperative", True),
+]
+EFFECTIFS = {  # headcount at the end of each of the eight quarters
+    "A": [10, 11, 12, 13, 14, 15, 16, 17],
+    "B": [20, 20, 21, 21, 22, 22, 18, 18],
+    "C": [30, 31, 32, 33, 30, 29, 28, 40],
+    "D": [50, 50, 50, 50, 55, 55, 55, 55],
+    "M": [7, 7, 7, 7, 8, 8, 8, 8],
+    "F": [5, 5, 5, 5, 5, 5, 5, 5],
+}
+
+
+def _ess_total(q: str, sirets=("A", "B", "C")) -> int:
+    i = QUARTERS.index(q)
+    return sum(EFFECTIFS[s][i] for s in sirets)
+
+
+def make_warehouse(path: Path | str | None = None):
+    """A warehouse holding the micro-dataset's ``staging.effectifs_trimestriels`` and ``ess.etablissements``."""
+    con = connect(path)
+    con.execute(
+        "CREATE OR REPLACE TABLE ess.etablissements (siret VARCHAR, siren VARCHAR, code_departement VARCHAR, "
+        "code_region VARCHAR, secteur VARCHAR, famille_ess VARCHAR, ess BOOLEAN, public BOOLEAN)"
+    )
+    con.executemany(
+        "INSERT INTO ess.etablissements VALUES (?, ?, ?, ?, ?, ?, ?, false)",
+        [(s, s, d, r, sec, fam, ess) for s, d, r, sec, fam, ess in ETABLISSEMENTS],
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE staging.effectifs_trimestriels (siret VARCHAR, trimestre VARCHAR, "
+        "effectif_fin_trimestre INTEGER, masse_salariale DOUBLE)"
+    )
+    con.executemany(
+        "INSERT INTO staging.effectifs_trimestriels VALUES (?, ?, ?, ?)",
+        [(s, q, v, 1000.0 * v) for s, values in EFFECTIFS.items() for q, v in zip(QUARTERS, values, strict=True)],
+    )
+    return con
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(output_dir=tmp_path / "output", warehouse=tmp_path / "wh.duckdb", millesime=2023)
+
+
+@pytest.fixture
+def built(settings):
+    """The baromètre of 2023-S2 built on the micro-dataset: (result, published table)."""
+    con = make_warehouse()
+    result = barometre.build_barometre(con, settings, "2023-S2")
+    con.close()
+    return result, pd.read_parquet(result["path"])
+
+
+def _row(table, indicateur, trimestre, niveau="france", code="FR", champ="ess", famille="toutes", secteur="tous"):
+    sel = table[
+        (table.niveau == niveau) & (table.code == code) & (table.champ == champ) & (table.famille == famille)
+        & (table.secteur == secteur) & (table.indicateur == indicateur) & (table.trimestre == trimestre)
+    ]
+    assert len(sel) == 1, (indicateur, trimestre, niveau, code, champ, famille, secteur)
+    return sel.iloc[0]
+
+
+def test_quarters_for_semesters():
+    assert barometre.quarters_for("2023-S1") == ["2022-T3", "2022-T4", "2023-T1", "2023-T2"]
+    assert barometre.quarters_for("2023-S2") == ["2023-T1", "2023-T2", "2023-T3", "2023-T4"]
+    assert barometre.last_quarter("2024-S1") == "2024-T2"
+    assert barometre.semester_of("2023-T3") == "2023-S2"
+    with pytest.raises(barometre.BarometreError):
+        barometre.quarters_for("2023-S3")
+
+
+def test_glissement_and_solde_match_a_hand_computation(built):
+    _, table = built
+    for q in ("2023-T1", "2023-T2", "2023-T3", "2023-T4"):
+        year_before = QUARTERS[QUARTERS.index(q) - 4]
+        now, before = _ess_total(q), _ess_total(year_before)
+        assert _row(table, "effectif_fin_trimestre", q).valeur == now
+        assert _row(table, "solde_annuel", q).valeur == now - before
+        assert math.isclose(_row(table, "glissement_annuel", q).valeur, now / before - 1)
+    # 2023-T4 by hand: (17 + 18 + 40) / (13 + 21 + 33) - 1 = 75 / 67 - 1; solde +8
+    assert math.isclose(_row(table, "glissement_annuel", "2023-T4").valeur, 75 / 67 - 1)
+    assert _row(table, "solde_annuel", "2023-T4").valeur == 8
+    # privé = ESS + privé hors ESS (no public establishment in the source)
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").valeur == 75 + 55
+    assert _row(table, "solde_annuel", "2023-T4", champ="prive").valeur == 8 + 5
+    # région and département: Ille-et-Vilaine holds A and B
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").valeur == 75
+    # the first year has no year-before quarter: changes are not available
+    assert _row(table, "glissement_annuel", "2022-T4").statut == "non_disponible"
+    assert all(table.unite[table.indicateur == "glissement_annuel"] == "pourcent")
+
+
+def test_table_has_the_indicator_table_columns_plus_trimestre(built):
+    _, table = built
+    assert list(table.columns) == [
+        "millesime", "niveau", "code", "libelle", "champ", "famille", "secteur", "tranche", "sexe", "pcs",
+        "indicateur", "valeur", "unite", "statut", "perimetre_version", "trimestre",
+    ]
+    assert set(table.indicateur) == set(barometre.INDICATEURS)
+    assert set(table.statut) <= {"publie", "secret_primaire", "secret_secondaire", "non_disponible"}
+    assert table.valeur[table.statut != "publie"].isna().all()
+    assert (table.millesime == 2023).all()
+
+
+def test_agriculture_and_mayotte_are_outside_the_field(built):
+    _, table = built
+    # the farm F (AGR, 5 jobs) and the Mayotte establishment M are not counted
+    assert _row(table, "effectif_fin_trimestre", "2023-T4").valeur == 17 + 18 + 40
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").valeur == 17 + 18 + 40 + 55
+    assert "AGR" not in set(table.secteur)
+    mayotte = table[((table.niveau == "departement") & (table.code == "976"))
+                    | ((table.niveau == "region") & (table.code == "06"))]
+    assert len(mayotte) > 0
+    assert (mayotte.statut == "non_disponible").all()
+    assert mayotte.valeur.isna().all()  # n.d., never 0
+    # Alpes-Maritimes (département 06) is not mistaken for the région of Mayotte
+    alpes = table[(table.niveau == "departement") & (table.code == "06")
+                  & (table.indicateur == "effectif_fin_trimestre")]
+    assert (alpes.statut == "publie").all() and (alpes.valeur == 0).all()
+    assert _row(table, "effectif_fin_trimestre", "2023-T4").libelle == "France hors Mayotte"
+
+
+def test_primary_secrecy_and_inheritance(built):
+    _, table = built
+    # one private non-ESS establishment in Brittany: frequency rule
+    r = _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53", champ="prive_hors_ess")
+    assert r.statut == "secret_primaire" and pd.isna(r.valeur)
+    for ind in ("glissement_annuel", "solde_annuel"):
+        assert _row(table, ind, "2023-T4", "region", "53", champ="prive_hors_ess").statut == "secret_primaire"
+    # Ille-et-Vilaine associations: 2 establishments -> secret, and so are their changes
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", "departement", "35", famille="association").statut \
+        == "secret_primaire"
+    # Brittany's associations: 3 establishments, largest 40 of 75 (53 %) -> published
+    r = _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53", famille="association")
+    assert r.statut == "publie" and r.valeur == 75
+
+
+def test_dominance_rule(settings):
+    con = make_warehouse()
+    con.execute("UPDATE staging.effectifs_trimestriels SET effectif_fin_trimestre = 1000 "
+                "WHERE siret = 'C' AND trimestre = '2023-T4'")
+    result = barometre.build_barometre(con, settings, "2023-S2")
+    table = pd.read_parquet(result["path"])
+    # 1000 of 1035 (97 %) in one establishment: secret; the change computed from it too
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").statut == "secret_primaire"
+    assert _row(table, "glissement_annuel", "2023-T4", "region", "53").statut == "secret_primaire"
+    # the quarter before is not dominated
+    assert _row(table, "effectif_fin_trimestre", "2023-T3", "region", "53").statut == "publie"
+
+
+def test_two_semesters_publish_their_own_quarters(settings):
+    con = make_warehouse()
+    s1 = barometre.build_barometre(con, settings, "2023-S1")
+    s2 = barometre.build_barometre(con, settings, "2023-S2")
+    t1, t2 = pd.read_parquet(s1["path"]), pd.read_parquet(s2["path"])
+    assert s1["path"].parent.name == "2023-S1" and s2["path"].parent.name == "2023-S2"
+    assert s1["path"] == settings.output_dir / "2023" / "barometre" / "2023-S1" / "indicateurs.parquet"
+    assert (s1["path"].with_suffix(".csv")).exists()
+    for t, sem in ((t1, "2023-S1"), (t2, "2023-S2")):
+        detail = t[(t.famille != "toutes") | (t.secteur != "tous")]
+        changes = detail[detail.indicateur != "effectif_fin_trimestre"]
+        assert sorted(changes.trimestre.unique()) == barometre.quarters_for(sem)
+        # the long series of totals runs from the first quarter available to the semester's end
+        totals = t[(t.famille == "toutes") & (t.secteur == "tous") & (t.indicateur == "effectif_fin_trimestre")]
+        last = barometre.last_quarter(sem)
+        assert sorted(totals.trimestre.unique()) == QUARTERS[: QUARTERS.index(last) + 1]
+    # S1 compares 2022-T3 with 2021-T3, absent from the source: not available; 2023-T2 is computed
+    assert _row(t1, "glissement_annuel", "2022-T3", "region", "53", famille="association").statut == "non_disponible"
+    assert _row(t1, "solde_annuel", "2023-T2", "region", "53", famille="association").valeur == (
+        _ess_total("2023-T2") - _ess_total("2022-T2")
+    )
+
+
+def test_missing_quarter_is_a_domain_error(settings):
+    con = make_warehouse()
+    with pytest.raises(barometre.BarometreError, match="2024-T2"):
+        barometre.build_barometre(con, settings, "2024-S1")
+    assert barometre.latest_semester(con) == "2023-S2"
+
+
+def test_publications_state_the_field_and_print_the_table(built, settings):
+    from pypdf import PdfReader
+
+    from observatory.publish.barometre_docs import CHAMP, build_barometre_docs
+
+    result, table = built
+    written = build_barometre_docs(result["path"].parent, regions=["53"])
+    names = sorted(p.name for p in written)
+    assert names == ["france.pdf", "france.xlsx", "region-53.pdf", "region-53.xlsx"]
+    text = fmt.normalize(" ".join(p.extract_text() for p in PdfReader(result["path"].parent / "region-53.pdf").pages))
+    text = " ".join(text.split())
+    assert fmt.normalize(CHAMP) in text
+    assert "hors agriculture, hors Mayotte" in text
+    assert "Source : Urssaf" in text
+    assert "Lecture :" in text
+    eff = _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").valeur
+    gl = _row(table, "glissement_annuel", "2023-T4", "region", "53").valeur
+    so = _row(table, "solde_annuel", "2023-T4", "region", "53").valeur
+    expected = (f"emploient {fmt.normalize(fmt.nombre(eff))} salariés en Bretagne, "
+                f"soit +{fmt.normalize(fmt.pourcent(gl))} en un an (+{fmt.normalize(fmt.nombre(so))} emplois")
+    assert expected in text
+    assert "Privé hors ESS s s s s s s" in text  # the secret champ prints s, never a number
+
+    from openpyxl import load_workbook
+
+    ws = load_workbook(result["path"].parent / "region-53.xlsx")["Chiffres clés"]
+    rows = {(r[0], r[1]): r[2:] for r in ws.iter_rows(min_row=6, values_only=True) if r and r[1]}
+    assert rows[("ESS", "2023-T4")] == (eff, pytest.approx(gl), so)
+    assert rows[("Privé hors ESS", "2023-T4")] == ("s", "s", "s")
