@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +246,32 @@ def find_extract(raw_dir: Path, kind: str) -> Path:
     return found[0]
 
 
+def find_extracts(raw_dir: Path, *, require_quarterly: bool = False) -> dict[str, Path]:
+    """The vintage's files by extract kind. The three annual extracts are required; the quarterly
+    headcounts only when ``require_quarterly``. A missing required file raises :class:`ExtractError`."""
+    paths: dict[str, Path] = {}
+    for kind in ("unites_legales", "etablissements", "postes", "effectifs_trimestriels"):
+        try:
+            paths[kind] = find_extract(raw_dir, kind)
+        except ExtractError:
+            if kind == "effectifs_trimestriels" and not require_quarterly:
+                continue
+            raise
+    return paths
+
+
+def describe_files(paths: Iterable[Path]) -> list[dict]:
+    """Name, size in bytes and SHA-256 of each input file (for the manifest and the Dagster UI)."""
+    out = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        out.append({"name": Path(path).name, "size": Path(path).stat().st_size, "sha256": digest.hexdigest()})
+    return out
+
+
 # ------------------------------------------------------------------------------------------------- ingestion
 
 
@@ -258,15 +285,7 @@ def ingest_vintage(
     :class:`ExtractError` before any staging table is replaced.
     """
     raw_dir = Path(raw_dir)
-    kinds = ["unites_legales", "etablissements", "postes", "effectifs_trimestriels"]
-    paths: dict[str, Path] = {}
-    for kind in kinds:
-        try:
-            paths[kind] = find_extract(raw_dir, kind)
-        except ExtractError:
-            if kind == "effectifs_trimestriels" and not require_quarterly:
-                continue
-            raise
+    paths = find_extracts(raw_dir, require_quarterly=require_quarterly)
     report = IngestReport(raw_dir=str(raw_dir))
     prepare_staging(con)
     for kind, path in paths.items():

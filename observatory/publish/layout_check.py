@@ -1,0 +1,172 @@
+"""Layout check of the publications: every territory's PDF is read back and checked.
+
+For each panorama, plaquette and the égalité report of a vintage folder:
+
+- **overflow**: every word (``pdftotext -bbox``, poppler) lies inside the page box, and none in the
+  strips above the header or below the footer (where a block too tall for a page spills); typst
+  warnings already fail the build (``documents.compile_pdf``);
+- **sections**: every section title of the document kind is in the text;
+- **figures**: the key figures printed in the PDF equal the indicator table's, formatted in French:
+  they are recomputed here straight from the table rows (not through the document builder) and looked
+  for in the extracted text; a secret key figure must print ``s``;
+- **captions**: the source line, a "Lecture :" sentence and a "Champ :" line are present.
+
+``check_vintage`` returns the problems found; the CLI or the pipeline fails the run when there is one.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pypdf import PdfReader
+
+from observatory.errors import PublicationError
+from observatory.publish import fmt
+from observatory.publish.documents import SECTION_TITLES, SOURCE, IndicatorTable, to_natural
+
+EDGE_PT = 18.0
+"""Height of the strips at the top and bottom of a page where no text may be (above the header, below
+the footer)."""
+
+KEY_FIGURES = [
+    # (indicateur, champ, formatter) — the figures a reader quotes from the first page
+    ("effectif_31_12", "ess", fmt.nombre),
+    ("etablissements_employeurs", "ess", fmt.nombre),
+    ("part_emploi_total", "ess", fmt.pourcent),
+    ("part_emploi_prive", "ess", fmt.pourcent),
+    ("effectif_31_12", "prive_hors_ess", fmt.nombre),
+    ("effectif_31_12", "public", fmt.nombre),
+]
+
+
+@dataclass
+class LayoutReport:
+    """What the check found: the PDFs it read and the problems (empty when everything is right)."""
+
+    checked: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def pdf_text(path: str | Path, engine: str = "pdftotext") -> str:
+    """The text of a PDF, spaces normalised as in :func:`fmt.normalize`.
+
+    ``engine="pdftotext"`` (poppler, fast) or ``"pypdf"`` (pure Python, slow on pages full of vector
+    charts).
+    """
+    if engine == "pypdf":
+        reader = PdfReader(str(path))
+        return fmt.normalize("\n".join(page.extract_text() or "" for page in reader.pages))
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True)
+    return fmt.normalize(out.stdout.decode("utf-8"))
+
+
+_PAGE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.DOTALL)
+_WORD = re.compile(r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">(.*?)</word>')
+
+
+def text_outside(path: str | Path) -> list[str]:
+    """Words (``pdftotext -bbox``) that stick out of a page, or lie in the top/bottom edge strips."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    problems = []
+    for number, (w, h, body) in enumerate(_PAGE.findall(out), start=1):
+        width, height = float(w), float(h)
+        for x0, y0, x1, y1, word in _WORD.findall(body):
+            x0, y0, x1, y1 = map(float, (x0, y0, x1, y1))
+            if x0 < 0 or x1 > width or y0 < EDGE_PT or y1 > height - EDGE_PT:
+                problems.append(
+                    f"page {number}: text {html.unescape(word)[:40]!r} at ({x0:.0f}, {y0:.0f}) "
+                    "is outside the page body"
+                )
+    return problems
+
+
+def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]:
+    """Key figures of one territory as they must print, computed straight from the table rows."""
+    rows = df[
+        (df["niveau"] == niveau)
+        & (df["code"] == code)
+        & (df["famille"] == "toutes")
+        & (df["secteur"] == "tous")
+        & (df["tranche"] == "toutes")
+        & (df["sexe"] == "tous")
+        & (df["pcs"] == "toutes")
+    ]
+    out = {}
+    for indicateur, champ, formatter in KEY_FIGURES:
+        hit = rows[(rows["indicateur"] == indicateur) & (rows["champ"] == champ)]
+        if hit.empty:
+            continue
+        r = hit.iloc[0]
+        label = f"{indicateur}/{champ}"
+        if str(r["statut"]).startswith("secret"):
+            out[label] = fmt.SECRET
+        elif pd.notna(r["valeur"]):
+            out[label] = fmt.normalize(formatter(to_natural(float(r["valeur"]), r["unite"])))
+    return out
+
+
+def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = None) -> list[str]:
+    """Problems of one PDF: overflow, a missing section or caption, a key figure not as in the table."""
+    path = Path(path)
+    if not path.exists():
+        return [f"{path.name}: missing"]
+    problems = [f"{path.name}: {p}" for p in text_outside(path)]
+    text = pdf_text(path)
+    flat = text.replace("\n", " ")
+    for title in SECTION_TITLES[kind]:
+        if fmt.normalize(title) not in flat:
+            problems.append(f"{path.name}: section « {title} » missing")
+    for caption in (fmt.normalize(SOURCE), "Lecture :", "Champ :"):
+        if caption not in flat:
+            problems.append(f"{path.name}: caption « {caption} » missing")
+    tokens = set(flat.split(" "))
+    for label, value in (expected or {}).items():
+        if value == fmt.SECRET:
+            if fmt.SECRET not in tokens:
+                problems.append(f"{path.name}: {label} is secret but no « s » is printed")
+        elif value not in flat:
+            problems.append(f"{path.name}: {label} should print « {value} » (indicator table), not found")
+    return problems
+
+
+def check_vintage(
+    output_vintage_dir: str | Path, regions: list[str] | None = None, strict: bool = False
+) -> LayoutReport:
+    """Check every regional panorama, departmental plaquette and the égalité report of a vintage folder.
+
+    With ``regions`` only those régions and their départements are checked (a region partition).
+    ``strict`` raises :class:`PublicationError` listing the problems instead of returning them.
+    """
+    vintage = Path(output_vintage_dir)
+    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    report = LayoutReport()
+    todo = table.codes("region") if regions is None else list(regions)
+    jobs: list[tuple[Path, str, str, str]] = []
+    for reg in todo:
+        jobs.append((vintage / "panoramas" / f"region-{reg}.pdf", "panorama", "region", reg))
+        for dep in table.departements_of(reg):
+            jobs.append((vintage / "panoramas" / f"departement-{dep}.pdf", "plaquette", "departement", dep))
+    if regions is None and table.codes("france"):
+        jobs.append((vintage / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
+    for path, kind, niveau, code in jobs:
+        expected = expected_figures(table.df, niveau, code) if kind != "egalite" else {}
+        report.problems += check_pdf(path, kind, expected)
+        report.checked.append(path)
+        if kind == "panorama" and path.exists() and "Carte des départements non disponible" in pdf_text(path):
+            report.warnings.append(f"{path.name}: the département map is missing (placeholder printed)")
+    if strict and report.problems:
+        raise PublicationError("layout check failed:\n" + "\n".join(report.problems))
+    return report
