@@ -10,7 +10,7 @@ from observatory import secrecy
 from observatory.warehouse import run_sql
 from pipelines.assets.indicators import indicateurs
 from pipelines.assets.ingest import staging
-from pipelines.assets.perimeter import ess_tables
+from pipelines.assets.perimeter import ess_tables, unites_legales_classees
 from pipelines.resources import ObservatoryConfig
 
 
@@ -44,7 +44,7 @@ def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConf
 
 
 @dg.asset_check(
-    asset=ess_tables,
+    asset=unites_legales_classees,
     blocking=True,
     description="Every legal unit is classified: one family and one reason each.",
 )

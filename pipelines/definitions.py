@@ -14,6 +14,7 @@ ANNUAL_ASSETS = [
     ingest.reference_tables,
     ingest.extracts,
     ingest.staging,
+    perimeter.unites_legales_classees,
     perimeter.ess_tables,
     indicators.indicateurs,
     publish.cartes,

@@ -1,4 +1,4 @@
-"""Stage 2: the ESS perimeter applied to legal units, establishments and jobs (``ess.*``)."""
+"""Stage 2: the ESS perimeter applied to legal units, then establishments and jobs joined to territories."""
 
 from __future__ import annotations
 
@@ -16,13 +16,36 @@ from pipelines.resources import ObservatoryConfig, warehouse_connection
     pool=WRITER,
     deps=[staging],
     description=(
-        "Legal units classified into ESS families (`ess.unites_legales`), establishments and jobs joined to "
-        "territories (`ess.etablissements`, `ess.postes`, `ess.etablissements_employeurs`)."
+        "Legal units classified by the ESS perimeter (`ess.unites_legales`): family, `ess`, `ess_loi_2014`, "
+        "`public`, and the reason of each decision."
+    ),
+)
+def unites_legales_classees(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.MaterializeResult:
+    with warehouse_connection(duckdb) as con:
+        counts = perimeter.classify_units(con, observatory.perimetre)
+    return dg.MaterializeResult(
+        metadata={
+            "perimetre_version": observatory.perimetre,
+            "dagster/row_count": counts["ess.unites_legales"],
+            **{k: v for k, v in counts.items() if k.startswith("motif.")},
+        }
+    )
+
+
+@dg.asset(
+    group_name="perimeter",
+    kinds={"duckdb"},
+    pool=WRITER,
+    deps=[unites_legales_classees],
+    description=(
+        "Establishments and jobs joined to their commune, département, région and EPCI (`ess.etablissements`, "
+        "`ess.postes`) and the employer establishments with their headcount at 31/12, ETP, payroll and size "
+        "band (`ess.etablissements_employeurs`)."
     ),
 )
 def ess_tables(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.MaterializeResult:
     with warehouse_connection(duckdb) as con:
-        counts = perimeter.apply_perimeter(con, observatory.perimetre)
+        counts = perimeter.join_territories(con)
     return dg.MaterializeResult(
         metadata={"perimetre_version": observatory.perimetre, **{str(k): v for k, v in counts.items()}}
     )
