@@ -64,7 +64,7 @@ def _cmd_portal(args: argparse.Namespace) -> int:
     from observatory.publish import portal
 
     settings = Settings().with_(millesime=args.millesime)
-    path = portal.build_portal(settings.output_dir)
+    path = portal.build_portal(settings.output_dir, args.millesime)
     print(f"portal written to {path}")
     return 0
 

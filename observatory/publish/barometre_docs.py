@@ -48,7 +48,13 @@ FAMILLES = {
     "autre_obnl": "Autres organismes de l'ESS",
     "societe_commerciale_ess": "Sociétés commerciales de l'ESS",
 }
-OVERSEAS_CRS = {"971": "EPSG:5490", "972": "EPSG:5490", "973": "EPSG:2972", "974": "EPSG:2975", "976": "EPSG:4471"}
+OVERSEAS_CRS = {
+    "971": "EPSG:5490",
+    "972": "EPSG:5490",
+    "973": "EPSG:2972",
+    "974": "EPSG:2975",
+    "976": "EPSG:4471",
+}
 METRO_CRS = "EPSG:2154"
 SECRET_STATUTS = ("secret_primaire", "secret_secondaire")
 
@@ -97,13 +103,21 @@ class Barometre:
         self.previous = quarter_key(quarter_index(self.last) - 1)
         self.first = self.quarters[0]
         keys = zip(
-            table["niveau"], table["code"], table["champ"], table["famille"], table["secteur"],
-            table["indicateur"], table["trimestre"], strict=True,
+            table["niveau"],
+            table["code"],
+            table["champ"],
+            table["famille"],
+            table["secteur"],
+            table["indicateur"],
+            table["trimestre"],
+            strict=True,
         )
         valeurs = [None if pd.isna(v) else float(v) for v in table["valeur"]]
         self._cells = {k: Cell(v, s) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
 
-    def cell(self, niveau, code, indicateur, trimestre, champ="ess", famille="toutes", secteur="tous") -> Cell:
+    def cell(
+        self, niveau, code, indicateur, trimestre, champ="ess", famille="toutes", secteur="tous"
+    ) -> Cell:
         """The cell of the table, or ``n.d.`` when the table has no such row."""
         return self._cells.get((niveau, code, champ, famille, secteur, indicateur, trimestre), MISSING)
 
@@ -155,8 +169,15 @@ def series_chart(quarters: list[str], series: dict[str, list[float | None]], pat
         for champ, values in series.items():
             base = next((v for v in values if v), None)
             ys = [float("nan") if (v is None or base is None) else 100 * v / base for v in values]
-            ax.plot(xs, ys, color=charts.COLORS.get(champ, charts.COLORS["ensemble"]), linewidth=1.8,
-                    label=CHAMPS.get(champ, champ), marker="o", markersize=2.5)
+            ax.plot(
+                xs,
+                ys,
+                color=charts.COLORS.get(champ, charts.COLORS["ensemble"]),
+                linewidth=1.8,
+                label=CHAMPS.get(champ, champ),
+                marker="o",
+                markersize=2.5,
+            )
         step = max(1, len(quarters) // 10)
         ax.set_xticks(xs[::step], [q.replace("-", " ") for q in quarters[::step]])
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.nombre(v)))
@@ -177,12 +198,24 @@ def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) ->
         for i, (champ, cells) in enumerate(series.items()):
             ys = [n - 1 - j + ((k - 1) / 2 - i) * h for j in range(n)]
             xs = [c.valeur if c.published else 0.0 for c in cells]
-            ax.barh(ys, xs, height=h * 0.92, color=charts.COLORS.get(champ, charts.COLORS["ensemble"]),
-                    label=CHAMPS.get(champ, champ))
+            ax.barh(
+                ys,
+                xs,
+                height=h * 0.92,
+                color=charts.COLORS.get(champ, charts.COLORS["ensemble"]),
+                label=CHAMPS.get(champ, champ),
+            )
             for y, x, c in zip(ys, xs, cells, strict=True):
-                ax.text(x + (span * 0.02 if x >= 0 else -span * 0.02), y, c.text("pourcent"),
-                        ha="left" if x >= 0 else "right", va="center", fontsize=charts.FONT_SIZE - 1,
-                        color=charts.TEXT, style="normal" if c.published else "italic")
+                ax.text(
+                    x + (span * 0.02 if x >= 0 else -span * 0.02),
+                    y,
+                    c.text("pourcent"),
+                    ha="left" if x >= 0 else "right",
+                    va="center",
+                    fontsize=charts.FONT_SIZE - 1,
+                    color=charts.TEXT,
+                    style="normal" if c.published else "italic",
+                )
         ax.set_xlim(-span * 1.45, span * 1.45)
         ax.axvline(0, color="#555555", linewidth=0.8)
         ax.set_yticks(range(n), labels[::-1])
@@ -192,7 +225,9 @@ def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) ->
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
         if k > 1:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 if n > 4 else -0.3), ncol=k, frameon=False)
+            ax.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.1 if n > 4 else -0.3), ncol=k, frameon=False
+            )
         return _save(fig, path)
 
 
@@ -221,7 +256,9 @@ def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None
         main_width = 0.8 if overseas and len(metro) else 0.98
         panels = []
         if len(metro):
-            panels.append((fig.add_axes((0.19 if overseas else 0.01, 0.02, main_width, 0.96)), metro, METRO_CRS))
+            panels.append(
+                (fig.add_axes((0.19 if overseas else 0.01, 0.02, main_width, 0.96)), metro, METRO_CRS)
+            )
         for i, code in enumerate(overseas):
             if len(metro):
                 box = (0.0, 0.8 - i * 0.19, 0.17, 0.17)
@@ -254,7 +291,10 @@ def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None
                 mpatches.Patch(facecolor="#D0D0D0", edgecolor="#808080", hatch="////", label="s : secret"),
                 mpatches.Patch(facecolor="#F0F0F0", edgecolor="#B0B0B0", label="n.d. : non disponible"),
             ],
-            loc="lower right", bbox_to_anchor=(1.0, -0.09), frameon=False, fontsize=charts.FONT_SIZE - 1,
+            loc="lower right",
+            bbox_to_anchor=(1.0, -0.09),
+            frameon=False,
+            fontsize=charts.FONT_SIZE - 1,
         )
         return _save(fig, path)
 
@@ -315,26 +355,39 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         )
 
     familles = [
-        (lab, [c("effectif_fin_trimestre", famille=f).text(), c("glissement_annuel", t1, famille=f).text("pourcent"),
-               c("glissement_annuel", famille=f).text("pourcent"), c("solde_annuel", famille=f).text("solde")])
+        (
+            lab,
+            [
+                c("effectif_fin_trimestre", famille=f).text(),
+                c("glissement_annuel", t1, famille=f).text("pourcent"),
+                c("glissement_annuel", famille=f).text("pourcent"),
+                c("solde_annuel", famille=f).text("solde"),
+            ],
+        )
         for f, lab in FAMILLES.items()
         if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", t) in b._cells
     ]
     fam_keys = [f for f, lab in FAMILLES.items() if lab in {r[0] for r in familles}]
     secteurs = _sectors(b)
     sect_rows = [
-        [lab, c("effectif_fin_trimestre", secteur=s).text(), c("glissement_annuel", secteur=s).text("pourcent"),
-         c("solde_annuel", secteur=s).text("solde"),
-         c("glissement_annuel", champ="prive_hors_ess", secteur=s).text("pourcent")]
+        [
+            lab,
+            c("effectif_fin_trimestre", secteur=s).text(),
+            c("glissement_annuel", secteur=s).text("pourcent"),
+            c("solde_annuel", secteur=s).text("solde"),
+            c("glissement_annuel", champ="prive_hors_ess", secteur=s).text("pourcent"),
+        ]
         for s, lab in secteurs
     ]
     deps = _departements_of(b, niveau, code)
     dep_rows = [
-        [f"{d} {b.libelle('departement', d)}",
-         b.cell("departement", d, "effectif_fin_trimestre", t).text(),
-         b.cell("departement", d, "glissement_annuel", t).text("pourcent"),
-         b.cell("departement", d, "solde_annuel", t).text("solde"),
-         b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text("pourcent")]
+        [
+            f"{d} {b.libelle('departement', d)}",
+            b.cell("departement", d, "effectif_fin_trimestre", t).text(),
+            b.cell("departement", d, "glissement_annuel", t).text("pourcent"),
+            b.cell("departement", d, "solde_annuel", t).text("solde"),
+            b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text("pourcent"),
+        ]
         for d in deps
     ]
 
@@ -363,97 +416,174 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         champ: [c("effectif_fin_trimestre", q, champ=champ) for q in quarters]
         for champ in ("ess", "prive_hors_ess")
     }
-    series_chart(quarters, {k: [x.valeur if x.published else None for x in v] for k, v in serie.items()},
-                 workdir / "serie.svg")
-    change_bars([FAMILLES[f] for f in fam_keys],
-                {"ess": [c("glissement_annuel", famille=f) for f in fam_keys]}, workdir / "familles.svg")
-    change_bars([lab for _, lab in secteurs],
-                {champ: [c("glissement_annuel", champ=champ, secteur=s) for s, _ in secteurs]
-                 for champ in ("ess", "prive_hors_ess")}, workdir / "secteurs.svg")
+    series_chart(
+        quarters,
+        {k: [x.valeur if x.published else None for x in v] for k, v in serie.items()},
+        workdir / "serie.svg",
+    )
+    change_bars(
+        [FAMILLES[f] for f in fam_keys],
+        {"ess": [c("glissement_annuel", famille=f) for f in fam_keys]},
+        workdir / "familles.svg",
+    )
+    change_bars(
+        [lab for _, lab in secteurs],
+        {
+            champ: [c("glissement_annuel", champ=champ, secteur=s) for s, _ in secteurs]
+            for champ in ("ess", "prive_hors_ess")
+        },
+        workdir / "secteurs.svg",
+    )
     change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, workdir / "carte.svg")
 
     def figure(titre, unite, lecture_fig, chart=None, carte=None, table=None):
         return {
-            "titre": titre, "unite": unite, "chart": chart, "table": table, "note": "",
+            "titre": titre,
+            "unite": unite,
+            "chart": chart,
+            "table": table,
+            "note": "",
             "map": None if carte is None else {"path": carte, "message": ""},
-            "champ": CHAMP, "source": SOURCE, "lecture": lecture_fig, "secret": NOTE,
+            "champ": CHAMP,
+            "source": SOURCE,
+            "lecture": lecture_fig,
+            "secret": NOTE,
         }
 
     def table(columns, rows):
         return {"columns": columns, "rows": rows, "bold": []}
 
-    cols_q = [f"Effectif {t1.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an",
-              f"Effectif {t.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an"]
+    cols_q = [
+        f"Effectif {t1.replace('-', ' ')}",
+        "Évol. 1 an",
+        "Solde 1 an",
+        f"Effectif {t.replace('-', ' ')}",
+        "Évol. 1 an",
+        "Solde 1 an",
+    ]
     evol_t = f"Évol. 1 an {t.replace('-', ' ')}"
     sections = [
         {
             "titre": "Chiffres clés",
-            "intro": [(f"{semestre_label(b.semestre).capitalize()} : effectifs salariés à la fin du "
-                      f"{trimestre_label(t1)} et du {trimestre_label(t)}, comparés au même trimestre "
-                      "un an plus tôt."), CHAMP],
+            "intro": [
+                (
+                    f"{semestre_label(b.semestre).capitalize()} : effectifs salariés à la fin du "
+                    f"{trimestre_label(t1)} et du {trimestre_label(t)}, comparés au même trimestre "
+                    "un an plus tôt."
+                ),
+                CHAMP,
+            ],
             "kpis": [
                 {"valeur": eff.text(), "libelle": f"salariés de l'ESS fin {t.replace('-', ' ')}"},
                 {"valeur": gl.text("pourcent"), "libelle": "évolution sur un an (ESS)"},
                 {"valeur": so.text("solde"), "libelle": "emplois sur un an (ESS)"},
-                {"valeur": c("glissement_annuel", champ="prive_hors_ess").text("pourcent"),
-                 "libelle": "évolution sur un an (privé hors ESS)"},
+                {
+                    "valeur": c("glissement_annuel", champ="prive_hors_ess").text("pourcent"),
+                    "libelle": "évolution sur un an (privé hors ESS)",
+                },
             ],
-            "figures": [figure("Effectifs salariés et évolution sur un an", "Unité : nombre de salariés, %",
-                               lecture, table=table(["Champ", *cols_q], chiffres))],
+            "figures": [
+                figure(
+                    "Effectifs salariés et évolution sur un an",
+                    "Unité : nombre de salariés, %",
+                    lecture,
+                    table=table(["Champ", *cols_q], chiffres),
+                )
+            ],
             "metadata": [],
         },
         {
             "titre": "Série longue",
             "intro": [],
             "kpis": [],
-            "figures": [figure(f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
-                               "Unité : indice base 100 au premier trimestre publié", lecture_serie,
-                               chart="serie.svg")],
+            "figures": [
+                figure(
+                    f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
+                    "Unité : indice base 100 au premier trimestre publié",
+                    lecture_serie,
+                    chart="serie.svg",
+                )
+            ],
             "metadata": [],
         },
         {
             "titre": "Par famille de l'ESS",
             "intro": [],
             "kpis": [],
-            "figures": [figure(f"Évolution sur un an de l'effectif salarié par famille, fin {t.replace('-', ' ')}",
-                               "Unité : %, nombre de salariés", lecture_familles, chart="familles.svg",
-                               table=table(["Famille", f"Effectif {t.replace('-', ' ')}",
-                                            f"Évol. 1 an {t1.replace('-', ' ')}", evol_t, "Solde 1 an"],
-                                           [[lab, *vals] for lab, vals in familles]))],
+            "figures": [
+                figure(
+                    f"Évolution sur un an de l'effectif salarié par famille, fin {t.replace('-', ' ')}",
+                    "Unité : %, nombre de salariés",
+                    lecture_familles,
+                    chart="familles.svg",
+                    table=table(
+                        [
+                            "Famille",
+                            f"Effectif {t.replace('-', ' ')}",
+                            f"Évol. 1 an {t1.replace('-', ' ')}",
+                            evol_t,
+                            "Solde 1 an",
+                        ],
+                        [[lab, *vals] for lab, vals in familles],
+                    ),
+                )
+            ],
             "metadata": [],
         },
         {
             "titre": "Par secteur d'activité",
             "intro": [],
             "kpis": [],
-            "figures": [figure(f"Évolution sur un an de l'effectif salarié par secteur, fin {t.replace('-', ' ')}",
-                               "Unité : %, nombre de salariés", lecture_secteurs, chart="secteurs.svg",
-                               table=table(["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS",
-                                            "Évol. privé hors ESS"], sect_rows))],
+            "figures": [
+                figure(
+                    f"Évolution sur un an de l'effectif salarié par secteur, fin {t.replace('-', ' ')}",
+                    "Unité : %, nombre de salariés",
+                    lecture_secteurs,
+                    chart="secteurs.svg",
+                    table=table(
+                        ["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
+                        sect_rows,
+                    ),
+                )
+            ],
             "metadata": [],
         },
         {
             "titre": "Par département",
             "intro": [],
             "kpis": [],
-            "figures": [figure(f"Évolution sur un an de l'effectif salarié de l'ESS, fin {t.replace('-', ' ')}",
-                               "Unité : %, nombre de salariés", lecture_carte, carte="carte.svg",
-                               table=table(["Département", "Effectif ESS", "Évol. ESS", "Solde ESS",
-                                            "Évol. privé hors ESS"], dep_rows))],
+            "figures": [
+                figure(
+                    f"Évolution sur un an de l'effectif salarié de l'ESS, fin {t.replace('-', ' ')}",
+                    "Unité : %, nombre de salariés",
+                    lecture_carte,
+                    carte="carte.svg",
+                    table=table(
+                        ["Département", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
+                        dep_rows,
+                    ),
+                )
+            ],
             "metadata": [],
         },
         {
             "titre": "Méthodologie",
             "intro": [
                 CHAMP,
-                ("Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
-                "(régime général de la sécurité sociale) : l'agriculture, qui relève de la MSA, et Mayotte "
-                "sont hors du champ de la source ; les chiffres « France » sont France hors Mayotte."),
-                ("Évolution sur un an (glissement annuel) = effectif à la fin du trimestre / effectif à la fin "
-                "du même trimestre un an plus tôt − 1. Solde sur un an = différence des deux effectifs."),
-                ("Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
-                "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
-                "deux cases dont elle est calculée l'est."),
+                (
+                    "Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
+                    "(régime général de la sécurité sociale) : l'agriculture, qui relève de la MSA, et Mayotte "
+                    "sont hors du champ de la source ; les chiffres « France » sont France hors Mayotte."
+                ),
+                (
+                    "Évolution sur un an (glissement annuel) = effectif à la fin du trimestre / effectif à la fin "
+                    "du même trimestre un an plus tôt − 1. Solde sur un an = différence des deux effectifs."
+                ),
+                (
+                    "Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
+                    "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
+                    "deux cases dont elle est calculée l'est."
+                ),
                 SOURCE,
             ],
             "kpis": [],
@@ -532,37 +662,78 @@ def write_xlsx(b: Barometre, niveau: str, code: str, content: dict, dest: Path) 
     quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
     head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
     rows = [
-        [label, q, *(v(b.cell(niveau, code, i, q, champ=ch)) for i in
-                     ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
-        for ch, label in CHAMPS.items() for q in (t1, t)
+        [
+            label,
+            q,
+            *(
+                v(b.cell(niveau, code, i, q, champ=ch))
+                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+            ),
+        ]
+        for ch, label in CHAMPS.items()
+        for q in (t1, t)
     ]
-    sheet("Chiffres clés", f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}", head, rows)
+    sheet(
+        "Chiffres clés",
+        f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}",
+        head,
+        rows,
+    )
     rows = [
-        [FAMILLES[f], q, *(v(b.cell(niveau, code, i, q, famille=f)) for i in
-                           ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
-        for f in FAMILLES for q in (t1, t)
+        [
+            FAMILLES[f],
+            q,
+            *(
+                v(b.cell(niveau, code, i, q, famille=f))
+                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+            ),
+        ]
+        for f in FAMILLES
+        for q in (t1, t)
         if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", q) in b._cells
     ]
     sheet("Familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], rows)
     rows = [
-        [lab, CHAMPS[ch], q, *(v(b.cell(niveau, code, i, q, champ=ch, secteur=s)) for i in
-                               ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
-        for s, lab in _sectors(b) for ch in ("ess", "prive_hors_ess") for q in (t1, t)
+        [
+            lab,
+            CHAMPS[ch],
+            q,
+            *(
+                v(b.cell(niveau, code, i, q, champ=ch, secteur=s))
+                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+            ),
+        ]
+        for s, lab in _sectors(b)
+        for ch in ("ess", "prive_hors_ess")
+        for q in (t1, t)
     ]
     sheet("Secteurs", f"Par secteur — {libelle}", ["Secteur", *head], rows)
     rows = [
-        [d, b.libelle("departement", d), CHAMPS[ch], q,
-         *(v(b.cell("departement", d, i, q, champ=ch)) for i in
-           ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))]
-        for d in _departements_of(b, niveau, code) for ch in ("ess", "prive_hors_ess") for q in (t1, t)
+        [
+            d,
+            b.libelle("departement", d),
+            CHAMPS[ch],
+            q,
+            *(
+                v(b.cell("departement", d, i, q, champ=ch))
+                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+            ),
+        ]
+        for d in _departements_of(b, niveau, code)
+        for ch in ("ess", "prive_hors_ess")
+        for q in (t1, t)
     ]
     sheet("Départements", f"Par département — {libelle}", ["Code", "Département", *head], rows)
     rows = [
         [q, *(v(b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch)) for ch in CHAMPS)]
         for q in quarters
     ]
-    sheet("Série longue", f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
-          ["Trimestre", *CHAMPS.values()], rows)
+    sheet(
+        "Série longue",
+        f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
+        ["Trimestre", *CHAMPS.values()],
+        rows,
+    )
     with atomic_path(dest) as tmp:
         wb.save(tmp)
     return dest

@@ -1,0 +1,289 @@
+"""The static download portal: ``output/<millesime>/portail/index.html``.
+
+One page lists every territory — France, then the 18 régions each followed by its départements — with a link
+to each file published for it, found on disk (never assumed): panoramas and plaquettes (PDF, XLSX, CSV), the
+baromètre of every semester, the égalité report, maps, the data behind the charts, the indicator table. An
+expected product that is not on disk is shown as "non disponible". A search box filters the territories
+(accent- and case-insensitive: "rhone" finds "Auvergne-Rhône-Alpes"). The page shows the vintage, the
+perimeter version and the run date from ``manifest.json``.
+
+Links are relative and the CSS and JavaScript are local files beside ``index.html`` (no CDN, no network), so
+the portal works opened from disk (``file://``) and served over HTTP. The folder is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from observatory.errors import PublicationError
+from observatory.publish.maps import MAPS
+from observatory.reference import cog
+from observatory.warehouse import atomic_dir
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "portal"
+ASSETS = ("style.css", "portail.js")
+PORTAL = "portail"
+_MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+_FORMATS = {
+    "pdf": "PDF", "xlsx": "Excel", "csv": "CSV", "parquet": "Parquet", "png": "PNG", "svg": "SVG",
+    "gpkg": "GeoPackage", "html": "HTML", "json": "JSON",
+}  # fmt: skip
+_SEMESTER = re.compile(r"^\d{4}-S[12]$")
+
+
+@dataclass
+class Link:
+    """One file (or a missing one): its format label, relative URL from the portal, size."""
+
+    label: str
+    href: str | None = None
+    size: str = ""
+
+    @property
+    def missing(self) -> bool:
+        return self.href is None
+
+
+@dataclass
+class Product:
+    """A product of a territory in several formats (e.g. the panorama in PDF, Excel and CSV)."""
+
+    title: str
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return any(not link.missing for link in self.links)
+
+
+@dataclass
+class Territory:
+    """A territory of the portal and its products."""
+
+    niveau: str
+    code: str
+    libelle: str
+    products: list[Product] = field(default_factory=list)
+
+    @property
+    def search(self) -> str:
+        return normalize(f"{self.libelle} {self.code} {self.niveau}")
+
+    @property
+    def anchor(self) -> str:
+        return f"{self.niveau}-{self.code}"
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents, punctuation as spaces: ``Provence-Alpes-Côte d'Azur`` → ``provence alpes cote d azur``.
+
+    The JavaScript of the page applies the same rule to what the user types.
+    """
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    for unit, scale in (("Go", 1e9), ("Mo", 1e6), ("ko", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}".replace(".", ",") + f"\u00a0{unit}"
+    return f"{n}\u00a0o"
+
+
+class _Files:
+    """The files of a vintage folder, by path relative to it; each is claimed by at most one product."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.all: dict[str, Path] = {}
+        for p in sorted(root.rglob("*")):
+            rel = p.relative_to(root)
+            hidden = any(part.startswith(".") or part.endswith((".old", ".tmp")) for part in rel.parts)
+            if p.is_file() and not hidden and rel.parts[0] != PORTAL:
+                self.all[rel.as_posix()] = p
+        self.claimed: set[str] = set()
+
+    def link(self, rel: str, label: str | None = None) -> Link:
+        """A link to ``rel`` if it exists, else a missing marker."""
+        ext = rel.rsplit(".", 1)[-1]
+        label = label or _FORMATS.get(ext, ext.upper())
+        path = self.all.get(rel)
+        if path is None:
+            return Link(label)
+        self.claimed.add(rel)
+        return Link(label, f"../{quote(rel)}", _size(path))
+
+    def product(self, title: str, stem: str, formats: tuple[str, ...], optional=()) -> Product:
+        """Expected formats (shown missing if absent) plus optional ones shown only when present."""
+        links = [self.link(f"{stem}.{ext}") for ext in formats]
+        links += [self.link(f"{stem}.{ext}") for ext in optional if f"{stem}.{ext}" in self.all]
+        return Product(title, links)
+
+    def matching(self, pattern: str) -> list[str]:
+        rx = re.compile(pattern)
+        return [rel for rel in self.all if rx.fullmatch(rel)]
+
+    def unclaimed(self) -> list[str]:
+        return [rel for rel in self.all if rel not in self.claimed]
+
+
+def _semesters(files: _Files) -> list[str]:
+    found = {rel.split("/")[1] for rel in files.all if rel.startswith("barometre/") and rel.count("/") == 2}
+    return sorted((s for s in found if _SEMESTER.match(s)), reverse=True)
+
+
+def _donnees(files: _Files, prefix: str) -> Product | None:
+    rels = files.matching(rf"donnees/{re.escape(prefix)}-.+\.csv")
+    if not rels:
+        return None
+    links = [files.link(rel, rel.split("/")[-1][len(prefix) + 1 : -4].replace("-", " ")) for rel in rels]
+    return Product("Données des graphiques (CSV)", links)
+
+
+def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[Territory]]]]:
+    semesters = _semesters(files)
+
+    def barometre(kind: str, code: str | None) -> list[Product]:
+        name = kind if code is None else f"{kind}-{code}"
+        if not semesters:
+            return [Product("Baromètre semestriel", [Link("PDF")])]
+        return [
+            files.product(
+                f"Baromètre {s.replace('-S', ', semestre ')}", f"barometre/{s}/{name}", ("pdf",), ("xlsx",)
+            )
+            for s in semesters
+        ]
+
+    france = Territory("france", "FR", "France")
+    france.products.append(files.product("Égalité femmes-hommes", "egalite/france", ("pdf",)))
+    france.products += barometre("france", None)
+    france.products.append(
+        Product(
+            "Table des indicateurs",
+            [files.link("tables/indicateurs.csv"), files.link("tables/indicateurs.parquet")],
+        )
+    )
+    cartes = files.matching(r"cartes/(?!region-|departement-)[^/]+\.(png|svg|pdf)")
+    stems = sorted({rel.rsplit(".", 1)[0] for rel in cartes})
+    titles = {spec.name: spec.title for spec in MAPS}
+    for stem in stems:
+        name = stem.split("/", 1)[1]
+        title = titles.get(name, name.replace("-", " ").capitalize())
+        links = [files.link(rel) for rel in cartes if rel.rsplit(".", 1)[0] == stem]
+        france.products.append(Product(f"Carte : {title}", links))
+    if not stems:
+        france.products.append(Product("Cartes", [Link("PNG"), Link("SVG")]))
+    france.products.append(Product("Couches cartographiques", [files.link("cartes/indicateurs.gpkg")]))
+    if (d := _donnees(files, "france")) is not None:
+        france.products.append(d)
+
+    groups = []
+    deps = cog.departements()
+    for reg in cog.regions().itertuples(index=False):
+        region = Territory("region", reg.code_region, reg.libelle)
+        stem = f"panoramas/region-{reg.code_region}"
+        region.products.append(files.product("Panorama régional", stem, ("pdf", "xlsx", "csv")))
+        region.products += barometre("region", reg.code_region)
+        region_maps = files.matching(rf"cartes/region-{reg.code_region}(-[^/]+)?\.(png|svg|pdf)")
+        if region_maps:
+            region.products.append(
+                Product("Carte des départements", [files.link(rel) for rel in region_maps])
+            )
+        if (d := _donnees(files, f"region-{reg.code_region}")) is not None:
+            region.products.append(d)
+        members = []
+        for dep in deps[deps["code_region"] == reg.code_region].itertuples(index=False):
+            t = Territory("departement", dep.code_departement, dep.libelle)
+            t.products.append(
+                files.product(
+                    "Plaquette départementale",
+                    f"panoramas/departement-{dep.code_departement}",
+                    ("pdf", "xlsx"),
+                )
+            )
+            if (d := _donnees(files, f"departement-{dep.code_departement}")) is not None:
+                t.products.append(d)
+            members.append(t)
+        groups.append((region, members))
+    return france, groups
+
+
+def _run_date(value: str | None) -> str:
+    if not value:
+        return "inconnue"
+    try:
+        dt = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year} à {dt.hour}\u00a0h\u00a0{dt.minute:02d}"
+
+
+def _vintage_dir(output_dir: Path, millesime: int | None) -> Path:
+    output_dir = Path(output_dir)
+    if millesime is not None:
+        root = output_dir / str(millesime)
+    elif (output_dir / "manifest.json").exists():
+        root = output_dir
+    else:
+        years = sorted(
+            (p for p in output_dir.glob("[0-9][0-9][0-9][0-9]") if p.is_dir()), key=lambda p: p.name
+        )
+        if not years:
+            raise PublicationError(f"no vintage folder (output/<millesime>/) in {output_dir}")
+        root = years[-1]
+    if not root.is_dir():
+        raise PublicationError(f"no publication folder {root}: run the pipeline first")
+    return root
+
+
+def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
+    """Write ``output_dir/<millesime>/portail/index.html`` (+ its CSS and JS) and return its path.
+
+    ``millesime`` defaults to the latest vintage folder of ``output_dir`` (or ``output_dir`` itself when it
+    holds a ``manifest.json``). Files are discovered on disk; the portal folder is replaced atomically.
+    """
+    import jinja2
+
+    root = _vintage_dir(output_dir, millesime)
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    files = _Files(root)
+    france, groups = _territories(files)
+    about = [files.link("manifest.json", "Manifeste d'exécution (JSON)")]
+    if "qualite/rapport.html" in files.all:
+        about.append(files.link("qualite/rapport.html", "Rapport qualité (HTML)"))
+    about += [files.link(rel) for rel in files.matching(r"qualite/.+") if rel not in files.claimed]
+    others = [files.link(rel, rel) for rel in files.unclaimed()]
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    html = env.get_template("index.html.j2").render(
+        millesime=manifest.get("millesime", root.name),
+        perimetre=manifest.get("perimetre_version", "inconnue"),
+        run_date=_run_date(manifest.get("created_at")),
+        code_version=manifest.get("code_version", ""),
+        france=france,
+        groups=groups,
+        about=about,
+        others=others,
+        n_territories=1 + sum(1 + len(m) for _, m in groups),
+    )
+    with atomic_dir(root / PORTAL) as tmp:
+        (tmp / "index.html").write_text(html, encoding="utf-8")
+        for asset in ASSETS:
+            shutil.copyfile(TEMPLATES / asset, tmp / asset)
+        tmp.chmod(0o755)
+    return root / PORTAL / "index.html"
