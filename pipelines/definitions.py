@@ -16,6 +16,7 @@ ANNUAL_ASSETS = [
     ingest.staging,
     perimeter.unites_legales_classees,
     perimeter.ess_tables,
+    perimeter.qualite,
     indicators.indicateurs,
     publish.cartes,
     publish.egalite_france,

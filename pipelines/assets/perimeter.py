@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from observatory import perimeter
+from observatory import perimeter, quality
 from pipelines.assets.ingest import WRITER, staging
 from pipelines.resources import ObservatoryConfig, warehouse_connection
 
@@ -48,4 +48,28 @@ def ess_tables(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Mat
         counts = perimeter.join_territories(con)
     return dg.MaterializeResult(
         metadata={"perimetre_version": observatory.perimetre, **{str(k): v for k, v in counts.items()}}
+    )
+
+
+@dg.asset(
+    group_name="perimeter",
+    kinds={"html", "parquet"},
+    pool=WRITER,
+    deps=[ess_tables],
+    description=(
+        "Data-quality report `qualite/rapport.html` and `qualite/rejets.parquet`: every rejected or flagged row "
+        "with its file, line, column and reason; classification reasons; establishments outside territories."
+    ),
+)
+def qualite(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.MaterializeResult:
+    settings = observatory.settings(duckdb.database)
+    with warehouse_connection(duckdb) as con:
+        info = quality.build_quality_report(con, settings)
+    return dg.MaterializeResult(
+        metadata={
+            "rapport": dg.MetadataValue.path(str(info["rapport"])),
+            "rows_quarantined": int(info["quarantaine"]),
+            "rows_rejected_at_reading": int(info["lignes_rejetees"]),
+            "rows_flagged": int(info["lignes_signalees"]),
+        }
     )
