@@ -48,5 +48,5 @@ class Settings:
         """The vintage's publication folder: ``output/<millesime>/``."""
         return self.output_dir / str(self.millesime)
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)

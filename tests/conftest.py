@@ -64,6 +64,7 @@ def run_cli(args: list[str], env: dict, timeout: int = 900) -> subprocess.Comple
     """Run ``observatory ARGS`` as a user would, capturing its output."""
     return subprocess.run(
         [sys.executable, "-m", "observatory.cli", *args],
+        check=False,
         env=env,
         cwd=ROOT,
         capture_output=True,

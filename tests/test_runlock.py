@@ -26,9 +26,9 @@ def test_second_run_refuses_while_first_holds(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RunInProgressError, match=rf"another observatory run is using .*pid {holder.pid}"):
-            with run_lock(wh):
-                pass
+        expected = rf"another observatory run is using .*pid {holder.pid}"
+        with pytest.raises(RunInProgressError, match=expected), run_lock(wh):
+            pass
     finally:
         holder.kill()
         holder.wait()

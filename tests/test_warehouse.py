@@ -29,10 +29,9 @@ def test_atomic_path_keeps_previous_file_on_failure(tmp_path):
     dest = tmp_path / "out" / "table.csv"
     with warehouse.atomic_path(dest) as tmp:
         tmp.write_text("v1")
-    with pytest.raises(RuntimeError):
-        with warehouse.atomic_path(dest) as tmp:
-            tmp.write_text("half-writ")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), warehouse.atomic_path(dest) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("crash")
     assert dest.read_text() == "v1"
     assert [p.name for p in dest.parent.iterdir()] == ["table.csv"]
 
@@ -45,10 +44,9 @@ def test_atomic_dir_swaps_and_recovers(tmp_path):
     os.replace(dest, tmp_path / "portail.old")
     warehouse.recover_dir(dest)
     assert (dest / "index.html").read_text() == "v1"
-    with pytest.raises(ValueError):
-        with warehouse.atomic_dir(dest) as tmp:
-            (tmp / "index.html").write_text("v2")
-            raise ValueError
+    with pytest.raises(ValueError), warehouse.atomic_dir(dest) as tmp:
+        (tmp / "index.html").write_text("v2")
+        raise ValueError
     assert (dest / "index.html").read_text() == "v1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["portail"]
 

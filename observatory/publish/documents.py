@@ -258,8 +258,7 @@ def _type_nom() -> dict[str, str]:
     try:
         from observatory.reference import cog
 
-        df = cog._read("departements", ["code", "type_nom"])
-        return dict(zip(df["code"], df["type_nom"].astype(str)))
+        return cog.type_nom("departement")
     except (ImportError, OSError, KeyError, ValueError):  # cosmetic: without COG the name is used as is
         return {}
 

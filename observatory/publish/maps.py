@@ -73,9 +73,7 @@ def _de(niveau: str, code: str, libelle: str) -> str:
 
 @lru_cache(maxsize=2)
 def _type_nom(niveau: str) -> dict[str, str]:
-    name = "departements" if niveau == "departement" else "regions"
-    df = cog._read(name, ["code", "type_nom"])
-    return dict(zip(df["code"], df["type_nom"], strict=True))
+    return cog.type_nom("departement" if niveau == "departement" else "region")
 
 
 # --------------------------------------------------------------------------------------------- data

@@ -93,16 +93,15 @@ def communes() -> pd.DataFrame:
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def communes_geometry():
-    """Communes (type ``COM``) with their geometry as a GeoDataFrame in WGS 84 (EPSG:4326)."""
-    import geopandas as gpd
-    import shapely
+@lru_cache(maxsize=2)
+def type_nom(niveau: str) -> dict[str, str]:
+    """The COG article type (TNCC) of each département or région, by code: ``0``/``1`` no article, ``2`` Le,
+    ``3`` La, ``4`` Les, ``5`` L', … — what turns "Finistère" into "dans le Finistère"."""
+    name = {"departement": "departements", "region": "regions"}[niveau]
+    df = _read(name, ["code", "type_nom"])
+    return dict(zip(df["code"], df["type_nom"].astype(str), strict=True))
 
-    raw = _communes_raw(True)
-    raw = raw[raw["type"] == "COM"]
-    geom = shapely.from_wkb(raw["geometry"].to_numpy())
-    info = communes().set_index("code_commune")
-    gdf = gpd.GeoDataFrame(
-        {"code_commune": raw["code"].to_numpy()}, geometry=geom, crs="EPSG:4326"
-    )
-    return gdf.join(info[["libelle", "code_departement", "code_region", "code_epci", "population"]], on="code_commune")
+
+def communes_raw(with_geometry: bool = False) -> pd.DataFrame:
+    """The package's commune rows as they are (ids, parent ids, hex WKB geometry), for the geometry builder."""
+    return _communes_raw(with_geometry)

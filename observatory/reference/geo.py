@@ -155,7 +155,7 @@ def _communes_cleaned():
     import geopandas as gpd
     import shapely
 
-    raw = cog._communes_raw(True)
+    raw = cog.communes_raw(True)
     raw = raw[raw["type"] != "SRM"]
     geom = np.full(len(raw), None, dtype=object)
     has = raw["geometry"].notna().to_numpy()
