@@ -83,7 +83,8 @@ def indicateurs_secrecy_audit(duckdb: DuckDBResource, observatory: ObservatoryCo
     with duckdb.get_connection() as con:
         report = secrecy.audit(con, settings)
     return dg.AssetCheckResult(
-        passed=report.passed, metadata={"summary": dg.MetadataValue.md(report.summary()), **report.to_metadata()}
+        passed=report.passed,
+        metadata={"summary": dg.MetadataValue.md(report.summary()), **report.to_metadata()},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import barometre, indicators, ingest, perimeter, publish
+from pipelines.assets.publish import panoramas_layout
 from pipelines.checks import ALL_CHECKS
 from pipelines.resources import default_resources
 from pipelines.schedules import ALL_SCHEDULES
@@ -42,7 +43,7 @@ def build_definitions() -> dg.Definitions:
     """The definitions; nothing here opens the warehouse (safe for the webserver and the daemon)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        asset_checks=ALL_CHECKS,
+        asset_checks=[*ALL_CHECKS, panoramas_layout],
         jobs=[observatory_job, panoramas_job, *barometre.ALL_JOBS],
         schedules=ALL_SCHEDULES,
         sensors=ALL_SENSORS,

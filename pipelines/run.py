@@ -6,6 +6,8 @@ Steps run in one process (no DuckDB lock contention); the run shows up in the Da
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import sys
 import time
@@ -19,6 +21,8 @@ from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
 from pipelines.resources import default_resources
 
+REGION_WORKERS = int(os.environ.get("OBSERVATORY_REGION_WORKERS", "2"))
+"""Region partitions built at once by ``observatory run`` (the machine has two cores)."""
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -70,6 +74,27 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
     return True
 
 
+def _region_worker(settings: Settings, code: str) -> bool:
+    """One region partition in a worker process (spawned: no state shared with the parent)."""
+    return _materialize(
+        d.ALL_ASSETS, default_resources(settings), _instance(), d.REGION_ASSETS, code, label=f"region {code}"
+    )
+
+
+def _run_regions(settings: Settings, regions: list[str], resources, instance) -> bool:
+    """The region partitions: two at a time in worker processes (they read only published files), or in
+    this process for a single region."""
+    if len(regions) == 1 or REGION_WORKERS <= 1:
+        return all(
+            _materialize(d.ALL_ASSETS, resources, instance, d.REGION_ASSETS, code, label=f"region {code}")
+            for code in regions
+        )
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=REGION_WORKERS, mp_context=ctx) as pool:
+        results = list(pool.map(_region_worker, [settings] * len(regions), regions))
+    return all(results)
+
+
 def run_pipeline(settings: Settings, region: str | None = None) -> bool:
     """Run the annual graph, then every region's publications (or only ``region``'s), then the portal.
 
@@ -91,21 +116,23 @@ def _run(settings: Settings, region: str | None) -> bool:
         regions = REGION_CODES
     else:
         if region not in REGION_CODES:
-            print(f"observatory: error: unknown region code {region!r}; known: {', '.join(REGION_CODES)}",
-                  file=sys.stderr)
+            print(
+                f"observatory: error: unknown region code {region!r}; known: {', '.join(REGION_CODES)}",
+                file=sys.stderr,
+            )
             return False
         regions = [region]
-    for code in regions:
-        if not _materialize(all_assets, resources, instance, d.REGION_ASSETS, code, label=f"region {code}"):
-            return False
+    if not _run_regions(settings, regions, resources, instance):
+        return False
     if not _materialize(all_assets, resources, instance, d.FINAL_ASSETS, label="portal"):
         return False
     if region is None and d.BAROMETRE_ASSETS:
         from pipelines.assets.barometre import latest_semester_key
 
         key = latest_semester_key(settings)
-        if key and not _materialize(all_assets, resources, instance, d.BAROMETRE_ASSETS, key,
-                                    label=f"baromètre {key}"):
+        if key and not _materialize(
+            all_assets, resources, instance, d.BAROMETRE_ASSETS, key, label=f"baromètre {key}"
+        ):
             return False
     print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {settings.vintage_output}")
     return True

@@ -53,14 +53,15 @@ def scan_vintages(root: Path) -> dict[str, list[int]]:
 
 
 def new_files(
-    seen: dict[str, list[int]], found: dict[str, list[int]], now_ns: int, settle_seconds: float = SETTLE_SECONDS
+    seen: dict[str, list[int]],
+    found: dict[str, list[int]],
+    now_ns: int,
+    settle_seconds: float = SETTLE_SECONDS,
 ) -> dict[str, list[int]]:
     """The files of ``found`` whose (name, size, mtime) is not in ``seen`` and that have settled."""
     settle_ns = int(settle_seconds * 1e9)
     return {
-        name: sig
-        for name, sig in found.items()
-        if seen.get(name) != sig and now_ns - sig[1] >= settle_ns
+        name: sig for name, sig in found.items() if seen.get(name) != sig and now_ns - sig[1] >= settle_ns
     }
 
 
@@ -98,7 +99,9 @@ def data_raw_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     seen = json.loads(context.cursor) if context.cursor else {}
     new = new_files(seen, scan_vintages(data_dir()), time.time_ns())
     if not new:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no new file in the drop zone"), cursor=context.cursor)
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason("no new file in the drop zone"), cursor=context.cursor
+        )
     context.log.info(f"new files: {', '.join(sorted(new))}")
     return dg.SensorResult(
         run_requests=run_requests_for(new),

@@ -62,9 +62,7 @@ def barometre_publications(
     settings = Settings(output_dir=Path(observatory.output_dir), millesime=observatory.millesime)
     folder = barometre.barometre_dir(settings, context.partition_key)
     written = build_barometre_docs(folder)
-    return dg.MaterializeResult(
-        metadata={"files": len(written), "dir": dg.MetadataValue.path(str(folder))}
-    )
+    return dg.MaterializeResult(metadata={"files": len(written), "dir": dg.MetadataValue.path(str(folder))})
 
 
 ALL_ASSETS = [barometre_indicateurs, barometre_publications]

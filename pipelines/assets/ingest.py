@@ -53,4 +53,6 @@ def staging(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Materi
     settings = observatory.settings(duckdb.database)
     with warehouse_connection(duckdb) as con:
         report = ingest.ingest_vintage(con, settings.raw_dir)
-    return dg.MaterializeResult(metadata={**report.to_metadata(), "summary": dg.MetadataValue.md(report.summary())})
+    return dg.MaterializeResult(
+        metadata={**report.to_metadata(), "summary": dg.MetadataValue.md(report.summary())}
+    )

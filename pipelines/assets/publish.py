@@ -4,12 +4,12 @@ Territorial products are partitioned by region so one region can be rebuilt alon
 parallel; the France products and the portal depend on all of them.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
-from observatory.publish import documents, maps, portal
+from observatory.publish import documents, layout_check, maps, portal
 from pipelines.assets.indicators import indicateurs
 from pipelines.partitions import region_partitions
 from pipelines.resources import ObservatoryConfig
@@ -17,6 +17,10 @@ from pipelines.resources import ObservatoryConfig
 
 def _vintage_dir(observatory: ObservatoryConfig) -> Path:
     return Path(observatory.output_dir) / str(observatory.millesime)
+
+
+def _table(vintage: Path) -> pd.DataFrame:
+    return pd.read_parquet(vintage / "tables" / "indicateurs.parquet")
 
 
 @dg.asset(
@@ -28,12 +32,39 @@ def _vintage_dir(observatory: ObservatoryConfig) -> Path:
 def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) -> dg.MaterializeResult:
     region = context.partition_key
     written = documents.build_all(_vintage_dir(observatory), regions=[region])
-    files = [str(p) for p in written.get("files", [])] if isinstance(written, dict) else [str(p) for p in written]
-    pdf = next((f for f in files if f.endswith(f"region-{region}.pdf")), None)
-    metadata = {"region": region, "files": len(files)}
+    files = written["regions"].get(region, [])
+    pdf = next((str(p) for p in files if str(p).endswith(".pdf")), None)
+    metadata = {
+        "region": region,
+        "departements": dg.MetadataValue.json(sorted(written["departements"])),
+        "files": sum(len(v) for v in written["regions"].values())
+        + sum(len(v) for v in written["departements"].values()),
+    }
     if pdf:
         metadata["panorama"] = dg.MetadataValue.path(pdf)
     return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=panoramas,
+    description=(
+        "Layout check: every PDF of the region renders without text overflow, with every section, and its key "
+        "figures equal the indicator table's."
+    ),
+)
+def panoramas_layout(
+    context: dg.AssetCheckExecutionContext, observatory: ObservatoryConfig
+) -> dg.AssetCheckResult:
+    region = context.partition_key if context.has_partition_key else None
+    report = layout_check.check_vintage(_vintage_dir(observatory), regions=[region] if region else None)
+    return dg.AssetCheckResult(
+        passed=report.ok,
+        metadata={
+            "checked": len(report.checked),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems) or "none"),
+            "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.warnings) or "none"),
+        },
+    )
 
 
 @dg.asset(
@@ -42,21 +73,24 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
     description="Maps (PNG, SVG) of ESS shares, jobs, women's share and pay gap, plus `cartes/indicateurs.gpkg`.",
 )
 def cartes(observatory: ObservatoryConfig) -> dg.MaterializeResult:
-    out = _vintage_dir(observatory)
-    table = documents.read_table(out)
-    written = maps.render_maps(table, out / "cartes")
-    return dg.MaterializeResult(metadata={"files": len(written), "dir": dg.MetadataValue.path(str(out / "cartes"))})
+    vintage = _vintage_dir(observatory)
+    written = maps.render_maps(_table(vintage), vintage, cache_dir=Path(observatory.cache_dir))
+    return dg.MaterializeResult(
+        metadata={"files": len(written), "dir": dg.MetadataValue.path(str(vintage / "cartes"))}
+    )
 
 
 @dg.asset(
     group_name="publish",
     deps=[indicateurs],
-    description="The France égalité femmes-hommes report (`egalite/france.pdf`).",
+    description="The France égalité femmes-hommes report (`egalite/france.pdf`, XLSX, CSV).",
 )
 def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
-    out = _vintage_dir(observatory)
-    path = documents.build_egalite_france(out)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    vintage = _vintage_dir(observatory)
+    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    written = documents.build_egalite_france(table, documents.read_manifest(vintage), vintage)
+    pdf = next((str(p) for p in written if str(p).endswith(".pdf")), "")
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(pdf), "files": len(written)})
 
 
 @dg.asset(
@@ -65,5 +99,5 @@ def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
     description="The static download portal `portail/index.html` (no network resource).",
 )
 def portail(observatory: ObservatoryConfig) -> dg.MaterializeResult:
-    path = portal.build_portal(Path(observatory.output_dir))
+    path = portal.build_portal(Path(observatory.output_dir), observatory.millesime)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
