@@ -127,6 +127,7 @@ _TEMPORARY = (
     ("TABLE", "_entete"),
     ("TABLE", "_csv_rejets"),
     ("TABLE", "_csv_scans"),
+    ("TABLE", "_lu_ordonne"),
 )
 
 
@@ -735,10 +736,20 @@ def _read_csv_table(
         """,
         {"blancs": scan.blank_lines},
     )
-    con.sql(
-        "SELECT l.* EXCLUDE (_rang), CAST(l._rang + 1 + coalesce(s.j, 0) AS BIGINT) AS _ligne "
-        "FROM _lu AS l ASOF LEFT JOIN _seuils AS s ON l._rang > s.v"
-    ).create_view("_brut", replace=True)
+    # _brut is in line order (the staging SQL may rely on it: a single-table SELECT keeps the order). With no
+    # skipped line it is a plain projection of _lu; otherwise the ASOF join (which does not keep the order)
+    # is materialised sorted on _ligne.
+    if con.execute("SELECT count(*) FROM _seuils").fetchall()[0][0] == 0:
+        con.sql(
+            "SELECT * EXCLUDE (_rang), CAST(_rang + 1 AS BIGINT) AS _ligne FROM _lu"
+        ).create_view("_brut", replace=True)
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _lu_ordonne AS "
+            "SELECT l.* EXCLUDE (_rang), CAST(l._rang + 1 + coalesce(s.j, 0) AS BIGINT) AS _ligne "
+            "FROM _lu AS l ASOF LEFT JOIN _seuils AS s ON l._rang > s.v ORDER BY _ligne"
+        )
+        con.sql("SELECT * FROM _lu_ordonne").create_view("_brut", replace=True)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _rejets AS

@@ -60,7 +60,11 @@ def make_warehouse(path: Path | str | None = None):
     )
     con.executemany(
         "INSERT INTO staging.effectifs_trimestriels VALUES (?, ?, ?, ?)",
-        [(s, q, v, 1000.0 * v) for s, values in EFFECTIFS.items() for q, v in zip(QUARTERS, values, strict=True)],
+        [
+            (s, q, v, 1000.0 * v)
+            for s, values in EFFECTIFS.items()
+            for q, v in zip(QUARTERS, values, strict=True)
+        ],
     )
     return con
 
@@ -79,10 +83,17 @@ def built(settings):
     return result, pd.read_parquet(result["path"])
 
 
-def _row(table, indicateur, trimestre, niveau="france", code="FR", champ="ess", famille="toutes", secteur="tous"):
+def _row(
+    table, indicateur, trimestre, niveau="france", code="FR", champ="ess", famille="toutes", secteur="tous"
+):
     sel = table[
-        (table.niveau == niveau) & (table.code == code) & (table.champ == champ) & (table.famille == famille)
-        & (table.secteur == secteur) & (table.indicateur == indicateur) & (table.trimestre == trimestre)
+        (table.niveau == niveau)
+        & (table.code == code)
+        & (table.champ == champ)
+        & (table.famille == famille)
+        & (table.secteur == secteur)
+        & (table.indicateur == indicateur)
+        & (table.trimestre == trimestre)
     ]
     assert len(sel) == 1, (indicateur, trimestre, niveau, code, champ, famille, secteur)
     return sel.iloc[0]
@@ -121,8 +132,22 @@ def test_glissement_and_solde_match_a_hand_computation(built):
 def test_table_has_the_indicator_table_columns_plus_trimestre(built):
     _, table = built
     assert list(table.columns) == [
-        "millesime", "niveau", "code", "libelle", "champ", "famille", "secteur", "tranche", "sexe", "pcs",
-        "indicateur", "valeur", "unite", "statut", "perimetre_version", "trimestre",
+        "millesime",
+        "niveau",
+        "code",
+        "libelle",
+        "champ",
+        "famille",
+        "secteur",
+        "tranche",
+        "sexe",
+        "pcs",
+        "indicateur",
+        "valeur",
+        "unite",
+        "statut",
+        "perimetre_version",
+        "trimestre",
     ]
     assert set(table.indicateur) == set(barometre.INDICATEURS)
     assert set(table.statut) <= {"publie", "secret_primaire", "secret_secondaire", "non_disponible"}
@@ -136,14 +161,19 @@ def test_agriculture_and_mayotte_are_outside_the_field(built):
     assert _row(table, "effectif_fin_trimestre", "2023-T4").valeur == 17 + 18 + 40
     assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").valeur == 17 + 18 + 40 + 55
     assert "AGR" not in set(table.secteur)
-    mayotte = table[((table.niveau == "departement") & (table.code == "976"))
-                    | ((table.niveau == "region") & (table.code == "06"))]
+    mayotte = table[
+        ((table.niveau == "departement") & (table.code == "976"))
+        | ((table.niveau == "region") & (table.code == "06"))
+    ]
     assert len(mayotte) > 0
     assert (mayotte.statut == "non_disponible").all()
     assert mayotte.valeur.isna().all()  # n.d., never 0
     # Alpes-Maritimes (département 06) is not mistaken for the région of Mayotte
-    alpes = table[(table.niveau == "departement") & (table.code == "06")
-                  & (table.indicateur == "effectif_fin_trimestre")]
+    alpes = table[
+        (table.niveau == "departement")
+        & (table.code == "06")
+        & (table.indicateur == "effectif_fin_trimestre")
+    ]
     assert (alpes.statut == "publie").all() and (alpes.valeur == 0).all()
     assert _row(table, "effectif_fin_trimestre", "2023-T4").libelle == "France hors Mayotte"
 
@@ -156,8 +186,10 @@ def test_primary_secrecy_and_inheritance(built):
     for ind in ("glissement_annuel", "solde_annuel"):
         assert _row(table, ind, "2023-T4", "region", "53", champ="prive_hors_ess").statut == "secret_primaire"
     # Ille-et-Vilaine associations: 2 establishments -> secret, and so are their changes
-    assert _row(table, "effectif_fin_trimestre", "2023-T4", "departement", "35", famille="association").statut \
+    assert (
+        _row(table, "effectif_fin_trimestre", "2023-T4", "departement", "35", famille="association").statut
         == "secret_primaire"
+    )
     # Brittany's associations: 3 establishments, largest 40 of 75 (53 %) -> published
     r = _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53", famille="association")
     assert r.statut == "publie" and r.valeur == 75
@@ -165,8 +197,10 @@ def test_primary_secrecy_and_inheritance(built):
 
 def test_dominance_rule(settings):
     con = make_warehouse()
-    con.execute("UPDATE staging.effectifs_trimestriels SET effectif_fin_trimestre = 1000 "
-                "WHERE siret = 'C' AND trimestre = '2023-T4'")
+    con.execute(
+        "UPDATE staging.effectifs_trimestriels SET effectif_fin_trimestre = 1000 "
+        "WHERE siret = 'C' AND trimestre = '2023-T4'"
+    )
     result = barometre.build_barometre(con, settings, "2023-S2")
     table = pd.read_parquet(result["path"])
     # 1000 of 1035 (97 %) in one establishment: secret; the change computed from it too
@@ -189,11 +223,16 @@ def test_two_semesters_publish_their_own_quarters(settings):
         changes = detail[detail.indicateur != "effectif_fin_trimestre"]
         assert sorted(changes.trimestre.unique()) == barometre.quarters_for(sem)
         # the long series of totals runs from the first quarter available to the semester's end
-        totals = t[(t.famille == "toutes") & (t.secteur == "tous") & (t.indicateur == "effectif_fin_trimestre")]
+        totals = t[
+            (t.famille == "toutes") & (t.secteur == "tous") & (t.indicateur == "effectif_fin_trimestre")
+        ]
         last = barometre.last_quarter(sem)
         assert sorted(totals.trimestre.unique()) == QUARTERS[: QUARTERS.index(last) + 1]
     # S1 compares 2022-T3 with 2021-T3, absent from the source: not available; 2023-T2 is computed
-    assert _row(t1, "glissement_annuel", "2022-T3", "region", "53", famille="association").statut == "non_disponible"
+    assert (
+        _row(t1, "glissement_annuel", "2022-T3", "region", "53", famille="association").statut
+        == "non_disponible"
+    )
     assert _row(t1, "solde_annuel", "2023-T2", "region", "53", famille="association").valeur == (
         _ess_total("2023-T2") - _ess_total("2022-T2")
     )
@@ -215,7 +254,9 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     written = build_barometre_docs(result["path"].parent, regions=["53"])
     names = sorted(p.name for p in written)
     assert names == ["france.pdf", "france.xlsx", "region-53.pdf", "region-53.xlsx"]
-    text = fmt.normalize(" ".join(p.extract_text() for p in PdfReader(result["path"].parent / "region-53.pdf").pages))
+    text = fmt.normalize(
+        " ".join(p.extract_text() for p in PdfReader(result["path"].parent / "region-53.pdf").pages)
+    )
     text = " ".join(text.split())
     assert fmt.normalize(CHAMP) in text
     assert "hors agriculture, hors Mayotte" in text
@@ -224,8 +265,10 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     eff = _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").valeur
     gl = _row(table, "glissement_annuel", "2023-T4", "region", "53").valeur
     so = _row(table, "solde_annuel", "2023-T4", "region", "53").valeur
-    expected = (f"emploient {fmt.normalize(fmt.nombre(eff))} salariés en Bretagne, "
-                f"soit +{fmt.normalize(fmt.pourcent(gl))} en un an (+{fmt.normalize(fmt.nombre(so))} emplois")
+    expected = (
+        f"emploient {fmt.normalize(fmt.nombre(eff))} salariés en Bretagne, "
+        f"soit +{fmt.normalize(fmt.pourcent(gl))} en un an (+{fmt.normalize(fmt.nombre(so))} emplois"
+    )
     assert expected in text
     assert "Privé hors ESS s s s s s s" in text  # the secret champ prints s, never a number
 

@@ -14,13 +14,17 @@ from observatory.runlock import RunInProgressError, run_lock
 def test_second_run_refuses_while_first_holds(tmp_path):
     wh = tmp_path / "w.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from observatory.runlock import run_lock
             with run_lock({str(wh)!r}):
                 print("locked", flush=True)
                 time.sleep(30)
-        """)],
+        """),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -54,7 +54,9 @@ def defs(tmp_path) -> dg.Definitions:
     def observatory_job():
         noop()
 
-    settings = Settings(output_dir=tmp_path / "output", warehouse=tmp_path / "wh.duckdb", data_dir=tmp_path / "raw")
+    settings = Settings(
+        output_dir=tmp_path / "output", warehouse=tmp_path / "wh.duckdb", data_dir=tmp_path / "raw"
+    )
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[barometre_job, observatory_job],
@@ -119,7 +121,10 @@ def test_schedule_ticks_mid_march_and_mid_september_in_paris():
     ticks = cron_string_iterator(start, barometre_schedule.cron_schedule, "Europe/Paris")
     got = [next(ticks) for _ in range(4)]
     assert [(t.year, t.month, t.day, t.hour) for t in got] == [
-        (2025, 3, 15, 6), (2025, 9, 15, 6), (2026, 3, 15, 6), (2026, 9, 15, 6)
+        (2025, 3, 15, 6),
+        (2025, 9, 15, 6),
+        (2026, 3, 15, 6),
+        (2026, 9, 15, 6),
     ]
     assert [semester_due(t) for t in got] == ["2024-S2", "2025-S1", "2025-S2", "2026-S1"]
 

@@ -23,9 +23,66 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "sirene"
 
 ASSOCIATION = ["9210", "9220", "9221", "9222", "9223", "9230", "9240", "9260"]
 MUTUELLE = ["8210", "8250", "8290", "6411"]
-COOPERATIVE = ["5191", "5192", "5193", "5194", "5195", "5196", "5203", "5307", "5309", "5451", "5453", "5454", "5455", "5458", "5459", "5460", "5551", "5552", "5553", "5554", "5555", "5558", "5559", "5560", "5651", "5652", "5653", "5654", "5655", "5658", "5659", "5660", "6100", "6316", "6317", "6318", "6551", "6554", "6558", "6560", "6595", "6596", "5443", "5543", "5643", "6543", "5547", "5647", "5432", "5532", "5632", "6532"]
-FAMILLE = {**dict.fromkeys(ASSOCIATION, "association"), "9300": "fondation",
-           **dict.fromkeys(MUTUELLE, "mutuelle"), **dict.fromkeys(COOPERATIVE, "cooperative")}
+COOPERATIVE = [
+    "5191",
+    "5192",
+    "5193",
+    "5194",
+    "5195",
+    "5196",
+    "5203",
+    "5307",
+    "5309",
+    "5451",
+    "5453",
+    "5454",
+    "5455",
+    "5458",
+    "5459",
+    "5460",
+    "5551",
+    "5552",
+    "5553",
+    "5554",
+    "5555",
+    "5558",
+    "5559",
+    "5560",
+    "5651",
+    "5652",
+    "5653",
+    "5654",
+    "5655",
+    "5658",
+    "5659",
+    "5660",
+    "6100",
+    "6316",
+    "6317",
+    "6318",
+    "6551",
+    "6554",
+    "6558",
+    "6560",
+    "6595",
+    "6596",
+    "5443",
+    "5543",
+    "5643",
+    "6543",
+    "5547",
+    "5647",
+    "5432",
+    "5532",
+    "5632",
+    "6532",
+]
+FAMILLE = {
+    **dict.fromkeys(ASSOCIATION, "association"),
+    "9300": "fondation",
+    **dict.fromkeys(MUTUELLE, "mutuelle"),
+    **dict.fromkeys(COOPERATIVE, "cooperative"),
+}
 EXCLUES = {"94.11Z", "94.20Z", "94.91Z", "94.92Z"}
 
 
@@ -40,20 +97,30 @@ def out(tmp_path_factory) -> Path:
 def data(out: Path) -> dict[str, pd.DataFrame]:
     ul = pd.read_csv(out / "StockUniteLegale_utf8.csv", dtype=str, keep_default_na=False)
     et = pd.read_csv(out / "StockEtablissement_utf8.csv", dtype=str, keep_default_na=False)
-    po = pd.read_csv(out / "postes_2023.csv", dtype={c: str for c in ["SIRET", "SEXE", "PCS", "FILT", "DEPT", "REGT"]})
+    po = pd.read_csv(
+        out / "postes_2023.csv", dtype={c: str for c in ["SIRET", "SEXE", "PCS", "FILT", "DEPT", "REGT"]}
+    )
     tr = pd.read_csv(out / "effectifs_trimestriels.csv", dtype={"siret": str})
     fam = ul["categorieJuridiqueUniteLegale"].map(FAMILLE).fillna("hors_ess")
     act = ul["activitePrincipaleUniteLegale"]
-    exclu = (act.str.startswith("84") | act.isin(EXCLUES)) & (ul["nomenclatureActivitePrincipaleUniteLegale"] == "NAFRev2")
+    exclu = (act.str.startswith("84") | act.isin(EXCLUES)) & (
+        ul["nomenclatureActivitePrincipaleUniteLegale"] == "NAFRev2"
+    )
     ul["famille"] = fam.where(~exclu, "hors_ess")
     ul["public"] = ul["categorieJuridiqueUniteLegale"].str[:1].isin(["4", "7"])
     e = et.drop_duplicates("siret").merge(ul[["siren", "famille", "public"]], on="siren", how="left")
     jobs = po.merge(
-        e[["siret", "famille", "public", "activitePrincipaleEtablissement"]].rename(columns={"siret": "SIRET"}),
-        on="SIRET", how="left",
+        e[["siret", "famille", "public", "activitePrincipaleEtablissement"]].rename(
+            columns={"siret": "SIRET"}
+        ),
+        on="SIRET",
+        how="left",
     )
-    jobs["champ"] = np.where(jobs["famille"].isin(["association", "cooperative", "mutuelle", "fondation"]), "ess",
-                             np.where(jobs["public"].eq(True), "public", "prive"))
+    jobs["champ"] = np.where(
+        jobs["famille"].isin(["association", "cooperative", "mutuelle", "fondation"]),
+        "ess",
+        np.where(jobs["public"].eq(True), "public", "prive"),
+    )
     return {"ul": ul, "et": et, "postes": po, "jobs": jobs, "trim": tr}
 
 
@@ -66,11 +133,30 @@ def test_files_and_official_headers(out: Path) -> None:
     assert _header(out / "StockEtablissement_utf8.csv") == COLONNES_ETAB
     assert len(COLONNES_UL) == 33 and len(COLONNES_ETAB) == 53
     assert _header(out / "postes_2023.csv") == [
-        "SIRET", "SEXE", "AGE", "PCS", "CPFD", "CONT_TRAV", "TYP_EMPLOI", "FILT", "DATDEB", "DATFIN", "DUREE",
-        "NBHEUR", "EQTP", "S_BRUT", "S_NET", "DEPT", "REGT",
+        "SIRET",
+        "SEXE",
+        "AGE",
+        "PCS",
+        "CPFD",
+        "CONT_TRAV",
+        "TYP_EMPLOI",
+        "FILT",
+        "DATDEB",
+        "DATFIN",
+        "DUREE",
+        "NBHEUR",
+        "EQTP",
+        "S_BRUT",
+        "S_NET",
+        "DEPT",
+        "REGT",
     ]
-    assert _header(out / "effectifs_trimestriels.csv") == ["siret", "trimestre", "effectif_fin_trimestre",
-                                                           "masse_salariale"]
+    assert _header(out / "effectifs_trimestriels.csv") == [
+        "siret",
+        "trimestre",
+        "effectif_fin_trimestre",
+        "masse_salariale",
+    ]
 
 
 @pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples absent")
@@ -88,7 +174,9 @@ def test_deterministic(tmp_path: Path) -> None:
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     generate(tmp_path / "c", millesime=2023, fraction=0.001, seed=8, dirty_rate=0.002)
-    assert (tmp_path / "c" / "postes_2023.csv").read_bytes() != (tmp_path / "a" / "postes_2023.csv").read_bytes()
+    assert (tmp_path / "c" / "postes_2023.csv").read_bytes() != (
+        tmp_path / "a" / "postes_2023.csv"
+    ).read_bytes()
 
 
 def test_parameter_tables_use_real_codes() -> None:
@@ -179,7 +267,9 @@ def test_calibration_jobs(data) -> None:
     assert (femmes["PCS"].str[0] == "3").mean() == pytest.approx(0.13, abs=0.03)
     assert (hommes["PCS"].str[0] == "3").mean() == pytest.approx(0.22, abs=0.04)
     ecart_brut = 1 - femmes["S_NET"].mean() / hommes["S_NET"].mean()
-    ecart_horaire = 1 - (femmes["S_NET"].sum() / femmes["NBHEUR"].sum()) / (hommes["S_NET"].sum() / hommes["NBHEUR"].sum())
+    ecart_horaire = 1 - (femmes["S_NET"].sum() / femmes["NBHEUR"].sum()) / (
+        hommes["S_NET"].sum() / hommes["NBHEUR"].sum()
+    )
     assert ecart_brut == pytest.approx(0.23, abs=0.05)
     assert ecart_horaire == pytest.approx(0.16, abs=0.05)
     nn = jobs[(jobs["FILT"] == "1") & (jobs["S_BRUT"] > 0)]
@@ -187,7 +277,9 @@ def test_calibration_jobs(data) -> None:
     def etp(x: pd.DataFrame) -> float:
         return x["S_BRUT"].sum() / x["EQTP"].sum()
 
-    assert etp(nn[nn["champ"] == "ess"]) / etp(nn[nn["champ"] == "prive"]) - 1 == pytest.approx(-0.147, abs=0.05)
+    assert etp(nn[nn["champ"] == "ess"]) / etp(nn[nn["champ"] == "prive"]) - 1 == pytest.approx(
+        -0.147, abs=0.05
+    )
 
 
 def test_size_distribution(data) -> None:
@@ -226,7 +318,10 @@ def test_dirty_kinds_present(data) -> None:
     assert (ul["categorieJuridiqueUniteLegale"] == "1234").any()
     assert et["codeCommuneEtablissement"].isin(["99999", "00000"]).any()
     assert et.duplicated().any()
-    assert ((et["nomenclatureActivitePrincipaleEtablissement"] == "NAFRev1") & (et["etatAdministratifEtablissement"] == "A")).any()
+    assert (
+        (et["nomenclatureActivitePrincipaleEtablissement"] == "NAFRev1")
+        & (et["etatAdministratifEtablissement"] == "A")
+    ).any()
     assert (ul["nomenclatureActivitePrincipaleUniteLegale"] != "NAFRev2").any()
     assert (ul == "[ND]").any().any() and (et == "[ND]").any().any()
     assert (po["SIRET"].str.len() != 14).any()
@@ -260,4 +355,3 @@ def test_quarterly(data) -> None:
     tot = tr.groupby("trimestre")["effectif_fin_trimestre"].sum()
     assert 1.0 < tot["2023-T4"] / tot["2021-T4"] < 1.06
     assert (tr.loc[tr["effectif_fin_trimestre"] > 0, "masse_salariale"] > 0).all()
-

@@ -141,9 +141,11 @@ SELECT
     REGT,
     _fichier,
     _ligne
-FROM _propre
-WHERE _ligne NOT IN (SELECT _ligne FROM _controles WHERE action = 'rejete')
-ORDER BY _ligne;
+FROM _propre;  -- in line order: _brut is (observatory.ingest), and a single-table SELECT keeps the order
+
+-- Rejected rows out. Deleting keeps the order of the others; a filter joined to _controles, then an
+-- ORDER BY _ligne, would sort every job again (14 s of 46 s at national scale).
+DELETE FROM staging.postes WHERE _ligne IN (SELECT _ligne FROM _controles WHERE action = 'rejete');
 
 DROP TABLE _propre;
 DROP TABLE _controles;
