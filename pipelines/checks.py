@@ -79,12 +79,17 @@ def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     description="Independent secrecy audit: FREQ and MAX recomputed from microdata; no hidden cell recoverable.",
 )
 def indicateurs_secrecy_audit(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
-    settings = observatory.settings(duckdb.database)
-    with duckdb.get_connection() as con:
-        report = secrecy.audit(con, settings)
+    report = secrecy.audit_publication(observatory.settings(duckdb.database))
     return dg.AssetCheckResult(
         passed=report.passed,
-        metadata={"summary": dg.MetadataValue.md(report.summary()), **report.to_metadata()},
+        metadata={
+            "summary": dg.MetadataValue.md(report.summary()),
+            "published_cells_checked": report.published_checked,
+            "primary_violations": len(report.violations),
+            "tables_checked": report.tables_checked,
+            "hidden_cells_checked": report.hidden_checked,
+            "recoverable_hidden_cells": len(report.recoverable),
+        },
     )
 
 

@@ -1,0 +1,746 @@
+"""Statistical secrecy: primary rules, secondary suppression (τ-Argus) and the independent audit.
+
+Primary rules (INSEE, ``shared/domain/secrecy.md``), applied per cell of ``ind.cellules``:
+
+- **frequency**: a cell built from 1 or 2 units is secret (establishments; enterprises for the enterprise
+  count); 0 units is an empty cell, not secret;
+- **dominance**: a magnitude is secret when its largest establishment contributes strictly more than 85 %
+  (``MAX > 0.85 × VALUE``, computed as ``20·MAX > 17·VALUE`` to stay exact at the boundary);
+- **employment and pay cells** (Base Tous salariés): at least 3 establishments, at least 5 jobs (non-annex),
+  no single job above 80 % of the cell's gross or net pay, and no establishment above 85 % of **each**
+  quantity (jobs at 31/12, ETP, hours, gross and net pay). All magnitudes of one cell share that statut;
+- sub-population counts (part-time, fixed-term, aged 50+ jobs) take the frequency and dominance rules;
+- women-only and men-only cells are cells of their own (the ``sexe`` breakdown).
+
+Secondary suppression: τ-Argus (``pytauargus``, Modular method, HiGHS) on hierarchical tables, our primary
+cells given as a-priori unsafe (``U``). Territory hierarchy France > région > département (or France >
+group of ≤ 200 EPCI > EPCI); champ hierarchy ensemble > public, privé > ESS, privé hors ESS > sociétés
+commerciales de l'ESS, autres; family hierarchy ESS loi 2014 > ESS > families, sociétés commerciales ESS.
+Tables (nature ``montant`` on ETP — jobs at 31/12 for the size-band table —, ``comptage`` on
+establishments), all 2-D: geo × champ tree, geo × family tree (départements and EPCI), and for each published
+champ geo × {secteur, tranche, sexe, pcs > sexe} (pcs > sexe: each PCS group split into women and men). A cell
+hidden by one table is passed as unsafe to every other table that holds it (linked tables, as τ-Argus does)
+and the tables are run again until no table adds a suppression. The mask is deterministic: same inputs,
+same records in the same order, same engine, same mask.
+Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
+
+EPCI: territory tree France > EPCI (groups of ≤ 200 EPCI when there are more), crossed with the champ and
+family trees only, so ``indicateurs.sql`` publishes the EPCI level without secteur / tranche / sexe / pcs.
+The engine writes scratch files in its working directory: each table runs in its own folder and process.
+
+Not covered by the secondary step (documented limitation; primary rules and inheritance still apply):
+relations between champs inside a crossing (e.g. ensemble × secteur = public + privé),
+famille × sexe and secteur × sexe cells and the part-time / fixed-term / 50+ sub-population counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from observatory.errors import SecrecyError
+
+KEY = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"]
+DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
+NATURES = ["comptage", "entreprises", "montant", "temps_partiel", "cdd", "age50"]
+PUBLIE, SECONDAIRE, PRIMAIRE = 0, 1, 2
+STATUTS = {PUBLIE: "publie", SECONDAIRE: "secret_secondaire", PRIMAIRE: "secret_primaire"}
+MIN_UNITS = 3
+MIN_SALARIES = 5
+EPCI_CHUNK = 200
+MAX_PASSES = 10
+
+
+# --------------------------------------------------------------------------------------------- primary
+
+
+def frequency_secret(freq) -> pd.Series:
+    """Frequency rule: 1 or 2 contributing units is secret; 0 (an empty cell) is not."""
+    freq = pd.Series(freq, dtype="float64")
+    return (freq >= 1) & (freq < MIN_UNITS)
+
+
+def dominance_secret(max_contribution, value) -> pd.Series:
+    """Dominance rule: the largest contributor strictly above 85 % of the cell (``20·MAX > 17·VALUE``)."""
+    m = pd.Series(max_contribution, dtype="float64").fillna(0)
+    v = pd.Series(value, dtype="float64").fillna(0)
+    return (v > 0) & (m * 20 > v * 17)
+
+
+def employee_share_secret(max_job_pay, payroll) -> pd.Series:
+    """BTS rule: one job strictly above 80 % of the cell's payroll (``5·MAX > 4·PAYROLL``)."""
+    m = pd.Series(max_job_pay, dtype="float64").fillna(0)
+    v = pd.Series(payroll, dtype="float64").fillna(0)
+    return (v > 0) & (m * 5 > v * 4)
+
+
+def montant_secret(c: pd.DataFrame) -> pd.Series:
+    """BTS employment-and-pay rule set for the magnitudes of a cell (see the module docstring)."""
+    n_etab = c["n_etab"].astype("float64")
+    n_sal = c["n_salaries"].astype("float64").fillna(0)
+    secret = (n_etab > 0) & (n_etab < MIN_UNITS)
+    secret |= (n_etab > 0) & (n_sal < MIN_SALARIES)
+    secret |= employee_share_secret(c["max_poste_brut"], c["masse"])
+    secret |= employee_share_secret(c["max_poste_net"], c["s_net"])
+    for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
+        secret |= dominance_secret(c[f"max_{q}"], c[q])
+    return secret.fillna(False).astype(bool)
+
+
+def primary(cells: pd.DataFrame) -> pd.DataFrame:
+    """Primary secrecy flags per cell and nature (``p_<nature>`` booleans), from the cell columns."""
+    out = cells[KEY].copy()
+    out["p_comptage"] = frequency_secret(cells["n_etab"]).to_numpy()
+    out["p_entreprises"] = frequency_secret(cells["n_ent"]).to_numpy()
+    out["p_montant"] = montant_secret(cells).to_numpy()
+    for sub in ("temps_partiel", "cdd", "age50"):
+        out[f"p_{sub}"] = (
+            frequency_secret(cells[f"freq_{sub}"]) | dominance_secret(cells[f"max_{sub}"], cells[sub])
+        ).to_numpy()
+    return out
+
+
+# ------------------------------------------------------------------------------------------- secondary
+
+
+CHAMPS_PUBLIES = ["ensemble", "public", "prive", "ess", "prive_hors_ess", "ess_loi_2014"]
+_MEMBERS = {
+    "ensemble": lambda c: pd.Series(True, index=c.index),
+    "public": lambda c: c.public,
+    "prive": lambda c: ~c.public,
+    "ess": lambda c: c.ess,
+    "prive_hors_ess": lambda c: ~c.public & ~c.ess,
+    "ess_loi_2014": lambda c: c.ess_loi_2014,
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One τ-Argus table: territory tree × (champ tree | family tree | one champ's crossing), one nature."""
+
+    geo: str  # "dep" or "epci"
+    var: str  # "ch" (champ tree), "fam" (family tree) or a champ code (table restricted to that champ)
+    crossing: str | None  # None, "secteur", "tranche", "sexe", "pcs", "pcs_sexe" (only with a champ code)
+    nature: str  # "montant" (response ETP) or "comptage" (response 1 per establishment)
+
+    @property
+    def name(self) -> str:
+        return f"{self.nature}_{self.geo}_{self.var}_{self.crossing or 'total'}"
+
+
+def table_specs() -> list[TableSpec]:
+    """The τ-Argus tables protected, in the order they are run (2-D: 3-D tables crash the engine)."""
+    specs = []
+    for nature, crossings in (
+        ("montant", ["secteur", "tranche", "sexe", "pcs_sexe"]),
+        ("comptage", ["secteur", "tranche"]),
+    ):
+        specs += [TableSpec("dep", "ch", None, nature), TableSpec("dep", "fam", None, nature)]
+        specs += [TableSpec("epci", "ch", None, nature), TableSpec("epci", "fam", None, nature)]
+        specs += [TableSpec("dep", c, x, nature) for x in crossings for c in CHAMPS_PUBLIES]
+    return specs
+
+
+@dataclass
+class _Var:
+    """A τ-Argus explanatory variable: fixed-width codes, parent links, and the cell keys each code means."""
+
+    name: str
+    leaf_of: dict = field(default_factory=dict)  # our value -> leaf code
+    parent: dict = field(default_factory=dict)  # code -> parent code (None under Total)
+    keys: dict = field(default_factory=dict)  # code -> list of partial key dicts ("Total" included)
+
+    def ancestors(self, code: str) -> list[str]:
+        out = [code]
+        while self.parent.get(out[-1]) is not None:
+            out.append(self.parent[out[-1]])
+        return out + ["Total"]
+
+    def write_hrc(self, path: Path) -> str | None:
+        if not any(p is not None for p in self.parent.values()):
+            return None
+        children: dict = {}
+        for code, par in self.parent.items():
+            children.setdefault(par, []).append(code)
+        lines: list[str] = []
+
+        def walk(node, depth):
+            for child in sorted(children.get(node, [])):
+                lines.append("@" * depth + child)
+                walk(child, depth + 1)
+
+        walk(None, 0)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+
+def _codes(prefix: str, values) -> dict:
+    return {v: f"{prefix}{i:04d}" for i, v in enumerate(sorted(values))}
+
+
+def _geo_var(kind: str, contrib: pd.DataFrame) -> tuple[_Var, pd.Series]:
+    var = _Var("geo", keys={"Total": [{"niveau": "france", "code": "FR"}]})
+    if kind == "dep":
+        pairs = contrib[["code_region", "code_departement"]].drop_duplicates().fillna("?")
+        regs = _codes("R", pairs.code_region.unique())
+        deps = _codes("D", pairs.code_departement.unique())
+        for r, c in regs.items():
+            var.parent[c] = None
+            var.keys[c] = [] if r == "?" else [{"niveau": "region", "code": r}]
+        for r, d in pairs.itertuples(index=False):
+            var.parent[deps[d]] = regs[r]
+            var.keys[deps[d]] = [] if d == "?" else [{"niveau": "departement", "code": d}]
+        leaf = contrib.code_departement.fillna("?").map(deps)
+    else:
+        epcis = sorted(contrib.code_epci.fillna("?").unique())
+        codes = _codes("E", epcis)
+        grouped = len(epcis) > EPCI_CHUNK  # groups of <= 200 EPCI keep each level within τ-Argus limits
+        for i, e in enumerate(epcis):
+            group = f"G{i // EPCI_CHUNK:04d}" if grouped else None
+            if grouped:
+                var.parent[group] = None
+                var.keys[group] = []
+            var.parent[codes[e]] = group
+            var.keys[codes[e]] = [] if e == "?" else [{"niveau": "epci", "code": e}]
+        leaf = contrib.code_epci.fillna("?").map(codes)
+    return var, leaf
+
+
+def _champ_var(contrib: pd.DataFrame) -> tuple[_Var, pd.Series]:
+    var = _Var("ch")
+    var.parent = {"PUB": None, "PRI": None, "ESS": "PRI", "PHE": "PRI", "SCE": "PHE", "OTH": "PHE"}
+    var.keys = {
+        "Total": [{"champ": "ensemble"}],
+        "PUB": [{"champ": "public"}],
+        "PRI": [{"champ": "prive"}],
+        "ESS": [{"champ": "ess"}],
+        "PHE": [{"champ": "prive_hors_ess"}],
+        "SCE": [{"champ": "_sce"}],
+        "OTH": [{"champ": "_oth"}],
+    }
+    leaf = np.select(
+        [contrib.public, contrib.ess, contrib.ess_loi_2014], ["PUB", "ESS", "SCE"], default="OTH"
+    )
+    return var, pd.Series(leaf, index=contrib.index)
+
+
+def _famille_var(contrib: pd.DataFrame) -> tuple[_Var, pd.Series]:
+    bad = contrib[
+        (contrib.ess & ~contrib.ess_loi_2014)
+        | (contrib.ess & (contrib.famille_ess == "societe_commerciale_ess"))
+        | (contrib.ess_loi_2014 & ~contrib.ess & (contrib.famille_ess != "societe_commerciale_ess"))
+    ]
+    if len(bad):
+        raise SecrecyError(
+            "the family table assumes ess ⊂ ess_loi_2014 and ess_loi_2014 \\ ess = societe_commerciale_ess; "
+            f"{len(bad)} contributions break it (e.g. siret {bad.siret.iloc[0]})"
+        )
+    fams = _codes("F", contrib.loc[contrib.ess, "famille_ess"].unique())
+    var = _Var("fam", parent={"FESS_": None, "FSCE_": None})  # codes of one width (engine requirement)
+    var.keys = {
+        "Total": [{"champ": "ess_loi_2014"}],
+        "FESS_": [{"champ": "ess"}],
+        "FSCE_": [{"champ": "ess_loi_2014", "famille": "societe_commerciale_ess"}, {"champ": "_sce"}],
+    }
+    for f, c in fams.items():
+        var.parent[c] = "FESS_"
+        var.keys[c] = [{"champ": "ess", "famille": f}, {"champ": "ess_loi_2014", "famille": f}]
+    leaf = contrib.famille_ess.map(fams).where(contrib.ess, "FSCE_")
+    return var, leaf
+
+
+def _crossing_var(crossing: str, contrib: pd.DataFrame) -> tuple[_Var, pd.Series]:
+    var = _Var("x", keys={"Total": [{}]})
+    if crossing == "pcs_sexe":
+        pcs = _codes("P", contrib.pcs.unique())
+        for p, c in pcs.items():
+            var.parent[c + "T"] = None
+            var.keys[c + "T"] = [{"pcs": p}]
+            for s in ("F", "H"):
+                var.parent[c + s] = c + "T"
+                var.keys[c + s] = [{"pcs": p, "sexe": s}]
+        leaf = contrib.pcs.map(pcs) + contrib.sexe
+        var.keys["Total"] = [{}]
+        return var, leaf
+    codes = _codes("X", contrib[crossing].unique())
+    for v, c in codes.items():
+        var.parent[c] = None
+        var.keys[c] = [{crossing: v}]
+    return var, contrib[crossing].map(codes)
+
+
+def _records(spec: TableSpec, esp: pd.DataFrame):
+    """Microdata for τ-Argus (one record per contributor and leaf cell) and its variables."""
+    if spec.var == "ch":
+        contrib = esp
+    elif spec.var == "fam":
+        contrib = esp[esp.ess_loi_2014]
+    else:
+        contrib = esp[_MEMBERS[spec.var](esp)]
+    geo, geo_leaf = _geo_var(spec.geo, contrib)
+    cols = {"geo": geo_leaf}
+    variables = [geo]
+    if spec.var in ("ch", "fam"):
+        second, second_leaf = (_champ_var if spec.var == "ch" else _famille_var)(contrib)
+        cols[second.name] = second_leaf
+        variables.append(second)
+    else:
+        x, x_leaf = _crossing_var(spec.crossing, contrib)
+        for code in list(x.keys):
+            x.keys[code] = [dict(k, champ=spec.var) for k in x.keys[code]]
+        cols["x"] = x_leaf
+        variables.append(x)
+    frame = pd.DataFrame(cols)
+    frame["siret"] = contrib.siret
+    # ETP protects the magnitudes; the size-band table uses jobs at 31/12 instead, because its band "0"
+    # has no job at 31/12 by definition and so cannot protect the other bands' headcounts.
+    quantity = "effectif" if spec.crossing == "tranche" else "etp"
+    frame["resp"] = contrib[quantity].astype("float64") if spec.nature == "montant" else 1.0
+    group = [v.name for v in variables] + ["siret"]
+    agg = "sum" if spec.nature == "montant" else "max"
+    rec = frame.groupby(group, sort=True).resp.agg(agg).reset_index().drop(columns="siret")
+    rec["resp"] = rec.resp.round(2)
+    return rec, variables
+
+
+def _cell_keys(variables: list[_Var], codes: tuple) -> list[tuple]:
+    parts = [v.keys.get(c, []) for v, c in zip(variables, codes)]
+    out = []
+    for combo in itertools.product(*parts):
+        key = dict(DEFAULTS)
+        for p in combo:
+            key.update(p)
+        if "niveau" in key and "champ" in key:
+            out.append(tuple(key[k] for k in KEY))
+    return out
+
+
+def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) -> int:
+    """Run τ-Argus on one table; mark new secondary cells in ``status``; return how many were added."""
+    from pytauargus.arb import micro_arb
+    from pytauargus.micro import micro_asc_rda
+    from pytauargus.result import TableResult
+
+    rec, variables = _records(spec, esp)
+    if rec.empty:
+        return 0
+    names = [v.name for v in variables]
+    wd = workdir / spec.name
+    wd.mkdir(parents=True, exist_ok=True)
+    hrc = {v.name: h for v in variables if (h := v.write_hrc(wd / f"{v.name}.hrc"))}
+    stats: dict = {}
+    for row in rec.itertuples(index=False):
+        for cell in itertools.product(*[v.ancestors(c) for v, c in zip(variables, row[:-1])]):
+            n, total = stats.get(cell, (0, 0.0))
+            stats[cell] = (n + 1, round(total + row[-1], 2))
+    unsafe = []  # primary cells, and cells hidden by another table (linked tables: they need protection here)
+    for cell in sorted(stats):
+        keys = [k for k in _cell_keys(variables, cell) if k in status]
+        if any(status[k] != PUBLIE for k in keys):
+            unsafe.append(cell)
+    if not unsafe:
+        return 0
+    # A primary cell equal to one of its primary children (the siblings are empty) is implied by it;
+    # marking both crashes the engine, and τ-Argus hides the parent itself. Checked after the run.
+    children = [{} for _ in variables]
+    for i, v in enumerate(variables):
+        for code, par in v.parent.items():
+            children[i].setdefault(par if par is not None else "Total", []).append(code)
+    unsafe_set = set(unsafe)
+    lines = []
+    for cell in unsafe:
+        implied = any(
+            (child := cell[:i] + (c,) + cell[i + 1 :]) in unsafe_set and stats[child] == stats[cell]
+            for i in range(len(cell))
+            for c in children[i].get(cell[i], [])
+        )
+        if not implied:
+            lines.append(";".join(cell) + ";U")
+    apriori = wd / "apriori.hst"
+    apriori.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        micro_asc_rda(
+            {c: rec[c].tolist() for c in rec.columns},
+            asc_filename=str(wd / "micro.asc"),
+            rda_filename=str(wd / "micro.rda"),
+            hrc=hrc or None,
+            hierleadstring="@" if hrc else None,
+            decimals=2,
+        )
+        micro_arb(
+            arb_filename=str(wd / "batch.arb"),
+            asc_filename=str(wd / "micro.asc"),
+            rda_filename=str(wd / "micro.rda"),
+            explanatory_vars=[names],
+            response_var="resp",
+            safety_rules="",
+            suppress="MOD(1,5,1,1,0)",
+            output_names=[str(wd / "table.tab")],
+            output_type="5",
+            output_options="SO+",
+            apriori={"hst": [str(apriori)], "sep": ";"},
+        )
+        done = subprocess.run(  # in a child process: an engine crash must not take the pipeline down
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pytauargus.engine import run_batch; run_batch(sys.argv[1])",
+                str(wd / "batch.arb"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=wd,  # the engine writes its scratch files in the working directory
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"engine exit code {done.returncode}: {done.stderr.strip()[-300:]}")
+        out = TableResult(
+            path=str(wd / "table.tab"), exp_vars=names, response="resp", is_freq=False
+        ).dataframe()
+    except Exception as exc:
+        raise SecrecyError(f"τ-Argus failed on table {spec.name}: {exc}") from exc
+    out_status = {tuple(str(r[n]).strip() for n in names): r["status"] for _, r in out.iterrows()}
+    lost = [c for c in unsafe if out_status.get(c) not in ("U", "M")]
+    if lost:
+        raise SecrecyError(
+            f"τ-Argus did not keep {len(lost)} primary cells of {spec.name} unsafe: {lost[:3]}"
+        )
+    added = 0
+    for cell, st in out_status.items():
+        if st in ("M", "U"):
+            for k in _cell_keys(variables, cell):
+                if k in status and status[k] == PUBLIE:
+                    status[k] = SECONDAIRE
+                    added += 1
+    return added
+
+
+def secondary(cells: pd.DataFrame, prim: pd.DataFrame, esp: pd.DataFrame, workdir: Path) -> pd.DataFrame:
+    """Statut codes ``s_<nature>`` per cell: primary flags, plus τ-Argus secondary suppressions."""
+    out = prim.copy()
+    keys = list(map(tuple, prim[KEY].itertuples(index=False)))
+    specs = table_specs()
+    for nature in ("montant", "comptage"):
+        p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
+        status = {k: PRIMAIRE if v else PUBLIE for k, v in p.items()}
+        for _ in range(MAX_PASSES):
+            added = sum(_run_table(s, esp, status, workdir) for s in specs if s.nature == nature)
+            if added == 0:
+                break
+        else:
+            raise SecrecyError(f"secondary suppression ({nature}) did not converge in {MAX_PASSES} passes")
+        out[f"s_{nature}"] = [status[k] for k in keys]
+    for nature in ("entreprises", "temps_partiel", "cdd", "age50"):
+        out[f"s_{nature}"] = np.where(prim[f"p_{nature}"], PRIMAIRE, PUBLIE)
+    return out
+
+
+def protect(con, *, workdir: str | Path | None = None) -> dict:
+    """Primary + secondary secrecy on ``ind.cellules``; writes ``ind.masque``; returns counts per statut."""
+    cells = con.table("ind.cellules").df()
+    esp = con.table("ind.etab_sexe_pcs").df()
+    prim = primary(cells)
+    with tempfile.TemporaryDirectory(prefix="tauargus_") as tmp:
+        mask = secondary(cells, prim, esp, Path(workdir) if workdir else Path(tmp))
+    mask = mask.sort_values(KEY).reset_index(drop=True)
+    con.register("_masque", mask)
+    con.execute("CREATE OR REPLACE TABLE ind.masque AS SELECT * FROM _masque")
+    con.unregister("_masque")
+    counts = {}
+    for nature in ("comptage", "montant"):
+        for code, name in STATUTS.items():
+            counts[f"masque_{nature}_{name}"] = int((mask[f"s_{nature}"] == code).sum())
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------- audit
+#
+# The audit recomputes everything it checks from the microdata with plain pandas (it does not reuse
+# ``sql/indicators``) and proves, on the published table only, that (1) no published cell breaks a primary
+# rule and (2) in each 2-D table département × breakdown of a region with its margins, no hidden cell is
+# determined exactly by the published ones (min and max of the cell under the table's equations, HiGHS).
+
+COUNT_INDICATORS = {"etablissements_employeurs", "part_etablissements_prive"}
+_AUDIT_CROSSINGS = [
+    [],
+    ["famille"],
+    ["secteur"],
+    ["tranche"],
+    ["sexe"],
+    ["pcs"],
+    ["sexe", "pcs"],
+    ["famille", "sexe"],
+    ["secteur", "sexe"],
+]
+_NIVEAUX = {"france": None, "region": "code_region", "departement": "code_departement", "epci": "code_epci"}
+
+
+@dataclass
+class AuditReport:
+    """Outcome of the audit: ``passed`` is False when any published cell breaks a rule or is recoverable."""
+
+    published_checked: int = 0
+    violations: list = field(default_factory=list)
+    hidden_checked: int = 0
+    recoverable: list = field(default_factory=list)
+    tables_checked: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations and not self.recoverable
+
+    def summary(self) -> str:
+        lines = [
+            f"secrecy audit: {'PASSED' if self.passed else 'FAILED'}",
+            f"  published cells checked against the primary rules: {self.published_checked}",
+            f"  published cells breaking a primary rule: {len(self.violations)}",
+            f"  2-D tables checked: {self.tables_checked}, hidden cells bounded: {self.hidden_checked}",
+            f"  hidden cells determined exactly: {len(self.recoverable)}",
+        ]
+        lines += [f"    {v}" for v in (self.violations + self.recoverable)[:20]]
+        return "\n".join(lines)
+
+
+def recompute_cells(postes: pd.DataFrame, etabs: pd.DataFrame) -> pd.DataFrame:
+    """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only."""
+    attrs = etabs[
+        [
+            "siret",
+            "code_region",
+            "code_departement",
+            "code_epci",
+            "secteur",
+            "tranche",
+            "famille_ess",
+            "ess",
+            "ess_loi_2014",
+            "public",
+        ]
+    ]
+    p = postes[
+        ["siret", "siren", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur"]
+    ]
+    p = p.merge(attrs, on="siret", how="inner")
+    p["secteur"] = p["secteur"].fillna("NCL")
+    p["famille"] = p["famille_ess"]
+    p["effectif"] = p.present_31_12.astype(int)
+    p["s_net_na"] = p.s_net.where(~p.annexe, 0.0)
+    p["nbheur_na"] = p.nbheur.where(~p.annexe, 0.0)
+    p["salarie"] = (~p.annexe).astype(int)
+    p["net_poste"] = p.s_net.where(~p.annexe)
+    frames = []
+    for champ, member in _MEMBERS.items():
+        sub = p[member(p)]
+        for niveau, col in _NIVEAUX.items():
+            s = sub.assign(code="FR") if col is None else sub[sub[col].notna()].assign(code=sub[col])
+            for dims in _AUDIT_CROSSINGS:
+                if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
+                    continue
+                per = (
+                    s.groupby(["code", *dims, "siret"], sort=False)
+                    .agg(
+                        siren=("siren", "first"),
+                        effectif=("effectif", "sum"),
+                        etp=("eqtp", "sum"),
+                        masse=("s_brut", "sum"),
+                        s_net=("s_net_na", "sum"),
+                        nbheur=("nbheur_na", "sum"),
+                        n_salaries=("salarie", "sum"),
+                        max_poste_brut=("s_brut", "max"),
+                        max_poste_net=("net_poste", "max"),
+                    )
+                    .reset_index()
+                )
+                cell = (
+                    per.groupby(["code", *dims], sort=False)
+                    .agg(
+                        n_etab=("siret", "size"),
+                        n_ent=("siren", "nunique"),
+                        n_salaries=("n_salaries", "sum"),
+                        effectif=("effectif", "sum"),
+                        max_effectif=("effectif", "max"),
+                        etp=("etp", "sum"),
+                        max_etp=("etp", "max"),
+                        masse=("masse", "sum"),
+                        max_masse=("masse", "max"),
+                        s_net=("s_net", "sum"),
+                        max_s_net=("s_net", "max"),
+                        nbheur=("nbheur", "sum"),
+                        max_nbheur=("nbheur", "max"),
+                        max_poste_brut=("max_poste_brut", "max"),
+                        max_poste_net=("max_poste_net", "max"),
+                    )
+                    .reset_index()
+                )
+                cell["niveau"], cell["champ"] = niveau, champ
+                frames.append(cell)
+    out = pd.concat(frames, ignore_index=True)
+    for k, v in DEFAULTS.items():
+        out[k] = out[k].fillna(v) if k in out else v
+    return out
+
+
+def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[int, list]:
+    pub = published[published.statut == "publie"]
+    merged = pub.merge(cells, on=KEY, how="left", indicator=True)
+    violations = []
+    missing = merged[merged._merge == "left_only"]
+    violations += [
+        f"no microdata for published cell {tuple(r[KEY])} {r.indicateur}" for _, r in missing.iterrows()
+    ]
+    m = merged[merged._merge == "both"].reset_index(drop=True)
+    count = m.indicateur.isin(COUNT_INDICATORS)
+    ent = m.indicateur == "entreprises_employeuses"
+    bad = np.where(
+        count,
+        frequency_secret(m.n_etab),
+        np.where(ent, frequency_secret(m.n_ent) | frequency_secret(m.n_etab), montant_secret(m)),
+    )
+    for _, r in m[bad].iterrows():
+        violations.append(f"published cell breaks a primary rule: {tuple(r[KEY])} {r.indicateur}")
+    return len(pub), violations
+
+
+def lp_bounds(values: dict, equations: list) -> dict:
+    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
+
+    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
+    when unbounded.
+    """
+    from scipy.optimize import linprog
+
+    hidden = sorted(c for c, v in values.items() if v is None)
+    if not hidden:
+        return {}
+    idx = {c: i for i, c in enumerate(hidden)}
+    rows, rhs = [], []
+    for parts, total in equations:
+        coef = np.zeros(len(hidden))
+        b = 0.0
+        for c, sign in [(p, 1.0) for p in parts] + [(total, -1.0)]:
+            v = values.get(c, 0.0)
+            if v is None:
+                coef[idx[c]] += sign
+            else:
+                b -= sign * v
+        if coef.any():
+            rows.append(coef)
+            rhs.append(b)
+    out = {}
+    for c in hidden:
+        obj = np.zeros(len(hidden))
+        obj[idx[c]] = 1.0
+        kw = {"A_eq": np.array(rows), "b_eq": np.array(rhs)} if rows else {}
+        lo = linprog(obj, bounds=(0, None), method="highs", **kw)
+        hi = linprog(-obj, bounds=(0, None), method="highs", **kw)
+        out[c] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
+    return out
+
+
+def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
+    pub = published.set_index([*KEY, "indicateur"])
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    margins = {
+        "famille": [
+            (
+                "ess",
+                sorted(
+                    published.loc[
+                        (published.champ == "ess") & (published.famille != "toutes"), "famille"
+                    ].unique()
+                ),
+            ),
+            (
+                "ess_loi_2014",
+                sorted(
+                    published.loc[
+                        (published.champ == "ess_loi_2014") & (published.famille != "toutes"), "famille"
+                    ].unique()
+                ),
+            ),
+        ],
+        "secteur": None,
+        "tranche": None,
+        "sexe": None,
+    }
+    for indicateur in ("effectif_31_12", "etablissements_employeurs"):
+        rows = published[published.indicateur == indicateur]
+        for dim, spec in margins.items():
+            champ_cats = spec or [
+                (
+                    c,
+                    sorted(
+                        rows.loc[
+                            (rows[dim] != DEFAULTS[dim])
+                            & (rows.champ == c)
+                            & (rows.famille == "toutes")
+                            & (rows.pcs == "toutes"),
+                            dim,
+                        ].unique()
+                    ),
+                )
+                for c in CHAMPS_PUBLIES
+            ]
+            for champ, cats in champ_cats:
+                if not cats:
+                    continue
+                for region in sorted(set(region_of.values())):
+                    deps = sorted(d for d, r in region_of.items() if r == region)
+                    geos = [("region", region)] + [("departement", d) for d in deps]
+                    values = {}
+                    for niveau, code in geos:
+                        for cat in [*cats, DEFAULTS[dim]]:
+                            key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
+                            k = (*(key[c] for c in KEY), indicateur)
+                            if indicateur == "effectif_31_12" and dim == "tranche" and cat == "0":
+                                values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
+                            elif k in pub.index:
+                                r = pub.loc[k]
+                                values[(code, cat)] = None if r.statut != "publie" else float(r.valeur)
+                    if not any(v is None for v in values.values()):
+                        continue
+                    eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
+                    eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
+                    report.tables_checked += 1
+                    for cell, (lo, hi) in lp_bounds(values, eqs).items():
+                        report.hidden_checked += 1
+                        if hi - lo <= 1e-6:
+                            report.recoverable.append(
+                                f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
+                            )
+
+
+def audit(
+    published: pd.DataFrame, postes: pd.DataFrame, etabs: pd.DataFrame, departements: pd.DataFrame
+) -> AuditReport:
+    """Audit a published indicator table against the microdata (see the section comment)."""
+    report = AuditReport()
+    cells = recompute_cells(postes, etabs)
+    report.published_checked, report.violations = _primary_violations(published, cells)
+    _lp_checks(published, departements, report)
+    return report
+
+
+def audit_publication(settings) -> AuditReport:
+    """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only)."""
+    import duckdb
+
+    table = settings.vintage_output / "tables" / "indicateurs.parquet"
+    if not table.exists():
+        raise SecrecyError(f"no published table to audit: {table}")
+    published = pd.read_parquet(table)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        postes = con.table("ess.postes").df()
+        etabs = con.table("ess.etablissements_employeurs").df()
+        departements = con.table("ref.departements").df()
+    finally:
+        con.close()
+    return audit(published, postes, etabs, departements)

@@ -1,0 +1,398 @@
+"""Indicators against an independent pandas computation on a hand-made micro-dataset.
+
+`build_micro(con)` fills ``ess.postes``, ``ess.etablissements_employeurs``, ``ess.unites_legales``,
+``ref.departements``, ``ref.regions`` and ``ref.epci`` with a small deterministic dataset (3 régions,
+7 départements, 4 EPCI, about 160 establishments and 2 000 jobs); the other test modules reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from observatory.config import Settings
+from observatory.indicators import COLONNES, build_indicators
+from observatory.publication import publish_indicators
+from observatory.warehouse import connect, run_sql
+
+REGIONS = {"11": "Île-de-France", "24": "Centre-Val de Loire", "93": "Provence-Alpes-Côte d'Azur"}
+DEPARTEMENTS = {
+    "75": ("Paris", "11"),
+    "92": ("Hauts-de-Seine", "11"),
+    "18": ("Cher", "24"),
+    "36": ("Indre", "24"),
+    "45": ("Loiret", "24"),
+    "13": ("Bouches-du-Rhône", "93"),
+    "06": ("Alpes-Maritimes", "93"),
+}
+EPCI = {
+    "200054781": ("Métropole du Grand Paris", ["75", "92"]),
+    "241800507": ("Bourges Plus", ["18"]),
+    "200054807": ("Aix-Marseille-Provence", ["13"]),
+    "200030195": ("Nice Côte d'Azur", ["06"]),
+}
+FAMILLES_ESS = ["association", "cooperative", "mutuelle", "fondation"]
+SECTEURS = ["SAN", "HMS", "ASS", "ENS", "COM", "IND", "FIN"]
+PCS = ["cadres", "prof_intermediaires", "employes", "ouvriers", "autres"]
+
+
+def _tranche(n: int) -> str:
+    if n == 0:
+        return "0"
+    if n < 10:
+        return "1-9"
+    if n < 50:
+        return "10-49"
+    if n < 250:
+        return "50-249"
+    return "250+"
+
+
+def micro_frames(seed: int = 7, n_etab: int = 600) -> dict[str, pd.DataFrame]:
+    """The micro-dataset as pandas frames (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    deps = list(DEPARTEMENTS)
+    epci_of = {d: e for e, (_, ds) in EPCI.items() for d in ds}
+    etabs, postes, uls = [], [], {}
+    for i in range(n_etab):
+        dep = deps[i % len(deps)] if i < n_etab - 20 else deps[int(rng.integers(0, 2))]
+        siren = f"{100000000 + i // 2:09d}"  # two establishments per enterprise
+        siret = f"{siren}{i % 2 + 1:05d}"
+        kind = rng.choice(["public", "ess", "sce", "phe"], p=[0.2, 0.35, 0.05, 0.4])
+        famille = {
+            "ess": FAMILLES_ESS[int(rng.integers(0, 4))],
+            "sce": "societe_commerciale_ess",
+        }.get(kind, "hors_ess")
+        secteur = SECTEURS[int(rng.integers(0, len(SECTEURS)))]
+        ess, loi, public = kind == "ess", kind in ("ess", "sce"), kind == "public"
+        size = int(rng.choice([1, 2, 4, 8, 15, 30, 60]))
+        if i == 5:  # one dominant employer
+            size = 300
+        uls[siren] = {
+            "siren": siren,
+            "famille_ess": famille,
+            "ess": ess,
+            "ess_loi_2014": loi,
+            "public": public,
+        }
+        present_n = 0
+        for _ in range(size):
+            annexe = bool(rng.random() < 0.08)
+            present = (not annexe) and bool(rng.random() < 0.85)
+            present_n += present
+            cadre = rng.random()
+            pcs = PCS[min(int(cadre * 5), 4)]
+            eqtp = float(np.round(rng.uniform(0.1, 1.0), 3))
+            base = {"cadres": 4200, "prof_intermediaires": 2800, "employes": 2100}.get(pcs, 2000)
+            sexe = "F" if rng.random() < 0.6 else "H"
+            brut = float(
+                np.round(base * 12 * eqtp * (0.9 if sexe == "F" else 1.05) * rng.uniform(0.8, 1.2), 2)
+            )
+            postes.append(
+                {
+                    "siret": siret,
+                    "siren": siren,
+                    "code_departement": dep,
+                    "code_region": DEPARTEMENTS[dep][1],
+                    "code_epci": epci_of.get(dep),
+                    "secteur": secteur,
+                    "famille_ess": famille,
+                    "ess": ess,
+                    "ess_loi_2014": loi,
+                    "public": public,
+                    "sexe": sexe,
+                    "age": int(rng.integers(18, 66)),
+                    "pcs": pcs,
+                    "temps_partiel": bool(eqtp < 0.7),
+                    "cdd": bool(rng.random() < 0.15),
+                    "annexe": annexe,
+                    "present_31_12": present,
+                    "eqtp": eqtp,
+                    "s_brut": brut,
+                    "s_net": float(np.round(brut * 0.78, 2)),
+                    "nbheur": float(np.round(eqtp * 1607, 1)),
+                }
+            )
+        etabs.append(
+            {
+                "siret": siret,
+                "siren": siren,
+                "code_commune": None,
+                "code_departement": dep,
+                "code_region": DEPARTEMENTS[dep][1],
+                "code_epci": epci_of.get(dep),
+                "secteur": secteur,
+                "famille_ess": famille,
+                "ess": ess,
+                "ess_loi_2014": loi,
+                "public": public,
+                "effectif_31_12": present_n,
+                "tranche": _tranche(present_n),
+            }
+        )
+    postes = pd.DataFrame(postes)
+    etabs = pd.DataFrame(etabs)
+    agg = postes.groupby("siret").agg(etp=("eqtp", "sum"), masse_salariale_brute=("s_brut", "sum"))
+    etabs = etabs.join(agg, on="siret")
+    return {
+        "postes": postes,
+        "etablissements_employeurs": etabs,
+        "unites_legales": pd.DataFrame(list(uls.values())),
+    }
+
+
+def build_micro(con, seed: int = 7, n_etab: int = 600) -> dict[str, pd.DataFrame]:
+    """Create the ess.* and ref.* input tables in ``con`` from :func:`micro_frames`."""
+    frames = micro_frames(seed, n_etab)
+    for schema in ("ess", "ref", "ind"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for name, df in frames.items():
+        con.register("_df", df)
+        con.execute(f"CREATE OR REPLACE TABLE ess.{name} AS SELECT * FROM _df")
+        con.unregister("_df")
+    con.execute("CREATE OR REPLACE TABLE ref.regions (code_region VARCHAR, libelle VARCHAR)")
+    con.executemany("INSERT INTO ref.regions VALUES (?, ?)", list(REGIONS.items()))
+    con.execute(
+        "CREATE OR REPLACE TABLE ref.departements (code_departement VARCHAR, libelle VARCHAR, code_region VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO ref.departements VALUES (?, ?, ?)", [(k, *v) for k, v in DEPARTEMENTS.items()]
+    )
+    con.execute("CREATE OR REPLACE TABLE ref.epci (code_epci VARCHAR, libelle VARCHAR, type VARCHAR)")
+    con.executemany("INSERT INTO ref.epci VALUES (?, ?, 'ME')", [(k, v[0]) for k, v in EPCI.items()])
+    return frames
+
+
+@pytest.fixture(scope="module")
+def cells():
+    con = connect()
+    frames = build_micro(con)
+    run_sql(con, "indicators/cellules.sql")
+    yield con.table("ind.cellules").df(), frames
+    con.close()
+
+
+def _pick(cells, **key):
+    key = {
+        "famille": "toutes",
+        "secteur": "tous",
+        "tranche": "toutes",
+        "sexe": "tous",
+        "pcs": "toutes",
+        **key,
+    }
+    mask = np.ones(len(cells), bool)
+    for k, v in key.items():
+        mask &= cells[k].to_numpy() == v
+    assert mask.sum() == 1, key
+    return cells[mask].iloc[0]
+
+
+def test_cells_against_pandas(cells):
+    c, frames = cells
+    p = frames["postes"]
+    for champ, rows in (
+        ("ensemble", p),
+        ("ess", p[p.ess]),
+        ("prive_hors_ess", p[~p.public & ~p.ess]),
+        ("public", p[p.public]),
+    ):
+        for dep in ("75", "18"):
+            d = rows[rows.code_departement == dep]
+            cell = _pick(c, niveau="departement", code=dep, champ=champ)
+            assert cell.n_etab == d.siret.nunique()
+            assert cell.n_ent == d.siren.nunique()
+            assert cell.effectif == d.present_31_12.sum()
+            assert cell.etp == pytest.approx(d.eqtp.sum())
+            assert cell.masse == pytest.approx(d.s_brut.sum())
+            per_etab = d.groupby("siret").s_brut.sum()
+            assert cell.max_masse == pytest.approx(per_etab.max())
+            non_annex = d[~d.annexe]
+            assert cell.s_net == pytest.approx(non_annex.s_net.sum())
+            assert cell.nbheur == pytest.approx(non_annex.nbheur.sum())
+            assert cell.n_salaries == len(non_annex)
+            assert cell.max_poste_brut == pytest.approx(d.s_brut.max())
+
+
+def test_sex_pcs_and_family_cells(cells):
+    c, frames = cells
+    p = frames["postes"]
+    f = p[(p.sexe == "F") & (p.pcs == "cadres") & (p.code_region == "11")]
+    cell = _pick(c, niveau="region", code="11", champ="ensemble", sexe="F", pcs="cadres")
+    assert cell.effectif == f.present_31_12.sum()
+    assert cell.max_effectif == f.groupby("siret").present_31_12.sum().max()
+    a = p[p.ess & (p.famille_ess == "association")]
+    cell = _pick(c, niveau="france", code="FR", champ="ess", famille="association")
+    assert cell.etp == pytest.approx(a.eqtp.sum())
+    assert not ((c.champ == "prive") & (c.famille != "toutes")).any()
+
+
+def publish_sample(root: Path, seed: int = 7) -> Settings:
+    """Build the micro-dataset warehouse under ``root``, run the indicators and publish them."""
+    settings = Settings(output_dir=root / "output", warehouse=root / "warehouse.duckdb", millesime=2023)
+    con = connect(settings.warehouse)
+    try:
+        build_micro(con, seed=seed)
+        build_indicators(con, settings)
+        publish_indicators(con, settings, inputs=[], row_counts={"postes_in": 0})
+    finally:
+        con.close()
+    return settings
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ind")
+    settings = publish_sample(root)
+    con = connect(settings.warehouse, read_only=True)
+    yield settings, con, micro_frames()
+    con.close()
+
+
+def _ind(con, **key) -> pd.Series:
+    full = {
+        "famille": "toutes",
+        "secteur": "tous",
+        "tranche": "toutes",
+        "sexe": "tous",
+        "pcs": "toutes",
+        **key,
+    }
+    df = con.table("ind.indicateurs").df()
+    for k, v in full.items():
+        df = df[df[k] == v]
+    assert len(df) == 1, full
+    return df.iloc[0]
+
+
+def test_derived_indicators_against_pandas(built):
+    _, con, frames = built
+    p = frames["postes"]
+    d = p[(p.code_region == "24") & p.ess]
+    present = d[d.present_31_12]
+    na = d[~d.annexe]
+    r = {"niveau": "region", "code": "24", "champ": "ess"}
+    assert _ind(con, indicateur="part_femmes", **r).valeur_calculee == pytest.approx(
+        100 * (present.sexe == "F").mean()
+    )
+    assert _ind(con, indicateur="taux_temps_partiel", **r).valeur_calculee == pytest.approx(
+        100 * present.temps_partiel.mean()
+    )
+    assert _ind(con, indicateur="part_cdd", sexe="F", **r).valeur_calculee == pytest.approx(
+        100 * present[present.sexe == "F"].cdd.mean()
+    )
+    assert _ind(con, indicateur="part_50_ans_et_plus", **r).valeur_calculee == pytest.approx(
+        100 * (present.age >= 50).mean()
+    )
+    assert _ind(con, indicateur="salaire_brut_annuel_moyen_etp", **r).valeur_calculee == pytest.approx(
+        d.s_brut.sum() / d.eqtp.sum()
+    )
+    wage = {s: na[na.sexe == s].s_net.sum() / na[na.sexe == s].nbheur.sum() for s in "FH"}
+    assert _ind(con, indicateur="salaire_net_horaire_moyen", sexe="F", **r).valeur_calculee == pytest.approx(
+        wage["F"]
+    )
+    assert _ind(con, indicateur="ecart_salarial_fh", **r).valeur_calculee == pytest.approx(
+        100 * (1 - wage["F"] / wage["H"])
+    )
+    cad = na[na.pcs == "cadres"]
+    wc = {s: cad[cad.sexe == s].s_net.sum() / cad[cad.sexe == s].nbheur.sum() for s in "FH"}
+    assert _ind(con, indicateur="ecart_salarial_fh", pcs="cadres", **r).valeur_calculee == pytest.approx(
+        100 * (1 - wc["F"] / wc["H"])
+    )
+    all24 = p[p.code_region == "24"]
+    prive = all24[~all24.public]
+    assert _ind(con, indicateur="part_emploi_prive", **r).valeur_calculee == pytest.approx(
+        100 * present.shape[0] / prive.present_31_12.sum()
+    )
+    assert _ind(con, indicateur="part_emploi_total", **r).valeur_calculee == pytest.approx(
+        100 * present.shape[0] / all24.present_31_12.sum()
+    )
+    etabs = frames["etablissements_employeurs"]
+    e24 = etabs[etabs.code_region == "24"]
+    assert _ind(con, indicateur="part_etablissements_prive", **r).valeur_calculee == pytest.approx(
+        100 * e24.ess.sum() / (~e24.public).sum()
+    )
+    san = all24[all24.secteur == "SAN"]
+    assert _ind(con, indicateur="part_emploi_secteur", secteur="SAN", **r).valeur_calculee == pytest.approx(
+        100 * san[san.ess].present_31_12.sum() / san.present_31_12.sum()
+    )
+
+
+def test_ranks_and_share_of_region(built):
+    _, con, frames = built
+    p = frames["postes"]
+    ess = p[p.ess & p.present_31_12]
+    by_dep = ess.groupby("code_departement").size()
+    region24 = by_dep[["18", "36", "45"]].sort_values(ascending=False)
+    assert (
+        _ind(
+            con, niveau="departement", code=region24.index[0], champ="ess", indicateur="rang_region"
+        ).valeur_calculee
+        == 1
+    )
+    france = by_dep.rank(ascending=False, method="min")
+    for dep in ("18", "75"):
+        row = _ind(con, niveau="departement", code=dep, champ="ess", indicateur="rang_france")
+        assert row.valeur_calculee == france[dep]
+    row = _ind(con, niveau="departement", code="36", champ="ess", indicateur="part_region")
+    assert row.valeur_calculee == pytest.approx(100 * by_dep["36"] / region24.sum())
+
+
+def test_derived_figures_inherit_secrecy(built):
+    _, con, _ = built
+    ind = con.table("ind.indicateurs").df()
+    key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "pcs"]
+    eff = ind[ind.indicateur == "effectif_31_12"]
+    f = eff[eff.sexe == "F"].set_index(key).st
+    h = eff[eff.sexe == "H"].set_index(key).st
+    ecart = ind[ind.indicateur == "ecart_salarial_fh"].set_index(key)
+    assert len(ecart) > 0
+    assert (ecart.st >= f.reindex(ecart.index)).all() and (ecart.st >= h.reindex(ecart.index)).all()
+    assert ((ecart.st > 0) == ecart.valeur.isna()).all()
+    tot = eff[
+        (eff.sexe == "tous")
+        & (eff.famille == "toutes")
+        & (eff.secteur == "tous")
+        & (eff.tranche == "toutes")
+        & (eff.pcs == "toutes")
+    ]
+    ens = tot[tot.champ == "ensemble"].set_index(["niveau", "code"]).st
+    parts = ind[ind.indicateur == "part_emploi_total"]
+    own = eff.set_index([*key, "sexe"]).st
+    assert (
+        parts.st.to_numpy() >= ens.reindex(pd.MultiIndex.from_frame(parts[["niveau", "code"]])).to_numpy()
+    ).all()
+    assert (
+        parts.st.to_numpy() >= own.reindex(pd.MultiIndex.from_frame(parts[[*key, "sexe"]])).to_numpy()
+    ).all()
+    assert set(ind.statut) == {"publie", "secret_primaire", "secret_secondaire"}
+
+
+def test_published_columns_and_secret_values_empty(built):
+    settings, _, _ = built
+    df = pd.read_parquet(settings.vintage_output / "tables" / "indicateurs.parquet")
+    assert list(df.columns) == COLONNES
+    assert df.loc[df.statut != "publie", "valeur"].isna().all()
+    assert df.loc[df.statut == "publie", "valeur"].notna().all()
+    assert not df.champ.str.startswith("_").any() and "autres" not in set(df.pcs)
+    epci = df[df.niveau == "epci"]
+    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.sexe) == {"tous"}
+    assert "association" in set(epci.famille)
+    manifest = json.loads((settings.vintage_output / "manifest.json").read_text())
+    assert manifest["millesime"] == 2023 and manifest["tables"]["indicateurs"]["rows"] == len(df)
+
+
+def test_rerun_gives_identical_csv_and_mask(built, tmp_path):
+    settings, con, _ = built
+    again = publish_sample(tmp_path)
+    csv = "tables/indicateurs.csv"
+    assert (settings.vintage_output / csv).read_bytes() == (again.vintage_output / csv).read_bytes()
+    con2 = connect(again.warehouse, read_only=True)
+    try:
+        pd.testing.assert_frame_equal(con.table("ind.masque").df(), con2.table("ind.masque").df())
+    finally:
+        con2.close()
