@@ -10,6 +10,7 @@ manifest's ``created_at`` is the only field that changes.
 from __future__ import annotations
 
 import hashlib
+import fcntl
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -106,13 +107,19 @@ def read_manifest(settings: Settings) -> dict:
 
 
 def update_manifest(settings: Settings, **sections) -> Path:
-    """Add or replace top-level sections of ``manifest.json`` atomically; stamps ``created_at``."""
-    manifest = read_manifest(settings)
-    manifest.update(sections)
-    manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    """Add or replace top-level sections of ``manifest.json`` atomically; stamps ``created_at``.
+
+    Steps running at once (region partitions) serialise their updates on a lock file beside the manifest.
+    """
     path = settings.vintage_output / "manifest.json"
-    with atomic_path(path) as tmp:
-        tmp.write_text(
-            json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
-        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(".manifest.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = read_manifest(settings)
+        manifest.update(sections)
+        manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        with atomic_path(path) as tmp:
+            tmp.write_text(
+                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+            )
     return path

@@ -728,6 +728,19 @@ def audit(
     return report
 
 
+def audit_warehouse(con) -> AuditReport:
+    """Audit the table about to be published (``ind.publication`` of the warehouse) before it is written.
+
+    Same audit as :func:`audit_publication`; the pipeline runs it as a blocking check so that a table that
+    fails it never reaches ``output/``.
+    """
+    published = con.table("ind.publication").df()
+    postes = con.table("ess.postes").df()
+    etabs = con.table("ess.etablissements_employeurs").df()
+    departements = con.table("ref.departements").df()
+    return audit(published, postes, etabs, departements)
+
+
 def audit_publication(settings) -> AuditReport:
     """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only)."""
     import duckdb

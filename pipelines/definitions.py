@@ -18,6 +18,7 @@ ANNUAL_ASSETS = [
     perimeter.unites_legales_classees,
     perimeter.ess_tables,
     perimeter.qualite,
+    indicators.indicateurs_proteges,
     indicators.indicateurs,
     publish.cartes,
     publish.egalite_france,
@@ -26,6 +27,7 @@ REGION_ASSETS = [publish.panoramas]
 FINAL_ASSETS = [publish.portail]
 BAROMETRE_ASSETS = list(barometre.ALL_ASSETS)
 ALL_ASSETS = ANNUAL_ASSETS + REGION_ASSETS + FINAL_ASSETS + BAROMETRE_ASSETS
+ALL_ASSET_CHECKS = [*ALL_CHECKS, panoramas_layout]
 
 observatory_job = dg.define_asset_job(
     "observatory_job",
@@ -43,7 +45,7 @@ def build_definitions() -> dg.Definitions:
     """The definitions; nothing here opens the warehouse (safe for the webserver and the daemon)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        asset_checks=[*ALL_CHECKS, panoramas_layout],
+        asset_checks=ALL_ASSET_CHECKS,
         jobs=[observatory_job, panoramas_job, *barometre.ALL_JOBS],
         schedules=ALL_SCHEDULES,
         sensors=ALL_SENSORS,

@@ -7,6 +7,7 @@ Steps run in one process (no DuckDB lock contention); the run shows up in the Da
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import multiprocessing
 import os
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from observatory import publication
 from observatory.config import Settings
 from observatory.runlock import run_lock
 from pipelines import definitions as d
@@ -23,7 +25,7 @@ from pipelines.resources import default_resources
 
 REGION_WORKERS = int(os.environ.get("OBSERVATORY_REGION_WORKERS", "2"))
 """Region partitions built at once by ``observatory run`` (the machine has two cores)."""
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _instance() -> dg.DagsterInstance:
@@ -54,45 +56,72 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed"
 
 
-def _materialize(assets, resources, instance, selection, partition_key=None, label="") -> bool:
+def _plain(value):
+    """A Dagster metadata value as plain JSON."""
+    raw = getattr(value, "value", value)
+    if isinstance(raw, int | float | str | bool) or raw is None:
+        return raw
+    if isinstance(raw, list | dict):
+        return raw
+    return str(raw)
+
+
+def _materialize(assets, resources, instance, selection, partition_key=None, label="") -> dict:
+    """Materialise ``selection`` in process; return what the run report needs about it."""
     t0 = time.perf_counter()
     result = dg.materialize(
-        assets,
+        [*assets, *d.ALL_ASSET_CHECKS],
         resources=resources,
         instance=instance,
-        selection=selection,
+        selection=dg.AssetSelection.assets(*selection),
         partition_key=partition_key,
         raise_on_error=False,
         run_config=QUIET,
         tags={"observatory/trigger": "cli"},
     )
     elapsed = time.perf_counter() - t0
+    step = {"label": label, "ok": result.success, "seconds": round(elapsed, 1), "assets": {}, "checks": {}}
+    for event in result.all_events:
+        if event.is_step_success:
+            step["assets"].setdefault(event.step_key, {})["seconds"] = round(
+                event.event_specific_data.duration_ms / 1000, 2
+            )
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        entry = step["assets"].setdefault(event.step_key, {})
+        entry["metadata"] = {k: _plain(v) for k, v in mat.metadata.items() if k != "summary"}
+    for evaluation in result.get_asset_check_evaluations():
+        step["checks"][evaluation.check_name] = bool(evaluation.passed)
     if not result.success:
-        print(f"observatory: error: {label}: {_failure_message(result)}", file=sys.stderr)
-        return False
-    print(f"  {label:<40} {elapsed:7.1f} s")
-    return True
+        step["error"] = _failure_message(result)
+        print(f"observatory: error: {label}: {step['error']}", file=sys.stderr)
+    else:
+        print(f"  {label:<40} {elapsed:7.1f} s")
+    return step
 
 
-def _region_worker(settings: Settings, code: str) -> bool:
+def _region_worker(settings: Settings, code: str) -> dict:
     """One region partition in a worker process (spawned: no state shared with the parent)."""
     return _materialize(
         d.ALL_ASSETS, default_resources(settings), _instance(), d.REGION_ASSETS, code, label=f"region {code}"
     )
 
 
-def _run_regions(settings: Settings, regions: list[str], resources, instance) -> bool:
+def _run_regions(settings: Settings, regions: list[str], resources, instance) -> list[dict]:
     """The region partitions: two at a time in worker processes (they read only published files), or in
     this process for a single region."""
     if len(regions) == 1 or REGION_WORKERS <= 1:
-        return all(
-            _materialize(d.ALL_ASSETS, resources, instance, d.REGION_ASSETS, code, label=f"region {code}")
-            for code in regions
-        )
+        steps = []
+        for code in regions:
+            steps.append(
+                _materialize(d.ALL_ASSETS, resources, instance, d.REGION_ASSETS, code, label=f"region {code}")
+            )
+            if not steps[-1]["ok"]:
+                break
+        return steps
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=REGION_WORKERS, mp_context=ctx) as pool:
-        results = list(pool.map(_region_worker, [settings] * len(regions), regions))
-    return all(results)
+        return list(pool.map(_region_worker, [settings] * len(regions), regions))
 
 
 def run_pipeline(settings: Settings, region: str | None = None) -> bool:
@@ -110,9 +139,13 @@ def _run(settings: Settings, region: str | None) -> bool:
     all_assets = d.ALL_ASSETS
     print(f"observatory run: millésime {settings.millesime}, périmètre {settings.perimetre}")
     t0 = time.perf_counter()
+    steps: list[dict] = []
+
+    def ok() -> bool:
+        return all(step["ok"] for step in steps)
+
     if region is None:
-        if not _materialize(all_assets, resources, instance, d.ANNUAL_ASSETS, label="annual graph"):
-            return False
+        steps.append(_materialize(all_assets, resources, instance, d.ANNUAL_ASSETS, label="annual graph"))
         regions = REGION_CODES
     else:
         if region not in REGION_CODES:
@@ -122,17 +155,61 @@ def _run(settings: Settings, region: str | None) -> bool:
             )
             return False
         regions = [region]
-    if not _run_regions(settings, regions, resources, instance):
-        return False
-    if not _materialize(all_assets, resources, instance, d.FINAL_ASSETS, label="portal"):
-        return False
-    if region is None and d.BAROMETRE_ASSETS:
+    if ok():
+        steps += _run_regions(settings, regions, resources, instance)
+    if ok():
+        steps.append(_materialize(all_assets, resources, instance, d.FINAL_ASSETS, label="portal"))
+    if ok() and region is None and d.BAROMETRE_ASSETS:
         from pipelines.assets.barometre import latest_semester_key
 
         key = latest_semester_key(settings)
-        if key and not _materialize(
-            all_assets, resources, instance, d.BAROMETRE_ASSETS, key, label=f"baromètre {key}"
-        ):
-            return False
-    print(f"done in {time.perf_counter() - t0:.1f} s; outputs in {settings.vintage_output}")
-    return True
+        if key:
+            steps.append(
+                _materialize(
+                    all_assets, resources, instance, d.BAROMETRE_ASSETS, key, label=f"baromètre {key}"
+                )
+            )
+    report = run_report(settings, steps, time.perf_counter() - t0, region)
+    if ok():
+        publication.update_manifest(settings, run=report)
+        print(f"done in {report['seconds']:.1f} s; outputs in {settings.vintage_output}")
+    else:
+        failed = settings.warehouse.parent / "last_failed_run.json"
+        failed.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        print(
+            f"the previous publication in {settings.vintage_output} is unchanged; run report: {failed}",
+            file=sys.stderr,
+        )
+    return ok()
+
+
+def run_report(settings: Settings, steps: list[dict], seconds: float, region: str | None) -> dict:
+    """What the run read, published and checked, with timings: the ``run`` section of ``manifest.json``."""
+    by_asset: dict = {}
+    checks: dict = {}
+    for step in steps:
+        for key, entry in step["assets"].items():
+            by_asset.setdefault(key, []).append(entry)
+        checks.update(step["checks"])
+    staging = (by_asset.get("staging") or [{}])[0].get("metadata", {})
+    files = (by_asset.get("extracts") or [{}])[0].get("metadata", {}).get("inputs")
+    return {
+        "scope": f"region {region}" if region else "full",
+        "millesime": settings.millesime,
+        "perimetre_version": settings.perimetre,
+        "ok": all(step["ok"] for step in steps),
+        "seconds": round(seconds, 1),
+        "read": {"raw_dir": str(settings.raw_dir), "files": files, **staging},
+        "published": {
+            key: entries[-1].get("metadata", {})
+            for key, entries in by_asset.items()
+            if key in ("indicateurs", "qualite", "cartes", "egalite_france", "portail")
+        },
+        "regions_published": sorted(
+            step["label"].split()[-1] for step in steps if step["label"].startswith("region") and step["ok"]
+        ),
+        "audit": {name: passed for name, passed in checks.items()},
+        "timings_s": {step["label"]: step["seconds"] for step in steps},
+        "steps_s": {key: sum(e.get("seconds", 0) for e in entries) for key, entries in by_asset.items()},
+        "errors": [step["error"] for step in steps if not step["ok"]],
+    }
