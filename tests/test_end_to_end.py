@@ -1,0 +1,155 @@
+"""The whole pipeline on generated sample data, checked as a user would: figures against an independent
+pandas computation from the raw extracts, every product present, manifest and run report, region rebuild,
+clean errors on bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import MILLESIME, ROOT, observatory_env, run_cli
+
+PERIMETRE = ROOT / "observatory" / "reference" / "perimetre" / "insee-2008-4f"
+
+
+def _france(table: pd.DataFrame, indicateur: str, champ: str) -> pd.Series:
+    sel = table[
+        (table.niveau == "france")
+        & (table.champ == champ)
+        & (table.famille == "toutes")
+        & (table.secteur == "tous")
+        & (table.tranche == "toutes")
+        & (table.sexe == "tous")
+        & (table.pcs == "toutes")
+        & (table.indicateur == indicateur)
+    ]
+    assert len(sel) == 1, sel
+    return sel.iloc[0]
+
+
+def _independent_ess_headcount(published) -> tuple[float, float]:
+    """ESS headcount at 31/12 and ETP for France, from the raw files with pandas and the perimeter tables.
+
+    Rows the pipeline rejected are taken from the published quarantine (``qualite/rejets.parquet``); the
+    classification follows perimeter.md (CJ family, excluded activities when the nomenclature is NAFRev2).
+    """
+    raw = published.raw
+    rejets = pd.read_parquet(published.vintage / "qualite" / "rejets.parquet")
+    rejected = rejets[rejets.action == "rejete"]
+
+    def drop_rejected(df: pd.DataFrame, extrait: str) -> pd.DataFrame:
+        lines = set(rejected.loc[rejected.extrait == extrait, "ligne"].astype(int))
+        return df[~df["_ligne"].isin(lines)]
+
+    ul = pd.read_csv(next(raw.glob("StockUniteLegale*")), dtype=str, keep_default_na=False)
+    ul["_ligne"] = range(2, len(ul) + 2)
+    ul = drop_rejected(ul, "unites_legales").drop_duplicates("siren")
+    cj = pd.read_csv(f"{PERIMETRE}.cj.csv", dtype=str, keep_default_na=False)
+    sw = pd.read_csv(f"{PERIMETRE}.interrupteurs.csv", dtype=str)
+    off = set(sw.loc[sw.defaut == "off", "interrupteur"])
+    ess_cj = set(cj.loc[(cj.famille != "hors_ess") & ~cj.interrupteur.isin(off), "cj"])
+    excl = pd.read_csv(f"{PERIMETRE}.activites_exclues.csv", dtype=str)
+    naf = ul.activitePrincipaleUniteLegale
+    excluded = (ul.nomenclatureActivitePrincipaleUniteLegale == "NAFRev2") & (
+        naf.str[:2].isin(excl.loc[excl.niveau == "division", "code"])
+        | naf.isin(excl.loc[excl.niveau == "sous_classe", "code"])
+    )
+    ess_siren = set(ul.loc[ul.categorieJuridiqueUniteLegale.isin(ess_cj) & ~excluded, "siren"])
+
+    et = pd.read_csv(next(raw.glob("StockEtablissement*")), dtype=str, keep_default_na=False)
+    et["_ligne"] = range(2, len(et) + 2)
+    et = drop_rejected(et, "etablissements").drop_duplicates("siret")
+    known_siret = set(et.siret[et.siren.isin(set(ul.siren))])
+
+    postes = pd.read_csv(next(raw.glob("postes_*")), dtype={"SIRET": str, "FILT": str})
+    postes["_ligne"] = range(2, len(postes) + 2)
+    postes = drop_rejected(postes, "postes")
+    postes = postes[postes.SIRET.isin(known_siret) & postes.SIRET.str[:9].isin(ess_siren)]
+    headcount = float(((postes.FILT == "1") & (postes.DATFIN == 360)).sum())
+    return headcount, float(postes.EQTP.sum())
+
+
+def test_france_ess_headcount_equals_independent_computation(published):
+    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
+    headcount, etp = _independent_ess_headcount(published)
+    assert headcount > 1000
+    assert _france(table, "effectif_31_12", "ess").valeur == headcount
+    assert _france(table, "etp", "ess").valeur == pytest.approx(etp, rel=1e-9)
+    # The three fields partition all employment.
+    ensemble = _france(table, "effectif_31_12", "ensemble").valeur
+    parts = sum(_france(table, "effectif_31_12", c).valeur for c in ("ess", "prive_hors_ess", "public"))
+    assert parts == ensemble
+
+
+def test_every_product_is_published(published):
+    v = published.vintage
+    regions = sorted(p.stem.split("-", 1)[1] for p in (v / "panoramas").glob("region-*.pdf"))
+    assert len(regions) == 18
+    assert len(list((v / "panoramas").glob("departement-*.pdf"))) == 101
+    for code in regions:
+        assert (v / "panoramas" / f"region-{code}.xlsx").stat().st_size > 0
+        assert any((v / "donnees" / f"region-{code}").glob("*.csv"))
+    for path in [
+        "egalite/france.pdf",
+        "cartes/indicateurs.gpkg",
+        "portail/index.html",
+        "qualite/rapport.html",
+        "tables/indicateurs.csv",
+    ]:
+        assert (v / path).stat().st_size > 0, path
+    assert any(v.glob("barometre/*/france.pdf"))
+    assert not list(v.rglob("*.tmp")), "temporary files left behind"
+
+
+def test_manifest_lists_inputs_and_the_run(published):
+    manifest = json.loads((published.vintage / "manifest.json").read_text())
+    assert manifest["millesime"] == MILLESIME
+    assert manifest["perimetre_version"] == "insee-2008-4f"
+    for entry in manifest["inputs"]:
+        path = Path(entry["path"])
+        assert entry["size"] == path.stat().st_size
+        assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    csv = published.vintage / "tables" / "indicateurs.csv"
+    assert manifest["tables"]["indicateurs"]["csv_sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    run = manifest["run"]
+    assert run["ok"] is True and run["scope"] == "full"
+    assert run["audit"]["indicateurs_secrecy_audit"] is True
+    assert len(run["regions_published"]) == 18
+    assert run["read"]["rows_read"] > run["read"]["rows_loaded"] > 0
+
+
+def test_published_cells_pass_the_audit_command(published):
+    result = run_cli(["audit", "--millesime", str(MILLESIME)], published.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
+
+
+def test_one_region_is_rebuilt_alone(published):
+    v = published.vintage
+    bretagne = v / "panoramas" / "region-53.pdf"
+    idf = v / "panoramas" / "region-11.pdf"
+    before = (bretagne.stat().st_mtime_ns, idf.stat().st_mtime_ns)
+    result = run_cli(["run", "--millesime", str(MILLESIME), "--region", "53"], published.env)
+    assert result.returncode == 0, result.stderr
+    assert bretagne.stat().st_mtime_ns > before[0]
+    assert idf.stat().st_mtime_ns == before[1]
+
+
+def test_missing_extract_is_a_clear_error_and_publication_is_kept(published, tmp_path):
+    env = observatory_env(tmp_path)
+    raw = tmp_path / "data_raw" / str(MILLESIME)
+    raw.mkdir(parents=True)
+    for f in published.raw.iterdir():
+        if not f.name.startswith("postes"):
+            shutil.copy(f, raw / f.name)
+    shutil.copytree(published.output_dir, tmp_path / "output")
+    before = (tmp_path / "output" / str(MILLESIME) / "tables" / "indicateurs.csv").read_bytes()
+    result = run_cli(["run", "--millesime", str(MILLESIME)], env)
+    assert result.returncode != 0
+    assert "postes_" in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert (tmp_path / "output" / str(MILLESIME) / "tables" / "indicateurs.csv").read_bytes() == before
