@@ -17,9 +17,14 @@ and family crossings only: that is what the secondary suppression covers at that
 
 from __future__ import annotations
 
+import logging
+import time
+
 from observatory import secrecy
 from observatory.config import Settings
 from observatory.warehouse import run_sql
+
+log = logging.getLogger(__name__)
 
 #: Indicator codes, their unit and the definition a statistician checks.
 INDICATEURS: dict[str, tuple[str, str]] = {
@@ -81,16 +86,27 @@ COLONNES = [
 def build_indicators(con, settings: Settings, *, workdir=None) -> dict:
     """Create ``ind.cellules``, ``ind.masque`` and ``ind.indicateurs``; return row counts and mask counts.
 
+    The counts also hold ``secondes/<stage>``: the seconds of each stage (logged at INFO as well).
+
     Raises :class:`observatory.errors.SecrecyError` when the secondary suppression cannot be computed:
     nothing is published unprotected.
     """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     run_sql(con, "indicators/cellules.sql")
-    mask_counts = secrecy.protect(con, workdir=workdir)
+    timings["cellules"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mask_counts = secrecy.protect(con, workdir=workdir, timings=timings)
+    timings["secret"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     run_sql(
         con,
         "indicators/indicateurs.sql",
         {"millesime": int(settings.millesime), "perimetre_version": settings.perimetre},
     )
+    timings["indicateurs"] = time.perf_counter() - t0
+    for stage, seconds in timings.items():
+        log.info("indicators: %-40s %7.2f s", stage, seconds)
     counts = {
         "cellules": con.execute("SELECT count(*) FROM ind.cellules").fetchone()[0],
         "indicateurs": con.execute("SELECT count(*) FROM ind.indicateurs").fetchone()[0],
@@ -100,4 +116,5 @@ def build_indicators(con, settings: Settings, *, workdir=None) -> dict:
     ).fetchall():
         counts[f"indicateurs_{statut}"] = n
     counts.update(mask_counts)
+    counts.update({f"secondes/{stage}": round(seconds, 3) for stage, seconds in timings.items()})
     return counts

@@ -9,8 +9,8 @@ manifest's ``created_at`` is the only field that changes.
 
 from __future__ import annotations
 
-import hashlib
 import fcntl
+import hashlib
 import json
 import subprocess
 from datetime import UTC, datetime

@@ -12,33 +12,51 @@ Primary rules (INSEE, ``shared/domain/secrecy.md``), applied per cell of ``ind.c
 - sub-population counts (part-time, fixed-term, aged 50+ jobs) take the frequency and dominance rules;
 - women-only and men-only cells are cells of their own (the ``sexe`` breakdown).
 
-Secondary suppression: τ-Argus (``pytauargus``, Modular method, HiGHS) on hierarchical tables, our primary
-cells given as a-priori unsafe (``U``). Territory hierarchy France > région > département (or France >
-group of ≤ 200 EPCI > EPCI); champ hierarchy ensemble > public, privé > ESS, privé hors ESS > sociétés
-commerciales de l'ESS, autres; family hierarchy ESS loi 2014 > ESS > families, sociétés commerciales ESS.
-Tables (nature ``montant`` on ETP — jobs at 31/12 for the size-band table —, ``comptage`` on
-establishments), all 2-D: geo × champ tree, geo × family tree (départements and EPCI), and for each published
-champ geo × {secteur, tranche, sexe, pcs > sexe} (pcs > sexe: each PCS group split into women and men). A cell
-hidden by one table is passed as unsafe to every other table that holds it (linked tables, as τ-Argus does)
-and the tables are run again until no table adds a suppression. The mask is deterministic: same inputs,
-same records in the same order, same engine, same mask.
+Secondary suppression — which engine protects which table, and why:
+
+1. **τ-Argus** (``pytauargus``, Modular ``MOD(1,1,1,1,0)``, HiGHS; recipe of ``shared/domain/secrecy.md``)
+   protects the core tables, territory France > région > département × family tree (ESS loi 2014 > ESS >
+   families, sociétés commerciales) and × champ tree (ensemble > public, privé > ESS, privé hors ESS >
+   sociétés commerciales de l'ESS, autres), for magnitudes (ETP) and establishment counts: 4 runs, each
+   under a second on the sample warehouse and the same size for all of France (table size, not the
+   number of contributors, drives the Modular time). Our primary cells go in as a-priori unsafe (``U``),
+   except a cell implied by an equal primary child (passing both crashes the engine): it stays hidden all
+   the same and step 2 protects it. Each table runs once, in its own child process and folder (the
+   engine's working directory; scratch files never land in the repository), with a time limit.
+2. **Equation closure** (Python, deterministic, no solver) for everything else and for the links between
+   tables: every additive equation between cells — territory (département → région → France, EPCI →
+   France, unknown territory included), champ tree, ESS loi 2014 = ESS + sociétés commerciales, famille,
+   secteur, tranche, sexe, pcs (so pcs × sexe, famille × sexe, secteur × sexe, and every champ of every
+   crossing) — holding exactly one hidden cell gets the smallest other cell hidden, to a fixed point
+   (:func:`_close`). τ-Argus was too slow for these (up to 5 minutes per subtable and ten passes over ~40
+   tables: more than 6 minutes for one secteur table) and its results were not stable under a time limit.
+3. **2-D proof and repair**: the local rule cannot see chains of equations, so each 2-D table (région and
+   its départements × one breakdown with its total, per champ: the audit's tables) is checked exactly —
+   null space of the hidden columns, plus an LP for cells worth 0 — and, while a hidden cell is fixed, the
+   smallest published cell that frees it is hidden; then step 2 runs again (:func:`_repair_tables`).
+
+Hiding more cells never makes a protected pattern unsafe, so the result keeps τ-Argus' guarantees on the
+core tables. Same inputs → same mask (sorted orders, no time-dependent step). Jobs at 31/12 in size band
+``0`` are 0 by definition: those cells protect ETP / pay, not headcounts. Cells hidden nowhere published —
+internal champs ``_sce`` / ``_oth``, the pcs ``autres``, territories ``_geo_inconnu`` / ``_epci_inconnu``
+(establishments without a département / EPCI) — are protected like published ones, since subtraction
+gives them away. EPCI cells are published for the champ and family crossings only. When no cell is left
+to hide in an equation, the build fails (:class:`SecrecyError`): nothing is published unprotected.
 Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
 
-EPCI: territory tree France > EPCI (groups of ≤ 200 EPCI when there are more), crossed with the champ and
-family trees only, so ``indicateurs.sql`` publishes the EPCI level without secteur / tranche / sexe / pcs.
-The engine writes scratch files in its working directory: each table runs in its own folder and process.
-
-Not covered by the secondary step (documented limitation; primary rules and inheritance still apply):
-relations between champs inside a crossing (e.g. ensemble × secteur = public + privé),
-famille × sexe and secteur × sexe cells and the part-time / fixed-term / 50+ sub-population counts.
+Not covered by the secondary step (documented limitation; primary rules and inheritance still apply): the
+enterprise counts (not additive), the part-time / fixed-term / 50+ sub-population counts, and tables with
+more than one breakdown are proven by the closure only (the 2-D proof covers the région × breakdown tables).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +64,8 @@ import numpy as np
 import pandas as pd
 
 from observatory.errors import SecrecyError
+
+log = logging.getLogger(__name__)
 
 KEY = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"]
 DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
@@ -55,7 +75,6 @@ STATUTS = {PUBLIE: "publie", SECONDAIRE: "secret_secondaire", PRIMAIRE: "secret_
 MIN_UNITS = 3
 MIN_SALARIES = 5
 EPCI_CHUNK = 200
-MAX_PASSES = 10
 
 
 # --------------------------------------------------------------------------------------------- primary
@@ -135,17 +154,12 @@ class TableSpec:
         return f"{self.nature}_{self.geo}_{self.var}_{self.crossing or 'total'}"
 
 
-def table_specs() -> list[TableSpec]:
-    """The τ-Argus tables protected, in the order they are run (2-D: 3-D tables crash the engine)."""
-    specs = []
-    for nature, crossings in (
-        ("montant", ["secteur", "tranche", "sexe", "pcs_sexe"]),
-        ("comptage", ["secteur", "tranche"]),
-    ):
-        specs += [TableSpec("dep", "ch", None, nature), TableSpec("dep", "fam", None, nature)]
-        specs += [TableSpec("epci", "ch", None, nature), TableSpec("epci", "fam", None, nature)]
-        specs += [TableSpec("dep", c, x, nature) for x in crossings for c in CHAMPS_PUBLIES]
-    return specs
+#: Tables protected by τ-Argus (territory, second variable), run once per nature in this order.
+TAUARGUS_TABLES = [("dep", "fam", None), ("dep", "ch", None)]
+#: Modular, at most 1 minute per subtable (the core tables take well under a second; a run reaching the
+#: limit would make the mask depend on the machine's speed).
+TAUARGUS_SUPPRESS = "MOD(1,1,1,1,0)"
+TAUARGUS_TIMEOUT = 120  # seconds for one table (child process); beyond it the build fails
 
 
 @dataclass
@@ -335,11 +349,15 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
     wd = workdir / spec.name
     wd.mkdir(parents=True, exist_ok=True)
     hrc = {v.name: h for v in variables if (h := v.write_hrc(wd / f"{v.name}.hrc"))}
+    # (records, total) of every cell: leaf cells first (vectorised), then their ancestors
+    leaves = rec.groupby(names, sort=True).resp.agg(["size", "sum"])
     stats: dict = {}
-    for row in rec.itertuples(index=False):
-        for cell in itertools.product(*[v.ancestors(c) for v, c in zip(variables, row[:-1])]):
+    for codes, n_leaf, total_leaf in leaves.itertuples(name=None):
+        codes = codes if isinstance(codes, tuple) else (codes,)
+        for cell in itertools.product(*[v.ancestors(c) for v, c in zip(variables, codes)]):
             n, total = stats.get(cell, (0, 0.0))
-            stats[cell] = (n + 1, round(total + row[-1], 2))
+            stats[cell] = (n + int(n_leaf), total + total_leaf)
+    stats = {cell: (n, round(total, 2)) for cell, (n, total) in stats.items()}
     unsafe = []  # primary cells, and cells hidden by another table (linked tables: they need protection here)
     for cell in sorted(stats):
         keys = [k for k in _cell_keys(variables, cell) if k in status]
@@ -355,13 +373,16 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
             children[i].setdefault(par if par is not None else "Total", []).append(code)
     unsafe_set = set(unsafe)
     lines = []
+    implied_cells = set()
     for cell in unsafe:
         implied = any(
             (child := cell[:i] + (c,) + cell[i + 1 :]) in unsafe_set and stats[child] == stats[cell]
             for i in range(len(cell))
             for c in children[i].get(cell[i], [])
         )
-        if not implied:
+        if implied:
+            implied_cells.add(cell)
+        else:
             lines.append(";".join(cell) + ";U")
     apriori = wd / "apriori.hst"
     apriori.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -381,7 +402,7 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
             explanatory_vars=[names],
             response_var="resp",
             safety_rules="",
-            suppress="MOD(1,5,1,1,0)",
+            suppress=TAUARGUS_SUPPRESS,
             output_names=[str(wd / "table.tab")],
             output_type="5",
             output_options="SO+",
@@ -397,6 +418,7 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
             capture_output=True,
             text=True,
             check=False,
+            timeout=TAUARGUS_TIMEOUT,
             cwd=wd,  # the engine writes its scratch files in the working directory
         )
         if done.returncode != 0:
@@ -407,7 +429,9 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
     except Exception as exc:
         raise SecrecyError(f"τ-Argus failed on table {spec.name}: {exc}") from exc
     out_status = {tuple(str(r[n]).strip() for n in names): r["status"] for _, r in out.iterrows()}
-    lost = [c for c in unsafe if out_status.get(c) not in ("U", "M")]
+    # An implied cell stays hidden all the same (it is primary or already hidden in ``status``): τ-Argus may
+    # report it safe, the equation closure (:func:`_close`) then protects it in every margin it sits in.
+    lost = [c for c in unsafe if c not in implied_cells and out_status.get(c) not in ("U", "M")]
     if lost:
         raise SecrecyError(
             f"τ-Argus did not keep {len(lost)} primary cells of {spec.name} unsafe: {lost[:3]}"
@@ -422,33 +446,352 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
     return added
 
 
-def secondary(cells: pd.DataFrame, prim: pd.DataFrame, esp: pd.DataFrame, workdir: Path) -> pd.DataFrame:
-    """Statut codes ``s_<nature>`` per cell: primary flags, plus τ-Argus secondary suppressions."""
+# ------------------------------------------------------------------------------ equation closure
+#
+# The published cells are tied by additive equations: a parent cell is the sum of its children along one
+# dimension (territory, champ, famille, secteur, tranche, sexe, pcs), the other coordinates fixed. A hidden
+# cell alone among the hidden cells of one equation is recomputed by subtraction. The closure hides, in every
+# equation holding exactly one hidden cell, the smallest other cell (positive value first, then by value,
+# ties by key order), all such equations at once, and repeats until no equation holds exactly one hidden
+# cell (a fixed point: only cells are added, so it ends). Deterministic: no solver, no time limit.
+
+_GEO_EDGES = (  # child niveau -> (parent niveau, equation tag)
+    ("departement", "region", "geo_region"),
+    ("region", "france", "geo_france"),
+    ("_geo_inconnu", "france", "geo_france"),
+    ("epci", "france", "geo_epci"),
+    ("_epci_inconnu", "france", "geo_epci"),
+)
+_CHAMP_EDGES = (  # child champ -> (parent champ, equation tag), on cells without the famille crossing
+    ("public", "ensemble", "ch_ensemble"),
+    ("prive", "ensemble", "ch_ensemble"),
+    ("ess", "prive", "ch_prive"),
+    ("prive_hors_ess", "prive", "ch_prive"),
+    ("_sce", "prive_hors_ess", "ch_phe"),
+    ("_oth", "prive_hors_ess", "ch_phe"),
+    ("ess", "ess_loi_2014", "ch_loi"),
+    ("_sce", "ess_loi_2014", "ch_loi"),
+)
+_FLAT = ("secteur", "tranche", "sexe", "pcs")
+
+
+def _universe(cells: pd.DataFrame, nature: str) -> np.ndarray:
+    """Cells taking part in the equations of a nature (published, or derivable from published cells).
+
+    Establishment counts are published without the sexe / pcs breakdown only (and are not additive over
+    it); EPCI cells are published for the champ and famille crossings only — their other crossings are
+    neither published nor derivable (each of their equations holds some 1 250 unpublished EPCI).
+    """
+    ok = np.ones(len(cells), bool)
+    if nature == "comptage":
+        ok &= (cells.sexe == "tous").to_numpy() & (cells.pcs == "toutes").to_numpy()
+    epci = cells.niveau.isin(["epci", "_epci_inconnu"]).to_numpy()
+    plain = np.ones(len(cells), bool)
+    for dim in _FLAT:
+        plain &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    return ok & (~epci | plain)
+
+
+def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
+    """Long table ``(eq, cell)`` of the additive equations between ``cells`` (row positions).
+
+    Each equation is one parent cell and its children along one dimension; a child missing from ``cells``
+    is an empty cell (0). Edges are only drawn to a parent that exists (was computed).
+    """
+    c = cells[KEY].reset_index(drop=True)
+    pos = pd.Series(np.arange(len(c)), index=pd.MultiIndex.from_frame(c))
+    edges = []
+
+    def link(child_mask, parent: pd.DataFrame, tag: str):
+        idx = np.flatnonzero(child_mask)
+        if not len(idx):
+            return
+        par = pos.reindex(pd.MultiIndex.from_frame(parent.iloc[idx][KEY])).to_numpy()
+        keep = ~np.isnan(par)
+        edges.append(pd.DataFrame({"child": idx[keep], "parent": par[keep].astype(np.int64), "tag": tag}))
+
+    for child, par, tag in _GEO_EDGES:
+        m = (c.niveau == child).to_numpy().copy()
+        p = c.copy()
+        p["niveau"] = par
+        if par == "region":
+            p["code"] = c.code.map(region_of)
+            m &= p.code.notna().to_numpy()
+        else:
+            p["code"] = "FR"
+        link(m, p, tag)
+    toutes = (c.famille == "toutes").to_numpy()
+    for child, par, tag in _CHAMP_EDGES:
+        p = c.assign(champ=par)
+        link((c.champ == child).to_numpy() & toutes, p, tag)
+    # famille crossing: ess_loi_2014 × f is ess × f (f an ESS family), ess_loi_2014 × sociétés commerciales
+    # is _sce (the same establishments): one-child equations, both hidden or both known.
+    link((c.champ == "ess").to_numpy() & ~toutes, c.assign(champ="ess_loi_2014"), "ch_loi")
+    link(
+        (c.champ == "_sce").to_numpy() & toutes,
+        c.assign(champ="ess_loi_2014", famille="societe_commerciale_ess"),
+        "ch_loi",
+    )
+    link(~toutes, c.assign(famille="toutes"), "famille")
+    for dim in _FLAT:
+        link((c[dim] != DEFAULTS[dim]).to_numpy(), c.assign(**{dim: DEFAULTS[dim]}), dim)
+    e = pd.concat(edges, ignore_index=True)
+    e["eq"] = e.groupby(["parent", "tag"], sort=True).ngroup()
+    heads = e.drop_duplicates("eq")[["eq", "parent"]].rename(columns={"parent": "cell"})
+    long = pd.concat(
+        [heads.assign(sign=-1.0), e[["eq", "child"]].rename(columns={"child": "cell"}).assign(sign=1.0)]
+    )
+    return long.sort_values(["eq", "cell"], kind="stable").reset_index(drop=True)
+
+
+def check_equations(long: pd.DataFrame, value: np.ndarray, what: str) -> None:
+    """Every equation must hold on ``value`` (an additive quantity): otherwise the system is wrong."""
+    r = long.sign.to_numpy() * value[long.cell.to_numpy()]
+    gap = pd.Series(r).groupby(long["eq"].to_numpy()).sum().abs()
+    if (gap > 1e-6).any():
+        eq = gap.idxmax()
+        raise SecrecyError(f"secrecy equation {eq} does not add up on {what} (gap {gap.max():g})")
+
+
+def _order(cost: np.ndarray) -> np.ndarray:
+    """Complement preference: positive cost first, then by cost, then by key order (cell position)."""
+    rank = np.lexsort((np.arange(len(cost)), cost, cost <= 0))
+    order = np.empty(len(cost), np.int64)
+    order[rank] = np.arange(len(cost))
+    return order
+
+
+def _close(
+    long: pd.DataFrame, hidden: np.ndarray, cost: np.ndarray, zero: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Fixed point of the closure (section comment); returns the hidden flags and the number of rounds.
+
+    ``zero`` marks cells known to be 0 for one published quantity (jobs at 31/12 in size band ``0``): they
+    protect the other quantities, not that one, so an equation with exactly one hidden cell outside
+    ``zero`` gets a complement outside ``zero``.
+    """
+    hidden = hidden.copy()
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    n_eq = int(eq.max()) + 1 if len(eq) else 0
+    order = _order(cost)
+    rounds = 0
+    while True:
+        h = hidden[cell]
+        n_all = np.bincount(eq, weights=h, minlength=n_eq)
+        n_nz = np.bincount(eq, weights=h & ~zero[cell], minlength=n_eq)
+        need_nz = n_nz == 1
+        # no cell outside ``zero`` left: that quantity is 0 by construction (nothing to protect in it)
+        free_nz = np.bincount(eq, weights=~h & ~zero[cell], minlength=n_eq) > 0
+        need_nz &= free_nz
+        need = need_nz | (n_all == 1)
+        if not need.any():
+            return hidden, rounds
+        rounds += 1
+        cand = need[eq] & ~h & ~(need_nz[eq] & zero[cell])
+        pick = pd.DataFrame({"eq": eq[cand], "cell": cell[cand], "o": order[cell[cand]]})
+        pick = pick.sort_values(["eq", "o"], kind="stable").drop_duplicates("eq")
+        stuck = np.setdiff1d(np.flatnonzero(need), pick["eq"].to_numpy())
+        if len(stuck):
+            members = cell[eq == stuck[0]]
+            raise SecrecyError(
+                f"secondary suppression: equation {stuck[0]} (cells {members[:6].tolist()}) holds one hidden "
+                "cell and no cell left to hide"
+            )
+        hidden[pick.cell.to_numpy()] = True
+
+
+_TABLE_DIMS = {
+    "montant": ("famille", "secteur", "tranche", "sexe"),
+    "comptage": ("famille", "secteur", "tranche"),
+}
+
+
+def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
+    """The 2-D tables (région and its départements) × (one breakdown and its total), per champ.
+
+    Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
+    of its parts. The same tables as the audit (:func:`_lp_checks`).
+    """
+    deps_of: dict = {}
+    for d, r in sorted(region_of.items()):
+        deps_of.setdefault(r, []).append(d)
+    geo = cells.niveau.to_numpy()
+    code = cells.code.to_numpy()
+    reg_of_cell = np.where(
+        geo == "departement", pd.Series(code).map(region_of).to_numpy(), np.where(geo == "region", code, None)
+    )
+    base = cells.assign(_reg=reg_of_cell)
+    base = base[base._reg.notna() & base.niveau.isin(["region", "departement"])]
+    for dim in _TABLE_DIMS[nature]:
+        others = [d for d in ("famille", *_FLAT) if d != dim]
+        sub = base
+        for d in others:
+            sub = sub[sub[d] == DEFAULTS[d]]
+        if dim == "famille":
+            sub = sub[sub.champ.isin(["ess", "ess_loi_2014"])]
+        else:
+            sub = sub[sub.champ.isin(CHAMPS_PUBLIES)]
+        for (champ, region), t in sub.groupby(["champ", "_reg"], sort=True):
+            pos = dict(zip(zip(t.code, t[dim]), t.index.to_numpy()))
+            cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            geos = [region] + deps_of.get(region, [])
+            rows = []
+            for g in geos:
+                rows.append((pos.get((g, DEFAULTS[dim])), [pos.get((g, c)) for c in cats]))
+            for c in [*cats, DEFAULTS[dim]]:
+                rows.append((pos.get((region, c)), [pos.get((d, c)) for d in geos[1:]]))
+            yield f"{nature}/{champ}/{dim}/{region}", t.index.to_numpy(), rows
+
+
+def _determined(ids, rows, hidden, known, value=None) -> np.ndarray:
+    """Hidden cells of a table fixed by its equations and ``cells ≥ 0`` (what the audit's LP proves).
+
+    The feasible cells form a polytope; a cell is fixed when it is 0 all over it (only a cell worth 0 can
+    be: one LP, max of the cell) or when its row of the null space of the other hidden columns is 0.
+    """
+    from scipy.linalg import null_space
+    from scipy.optimize import linprog
+
+    unknown = [i for i in ids if hidden[i] and not known[i]]
+    if not unknown:
+        return np.array([], dtype=np.int64)
+
+    def matrix(cols):
+        col = {c: j for j, c in enumerate(cols)}
+        a, b = [], []
+        for total, parts in rows:
+            r = np.zeros(len(cols))
+            rhs = 0.0
+            for c, sign in [(total, -1.0)] + [(p, 1.0) for p in parts]:
+                if c is None:
+                    continue
+                if c in col:
+                    r[col[c]] += sign
+                elif value is not None:
+                    rhs -= sign * float(value[c])
+            if r.any():
+                a.append(r)
+                b.append(rhs)
+        return np.array(a).reshape(len(a), len(cols)), np.array(b)
+
+    pinned = []
+    if value is not None and (value[unknown] <= 0).any():
+        a, b = matrix(unknown)
+        for j, c in enumerate(unknown):
+            if value[c] <= 0:
+                obj = np.zeros(len(unknown))
+                obj[j] = -1.0
+                res = linprog(obj, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+                if res.status == 0 and -res.fun <= 1e-6:
+                    pinned.append(c)
+    free = [c for c in unknown if c not in pinned]
+    out = list(pinned)
+    if free:
+        a, _ = matrix(free)
+        if len(a):
+            n = null_space(a)
+            fixed = np.abs(n).max(axis=1) < 1e-9 if n.size else np.ones(len(free), bool)
+            out += [c for c, f in zip(free, fixed) if f]
+    return np.array(sorted(out), dtype=np.int64)
+
+
+def _repair_tables(tables, hidden, known, order, value) -> int:
+    """Hide, in each 2-D table, cells until no hidden cell is fixed by the table; returns cells added."""
+    added = 0
+    for _name, ids, rows in tables:
+        while len(fixed := _determined(ids, rows, hidden, known, value)):
+            target = int(fixed[0])
+            cands = sorted((order[i], i) for i in ids if not hidden[i] and not known[i])
+            for _, c in cands:
+                hidden[c] = True
+                if target not in _determined(ids, rows, hidden, known, value):
+                    added += 1
+                    break
+                hidden[c] = False
+            else:
+                raise SecrecyError(f"secondary suppression: cannot protect cell {target} in table {_name}")
+    return added
+
+
+def secondary(
+    cells: pd.DataFrame, prim: pd.DataFrame, esp: pd.DataFrame, workdir: Path, timings: dict | None = None
+) -> pd.DataFrame:
+    """Statut codes ``s_<nature>`` per cell: primary flags, τ-Argus on the core tables, then the closure."""
+    timings = {} if timings is None else timings
     out = prim.copy()
     keys = list(map(tuple, prim[KEY].itertuples(index=False)))
-    specs = table_specs()
+    pairs = esp[["code_departement", "code_region"]].dropna().drop_duplicates()
+    region_of = dict(zip(pairs.code_departement, pairs.code_region))
+    t0 = time.perf_counter()
+    long_all = equations(cells, region_of)
+    timings["equations"] = time.perf_counter() - t0
     for nature in ("montant", "comptage"):
         p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
         status = {k: PRIMAIRE if v else PUBLIE for k, v in p.items()}
-        for _ in range(MAX_PASSES):
-            added = sum(_run_table(s, esp, status, workdir) for s in specs if s.nature == nature)
-            if added == 0:
-                break
-        else:
-            raise SecrecyError(f"secondary suppression ({nature}) did not converge in {MAX_PASSES} passes")
-        out[f"s_{nature}"] = [status[k] for k in keys]
+        for spec in TAUARGUS_TABLES:
+            t0 = time.perf_counter()
+            added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
+            timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"] = time.perf_counter() - t0
+            log.info(
+                "τ-Argus %s_%s_%s: %d cells hidden, %.2f s",
+                nature,
+                *spec[:2],
+                added,
+                timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"],
+            )
+        t0 = time.perf_counter()
+        code = np.array([status[k] for k in keys], dtype=np.int64)
+        universe = _universe(cells, nature)
+        # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
+        inside = (
+            pd.Series(universe[long_all.cell.to_numpy()]).groupby(long_all["eq"].to_numpy()).transform("all")
+        )
+        long = long_all[inside.to_numpy()]
+        value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
+        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif")
+        cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
+        zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
+        hidden, rounds = _close(long, code != PUBLIE, cost, zero)
+        # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and
+        # hide more where a hidden cell is still fixed, then close again, until both hold
+        tables = list(_tables_2d(cells, region_of, nature))
+        while added := _repair_tables(tables, hidden, zero, _order(cost), value):
+            log.info("2-D tables %s: %d cells added", nature, added)
+            hidden, more = _close(long, hidden, cost, zero)
+            rounds += more
+        code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
+        timings[f"closure {nature}"] = time.perf_counter() - t0
+        log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
+        out[f"s_{nature}"] = code
     for nature in ("entreprises", "temps_partiel", "cdd", "age50"):
         out[f"s_{nature}"] = np.where(prim[f"p_{nature}"], PRIMAIRE, PUBLIE)
     return out
 
 
-def protect(con, *, workdir: str | Path | None = None) -> dict:
-    """Primary + secondary secrecy on ``ind.cellules``; writes ``ind.masque``; returns counts per statut."""
+def protect(con, *, workdir: str | Path | None = None, timings: dict | None = None) -> dict:
+    """Primary + secondary secrecy on ``ind.cellules``; writes ``ind.masque``; returns counts per statut.
+
+    ``timings`` (optional) receives the seconds of each step (primary, each τ-Argus table, each closure).
+    τ-Argus scratch files go to ``workdir`` (default: a temporary folder), one folder per table.
+    """
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
     cells = con.table("ind.cellules").df()
-    esp = con.table("ind.etab_sexe_pcs").df()
+    # τ-Argus contributors: one row per establishment (its tables cross territory with champ / family)
+    esp = con.execute(
+        """
+        SELECT siret, code_region, code_departement, code_epci, secteur, tranche, famille_ess, ess,
+               ess_loi_2014, public, sum(effectif) AS effectif, sum(etp) AS etp
+        FROM ind.etab_sexe_pcs
+        GROUP BY ALL
+        ORDER BY siret
+        """
+    ).df()
     prim = primary(cells)
+    timings["primary"] = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="tauargus_") as tmp:
-        mask = secondary(cells, prim, esp, Path(workdir) if workdir else Path(tmp))
+        mask = secondary(cells, prim, esp, Path(workdir) if workdir else Path(tmp), timings)
     mask = mask.sort_values(KEY).reset_index(drop=True)
     con.register("_masque", mask)
     con.execute("CREATE OR REPLACE TABLE ind.masque AS SELECT * FROM _masque")

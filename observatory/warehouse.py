@@ -11,7 +11,9 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -104,7 +106,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{_writer_tag()}.", suffix=".tmp", dir=dest.parent)
     os.fchmod(fd, 0o644)  # published files are world-readable (mkstemp makes them 0600)
     os.close(fd)
     tmp = Path(tmp)
@@ -126,7 +128,7 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{_writer_tag()}.", suffix=".tmp", dir=dest.parent))
     tmp.chmod(0o755)
     try:
         yield tmp
@@ -154,6 +156,79 @@ def recover_dir(dest: str | Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+# A temporary name is ``.<dest name>.<host>-<pid>.<random>.tmp`` (plus a suffix for work files derived from it,
+# e.g. ``.tmp.gpkg``): the writer can be told from the name, so a sweep never removes a live writer's file.
+_TEMP = re.compile(r"^\..+\.tmp(?:[.-].*)?$")
+_WRITER = re.compile(r"\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp(?:[.-].*)?$")
+FOREIGN_TEMP_AGE_S = 3600
+"""A temporary file whose writer cannot be checked (another host, or an unnamed writer) is stale after this."""
+
+
+def _writer_tag() -> str:
+    return f"{_HOST}-{os.getpid()}"
+
+
+def _writer_alive(host: str, pid: int) -> bool | None:
+    """Whether the process that made a temporary name still runs (None when it cannot be told from here)."""
+    if host != _HOST:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(root: str | Path) -> list[Path]:
+    """Remove what killed writers left under ``root``: temporary files and folders (``.*.tmp``) and
+    interrupted folder swaps (``X.old``, restored onto ``X`` when ``X`` is missing). Returns what was removed.
+
+    A temporary name carries its writer's host and pid: the file of a writer that still runs is kept, so the
+    sweep is safe while another process publishes; a name from another host is removed only when older than
+    :data:`FOREIGN_TEMP_AGE_S`. Call it from the run that holds the run lock, before it writes anything.
+    """
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.exists():
+        return removed
+    now = time.time()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for name in [*dirnames, *filenames]:
+            path = here / name
+            if name.endswith(".old") and name in dirnames:
+                dest = path.with_name(name[: -len(".old")])
+                if not dest.exists():
+                    os.replace(path, dest)
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+                continue
+            if not _TEMP.match(name):
+                continue
+            writer = _WRITER.search(name)
+            alive = _writer_alive(writer["host"], int(writer["pid"])) if writer else None
+            if alive is None:
+                try:
+                    alive = now - path.lstat().st_mtime < FOREIGN_TEMP_AGE_S
+                except FileNotFoundError:
+                    continue
+            if alive:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+        dirnames[:] = [
+            d for d in dirnames if (here / d).is_dir() and not _TEMP.match(d) and not d.endswith(".old")
+        ]
+    return removed
 
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, dest: str | Path, params=None) -> int:

@@ -10,7 +10,9 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import dagster as dg
 from observatory import publication
 from observatory.config import Settings
 from observatory.runlock import run_lock
+from observatory.warehouse import sweep_stale
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
 from pipelines.resources import default_resources
@@ -100,6 +103,31 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
     return step
 
 
+def _die_with_parent(parent: int) -> None:
+    """Region worker initializer: the worker dies with the run that started it.
+
+    A run killed with SIGKILL (OOM killer, ``kill -9``) releases the run lock at once; a worker that
+    outlived it would go on writing publications without the lock, beside the next run. On Linux the kernel
+    kills the worker when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a watchdog thread notices it.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(70)
+
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(70)
+    threading.Thread(target=watch, name="observatory-parent-watch", daemon=True).start()
+
+
 def _region_worker(settings: Settings, code: str) -> dict:
     """One region partition in a worker process (spawned: no state shared with the parent)."""
     return _materialize(
@@ -120,7 +148,9 @@ def _run_regions(settings: Settings, regions: list[str], resources, instance) ->
                 break
         return steps
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=REGION_WORKERS, mp_context=ctx) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=REGION_WORKERS, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         return list(pool.map(_region_worker, [settings] * len(regions), regions))
 
 
@@ -130,6 +160,9 @@ def run_pipeline(settings: Settings, region: str | None = None) -> bool:
     Only one run at a time may use a warehouse: a second one raises :class:`RunInProgressError`.
     """
     with run_lock(settings.warehouse):
+        # A run killed earlier (SIGKILL, power loss) may have left temporary files or a half-swapped folder
+        # in the publication: clean them now that no other run can be writing (live writers' files are kept).
+        sweep_stale(settings.vintage_output)
         return _run(settings, region)
 
 

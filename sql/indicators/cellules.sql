@@ -6,7 +6,8 @@
 -- (famille crossings only for the champs ess and ess_loi_2014). Champs: ensemble, public, prive
 -- (NOT public), ess, prive_hors_ess (prive AND NOT ess), ess_loi_2014, plus two internal champs never
 -- published but protected because they can be derived by subtraction: _sce (ess_loi_2014 AND NOT ess,
--- the sociétés commerciales de l'ESS) and _oth (prive_hors_ess AND NOT ess_loi_2014).
+-- the sociétés commerciales de l'ESS) and _oth (prive_hors_ess AND NOT ess_loi_2014). Likewise two internal
+-- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises), the quantities (exact DECIMAL
 -- sums, so the result does not depend on the order of summation), for each quantity the number of
@@ -66,6 +67,10 @@ territoires AS (                    -- each establishment in every territory it 
     UNION ALL SELECT siret, 'region', code_region FROM etab WHERE code_region IS NOT NULL
     UNION ALL SELECT siret, 'departement', code_departement FROM etab WHERE code_departement IS NOT NULL
     UNION ALL SELECT siret, 'epci', code_epci FROM etab WHERE code_epci IS NOT NULL
+    -- establishments without a département / an EPCI: never published, but France minus the published
+    -- territories gives them away, so the secrecy protects them as territories of their own
+    UNION ALL SELECT siret, '_geo_inconnu', '?' FROM etab WHERE code_departement IS NULL
+    UNION ALL SELECT siret, '_epci_inconnu', '?' FROM etab WHERE code_epci IS NULL
 ),
 base AS (
     SELECT

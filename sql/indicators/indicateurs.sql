@@ -3,7 +3,8 @@
 -- Every row is one indicator of one cell. `st` is the statut code (0 publie, 1 secret_secondaire,
 -- 2 secret_primaire): a figure computed from several cells takes the worst statut of those cells
 -- (greatest). `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value
--- inside the warehouse for the audit and never leaves it. Internal champs (_sce, _oth) and the PCS group
+-- inside the warehouse for the audit and never leaves it. Internal champs (_sce, _oth), internal territory
+-- levels (_geo_inconnu, _epci_inconnu) and the PCS group
 -- `autres` are protected but not published. Shares and gaps are in percent.
 
 CREATE OR REPLACE TABLE ind.indicateurs AS
@@ -149,7 +150,7 @@ SELECT
     t.st
 FROM tous AS t
 LEFT JOIN libelles AS l USING (niveau, code)
-WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.pcs <> 'autres'
+WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.niveau NOT LIKE '\_%' ESCAPE '\' AND t.pcs <> 'autres'
     AND (                               -- EPCI: secondary protection covers champs and families only
         t.niveau <> 'epci'
         OR (t.secteur = 'tous' AND t.tranche = 'toutes' AND t.sexe = 'tous' AND t.pcs = 'toutes'
