@@ -116,7 +116,7 @@ def test_secret_cells_print_s(vintage, table, panorama_text):
     sect = {r[0]: r for r in wb["secteurs"].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]}
     assert sect["Information et communication"][1:] == ("s", "s", "s", "s")
     # département 2B: two families secret, and the hourly-wage gap of cadres
-    text = layout_check.pdf_text(vintage[0] / "panoramas" / "departement-2B.pdf", engine="pypdf").replace(
+    text = layout_check.pdf_text(vintage[0] / "panoramas" / "departement-2B.pdf").replace(
         "\n", " "
     )
     assert "Fondations s s s" in text and "Mutuelles s s s" in text

@@ -614,7 +614,13 @@ def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
     (workdir / "data.json").write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
     with atomic_path(dest) as tmp:
         try:
-            pdf = typst.compile(str(workdir / "barometre.typ"), root=str(workdir), timestamp=0)
+            pdf = typst.compile(
+                str(workdir / "barometre.typ"),
+                root=str(workdir),
+                timestamp=0,
+                font_paths=[str(charts.FONT_DIR)],
+                ignore_system_fonts=True,
+            )
         except Exception as exc:  # typst reports template errors as its own exception types
             raise PublicationError(f"baromètre {dest.name}: typst failed: {exc}") from exc
         tmp.write_bytes(pdf)

@@ -36,11 +36,16 @@ COLORS = {
     "ref": "#C9C9C9",
 }
 TEXT = "#222222"
+
+FONT = "DejaVu Sans"
+"""The one typeface of charts, maps and PDFs: shipped with matplotlib, so every machine renders alike."""
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+"""Where typst finds :data:`FONT` (system fonts are ignored, so PDFs do not depend on the machine)."""
 GRID = "#DDDDDD"
 
 STYLE = {
     "font.family": "sans-serif",
-    "font.sans-serif": ["Liberation Sans", "DejaVu Sans"],
+    "font.sans-serif": [FONT],
     "font.size": FONT_SIZE,
     "axes.edgecolor": "#888888",
     "axes.labelcolor": TEXT,

@@ -1315,7 +1315,12 @@ def compile_pdf(template: str, data: dict, build: Path, dest: Path) -> list[str]
     (build / "data.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     try:
         pdf, warnings = typst.compile_with_warnings(
-            str(build / template), root=str(build), sys_inputs={"data": "data.json"}, format="pdf"
+            str(build / template),
+            root=str(build),
+            sys_inputs={"data": "data.json"},
+            format="pdf",
+            font_paths=[str(charts.FONT_DIR)],
+            ignore_system_fonts=True,
         )
     except typst.TypstError as exc:
         raise PublicationError(f"typst: {exc.message}\n{exc.diagnostic}") from exc

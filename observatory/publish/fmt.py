@@ -1,10 +1,9 @@
 """French number formatting for every publication (PDF, XLSX labels, charts, CSV).
 
 One convention everywhere: the thousands separator and the space before a unit (``%``, ``€``, ``Md€``)
-is the **no-break space** U+00A0 (a normal-width space that never breaks a number across lines; the
-narrow U+202F is missing from Liberation Sans, the publications' font), the decimal mark is a comma,
-rounding is half away from zero (``12,35`` → ``12,4``, as statisticians expect, not Python's banker's
-rounding). A secret cell prints ``s``; a figure absent from the indicator table prints ``n.d.``.
+is the **no-break space** U+00A0 (a normal-width space that never breaks a number across lines), the
+decimal mark is a comma, rounding is half away from zero (``12,35`` → ``12,4``, as statisticians expect,
+not Python's banker's rounding). A secret cell prints ``s``; a figure absent from the indicator table prints ``n.d.``.
 
     >>> nombre(2600000)
     '2\xa0600\xa0000'

@@ -2,7 +2,7 @@
 
 For each panorama, plaquette and the égalité report of a vintage folder:
 
-- **overflow**: every word (``pdftotext -bbox``, poppler) lies inside the page box, and none in the
+- **overflow**: every run of text (PDFium's text rectangles) lies inside the page box, and none in the
   strips above the header or below the footer (where a block too tall for a page spills); typst
   warnings already fail the build (``documents.compile_pdf``);
 - **sections**: every section title of the document kind is in the text;
@@ -16,14 +16,11 @@ For each panorama, plaquette and the égalité report of a vintage folder:
 
 from __future__ import annotations
 
-import html
-import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pypdf import PdfReader
+import pypdfium2 as pdfium
 
 from observatory.errors import PublicationError
 from observatory.publish import fmt
@@ -58,38 +55,44 @@ class LayoutReport:
         return not self.problems
 
 
-def pdf_text(path: str | Path, engine: str = "pdftotext") -> str:
-    """The text of a PDF, spaces normalised as in :func:`fmt.normalize`.
-
-    ``engine="pdftotext"`` (poppler, fast) or ``"pypdf"`` (pure Python, slow on pages full of vector
-    charts).
-    """
-    if engine == "pypdf":
-        reader = PdfReader(str(path))
-        return fmt.normalize("\n".join(page.extract_text() or "" for page in reader.pages))
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True)
-    return fmt.normalize(out.stdout.decode("utf-8"))
-
-
-_PAGE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.DOTALL)
-_WORD = re.compile(r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">(.*?)</word>')
+def pdf_text(path: str | Path) -> str:
+    """The text of a PDF (PDFium's reading order), spaces normalised as in :func:`fmt.normalize`."""
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        pages = []
+        for page in pdf:
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
+            textpage.close()
+            page.close()
+        return fmt.normalize("\n".join(pages))
+    finally:
+        pdf.close()
 
 
 def text_outside(path: str | Path) -> list[str]:
-    """Words (``pdftotext -bbox``) that stick out of a page, or lie in the top/bottom edge strips."""
-    out = subprocess.run(
-        ["pdftotext", "-bbox", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
-    ).stdout.decode("utf-8")
+    """Runs of text (PDFium's text rectangles) that stick out of a page, or lie in the top/bottom edge strips.
+
+    PDF coordinates: origin at the bottom left, y upwards; ``EDGE_PT`` strips at the top and the bottom.
+    """
     problems = []
-    for number, (w, h, body) in enumerate(_PAGE.findall(out), start=1):
-        width, height = float(w), float(h)
-        for x0, y0, x1, y1, word in _WORD.findall(body):
-            x0, y0, x1, y1 = map(float, (x0, y0, x1, y1))
-            if x0 < 0 or x1 > width or y0 < EDGE_PT or y1 > height - EDGE_PT:
-                problems.append(
-                    f"page {number}: text {html.unescape(word)[:40]!r} at ({x0:.0f}, {y0:.0f}) "
-                    "is outside the page body"
-                )
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        for number, page in enumerate(pdf, start=1):
+            width, height = page.get_size()
+            textpage = page.get_textpage()
+            for i in range(textpage.count_rects()):
+                left, bottom, right, top = textpage.get_rect(i)
+                if left < 0 or right > width or top > height - EDGE_PT or bottom < EDGE_PT:
+                    text = textpage.get_text_bounded(left, bottom, right, top).strip()
+                    problems.append(
+                        f"page {number}: text {text[:40]!r} at ({left:.0f}, {height - top:.0f}) "
+                        "is outside the page body"
+                    )
+            textpage.close()
+            page.close()
+    finally:
+        pdf.close()
     return problems
 
 
