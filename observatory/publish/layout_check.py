@@ -65,7 +65,8 @@ def pdf_text(path: str | Path) -> str:
             pages.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
             textpage.close()
             page.close()
-        return fmt.normalize("\n".join(pages))
+        lines = fmt.normalize("\n".join(pages)).split("\n")
+        return "\n".join(line.strip(" ") for line in lines)
     finally:
         pdf.close()
 
