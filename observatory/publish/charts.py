@@ -232,3 +232,79 @@ def stacked_shares(
             frameon=False,
         )
         return _save(fig, path)
+
+
+def pyramid(
+    bands: Sequence[str],
+    women: Sequence[float | None],
+    men: Sequence[float | None],
+    path: str | Path,
+    *,
+    ref_women: Sequence[float | None] | None = None,
+    ref_men: Sequence[float | None] | None = None,
+    label: str = "ESS",
+    ref_label: str = "Privé hors ESS",
+) -> Path:
+    """Age pyramid of shares (fractions): women to the left, men to the right, first band at the bottom.
+
+    ``ref_women``/``ref_men`` (another field) are drawn as an outline over the bars. A secret share
+    (``None``) draws no bar and prints ``s``; each bar is labelled with its value.
+    """
+    with matplotlib.rc_context(STYLE):
+        n = len(bands)
+        fig, ax = _figure(0.9 + 0.34 * n)
+        ys = list(range(n))
+        refs = (ref_women or [None] * n, ref_men or [None] * n)
+        known = [v for vals in (women, men, *refs) for v in vals if v is not None]
+        vmax = max(known, default=0.0) or 0.01
+        pad = vmax * 0.03
+        for side, vals, ref, col, who in (
+            (-1, women, refs[0], COLORS["F"], "Femmes"),
+            (1, men, refs[1], COLORS["H"], "Hommes"),
+        ):
+            ax.barh(ys, [side * (v or 0.0) for v in vals], height=0.72, color=col, label=f"{who} ({label})")
+            if ref_women is not None:
+                ax.barh(
+                    ys,
+                    [side * (r or 0.0) for r in ref],
+                    height=0.72,
+                    fill=False,
+                    edgecolor=TEXT,
+                    linewidth=1.0,
+                    label=f"{ref_label} (contour)" if side == 1 else None,
+                )
+            for y, v, r in zip(ys, vals, ref):
+                end = max(v or 0.0, r or 0.0)
+                ax.text(
+                    side * (end + pad),
+                    y,
+                    fmt.SECRET if v is None else fmt.pourcent(v),
+                    va="center",
+                    ha="left" if side > 0 else "right",
+                    fontsize=FONT_SIZE - 1,
+                    color=TEXT,
+                    style="italic" if v is None else "normal",
+                )
+            ax.text(
+                side * vmax * 0.6,
+                n - 0.35,
+                who,
+                ha="center",
+                va="bottom",
+                fontsize=FONT_SIZE,
+                color=col,
+                fontweight="bold",
+            )
+        lim = vmax * 1.45
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-0.6, n + 0.1)
+        ax.axvline(0, color="#555555", linewidth=0.8)
+        ax.set_yticks(ys, bands)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(abs(v), 0)))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(6, symmetric=True))
+        ax.grid(axis="x", color=GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+        return _save(fig, path)

@@ -77,6 +77,25 @@ def points(x: float | None, decimals: int = 1) -> str:
     return nombre(x, decimals) + SPACE + "pts"
 
 
+def _signed(text: str, x: float) -> str:
+    nonzero = any(ch in "123456789" for ch in text)
+    return "+" + text if nonzero and x > 0 else text
+
+
+def evolution(fraction: float | None, decimals: int = 1) -> str:
+    """A change given as a fraction, signed: ``+1,2 %``, ``−0,4 %`` (``0,0 %`` unsigned)."""
+    if _is_missing(fraction):
+        return MISSING
+    return _signed(pourcent(fraction, decimals), fraction)
+
+
+def solde(x: float | None) -> str:
+    """A change in a count, signed: ``+2 300``, ``−150``."""
+    if _is_missing(x):
+        return MISSING
+    return _signed(nombre(x), x)
+
+
 def euros(x: float | None, decimals: int = 0) -> str:
     """An amount in euros, in full: ``31 250 €``, ``14,52 €``."""
     if _is_missing(x):
