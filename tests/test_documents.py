@@ -329,3 +329,32 @@ def test_age_pyramid_numbers_and_secret_bands(vintage, table, panorama_text):
     fr = cell(table, "FR", "effectif_age_55_plus", sexe="H").valeur
     assert n(fmt.pourcent(fr / cell(table, "FR", "effectif_31_12").valeur)) in text
     assert (v / "donnees" / "egalite-france" / "pyramide_ages.csv").exists()
+
+
+def test_failed_layout_check_leaves_the_previous_publication(tmp_path, monkeypatch):
+    from observatory.publish import release
+
+    v = write_output(tmp_path)
+    first = release.publish_regions(v, ["94"])
+    assert first.report.ok and v / "panoramas" / "region-94.pdf" in first.written["regions"]["94"]
+    assert v / "donnees" / "departement-2B" / "familles.csv" in first.moved
+    before = {p: p.read_bytes() for p in first.moved}
+    # the next build of the partition fails its layout check (a section the documents do not have)
+    titles = {
+        **documents.SECTION_TITLES,
+        "panorama": [*documents.SECTION_TITLES["panorama"], "Section fantôme"],
+    }
+    monkeypatch.setattr(layout_check, "SECTION_TITLES", titles)
+    path = v / "tables" / "indicateurs.parquet"
+    df = pd.read_parquet(path)
+    df.loc[df.indicateur == "effectif_31_12", "valeur"] += 1  # the new build would print other numbers
+    df.to_parquet(path, index=False)
+    with pytest.raises(documents.PublicationError, match="Section fantôme"):
+        release.publish_regions(v, ["94"])
+    assert {p: p.read_bytes() for p in first.moved} == before
+    assert not [p for p in v.iterdir() if p.name.startswith(".")]  # staging folder removed
+    # a first publication that fails leaves nothing behind
+    fresh = write_output(tmp_path / "fresh")
+    with pytest.raises(documents.PublicationError):
+        release.publish_regions(fresh, ["94"])
+    assert not (fresh / "panoramas").exists() and not (fresh / "donnees").exists()

@@ -1656,8 +1656,16 @@ def read_manifest(vintage_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def build_all(output_vintage_dir: str | Path, regions: Iterable[str] | None = None) -> dict:
+def build_all(
+    output_vintage_dir: str | Path,
+    regions: Iterable[str] | None = None,
+    out_dir: str | Path | None = None,
+    table: IndicatorTable | None = None,
+) -> dict:
     """Build the publications of a vintage folder ``output/<millesime>/``.
+
+    They are written under ``out_dir`` (default: the vintage folder itself; a staging folder laid out the
+    same way for :mod:`observatory.publish.release`); ``table``: the vintage's table when already read.
 
     ``regions=None`` builds every région of the table, all their départements' plaquettes and the France
     égalité report; with a list of région codes (one région partition of the pipeline) only those
@@ -1665,7 +1673,8 @@ def build_all(output_vintage_dir: str | Path, regions: Iterable[str] | None = No
     "departements": {code: [paths]}, "egalite": [paths]}``.
     """
     vintage = Path(output_vintage_dir)
-    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    out = Path(out_dir) if out_dir is not None else vintage
+    table = table or IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = read_manifest(vintage)
     all_regions = table.codes("region")
     todo = all_regions if regions is None else [str(r) for r in regions]
@@ -1675,9 +1684,9 @@ def build_all(output_vintage_dir: str | Path, regions: Iterable[str] | None = No
     history = earlier_vintages(vintage, table.millesime)
     result: dict = {"regions": {}, "departements": {}, "egalite": []}
     for code in todo:
-        result["regions"][code] = build_region_panorama(table, manifest, code, vintage, history)
+        result["regions"][code] = build_region_panorama(table, manifest, code, out, history)
         for dep in table.departements_of(code):
-            result["departements"][dep] = build_departement_plaquette(table, manifest, dep, vintage, history)
+            result["departements"][dep] = build_departement_plaquette(table, manifest, dep, out, history)
     if regions is None and table.codes("france"):
-        result["egalite"] = build_egalite_france(table, manifest, vintage)
+        result["egalite"] = build_egalite_france(table, manifest, out)
     return result

@@ -184,24 +184,31 @@ def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = Non
 
 
 def check_vintage(
-    output_vintage_dir: str | Path, regions: list[str] | None = None, strict: bool = False
+    output_vintage_dir: str | Path,
+    regions: list[str] | None = None,
+    strict: bool = False,
+    pdf_root: str | Path | None = None,
+    table: IndicatorTable | None = None,
 ) -> LayoutReport:
     """Check every regional panorama, departmental plaquette and the égalité report of a vintage folder.
 
     With ``regions`` only those régions and their départements are checked (a region partition).
+    ``pdf_root``: where the PDFs are (a staging folder laid out like the vintage folder; default the vintage
+    folder itself); the figures are always those of the vintage's published table (``table`` if already read).
     ``strict`` raises :class:`PublicationError` listing the problems instead of returning them.
     """
     vintage = Path(output_vintage_dir)
-    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    root = Path(pdf_root) if pdf_root is not None else vintage
+    table = table or IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     report = LayoutReport()
     todo = table.codes("region") if regions is None else list(regions)
     jobs: list[tuple[Path, str, str, str]] = []
     for reg in todo:
-        jobs.append((vintage / "panoramas" / f"region-{reg}.pdf", "panorama", "region", reg))
+        jobs.append((root / "panoramas" / f"region-{reg}.pdf", "panorama", "region", reg))
         for dep in table.departements_of(reg):
-            jobs.append((vintage / "panoramas" / f"departement-{dep}.pdf", "plaquette", "departement", dep))
+            jobs.append((root / "panoramas" / f"departement-{dep}.pdf", "plaquette", "departement", dep))
     if regions is None and table.codes("france"):
-        jobs.append((vintage / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
+        jobs.append((root / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
     previous = _previous_table(vintage, table.millesime)
     for path, kind, niveau, code in jobs:
         expected = expected_figures(table.df, niveau, code) if kind != "egalite" else {}
