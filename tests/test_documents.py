@@ -358,3 +358,25 @@ def test_failed_layout_check_leaves_the_previous_publication(tmp_path, monkeypat
     with pytest.raises(documents.PublicationError):
         release.publish_regions(fresh, ["94"])
     assert not (fresh / "panoramas").exists() and not (fresh / "donnees").exists()
+
+
+def test_a_lecture_never_quotes_a_secret_figure(tmp_path):
+    v = write_output(tmp_path)
+    path = v / "tables" / "indicateurs.parquet"
+    df = pd.read_parquet(path)
+    m = (
+        (df.code == "53")
+        & (df.niveau == "region")
+        & (df.indicateur == "part_emploi_prive")
+        & (df.champ == "ess")
+    )
+    df.loc[m, ["statut", "valeur"]] = ["secret_secondaire", float("nan")]
+    df.to_parquet(path, index=False)
+    text = layout_check.flat_text(
+        documents.build_region_panorama(documents.IndicatorTable(df), {}, "53", v)[0]
+    )
+    assert "l'ESS emploie s" not in text
+    assert fmt.normalize(documents.LECTURE_SECRET) in text
+    assert "l'ESS emploie" not in text  # the chiffres clés sentence gave way to the secrecy sentence
+    assert fmt.code_version({"package": "0.1.0", "git_commit": "fb4b1bd1c04a"}) == "0.1.0 (commit fb4b1bd)"
+    assert fmt.code_version(None) == fmt.MISSING

@@ -185,7 +185,7 @@ def stacked_shares(
 ) -> Path:
     """100 % stacked horizontal bars (one per row) of shares given as fractions, labelled inside.
 
-    A secret share leaves a hatched grey gap labelled ``s``.
+    A secret share draws nothing; the row is followed by ``s :`` and the names of its secret series.
     """
     with matplotlib.rc_context(STYLE):
         n = len(rows)
@@ -193,6 +193,7 @@ def stacked_shares(
         for j, row in enumerate(rows):
             y = n - 1 - j
             left = 0.0
+            hidden = [(labels or {}).get(name, name) for name, vals in series.items() if vals[j] is None]
             for name, vals in series.items():
                 v = vals[j]
                 col = (colors or COLORS).get(name, COLORS["ensemble"])
@@ -207,12 +208,11 @@ def stacked_shares(
                     linewidth=0.8,
                     label=(labels or {}).get(name, name) if j == 0 else None,
                 )
-                txt = fmt.SECRET if v is None else fmt.pourcent(v)
-                if v is None or v >= 0.06:
+                if v is not None and v >= 0.06:
                     ax.text(
                         left + width / 2,
                         y,
-                        txt,
+                        fmt.pourcent(v),
                         ha="center",
                         va="center",
                         color="white",
@@ -220,6 +220,17 @@ def stacked_shares(
                         fontweight="bold",
                     )
                 left += width
+            if hidden:
+                ax.text(
+                    left + 0.01,
+                    y,
+                    f"{fmt.SECRET} : " + ", ".join(hidden),
+                    ha="left",
+                    va="center",
+                    color=TEXT,
+                    fontsize=FONT_SIZE - 0.5,
+                    style="italic",
+                )
         ax.set_xlim(0, 1)
         ax.set_yticks(range(n), list(rows)[::-1])
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 0)))

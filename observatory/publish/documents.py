@@ -414,8 +414,15 @@ class Document:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _lecture(text: str) -> str:
-    return "Lecture : " + text[0].lower() + text[1:] if text else ""
+LECTURE_SECRET = "Lecture : les cases notées « s » sont couvertes par le secret statistique ; leur valeur n'est pas publiée."
+
+
+def _lecture(text: str, *cells: Cell) -> str:
+    """The "Lecture :" sentence; when a figure it quotes is not published (or there is none), a sentence
+    saying that the cells marked ``s`` are under secrecy instead of a sentence quoting ``s``."""
+    if not text or any(not c.ok for c in cells):
+        return LECTURE_SECRET
+    return "Lecture : " + text[0].lower() + text[1:]
 
 
 def _first_ok(items: Iterable[tuple[str, Cell]]) -> tuple[str, Cell] | None:
@@ -474,7 +481,7 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         "L'ESS, le privé hors ESS et le public",
         "Unité : nombre, euros, %",
         _champ_line(t, y),
-        _lecture(lect + "."),
+        _lecture(lect + ".", ess_prive),
         ["", *[CHAMPS[c] for c in champs]],
         rows,
         chart=chart,
@@ -640,7 +647,7 @@ def fig_tranches(t: Territory, y: int) -> Figure:
         "Les établissements de l'ESS selon leur taille",
         "Unité : nombre, %",
         _champ_line(t, y, "établissements employeurs de l'ESS, taille selon l'effectif au 31/12"),
-        _lecture(lect),
+        _lecture(lect, share(n_small, n_tot), share(e_small, e_tot)),
         [
             "Taille de l'établissement",
             "Établissements",
@@ -743,7 +750,7 @@ def fig_emplois(t: Territory, y: int) -> Figure:
         "Caractéristiques des emplois",
         "Unité : %",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, f_ess, f_p),
         ["", *[CHAMPS[c] for c in champs]],
         rows,
         chart=chart,
@@ -768,7 +775,7 @@ def fig_pcs(t: Territory, y: int) -> Figure:
         "Répartition des salariés par catégorie socioprofessionnelle",
         "Unité : % des salariés",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, cad[1], cad[2]),
         ["Catégorie", *[CHAMPS[c] for c in champs]],
         rows,
         note="Hors catégories non renseignées : le total peut différer de 100 %.",
@@ -887,7 +894,7 @@ def fig_sexe(t: Territory, y: int, champs: list[str], ind: str, titre: str, fig_
         titre,
         "Unité : % des salariées / des salariés, rapport",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, *ess[1:]),
         cols,
         rows,
         chart=chart,
@@ -933,7 +940,7 @@ def fig_salaires(t: Territory, y: int, champ: str = "ess", chart_on: bool = True
         f"Salaire net horaire moyen selon le sexe et la catégorie socioprofessionnelle — {CHAMPS[champ]}",
         "Unité : euros par heure, % (écart = 1 − salaire des femmes / salaire des hommes)",
         _champ_line(t, y, CHAMP_SALAIRES),
-        _lecture(lect),
+        _lecture(lect, tot[1], tot[2], tot[4]),
         ["Catégorie", "Femmes", "Hommes", "Ensemble", "Écart femmes-hommes"],
         rows,
         bold_rows={0},
@@ -961,7 +968,7 @@ def fig_ecarts(t: Territory, y: int) -> Figure:
         "Écart de salaire net horaire entre femmes et hommes",
         "Unité : % (1 − salaire des femmes / salaire des hommes)",
         _champ_line(t, y, CHAMP_SALAIRES),
-        _lecture(lect),
+        _lecture(lect, *rows[0][1:]),
         ["Catégorie", *[CHAMPS[c] for c in champs]],
         rows,
         bold_rows={0},
@@ -1008,7 +1015,7 @@ def fig_plaquette_fh(t: Territory, y: int) -> Figure:
         "Femmes et hommes dans l'ESS",
         "Unité : %, euros par heure",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, gap, ratio),
         ["", "Femmes", "Hommes", "Ensemble"],
         rows,
         note=f"Écart de salaire net horaire femmes-hommes : {gap.text()}.",
@@ -1155,14 +1162,16 @@ def fig_evolution(t: Territory, y: int, history: list[Vintage], perimetre: str) 
     if ess[-2].ok:
         lect = (
             f"entre {y0} et {y}, l'effectif salarié de l'ESS {t.dans} a {verbe} de "
-            f"{fmt.pourcent(abs(ess[-2].value))} ({ess[-1].text()} emplois), contre {prive[-2].text()} "
-            "dans le privé hors ESS."
+            f"{fmt.pourcent(abs(ess[-2].value))} ({ess[-1].text()} emplois)"
+            + (f", contre {prive[-2].text()} dans le privé hors ESS." if prive[-2].ok else ".")
+        )
+    elif prive[-2].ok:
+        lect = (
+            f"entre {y0} et {y}, l'effectif salarié du privé hors ESS {t.dans} a évolué de {prive[-2].text()} "
+            f"({prive[-1].text()} emplois) ; l'évolution de celui de l'ESS est couverte par le secret statistique."
         )
     else:
-        lect = (
-            f"entre {y0} et {y}, l'évolution de l'effectif salarié de l'ESS {t.dans} est {ess[-2].text()} "
-            f"(privé hors ESS : {prive[-2].text()})."
-        )
+        lect = ""
     versions = {v.millesime: v.table.perimetre_version for v in history}
     differ = sorted(m for m, p in versions.items() if p not in (perimetre, "n.d."))
     note = "Évolution : variation depuis le millésime précédent, en % et en nombre d'emplois."
@@ -1248,7 +1257,7 @@ def _methodologie(table: IndicatorTable, manifest: dict, t: Territory, short: bo
         ("Millésime", str(manifest.get("millesime", y))),
         ("Version du périmètre", str(manifest.get("perimetre_version", table.perimetre_version))),
         ("Date d'exécution", _run_date(manifest)),
-        ("Version du code", str(manifest.get("code_version", fmt.MISSING))),
+        ("Version du code", fmt.code_version(manifest.get("code_version"))),
     ]
     return Section("Méthodologie", intro=intro, metadata=meta)
 
@@ -1350,7 +1359,7 @@ def plaquette_document(
         "Poids du département dans l'ESS régionale",
         "Unité : nombre, %, rang",
         _champ_line(d, y),
-        _lecture(lect),
+        _lecture(lect, pr, rr, rf),
         ["", "Valeur"],
         poids_rows,
     )

@@ -186,3 +186,14 @@ def locatif(niveau: str, code: str, libelle: str, type_nom: str | int | None = N
         if type_nom is not None and str(type_nom) in article:
             return article[str(type_nom)] + libelle
     return f"dans le territoire « {libelle} »"
+
+
+def code_version(version: object) -> str:
+    """The manifest's ``code_version`` for a reader: ``0.1.0 (commit fb4b1bd)``; ``n.d.`` when missing."""
+    if not version:
+        return MISSING
+    if isinstance(version, dict):
+        package = str(version.get("package") or MISSING)
+        commit = version.get("git_commit")
+        return f"{package} (commit {str(commit)[:7]})" if commit else package
+    return str(version)
