@@ -467,7 +467,7 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         rows.append([label] + cells)
     ess_prive = t.get("part_emploi_prive")
     lect = f"en {y}, l'ESS emploie {ess_prive.text()} des salariés du secteur privé {t.dans}"
-    if fr is not None and fr is not t:
+    if fr is not None and fr is not t and fr.get("part_emploi_prive").ok:
         lect += f" (France : {fr.get('part_emploi_prive').text()})"
     rows_chart = [t.libelle] + ([] if fr is None or fr is t else ["France"])
     terr = [t] + ([] if fr is None or fr is t else [fr])
