@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -16,12 +17,73 @@ from pypdf import PdfReader
 
 from observatory.publish import documents, fmt, layout_check
 from observatory.publish.xlsx import HEADER_ROW
-from tests.fixtures_indicateurs import write_output
+from tests.fixtures_indicateurs import build_table, write_output
+
+AGE_SHARES = {
+    # indicator → (share of women, share of men) of each sex's headcount
+    "effectif_age_moins_25": (0.12, 0.09),
+    "effectif_age_25_34": (0.21, 0.20),
+    "effectif_age_35_44": (0.24, 0.25),
+    "effectif_age_45_54": (0.23, 0.24),
+    "effectif_age_55_plus": (0.20, 0.22),
+}
+AGE_SECRETS = {
+    # (code, champ, indicateur, sexe) → statut; the sexe "tous" cell of a secret band is secret too
+    ("94", "ess", "effectif_age_moins_25", "H"): "secret_primaire",
+    ("94", "ess", "effectif_age_55_plus", "H"): "secret_secondaire",
+}
+EARLIER_SECRETS = {("94", "prive_hors_ess"), ("2B", "ess")}
+"""Headcounts at 31/12 (no breakdown) made secret in the earlier vintage 2022."""
+
+
+def with_age_bands(df: pd.DataFrame) -> pd.DataFrame:
+    """The fixture table plus ``effectif_age_*`` cells (sexe F/H/tous) split from each sex's headcount."""
+    key = (df.indicateur == "effectif_31_12") & (df.famille == "toutes") & (df.secteur == "tous")
+    key &= (
+        (df.tranche == "toutes") & (df.pcs == "toutes") & df.champ.isin(["ess", "prive_hors_ess", "public"])
+    )
+    rows = []
+    for r in df[key & df.sexe.isin(["F", "H"])].to_dict("records"):
+        left = r["valeur"]
+        for i, (ind, shares) in enumerate(AGE_SHARES.items()):
+            v = left if i == len(AGE_SHARES) - 1 else round(r["valeur"] * shares[r["sexe"] == "H"])
+            left -= v
+            rows.append({**r, "indicateur": ind, "valeur": float(v)})
+    ages = pd.DataFrame(rows)
+    tous = ages.groupby([c for c in ages.columns if c not in ("sexe", "valeur")], as_index=False).valeur.sum()
+    ages = pd.concat([ages, tous.assign(sexe="tous")], ignore_index=True)
+    for (code, champ, ind, sexe), statut in AGE_SECRETS.items():
+        m = (ages.code == code) & (ages.champ == champ) & (ages.indicateur == ind)
+        ages.loc[m & (ages.sexe == sexe), "statut"] = statut
+        ages.loc[m & (ages.sexe == "tous"), "statut"] = "secret_secondaire"
+    ages.loc[ages.statut != "publie", "valeur"] = float("nan")
+    return pd.concat([df, ages[df.columns]], ignore_index=True)
+
+
+def earlier_table() -> pd.DataFrame:
+    """Vintage 2022 of the fixture table (another seed), with a few headcounts secret."""
+    old = build_table(2022, seed=3)
+    for code, champ in EARLIER_SECRETS:
+        m = (old.code == code) & (old.champ == champ) & (old.indicateur == "effectif_31_12")
+        m &= (old.famille == "toutes") & (old.secteur == "tous") & (old.tranche == "toutes")
+        m &= (old.sexe == "tous") & (old.pcs == "toutes")
+        old.loc[m, ["statut", "valeur"]] = ["secret_primaire", float("nan")]
+    return old
+
+
+def write_two_vintages(root) -> Path:
+    """``root/2022`` (earlier vintage) and ``root/2023`` (with age bands); return the 2023 folder."""
+    v = write_output(root)
+    path = v / "tables" / "indicateurs.parquet"
+    with_age_bands(pd.read_parquet(path)).to_parquet(path, index=False)
+    (root / "2022" / "tables").mkdir(parents=True)
+    earlier_table().to_parquet(root / "2022" / "tables" / "indicateurs.parquet", index=False)
+    return v
 
 
 @pytest.fixture(scope="module")
 def vintage(tmp_path_factory):
-    v = write_output(tmp_path_factory.mktemp("output"))
+    v = write_two_vintages(tmp_path_factory.mktemp("output"))
     result = documents.build_all(v, regions=["94"])
     table = documents.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
     documents.build_egalite_france(table, documents.read_manifest(v), v)
@@ -36,7 +98,7 @@ def table(vintage):
 @pytest.fixture(scope="module")
 def panorama_text(vintage):
     reader = PdfReader(str(vintage[0] / "panoramas" / "region-94.pdf"))
-    return fmt.normalize(" ".join(p.extract_text() for p in reader.pages)).replace("\n", " ")
+    return fmt.normalize(" ".join(p.extract_text() for p in reader.pages).replace("\n", " "))
 
 
 def cell(table, code, indicateur, champ="ess", **keys):
@@ -116,9 +178,7 @@ def test_secret_cells_print_s(vintage, table, panorama_text):
     sect = {r[0]: r for r in wb["secteurs"].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]}
     assert sect["Information et communication"][1:] == ("s", "s", "s", "s")
     # département 2B: two families secret, and the hourly-wage gap of cadres
-    text = layout_check.pdf_text(vintage[0] / "panoramas" / "departement-2B.pdf").replace(
-        "\n", " "
-    )
+    text = layout_check.flat_text(vintage[0] / "panoramas" / "departement-2B.pdf")
     assert "Fondations s s s" in text and "Mutuelles s s s" in text
     csv = (vintage[0] / "donnees" / "departement-2B" / "familles.csv").read_bytes()
     assert csv.startswith(b"\xef\xbb\xbf")
@@ -136,14 +196,14 @@ def test_every_section_present(vintage, panorama_text):
         (v / "panoramas" / "departement-2A.pdf", "plaquette"),
         (v / "egalite" / "france.pdf", "egalite"),
     ]:
-        text = layout_check.pdf_text(path).replace("\n", " ")
+        text = layout_check.flat_text(path)
         for title in documents.SECTION_TITLES[kind]:
             assert fmt.normalize(title) in text, (path.name, title)
     assert 2 <= len(PdfReader(str(v / "panoramas" / "departement-2A.pdf")).pages) <= 4
 
 
 def test_egalite_report_cadres_sentence(vintage, table):
-    text = layout_check.pdf_text(vintage[0] / "egalite" / "france.pdf").replace("\n", " ")
+    text = layout_check.flat_text(vintage[0] / "egalite" / "france.pdf")
     f = cell(table, "FR", "part_cadres", sexe="F").valeur
     h = cell(table, "FR", "part_cadres", sexe="H").valeur
     assert f"un homme a {fmt.normalize(fmt.fois(h / f))} fois plus de chances d'être cadre" in text
@@ -171,6 +231,152 @@ def test_missing_map_module_leaves_a_framed_placeholder(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "observatory.publish.maps", types.ModuleType("observatory.publish.maps"))
     table = documents.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
     paths = documents.build_region_panorama(table, {}, "94", v)
-    text = layout_check.pdf_text(paths[0])
+    text = layout_check.flat_text(paths[0])
     assert "Carte des départements non disponible" in text
     assert "n.d." in text  # no manifest: run date not available
+    # no earlier vintage, no age bands in the table: one sentence each, and the layout check accepts it
+    assert fmt.normalize(documents.EVOLUTION_ABSENTE) in text
+    assert fmt.normalize(documents.PYRAMIDE_ABSENTE) in text
+    assert documents.TITRE_PYRAMIDE not in text
+    assert not (v / "donnees" / "region-94" / "evolution.csv").exists()
+    assert layout_check.check_pdf(paths[0], "panorama") == []
+
+
+def test_layout_check_requires_the_new_figures(vintage):
+    v = vintage[0]
+    problems = layout_check.check_pdf(v / "egalite" / "france.pdf", "panorama")
+    assert any("Évolution de l'effectif" in p for p in problems)
+    report = layout_check.check_vintage(v, regions=["94"])
+    assert report.ok, report.problems
+    wrong = {"evolution/ess": "+99,9 %"}
+    assert layout_check.check_pdf(v / "panoramas" / "region-94.pdf", "panorama", wrong)
+    expected = layout_check.expected_evolution(
+        pd.read_parquet(v / "tables" / "indicateurs.parquet"), earlier_table(), "region", "94"
+    )
+    assert expected["evolution/prive_hors_ess"] == fmt.SECRET and expected["evolution/ess"] != fmt.SECRET
+
+
+def test_evolution_numbers_equal_both_tables(vintage, table, panorama_text):
+    v = vintage[0]
+    old = earlier_table()
+    e22, e23 = cell(old, "94", "effectif_31_12").valeur, cell(table, "94", "effectif_31_12").valeur
+    p23 = cell(table, "94", "effectif_31_12", "prive_hors_ess").valeur
+    pct, diff = e23 / e22 - 1, e23 - e22
+    row = " ".join(
+        fmt.normalize(x) for x in (fmt.nombre(e22), fmt.nombre(e23), fmt.evolution(pct), fmt.solde(diff))
+    )
+    assert f"ESS {row}" in panorama_text
+    # privé hors ESS is secret in 2022: its headcount and both changes print "s"
+    assert f"Privé hors ESS s {fmt.normalize(fmt.nombre(p23))} s s" in panorama_text
+    wb = openpyxl.load_workbook(v / "panoramas" / "region-94.xlsx")
+    ws = wb["evolution"]
+    assert [c.value for c in ws[HEADER_ROW]][1:3] == ["2022", "2023"]
+    rows = {r[0]: r[1:] for r in ws.iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]}
+    assert rows["ESS"][:2] == (e22, e23)
+    assert rows["ESS"][2] == pytest.approx(pct) and rows["ESS"][3] == pytest.approx(diff)
+    assert rows["Privé hors ESS"] == ("s", p23, "s", "s")
+    lines = (v / "donnees" / "region-94" / "evolution.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "Champ;2022;2023;Évolution 2022-2023 (%);Évolution 2022-2023 (emplois)"
+    ess = lines[1].split(";")
+    assert ess[:3] == ["ESS", f"{e22:.0f}", f"{e23:.0f}"]
+    assert float(ess[3].replace(",", ".")) == pytest.approx(100 * pct, abs=1e-5)
+    # plaquettes: one line; 2B's ESS headcount is secret in 2022
+    text_2b = layout_check.flat_text(v / "panoramas" / "departement-2B.pdf")
+    p_2b = (
+        cell(table, "2B", "effectif_31_12", "prive_hors_ess").valeur
+        / cell(old, "2B", "effectif_31_12", "prive_hors_ess").valeur
+        - 1
+    )
+    assert f"ESS s, privé hors ESS {fmt.normalize(fmt.evolution(p_2b))}." in text_2b
+    text_2a = layout_check.flat_text(v / "panoramas" / "departement-2A.pdf")
+    a22, a23 = cell(old, "2A", "effectif_31_12").valeur, cell(table, "2A", "effectif_31_12").valeur
+    expected = (
+        f"ESS {fmt.normalize(fmt.evolution(a23 / a22 - 1))} ({fmt.normalize(fmt.solde(a23 - a22))} emplois)"
+    )
+    assert expected in text_2a
+
+
+def test_age_pyramid_numbers_and_secret_bands(vintage, table, panorama_text):
+    v = vintage[0]
+    tot = cell(table, "94", "effectif_31_12").valeur
+    ptot = cell(table, "94", "effectif_31_12", "prive_hors_ess").valeur
+    f = cell(table, "94", "effectif_age_moins_25", sexe="F").valeur
+    pf = cell(table, "94", "effectif_age_moins_25", "prive_hors_ess", sexe="F").valeur
+    ph = cell(table, "94", "effectif_age_moins_25", "prive_hors_ess", sexe="H").valeur
+    n = fmt.normalize
+    assert (
+        f"Moins de 25 ans {n(fmt.nombre(f))} s {n(fmt.pourcent(f / tot))} s "
+        f"{n(fmt.pourcent(pf / ptot))} {n(fmt.pourcent(ph / ptot))}"
+    ) in panorama_text
+    h = cell(table, "94", "effectif_age_35_44", sexe="H").valeur
+    assert (
+        f"35 à 44 ans {n(fmt.nombre(cell(table, '94', 'effectif_age_35_44', sexe='F').valeur))} {n(fmt.nombre(h))}"
+        in panorama_text
+    )
+    wb = openpyxl.load_workbook(v / "panoramas" / "region-94.xlsx")
+    rows = {
+        r[0]: r[1:] for r in wb["pyramide_ages"].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]
+    }
+    assert rows["Moins de 25 ans"][:4] == (f, "s", pytest.approx(f / tot), "s")
+    assert rows["55 ans ou plus"][1] == "s"
+    header = (
+        (v / "donnees" / "region-94" / "pyramide_ages.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    )
+    assert header.split(";")[:4] == ["Âge", "Femmes ESS", "Hommes ESS", "Femmes ESS (%)"]
+    # France égalité report: its own section, numbers of the France rows
+    text = layout_check.flat_text(v / "egalite" / "france.pdf")
+    assert "La pyramide des âges" in text and documents.TITRE_PYRAMIDE in text
+    fr = cell(table, "FR", "effectif_age_55_plus", sexe="H").valeur
+    assert n(fmt.pourcent(fr / cell(table, "FR", "effectif_31_12").valeur)) in text
+    assert (v / "donnees" / "egalite-france" / "pyramide_ages.csv").exists()
+
+
+def test_failed_layout_check_leaves_the_previous_publication(tmp_path, monkeypatch):
+    from observatory.publish import release
+
+    v = write_output(tmp_path)
+    first = release.publish_regions(v, ["94"])
+    assert first.report.ok and v / "panoramas" / "region-94.pdf" in first.written["regions"]["94"]
+    assert v / "donnees" / "departement-2B" / "familles.csv" in first.moved
+    before = {p: p.read_bytes() for p in first.moved}
+    # the next build of the partition fails its layout check (a section the documents do not have)
+    titles = {
+        **documents.SECTION_TITLES,
+        "panorama": [*documents.SECTION_TITLES["panorama"], "Section fantôme"],
+    }
+    monkeypatch.setattr(layout_check, "SECTION_TITLES", titles)
+    path = v / "tables" / "indicateurs.parquet"
+    df = pd.read_parquet(path)
+    df.loc[df.indicateur == "effectif_31_12", "valeur"] += 1  # the new build would print other numbers
+    df.to_parquet(path, index=False)
+    with pytest.raises(documents.PublicationError, match="Section fantôme"):
+        release.publish_regions(v, ["94"])
+    assert {p: p.read_bytes() for p in first.moved} == before
+    assert not [p for p in v.iterdir() if p.name.startswith(".")]  # staging folder removed
+    # a first publication that fails leaves nothing behind
+    fresh = write_output(tmp_path / "fresh")
+    with pytest.raises(documents.PublicationError):
+        release.publish_regions(fresh, ["94"])
+    assert not (fresh / "panoramas").exists() and not (fresh / "donnees").exists()
+
+
+def test_a_lecture_never_quotes_a_secret_figure(tmp_path):
+    v = write_output(tmp_path)
+    path = v / "tables" / "indicateurs.parquet"
+    df = pd.read_parquet(path)
+    m = (
+        (df.code == "53")
+        & (df.niveau == "region")
+        & (df.indicateur == "part_emploi_prive")
+        & (df.champ == "ess")
+    )
+    df.loc[m, ["statut", "valeur"]] = ["secret_secondaire", float("nan")]
+    df.to_parquet(path, index=False)
+    text = layout_check.flat_text(
+        documents.build_region_panorama(documents.IndicatorTable(df), {}, "53", v)[0]
+    )
+    assert "l'ESS emploie s" not in text
+    assert fmt.normalize(documents.LECTURE_SECRET) in text
+    assert "l'ESS emploie" not in text  # the chiffres clés sentence gave way to the secrecy sentence
+    assert fmt.code_version({"package": "0.1.0", "git_commit": "fb4b1bd1c04a"}) == "0.1.0 (commit fb4b1bd)"
+    assert fmt.code_version(None) == fmt.MISSING

@@ -76,6 +76,14 @@ def test_class_labels_are_in_french_format():
     c = maps.Classes(bounds=(7.04, 9.1, 11.75, 13.9, 16.0), counts=(3, 4, 5, 6), method="fisher_jenks")
     assert c.labels()[0] == "de 7,0 à 9,1 (3)"
     assert c.labels()[1] == "plus de 9,1 à 11,8 (4)"
+    # a class of one value (equal bounds) does not force 3 decimals on the whole legend
+    one = maps.Classes(bounds=(2.64, 2.64, 7.56, 10.33, 13.56), counts=(1, 8, 7, 9), method="fisher_jenks")
+    assert one.labels() == [
+        "de 2,6 à 2,6 (1)",
+        "plus de 2,6 à 7,6 (8)",
+        "plus de 7,6 à 10,3 (7)",
+        "plus de 10,3 à 13,6 (9)",
+    ]
     assert list(c.classify([7.04, 9.1, 9.2, 16.0, np.nan])) == [0, 0, 1, 3, -1]
 
 

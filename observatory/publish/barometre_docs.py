@@ -178,8 +178,8 @@ def series_chart(quarters: list[str], series: dict[str, list[float | None]], pat
                 marker="o",
                 markersize=2.5,
             )
-        step = max(1, len(quarters) // 10)
-        ax.set_xticks(xs[::step], [q.replace("-", " ") for q in quarters[::step]])
+        step = -(-len(quarters) // 8)  # at most 8 labels, each on two lines ("T3" over "2021")
+        ax.set_xticks(xs[::step], [f"{q[-2:]}\n{q[:4]}" for q in quarters[::step]])
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.nombre(v)))
         ax.axhline(100, color="#888888", linewidth=0.6)
         ax.grid(axis="y", color=charts.GRID, linewidth=0.6)

@@ -185,7 +185,7 @@ def stacked_shares(
 ) -> Path:
     """100 % stacked horizontal bars (one per row) of shares given as fractions, labelled inside.
 
-    A secret share leaves a hatched grey gap labelled ``s``.
+    A secret share draws nothing; the row is followed by ``s :`` and the names of its secret series.
     """
     with matplotlib.rc_context(STYLE):
         n = len(rows)
@@ -193,6 +193,7 @@ def stacked_shares(
         for j, row in enumerate(rows):
             y = n - 1 - j
             left = 0.0
+            hidden = [(labels or {}).get(name, name) for name, vals in series.items() if vals[j] is None]
             for name, vals in series.items():
                 v = vals[j]
                 col = (colors or COLORS).get(name, COLORS["ensemble"])
@@ -207,12 +208,11 @@ def stacked_shares(
                     linewidth=0.8,
                     label=(labels or {}).get(name, name) if j == 0 else None,
                 )
-                txt = fmt.SECRET if v is None else fmt.pourcent(v)
-                if v is None or v >= 0.06:
+                if v is not None and v >= 0.06:
                     ax.text(
                         left + width / 2,
                         y,
-                        txt,
+                        fmt.pourcent(v),
                         ha="center",
                         va="center",
                         color="white",
@@ -220,6 +220,17 @@ def stacked_shares(
                         fontweight="bold",
                     )
                 left += width
+            if hidden:
+                ax.text(
+                    left + 0.01,
+                    y,
+                    f"{fmt.SECRET} : " + ", ".join(hidden),
+                    ha="left",
+                    va="center",
+                    color=TEXT,
+                    fontsize=FONT_SIZE - 0.5,
+                    style="italic",
+                )
         ax.set_xlim(0, 1)
         ax.set_yticks(range(n), list(rows)[::-1])
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 0)))
@@ -231,4 +242,80 @@ def stacked_shares(
             ncol=len(series),
             frameon=False,
         )
+        return _save(fig, path)
+
+
+def pyramid(
+    bands: Sequence[str],
+    women: Sequence[float | None],
+    men: Sequence[float | None],
+    path: str | Path,
+    *,
+    ref_women: Sequence[float | None] | None = None,
+    ref_men: Sequence[float | None] | None = None,
+    label: str = "ESS",
+    ref_label: str = "Privé hors ESS",
+) -> Path:
+    """Age pyramid of shares (fractions): women to the left, men to the right, first band at the bottom.
+
+    ``ref_women``/``ref_men`` (another field) are drawn as an outline over the bars. A secret share
+    (``None``) draws no bar and prints ``s``; each bar is labelled with its value.
+    """
+    with matplotlib.rc_context(STYLE):
+        n = len(bands)
+        fig, ax = _figure(0.9 + 0.34 * n)
+        ys = list(range(n))
+        refs = (ref_women or [None] * n, ref_men or [None] * n)
+        known = [v for vals in (women, men, *refs) for v in vals if v is not None]
+        vmax = max(known, default=0.0) or 0.01
+        pad = vmax * 0.03
+        for side, vals, ref, col, who in (
+            (-1, women, refs[0], COLORS["F"], "Femmes"),
+            (1, men, refs[1], COLORS["H"], "Hommes"),
+        ):
+            ax.barh(ys, [side * (v or 0.0) for v in vals], height=0.72, color=col, label=f"{who} ({label})")
+            if ref_women is not None:
+                ax.barh(
+                    ys,
+                    [side * (r or 0.0) for r in ref],
+                    height=0.72,
+                    fill=False,
+                    edgecolor=TEXT,
+                    linewidth=1.0,
+                    label=f"{ref_label} (contour)" if side == 1 else None,
+                )
+            for y, v, r in zip(ys, vals, ref):
+                end = max(v or 0.0, r or 0.0)
+                ax.text(
+                    side * (end + pad),
+                    y,
+                    fmt.SECRET if v is None else fmt.pourcent(v),
+                    va="center",
+                    ha="left" if side > 0 else "right",
+                    fontsize=FONT_SIZE - 1,
+                    color=TEXT,
+                    style="italic" if v is None else "normal",
+                )
+            ax.text(
+                side * vmax * 0.6,
+                n - 0.35,
+                who,
+                ha="center",
+                va="bottom",
+                fontsize=FONT_SIZE,
+                color=col,
+                fontweight="bold",
+            )
+        lim = vmax * 1.45
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-0.6, n + 0.1)
+        ax.axvline(0, color="#555555", linewidth=0.8)
+        ax.set_yticks(ys, bands)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(abs(v), 0)))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(6, symmetric=True))
+        ax.grid(axis="x", color=GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
         return _save(fig, path)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib
+import itertools
 import json
 import shutil
 import tempfile
@@ -111,6 +112,7 @@ SECTION_TITLES = {
         "Les départements",
         "Les emplois",
         "Égalité femmes-hommes",
+        "L'évolution de l'emploi",
         "Méthodologie",
     ],
     "plaquette": [
@@ -126,10 +128,36 @@ SECTION_TITLES = {
         "Temps partiel",
         "Accès aux postes de cadres",
         "Part des femmes par famille et par secteur",
+        "La pyramide des âges",
         "Méthodologie",
     ],
 }
 """The section titles every document of a kind carries, in order (checked by the layout check)."""
+
+AGES = {
+    "effectif_age_moins_25": "Moins de 25 ans",
+    "effectif_age_25_34": "25 à 34 ans",
+    "effectif_age_35_44": "35 à 44 ans",
+    "effectif_age_45_54": "45 à 54 ans",
+    "effectif_age_55_plus": "55 ans ou plus",
+}
+"""Age bands of the headcount at 31/12 (indicator codes), youngest first."""
+
+TITRE_PYRAMIDE = "Pyramide des âges des salariés de l'ESS"
+PYRAMIDE_ABSENTE = (
+    "La pyramide des âges n'est pas disponible : la table des indicateurs de ce millésime ne contient pas "
+    "les effectifs par tranche d'âge."
+)
+TITRE_EVOLUTION = "Évolution de l'effectif salarié au 31/12"
+EVOLUTION_ABSENTE = "Aucun millésime antérieur n'est publié : l'évolution ne peut pas encore être présentée."
+REQUIRED_CONTENT = {
+    "panorama": [(TITRE_PYRAMIDE, PYRAMIDE_ABSENTE), (TITRE_EVOLUTION, EVOLUTION_ABSENTE)],
+    "plaquette": [("Évolution", EVOLUTION_ABSENTE)],
+    "egalite": [(TITRE_PYRAMIDE, PYRAMIDE_ABSENTE)],
+}
+"""Per document kind, figures that must be there — or the sentence saying why not (layout check)."""
+VINTAGES_SHOWN = 5
+"""Most vintages in the evolution table (the latest ones)."""
 
 
 # --------------------------------------------------------------------------------------------- cells
@@ -152,7 +180,11 @@ FORMATS: dict[str, Callable[[float], str]] = {
     "montant": fmt.montant,
     "rang": fmt.rang,
     "fois": fmt.fois,
+    "evolution": fmt.evolution,
+    "solde": fmt.solde,
 }
+PCT_KINDS = {"pourcent", "evolution"}
+"""Kinds holding fractions: percent in CSV, ``%`` number format in XLSX."""
 
 
 @dataclass(frozen=True)
@@ -382,8 +414,15 @@ class Document:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _lecture(text: str) -> str:
-    return "Lecture : " + text[0].lower() + text[1:] if text else ""
+LECTURE_SECRET = "Lecture : les cases notées « s » sont couvertes par le secret statistique ; leur valeur n'est pas publiée."
+
+
+def _lecture(text: str, *cells: Cell) -> str:
+    """The "Lecture :" sentence; when a figure it quotes is not published (or there is none), a sentence
+    saying that the cells marked ``s`` are under secrecy instead of a sentence quoting ``s``."""
+    if not text or any(not c.ok for c in cells):
+        return LECTURE_SECRET
+    return "Lecture : " + text[0].lower() + text[1:]
 
 
 def _first_ok(items: Iterable[tuple[str, Cell]]) -> tuple[str, Cell] | None:
@@ -428,7 +467,7 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         rows.append([label] + cells)
     ess_prive = t.get("part_emploi_prive")
     lect = f"en {y}, l'ESS emploie {ess_prive.text()} des salariés du secteur privé {t.dans}"
-    if fr is not None and fr is not t:
+    if fr is not None and fr is not t and fr.get("part_emploi_prive").ok:
         lect += f" (France : {fr.get('part_emploi_prive').text()})"
     rows_chart = [t.libelle] + ([] if fr is None or fr is t else ["France"])
     terr = [t] + ([] if fr is None or fr is t else [fr])
@@ -442,7 +481,7 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         "L'ESS, le privé hors ESS et le public",
         "Unité : nombre, euros, %",
         _champ_line(t, y),
-        _lecture(lect + "."),
+        _lecture(lect + ".", ess_prive),
         ["", *[CHAMPS[c] for c in champs]],
         rows,
         chart=chart,
@@ -608,7 +647,7 @@ def fig_tranches(t: Territory, y: int) -> Figure:
         "Les établissements de l'ESS selon leur taille",
         "Unité : nombre, %",
         _champ_line(t, y, "établissements employeurs de l'ESS, taille selon l'effectif au 31/12"),
-        _lecture(lect),
+        _lecture(lect, share(n_small, n_tot), share(e_small, e_tot)),
         [
             "Taille de l'établissement",
             "Établissements",
@@ -711,7 +750,7 @@ def fig_emplois(t: Territory, y: int) -> Figure:
         "Caractéristiques des emplois",
         "Unité : %",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, f_ess, f_p),
         ["", *[CHAMPS[c] for c in champs]],
         rows,
         chart=chart,
@@ -736,7 +775,7 @@ def fig_pcs(t: Territory, y: int) -> Figure:
         "Répartition des salariés par catégorie socioprofessionnelle",
         "Unité : % des salariés",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, cad[1], cad[2]),
         ["Catégorie", *[CHAMPS[c] for c in champs]],
         rows,
         note="Hors catégories non renseignées : le total peut différer de 100 %.",
@@ -855,7 +894,7 @@ def fig_sexe(t: Territory, y: int, champs: list[str], ind: str, titre: str, fig_
         titre,
         "Unité : % des salariées / des salariés, rapport",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, *ess[1:]),
         cols,
         rows,
         chart=chart,
@@ -901,7 +940,7 @@ def fig_salaires(t: Territory, y: int, champ: str = "ess", chart_on: bool = True
         f"Salaire net horaire moyen selon le sexe et la catégorie socioprofessionnelle — {CHAMPS[champ]}",
         "Unité : euros par heure, % (écart = 1 − salaire des femmes / salaire des hommes)",
         _champ_line(t, y, CHAMP_SALAIRES),
-        _lecture(lect),
+        _lecture(lect, tot[1], tot[2], tot[4]),
         ["Catégorie", "Femmes", "Hommes", "Ensemble", "Écart femmes-hommes"],
         rows,
         bold_rows={0},
@@ -929,7 +968,7 @@ def fig_ecarts(t: Territory, y: int) -> Figure:
         "Écart de salaire net horaire entre femmes et hommes",
         "Unité : % (1 − salaire des femmes / salaire des hommes)",
         _champ_line(t, y, CHAMP_SALAIRES),
-        _lecture(lect),
+        _lecture(lect, *rows[0][1:]),
         ["Catégorie", *[CHAMPS[c] for c in champs]],
         rows,
         bold_rows={0},
@@ -976,10 +1015,216 @@ def fig_plaquette_fh(t: Territory, y: int) -> Figure:
         "Femmes et hommes dans l'ESS",
         "Unité : %, euros par heure",
         _champ_line(t, y, CHAMP_POSTES),
-        _lecture(lect),
+        _lecture(lect, gap, ratio),
         ["", "Femmes", "Hommes", "Ensemble"],
         rows,
         note=f"Écart de salaire net horaire femmes-hommes : {gap.text()}.",
+    )
+
+
+def has_age_bands(t: Territory) -> bool:
+    """True when the table carries the headcount by age band (``effectif_age_*``) for this territory."""
+    return any(t.get(ind, sexe=s).statut != "absent" for ind in AGES for s in ("F", "H"))
+
+
+def fig_pyramide(t: Territory, y: int) -> Figure:
+    """Age pyramid by sex of ESS jobs, with privé hors ESS as an outline: shares of each field's headcount.
+
+    A share is ``effectif_age_<band>`` of one sex over the field's ``effectif_31_12`` (both sexes): secret
+    when either is. Secret bands print ``s`` and draw no bar.
+    """
+    champs = ("ess", "prive_hors_ess")
+    totals = {c: t.get("effectif_31_12", champ=c) for c in champs}
+    rows = []
+    for ind, label in AGES.items():
+        f, h = t.get(ind, sexe="F"), t.get(ind, sexe="H")
+        row = [label, f, h, share(f, totals["ess"]), share(h, totals["ess"])]
+        for s in ("F", "H"):
+            row.append(share(t.get(ind, champ="prive_hors_ess", sexe=s), totals["prive_hors_ess"]))
+        rows.append(row)
+    band_shares = [
+        (label, {c: share(t.get(ind, champ=c), totals[c]) for c in champs})
+        for ind, label in reversed(AGES.items())
+    ]
+    told = next((b for b in band_shares if b[1]["ess"].ok), None)
+    if told:
+        lect = (
+            f"en {y}, {t.dans}, {told[1]['ess'].text()} des salariés de l'ESS ont "
+            f"{told[0].replace('Moins', 'moins')}, contre {told[1]['prive_hors_ess'].text()} dans le privé "
+            "hors ESS."
+        )
+    else:
+        lect = f"en {y}, {t.dans}, la répartition par âge des salariés de l'ESS est couverte par le secret."
+
+    def chart(path: Path) -> Path:
+        return charts.pyramid(
+            [r[0] for r in rows],
+            [r[3].value for r in rows],
+            [r[4].value for r in rows],
+            path,
+            ref_women=[r[5].value for r in rows],
+            ref_men=[r[6].value for r in rows],
+        )
+
+    return Figure(
+        "pyramide_ages",
+        TITRE_PYRAMIDE,
+        "Unité : nombre, % de l'effectif salarié du champ (femmes et hommes)",
+        _champ_line(t, y, CHAMP_POSTES),
+        _lecture(lect),
+        [
+            "Âge",
+            "Femmes ESS",
+            "Hommes ESS",
+            "Femmes ESS (%)",
+            "Hommes ESS (%)",
+            "Femmes privé hors ESS (%)",
+            "Hommes privé hors ESS (%)",
+        ],
+        rows,
+        chart=chart,
+        note="Graphique : barres pleines, ESS ; contour, privé hors ESS.",
+    )
+
+
+def pyramide_section_parts(t: Territory, y: int) -> tuple[list[str], list[Figure]]:
+    """The pyramid figure, or (codes absent from the table) the sentence that says it is not available."""
+    if has_age_bands(t):
+        return [], [fig_pyramide(t, y)]
+    return [PYRAMIDE_ABSENTE], []
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """An earlier vintage's published table, as the evolution section reads it."""
+
+    millesime: int
+    table: IndicatorTable
+
+
+def earlier_vintages(output_vintage_dir: str | Path, millesime: int) -> list[Vintage]:
+    """The published vintages before ``millesime`` (``output/<m>/tables/indicateurs.parquet``), oldest first.
+
+    Only the cells the evolution section reads are loaded (headcount at 31/12 of every territory and field,
+    no breakdown), so an earlier vintage costs little to read.
+    """
+    from observatory import api
+
+    root = Path(output_vintage_dir).parent
+    filters = [
+        ("indicateur", "==", "effectif_31_12"),
+        ("famille", "==", "toutes"),
+        ("secteur", "==", "tous"),
+        ("tranche", "==", "toutes"),
+        ("sexe", "==", "tous"),
+        ("pcs", "==", "toutes"),
+    ]
+    out = []
+    for m in api.vintages(root):
+        if m < millesime:
+            df = pd.read_parquet(root / str(m) / api.TABLE, filters=filters)
+            out.append(Vintage(m, IndicatorTable(df)))
+    return out[-(VINTAGES_SHOWN - 1) :] if VINTAGES_SHOWN > 1 else []
+
+
+def _change(a: Cell, b: Cell, relative: bool) -> Cell:
+    if relative:
+        return derive(lambda x, z: z / x - 1, a, b, kind="evolution")
+    return derive(lambda x, z: z - x, a, b, kind="solde")
+
+
+def _history_cells(t: Territory, history: list[Vintage], champ: str) -> list[Cell]:
+    cells = []
+    for v in history:
+        past = v.table.territory(t.niveau, t.code) if v.table.has(t.niveau, t.code) else None
+        cells.append(past.get("effectif_31_12", champ=champ) if past else Cell(None, "absent"))
+    return cells + [t.get("effectif_31_12", champ=champ)]
+
+
+def fig_evolution(t: Territory, y: int, history: list[Vintage], perimetre: str) -> Figure:
+    """ESS vs privé hors ESS headcount at 31/12 per vintage, and the change since the previous vintage.
+
+    A change is secret when the headcount of either vintage is (``s``); ``n.d.`` when the territory is
+    absent from an earlier table.
+    """
+    champs = ("ess", "prive_hors_ess")
+    years = [v.millesime for v in history] + [y]
+    y0 = years[-2]
+    rows, changes = [], {}
+    for c in champs:
+        cells = _history_cells(t, history, c)
+        rows.append(
+            [CHAMPS[c], *cells, _change(cells[-2], cells[-1], True), _change(cells[-2], cells[-1], False)]
+        )
+        changes[c] = [_change(a, b, True) for a, b in itertools.pairwise(cells)]
+    ess, prive = rows
+    verbe = "augmenté" if ess[-1].ok and ess[-1].value >= 0 else "diminué" if ess[-1].ok else "évolué"
+    if ess[-2].ok:
+        lect = (
+            f"entre {y0} et {y}, l'effectif salarié de l'ESS {t.dans} a {verbe} de "
+            f"{fmt.pourcent(abs(ess[-2].value))} ({ess[-1].text()} emplois)"
+            + (f", contre {prive[-2].text()} dans le privé hors ESS." if prive[-2].ok else ".")
+        )
+    elif prive[-2].ok:
+        lect = (
+            f"entre {y0} et {y}, l'effectif salarié du privé hors ESS {t.dans} a évolué de {prive[-2].text()} "
+            f"({prive[-1].text()} emplois) ; l'évolution de celui de l'ESS est couverte par le secret statistique."
+        )
+    else:
+        lect = ""
+    versions = {v.millesime: v.table.perimetre_version for v in history}
+    differ = sorted(m for m, p in versions.items() if p not in (perimetre, "n.d."))
+    note = "Évolution : variation depuis le millésime précédent, en % et en nombre d'emplois."
+    if differ:
+        note += (
+            " Attention : le périmètre de l'ESS a changé ("
+            + ", ".join(f"{m} : {versions[m]}" for m in differ)
+            + f" ; {y} : {perimetre}), l'évolution mêle effet de périmètre et évolution de l'emploi."
+        )
+    labels = [f"{a}-{b}" for a, b in itertools.pairwise(years)]
+
+    def chart(path: Path) -> Path:
+        from observatory.publish import barometre_docs as bd
+
+        def as_b(c: Cell) -> bd.Cell:
+            return bd.Cell(c.value if c.ok else None, c.statut if c.secret or c.ok else "non_disponible")
+
+        return bd.change_bars(labels, {c: [as_b(x) for x in changes[c]] for c in champs}, path)
+
+    return Figure(
+        "evolution",
+        TITRE_EVOLUTION,
+        "Unité : nombre, %",
+        _champ_line(t, y),
+        _lecture(lect),
+        ["Champ", *[str(m) for m in years], f"Évolution {y0}-{y} (%)", f"Évolution {y0}-{y} (emplois)"],
+        rows,
+        chart=chart,
+        note=note + " Graphique : évolution annuelle de l'effectif salarié.",
+    )
+
+
+def evolution_section(t: Territory, y: int, history: list[Vintage], perimetre: str) -> Section:
+    """The panorama's evolution section: the figure, or one sentence when no earlier vintage is published."""
+    if not history:
+        return Section("L'évolution de l'emploi", intro=[EVOLUTION_ABSENTE])
+    return Section("L'évolution de l'emploi", figures=[fig_evolution(t, y, history, perimetre)])
+
+
+def evolution_line(t: Territory, y: int, history: list[Vintage]) -> str:
+    """The plaquette's one-line evolution (ESS and privé hors ESS since the previous vintage)."""
+    if not history:
+        return EVOLUTION_ABSENTE
+    y0 = history[-1].millesime
+    parts = {}
+    for c in ("ess", "prive_hors_ess"):
+        cells = _history_cells(t, history[-1:], c)
+        parts[c] = (_change(cells[0], cells[1], True), _change(cells[0], cells[1], False))
+    (e_pct, e_n), (p_pct, _p_n) = parts["ess"], parts["prive_hors_ess"]
+    jobs = f" ({e_n.text()} emplois)" if e_n.ok else ""
+    return (
+        f"Évolution {y0}-{y} de l'effectif salarié au 31/12 : ESS {e_pct.text()}{jobs}, "
+        f"privé hors ESS {p_pct.text()}."
     )
 
 
@@ -1012,13 +1257,18 @@ def _methodologie(table: IndicatorTable, manifest: dict, t: Territory, short: bo
         ("Millésime", str(manifest.get("millesime", y))),
         ("Version du périmètre", str(manifest.get("perimetre_version", table.perimetre_version))),
         ("Date d'exécution", _run_date(manifest)),
-        ("Version du code", str(manifest.get("code_version", fmt.MISSING))),
+        ("Version du code", fmt.code_version(manifest.get("code_version"))),
     ]
     return Section("Méthodologie", intro=intro, metadata=meta)
 
 
-def panorama_document(table: IndicatorTable, manifest: dict, code_region: str) -> Document:
-    """Assemble the regional panorama (sections of products.md §3) for one région."""
+def panorama_document(
+    table: IndicatorTable, manifest: dict, code_region: str, history: list[Vintage] | None = None
+) -> Document:
+    """Assemble the regional panorama (sections of products.md §3) for one région.
+
+    ``history``: the earlier vintages (:func:`earlier_vintages`) read by the evolution section.
+    """
     t = table.territory("region", code_region)
     fr = table.territory("france", table.codes("france")[0]) if table.codes("france") else None
     y = table.millesime
@@ -1029,6 +1279,7 @@ def panorama_document(table: IndicatorTable, manifest: dict, code_region: str) -
         (t.get("etablissements_employeurs"), "établissements employeurs"),
         (t.get("masse_salariale_brute"), "de masse salariale brute"),
     ]
+    pyr_intro, pyr_figs = pyramide_section_parts(t, y)
     sections = [
         Section("Chiffres clés", kpis=kpis, figures=[fig_chiffres_cles(t, fr, y)]),
         Section("Les familles de l'ESS", figures=[fig_familles(t, y)]),
@@ -1038,8 +1289,10 @@ def panorama_document(table: IndicatorTable, manifest: dict, code_region: str) -
         Section("Les emplois", figures=[fig_emplois(t, y), fig_pcs(t, y)]),
         Section(
             "Égalité femmes-hommes",
+            intro=pyr_intro,
             figures=[
                 fig_femmes_familles(t, y),
+                *pyr_figs,
                 fig_sexe(
                     t,
                     y,
@@ -1059,6 +1312,7 @@ def panorama_document(table: IndicatorTable, manifest: dict, code_region: str) -
                 fig_salaires(t, y, "ess"),
             ],
         ),
+        evolution_section(t, y, history or [], table.perimetre_version),
         _methodologie(table, manifest, t),
     ]
     return Document(
@@ -1074,8 +1328,10 @@ def panorama_document(table: IndicatorTable, manifest: dict, code_region: str) -
     )
 
 
-def plaquette_document(table: IndicatorTable, manifest: dict, code_departement: str) -> Document:
-    """Assemble the departmental plaquette (2–4 pages) for one département."""
+def plaquette_document(
+    table: IndicatorTable, manifest: dict, code_departement: str, history: list[Vintage] | None = None
+) -> Document:
+    """Assemble the departmental plaquette (2–4 pages) for one département (``history``: earlier vintages)."""
     d = table.territory("departement", code_departement)
     y = table.millesime
     code_region = table.region_of(code_departement)
@@ -1103,12 +1359,17 @@ def plaquette_document(table: IndicatorTable, manifest: dict, code_departement: 
         "Poids du département dans l'ESS régionale",
         "Unité : nombre, %, rang",
         _champ_line(d, y),
-        _lecture(lect),
+        _lecture(lect, pr, rr, rf),
         ["", "Valeur"],
         poids_rows,
     )
     sections = [
-        Section("Chiffres clés", kpis=kpis, figures=[fig_chiffres_cles(d, reg, y)]),
+        Section(
+            "Chiffres clés",
+            intro=[evolution_line(d, y, history or [])],
+            kpis=kpis,
+            figures=[fig_chiffres_cles(d, reg, y)],
+        ),
         Section("Poids dans la région", figures=[poids]),
         Section("Les familles de l'ESS", figures=[fig_familles(d, y, compact=True)]),
         Section("Les principaux secteurs", figures=[fig_secteurs(d, y, top=8)]),
@@ -1140,6 +1401,7 @@ def egalite_document(table: IndicatorTable, manifest: dict, code: str | None = N
     t = table.territory("france", code or codes[0])
     y = table.millesime
     champs = ["ess", "prive_hors_ess", "public"]
+    pyr_intro, pyr_figs = pyramide_section_parts(t, y)
     sections = [
         Section(
             "Salaires selon le sexe et la catégorie socioprofessionnelle",
@@ -1162,6 +1424,7 @@ def egalite_document(table: IndicatorTable, manifest: dict, code: str | None = N
             "Part des femmes par famille et par secteur",
             figures=[fig_femmes_familles(t, y), fig_femmes_secteurs(t, y)],
         ),
+        Section("La pyramide des âges", intro=pyr_intro, figures=pyr_figs),
         _methodologie(table, manifest, t),
     ]
     return Document(
@@ -1184,7 +1447,7 @@ def _cell_export(c, percent_scale: float) -> object:
         return fmt.SECRET
     if c.value is None:
         return ""
-    return c.value * percent_scale if c.kind == "pourcent" else c.value
+    return c.value * percent_scale if c.kind in PCT_KINDS else c.value
 
 
 def _csv_number(v) -> str:
@@ -1195,7 +1458,9 @@ def _csv_number(v) -> str:
 
 def write_csv(fig: Figure, path: Path) -> Path:
     """One figure's table as CSV: ``;``, ``,`` decimals, UTF-8 BOM, shares in percent, ``s`` if secret."""
-    header = [c if i == 0 or not _is_pct_col(fig, i) else f"{c} (%)" for i, c in enumerate(fig.columns)]
+    header = [
+        c if i == 0 or "%" in c or not _is_pct_col(fig, i) else f"{c} (%)" for i, c in enumerate(fig.columns)
+    ]
     header[0] = header[0] or "Indicateur"
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
@@ -1209,7 +1474,7 @@ def write_csv(fig: Figure, path: Path) -> Path:
 
 def _is_pct_col(fig: Figure, i: int) -> bool:
     kinds = {r[i].kind for r in fig.rows if isinstance(r[i], Cell)}
-    return kinds == {"pourcent"}
+    return bool(kinds) and kinds <= PCT_KINDS
 
 
 def _figure_json(fig: Figure, chart_path: str | None, map_info: dict | None) -> dict:
@@ -1356,20 +1621,30 @@ def write_document(
 
 
 # --------------------------------------------------------------------------------------------- entry points
-def build_region_panorama(table, manifest: dict, code_region: str, out_dir: str | Path) -> list[Path]:
-    """Write ``panoramas/region-<code>.pdf`` and ``.xlsx`` and ``donnees/region-<code>/*.csv`` under ``out_dir``."""
+def build_region_panorama(
+    table, manifest: dict, code_region: str, out_dir: str | Path, history: list[Vintage] | None = None
+) -> list[Path]:
+    """Write ``panoramas/region-<code>.pdf`` and ``.xlsx`` and ``donnees/region-<code>/*.csv`` under ``out_dir``.
+
+    ``history`` (earlier vintages, :func:`earlier_vintages`) feeds the evolution section; none: the section
+    says no earlier vintage is published.
+    """
     it = _as_table(table)
-    doc = panorama_document(it, manifest, code_region)
+    doc = panorama_document(it, manifest, code_region, history)
     out_dir = Path(out_dir)
     return write_document(doc, out_dir, it.df, csv_dir=out_dir / "donnees" / f"region-{code_region}")
 
 
 def build_departement_plaquette(
-    table, manifest: dict, code_departement: str, out_dir: str | Path
+    table,
+    manifest: dict,
+    code_departement: str,
+    out_dir: str | Path,
+    history: list[Vintage] | None = None,
 ) -> list[Path]:
     """Write ``panoramas/departement-<code>.pdf`` and ``.xlsx`` (and its CSV under ``donnees/``)."""
     it = _as_table(table)
-    doc = plaquette_document(it, manifest, code_departement)
+    doc = plaquette_document(it, manifest, code_departement, history)
     out_dir = Path(out_dir)
     return write_document(
         doc, out_dir, it.df, csv_dir=out_dir / "donnees" / f"departement-{code_departement}"
@@ -1390,8 +1665,16 @@ def read_manifest(vintage_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def build_all(output_vintage_dir: str | Path, regions: Iterable[str] | None = None) -> dict:
+def build_all(
+    output_vintage_dir: str | Path,
+    regions: Iterable[str] | None = None,
+    out_dir: str | Path | None = None,
+    table: IndicatorTable | None = None,
+) -> dict:
     """Build the publications of a vintage folder ``output/<millesime>/``.
+
+    They are written under ``out_dir`` (default: the vintage folder itself; a staging folder laid out the
+    same way for :mod:`observatory.publish.release`); ``table``: the vintage's table when already read.
 
     ``regions=None`` builds every région of the table, all their départements' plaquettes and the France
     égalité report; with a list of région codes (one région partition of the pipeline) only those
@@ -1399,18 +1682,20 @@ def build_all(output_vintage_dir: str | Path, regions: Iterable[str] | None = No
     "departements": {code: [paths]}, "egalite": [paths]}``.
     """
     vintage = Path(output_vintage_dir)
-    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    out = Path(out_dir) if out_dir is not None else vintage
+    table = table or IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = read_manifest(vintage)
     all_regions = table.codes("region")
     todo = all_regions if regions is None else [str(r) for r in regions]
     unknown = [r for r in todo if r not in all_regions]
     if unknown:
         raise PublicationError(f"régions absentes de la table des indicateurs : {', '.join(unknown)}")
+    history = earlier_vintages(vintage, table.millesime)
     result: dict = {"regions": {}, "departements": {}, "egalite": []}
     for code in todo:
-        result["regions"][code] = build_region_panorama(table, manifest, code, vintage)
+        result["regions"][code] = build_region_panorama(table, manifest, code, out, history)
         for dep in table.departements_of(code):
-            result["departements"][dep] = build_departement_plaquette(table, manifest, dep, vintage)
+            result["departements"][dep] = build_departement_plaquette(table, manifest, dep, out, history)
     if regions is None and table.codes("france"):
-        result["egalite"] = build_egalite_france(table, manifest, vintage)
+        result["egalite"] = build_egalite_france(table, manifest, out)
     return result

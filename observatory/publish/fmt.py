@@ -77,6 +77,25 @@ def points(x: float | None, decimals: int = 1) -> str:
     return nombre(x, decimals) + SPACE + "pts"
 
 
+def _signed(text: str, x: float) -> str:
+    nonzero = any(ch in "123456789" for ch in text)
+    return "+" + text if nonzero and x > 0 else text
+
+
+def evolution(fraction: float | None, decimals: int = 1) -> str:
+    """A change given as a fraction, signed: ``+1,2 %``, ``−0,4 %`` (``0,0 %`` unsigned)."""
+    if _is_missing(fraction):
+        return MISSING
+    return _signed(pourcent(fraction, decimals), fraction)
+
+
+def solde(x: float | None) -> str:
+    """A change in a count, signed: ``+2 300``, ``−150``."""
+    if _is_missing(x):
+        return MISSING
+    return _signed(nombre(x), x)
+
+
 def euros(x: float | None, decimals: int = 0) -> str:
     """An amount in euros, in full: ``31 250 €``, ``14,52 €``."""
     if _is_missing(x):
@@ -167,3 +186,14 @@ def locatif(niveau: str, code: str, libelle: str, type_nom: str | int | None = N
         if type_nom is not None and str(type_nom) in article:
             return article[str(type_nom)] + libelle
     return f"dans le territoire « {libelle} »"
+
+
+def code_version(version: object) -> str:
+    """The manifest's ``code_version`` for a reader: ``0.1.0 (commit fb4b1bd)``; ``n.d.`` when missing."""
+    if not version:
+        return MISSING
+    if isinstance(version, dict):
+        package = str(version.get("package") or MISSING)
+        commit = version.get("git_commit")
+        return f"{package} (commit {str(commit)[:7]})" if commit else package
+    return str(version)

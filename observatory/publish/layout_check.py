@@ -5,10 +5,13 @@ For each panorama, plaquette and the égalité report of a vintage folder:
 - **overflow**: every run of text (PDFium's text rectangles) lies inside the page box, and none in the
   strips above the header or below the footer (where a block too tall for a page spills); typst
   warnings already fail the build (``documents.compile_pdf``);
-- **sections**: every section title of the document kind is in the text;
+- **sections**: every section title of the document kind is in the text, and every required figure
+  (age pyramid, evolution) is there or replaced by the sentence that says why
+  (``documents.REQUIRED_CONTENT``);
 - **figures**: the key figures printed in the PDF equal the indicator table's, formatted in French:
   they are recomputed here straight from the table rows (not through the document builder) and looked
-  for in the extracted text; a secret key figure must print ``s``;
+  for in the extracted text; a secret key figure must print ``s``; the panorama's change of the ESS and
+  privé hors ESS headcounts since the previous published vintage is recomputed from both tables;
 - **captions**: the source line, a "Lecture :" sentence and a "Champ :" line are present.
 
 ``check_vintage`` returns the problems found; the CLI or the pipeline fails the run when there is one.
@@ -24,7 +27,7 @@ import pypdfium2 as pdfium
 
 from observatory.errors import PublicationError
 from observatory.publish import fmt
-from observatory.publish.documents import SECTION_TITLES, SOURCE, IndicatorTable, to_natural
+from observatory.publish.documents import REQUIRED_CONTENT, SECTION_TITLES, SOURCE, IndicatorTable, to_natural
 
 EDGE_PT = 18.0
 """Height of the strips at the top and bottom of a page where no text may be (above the header, below
@@ -71,6 +74,11 @@ def pdf_text(path: str | Path) -> str:
         pdf.close()
 
 
+def flat_text(path: str | Path) -> str:
+    """The text of a PDF on one line (line breaks as spaces, spaces normalised): what figures are looked for in."""
+    return fmt.normalize(pdf_text(path).replace("\n", " "))
+
+
 def text_outside(path: str | Path) -> list[str]:
     """Runs of text (PDFium's text rectangles) that stick out of a page, or lie in the top/bottom edge strips.
 
@@ -97,9 +105,8 @@ def text_outside(path: str | Path) -> list[str]:
     return problems
 
 
-def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]:
-    """Key figures of one territory as they must print, computed straight from the table rows."""
-    rows = df[
+def _key_rows(df: pd.DataFrame, niveau: str, code: str) -> pd.DataFrame:
+    return df[
         (df["niveau"] == niveau)
         & (df["code"] == code)
         & (df["famille"] == "toutes")
@@ -108,6 +115,11 @@ def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]
         & (df["sexe"] == "tous")
         & (df["pcs"] == "toutes")
     ]
+
+
+def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]:
+    """Key figures of one territory as they must print, computed straight from the table rows."""
+    rows = _key_rows(df, niveau, code)
     out = {}
     for indicateur, champ, formatter in KEY_FIGURES:
         hit = rows[(rows["indicateur"] == indicateur) & (rows["champ"] == champ)]
@@ -122,17 +134,43 @@ def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]
     return out
 
 
+def expected_evolution(df: pd.DataFrame, earlier: pd.DataFrame, niveau: str, code: str) -> dict[str, str]:
+    """The change of the ESS and privé hors ESS headcounts since ``earlier`` (a published table), as printed."""
+    now, before = _key_rows(df, niveau, code), _key_rows(earlier, niveau, code)
+    out = {}
+    for champ in ("ess", "prive_hors_ess"):
+        pair = [t[(t["indicateur"] == "effectif_31_12") & (t["champ"] == champ)] for t in (before, now)]
+        if any(p.empty for p in pair):
+            continue
+        (a, b) = (p.iloc[0] for p in pair)
+        label = f"evolution/{champ}"
+        if str(a["statut"]).startswith("secret") or str(b["statut"]).startswith("secret"):
+            out[label] = fmt.SECRET
+        elif pd.notna(a["valeur"]) and pd.notna(b["valeur"]) and a["valeur"]:
+            out[label] = fmt.normalize(fmt.evolution(float(b["valeur"]) / float(a["valeur"]) - 1))
+    return out
+
+
+def _previous_table(vintage: Path, millesime: int) -> pd.DataFrame | None:
+    from observatory import api
+
+    earlier = [m for m in api.vintages(vintage.parent) if m < millesime]
+    return pd.read_parquet(vintage.parent / str(earlier[-1]) / api.TABLE) if earlier else None
+
+
 def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = None) -> list[str]:
     """Problems of one PDF: overflow, a missing section or caption, a key figure not as in the table."""
     path = Path(path)
     if not path.exists():
         return [f"{path.name}: missing"]
     problems = [f"{path.name}: {p}" for p in text_outside(path)]
-    text = pdf_text(path)
-    flat = text.replace("\n", " ")
+    flat = flat_text(path)
     for title in SECTION_TITLES[kind]:
         if fmt.normalize(title) not in flat:
             problems.append(f"{path.name}: section « {title} » missing")
+    for titre, absent in REQUIRED_CONTENT.get(kind, []):
+        if fmt.normalize(titre) not in flat and fmt.normalize(absent) not in flat:
+            problems.append(f"{path.name}: « {titre} » missing (and no sentence saying why)")
     for caption in (fmt.normalize(SOURCE), "Lecture :", "Champ :"):
         if caption not in flat:
             problems.append(f"{path.name}: caption « {caption} » missing")
@@ -147,26 +185,36 @@ def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = Non
 
 
 def check_vintage(
-    output_vintage_dir: str | Path, regions: list[str] | None = None, strict: bool = False
+    output_vintage_dir: str | Path,
+    regions: list[str] | None = None,
+    strict: bool = False,
+    pdf_root: str | Path | None = None,
+    table: IndicatorTable | None = None,
 ) -> LayoutReport:
     """Check every regional panorama, departmental plaquette and the égalité report of a vintage folder.
 
     With ``regions`` only those régions and their départements are checked (a region partition).
+    ``pdf_root``: where the PDFs are (a staging folder laid out like the vintage folder; default the vintage
+    folder itself); the figures are always those of the vintage's published table (``table`` if already read).
     ``strict`` raises :class:`PublicationError` listing the problems instead of returning them.
     """
     vintage = Path(output_vintage_dir)
-    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    root = Path(pdf_root) if pdf_root is not None else vintage
+    table = table or IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     report = LayoutReport()
     todo = table.codes("region") if regions is None else list(regions)
     jobs: list[tuple[Path, str, str, str]] = []
     for reg in todo:
-        jobs.append((vintage / "panoramas" / f"region-{reg}.pdf", "panorama", "region", reg))
+        jobs.append((root / "panoramas" / f"region-{reg}.pdf", "panorama", "region", reg))
         for dep in table.departements_of(reg):
-            jobs.append((vintage / "panoramas" / f"departement-{dep}.pdf", "plaquette", "departement", dep))
+            jobs.append((root / "panoramas" / f"departement-{dep}.pdf", "plaquette", "departement", dep))
     if regions is None and table.codes("france"):
-        jobs.append((vintage / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
+        jobs.append((root / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
+    previous = _previous_table(vintage, table.millesime)
     for path, kind, niveau, code in jobs:
         expected = expected_figures(table.df, niveau, code) if kind != "egalite" else {}
+        if kind == "panorama" and previous is not None:
+            expected.update(expected_evolution(table.df, previous, niveau, code))
         report.problems += check_pdf(path, kind, expected)
         report.checked.append(path)
         if kind == "panorama" and path.exists() and "Carte des départements non disponible" in pdf_text(path):

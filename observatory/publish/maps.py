@@ -146,10 +146,14 @@ class Classes:
         return np.where(np.isnan(v), -1, idx)
 
     def decimals(self, base: int = 1) -> int:
-        """The fewest decimals (from ``base``) that keep every printed bound distinct."""
+        """The fewest decimals (from ``base``) that keep distinct bounds distinct when printed.
+
+        A class holding one value has equal bounds (``de 2,6 à 2,6``): they need not print apart.
+        """
+        distinct = len({round(float(b), 9) for b in self.bounds})
         for d in range(base, 4):
             printed = [fr_number(b, d) for b in self.bounds]
-            if len(set(printed)) == len(printed):
+            if len(set(printed)) == distinct:
                 return d
         return 3
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from observatory.errors import PublicationError
+from observatory.publish import fmt
 from observatory.publish.maps import MAPS
 from observatory.reference import cog
 from observatory.warehouse import atomic_dir
@@ -274,7 +275,7 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
         millesime=manifest.get("millesime", root.name),
         perimetre=manifest.get("perimetre_version", "inconnue"),
         run_date=_run_date(manifest.get("created_at")),
-        code_version=manifest.get("code_version", ""),
+        code_version=fmt.code_version(manifest.get("code_version")) if manifest.get("code_version") else "",
         france=france,
         groups=groups,
         about=about,

@@ -30,6 +30,8 @@ NUMBER_FORMATS = {
     "montant": '#,##0" €"',
     "rang": "0",
     "fois": "0.0",
+    "evolution": "+0.0%;-0.0%;0.0%",
+    "solde": "+#,##0;-#,##0;0",
 }
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=13, color="A3195B")

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from observatory.publish import documents, layout_check, maps, portal
+from observatory.publish import documents, layout_check, maps, portal, release
 from pipelines.assets.indicators import indicateurs
 from pipelines.partitions import region_partitions
 from pipelines.resources import ObservatoryConfig
@@ -27,11 +27,14 @@ def _table(vintage: Path) -> pd.DataFrame:
     group_name="publish",
     partitions_def=region_partitions,
     deps=[indicateurs],
-    description="Regional panorama (PDF, XLSX, CSV per chart) and the plaquettes of the region's départements.",
+    description=(
+        "Regional panorama (PDF, XLSX, CSV per chart) and the plaquettes of the region's départements, built in a "
+        "staging folder and moved into place only once their layout check passed."
+    ),
 )
 def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) -> dg.MaterializeResult:
     region = context.partition_key
-    written = documents.build_all(_vintage_dir(observatory), regions=[region])
+    written = release.publish_regions(_vintage_dir(observatory), [region]).written
     files = written["regions"].get(region, [])
     pdf = next((str(p) for p in files if str(p).endswith(".pdf")), None)
     metadata = {

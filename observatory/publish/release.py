@@ -1,0 +1,68 @@
+"""Publishing a région partition so that a failed build leaves the previous publication in place.
+
+The partition's panorama, plaquettes, workbooks and CSV files are built into a staging folder inside the
+vintage folder (``.staging-regions.<host>-<pid>.<random>.tmp``: hidden from the portal, swept by
+:func:`observatory.warehouse.sweep_stale` when its writer was killed), laid out like the vintage folder.
+The layout check then reads the staged PDFs against the published indicator table; only when it passes
+is each file moved into place, one atomic rename per file (same file system). A failed check raises
+:class:`~observatory.errors.PublicationError` naming the problems, and nothing in the vintage folder has
+changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from observatory.errors import PublicationError
+from observatory.publish import documents, layout_check
+from observatory.warehouse import _writer_tag
+
+
+@dataclass
+class Release:
+    """What a partition published: ``written`` as :func:`documents.build_all` returns it (final paths)."""
+
+    written: dict
+    report: layout_check.LayoutReport
+    moved: list[Path] = field(default_factory=list)
+
+
+def _final(paths, staging: Path, vintage: Path) -> list[Path]:
+    return [vintage / Path(p).relative_to(staging) for p in paths]
+
+
+def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Release:
+    """Build, check and publish the panoramas and plaquettes of ``regions`` (one partition).
+
+    Raises :class:`PublicationError` (and publishes nothing) when the layout check finds a problem.
+    """
+    vintage = Path(output_vintage_dir)
+    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{_writer_tag()}.", suffix=".tmp", dir=vintage))
+    try:
+        written = documents.build_all(vintage, regions=regions, out_dir=staging, table=table)
+        report = layout_check.check_vintage(vintage, regions=regions, pdf_root=staging, table=table)
+        if not report.ok:
+            raise PublicationError(
+                f"layout check failed for région(s) {', '.join(regions)}; the previous publication is kept:\n"
+                + "\n".join(report.problems)
+            )
+        moved = []
+        for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+            dest = vintage / src.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+            moved.append(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    final = {
+        key: {code: _final(paths, staging, vintage) for code, paths in written[key].items()}
+        for key in ("regions", "departements")
+    }
+    final["egalite"] = _final(written["egalite"], staging, vintage)
+    report.checked = _final(report.checked, staging, vintage)
+    return Release(final, report, moved)
