@@ -7,12 +7,16 @@ the daemon (the ``rapport_execution`` asset, from the run's events in ``context.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import dagster as dg
 
 from observatory.config import Settings
 
+TRIGGER_TAGS = ("dagster/schedule_name", "dagster/sensor_name", "observatory/trigger", "dagster/backfill")
+"""Run tags that say who started a run, in order of precedence."""
 PUBLISHED_ASSETS = ("indicateurs", "qualite", "cartes", "egalite_france", "portail")
 """Assets whose metadata say what was published."""
 
@@ -96,3 +100,53 @@ def summary_markdown(report: dict) -> str:
     lines += ["", "| étape | s |", "|---|---:|"]
     lines += [f"| {key} | {s} |" for key, s in report["steps_s"].items()]
     return "\n".join(lines)
+
+
+def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
+    """The user-facing message of a run's first failed step: the innermost cause, without a traceback."""
+    events = list(events)
+    for event in events:
+        if event.is_step_failure:
+            err = event.step_failure_data.error
+            while err is not None and err.cause is not None:
+                err = err.cause
+            msg = err.message.strip() if err else "unknown error"
+            return f"step '{event.step_key}' failed: {msg}"
+    for event in events:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            and not event.event_specific_data.passed
+        ):
+            evaluation = event.event_specific_data
+            return f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed"
+    return "the run failed"
+
+
+def trigger_of(tags: dict) -> str:
+    """Who started a run: the schedule, the sensor, ``observatory run`` (``trigger: cli``) or the UI."""
+    for tag in TRIGGER_TAGS:
+        if tag in tags:
+            return f"{tag.split('/')[-1]}: {tags[tag]}"
+    return "ui"
+
+
+def settings_of_run(run_config: dict) -> Settings:
+    """The settings a run used: the environment's, with the run's resource config on top (the sensor sets the
+    vintage; the UI's launchpad may set any field)."""
+    from pathlib import Path
+
+    base = Settings()
+    resources = (run_config or {}).get("resources", {})
+    cfg = resources.get("observatory", {}).get("config", {})
+    warehouse = resources.get("duckdb", {}).get("config", {}).get("database", str(base.warehouse))
+    paths = {k: Path(cfg[k]) for k in ("data_dir", "output_dir", "cache_dir") if k in cfg}
+    values = {k: cfg[k] for k in ("millesime", "perimetre", "quarantine_max") if k in cfg}
+    return base.with_(warehouse=Path(warehouse), **paths, **values)
+
+
+def write_failed_report(settings: Settings, report: dict) -> Path:
+    """A failed run's report, beside the warehouse (the publication and its manifest are left unchanged)."""
+    path = settings.warehouse.parent / "last_failed_run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return path

@@ -7,7 +7,6 @@ Steps run in one process (no DuckDB lock contention); the run shows up in the Da
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import signal
@@ -24,7 +23,7 @@ from observatory.runlock import run_lock
 from observatory.warehouse import sweep_stale
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
-from pipelines.report import run_report, step_summary
+from pipelines.report import failure_message, run_report, step_summary, write_failed_report
 from pipelines.resources import default_resources
 
 REGION_WORKERS = int(os.environ.get("OBSERVATORY_REGION_WORKERS", "2"))
@@ -47,17 +46,7 @@ def _instance() -> dg.DagsterInstance:
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     """The user-facing message of the first failed step: the innermost cause, without a traceback."""
-    for event in result.all_events:
-        if event.is_step_failure:
-            err = event.step_failure_data.error
-            while err is not None and err.cause is not None:
-                err = err.cause
-            msg = err.message.strip() if err else "unknown error"
-            return f"step '{event.step_key}' failed: {msg}"
-    for ev in result.get_asset_check_evaluations():
-        if not ev.passed:
-            return f"check '{ev.check_name}' on {ev.asset_key.to_user_string()} failed"
-    return "the run failed"
+    return failure_message(result.all_events)
 
 
 def _materialize(assets, resources, instance, selection, partition_key=None, label="") -> dict:
@@ -188,8 +177,7 @@ def _run(settings: Settings, region: str | None) -> bool:
         publication.update_manifest(settings, run=report)
         print(f"done in {report['seconds']:.1f} s; outputs in {settings.vintage_output}")
     else:
-        failed = settings.warehouse.parent / "last_failed_run.json"
-        failed.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        failed = write_failed_report(settings, report)
         print(
             f"the previous publication in {settings.vintage_output} is unchanged; run report: {failed}",
             file=sys.stderr,

@@ -207,3 +207,48 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
     assert job_assets <= set(run["steps_s"]) and all(s >= 0 for s in run["steps_s"].values())
     assert shown["rows_read"].value == run["read"]["rows_read"]
     assert shown["report"].value["read"] == run["read"]
+
+
+def test_failed_annual_run_from_dagster_leaves_its_report(tmp_path, monkeypatch):
+    """A run of ``observatory_job`` started outside the CLI that fails (here: the jobs extract is missing)
+    leaves, through the ``observatory_failure_report`` sensor, the same report as ``observatory run``: the
+    failing step and its one-line message, beside the warehouse; no manifest is written."""
+    import dagster as dg
+
+    from pipelines import definitions
+    from pipelines.resources import default_resources
+    from pipelines.sensors import failure_report_sensor
+
+    env = observatory_env(tmp_path)
+    for name, value in env.items():
+        if name.startswith("OBSERVATORY_"):
+            monkeypatch.setenv(name, value)
+    from observatory.config import Settings
+
+    settings = Settings()
+    settings.raw_dir.mkdir(parents=True)
+    for name in ("StockUniteLegale_utf8.csv", "StockEtablissement_utf8.csv", "effectifs_trimestriels.csv"):
+        (settings.raw_dir / name).write_text("x\n")
+    job = definitions.defs.resolve_job_def("observatory_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            resources=default_resources(settings), instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        (failure,) = [
+            e.dagster_event
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event is not None and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name="observatory_failure_report", dagster_event=failure, dagster_instance=instance,
+            dagster_run=run,
+        ).for_run_failure()
+        failure_report_sensor(ctx)
+    report = json.loads((settings.warehouse.parent / "last_failed_run.json").read_text())
+    assert report["ok"] is False and report["run_id"] == result.run_id and report["trigger"] == "ui"
+    (error,) = report["errors"]
+    assert error.startswith("step 'extracts' failed") and "postes_" in error and "Traceback" not in error
+    assert report["millesime"] == MILLESIME and report["read"]["raw_dir"] == str(settings.raw_dir)
+    assert not (settings.vintage_output / "manifest.json").exists()

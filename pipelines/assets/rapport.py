@@ -9,18 +9,8 @@ from observatory import publication
 from pipelines.assets.indicators import indicateurs
 from pipelines.assets.perimeter import qualite
 from pipelines.assets.publish import cartes, egalite_france
-from pipelines.report import run_report, step_summary, summary_markdown
+from pipelines.report import run_report, step_summary, summary_markdown, trigger_of
 from pipelines.resources import ObservatoryConfig
-
-TRIGGER_TAGS = ("dagster/schedule_name", "dagster/sensor_name", "observatory/trigger", "dagster/backfill")
-
-
-def _trigger(tags: dict) -> str:
-    """Who started the run: the schedule, the sensor, ``observatory run`` (``cli``) or the UI."""
-    for tag in TRIGGER_TAGS:
-        if tag in tags:
-            return f"{tag.split('/')[-1]}: {tags[tag]}"
-    return "ui"
 
 
 @dg.asset(
@@ -45,7 +35,7 @@ def rapport_execution(
     report = run_report(settings, [step], seconds, scope="annual graph")
     run = instance.get_run_by_id(context.run.run_id)
     report["run_id"] = context.run.run_id
-    report["trigger"] = _trigger(dict(run.tags) if run else {})
+    report["trigger"] = trigger_of(dict(run.tags) if run else {})
     report["ok"] = all(report["audit"].values())
     path = publication.update_manifest(settings, run=report)
     read = report["read"]
