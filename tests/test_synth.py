@@ -387,3 +387,18 @@ def test_regional_ess_shares_expected_from_the_placement_weights() -> None:
         assert part[reg] == pytest.approx(attendue[reg], abs=0.001), reg
         assert part[reg] == pytest.approx(cible[reg], abs=0.005), reg
     assert part["94"] < 0.08 and part["06"] < 0.055  # Corse and Mayotte no longer inflated by cooperatives
+
+
+def test_secondary_establishments_mostly_in_the_head_offices_departement(data) -> None:
+    """Three secondary establishments in four are drawn in their head office's département (the others
+    anywhere, by the field's weights), recomputed from the establishment file's communes."""
+    et = data["et"].drop_duplicates("siret")
+    et = et[~et["codeCommuneEtablissement"].isin(["99999", "00000"])]
+    com = et["codeCommuneEtablissement"]
+    et = et.assign(dep=np.where(com.str[:2] == "97", com.str[:3], com.str[:2]))
+    employeurs = set(data["postes"]["SIRET"])
+    sieges = et[et["etablissementSiege"] == "true"].set_index("siren")["dep"]
+    sec = et[(et["etablissementSiege"] == "false") & et["siret"].isin(employeurs) & et["siren"].isin(sieges.index)]
+    assert len(sec) > 1000
+    same = (sec["dep"].to_numpy() == sieges.loc[sec["siren"]].to_numpy()).mean()
+    assert 0.75 <= same <= 0.85

@@ -90,8 +90,13 @@ def load_communes() -> Communes:
     base = pop * intens
     odds = part / (1 - part)
     dep = com["code_departement"].to_numpy(dtype=object)
-    codes_dep, inv, counts = np.unique(dep, return_inverse=True, return_counts=True)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes_dep, inv = np.unique(dep, return_inverse=True)
+    # Communes are sorted by région then département, so each département is one contiguous block; its
+    # bounds come from that order (np.unique's alphabetical order of départements is not the communes').
+    nouveau = np.r_[True, dep[1:] != dep[:-1]]
+    debut_bloc = np.flatnonzero(nouveau)
+    fin_bloc = np.r_[debut_bloc[1:], len(dep)]
+    bloc = np.cumsum(nouveau) - 1
     codes_reg, inv_reg = np.unique(com["code_region"].to_numpy(dtype=object), return_inverse=True)
     emplois = {c: sum(s.emplois_k for s in params.segments() if s.champ == c) for c in params.CHAMPS}
     base_reg = np.bincount(inv_reg, weights=base)
@@ -128,8 +133,8 @@ def load_communes() -> Communes:
         libelle=com["libelle"].to_numpy(dtype=object),
         dep=dep,
         reg=com["code_region"].to_numpy(dtype=object),
-        dep_debut=starts[inv],
-        dep_fin=(starts + counts)[inv],
+        dep_debut=debut_bloc[bloc],
+        dep_fin=fin_bloc[bloc],
         cum=weights,
     )
 
