@@ -176,7 +176,7 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
         cache_dir=ROOT / "warehouse" / "cache",
         millesime=MILLESIME,
     )
-    generate(settings.raw_dir, millesime=MILLESIME, fraction=0.004, seed=7, dirty_rate=0.002)
+    generate(settings.raw_dir, millesime=MILLESIME, fraction=0.005, seed=42, dirty_rate=0.002)
     job = definitions.defs.resolve_job_def("observatory_job")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
