@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import barometre, indicators, ingest, perimeter, publish
+from pipelines.assets import barometre, indicators, ingest, perimeter, publish, rapport
 from pipelines.assets.publish import panoramas_layout
 from pipelines.checks import ALL_CHECKS
 from pipelines.resources import default_resources
@@ -22,6 +22,7 @@ ANNUAL_ASSETS = [
     indicators.indicateurs,
     publish.cartes,
     publish.egalite_france,
+    rapport.rapport_execution,
 ]
 REGION_ASSETS = [publish.panoramas]
 FINAL_ASSETS = [publish.portail]

@@ -10,6 +10,16 @@ the code location loads, in the semestrial rhythm of the cron ``0 0 1 1,7 *`` (:
 :func:`semester_key` and :func:`semester_window` convert between keys and dates. A code location
 reloaded at least once a semester (any deployment does) always knows the semester the schedule asks for;
 otherwise the schedule skips with a message saying so.
+
+Checked in dagster 1.13 (no supported way exists): keys of a time-window definition are always
+``datetime.strftime(fmt)`` of the window start (``dagster/_time/__init__.py`` ``dst_safe_strftime``, l. 161–180,
+called from ``_core/definitions/partitions/definition/time_window.py`` l. 328, 380, 436…) and parsed back with
+``strptime(fmt)`` (same file, l. 554, 607, 620), so ``2025-S2`` would parse as 1 February. What the webserver
+and the daemon see is ``TimeWindowPartitionsSnap`` (``_core/definitions/partitions/snap/snap.py`` l. 62–122):
+it keeps only cron, start, end, timezone, ``fmt``, ``end_offset`` and exclusions, and
+``get_partitions_definition`` rebuilds a plain ``TimeWindowPartitionsDefinition`` from them, so a subclass
+with its own key format (``PartitionsSnap.from_def`` accepts one through ``isinstance``, l. 34–55) would
+show ``2025-S01``/``2025-S07`` keys there and disagree with the code location.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ Steps run in one process (no DuckDB lock contention); the run shows up in the Da
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import signal
@@ -24,6 +23,7 @@ from observatory.runlock import run_lock
 from observatory.warehouse import sweep_stale
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
+from pipelines.report import failure_message, run_report, step_summary, write_failed_report
 from pipelines.resources import default_resources
 
 REGION_WORKERS = int(os.environ.get("OBSERVATORY_REGION_WORKERS", "2"))
@@ -46,27 +46,7 @@ def _instance() -> dg.DagsterInstance:
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     """The user-facing message of the first failed step: the innermost cause, without a traceback."""
-    for event in result.all_events:
-        if event.is_step_failure:
-            err = event.step_failure_data.error
-            while err is not None and err.cause is not None:
-                err = err.cause
-            msg = err.message.strip() if err else "unknown error"
-            return f"step '{event.step_key}' failed: {msg}"
-    for ev in result.get_asset_check_evaluations():
-        if not ev.passed:
-            return f"check '{ev.check_name}' on {ev.asset_key.to_user_string()} failed"
-    return "the run failed"
-
-
-def _plain(value):
-    """A Dagster metadata value as plain JSON."""
-    raw = getattr(value, "value", value)
-    if isinstance(raw, int | float | str | bool) or raw is None:
-        return raw
-    if isinstance(raw, list | dict):
-        return raw
-    return str(raw)
+    return failure_message(result.all_events)
 
 
 def _materialize(assets, resources, instance, selection, partition_key=None, label="") -> dict:
@@ -83,18 +63,7 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
         tags={"observatory/trigger": "cli"},
     )
     elapsed = time.perf_counter() - t0
-    step = {"label": label, "ok": result.success, "seconds": round(elapsed, 1), "assets": {}, "checks": {}}
-    for event in result.all_events:
-        if event.is_step_success:
-            step["assets"].setdefault(event.step_key, {})["seconds"] = round(
-                event.event_specific_data.duration_ms / 1000, 2
-            )
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        entry = step["assets"].setdefault(event.step_key, {})
-        entry["metadata"] = {k: _plain(v) for k, v in mat.metadata.items() if k != "summary"}
-    for evaluation in result.get_asset_check_evaluations():
-        step["checks"][evaluation.check_name] = bool(evaluation.passed)
+    step = step_summary(result.all_events, label, result.success, elapsed)
     if not result.success:
         step["error"] = _failure_message(result)
         print(f"observatory: error: {label}: {step['error']}", file=sys.stderr)
@@ -202,47 +171,15 @@ def _run(settings: Settings, region: str | None) -> bool:
                     all_assets, resources, instance, d.BAROMETRE_ASSETS, key, label=f"baromètre {key}"
                 )
             )
-    report = run_report(settings, steps, time.perf_counter() - t0, region)
+    scope = f"region {region}" if region else "full"
+    report = run_report(settings, steps, time.perf_counter() - t0, scope)
     if ok():
         publication.update_manifest(settings, run=report)
         print(f"done in {report['seconds']:.1f} s; outputs in {settings.vintage_output}")
     else:
-        failed = settings.warehouse.parent / "last_failed_run.json"
-        failed.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        failed = write_failed_report(settings, report)
         print(
             f"the previous publication in {settings.vintage_output} is unchanged; run report: {failed}",
             file=sys.stderr,
         )
     return ok()
-
-
-def run_report(settings: Settings, steps: list[dict], seconds: float, region: str | None) -> dict:
-    """What the run read, published and checked, with timings: the ``run`` section of ``manifest.json``."""
-    by_asset: dict = {}
-    checks: dict = {}
-    for step in steps:
-        for key, entry in step["assets"].items():
-            by_asset.setdefault(key, []).append(entry)
-        checks.update(step["checks"])
-    staging = (by_asset.get("staging") or [{}])[0].get("metadata", {})
-    files = (by_asset.get("extracts") or [{}])[0].get("metadata", {}).get("inputs")
-    return {
-        "scope": f"region {region}" if region else "full",
-        "millesime": settings.millesime,
-        "perimetre_version": settings.perimetre,
-        "ok": all(step["ok"] for step in steps),
-        "seconds": round(seconds, 1),
-        "read": {"raw_dir": str(settings.raw_dir), "files": files, **staging},
-        "published": {
-            key: entries[-1].get("metadata", {})
-            for key, entries in by_asset.items()
-            if key in ("indicateurs", "qualite", "cartes", "egalite_france", "portail")
-        },
-        "regions_published": sorted(
-            step["label"].split()[-1] for step in steps if step["label"].startswith("region") and step["ok"]
-        ),
-        "audit": {name: passed for name, passed in checks.items()},
-        "timings_s": {step["label"]: step["seconds"] for step in steps},
-        "steps_s": {key: sum(e.get("seconds", 0) for e in entries) for key, entries in by_asset.items()},
-        "errors": [step["error"] for step in steps if not step["ok"]],
-    }

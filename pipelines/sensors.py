@@ -7,6 +7,11 @@ modification time is new (a new vintage folder, a new quarterly file, a file rep
 is seen once and starts one run, and never again. New files of the same vintage found at the same tick
 start a single run, for that vintage. A file modified less than :data:`SETTLE_SECONDS` ago may still be
 being copied; it is left for a later tick.
+
+A second sensor, ``observatory_failure_report`` (on by default), watches for failed runs of
+``observatory_job``: it writes their run report (what was read, the failing step or check, timings) to
+``last_failed_run.json`` beside the warehouse, as ``observatory run`` does for its own failures. It reads
+the run's events from the Dagster instance, never the warehouse.
 """
 
 from __future__ import annotations
@@ -18,6 +23,15 @@ import time
 from pathlib import Path
 
 import dagster as dg
+
+from pipelines.report import (
+    failure_message,
+    run_report,
+    settings_of_run,
+    step_summary,
+    trigger_of,
+    write_failed_report,
+)
 
 SENSOR_TARGET_JOB = "observatory_job"
 """The job the sensor starts: the annual graph (ingestion → perimeter → indicators), defined by the lead."""
@@ -109,4 +123,30 @@ def data_raw_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     )
 
 
-ALL_SENSORS = [data_raw_sensor]
+@dg.run_failure_sensor(
+    name="observatory_failure_report",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "A failed run of observatory_job (UI, sensor, daemon) leaves its run report — what it read, the failing "
+        "step or check, timings — in `last_failed_run.json` beside the warehouse; the publication is unchanged."
+    ),
+)
+def failure_report_sensor(context: dg.RunFailureSensorContext):
+    """Build the failed run's report from its events, as ``observatory run`` does for its own failures."""
+    run = context.dagster_run
+    if run.job_name != SENSOR_TARGET_JOB:
+        return dg.SkipReason(f"{run.job_name} is not {SENSOR_TARGET_JOB}")
+    settings = settings_of_run(run.run_config)
+    events = [e.dagster_event for e in context.instance.all_logs(run.run_id) if e.dagster_event is not None]
+    stats = context.instance.get_run_stats(run.run_id)
+    seconds = (stats.end_time or time.time()) - (stats.start_time or time.time())
+    step = step_summary(events, "annual graph", False, seconds)
+    step["error"] = failure_message(events)
+    report = run_report(settings, [step], seconds, scope="annual graph")
+    report.update(run_id=run.run_id, trigger=trigger_of(dict(run.tags)))
+    path = write_failed_report(settings, report)
+    context.log.info(f"run {run.run_id} failed: {step['error']}; report in {path}")
+    return None
+
+
+ALL_SENSORS = [data_raw_sensor, failure_report_sensor]

@@ -155,3 +155,100 @@ def test_missing_extract_is_a_clear_error_and_publication_is_kept(published, tmp
     assert result.returncode != 0
     assert "postes_" in result.stderr and "Traceback" not in result.stderr + result.stdout
     assert (tmp_path / "output" / str(MILLESIME) / "tables" / "indicateurs.csv").read_bytes() == before
+
+
+def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
+    """A run of ``observatory_job`` as the UI, the sensor or the daemon starts it (not ``observatory run``)
+    writes the run report into ``manifest.json`` and into its own Dagster metadata; its row counts are the
+    staging tables' and its timings cover every asset of the job."""
+    import dagster as dg
+    import duckdb
+
+    from observatory.config import Settings
+    from observatory.synth import generate
+    from pipelines import definitions
+    from pipelines.resources import default_resources
+
+    settings = Settings(
+        data_dir=tmp_path / "data_raw",
+        output_dir=tmp_path / "output",
+        warehouse=tmp_path / "warehouse" / "observatory.duckdb",
+        cache_dir=ROOT / "warehouse" / "cache",
+        millesime=MILLESIME,
+    )
+    generate(settings.raw_dir, millesime=MILLESIME, fraction=0.005, seed=42, dirty_rate=0.002)
+    job = definitions.defs.resolve_job_def("observatory_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            resources=default_resources(settings), instance=instance, tags={"dagster/sensor_name": "test"}
+        )
+        assert result.success
+        mats = instance.fetch_materializations(dg.AssetKey("rapport_execution"), limit=1).records
+        shown = mats[0].asset_materialization.metadata
+    run = json.loads((settings.vintage_output / "manifest.json").read_text())["run"]
+    assert run["run_id"] == result.run_id and run["trigger"] == "sensor_name: test"
+    assert run["ok"] is True and run["audit"]["indicateurs_secrecy_audit"] is True
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        for kind in ("unites_legales", "etablissements", "postes", "effectifs_trimestriels"):
+            (rows,) = con.execute(f"SELECT count(*) FROM staging.{kind}").fetchone()
+            assert run["read"][kind]["rows_loaded"] == rows, kind
+        (quarantined,) = con.execute("SELECT count(*) FROM staging.quarantaine").fetchone()
+        (published,) = con.execute("SELECT count(*) FROM ind.publication").fetchone()
+    finally:
+        con.close()
+    assert run["published"]["qualite"]["rows_quarantined"] == quarantined > 0
+    per_extract = [v for v in run["read"].values() if isinstance(v, dict) and "rows_rejected" in v]
+    assert len(per_extract) == 4
+    assert run["read"]["rows_rejected"] == sum(v["rows_rejected"] for v in per_extract) > 0
+    assert run["published"]["indicateurs"]["dagster/row_count"] == published
+    assert sorted(f["name"] for f in run["read"]["files"]) == sorted(p.name for p in settings.raw_dir.iterdir())
+    job_assets = {k.to_user_string() for k in job.asset_layer.executable_asset_keys} - {"rapport_execution"}
+    assert job_assets <= set(run["steps_s"]) and all(s >= 0 for s in run["steps_s"].values())
+    assert shown["rows_read"].value == run["read"]["rows_read"]
+    assert shown["report"].value["read"] == run["read"]
+
+
+def test_failed_annual_run_from_dagster_leaves_its_report(tmp_path, monkeypatch):
+    """A run of ``observatory_job`` started outside the CLI that fails (here: the jobs extract is missing)
+    leaves, through the ``observatory_failure_report`` sensor, the same report as ``observatory run``: the
+    failing step and its one-line message, beside the warehouse; no manifest is written."""
+    import dagster as dg
+
+    from pipelines import definitions
+    from pipelines.resources import default_resources
+    from pipelines.sensors import failure_report_sensor
+
+    env = observatory_env(tmp_path)
+    for name, value in env.items():
+        if name.startswith("OBSERVATORY_"):
+            monkeypatch.setenv(name, value)
+    from observatory.config import Settings
+
+    settings = Settings()
+    settings.raw_dir.mkdir(parents=True)
+    for name in ("StockUniteLegale_utf8.csv", "StockEtablissement_utf8.csv", "effectifs_trimestriels.csv"):
+        (settings.raw_dir / name).write_text("x\n")
+    job = definitions.defs.resolve_job_def("observatory_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            resources=default_resources(settings), instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        (failure,) = [
+            e.dagster_event
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event is not None and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name="observatory_failure_report", dagster_event=failure, dagster_instance=instance,
+            dagster_run=run,
+        ).for_run_failure()
+        failure_report_sensor(ctx)
+    report = json.loads((settings.warehouse.parent / "last_failed_run.json").read_text())
+    assert report["ok"] is False and report["run_id"] == result.run_id and report["trigger"] == "ui"
+    (error,) = report["errors"]
+    assert error.startswith("step 'extracts' failed") and "postes_" in error and "Traceback" not in error
+    assert report["millesime"] == MILLESIME and report["read"]["raw_dir"] == str(settings.raw_dir)
+    assert not (settings.vintage_output / "manifest.json").exists()

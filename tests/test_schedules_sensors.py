@@ -261,3 +261,42 @@ def test_dagster_yaml_loads_as_a_single_server_instance(tmp_path, monkeypatch):
         assert instance.run_storage.__class__.__name__ == "SqliteRunStorage"
         assert not instance.telemetry_enabled if hasattr(instance, "telemetry_enabled") else True
     assert (home / "history").exists()  # storage under DAGSTER_HOME
+
+
+def test_barometre_job_for_two_semesters_shows_each_semesters_quarters(tmp_path):
+    """The baromètre job run for 2023-S1 then 2023-S2 (as the schedule would request them) publishes, in each
+    semester's folder, the semester's last two quarters with the headcounts of a hand computation."""
+    from openpyxl import load_workbook
+
+    from tests.test_barometre import _ess_total
+
+    settings = Settings(output_dir=tmp_path / "output", warehouse=tmp_path / "wh.duckdb", millesime=2023)
+    make_warehouse(settings.warehouse).close()
+    defs = dg.Definitions(assets=ALL_ASSETS, jobs=[barometre_job], resources=default_resources(settings))
+    job = defs.resolve_job_def("barometre_job")
+    shown = {}
+    for key in ("2023-S1", "2023-S2"):
+        assert job.execute_in_process(partition_key=key).success
+        folder = settings.output_dir / "2023" / "barometre" / key
+        assert (folder / "france.pdf").stat().st_size > 0
+        ws = load_workbook(folder / "region-53.xlsx")["Chiffres clés"]
+        shown[key] = {r[1]: r[2] for r in ws.iter_rows(min_row=6, values_only=True) if r and r[0] == "ESS"}
+    assert set(shown["2023-S1"]) == {"2023-T1", "2023-T2"}
+    assert set(shown["2023-S2"]) == {"2023-T3", "2023-T4"}
+    for key, quarters in shown.items():
+        for quarter, headcount in quarters.items():
+            assert headcount == _ess_total(quarter), (key, quarter)
+
+
+def test_sensor_run_request_is_valid_for_the_real_annual_job(drop_zone):
+    """The run the sensor asks for is accepted by ``observatory_job`` as defined (its config targets the
+    vintage found), so a tick in the daemon starts a run that ends with the run report."""
+    from pipelines.definitions import build_definitions
+
+    _drop(drop_zone, "2031/postes_2031.csv")
+    result, _ = _tick(None)
+    (request,) = result.run_requests
+    job = build_definitions().resolve_job_def(sensors.SENSOR_TARGET_JOB)
+    config = dg.validate_run_config(job, request.run_config)
+    assert config["resources"]["observatory"]["config"]["millesime"] == 2031
+    assert "rapport_execution" in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}

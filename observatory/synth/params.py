@@ -23,11 +23,13 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-#: Salaried headcount at 31/12 (non-annex jobs held on 31 December) at fraction 1. The published total is
-#: ≈ 25.2 M; the generator writes ≈ 25 M *postes* rows in all (31/12 jobs, jobs ended during the year and
-#: annex jobs), of which ≈ 21 M are held at 31/12. Segment headcounts are scaled by the same factor, so every
-#: share (ESS, families, sectors, regions) keeps its published value.
-EMPLOIS_31_12 = 21_000_000
+#: Salaried headcount at 31/12 (non-annex jobs held on 31 December) at fraction 1 before rounding. Every
+#: establishment with someone at 31/12 is rounded up to at least one job, which adds ≈ 0.9 %, so the files
+#: hold the published ≈ 25.2 M (ESS ≈ 2.6 M). With the few jobs ended during the year and the annex jobs
+#: (``postes.nombres_de_postes``) the jobs file holds ≈ 25.8 M rows, within the 24–26 M of inputs.md §5.
+#: Segment headcounts (``emplois_k``, summing to ≈ 25.1 M) are scaled by the same factor, so every share
+#: (ESS, families, sectors) keeps its value.
+EMPLOIS_31_12 = 25_000_000
 
 #: Share of employer establishments nobody works in at 31/12 (employer during the year only).
 PART_ETAB_SANS_EFFECTIF = 0.08

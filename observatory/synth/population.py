@@ -88,13 +88,38 @@ def load_communes() -> Communes:
     part = com["code_region"].map(reg["part_ess_cible"]).fillna(0.10).to_numpy()
     pop = com["population"].to_numpy(dtype=float) + 1.0
     base = pop * intens
-    ess = base * part / (1 - part)
+    odds = part / (1 - part)
     dep = com["code_departement"].to_numpy(dtype=object)
-    codes_dep, inv, counts = np.unique(dep, return_inverse=True, return_counts=True)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # Cooperatives: part of the weight spread evenly over départements, then by population within.
-    ess_dep = np.bincount(inv, weights=ess)
-    coop = (1 - PART_COOP_UNIFORME) * ess / ess.sum() + PART_COOP_UNIFORME / len(codes_dep) * ess / ess_dep[inv]
+    codes_dep, inv = np.unique(dep, return_inverse=True)
+    # Communes are sorted by région then département, so each département is one contiguous block; its
+    # bounds come from that order (np.unique's alphabetical order of départements is not the communes').
+    nouveau = np.r_[True, dep[1:] != dep[:-1]]
+    debut_bloc = np.flatnonzero(nouveau)
+    fin_bloc = np.r_[debut_bloc[1:], len(dep)]
+    bloc = np.cumsum(nouveau) - 1
+    codes_reg, inv_reg = np.unique(com["code_region"].to_numpy(dtype=object), return_inverse=True)
+    emplois = {c: sum(s.emplois_k for s in params.segments() if s.champ == c) for c in params.CHAMPS}
+    base_reg = np.bincount(inv_reg, weights=base)
+    cible = np.bincount(inv_reg, weights=odds * base) / base_reg  # the région's targeted ESS odds
+
+    def ess_weights(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ess = base * odds * m[inv_reg]
+        # Cooperatives: part of the weight spread evenly over départements, then by population within.
+        ess_dep = np.bincount(inv, weights=ess)
+        coop = (1 - PART_COOP_UNIFORME) * ess / ess.sum() + PART_COOP_UNIFORME / len(codes_dep) * ess / ess_dep[inv]
+        return ess / ess.sum(), coop
+
+    # The even spread of cooperatives over départements adds ESS jobs to small régions (Corse, overseas):
+    # correct each région's ESS weight until the expected ESS odds (ESS jobs / other jobs) match the targets.
+    m = np.ones(len(codes_reg))
+    for _ in range(30):
+        ess, coop = ess_weights(m)
+        ess_reg = np.bincount(inv_reg, weights=(emplois["association"] + emplois["fondation"]
+                                                + emplois["mutuelle"]) * ess + emplois["cooperative"] * coop)
+        autres_reg = (emplois["prive"] + emplois["public"]) * base_reg / base_reg.sum()
+        m *= cible / (ess_reg / autres_reg)
+        m /= m.mean()
+    ess, coop = ess_weights(m)
 
     def cum(w: np.ndarray) -> np.ndarray:
         c = np.cumsum(w)
@@ -108,8 +133,8 @@ def load_communes() -> Communes:
         libelle=com["libelle"].to_numpy(dtype=object),
         dep=dep,
         reg=com["code_region"].to_numpy(dtype=object),
-        dep_debut=starts[inv],
-        dep_fin=(starts + counts)[inv],
+        dep_debut=debut_bloc[bloc],
+        dep_fin=fin_bloc[bloc],
         cum=weights,
     )
 

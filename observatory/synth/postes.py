@@ -2,7 +2,9 @@
 
 Per establishment of 31/12 headcount ``h``: ``h`` non-annex jobs held at 31/12 (``FILT=1``, ``DATFIN=360``),
 a Poisson number of non-annex jobs that ended during the year (more where fixed-term contracts are
-frequent; at least one where nobody works at 31/12), and a few annex jobs (``FILT=2``). Sex, part-time,
+frequent; at least one where nobody works at 31/12), and a few annex jobs (``FILT=2``). Ended and annex jobs
+are kept few (≈ 2 % of rows) so that the national file holds the published 25.2 M jobs at 31/12 within the
+24–26 M rows of inputs.md §5. Sex, part-time,
 occupation, contract, dates, hours and pay are drawn per row from the segment's parameters, so family and
 sector differences (women's share, part-time, cadres, pay level) come out of the data.
 
@@ -60,9 +62,9 @@ def nombres_de_postes(et: Etablissements, rng: np.random.Generator) -> tuple[np.
     segs = params.segments()
     cdd = np.array([s.cdd for s in segs])[et.seg]
     h = et.effectif
-    fin = rng.poisson(h * (0.02 + 0.6 * cdd) + 0.15)
+    fin = rng.poisson(h * (0.002 + 0.04 * cdd) + 0.03)
     fin = np.where(h == 0, np.maximum(fin, 1), fin)
-    annexe = rng.poisson(h * 0.035 + 0.03)
+    annexe = rng.poisson(h * 0.004 + 0.01)
     return fin.astype(np.int64), annexe.astype(np.int64)
 
 

@@ -1,0 +1,152 @@
+"""The run report: what a run read, published and checked, with timings, built from its Dagster events.
+
+One builder for both ways of running the annual graph: ``observatory run`` (``pipelines/run.py``, from the
+events of its in-process results) and any run of ``observatory_job`` started in the UI, by the sensor or by
+the daemon (the ``rapport_execution`` asset, from the run's events in ``context.instance``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import dagster as dg
+
+from observatory.config import Settings
+
+TRIGGER_TAGS = ("dagster/schedule_name", "dagster/sensor_name", "observatory/trigger", "dagster/backfill")
+"""Run tags that say who started a run, in order of precedence."""
+PUBLISHED_ASSETS = ("indicateurs", "qualite", "cartes", "egalite_france", "portail")
+"""Assets whose metadata say what was published."""
+
+
+def _plain(value):
+    """A Dagster metadata value as plain JSON."""
+    raw = getattr(value, "value", value)
+    if isinstance(raw, int | float | str | bool) or raw is None:
+        return raw
+    if isinstance(raw, list | dict):
+        return raw
+    return str(raw)
+
+
+def step_summary(events: Iterable[dg.DagsterEvent], label: str, ok: bool, seconds: float) -> dict:
+    """One step of the report from a run's events: per asset its duration and metadata, and the checks."""
+    step = {"label": label, "ok": ok, "seconds": round(seconds, 1), "assets": {}, "checks": {}}
+    for event in events:
+        if event.is_step_success:
+            step["assets"].setdefault(event.step_key, {})["seconds"] = round(
+                event.event_specific_data.duration_ms / 1000, 2
+            )
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.step_materialization_data.materialization
+            entry = step["assets"].setdefault(event.step_key, {})
+            entry["metadata"] = {k: _plain(v) for k, v in mat.metadata.items() if k != "summary"}
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            step["checks"][evaluation.check_name] = bool(evaluation.passed)
+    return step
+
+
+def run_report(settings: Settings, steps: list[dict], seconds: float, scope: str) -> dict:
+    """What the run read, published and checked, with timings: the ``run`` section of ``manifest.json``."""
+    by_asset: dict = {}
+    checks: dict = {}
+    for step in steps:
+        for key, entry in step["assets"].items():
+            by_asset.setdefault(key, []).append(entry)
+        checks.update(step["checks"])
+    staging = (by_asset.get("staging") or [{}])[0].get("metadata", {})
+    files = (by_asset.get("extracts") or [{}])[0].get("metadata", {}).get("inputs")
+    return {
+        "scope": scope,
+        "millesime": settings.millesime,
+        "perimetre_version": settings.perimetre,
+        "ok": all(step["ok"] for step in steps),
+        "seconds": round(seconds, 1),
+        "read": {"raw_dir": str(settings.raw_dir), "files": files, **staging},
+        "published": {
+            key: entries[-1].get("metadata", {})
+            for key, entries in by_asset.items()
+            if key in PUBLISHED_ASSETS
+        },
+        "regions_published": sorted(
+            step["label"].split()[-1] for step in steps if step["label"].startswith("region") and step["ok"]
+        ),
+        "audit": dict(checks),
+        "timings_s": {step["label"]: step["seconds"] for step in steps},
+        "steps_s": {key: sum(e.get("seconds", 0) for e in entries) for key, entries in by_asset.items()},
+        "errors": [step["error"] for step in steps if not step["ok"]],
+    }
+
+
+def summary_markdown(report: dict) -> str:
+    """The report as a short Markdown table for the Dagster UI."""
+    read = report["read"]
+    lines = [
+        f"**Millésime {report['millesime']}**, périmètre `{report['perimetre_version']}`, {report['seconds']} s",
+        "",
+        "| extrait | lues | chargées | rejetées |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind, rep in read.items():
+        if isinstance(rep, dict) and "rows_read" in rep:
+            lines.append(f"| {kind} | {rep['rows_read']} | {rep['rows_loaded']} | {rep['rows_rejected']} |")
+    lines += ["", "| contrôle | résultat |", "|---|---|"]
+    lines += [
+        f"| {name} | {'ok' if passed else 'ÉCHEC'} |" for name, passed in sorted(report["audit"].items())
+    ]
+    lines += ["", "| étape | s |", "|---|---:|"]
+    lines += [f"| {key} | {s} |" for key, s in report["steps_s"].items()]
+    return "\n".join(lines)
+
+
+def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
+    """The user-facing message of a run's first failed step: the innermost cause, without a traceback."""
+    events = list(events)
+    for event in events:
+        if event.is_step_failure:
+            err = event.step_failure_data.error
+            while err is not None and err.cause is not None:
+                err = err.cause
+            msg = err.message.strip() if err else "unknown error"
+            return f"step '{event.step_key}' failed: {msg}"
+    for event in events:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            and not event.event_specific_data.passed
+        ):
+            evaluation = event.event_specific_data
+            return f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed"
+    return "the run failed"
+
+
+def trigger_of(tags: dict) -> str:
+    """Who started a run: the schedule, the sensor, ``observatory run`` (``trigger: cli``) or the UI."""
+    for tag in TRIGGER_TAGS:
+        if tag in tags:
+            return f"{tag.split('/')[-1]}: {tags[tag]}"
+    return "ui"
+
+
+def settings_of_run(run_config: dict) -> Settings:
+    """The settings a run used: the environment's, with the run's resource config on top (the sensor sets the
+    vintage; the UI's launchpad may set any field)."""
+    from pathlib import Path
+
+    base = Settings()
+    resources = (run_config or {}).get("resources", {})
+    cfg = resources.get("observatory", {}).get("config", {})
+    warehouse = resources.get("duckdb", {}).get("config", {}).get("database", str(base.warehouse))
+    paths = {k: Path(cfg[k]) for k in ("data_dir", "output_dir", "cache_dir") if k in cfg}
+    values = {k: cfg[k] for k in ("millesime", "perimetre", "quarantine_max") if k in cfg}
+    return base.with_(warehouse=Path(warehouse), **paths, **values)
+
+
+def write_failed_report(settings: Settings, report: dict) -> Path:
+    """A failed run's report, beside the warehouse (the publication and its manifest are left unchanged)."""
+    path = settings.warehouse.parent / "last_failed_run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return path
