@@ -160,6 +160,11 @@ TAUARGUS_TABLES = [("dep", "fam", None), ("dep", "ch", None)]
 #: limit would make the mask depend on the machine's speed).
 TAUARGUS_SUPPRESS = "MOD(1,1,1,1,0)"
 TAUARGUS_TIMEOUT = 120  # seconds for one table (child process); beyond it the build fails
+#: τ-Argus complements at or above this :func:`importance` tier (a territory's ESS / privé hors ESS totals,
+#: a région's champ totals) are not kept: the engine's Modular step ignores cell costs (a-priori ``C`` lines
+#: change the reported cost, not the choice) and hides those headline totals to protect thin cells. The
+#: closure and the 2-D repair, which follow the importance order, choose the complements instead.
+TAUARGUS_RELEASE_TIER = 7
 
 
 @dataclass
@@ -553,16 +558,92 @@ def check_equations(long: pd.DataFrame, value: np.ndarray, what: str) -> None:
         raise SecrecyError(f"secrecy equation {eq} does not add up on {what} (gap {gap.max():g})")
 
 
-def _order(cost: np.ndarray) -> np.ndarray:
-    """Complement preference: positive cost first, then by cost, then by key order (cell position)."""
-    rank = np.lexsort((np.arange(len(cost)), cost, cost <= 0))
+def importance(cells: pd.DataFrame) -> np.ndarray:
+    """Importance tier of each cell (0 = hidden first as a complement … 8 = hidden last).
+
+    Secondary suppression must protect thin cells by hiding other thin cells, not the figures every
+    publication leads with: the champ totals of a territory. Tiers, from the cheapest complement:
+
+    0. cells never published (internal champs ``_sce`` / ``_oth``, territories ``_geo_inconnu`` /
+       ``_epci_inconnu``, the pcs ``autres``);
+    1. crossings of two breakdowns (sexe × pcs, famille × sexe, secteur × sexe);
+    2. one breakdown (famille, secteur, tranche, sexe, pcs), and EPCI cells;
+    3. the ESS loi 2014 total of a territory (a secondary product);
+    4. the public total of a département, then 5. its ensemble total, then 6. its privé total — in that
+       order so that a hidden public cell is paired with ensemble (then, across départements, with
+       another public cell), not with privé, which would pull in the ESS or privé hors ESS total;
+    7. the ESS and privé hors ESS totals of a département, the public / privé / ensemble totals of a région
+       and of France;
+    8. the ESS and privé hors ESS totals of a région and of France.
+
+    Within a tier the smallest cell goes first (:func:`_order`).
+    """
+    n_dims = np.zeros(len(cells), np.int64)
+    for dim in ("famille", *_FLAT):
+        n_dims += (cells[dim] != DEFAULTS[dim]).to_numpy()
+    niveau = cells.niveau.to_numpy()
+    champ = cells.champ.to_numpy()
+    head = np.isin(champ, ["ess", "prive_hors_ess"])
+    top = np.isin(niveau, ["region", "france"])
+    dep_rank = np.select([champ == "public", champ == "ensemble"], [4, 5], default=6)
+    total = np.select([head & top, head | top], [8, 7], default=dep_rank)
+    total = np.where(champ == "ess_loi_2014", 3, total)
+    tier = np.select([n_dims >= 2, n_dims == 1], [1, 2], default=total)
+    tier = np.where(np.isin(niveau, ["epci"]), np.minimum(tier, 2), tier)
+    internal = (
+        pd.Series(champ).str.startswith("_").to_numpy() | pd.Series(niveau).str.startswith("_").to_numpy()
+    )
+    internal |= (cells.pcs == "autres").to_numpy()
+    return np.where(internal, 0, tier).astype(np.int64)
+
+
+def structural_zeros(long: pd.DataFrame, zero: np.ndarray) -> np.ndarray:
+    """Extend cells known to be 0 by definition to every parent all of whose children are (fixed point).
+
+    Jobs at 31/12 in size band ``0`` are 0 by definition; a cell whose establishments are all in band
+    ``0`` (an ESS made of one establishment with nobody at 31/12, and its région when the région has one
+    département) is then 0 by definition too, and so are the parts of such a total (its families, sexes…).
+    No suppression can hide that headcount — it follows from which cells exist — so it is treated like
+    band ``0``: its secret protects ETP and pay, not jobs.
+    """
+    zero = zero.copy()
+    if not len(long):
+        return zero
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    child = long.sign.to_numpy() > 0
+    n_eq = int(eq.max()) + 1
+    head = np.full(n_eq, -1, np.int64)
+    head[eq[~child]] = cell[~child]
+    n_children = np.bincount(eq[child], minlength=n_eq)
+    while True:
+        n_zero = np.bincount(eq[child], weights=zero[cell[child]], minlength=n_eq)
+        up = (n_children > 0) & (n_zero == n_children) & (head >= 0)
+        up &= ~zero[np.maximum(head, 0)]
+        # and the parts of a total that is 0 by definition are 0 (headcounts are not negative)
+        down = child & (head[eq] >= 0) & zero[np.maximum(head[eq], 0)] & ~zero[cell]
+        if not up.any() and not down.any():
+            return zero
+        zero[head[up]] = True
+        zero[cell[down]] = True
+
+
+def _order(cost: np.ndarray, tier: np.ndarray | None = None) -> np.ndarray:
+    """Complement preference: lowest importance tier first, then positive cost first, then by cost, then
+    by key order (cell position)."""
+    tier = np.zeros(len(cost), np.int64) if tier is None else tier
+    rank = np.lexsort((np.arange(len(cost)), cost, cost <= 0, tier))
     order = np.empty(len(cost), np.int64)
     order[rank] = np.arange(len(cost))
     return order
 
 
 def _close(
-    long: pd.DataFrame, hidden: np.ndarray, cost: np.ndarray, zero: np.ndarray
+    long: pd.DataFrame,
+    hidden: np.ndarray,
+    cost: np.ndarray,
+    zero: np.ndarray,
+    tier: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Fixed point of the closure (section comment); returns the hidden flags and the number of rounds.
 
@@ -574,7 +655,7 @@ def _close(
     eq = long["eq"].to_numpy()
     cell = long.cell.to_numpy()
     n_eq = int(eq.max()) + 1 if len(eq) else 0
-    order = _order(cost)
+    order = _order(cost, tier)
     rounds = 0
     while True:
         h = hidden[cell]
@@ -710,7 +791,19 @@ def _repair_tables(tables, hidden, known, order, value) -> int:
                     break
                 hidden[c] = False
             else:
-                raise SecrecyError(f"secondary suppression: cannot protect cell {target} in table {_name}")
+                # no single cell frees it: hide cells in preference order until it is free (more hidden is
+                # always safe); a cell still fixed with every cell of its table hidden is fixed by which
+                # cells exist, not by published values: no suppression can change that
+                for _, c in cands:
+                    hidden[c] = True
+                    added += 1
+                    if target not in _determined(ids, rows, hidden, known, value):
+                        break
+                else:
+                    raise SecrecyError(
+                        f"secondary suppression: cell {target} of table {_name} is fixed with its whole "
+                        "table hidden"
+                    )
     return added
 
 
@@ -725,6 +818,8 @@ def secondary(
     region_of = dict(zip(pairs.code_departement, pairs.code_region))
     t0 = time.perf_counter()
     long_all = equations(cells, region_of)
+    tier = importance(cells)
+    tier_of = dict(zip(keys, tier.tolist()))
     timings["equations"] = time.perf_counter() - t0
     for nature in ("montant", "comptage"):
         p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
@@ -732,6 +827,12 @@ def secondary(
         for spec in TAUARGUS_TABLES:
             t0 = time.perf_counter()
             added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
+            released = [
+                k for k, v in status.items() if v == SECONDAIRE and tier_of[k] >= TAUARGUS_RELEASE_TIER
+            ]
+            for k in released:
+                status[k] = PUBLIE
+            added -= len(released)
             timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"] = time.perf_counter() - t0
             log.info(
                 "τ-Argus %s_%s_%s: %d cells hidden, %.2f s",
@@ -752,13 +853,14 @@ def secondary(
         check_equations(long, value, "n_etab" if nature == "comptage" else "effectif")
         cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
         zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
-        hidden, rounds = _close(long, code != PUBLIE, cost, zero)
+        zero = structural_zeros(long, zero)
+        hidden, rounds = _close(long, code != PUBLIE, cost, zero, tier)
         # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and
         # hide more where a hidden cell is still fixed, then close again, until both hold
         tables = list(_tables_2d(cells, region_of, nature))
-        while added := _repair_tables(tables, hidden, zero, _order(cost), value):
+        while added := _repair_tables(tables, hidden, zero, _order(cost, tier), value):
             log.info("2-D tables %s: %d cells added", nature, added)
-            hidden, more = _close(long, hidden, cost, zero)
+            hidden, more = _close(long, hidden, cost, zero, tier)
             rounds += more
         code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
         timings[f"closure {nature}"] = time.perf_counter() - t0
@@ -987,6 +1089,23 @@ def lp_bounds(values: dict, equations: list) -> dict:
     return out
 
 
+def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
+    """A total whose existing parts are all 0 by definition is 0 by definition (in place, to a fixed point).
+
+    Same rule as :func:`structural_zeros` on the secrecy side: such a headcount follows from which cells
+    exist, so it is a known zero, not a hidden cell recovered from published figures.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for parts, total in eqs:
+            present = [c for c in parts if c in values]
+            if total in values and total not in zeros and present and all(c in zeros for c in present):
+                zeros.add(total)
+                values[total] = 0.0
+                changed = True
+
+
 def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
     pub = published.set_index([*KEY, "indicateur"])
     region_of = dict(zip(departements.code_departement, departements.code_region))
@@ -1038,19 +1157,22 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                     deps = sorted(d for d, r in region_of.items() if r == region)
                     geos = [("region", region)] + [("departement", d) for d in deps]
                     values = {}
+                    zeros = set()
                     for niveau, code in geos:
                         for cat in [*cats, DEFAULTS[dim]]:
                             key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
                             k = (*(key[c] for c in KEY), indicateur)
                             if indicateur == "effectif_31_12" and dim == "tranche" and cat == "0":
                                 values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
+                                zeros.add((code, cat))
                             elif k in pub.index:
                                 r = pub.loc[k]
                                 values[(code, cat)] = None if r.statut != "publie" else float(r.valeur)
-                    if not any(v is None for v in values.values()):
-                        continue
                     eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
                     eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
+                    _structural_zeros(values, eqs, zeros)
+                    if not any(v is None for v in values.values()):
+                        continue
                     report.tables_checked += 1
                     for cell, (lo, hi) in lp_bounds(values, eqs).items():
                         report.hidden_checked += 1
