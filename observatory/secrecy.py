@@ -35,8 +35,15 @@ Secondary suppression — which engine protects which table, and why:
    null space of the hidden columns, plus an LP for cells worth 0 — and, while a hidden cell is fixed, the
    smallest published cell that frees it is hidden; then step 2 runs again (:func:`_repair_tables`).
 
-Hiding more cells never makes a protected pattern unsafe, so the result keeps τ-Argus' guarantees on the
-core tables. Same inputs → same mask (sorted orders, no time-dependent step). Jobs at 31/12 in size band
+Which complement: every step hides cells in the order of :func:`importance` — cells never published, then
+fine crossings, one-breakdown cells, the ESS loi 2014 total, and the champ totals of a territory last (the
+figures every publication leads with), the smallest cell first within a tier. τ-Argus' own choices among
+those headline totals are dropped (``TAUARGUS_RELEASE_TIER``: the engine ignores cell costs) and steps 2–3
+choose their complements instead. A headcount that is 0 by definition (size band ``0``, and any total made
+only of such cells, e.g. one establishment with nobody at 31/12; :func:`structural_zeros`) cannot be hidden
+by suppression: such cells protect ETP and pay only, as band ``0`` does, and the audit treats them alike.
+
+Hiding more cells never makes a protected pattern unsafe. Same inputs → same mask (sorted orders, no time-dependent step). Jobs at 31/12 in size band
 ``0`` are 0 by definition: those cells protect ETP / pay, not headcounts. Cells hidden nowhere published —
 internal champs ``_sce`` / ``_oth``, the pcs ``autres``, territories ``_geo_inconnu`` / ``_epci_inconnu``
 (establishments without a département / EPCI) — are protected like published ones, since subtraction
@@ -160,11 +167,12 @@ TAUARGUS_TABLES = [("dep", "fam", None), ("dep", "ch", None)]
 #: limit would make the mask depend on the machine's speed).
 TAUARGUS_SUPPRESS = "MOD(1,1,1,1,0)"
 TAUARGUS_TIMEOUT = 120  # seconds for one table (child process); beyond it the build fails
-#: τ-Argus complements at or above this :func:`importance` tier (a territory's ESS / privé hors ESS totals,
-#: a région's champ totals) are not kept: the engine's Modular step ignores cell costs (a-priori ``C`` lines
-#: change the reported cost, not the choice) and hides those headline totals to protect thin cells. The
-#: closure and the 2-D repair, which follow the importance order, choose the complements instead.
-TAUARGUS_RELEASE_TIER = 7
+#: τ-Argus complements at or above this :func:`importance` tier (a département's privé total, the ESS /
+#: privé hors ESS totals, a région's champ totals) are not kept: the engine's Modular step ignores cell costs
+#: (a-priori ``C`` lines change the reported cost, not the choice; checked on the sample) and hid those
+#: headline totals to protect thin cells. The closure and the 2-D repair, which follow the importance order,
+#: choose the complements of those cells instead; the audit proves the result.
+TAUARGUS_RELEASE_TIER = 6
 
 
 @dataclass
