@@ -80,6 +80,8 @@ NATURES = ["comptage", "entreprises", "montant", "temps_partiel", "cdd", "age50"
 PUBLIE, SECONDAIRE, PRIMAIRE = 0, 1, 2
 STATUTS = {PUBLIE: "publie", SECONDAIRE: "secret_secondaire", PRIMAIRE: "secret_primaire"}
 MIN_UNITS = 3
+#: Jobs at 31/12 by age band (the age pyramid); the bands add up to ``effectif`` (jobs at 31/12).
+AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
 MIN_SALARIES = 5
 EPCI_CHUNK = 200
 
@@ -126,7 +128,7 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     out["p_comptage"] = frequency_secret(cells["n_etab"]).to_numpy()
     out["p_entreprises"] = frequency_secret(cells["n_ent"]).to_numpy()
     out["p_montant"] = montant_secret(cells).to_numpy()
-    for sub in ("temps_partiel", "cdd", "age50"):
+    for sub in ("temps_partiel", "cdd", "age50", *AGE_BANDS):
         out[f"p_{sub}"] = (
             frequency_secret(cells[f"freq_{sub}"]) | dominance_secret(cells[f"max_{sub}"], cells[sub])
         ).to_numpy()
@@ -815,6 +817,29 @@ def _repair_tables(tables, hidden, known, order, value) -> int:
     return added
 
 
+def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
+    """The age-band cells, as extra cells of the magnitude system (positions ``len(cells)`` onwards).
+
+    Bands exist for the cells without famille / secteur / tranche / pcs breakdown (any sexe) of France, the
+    régions, the départements and the unknown territory, every champ (internal ones included). Band ``b``
+    of such a cell sits in the tranche slot (``tranche = b``), so :func:`equations` ties it to its cell
+    (the bands add up to the cell's jobs at 31/12), to the same band across sexes, champs and territories.
+    Returns the base cell positions, the equations (global positions, ids from ``first_eq``) and the
+    band rows (band-major: extra position ``j·m + i`` is band ``j`` of base cell ``i``).
+    """
+    base = np.ones(len(cells), bool)
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        base &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    base &= cells.niveau.isin(["france", "region", "departement", "_geo_inconnu"]).to_numpy()
+    idx = np.flatnonzero(base)
+    sub = cells.iloc[idx][KEY].reset_index(drop=True)
+    frame = pd.concat([sub] + [sub.assign(tranche=b) for b in AGE_BANDS], ignore_index=True)
+    glob = np.concatenate([idx, len(cells) + np.arange(len(idx) * len(AGE_BANDS))])
+    long = equations(frame, region_of)
+    long = long.assign(cell=glob[long.cell.to_numpy()], eq=long["eq"].to_numpy() + first_eq)
+    return idx, long, frame.iloc[len(idx) :].reset_index(drop=True)
+
+
 def secondary(
     cells: pd.DataFrame, prim: pd.DataFrame, esp: pd.DataFrame, workdir: Path, timings: dict | None = None
 ) -> pd.DataFrame:
@@ -858,18 +883,36 @@ def secondary(
         )
         long = long_all[inside.to_numpy()]
         value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
-        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif")
         cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
         zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
+        hidden0, tier_n = code != PUBLIE, tier
+        if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
+            base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
+            long = pd.concat([long, long_bands], ignore_index=True)
+            band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
+            band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
+            value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
+            zero = np.concatenate([zero, np.zeros(len(bands), bool)])
+            hidden0 = np.concatenate([hidden0, band_p])
+            tier_n = np.concatenate([tier, importance(bands)])
+        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
         zero = structural_zeros(long, zero)
-        hidden, rounds = _close(long, code != PUBLIE, cost, zero, tier)
+        hidden, rounds = _close(long, hidden0, cost, zero, tier_n)
         # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and
         # hide more where a hidden cell is still fixed, then close again, until both hold
         tables = list(_tables_2d(cells, region_of, nature))
-        while added := _repair_tables(tables, hidden, zero, _order(cost, tier), value):
+        while added := _repair_tables(tables, hidden, zero, _order(cost, tier_n), value):
             log.info("2-D tables %s: %d cells added", nature, added)
-            hidden, more = _close(long, hidden, cost, zero, tier)
+            hidden, more = _close(long, hidden, cost, zero, tier_n)
             rounds += more
+        if nature == "montant":
+            m = len(base)
+            for j, b in enumerate(AGE_BANDS):
+                h = hidden[len(cells) + j * m : len(cells) + (j + 1) * m]
+                st = np.where(band_p[j * m : (j + 1) * m], PRIMAIRE, np.where(h, SECONDAIRE, PUBLIE))
+                out[f"s_{b}"] = PUBLIE
+                out.loc[out.index[base], f"s_{b}"] = st
+            hidden = hidden[: len(cells)]
         code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
         timings[f"closure {nature}"] = time.perf_counter() - t0
         log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))

@@ -396,3 +396,81 @@ def test_rerun_gives_identical_csv_and_mask(built, tmp_path):
         pd.testing.assert_frame_equal(con.table("ind.masque").df(), con2.table("ind.masque").df())
     finally:
         con2.close()
+
+
+AGE_BANDS = {
+    "effectif_age_moins_25": (0, 24),
+    "effectif_age_25_34": (25, 34),
+    "effectif_age_35_44": (35, 44),
+    "effectif_age_45_54": (45, 54),
+    "effectif_age_55_plus": (55, 200),
+}
+_CHAMP_OF = {
+    "ess": lambda p: p.ess,
+    "prive_hors_ess": lambda p: ~p.public & ~p.ess,
+    "public": lambda p: p.public,
+    "prive": lambda p: ~p.public,
+    "ensemble": lambda p: p.ess | ~p.ess,
+    "ess_loi_2014": lambda p: p.ess_loi_2014,
+}
+
+
+def test_age_pyramid_against_pandas(built):
+    _, con, frames = built
+    ind = con.table("ind.indicateurs").df()
+    p = frames["postes"]
+    p = p[p.present_31_12]
+    cases = [
+        ("departement", "75", "ess", "F"),
+        ("region", "24", "prive_hors_ess", "tous"),
+        ("france", "FR", "ensemble", "H"),
+        ("departement", "13", "public", "tous"),
+        ("region", "93", "ess_loi_2014", "F"),
+        ("departement", "45", "prive", "H"),
+    ]
+    col = {"departement": "code_departement", "region": "code_region"}
+    for niveau, code, champ, sexe in cases:
+        sub = p[_CHAMP_OF[champ](p)]
+        if niveau != "france":
+            sub = sub[sub[col[niveau]] == code]
+        if sexe != "tous":
+            sub = sub[sub.sexe == sexe]
+        for indicateur, (lo, hi) in AGE_BANDS.items():
+            row = _ind(con, niveau=niveau, code=code, champ=champ, sexe=sexe, indicateur=indicateur)
+            assert row.valeur_calculee == ((sub.age >= lo) & (sub.age <= hi)).sum(), (code, champ, indicateur)
+            assert row.unite == "nombre"
+            assert (row.statut == "publie") == (row.valeur == row.valeur), "empty valeur exactly when secret"
+    # the bands exist for every niveau × champ × sexe, and nowhere else
+    bands = ind[ind.indicateur.isin(AGE_BANDS)]
+    assert set(bands.niveau) == {"france", "region", "departement"}
+    assert set(bands.champ) == set(_CHAMP_OF) and set(bands.sexe) == {"tous", "F", "H"}
+    assert (bands.famille == "toutes").all() and (bands.secteur == "tous").all()
+    assert (bands.tranche == "toutes").all() and (bands.pcs == "toutes").all()
+
+
+def test_age_pyramid_cannot_be_recomputed_by_subtraction(built):
+    _, con, _ = built
+    ind = con.table("ind.indicateurs").df()
+    cells = ind[ind.indicateur.isin([*AGE_BANDS, "effectif_31_12"])]
+    cells = cells[(cells.famille == "toutes") & (cells.secteur == "tous") & (cells.tranche == "toutes")]
+    cells = cells[(cells.pcs == "toutes") & cells.niveau.isin(["france", "region", "departement"])]
+    cells = cells.assign(hidden=cells.statut != "publie")
+    # bands + their total, F + H = tous, départements + their région: never exactly one hidden cell
+    by_cell = cells.groupby(["niveau", "code", "champ", "sexe"]).hidden.sum()
+    assert (by_cell != 1).all(), by_cell[by_cell == 1].head()
+    bands = cells[cells.indicateur.isin(AGE_BANDS)]
+    assert bands.statut.isin(["publie", "secret_primaire", "secret_secondaire"]).all()
+    assert (bands.statut == "secret_secondaire").any() and (bands.statut == "publie").any()
+    by_sex = bands.groupby(["niveau", "code", "champ", "indicateur"]).hidden.sum()
+    assert (by_sex != 1).all(), by_sex[by_sex == 1].head()
+    region_of = {d: r for d, (_, r) in DEPARTEMENTS.items()}
+    geo = bands[bands.niveau != "france"].assign(
+        region=lambda d: np.where(d.niveau == "region", d.code, d.code.map(region_of))
+    )
+    by_geo = geo.groupby(["region", "champ", "sexe", "indicateur"]).hidden.sum()
+    assert (by_geo != 1).all(), by_geo[by_geo == 1].head()
+    # and the bands add up to the headcount in every cell
+    wide = cells.pivot_table(
+        index=["niveau", "code", "champ", "sexe"], columns="indicateur", values="valeur_calculee"
+    )
+    assert np.allclose(wide[list(AGE_BANDS)].sum(axis=1), wide.effectif_31_12)
