@@ -552,9 +552,12 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
         link((c[dim] != DEFAULTS[dim]).to_numpy(), c.assign(**{dim: DEFAULTS[dim]}), dim)
     e = pd.concat(edges, ignore_index=True)
     e["eq"] = e.groupby(["parent", "tag"], sort=True).ngroup()
-    heads = e.drop_duplicates("eq")[["eq", "parent"]].rename(columns={"parent": "cell"})
+    heads = e.drop_duplicates("eq")[["eq", "parent", "tag"]].rename(columns={"parent": "cell"})
     long = pd.concat(
-        [heads.assign(sign=-1.0), e[["eq", "child"]].rename(columns={"child": "cell"}).assign(sign=1.0)]
+        [
+            heads.assign(sign=-1.0),
+            e[["eq", "child", "tag"]].rename(columns={"child": "cell"}).assign(sign=1.0),
+        ]
     )
     return long.sort_values(["eq", "cell"], kind="stable").reset_index(drop=True)
 
@@ -817,6 +820,39 @@ def _repair_tables(tables, hidden, known, order, value) -> int:
     return added
 
 
+#: Importance tier of the headline totals (:func:`importance`) and passes of the look-ahead that keeps them.
+HEADLINE_TIER = 7
+HEADLINE_PASSES = 3
+
+
+def _protect_pass(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+    """Closure, then the 2-D proof and repair, then the closure again, until both hold."""
+    hidden, rounds = _close(long, hidden0, cost, zero, tier)
+    # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and hide
+    # more where a hidden cell is still fixed, then close again, until both hold
+    while added := _repair_tables(tables, hidden, zero, _order(cost, tier), value):
+        log.info("2-D tables: %d cells added", added)
+        hidden, more = _close(long, hidden, cost, zero, tier)
+        rounds += more
+    return hidden, rounds
+
+
+def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:
+    """Complements (hidden, not hidden at the start) below the headline tier that share an equation with a
+    headline total hidden as a complement: the cells that forced it."""
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    added = hidden & ~hidden0
+    head = added & (tier >= HEADLINE_TIER)
+    eqs = np.unique(eq[head[cell]])
+    if not len(eqs):
+        return np.array([], dtype=np.int64)
+    inside = np.isin(eq, eqs)
+    cand = cell[inside]
+    cand = cand[added[cand] & (tier[cand] < HEADLINE_TIER - 1)]
+    return np.unique(cand)
+
+
 def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
     """The age-band cells, as extra cells of the magnitude system (positions ``len(cells)`` onwards).
 
@@ -878,10 +914,7 @@ def secondary(
         code = np.array([status[k] for k in keys], dtype=np.int64)
         universe = _universe(cells, nature)
         # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
-        inside = (
-            pd.Series(universe[long_all.cell.to_numpy()]).groupby(long_all["eq"].to_numpy()).transform("all")
-        )
-        long = long_all[inside.to_numpy()]
+        long = _inside(long_all, universe)
         value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
         cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
         zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
@@ -889,22 +922,30 @@ def secondary(
         if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
             base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
             long = pd.concat([long, long_bands], ignore_index=True)
+            # a band is secret with its cell (the cell's rules apply to its pyramid) or by its own rules
             band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
             band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
             value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
             zero = np.concatenate([zero, np.zeros(len(bands), bool)])
-            hidden0 = np.concatenate([hidden0, band_p])
+            hidden0 = np.concatenate([hidden0, band_p | np.tile(hidden0[base], len(AGE_BANDS))])
             tier_n = np.concatenate([tier, importance(bands)])
         check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
         zero = structural_zeros(long, zero)
-        hidden, rounds = _close(long, hidden0, cost, zero, tier_n)
-        # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and
-        # hide more where a hidden cell is still fixed, then close again, until both hold
         tables = list(_tables_2d(cells, region_of, nature))
-        while added := _repair_tables(tables, hidden, zero, _order(cost, tier_n), value):
-            log.info("2-D tables %s: %d cells added", nature, added)
-            hidden, more = _close(long, hidden, cost, zero, tier_n)
-            rounds += more
+        hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier_n, value)
+        # look-ahead: a complement whose equation then had only a headline total left to hide (e.g. the ESS
+        # loi 2014 total of a département whose sociétés commerciales count 0 jobs) is avoided next pass
+        for _ in range(HEADLINE_PASSES):
+            avoid = _headline_triggers(long, hidden, hidden0, tier_n)
+            if not len(avoid):
+                break
+            tier_n = tier_n.copy()
+            tier_n[avoid] = HEADLINE_TIER - 1
+            again, more = _protect_pass(long, tables, hidden0, cost, zero, tier_n, value)
+            heads = tier_n >= HEADLINE_TIER
+            if (again & heads).sum() >= (hidden & heads).sum():
+                break
+            hidden, rounds = again, rounds + more
         if nature == "montant":
             m = len(base)
             for j, b in enumerate(AGE_BANDS):
@@ -917,9 +958,58 @@ def secondary(
         timings[f"closure {nature}"] = time.perf_counter() - t0
         log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
         out[f"s_{nature}"] = code
-    for nature in ("entreprises", "temps_partiel", "cdd", "age50"):
-        out[f"s_{nature}"] = np.where(prim[f"p_{nature}"], PRIMAIRE, PUBLIE)
+    t0 = time.perf_counter()
+    _secondary_counts(cells, prim, out, long_all, tier)
+    timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
     return out
+
+
+#: Equations along which enterprise counts add up: an enterprise (SIREN) belongs to one champ and one family,
+#: but may have establishments in several territories, sectors or size bands (no equation there).
+_ENTERPRISE_TAGS = ("ch_ensemble", "ch_prive", "ch_phe", "ch_loi", "famille")
+
+
+def _inside(long: pd.DataFrame, universe: np.ndarray) -> pd.DataFrame:
+    """The equations of ``long`` whose cells all lie in ``universe``."""
+    ok = pd.Series(universe[long.cell.to_numpy()]).groupby(long["eq"].to_numpy()).transform("all")
+    return long[ok.to_numpy()]
+
+
+def _secondary_counts(cells, prim, out, long_all, tier) -> None:
+    """Secondary protection of the sub-population counts and of the enterprise counts (``out`` in place).
+
+    The part-time, fixed-term and 50+ counts are published through their rates (count / headcount): a
+    count is hidden when its rate is, i.e. when it is primary or its cell's headcount is hidden, and the
+    closure then hides more counts until none can be recomputed by subtraction, along the same equations as
+    the headcounts (territory, champ, famille, secteur, tranche, sexe; no pcs: rates are published for
+    ``pcs = toutes`` only). Enterprise counts add up along the champ tree and the families only (an
+    enterprise may span territories, sectors and size bands); they start from their primary flags and
+    the establishment counts' mask (the published figure carries both) and are closed along those
+    equations. Derived shares inherit through ``sql/indicators/indicateurs.sql``.
+    """
+    s_montant = out["s_montant"].to_numpy()
+    universe = _universe(cells, "montant") & (cells.pcs == "toutes").to_numpy()
+    long = _inside(long_all, universe)
+    for sub in ("temps_partiel", "cdd", "age50"):
+        value = cells[sub].astype("float64").to_numpy()
+        check_equations(long, value, sub)
+        zero = structural_zeros(long, (cells.tranche == "0").to_numpy())
+        p = prim[f"p_{sub}"].to_numpy()
+        hidden, _ = _close(long, p | (s_montant != PUBLIE), value, zero, tier)
+        out[f"s_{sub}"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
+    long = _inside(long_all, _universe(cells, "comptage"))
+    long = long[long.tag.isin(_ENTERPRISE_TAGS).to_numpy()]
+    value = cells["n_ent"].astype("float64").to_numpy()
+    # where an enterprise spans two champs or families (establishments classified apart), the parts add up
+    # to more than the total: a bound, not an equation
+    gap = pd.Series(long.sign.to_numpy() * value[long.cell.to_numpy()]).groupby(long["eq"].to_numpy())
+    exact = gap.transform("sum").abs().to_numpy() <= 1e-6
+    long = long[exact]
+    p = prim["p_entreprises"].to_numpy()
+    hidden, _ = _close(
+        long, p | (out["s_comptage"].to_numpy() != PUBLIE), value, np.zeros(len(cells), bool), tier
+    )
+    out["s_entreprises"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
 
 
 def protect(con, *, workdir: str | Path | None = None, timings: dict | None = None) -> dict:

@@ -474,3 +474,61 @@ def test_age_pyramid_cannot_be_recomputed_by_subtraction(built):
         index=["niveau", "code", "champ", "sexe"], columns="indicateur", values="valeur_calculee"
     )
     assert np.allclose(wide[list(AGE_BANDS)].sum(axis=1), wide.effectif_31_12)
+
+
+def _mask_cells(con):
+    cells = con.execute(
+        "SELECT * FROM ind.cellules JOIN ind.masque USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)"
+    ).df()
+    plain = np.ones(len(cells), bool)
+    for dim, total in {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "pcs": "toutes"}.items():
+        plain &= cells[dim].to_numpy() == total
+    return cells, plain
+
+
+def test_sub_population_counts_cannot_be_recomputed_by_subtraction(built):
+    _, con, _ = built
+    cells, plain = _mask_cells(con)
+    region_of = {d: r for d, (_, r) in DEPARTEMENTS.items()}
+    t = cells[plain & cells.niveau.isin(["region", "departement"]) & ~cells.champ.str.startswith("_")]
+    t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    for sub in ("temps_partiel", "cdd", "age50"):
+        hidden = t[f"s_{sub}"] != 0
+        # a count hidden whenever its cell's headcount is (the rate is secret), primary ones stay primary
+        assert (hidden | (t.s_montant == 0)).all() and ((t[f"s_{sub}"] == 2) == t[f"p_{sub}"]).all()
+        by_geo = t.assign(h=hidden).groupby(["region", "champ", "sexe"]).h.sum()
+        assert (by_geo != 1).all(), (sub, by_geo[by_geo == 1].head())
+        by_sex = t.assign(h=hidden).groupby(["niveau", "code", "champ"]).h.sum()
+        assert (by_sex != 1).all(), (sub, by_sex[by_sex == 1].head())
+    # the closure hid counts of cells whose headcount is published (not only inherited secrets)
+    extra = (cells.s_montant == 0) & (cells.pcs == "toutes")
+    assert sum(((cells[f"s_{sub}"] == 1) & extra).sum() for sub in ("temps_partiel", "cdd", "age50")) > 0
+
+
+def test_enterprise_counts_cannot_be_recomputed_along_champs_and_families(built):
+    _, con, _ = built
+    cells, _ = _mask_cells(con)
+    t = cells[
+        (cells.sexe == "tous") & (cells.pcs == "toutes") & ~cells.niveau.isin(["epci", "_epci_inconnu"])
+    ]
+    ent = t.set_index(["niveau", "code", "champ", "famille", "secteur", "tranche"]).s_entreprises != 0
+    assert (t.s_entreprises.to_numpy() != 0)[t.s_comptage.to_numpy() != 0].all()
+    assert ((t.s_entreprises == 2) == t.p_entreprises).all()
+    trees = [
+        ("ensemble", ["public", "prive"]),
+        ("prive", ["ess", "prive_hors_ess"]),
+        ("prive_hors_ess", ["_sce", "_oth"]),
+    ]
+    trees.append(("ess_loi_2014", ["ess", "_sce"]))
+    checked = 0
+    for (niveau, code, secteur, tranche), _g in t[t.famille == "toutes"].groupby(
+        ["niveau", "code", "secteur", "tranche"]
+    ):
+        for parent, parts in trees:
+            keys = [(niveau, code, c, "toutes", secteur, tranche) for c in [parent, *parts]]
+            flags = [bool(ent.get(k, False)) for k in keys if k in ent.index]
+            assert sum(flags) != 1, keys
+            checked += sum(flags) > 0
+    fam = t[(t.champ == "ess") & (t.secteur == "tous") & (t.tranche == "toutes")]
+    by_fam = fam.assign(h=fam.s_entreprises != 0).groupby(["niveau", "code"]).h.sum()
+    assert (by_fam != 1).all() and checked > 0

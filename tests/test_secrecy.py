@@ -43,6 +43,8 @@ def _cell(**kw) -> pd.DataFrame:
         "freq_age50": 5,
         "max_age50": 2,
     }
+    for band in secrecy.AGE_BANDS:
+        base.update({band: 20, f"freq_{band}": 5, f"max_{band}": 4})
     base.update(kw)
     return pd.DataFrame([base])
 
@@ -89,6 +91,12 @@ def test_bts_dominance_on_each_quantity():
 def test_sub_population_counts():
     p = secrecy.primary(_cell(freq_cdd=2, max_temps_partiel=9))
     assert p.p_cdd.item() and p.p_temps_partiel.item() and not p.p_age50.item()
+
+
+def test_age_band_counts_take_frequency_and_dominance():
+    p = secrecy.primary(_cell(freq_age_25_34=2, age_45_54=20, max_age_45_54=17.02))
+    assert p.p_age_25_34.item() and p.p_age_45_54.item() and not p.p_age_moins_25.item()
+    assert not secrecy.primary(_cell(max_age_45_54=17.0)).p_age_45_54.item()  # exactly 85 %
 
 
 # ------------------------------------------------------------------------------ secondary: complements

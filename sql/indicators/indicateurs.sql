@@ -55,19 +55,19 @@ own AS (                            -- figures of a cell alone
            'part_50_ans_et_plus', 100 * age50 / effectif, 'pourcent', greatest(s_montant, s_age50)
     FROM cm WHERE effectif > 0 AND pcs = 'toutes'
 ),
-pyramide AS (                       -- jobs at 31/12 by age band (each band its own statut; they add up to effectif)
+pyramide AS (                       -- jobs at 31/12 by age band (they add up to effectif); secret with their cell
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
            'effectif_age_' || bande AS indicateur, CAST(n AS DOUBLE) AS valeur, 'nombre' AS unite, st
     FROM (
-        SELECT *, 'moins_25' AS bande, age_moins_25 AS n, s_age_moins_25 AS st FROM cm
+        SELECT *, 'moins_25' AS bande, age_moins_25 AS n, greatest(s_montant, s_age_moins_25) AS st FROM cm
         UNION ALL
-        SELECT *, '25_34' AS bande, age_25_34 AS n, s_age_25_34 AS st FROM cm
+        SELECT *, '25_34' AS bande, age_25_34 AS n, greatest(s_montant, s_age_25_34) AS st FROM cm
         UNION ALL
-        SELECT *, '35_44' AS bande, age_35_44 AS n, s_age_35_44 AS st FROM cm
+        SELECT *, '35_44' AS bande, age_35_44 AS n, greatest(s_montant, s_age_35_44) AS st FROM cm
         UNION ALL
-        SELECT *, '45_54' AS bande, age_45_54 AS n, s_age_45_54 AS st FROM cm
+        SELECT *, '45_54' AS bande, age_45_54 AS n, greatest(s_montant, s_age_45_54) AS st FROM cm
         UNION ALL
-        SELECT *, '55_plus' AS bande, age_55_plus AS n, s_age_55_plus AS st FROM cm
+        SELECT *, '55_plus' AS bande, age_55_plus AS n, greatest(s_montant, s_age_55_plus) AS st FROM cm
     )
     WHERE famille = 'toutes' AND secteur = 'tous' AND tranche = 'toutes' AND pcs = 'toutes'
         AND niveau IN ('france', 'region', 'departement')
