@@ -124,6 +124,44 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister("_cog")
 
 
+def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
+    """Secondary suppression of ``ind.barometre_cellules``, quarter by quarter (in place; counts per statut).
+
+    The headcounts of one quarter add up across région > département (and France), the champs (privé = ESS +
+    privé hors ESS), the families (ESS) and the sectors: :func:`observatory.secrecy.protect_additive` hides
+    more cells (``secret_secondaire``) until no hidden cell can be recomputed from the published ones. Cells
+    outside the source's field (Mayotte, ``non_disponible``) count 0 and are never used as complements. The
+    changes (glissement, solde) then inherit the secret of either quarter (``sql/barometre/indicateurs.sql``).
+    """
+    import numpy as np
+
+    from observatory import secrecy
+
+    cells = con.table("ind.barometre_cellules").df()
+    region_of = dict(con.execute("SELECT code_departement, code_region FROM ref.departements").fetchall())
+    statut = cells.statut.to_numpy().copy()
+    frame = cells.assign(**{k: secrecy.DEFAULTS[k] for k in ("tranche", "sexe", "pcs")})
+    for idx in frame.groupby("q", sort=True).indices.values():
+        sub = frame.iloc[idx]
+        hidden = secrecy.protect_additive(
+            sub,
+            (sub.statut == "secret_primaire").to_numpy(),
+            sub.value.astype("float64").to_numpy(),
+            (sub.statut == "non_disponible").to_numpy(),
+            region_of,
+        )
+        new = hidden & (sub.statut == "publie").to_numpy()
+        statut[idx[new]] = "secret_secondaire"
+    cells["statut"] = statut
+    con.register("_cellules", cells)
+    con.execute(
+        "CREATE OR REPLACE TABLE ind.barometre_cellules AS SELECT * FROM _cellules"
+        " ORDER BY q, niveau, code, champ, famille, secteur"
+    )
+    con.unregister("_cellules")
+    return {k: int(v) for k, v in zip(*np.unique(statut, return_counts=True))}
+
+
 def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre: str) -> dict:
     """Build and publish the baromètre of ``semestre`` (``AAAA-S1`` or ``AAAA-S2``).
 
@@ -151,6 +189,7 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "perimetre_version": settings.perimetre,
     }
     run_sql(con, "barometre/cellules.sql", params)
+    protect_cells(con)
     run_sql(con, "barometre/indicateurs.sql", params)
 
     out = barometre_dir(settings, semestre)

@@ -729,6 +729,8 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
         for (champ, region), t in sub.groupby(["champ", "_reg"], sort=True):
             pos = dict(zip(zip(t.code, t[dim]), t.index.to_numpy()))
             cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            if not cats:  # no breakdown along ``dim`` in this table: nothing to prove
+                continue
             geos = [region] + deps_of.get(region, [])
             rows = []
             for g in geos:
@@ -851,6 +853,40 @@ def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:
     cand = cell[inside]
     cand = cand[added[cand] & (tier[cand] < HEADLINE_TIER - 1)]
     return np.unique(cand)
+
+
+def protect_additive(
+    cells: pd.DataFrame, hidden: np.ndarray, value: np.ndarray, known_zero: np.ndarray, region_of: dict
+) -> np.ndarray:
+    """Secondary suppression of one additive table of cells (``KEY`` columns), e.g. one baromètre quarter.
+
+    The same machinery as the indicator table's magnitudes: the equations between the cells (territory,
+    champ, famille, secteur), the closure in the :func:`importance` order with its look-ahead, and the exact
+    2-D proof and repair of each région × breakdown table. ``hidden`` holds the primary secrets,
+    ``known_zero`` cells known to be 0 without publication (outside the source's field). Returns the hidden
+    flags (a superset of ``hidden``).
+    """
+    cells = cells[KEY].reset_index(drop=True)
+    long = equations(cells, region_of)
+    if not len(long):
+        return hidden.copy()
+    check_equations(long, value, "value")
+    zero = structural_zeros(long, known_zero)
+    tier = importance(cells)
+    tables = list(_tables_2d(cells, region_of, "montant"))
+    out, _ = _protect_pass(long, tables, hidden, value, zero, tier, value)
+    for _ in range(HEADLINE_PASSES):
+        avoid = _headline_triggers(long, out, hidden, tier)
+        if not len(avoid):
+            break
+        tier = tier.copy()
+        tier[avoid] = HEADLINE_TIER - 1
+        again, _ = _protect_pass(long, tables, hidden, value, zero, tier, value)
+        heads = tier >= HEADLINE_TIER
+        if (again & heads).sum() >= (out & heads).sum():
+            break
+        out = again
+    return out
 
 
 def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
