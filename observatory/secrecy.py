@@ -839,6 +839,26 @@ def _protect_pass(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.nd
     return hidden, rounds
 
 
+def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+    """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
+    equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
+    whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
+    headline totals."""
+    hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+    for _ in range(HEADLINE_PASSES):
+        avoid = _headline_triggers(long, hidden, hidden0, tier)
+        if not len(avoid):
+            break
+        tier = tier.copy()
+        tier[avoid] = HEADLINE_TIER - 1
+        again, more = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+        heads = tier >= HEADLINE_TIER
+        if (again & heads).sum() >= (hidden & heads).sum():
+            break
+        hidden, rounds = again, rounds + more
+    return hidden, rounds
+
+
 def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:
     """Complements (hidden, not hidden at the start) below the headline tier that share an equation with a
     headline total hidden as a complement: the cells that forced it."""
@@ -874,19 +894,7 @@ def protect_additive(
     zero = structural_zeros(long, known_zero)
     tier = importance(cells)
     tables = list(_tables_2d(cells, region_of, "montant"))
-    out, _ = _protect_pass(long, tables, hidden, value, zero, tier, value)
-    for _ in range(HEADLINE_PASSES):
-        avoid = _headline_triggers(long, out, hidden, tier)
-        if not len(avoid):
-            break
-        tier = tier.copy()
-        tier[avoid] = HEADLINE_TIER - 1
-        again, _ = _protect_pass(long, tables, hidden, value, zero, tier, value)
-        heads = tier >= HEADLINE_TIER
-        if (again & heads).sum() >= (out & heads).sum():
-            break
-        out = again
-    return out
+    return _protect_lookahead(long, tables, hidden, value, zero, tier, value)[0]
 
 
 def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
@@ -968,20 +976,7 @@ def secondary(
         check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
         zero = structural_zeros(long, zero)
         tables = list(_tables_2d(cells, region_of, nature))
-        hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier_n, value)
-        # look-ahead: a complement whose equation then had only a headline total left to hide (e.g. the ESS
-        # loi 2014 total of a département whose sociétés commerciales count 0 jobs) is avoided next pass
-        for _ in range(HEADLINE_PASSES):
-            avoid = _headline_triggers(long, hidden, hidden0, tier_n)
-            if not len(avoid):
-                break
-            tier_n = tier_n.copy()
-            tier_n[avoid] = HEADLINE_TIER - 1
-            again, more = _protect_pass(long, tables, hidden0, cost, zero, tier_n, value)
-            heads = tier_n >= HEADLINE_TIER
-            if (again & heads).sum() >= (hidden & heads).sum():
-                break
-            hidden, rounds = again, rounds + more
+        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value)
         if nature == "montant":
             m = len(base)
             for j, b in enumerate(AGE_BANDS):
