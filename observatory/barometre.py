@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from observatory import secrecy
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
 from observatory.warehouse import atomic_path, run_sql
@@ -135,8 +136,6 @@ def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
     """
     import numpy as np
 
-    from observatory import secrecy
-
     cells = con.table("ind.barometre_cellules").df()
     region_of = dict(con.execute("SELECT code_departement, code_region FROM ref.departements").fetchall())
     statut = cells.statut.to_numpy().copy()
@@ -191,6 +190,10 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
     run_sql(con, "barometre/cellules.sql", params)
     protect_cells(con)
     run_sql(con, "barometre/indicateurs.sql", params)
+    # blocking: a table whose hidden cells can be recomputed never reaches output/
+    report = secrecy.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
+    if not report.passed:
+        raise BarometreError(f"baromètre {semestre}: {report.summary()}")
 
     out = barometre_dir(settings, semestre)
     parquet, csv = out / f"{TABLE_NAME}.parquet", out / f"{TABLE_NAME}.csv"

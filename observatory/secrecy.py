@@ -1225,17 +1225,9 @@ def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[i
     return len(pub), violations
 
 
-def lp_bounds(values: dict, equations: list) -> dict:
-    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
-
-    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
-    when unbounded.
-    """
-    from scipy.optimize import linprog
-
+def _lp_system(values: dict, equations: list):
+    """Hidden cells (sorted), their column index, and the rows / right-hand sides of the equations."""
     hidden = sorted(c for c, v in values.items() if v is None)
-    if not hidden:
-        return {}
     idx = {c: i for i, c in enumerate(hidden)}
     rows, rhs = [], []
     for parts, total in equations:
@@ -1250,6 +1242,55 @@ def lp_bounds(values: dict, equations: list) -> dict:
         if coef.any():
             rows.append(coef)
             rhs.append(b)
+    return hidden, idx, rows, rhs
+
+
+def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
+    """The hidden cells (value None) fixed by ``Σ cells = total`` equations and cells ≥ 0: ``{cell: value}``.
+
+    Same answer as comparing the min and max of :func:`lp_bounds`, with far fewer LPs: every LP solution is
+    a feasible point, and a cell taking two values over the points found so far is not fixed, so most cells
+    are cleared by the solutions of other cells' LPs.
+    """
+    from scipy.optimize import linprog
+
+    hidden, _idx, rows, rhs = _lp_system(values, equations)
+    if not hidden:
+        return {}
+    n = len(hidden)
+    kw = {"A_eq": np.array(rows), "b_eq": np.array(rhs)} if rows else {}
+    start = linprog(np.zeros(n), bounds=(0, None), method="highs", **kw)
+    if start.status != 0:  # published figures inconsistent with the equations: nothing can be bounded
+        return {}
+    lo, hi = start.x.copy(), start.x.copy()
+    for j in range(n):
+        if hi[j] - lo[j] > tol:
+            continue
+        for sign in (-1.0, 1.0):  # max, then min
+            obj = np.zeros(n)
+            obj[j] = sign
+            res = linprog(obj, bounds=(0, None), method="highs", **kw)
+            if res.status == 3:  # unbounded above
+                hi[j] = np.inf
+                break
+            if res.status == 0:
+                lo, hi = np.minimum(lo, res.x), np.maximum(hi, res.x)
+            if hi[j] - lo[j] > tol:
+                break
+    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol}
+
+
+def lp_bounds(values: dict, equations: list) -> dict:
+    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
+
+    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
+    when unbounded.
+    """
+    from scipy.optimize import linprog
+
+    hidden, idx, rows, rhs = _lp_system(values, equations)
+    if not hidden:
+        return {}
     out = {}
     for c in hidden:
         obj = np.zeros(len(hidden))
@@ -1352,6 +1393,57 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                             report.recoverable.append(
                                 f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
                             )
+
+
+def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> AuditReport:
+    """LP audit of a baromètre table (``ind.barometre``): no hidden headcount of a quarter is determined.
+
+    For each quarter, champ and breakdown (families of the ESS, sectors, or none) and each région with its
+    départements, the headcounts published — ``effectif_fin_trimestre``, and the year-before headcount
+    that a published ``solde_annuel`` gives away (effectif(T) − solde(T)) — bound every hidden one under the
+    table's equations (min/max LP, :func:`lp_bounds`). Mayotte (outside the source's field) is left out.
+    """
+    report = AuditReport()
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.niveau.isin(["region", "departement"]) & (published.statut != "non_disponible")]
+    eff = t[t.indicateur == "effectif_fin_trimestre"]
+    key = ["niveau", "code", "champ", "famille", "secteur"]
+    known = {
+        (*r[:5], r[5]): (None if r[6] != "publie" else float(r[7]))
+        for r in eff[[*key, "trimestre", "statut", "valeur"]].itertuples(index=False)
+    }
+    solde = t[(t.indicateur == "solde_annuel") & (t.statut == "publie")]
+    for r in solde[[*key, "trimestre", "valeur"]].itertuples(index=False):
+        now = known.get((*r[:5], r[5]))
+        y, n = int(r[5][:4]), r[5][-1]
+        before = (*r[:5], f"{y - 1}-T{n}")
+        if now is not None and known.get(before, 0.0) is None:
+            known[before] = now - float(r[6])
+    cells = pd.DataFrame([(*k, v) for k, v in known.items()], columns=[*key, "trimestre", "v"])
+    report.published_checked = int(cells.v.notna().sum())
+    cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
+    for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
+        sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
+        if dim is None:
+            sub = sub[(sub.famille == DEFAULTS["famille"]) & (sub.secteur == DEFAULTS["secteur"])]
+        for (trimestre, champ, region), g in sub.groupby(["trimestre", "champ", "region"], sort=True):
+            if region == "06" or not g.v.isna().any():
+                continue
+            col = g[dim] if dim else pd.Series("t", index=g.index)
+            total = DEFAULTS[dim] if dim else "t"
+            values = {(c, x): (None if pd.isna(v) else v) for c, x, v in zip(g.code, col, g.v)}
+            cats = sorted({x for x in col if x != total})
+            deps = sorted(d for d, r in region_of.items() if r == region)
+            eqs = [([(d, x) for d in deps], (region, x)) for x in [*cats, total]]
+            if cats:
+                eqs += [([(c, x) for x in cats], (c, total)) for c in [region, *deps]]
+            report.tables_checked += 1
+            report.hidden_checked += int(sum(v is None for v in values.values()))
+            for cell, v in determined_cells(values, eqs).items():
+                report.recoverable.append(
+                    f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
+                )
+    return report
 
 
 def audit(

@@ -189,3 +189,25 @@ def test_headline_totals_are_published(sample):
     for champ in ("ess", "prive_hors_ess"):
         st = pub[head & (pub.champ == champ)].statut
         assert len(st) == 10 and (st == "publie").all(), (champ, st.value_counts().to_dict())
+
+
+def test_determined_cells_agrees_with_lp_bounds():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        # a 3 x 3 table with margins, random values, random hidden cells
+        grid = rng.integers(0, 6, size=(3, 3)).astype(float)
+        values = {(str(r), str(c)): grid[r, c] for r in range(3) for c in range(3)}
+        values.update({(str(r), "t"): grid[r].sum() for r in range(3)})
+        values.update({("t", str(c)): grid[:, c].sum() for c in range(3)})
+        values[("t", "t")] = grid.sum()
+        labels = ["0", "1", "2"]
+        eqs = [([(r, c) for c in labels], (r, "t")) for r in [*labels, "t"]]
+        eqs += [([(r, c) for r in labels], ("t", c)) for c in [*labels, "t"]]
+        for k in list(values):
+            if rng.random() < 0.4:
+                values[k] = None
+        bounds = secrecy.lp_bounds(values, eqs)
+        expected = {c: lo for c, (lo, hi) in bounds.items() if hi - lo <= 1e-6}
+        got = secrecy.determined_cells(values, eqs)
+        assert got.keys() == expected.keys()
+        assert all(got[c] == pytest.approx(expected[c]) for c in got)

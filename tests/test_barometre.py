@@ -324,3 +324,26 @@ def test_secondary_secrecy_across_territories_and_champs(settings):
         assert sum(bool(hidden.get(k, False)) for k in tri) != 1, tri
         secteurs = [k for k in hidden.index if k[:3] == (niveau, code, "ess") and k[3] == "toutes"]
         assert sum(bool(hidden[k]) for k in secteurs) != 1, (niveau, code)
+
+
+def test_barometre_audit_passes_and_catches_a_cell_recoverable_by_subtraction(settings):
+    from observatory import secrecy
+
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")  # the blocking audit passed
+    table = con.table("ind.barometre").df()
+    deps = con.table("ref.departements").df()
+    con.close()
+    assert secrecy.audit_barometre(table, deps).passed
+    # publish Ille-et-Vilaine's ESS (A + B = 17 + 18, primary): Finistère's (C alone) follows from
+    # Bretagne's published ESS by subtraction
+    leak = table.copy()
+    cell = (
+        (leak.indicateur == "effectif_fin_trimestre") & (leak.trimestre == "2023-T4") & (leak.champ == "ess")
+    )
+    cell &= (leak.niveau == "departement") & (leak.famille == "toutes") & (leak.secteur == "tous")
+    i = leak.index[cell & (leak.code == "35")][0]
+    leak.loc[i, ["statut", "valeur"]] = ["publie", 17 + 18]
+    report = secrecy.audit_barometre(leak, deps)
+    assert not report.passed
+    assert any("2023-T4" in r and "'29'" in r and "= 40" in r for r in report.recoverable), report.summary()
