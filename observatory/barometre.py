@@ -13,7 +13,9 @@ For a quarter T and a cell (territory × champ × family or sector):
 
 Secrecy: every headcount cell carries FREQ (establishments employing someone at the end of the quarter),
 VALUE and MAX (largest establishment). A cell of 1 or 2 establishments, or whose largest establishment
-holds more than 85 % of it, is ``secret_primaire``; a change is secret whenever one of its two cells is.
+holds more than 85 % of it, is ``secret_primaire``; secondary suppression (:func:`protect_cells`) then hides
+more cells so that none can be recomputed across territories, champs, families and sectors, and a blocking
+audit proves it before anything is written; a change is secret whenever one of its two cells is.
 
 A semester ``AAAA-S1`` ends with the second quarter, ``AAAA-S2`` with the fourth. The baromètre of a
 semester publishes, by family, sector and territory, the four quarters that end with the semester (each

@@ -51,9 +51,15 @@ gives them away. EPCI cells are published for the champ and family crossings onl
 to hide in an equation, the build fails (:class:`SecrecyError`): nothing is published unprotected.
 Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
 
-Not covered by the secondary step (documented limitation; primary rules and inheritance still apply): the
-enterprise counts (not additive), the part-time / fixed-term / 50+ sub-population counts, and tables with
-more than one breakdown are proven by the closure only (the 2-D proof covers the région × breakdown tables).
+Other counts: the age bands (jobs at 31/12 by age) join the headcounts' equations as cells of their own
+(they add up to the headcount; :func:`_band_system`); the part-time / fixed-term / 50+ counts (published
+through their rates) and the enterprise counts (additive along the champ tree and the families only) are
+closed along their own equations (:func:`_secondary_counts`). The baromètre's quarterly headcounts get the
+same closure and 2-D repair (:func:`protect_additive`) and their own blocking audit (:func:`audit_barometre`).
+
+Limitations: the 2-D proof covers the région × breakdown tables; tables with more than one breakdown, the
+champ tree, the sub-population and enterprise counts, and the age bands are protected by the closure (no
+equation with exactly one hidden cell), not proven by an LP.
 """
 
 from __future__ import annotations
