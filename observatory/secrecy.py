@@ -1401,6 +1401,37 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                             )
 
 
+def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
+    """The age pyramid: per champ, sexe and région, the table départements (and région) × age bands with
+    the headcount as total; no hidden band or headcount may be determined by the published ones."""
+    codes = [f"effectif_{b}" for b in AGE_BANDS]
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.indicateur.isin([*codes, "effectif_31_12"])]
+    t = t[t.niveau.isin(["region", "departement"])]
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        t = t[t[dim] == DEFAULTS[dim]]
+    if not t.indicateur.isin(codes).any():
+        return
+    t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
+        if (g.statut == "publie").all():
+            continue
+        values = {
+            (c, i): (float(v) if st == "publie" else None)
+            for c, i, v, st in zip(g.code, g.indicateur, g.valeur, g.statut)
+        }
+        deps = sorted(d for d, r in region_of.items() if r == region)
+        geos = [region, *deps]
+        eqs = [([(c, i) for i in codes], (c, "effectif_31_12")) for c in geos]
+        eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in values.values()))
+        for cell, v in determined_cells(values, eqs).items():
+            report.recoverable.append(
+                f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
+            )
+
+
 def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> AuditReport:
     """LP audit of a baromètre table (``ind.barometre``): no hidden headcount of a quarter is determined.
 
@@ -1460,6 +1491,7 @@ def audit(
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
     _lp_checks(published, departements, report)
+    _lp_checks_bands(published, departements, report)
     return report
 
 

@@ -211,3 +211,32 @@ def test_determined_cells_agrees_with_lp_bounds():
         got = secrecy.determined_cells(values, eqs)
         assert got.keys() == expected.keys()
         assert all(got[c] == pytest.approx(expected[c]) for c in got)
+
+
+def test_audit_catches_an_age_band_recoverable_by_subtraction(sample):
+    table = sample.vintage_output / "tables" / "indicateurs.parquet"
+    original = pd.read_parquet(table)
+    con = connect(sample.warehouse, read_only=True)
+    truth = con.table("ind.indicateurs").df()
+    con.close()
+    try:
+        key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
+        df = original.merge(truth[[*key, "valeur_calculee"]], on=key)
+        bands = df.indicateur.str.startswith("effectif_age_") & (df.niveau == "departement")
+        target = df[bands & (df.statut != "publie")].iloc[0]
+        # publish every other hidden cell of its table (same champ and sexe, bands and headcounts)
+        table_cells = (df.champ == target.champ) & (df.sexe == target.sexe) & (df.famille == "toutes")
+        table_cells &= (df.secteur == "tous") & (df.tranche == "toutes") & (df.pcs == "toutes")
+        table_cells &= df.indicateur.str.startswith("effectif_age_") | (df.indicateur == "effectif_31_12")
+        others = table_cells & (df.statut != "publie")
+        others &= ~(
+            (df.code == target.code) & (df.indicateur == target.indicateur) & (df.niveau == target.niveau)
+        )
+        df.loc[others, "valeur"] = df.loc[others, "valeur_calculee"]
+        df.loc[others, "statut"] = "publie"
+        _republish(sample, df.drop(columns="valeur_calculee"))
+        report = secrecy.audit_publication(sample)
+        hits = [r for r in report.recoverable if "age pyramid" in r and str(target.code) in r]
+        assert hits, report.summary()
+    finally:
+        _republish(sample, original)
