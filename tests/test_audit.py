@@ -42,15 +42,19 @@ def test_audit_catches_a_primary_cell_published(sample):
         _republish(sample, original)
 
 
-def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
-    table = sample.vintage_output / "tables" / "indicateurs.parquet"
-    original = pd.read_parquet(table)
+def _with_truth(sample):
+    """The published table, and a copy of it with each row's true value (``valeur_calculee``)."""
+    original = pd.read_parquet(sample.vintage_output / "tables" / "indicateurs.parquet")
     con = connect(sample.warehouse, read_only=True)
     truth = con.table("ind.indicateurs").df()
     con.close()
+    key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
+    return original, original.merge(truth[[*key, "valeur_calculee"]], on=key)
+
+
+def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
+    original, df = _with_truth(sample)
     try:
-        key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
-        df = original.merge(truth[[*key, "valeur_calculee"]], on=key)
         sect = (df.indicateur == "effectif_31_12") & (df.famille == "toutes") & (df.tranche == "toutes")
         sect &= (df.sexe == "tous") & (df.pcs == "toutes") & df.niveau.isin(["region", "departement"])
         target = df[sect & (df.statut == "secret_primaire") & (df.secteur != "tous")].iloc[0]
@@ -214,14 +218,8 @@ def test_determined_cells_agrees_with_lp_bounds():
 
 
 def test_audit_catches_an_age_band_recoverable_by_subtraction(sample):
-    table = sample.vintage_output / "tables" / "indicateurs.parquet"
-    original = pd.read_parquet(table)
-    con = connect(sample.warehouse, read_only=True)
-    truth = con.table("ind.indicateurs").df()
-    con.close()
+    original, df = _with_truth(sample)
     try:
-        key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
-        df = original.merge(truth[[*key, "valeur_calculee"]], on=key)
         bands = df.indicateur.str.startswith("effectif_age_") & (df.niveau == "departement")
         target = df[bands & (df.statut != "publie")].iloc[0]
         # publish every other hidden cell of its table (same champ and sexe, bands and headcounts)
