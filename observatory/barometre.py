@@ -13,7 +13,9 @@ For a quarter T and a cell (territory × champ × family or sector):
 
 Secrecy: every headcount cell carries FREQ (establishments employing someone at the end of the quarter),
 VALUE and MAX (largest establishment). A cell of 1 or 2 establishments, or whose largest establishment
-holds more than 85 % of it, is ``secret_primaire``; a change is secret whenever one of its two cells is.
+holds more than 85 % of it, is ``secret_primaire``; secondary suppression (:func:`protect_cells`) then hides
+more cells so that none can be recomputed across territories, champs, families and sectors, and a blocking
+audit proves it before anything is written; a change is secret whenever one of its two cells is.
 
 A semester ``AAAA-S1`` ends with the second quarter, ``AAAA-S2`` with the fourth. The baromètre of a
 semester publishes, by family, sector and territory, the four quarters that end with the semester (each
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from observatory import secrecy
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
 from observatory.warehouse import atomic_path, run_sql
@@ -124,6 +127,42 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister("_cog")
 
 
+def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
+    """Secondary suppression of ``ind.barometre_cellules``, quarter by quarter (in place; counts per statut).
+
+    The headcounts of one quarter add up across région > département (and France), the champs (privé = ESS +
+    privé hors ESS), the families (ESS) and the sectors: :func:`observatory.secrecy.protect_additive` hides
+    more cells (``secret_secondaire``) until no hidden cell can be recomputed from the published ones. Cells
+    outside the source's field (Mayotte, ``non_disponible``) count 0 and are never used as complements. The
+    changes (glissement, solde) then inherit the secret of either quarter (``sql/barometre/indicateurs.sql``).
+    """
+    import numpy as np
+
+    cells = con.table("ind.barometre_cellules").df()
+    region_of = dict(con.execute("SELECT code_departement, code_region FROM ref.departements").fetchall())
+    statut = cells.statut.to_numpy().copy()
+    frame = cells.assign(**{k: secrecy.DEFAULTS[k] for k in ("tranche", "sexe", "pcs")})
+    for idx in frame.groupby("q", sort=True).indices.values():
+        sub = frame.iloc[idx]
+        hidden = secrecy.protect_additive(
+            sub,
+            (sub.statut == "secret_primaire").to_numpy(),
+            sub.value.astype("float64").to_numpy(),
+            (sub.statut == "non_disponible").to_numpy(),
+            region_of,
+        )
+        new = hidden & (sub.statut == "publie").to_numpy()
+        statut[idx[new]] = "secret_secondaire"
+    cells["statut"] = statut
+    con.register("_cellules", cells)
+    con.execute(
+        "CREATE OR REPLACE TABLE ind.barometre_cellules AS SELECT * FROM _cellules"
+        " ORDER BY q, niveau, code, champ, famille, secteur"
+    )
+    con.unregister("_cellules")
+    return {k: int(v) for k, v in zip(*np.unique(statut, return_counts=True))}
+
+
 def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre: str) -> dict:
     """Build and publish the baromètre of ``semestre`` (``AAAA-S1`` or ``AAAA-S2``).
 
@@ -151,7 +190,12 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "perimetre_version": settings.perimetre,
     }
     run_sql(con, "barometre/cellules.sql", params)
+    protect_cells(con)
     run_sql(con, "barometre/indicateurs.sql", params)
+    # blocking: a table whose hidden cells can be recomputed never reaches output/
+    report = secrecy.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
+    if not report.passed:
+        raise BarometreError(f"baromètre {semestre}: {report.summary()}")
 
     out = barometre_dir(settings, semestre)
     parquet, csv = out / f"{TABLE_NAME}.parquet", out / f"{TABLE_NAME}.csv"

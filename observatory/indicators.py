@@ -59,6 +59,11 @@ INDICATEURS: dict[str, tuple[str, str]] = {
     "part_cdd": ("pourcent", "fixed-term contracts among jobs held at 31/12"),
     "part_cadres": ("pourcent", "cadres among jobs held at 31/12"),
     "part_50_ans_et_plus": ("pourcent", "aged 50 or more among jobs held at 31/12"),
+    "effectif_age_moins_25": ("nombre", "jobs held at 31/12 of employees aged under 25 (AGE at 31/12)"),
+    "effectif_age_25_34": ("nombre", "jobs held at 31/12 of employees aged 25 to 34 (AGE at 31/12)"),
+    "effectif_age_35_44": ("nombre", "jobs held at 31/12 of employees aged 35 to 44 (AGE at 31/12)"),
+    "effectif_age_45_54": ("nombre", "jobs held at 31/12 of employees aged 45 to 54 (AGE at 31/12)"),
+    "effectif_age_55_plus": ("nombre", "jobs held at 31/12 of employees aged 55 or more (AGE at 31/12)"),
     "salaire_net_horaire_moyen": ("euros", "Σ S_NET / Σ NBHEUR over non-annex jobs"),
     "ecart_salarial_fh": ("pourcent", "1 − women's / men's mean net hourly wage (row sexe = tous)"),
 }

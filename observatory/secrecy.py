@@ -35,8 +35,15 @@ Secondary suppression — which engine protects which table, and why:
    null space of the hidden columns, plus an LP for cells worth 0 — and, while a hidden cell is fixed, the
    smallest published cell that frees it is hidden; then step 2 runs again (:func:`_repair_tables`).
 
-Hiding more cells never makes a protected pattern unsafe, so the result keeps τ-Argus' guarantees on the
-core tables. Same inputs → same mask (sorted orders, no time-dependent step). Jobs at 31/12 in size band
+Which complement: every step hides cells in the order of :func:`importance` — cells never published, then
+fine crossings, one-breakdown cells, the ESS loi 2014 total, and the champ totals of a territory last (the
+figures every publication leads with), the smallest cell first within a tier. τ-Argus' own choices among
+those headline totals are dropped (``TAUARGUS_RELEASE_TIER``: the engine ignores cell costs) and steps 2–3
+choose their complements instead. A headcount that is 0 by definition (size band ``0``, and any total made
+only of such cells, e.g. one establishment with nobody at 31/12; :func:`structural_zeros`) cannot be hidden
+by suppression: such cells protect ETP and pay only, as band ``0`` does, and the audit treats them alike.
+
+Hiding more cells never makes a protected pattern unsafe. Same inputs → same mask (sorted orders, no time-dependent step). Jobs at 31/12 in size band
 ``0`` are 0 by definition: those cells protect ETP / pay, not headcounts. Cells hidden nowhere published —
 internal champs ``_sce`` / ``_oth``, the pcs ``autres``, territories ``_geo_inconnu`` / ``_epci_inconnu``
 (establishments without a département / EPCI) — are protected like published ones, since subtraction
@@ -44,9 +51,15 @@ gives them away. EPCI cells are published for the champ and family crossings onl
 to hide in an equation, the build fails (:class:`SecrecyError`): nothing is published unprotected.
 Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
 
-Not covered by the secondary step (documented limitation; primary rules and inheritance still apply): the
-enterprise counts (not additive), the part-time / fixed-term / 50+ sub-population counts, and tables with
-more than one breakdown are proven by the closure only (the 2-D proof covers the région × breakdown tables).
+Other counts: the age bands (jobs at 31/12 by age) join the headcounts' equations as cells of their own
+(they add up to the headcount; :func:`_band_system`); the part-time / fixed-term / 50+ counts (published
+through their rates) and the enterprise counts (additive along the champ tree and the families only) are
+closed along their own equations (:func:`_secondary_counts`). The baromètre's quarterly headcounts get the
+same closure and 2-D repair (:func:`protect_additive`) and their own blocking audit (:func:`audit_barometre`).
+
+Limitations: the 2-D proof covers the région × breakdown tables; tables with more than one breakdown, the
+champ tree, the sub-population and enterprise counts, and the age bands are protected by the closure (no
+equation with exactly one hidden cell), not proven by an LP.
 """
 
 from __future__ import annotations
@@ -73,6 +86,8 @@ NATURES = ["comptage", "entreprises", "montant", "temps_partiel", "cdd", "age50"
 PUBLIE, SECONDAIRE, PRIMAIRE = 0, 1, 2
 STATUTS = {PUBLIE: "publie", SECONDAIRE: "secret_secondaire", PRIMAIRE: "secret_primaire"}
 MIN_UNITS = 3
+#: Jobs at 31/12 by age band (the age pyramid); the bands add up to ``effectif`` (jobs at 31/12).
+AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
 MIN_SALARIES = 5
 EPCI_CHUNK = 200
 
@@ -119,7 +134,7 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     out["p_comptage"] = frequency_secret(cells["n_etab"]).to_numpy()
     out["p_entreprises"] = frequency_secret(cells["n_ent"]).to_numpy()
     out["p_montant"] = montant_secret(cells).to_numpy()
-    for sub in ("temps_partiel", "cdd", "age50"):
+    for sub in ("temps_partiel", "cdd", "age50", *AGE_BANDS):
         out[f"p_{sub}"] = (
             frequency_secret(cells[f"freq_{sub}"]) | dominance_secret(cells[f"max_{sub}"], cells[sub])
         ).to_numpy()
@@ -160,6 +175,12 @@ TAUARGUS_TABLES = [("dep", "fam", None), ("dep", "ch", None)]
 #: limit would make the mask depend on the machine's speed).
 TAUARGUS_SUPPRESS = "MOD(1,1,1,1,0)"
 TAUARGUS_TIMEOUT = 120  # seconds for one table (child process); beyond it the build fails
+#: τ-Argus complements at or above this :func:`importance` tier (a département's privé total, the ESS /
+#: privé hors ESS totals, a région's champ totals) are not kept: the engine's Modular step ignores cell costs
+#: (a-priori ``C`` lines change the reported cost, not the choice; checked on the sample) and hid those
+#: headline totals to protect thin cells. The closure and the 2-D repair, which follow the importance order,
+#: choose the complements of those cells instead; the audit proves the result.
+TAUARGUS_RELEASE_TIER = 6
 
 
 @dataclass
@@ -537,9 +558,12 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
         link((c[dim] != DEFAULTS[dim]).to_numpy(), c.assign(**{dim: DEFAULTS[dim]}), dim)
     e = pd.concat(edges, ignore_index=True)
     e["eq"] = e.groupby(["parent", "tag"], sort=True).ngroup()
-    heads = e.drop_duplicates("eq")[["eq", "parent"]].rename(columns={"parent": "cell"})
+    heads = e.drop_duplicates("eq")[["eq", "parent", "tag"]].rename(columns={"parent": "cell"})
     long = pd.concat(
-        [heads.assign(sign=-1.0), e[["eq", "child"]].rename(columns={"child": "cell"}).assign(sign=1.0)]
+        [
+            heads.assign(sign=-1.0),
+            e[["eq", "child", "tag"]].rename(columns={"child": "cell"}).assign(sign=1.0),
+        ]
     )
     return long.sort_values(["eq", "cell"], kind="stable").reset_index(drop=True)
 
@@ -553,16 +577,92 @@ def check_equations(long: pd.DataFrame, value: np.ndarray, what: str) -> None:
         raise SecrecyError(f"secrecy equation {eq} does not add up on {what} (gap {gap.max():g})")
 
 
-def _order(cost: np.ndarray) -> np.ndarray:
-    """Complement preference: positive cost first, then by cost, then by key order (cell position)."""
-    rank = np.lexsort((np.arange(len(cost)), cost, cost <= 0))
+def importance(cells: pd.DataFrame) -> np.ndarray:
+    """Importance tier of each cell (0 = hidden first as a complement … 8 = hidden last).
+
+    Secondary suppression must protect thin cells by hiding other thin cells, not the figures every
+    publication leads with: the champ totals of a territory. Tiers, from the cheapest complement:
+
+    0. cells never published (internal champs ``_sce`` / ``_oth``, territories ``_geo_inconnu`` /
+       ``_epci_inconnu``, the pcs ``autres``);
+    1. crossings of two breakdowns (sexe × pcs, famille × sexe, secteur × sexe);
+    2. one breakdown (famille, secteur, tranche, sexe, pcs), and EPCI cells;
+    3. the ESS loi 2014 total of a territory (a secondary product);
+    4. the public total of a département, then 5. its ensemble total, then 6. its privé total — in that
+       order so that a hidden public cell is paired with ensemble (then, across départements, with
+       another public cell), not with privé, which would pull in the ESS or privé hors ESS total;
+    7. the ESS and privé hors ESS totals of a département, the public / privé / ensemble totals of a région
+       and of France;
+    8. the ESS and privé hors ESS totals of a région and of France.
+
+    Within a tier the smallest cell goes first (:func:`_order`).
+    """
+    n_dims = np.zeros(len(cells), np.int64)
+    for dim in ("famille", *_FLAT):
+        n_dims += (cells[dim] != DEFAULTS[dim]).to_numpy()
+    niveau = cells.niveau.to_numpy()
+    champ = cells.champ.to_numpy()
+    head = np.isin(champ, ["ess", "prive_hors_ess"])
+    top = np.isin(niveau, ["region", "france"])
+    dep_rank = np.select([champ == "public", champ == "ensemble"], [4, 5], default=6)
+    total = np.select([head & top, head | top], [8, 7], default=dep_rank)
+    total = np.where(champ == "ess_loi_2014", 3, total)
+    tier = np.select([n_dims >= 2, n_dims == 1], [1, 2], default=total)
+    tier = np.where(np.isin(niveau, ["epci"]), np.minimum(tier, 2), tier)
+    internal = (
+        pd.Series(champ).str.startswith("_").to_numpy() | pd.Series(niveau).str.startswith("_").to_numpy()
+    )
+    internal |= (cells.pcs == "autres").to_numpy()
+    return np.where(internal, 0, tier).astype(np.int64)
+
+
+def structural_zeros(long: pd.DataFrame, zero: np.ndarray) -> np.ndarray:
+    """Extend cells known to be 0 by definition to every parent all of whose children are (fixed point).
+
+    Jobs at 31/12 in size band ``0`` are 0 by definition; a cell whose establishments are all in band
+    ``0`` (an ESS made of one establishment with nobody at 31/12, and its région when the région has one
+    département) is then 0 by definition too, and so are the parts of such a total (its families, sexes…).
+    No suppression can hide that headcount — it follows from which cells exist — so it is treated like
+    band ``0``: its secret protects ETP and pay, not jobs.
+    """
+    zero = zero.copy()
+    if not len(long):
+        return zero
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    child = long.sign.to_numpy() > 0
+    n_eq = int(eq.max()) + 1
+    head = np.full(n_eq, -1, np.int64)
+    head[eq[~child]] = cell[~child]
+    n_children = np.bincount(eq[child], minlength=n_eq)
+    while True:
+        n_zero = np.bincount(eq[child], weights=zero[cell[child]], minlength=n_eq)
+        up = (n_children > 0) & (n_zero == n_children) & (head >= 0)
+        up &= ~zero[np.maximum(head, 0)]
+        # and the parts of a total that is 0 by definition are 0 (headcounts are not negative)
+        down = child & (head[eq] >= 0) & zero[np.maximum(head[eq], 0)] & ~zero[cell]
+        if not up.any() and not down.any():
+            return zero
+        zero[head[up]] = True
+        zero[cell[down]] = True
+
+
+def _order(cost: np.ndarray, tier: np.ndarray | None = None) -> np.ndarray:
+    """Complement preference: lowest importance tier first, then positive cost first, then by cost, then
+    by key order (cell position)."""
+    tier = np.zeros(len(cost), np.int64) if tier is None else tier
+    rank = np.lexsort((np.arange(len(cost)), cost, cost <= 0, tier))
     order = np.empty(len(cost), np.int64)
     order[rank] = np.arange(len(cost))
     return order
 
 
 def _close(
-    long: pd.DataFrame, hidden: np.ndarray, cost: np.ndarray, zero: np.ndarray
+    long: pd.DataFrame,
+    hidden: np.ndarray,
+    cost: np.ndarray,
+    zero: np.ndarray,
+    tier: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Fixed point of the closure (section comment); returns the hidden flags and the number of rounds.
 
@@ -574,7 +674,7 @@ def _close(
     eq = long["eq"].to_numpy()
     cell = long.cell.to_numpy()
     n_eq = int(eq.max()) + 1 if len(eq) else 0
-    order = _order(cost)
+    order = _order(cost, tier)
     rounds = 0
     while True:
         h = hidden[cell]
@@ -635,6 +735,8 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
         for (champ, region), t in sub.groupby(["champ", "_reg"], sort=True):
             pos = dict(zip(zip(t.code, t[dim]), t.index.to_numpy()))
             cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            if not cats:  # no breakdown along ``dim`` in this table: nothing to prove
+                continue
             geos = [region] + deps_of.get(region, [])
             rows = []
             for g in geos:
@@ -710,8 +812,118 @@ def _repair_tables(tables, hidden, known, order, value) -> int:
                     break
                 hidden[c] = False
             else:
-                raise SecrecyError(f"secondary suppression: cannot protect cell {target} in table {_name}")
+                # no single cell frees it: hide cells in preference order until it is free (more hidden is
+                # always safe); a cell still fixed with every cell of its table hidden is fixed by which
+                # cells exist, not by published values: no suppression can change that
+                for _, c in cands:
+                    hidden[c] = True
+                    added += 1
+                    if target not in _determined(ids, rows, hidden, known, value):
+                        break
+                else:
+                    raise SecrecyError(
+                        f"secondary suppression: cell {target} of table {_name} is fixed with its whole "
+                        "table hidden"
+                    )
     return added
+
+
+#: Importance tier of the headline totals (:func:`importance`) and passes of the look-ahead that keeps them.
+HEADLINE_TIER = 7
+HEADLINE_PASSES = 3
+
+
+def _protect_pass(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+    """Closure, then the 2-D proof and repair, then the closure again, until both hold."""
+    hidden, rounds = _close(long, hidden0, cost, zero, tier)
+    # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and hide
+    # more where a hidden cell is still fixed, then close again, until both hold
+    while added := _repair_tables(tables, hidden, zero, _order(cost, tier), value):
+        log.info("2-D tables: %d cells added", added)
+        hidden, more = _close(long, hidden, cost, zero, tier)
+        rounds += more
+    return hidden, rounds
+
+
+def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+    """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
+    equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
+    whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
+    headline totals."""
+    hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+    for _ in range(HEADLINE_PASSES):
+        avoid = _headline_triggers(long, hidden, hidden0, tier)
+        if not len(avoid):
+            break
+        tier = tier.copy()
+        tier[avoid] = HEADLINE_TIER - 1
+        again, more = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+        heads = tier >= HEADLINE_TIER
+        if (again & heads).sum() >= (hidden & heads).sum():
+            break
+        hidden, rounds = again, rounds + more
+    return hidden, rounds
+
+
+def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:
+    """Complements (hidden, not hidden at the start) below the headline tier that share an equation with a
+    headline total hidden as a complement: the cells that forced it."""
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    added = hidden & ~hidden0
+    head = added & (tier >= HEADLINE_TIER)
+    eqs = np.unique(eq[head[cell]])
+    if not len(eqs):
+        return np.array([], dtype=np.int64)
+    inside = np.isin(eq, eqs)
+    cand = cell[inside]
+    cand = cand[added[cand] & (tier[cand] < HEADLINE_TIER - 1)]
+    return np.unique(cand)
+
+
+def protect_additive(
+    cells: pd.DataFrame, hidden: np.ndarray, value: np.ndarray, known_zero: np.ndarray, region_of: dict
+) -> np.ndarray:
+    """Secondary suppression of one additive table of cells (``KEY`` columns), e.g. one baromètre quarter.
+
+    The same machinery as the indicator table's magnitudes: the equations between the cells (territory,
+    champ, famille, secteur), the closure in the :func:`importance` order with its look-ahead, and the exact
+    2-D proof and repair of each région × breakdown table. ``hidden`` holds the primary secrets,
+    ``known_zero`` cells known to be 0 without publication (outside the source's field). Returns the hidden
+    flags (a superset of ``hidden``).
+    """
+    cells = cells[KEY].reset_index(drop=True)
+    long = equations(cells, region_of)
+    if not len(long):
+        return hidden.copy()
+    check_equations(long, value, "value")
+    zero = structural_zeros(long, known_zero)
+    tier = importance(cells)
+    tables = list(_tables_2d(cells, region_of, "montant"))
+    return _protect_lookahead(long, tables, hidden, value, zero, tier, value)[0]
+
+
+def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
+    """The age-band cells, as extra cells of the magnitude system (positions ``len(cells)`` onwards).
+
+    Bands exist for the cells without famille / secteur / tranche / pcs breakdown (any sexe) of France, the
+    régions, the départements and the unknown territory, every champ (internal ones included). Band ``b``
+    of such a cell sits in the tranche slot (``tranche = b``), so :func:`equations` ties it to its cell
+    (the bands add up to the cell's jobs at 31/12), to the same band across sexes, champs and territories.
+    Returns the base cell positions, the equations (global positions, ids from ``first_eq``) and the
+    band rows (band-major: extra position ``j·m + i`` is band ``j`` of base cell ``i``).
+    """
+    base = np.ones(len(cells), bool)
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        base &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    base &= cells.niveau.isin(["france", "region", "departement", "_geo_inconnu"]).to_numpy()
+    idx = np.flatnonzero(base)
+    sub = cells.iloc[idx][KEY].reset_index(drop=True)
+    frame = pd.concat([sub] + [sub.assign(tranche=b) for b in AGE_BANDS], ignore_index=True)
+    glob = np.concatenate([idx, len(cells) + np.arange(len(idx) * len(AGE_BANDS))])
+    long = equations(frame, region_of)
+    long = long.assign(cell=glob[long.cell.to_numpy()], eq=long["eq"].to_numpy() + first_eq)
+    return idx, long, frame.iloc[len(idx) :].reset_index(drop=True)
 
 
 def secondary(
@@ -725,6 +937,8 @@ def secondary(
     region_of = dict(zip(pairs.code_departement, pairs.code_region))
     t0 = time.perf_counter()
     long_all = equations(cells, region_of)
+    tier = importance(cells)
+    tier_of = dict(zip(keys, tier.tolist()))
     timings["equations"] = time.perf_counter() - t0
     for nature in ("montant", "comptage"):
         p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
@@ -732,6 +946,12 @@ def secondary(
         for spec in TAUARGUS_TABLES:
             t0 = time.perf_counter()
             added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
+            released = [
+                k for k, v in status.items() if v == SECONDAIRE and tier_of[k] >= TAUARGUS_RELEASE_TIER
+            ]
+            for k in released:
+                status[k] = PUBLIE
+            added -= len(released)
             timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"] = time.perf_counter() - t0
             log.info(
                 "τ-Argus %s_%s_%s: %d cells hidden, %.2f s",
@@ -744,29 +964,89 @@ def secondary(
         code = np.array([status[k] for k in keys], dtype=np.int64)
         universe = _universe(cells, nature)
         # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
-        inside = (
-            pd.Series(universe[long_all.cell.to_numpy()]).groupby(long_all["eq"].to_numpy()).transform("all")
-        )
-        long = long_all[inside.to_numpy()]
+        long = _inside(long_all, universe)
         value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
-        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif")
         cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
         zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
-        hidden, rounds = _close(long, code != PUBLIE, cost, zero)
-        # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and
-        # hide more where a hidden cell is still fixed, then close again, until both hold
+        hidden0, tier_n = code != PUBLIE, tier
+        if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
+            base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
+            long = pd.concat([long, long_bands], ignore_index=True)
+            # a band is secret with its cell (the cell's rules apply to its pyramid) or by its own rules
+            band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
+            band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
+            value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
+            zero = np.concatenate([zero, np.zeros(len(bands), bool)])
+            hidden0 = np.concatenate([hidden0, band_p | np.tile(hidden0[base], len(AGE_BANDS))])
+            tier_n = np.concatenate([tier, importance(bands)])
+        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
+        zero = structural_zeros(long, zero)
         tables = list(_tables_2d(cells, region_of, nature))
-        while added := _repair_tables(tables, hidden, zero, _order(cost), value):
-            log.info("2-D tables %s: %d cells added", nature, added)
-            hidden, more = _close(long, hidden, cost, zero)
-            rounds += more
+        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value)
+        if nature == "montant":
+            m = len(base)
+            for j, b in enumerate(AGE_BANDS):
+                h = hidden[len(cells) + j * m : len(cells) + (j + 1) * m]
+                st = np.where(band_p[j * m : (j + 1) * m], PRIMAIRE, np.where(h, SECONDAIRE, PUBLIE))
+                out[f"s_{b}"] = PUBLIE
+                out.loc[out.index[base], f"s_{b}"] = st
+            hidden = hidden[: len(cells)]
         code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
         timings[f"closure {nature}"] = time.perf_counter() - t0
         log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
         out[f"s_{nature}"] = code
-    for nature in ("entreprises", "temps_partiel", "cdd", "age50"):
-        out[f"s_{nature}"] = np.where(prim[f"p_{nature}"], PRIMAIRE, PUBLIE)
+    t0 = time.perf_counter()
+    _secondary_counts(cells, prim, out, long_all, tier)
+    timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
     return out
+
+
+#: Equations along which enterprise counts add up: an enterprise (SIREN) belongs to one champ and one family,
+#: but may have establishments in several territories, sectors or size bands (no equation there).
+_ENTERPRISE_TAGS = ("ch_ensemble", "ch_prive", "ch_phe", "ch_loi", "famille")
+
+
+def _inside(long: pd.DataFrame, universe: np.ndarray) -> pd.DataFrame:
+    """The equations of ``long`` whose cells all lie in ``universe``."""
+    ok = pd.Series(universe[long.cell.to_numpy()]).groupby(long["eq"].to_numpy()).transform("all")
+    return long[ok.to_numpy()]
+
+
+def _secondary_counts(cells, prim, out, long_all, tier) -> None:
+    """Secondary protection of the sub-population counts and of the enterprise counts (``out`` in place).
+
+    The part-time, fixed-term and 50+ counts are published through their rates (count / headcount): a
+    count is hidden when its rate is, i.e. when it is primary or its cell's headcount is hidden, and the
+    closure then hides more counts until none can be recomputed by subtraction, along the same equations as
+    the headcounts (territory, champ, famille, secteur, tranche, sexe; no pcs: rates are published for
+    ``pcs = toutes`` only). Enterprise counts add up along the champ tree and the families only (an
+    enterprise may span territories, sectors and size bands); they start from their primary flags and
+    the establishment counts' mask (the published figure carries both) and are closed along those
+    equations. Derived shares inherit through ``sql/indicators/indicateurs.sql``.
+    """
+    s_montant = out["s_montant"].to_numpy()
+    universe = _universe(cells, "montant") & (cells.pcs == "toutes").to_numpy()
+    long = _inside(long_all, universe)
+    for sub in ("temps_partiel", "cdd", "age50"):
+        value = cells[sub].astype("float64").to_numpy()
+        check_equations(long, value, sub)
+        zero = structural_zeros(long, (cells.tranche == "0").to_numpy())
+        p = prim[f"p_{sub}"].to_numpy()
+        hidden, _ = _close(long, p | (s_montant != PUBLIE), value, zero, tier)
+        out[f"s_{sub}"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
+    long = _inside(long_all, _universe(cells, "comptage"))
+    long = long[long.tag.isin(_ENTERPRISE_TAGS).to_numpy()]
+    value = cells["n_ent"].astype("float64").to_numpy()
+    # where an enterprise spans two champs or families (establishments classified apart), the parts add up
+    # to more than the total: a bound, not an equation
+    gap = pd.Series(long.sign.to_numpy() * value[long.cell.to_numpy()]).groupby(long["eq"].to_numpy())
+    exact = gap.transform("sum").abs().to_numpy() <= 1e-6
+    long = long[exact]
+    p = prim["p_entreprises"].to_numpy()
+    hidden, _ = _close(
+        long, p | (out["s_comptage"].to_numpy() != PUBLIE), value, np.zeros(len(cells), bool), tier
+    )
+    out["s_entreprises"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
 
 
 def protect(con, *, workdir: str | Path | None = None, timings: dict | None = None) -> dict:
@@ -951,17 +1231,9 @@ def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[i
     return len(pub), violations
 
 
-def lp_bounds(values: dict, equations: list) -> dict:
-    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
-
-    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
-    when unbounded.
-    """
-    from scipy.optimize import linprog
-
+def _lp_system(values: dict, equations: list):
+    """Hidden cells (sorted), their column index, and the rows / right-hand sides of the equations."""
     hidden = sorted(c for c, v in values.items() if v is None)
-    if not hidden:
-        return {}
     idx = {c: i for i, c in enumerate(hidden)}
     rows, rhs = [], []
     for parts, total in equations:
@@ -976,6 +1248,55 @@ def lp_bounds(values: dict, equations: list) -> dict:
         if coef.any():
             rows.append(coef)
             rhs.append(b)
+    return hidden, idx, rows, rhs
+
+
+def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
+    """The hidden cells (value None) fixed by ``Σ cells = total`` equations and cells ≥ 0: ``{cell: value}``.
+
+    Same answer as comparing the min and max of :func:`lp_bounds`, with far fewer LPs: every LP solution is
+    a feasible point, and a cell taking two values over the points found so far is not fixed, so most cells
+    are cleared by the solutions of other cells' LPs.
+    """
+    from scipy.optimize import linprog
+
+    hidden, _idx, rows, rhs = _lp_system(values, equations)
+    if not hidden:
+        return {}
+    n = len(hidden)
+    kw = {"A_eq": np.array(rows), "b_eq": np.array(rhs)} if rows else {}
+    start = linprog(np.zeros(n), bounds=(0, None), method="highs", **kw)
+    if start.status != 0:  # published figures inconsistent with the equations: nothing can be bounded
+        return {}
+    lo, hi = start.x.copy(), start.x.copy()
+    for j in range(n):
+        if hi[j] - lo[j] > tol:
+            continue
+        for sign in (-1.0, 1.0):  # max, then min
+            obj = np.zeros(n)
+            obj[j] = sign
+            res = linprog(obj, bounds=(0, None), method="highs", **kw)
+            if res.status == 3:  # unbounded above
+                hi[j] = np.inf
+                break
+            if res.status == 0:
+                lo, hi = np.minimum(lo, res.x), np.maximum(hi, res.x)
+            if hi[j] - lo[j] > tol:
+                break
+    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol}
+
+
+def lp_bounds(values: dict, equations: list) -> dict:
+    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
+
+    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
+    when unbounded.
+    """
+    from scipy.optimize import linprog
+
+    hidden, idx, rows, rhs = _lp_system(values, equations)
+    if not hidden:
+        return {}
     out = {}
     for c in hidden:
         obj = np.zeros(len(hidden))
@@ -985,6 +1306,23 @@ def lp_bounds(values: dict, equations: list) -> dict:
         hi = linprog(-obj, bounds=(0, None), method="highs", **kw)
         out[c] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
     return out
+
+
+def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
+    """A total whose existing parts are all 0 by definition is 0 by definition (in place, to a fixed point).
+
+    Same rule as :func:`structural_zeros` on the secrecy side: such a headcount follows from which cells
+    exist, so it is a known zero, not a hidden cell recovered from published figures.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for parts, total in eqs:
+            present = [c for c in parts if c in values]
+            if total in values and total not in zeros and present and all(c in zeros for c in present):
+                zeros.add(total)
+                values[total] = 0.0
+                changed = True
 
 
 def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
@@ -1038,19 +1376,22 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                     deps = sorted(d for d, r in region_of.items() if r == region)
                     geos = [("region", region)] + [("departement", d) for d in deps]
                     values = {}
+                    zeros = set()
                     for niveau, code in geos:
                         for cat in [*cats, DEFAULTS[dim]]:
                             key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
                             k = (*(key[c] for c in KEY), indicateur)
                             if indicateur == "effectif_31_12" and dim == "tranche" and cat == "0":
                                 values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
+                                zeros.add((code, cat))
                             elif k in pub.index:
                                 r = pub.loc[k]
                                 values[(code, cat)] = None if r.statut != "publie" else float(r.valeur)
-                    if not any(v is None for v in values.values()):
-                        continue
                     eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
                     eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
+                    _structural_zeros(values, eqs, zeros)
+                    if not any(v is None for v in values.values()):
+                        continue
                     report.tables_checked += 1
                     for cell, (lo, hi) in lp_bounds(values, eqs).items():
                         report.hidden_checked += 1
@@ -1058,6 +1399,88 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                             report.recoverable.append(
                                 f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
                             )
+
+
+def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
+    """The age pyramid: per champ, sexe and région, the table départements (and région) × age bands with
+    the headcount as total; no hidden band or headcount may be determined by the published ones."""
+    codes = [f"effectif_{b}" for b in AGE_BANDS]
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.indicateur.isin([*codes, "effectif_31_12"])]
+    t = t[t.niveau.isin(["region", "departement"])]
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        t = t[t[dim] == DEFAULTS[dim]]
+    if not t.indicateur.isin(codes).any():
+        return
+    t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
+        if (g.statut == "publie").all():
+            continue
+        values = {
+            (c, i): (float(v) if st == "publie" else None)
+            for c, i, v, st in zip(g.code, g.indicateur, g.valeur, g.statut)
+        }
+        deps = sorted(d for d, r in region_of.items() if r == region)
+        geos = [region, *deps]
+        eqs = [([(c, i) for i in codes], (c, "effectif_31_12")) for c in geos]
+        eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in values.values()))
+        for cell, v in determined_cells(values, eqs).items():
+            report.recoverable.append(
+                f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
+            )
+
+
+def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> AuditReport:
+    """LP audit of a baromètre table (``ind.barometre``): no hidden headcount of a quarter is determined.
+
+    For each quarter, champ and breakdown (families of the ESS, sectors, or none) and each région with its
+    départements, the headcounts published — ``effectif_fin_trimestre``, and the year-before headcount
+    that a published ``solde_annuel`` gives away (effectif(T) − solde(T)) — bound every hidden one under the
+    table's equations (min/max LP, :func:`lp_bounds`). Mayotte (outside the source's field) is left out.
+    """
+    report = AuditReport()
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.niveau.isin(["region", "departement"]) & (published.statut != "non_disponible")]
+    eff = t[t.indicateur == "effectif_fin_trimestre"]
+    key = ["niveau", "code", "champ", "famille", "secteur"]
+    known = {
+        (*r[:5], r[5]): (None if r[6] != "publie" else float(r[7]))
+        for r in eff[[*key, "trimestre", "statut", "valeur"]].itertuples(index=False)
+    }
+    solde = t[(t.indicateur == "solde_annuel") & (t.statut == "publie")]
+    for r in solde[[*key, "trimestre", "valeur"]].itertuples(index=False):
+        now = known.get((*r[:5], r[5]))
+        y, n = int(r[5][:4]), r[5][-1]
+        before = (*r[:5], f"{y - 1}-T{n}")
+        if now is not None and known.get(before, 0.0) is None:
+            known[before] = now - float(r[6])
+    cells = pd.DataFrame([(*k, v) for k, v in known.items()], columns=[*key, "trimestre", "v"])
+    report.published_checked = int(cells.v.notna().sum())
+    cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
+    for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
+        sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
+        if dim is None:
+            sub = sub[(sub.famille == DEFAULTS["famille"]) & (sub.secteur == DEFAULTS["secteur"])]
+        for (trimestre, champ, region), g in sub.groupby(["trimestre", "champ", "region"], sort=True):
+            if region == "06" or not g.v.isna().any():
+                continue
+            col = g[dim] if dim else pd.Series("t", index=g.index)
+            total = DEFAULTS[dim] if dim else "t"
+            values = {(c, x): (None if pd.isna(v) else v) for c, x, v in zip(g.code, col, g.v)}
+            cats = sorted({x for x in col if x != total})
+            deps = sorted(d for d, r in region_of.items() if r == region)
+            eqs = [([(d, x) for d in deps], (region, x)) for x in [*cats, total]]
+            if cats:
+                eqs += [([(c, x) for x in cats], (c, total)) for c in [region, *deps]]
+            report.tables_checked += 1
+            report.hidden_checked += int(sum(v is None for v in values.values()))
+            for cell, v in determined_cells(values, eqs).items():
+                report.recoverable.append(
+                    f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
+                )
+    return report
 
 
 def audit(
@@ -1068,6 +1491,7 @@ def audit(
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
     _lp_checks(published, departements, report)
+    _lp_checks_bands(published, departements, report)
     return report
 
 

@@ -42,15 +42,19 @@ def test_audit_catches_a_primary_cell_published(sample):
         _republish(sample, original)
 
 
-def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
-    table = sample.vintage_output / "tables" / "indicateurs.parquet"
-    original = pd.read_parquet(table)
+def _with_truth(sample):
+    """The published table, and a copy of it with each row's true value (``valeur_calculee``)."""
+    original = pd.read_parquet(sample.vintage_output / "tables" / "indicateurs.parquet")
     con = connect(sample.warehouse, read_only=True)
     truth = con.table("ind.indicateurs").df()
     con.close()
+    key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
+    return original, original.merge(truth[[*key, "valeur_calculee"]], on=key)
+
+
+def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
+    original, df = _with_truth(sample)
     try:
-        key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
-        df = original.merge(truth[[*key, "valeur_calculee"]], on=key)
         sect = (df.indicateur == "effectif_31_12") & (df.famille == "toutes") & (df.tranche == "toutes")
         sect &= (df.sexe == "tous") & (df.pcs == "toutes") & df.niveau.isin(["region", "departement"])
         target = df[sect & (df.statut == "secret_primaire") & (df.secteur != "tous")].iloc[0]
@@ -86,3 +90,151 @@ def test_lp_bounds_on_a_small_table():
     four = {**values, **dict.fromkeys([("a", 1), ("a", 2), ("b", 1), ("b", 2)])}
     lo, hi = secrecy.lp_bounds(four, eqs)[("a", 1)]
     assert lo == pytest.approx(1.0) and hi == pytest.approx(4.0) and np.isfinite(hi)
+
+
+def test_one_establishment_with_nobody_at_31_12_in_a_one_departement_region(tmp_path):
+    """Regression (``--fraction 0.005 --seed 7``): the ESS of a one-département région is one establishment
+    with no job at 31/12, so its headcount is 0 by definition (size band ``0`` only) and no suppression can
+    hide that; the secondary step used to fail ("cannot protect cell … tranche/06") instead of publishing."""
+    from observatory.config import Settings
+    from observatory.indicators import build_indicators
+    from observatory.warehouse import run_sql
+    from tests.test_indicators import build_micro
+
+    con = connect(tmp_path / "w.duckdb")
+    frames = build_micro(con)
+    con.execute("INSERT INTO ref.regions VALUES ('06', 'Mayotte')")
+    con.execute("INSERT INTO ref.departements VALUES ('976', 'Mayotte', '06')")
+    etabs, postes = [], []
+    for i, (kind, n_jobs, present) in enumerate(
+        [("ess", 2, False), ("phe", 6, True), ("phe", 8, True), ("phe", 5, True), ("public", 9, True)]
+    ):
+        siren = f"97600000{i}"
+        siret = f"{siren}00001"
+        flags = {"ess": kind == "ess", "ess_loi_2014": kind == "ess", "public": kind == "public"}
+        famille = "association" if kind == "ess" else "hors_ess"
+        geo = {"code_departement": "976", "code_region": "06", "code_epci": None, "secteur": "ASS"}
+        etabs.append(
+            {
+                "siret": siret,
+                "siren": siren,
+                "code_commune": None,
+                **geo,
+                "famille_ess": famille,
+                **flags,
+                "effectif_31_12": n_jobs if present else 0,
+                "tranche": ("1-9" if n_jobs < 10 else "10-49") if present else "0",
+                "etp": 0.4 * n_jobs,
+                "masse_salariale_brute": 9000.0 * n_jobs,
+            }
+        )
+        for j in range(n_jobs):
+            postes.append(
+                {
+                    "siret": siret,
+                    "siren": siren,
+                    **geo,
+                    "famille_ess": famille,
+                    **flags,
+                    "sexe": "F" if j % 2 else "H",
+                    "age": 30 + j,
+                    "pcs": "employes",
+                    "temps_partiel": True,
+                    "cdd": False,
+                    "annexe": False,
+                    "present_31_12": present,
+                    "eqtp": 0.4,
+                    "s_brut": 9000.0 + 10 * j,
+                    "s_net": 7000.0 + 10 * j,
+                    "nbheur": 640.0,
+                }
+            )
+    for name, rows in (("etablissements_employeurs", etabs), ("postes", postes)):
+        df = pd.DataFrame(rows)[list(frames[name].columns)]
+        con.register("_df", df)
+        con.execute(f"INSERT INTO ess.{name} SELECT * FROM _df")
+        con.unregister("_df")
+    settings = Settings(output_dir=tmp_path / "output", warehouse=tmp_path / "w.duckdb", millesime=2023)
+    build_indicators(con, settings)  # used to raise SecrecyError
+    run_sql(con, "indicators/publication.sql")
+    pub = con.table("ind.publication").df()
+    head = (pub.famille == "toutes") & (pub.secteur == "tous") & (pub.tranche == "toutes")
+    head &= (pub.sexe == "tous") & (pub.pcs == "toutes")
+    head &= ((pub.niveau == "departement") & (pub.code == "976")) | (
+        (pub.niveau == "region") & (pub.code == "06")
+    )
+    st = pub[head].set_index(["code", "champ", "indicateur"]).statut
+    # one establishment: every figure of the ESS of Mayotte and of its région is secret
+    for code in ("976", "06"):
+        for ind in ("effectif_31_12", "etp", "masse_salariale_brute", "etablissements_employeurs"):
+            assert st[(code, "ess", ind)] == "secret_primaire", (code, ind)
+        # one public establishment too: public is primary, so privé hors ESS, privé and ensemble (each the
+        # only complement left in its equation) are hidden as well
+        assert st[(code, "public", "etp")] == "secret_primaire"
+        for champ in ("prive_hors_ess", "prive", "ensemble"):
+            assert st[(code, champ, "etp")] == "secret_secondaire", (code, champ)
+    france = pub[(pub.niveau == "france") & (pub.champ == "ess") & (pub.indicateur == "effectif_31_12")]
+    france = france[(france.famille == "toutes") & (france.secteur == "tous") & (france.tranche == "toutes")]
+    france = france[(france.sexe == "tous")]
+    assert france[france.pcs == "toutes"].statut.tolist() == ["publie"]
+    # and nothing hidden can be recomputed from what is published
+    report = secrecy.audit_warehouse(con)
+    con.close()
+    assert report.passed, report.summary()
+
+
+def test_headline_totals_are_published(sample):
+    """Secondary suppression protects thin cells with other thin cells: the ESS and privé hors ESS
+    headcounts of every région and département of the micro-dataset stay published (none is primary)."""
+    pub = pd.read_parquet(sample.vintage_output / "tables" / "indicateurs.parquet")
+    head = (pub.indicateur == "effectif_31_12") & pub.niveau.isin(["region", "departement"])
+    for dim, total in secrecy.DEFAULTS.items():
+        head &= pub[dim] == total
+    for champ in ("ess", "prive_hors_ess"):
+        st = pub[head & (pub.champ == champ)].statut
+        assert len(st) == 10 and (st == "publie").all(), (champ, st.value_counts().to_dict())
+
+
+def test_determined_cells_agrees_with_lp_bounds():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        # a 3 x 3 table with margins, random values, random hidden cells
+        grid = rng.integers(0, 6, size=(3, 3)).astype(float)
+        values = {(str(r), str(c)): grid[r, c] for r in range(3) for c in range(3)}
+        values.update({(str(r), "t"): grid[r].sum() for r in range(3)})
+        values.update({("t", str(c)): grid[:, c].sum() for c in range(3)})
+        values[("t", "t")] = grid.sum()
+        labels = ["0", "1", "2"]
+        eqs = [([(r, c) for c in labels], (r, "t")) for r in [*labels, "t"]]
+        eqs += [([(r, c) for r in labels], ("t", c)) for c in [*labels, "t"]]
+        for k in list(values):
+            if rng.random() < 0.4:
+                values[k] = None
+        bounds = secrecy.lp_bounds(values, eqs)
+        expected = {c: lo for c, (lo, hi) in bounds.items() if hi - lo <= 1e-6}
+        got = secrecy.determined_cells(values, eqs)
+        assert got.keys() == expected.keys()
+        assert all(got[c] == pytest.approx(expected[c]) for c in got)
+
+
+def test_audit_catches_an_age_band_recoverable_by_subtraction(sample):
+    original, df = _with_truth(sample)
+    try:
+        bands = df.indicateur.str.startswith("effectif_age_") & (df.niveau == "departement")
+        target = df[bands & (df.statut != "publie")].iloc[0]
+        # publish every other hidden cell of its table (same champ and sexe, bands and headcounts)
+        table_cells = (df.champ == target.champ) & (df.sexe == target.sexe) & (df.famille == "toutes")
+        table_cells &= (df.secteur == "tous") & (df.tranche == "toutes") & (df.pcs == "toutes")
+        table_cells &= df.indicateur.str.startswith("effectif_age_") | (df.indicateur == "effectif_31_12")
+        others = table_cells & (df.statut != "publie")
+        others &= ~(
+            (df.code == target.code) & (df.indicateur == target.indicateur) & (df.niveau == target.niveau)
+        )
+        df.loc[others, "valeur"] = df.loc[others, "valeur_calculee"]
+        df.loc[others, "statut"] = "publie"
+        _republish(sample, df.drop(columns="valeur_calculee"))
+        report = secrecy.audit_publication(sample)
+        hits = [r for r in report.recoverable if "age pyramid" in r and str(target.code) in r]
+        assert hits, report.summary()
+    finally:
+        _republish(sample, original)

@@ -119,9 +119,13 @@ def test_glissement_and_solde_match_a_hand_computation(built):
     # 2023-T4 by hand: (17 + 18 + 40) / (13 + 21 + 33) - 1 = 75 / 67 - 1; solde +8
     assert math.isclose(_row(table, "glissement_annuel", "2023-T4").valeur, 75 / 67 - 1)
     assert _row(table, "solde_annuel", "2023-T4").valeur == 8
-    # privé = ESS + privé hors ESS (no public establishment in the source)
-    assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").valeur == 75 + 55
-    assert _row(table, "solde_annuel", "2023-T4", champ="prive").valeur == 8 + 5
+    # privé = ESS + privé hors ESS (no public establishment in the source); privé hors ESS is one
+    # establishment (D, primary), so privé is hidden too (secondary): ESS and privé would give D away
+    assert (
+        _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive_hors_ess").statut == "secret_primaire"
+    )
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").statut == "secret_secondaire"
+    assert _row(table, "solde_annuel", "2023-T4", champ="prive").statut == "secret_secondaire"
     # région and département: Ille-et-Vilaine holds A and B
     assert _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").valeur == 75
     # the first year has no year-before quarter: changes are not available
@@ -159,7 +163,8 @@ def test_agriculture_and_mayotte_are_outside_the_field(built):
     _, table = built
     # the farm F (AGR, 5 jobs) and the Mayotte establishment M are not counted
     assert _row(table, "effectif_fin_trimestre", "2023-T4").valeur == 17 + 18 + 40
-    assert _row(table, "effectif_fin_trimestre", "2023-T4", champ="prive").valeur == 17 + 18 + 40 + 55
+    # (privé is secret here, see above: its change is checked on the Bretagne cells of the same quarter)
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", "region", "53").valeur == 17 + 18 + 40
     assert "AGR" not in set(table.secteur)
     mayotte = table[
         ((table.niveau == "departement") & (table.code == "976"))
@@ -278,3 +283,67 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     rows = {(r[0], r[1]): r[2:] for r in ws.iter_rows(min_row=6, values_only=True) if r and r[1]}
     assert rows[("ESS", "2023-T4")] == (eff, pytest.approx(gl), so)
     assert rows[("Privé hors ESS", "2023-T4")] == ("s", "s", "s")
+
+
+def test_secondary_secrecy_across_territories_and_champs(settings):
+    """Baromètre cells get the indicator table's secondary suppression: no hidden headcount of a quarter can
+    be recomputed by subtraction along région > départements, champs, families or sectors."""
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")
+    cells = con.table("ind.barometre_cellules").df()
+    con.close()
+    c = cells[cells.q == barometre.quarter_index("2023-T4")]
+    st = c.set_index(["niveau", "code", "champ", "famille", "secteur"]).statut
+    hidden = st.isin(["secret_primaire", "secret_secondaire"])
+    # Ille-et-Vilaine's ESS (A + B) and Finistère's (C) are primary; Bretagne's ESS (3 establishments) is
+    # published, and so is France: the two départements protect each other
+    assert st[("departement", "35", "ess", "toutes", "tous")] == "secret_primaire"
+    assert st[("departement", "29", "ess", "toutes", "tous")] == "secret_primaire"
+    assert st[("region", "53", "ess", "toutes", "tous")] == "publie"
+    # privé hors ESS is D alone (primary) in Finistère, Bretagne and France: privé (C + D in Finistère,
+    # primary there; A + B + C + D above) is hidden with it
+    assert st[("departement", "29", "prive", "toutes", "tous")] == "secret_primaire"
+    for niveau, code in (("departement", "29"), ("region", "53"), ("france", "FR")):
+        assert st[(niveau, code, "prive_hors_ess", "toutes", "tous")] == "secret_primaire"
+    for niveau, code in (("region", "53"), ("france", "FR")):
+        assert st[(niveau, code, "prive", "toutes", "tous")] == "secret_secondaire"
+    # sectors of the ESS in Bretagne: ASS (A + B) is primary, HMS (C) is primary: the total stays published
+    assert st[("region", "53", "ess", "toutes", "ASS")] == "secret_primaire"
+    # every equation holds 0 or at least 2 hidden cells
+    region_of = {"35": "53", "29": "53", "976": "06"}
+    for (champ, famille, secteur), g in c.groupby(["champ", "famille", "secteur"]):
+        for region in ("53",):
+            geo = g[
+                (g.niveau == "region") & (g.code == region)
+                | (g.niveau == "departement") & g.code.map(region_of).eq(region)
+            ]
+            n = geo.statut.isin(["secret_primaire", "secret_secondaire"]).sum()
+            assert n != 1 or geo.value.sum() == 0, (champ, famille, secteur)
+    for niveau, code in (("departement", "35"), ("departement", "29"), ("region", "53"), ("france", "FR")):
+        tri = [(niveau, code, ch, "toutes", "tous") for ch in ("prive", "ess", "prive_hors_ess")]
+        assert sum(bool(hidden.get(k, False)) for k in tri) != 1, tri
+        secteurs = [k for k in hidden.index if k[:3] == (niveau, code, "ess") and k[3] == "toutes"]
+        assert sum(bool(hidden[k]) for k in secteurs) != 1, (niveau, code)
+
+
+def test_barometre_audit_passes_and_catches_a_cell_recoverable_by_subtraction(settings):
+    from observatory import secrecy
+
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")  # the blocking audit passed
+    table = con.table("ind.barometre").df()
+    deps = con.table("ref.departements").df()
+    con.close()
+    assert secrecy.audit_barometre(table, deps).passed
+    # publish Ille-et-Vilaine's ESS (A + B = 17 + 18, primary): Finistère's (C alone) follows from
+    # Bretagne's published ESS by subtraction
+    leak = table.copy()
+    cell = (
+        (leak.indicateur == "effectif_fin_trimestre") & (leak.trimestre == "2023-T4") & (leak.champ == "ess")
+    )
+    cell &= (leak.niveau == "departement") & (leak.famille == "toutes") & (leak.secteur == "tous")
+    i = leak.index[cell & (leak.code == "35")][0]
+    leak.loc[i, ["statut", "valeur"]] = ["publie", 17 + 18]
+    report = secrecy.audit_barometre(leak, deps)
+    assert not report.passed
+    assert any("2023-T4" in r and "'29'" in r and "= 40" in r for r in report.recoverable), report.summary()

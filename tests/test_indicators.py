@@ -396,3 +396,139 @@ def test_rerun_gives_identical_csv_and_mask(built, tmp_path):
         pd.testing.assert_frame_equal(con.table("ind.masque").df(), con2.table("ind.masque").df())
     finally:
         con2.close()
+
+
+AGE_BANDS = {
+    "effectif_age_moins_25": (0, 24),
+    "effectif_age_25_34": (25, 34),
+    "effectif_age_35_44": (35, 44),
+    "effectif_age_45_54": (45, 54),
+    "effectif_age_55_plus": (55, 200),
+}
+_CHAMP_OF = {
+    "ess": lambda p: p.ess,
+    "prive_hors_ess": lambda p: ~p.public & ~p.ess,
+    "public": lambda p: p.public,
+    "prive": lambda p: ~p.public,
+    "ensemble": lambda p: p.ess | ~p.ess,
+    "ess_loi_2014": lambda p: p.ess_loi_2014,
+}
+
+
+def test_age_pyramid_against_pandas(built):
+    _, con, frames = built
+    ind = con.table("ind.indicateurs").df()
+    p = frames["postes"]
+    p = p[p.present_31_12]
+    cases = [
+        ("departement", "75", "ess", "F"),
+        ("region", "24", "prive_hors_ess", "tous"),
+        ("france", "FR", "ensemble", "H"),
+        ("departement", "13", "public", "tous"),
+        ("region", "93", "ess_loi_2014", "F"),
+        ("departement", "45", "prive", "H"),
+    ]
+    col = {"departement": "code_departement", "region": "code_region"}
+    for niveau, code, champ, sexe in cases:
+        sub = p[_CHAMP_OF[champ](p)]
+        if niveau != "france":
+            sub = sub[sub[col[niveau]] == code]
+        if sexe != "tous":
+            sub = sub[sub.sexe == sexe]
+        for indicateur, (lo, hi) in AGE_BANDS.items():
+            row = _ind(con, niveau=niveau, code=code, champ=champ, sexe=sexe, indicateur=indicateur)
+            assert row.valeur_calculee == ((sub.age >= lo) & (sub.age <= hi)).sum(), (code, champ, indicateur)
+            assert row.unite == "nombre"
+            assert (row.statut == "publie") == (row.valeur == row.valeur), "empty valeur exactly when secret"
+    # the bands exist for every niveau × champ × sexe, and nowhere else
+    bands = ind[ind.indicateur.isin(AGE_BANDS)]
+    assert set(bands.niveau) == {"france", "region", "departement"}
+    assert set(bands.champ) == set(_CHAMP_OF) and set(bands.sexe) == {"tous", "F", "H"}
+    assert (bands.famille == "toutes").all() and (bands.secteur == "tous").all()
+    assert (bands.tranche == "toutes").all() and (bands.pcs == "toutes").all()
+
+
+def test_age_pyramid_cannot_be_recomputed_by_subtraction(built):
+    _, con, _ = built
+    ind = con.table("ind.indicateurs").df()
+    cells = ind[ind.indicateur.isin([*AGE_BANDS, "effectif_31_12"])]
+    cells = cells[(cells.famille == "toutes") & (cells.secteur == "tous") & (cells.tranche == "toutes")]
+    cells = cells[(cells.pcs == "toutes") & cells.niveau.isin(["france", "region", "departement"])]
+    cells = cells.assign(hidden=cells.statut != "publie")
+    # bands + their total, F + H = tous, départements + their région: never exactly one hidden cell
+    by_cell = cells.groupby(["niveau", "code", "champ", "sexe"]).hidden.sum()
+    assert (by_cell != 1).all(), by_cell[by_cell == 1].head()
+    bands = cells[cells.indicateur.isin(AGE_BANDS)]
+    assert bands.statut.isin(["publie", "secret_primaire", "secret_secondaire"]).all()
+    assert (bands.statut == "secret_secondaire").any() and (bands.statut == "publie").any()
+    by_sex = bands.groupby(["niveau", "code", "champ", "indicateur"]).hidden.sum()
+    assert (by_sex != 1).all(), by_sex[by_sex == 1].head()
+    region_of = {d: r for d, (_, r) in DEPARTEMENTS.items()}
+    geo = bands[bands.niveau != "france"].assign(
+        region=lambda d: np.where(d.niveau == "region", d.code, d.code.map(region_of))
+    )
+    by_geo = geo.groupby(["region", "champ", "sexe", "indicateur"]).hidden.sum()
+    assert (by_geo != 1).all(), by_geo[by_geo == 1].head()
+    # and the bands add up to the headcount in every cell
+    wide = cells.pivot_table(
+        index=["niveau", "code", "champ", "sexe"], columns="indicateur", values="valeur_calculee"
+    )
+    assert np.allclose(wide[list(AGE_BANDS)].sum(axis=1), wide.effectif_31_12)
+
+
+def _mask_cells(con):
+    cells = con.execute(
+        "SELECT * FROM ind.cellules JOIN ind.masque USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)"
+    ).df()
+    plain = np.ones(len(cells), bool)
+    for dim, total in {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "pcs": "toutes"}.items():
+        plain &= cells[dim].to_numpy() == total
+    return cells, plain
+
+
+def test_sub_population_counts_cannot_be_recomputed_by_subtraction(built):
+    _, con, _ = built
+    cells, plain = _mask_cells(con)
+    region_of = {d: r for d, (_, r) in DEPARTEMENTS.items()}
+    t = cells[plain & cells.niveau.isin(["region", "departement"]) & ~cells.champ.str.startswith("_")]
+    t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    for sub in ("temps_partiel", "cdd", "age50"):
+        hidden = t[f"s_{sub}"] != 0
+        # a count hidden whenever its cell's headcount is (the rate is secret), primary ones stay primary
+        assert (hidden | (t.s_montant == 0)).all() and ((t[f"s_{sub}"] == 2) == t[f"p_{sub}"]).all()
+        by_geo = t.assign(h=hidden).groupby(["region", "champ", "sexe"]).h.sum()
+        assert (by_geo != 1).all(), (sub, by_geo[by_geo == 1].head())
+        by_sex = t.assign(h=hidden).groupby(["niveau", "code", "champ"]).h.sum()
+        assert (by_sex != 1).all(), (sub, by_sex[by_sex == 1].head())
+    # the closure hid counts of cells whose headcount is published (not only inherited secrets)
+    extra = (cells.s_montant == 0) & (cells.pcs == "toutes")
+    assert sum(((cells[f"s_{sub}"] == 1) & extra).sum() for sub in ("temps_partiel", "cdd", "age50")) > 0
+
+
+def test_enterprise_counts_cannot_be_recomputed_along_champs_and_families(built):
+    _, con, _ = built
+    cells, _ = _mask_cells(con)
+    t = cells[
+        (cells.sexe == "tous") & (cells.pcs == "toutes") & ~cells.niveau.isin(["epci", "_epci_inconnu"])
+    ]
+    ent = t.set_index(["niveau", "code", "champ", "famille", "secteur", "tranche"]).s_entreprises != 0
+    assert (t.s_entreprises.to_numpy() != 0)[t.s_comptage.to_numpy() != 0].all()
+    assert ((t.s_entreprises == 2) == t.p_entreprises).all()
+    trees = [
+        ("ensemble", ["public", "prive"]),
+        ("prive", ["ess", "prive_hors_ess"]),
+        ("prive_hors_ess", ["_sce", "_oth"]),
+    ]
+    trees.append(("ess_loi_2014", ["ess", "_sce"]))
+    checked = 0
+    for (niveau, code, secteur, tranche), _g in t[t.famille == "toutes"].groupby(
+        ["niveau", "code", "secteur", "tranche"]
+    ):
+        for parent, parts in trees:
+            keys = [(niveau, code, c, "toutes", secteur, tranche) for c in [parent, *parts]]
+            flags = [bool(ent.get(k, False)) for k in keys if k in ent.index]
+            assert sum(flags) != 1, keys
+            checked += sum(flags) > 0
+    fam = t[(t.champ == "ess") & (t.secteur == "tous") & (t.tranche == "toutes")]
+    by_fam = fam.assign(h=fam.s_entreprises != 0).groupby(["niveau", "code"]).h.sum()
+    assert (by_fam != 1).all() and checked > 0

@@ -1,7 +1,8 @@
-"""Primary secrecy rules on crafted cells (thresholds exactly at and past each boundary)."""
+"""Secrecy rules on crafted cells: primary thresholds at and past each boundary, and the choice of complements."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from observatory import secrecy
@@ -42,6 +43,8 @@ def _cell(**kw) -> pd.DataFrame:
         "freq_age50": 5,
         "max_age50": 2,
     }
+    for band in secrecy.AGE_BANDS:
+        base.update({band: 20, f"freq_{band}": 5, f"max_{band}": 4})
     base.update(kw)
     return pd.DataFrame([base])
 
@@ -88,3 +91,72 @@ def test_bts_dominance_on_each_quantity():
 def test_sub_population_counts():
     p = secrecy.primary(_cell(freq_cdd=2, max_temps_partiel=9))
     assert p.p_cdd.item() and p.p_temps_partiel.item() and not p.p_age50.item()
+
+
+def test_age_band_counts_take_frequency_and_dominance():
+    p = secrecy.primary(_cell(freq_age_25_34=2, age_45_54=20, max_age_45_54=17.02))
+    assert p.p_age_25_34.item() and p.p_age_45_54.item() and not p.p_age_moins_25.item()
+    assert not secrecy.primary(_cell(max_age_45_54=17.0)).p_age_45_54.item()  # exactly 85 %
+
+
+# ------------------------------------------------------------------------------ secondary: complements
+
+
+def _keys(rows):
+    return pd.DataFrame([dict(zip(secrecy.KEY, r)) for r in rows])
+
+
+def test_importance_puts_headline_totals_last():
+    t = secrecy.DEFAULTS
+    rows = [
+        ("departement", "21", "_sce", *t.values()),
+        ("departement", "21", "ess", "toutes", "tous", "toutes", "F", "cadres"),
+        ("departement", "21", "ess", "association", "tous", "toutes", "tous", "toutes"),
+        ("departement", "21", "ess_loi_2014", *t.values()),
+        ("departement", "21", "public", *t.values()),
+        ("departement", "21", "ensemble", *t.values()),
+        ("departement", "21", "prive", *t.values()),
+        ("departement", "21", "ess", *t.values()),
+        ("region", "27", "prive", *t.values()),
+        ("region", "27", "prive_hors_ess", *t.values()),
+    ]
+    assert secrecy.importance(_keys(rows)).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 7, 8]
+
+
+def test_closure_hides_the_loi_2014_total_not_the_ess_total():
+    # ess_loi_2014 = ess + _sce and prive_hors_ess = _sce + _oth, with _sce primary: the closure must hide
+    # _oth (never published) and ess_loi_2014 (secondary product), although ess is the smaller cell
+    t = tuple(secrecy.DEFAULTS.values())
+    champs = ["ess_loi_2014", "ess", "_sce", "prive_hors_ess", "_oth"]
+    cells = _keys([("departement", "21", c, *t) for c in champs])
+    value = {"ess_loi_2014": 1010.0, "ess": 1000.0, "_sce": 10.0, "prive_hors_ess": 5010.0, "_oth": 5000.0}
+    cost = np.array([value[c] for c in champs])
+    long = pd.DataFrame(
+        {"eq": [0, 0, 0, 1, 1, 1], "cell": [0, 1, 2, 3, 2, 4], "sign": [-1.0, 1, 1, -1.0, 1, 1]}
+    )
+    hidden0 = np.array([False, False, True, False, False])
+    zero = np.zeros(5, bool)
+    by_size, _ = secrecy._close(long, hidden0, cost, zero)
+    assert by_size.tolist() == [False, True, True, False, True]  # the old order: the ESS total goes
+    hidden, _ = secrecy._close(long, hidden0, cost, zero, secrecy.importance(cells))
+    assert hidden.tolist() == [True, False, True, False, True]
+
+
+def test_structural_zeros_reach_parents_whose_children_are_all_zero_and_their_parts():
+    # eq 0: cell 2 = cells 0 + 1 (both in size band 0); eq 1: cell 3 (a one-département région) = cell 2;
+    # eq 2: cell 5 = cells 0 + 4 (4 is not zero by definition)
+    long = pd.DataFrame(
+        {
+            "eq": [0, 0, 0, 1, 1, 2, 2, 2],
+            "cell": [2, 0, 1, 3, 2, 5, 0, 4],
+            "sign": [-1.0, 1, 1, -1.0, 1, -1.0, 1, 1],
+        }
+    )
+    zero = np.array([True, True, False, False, False, False])
+    assert secrecy.structural_zeros(long, zero).tolist() == [True, True, True, True, False, False]
+    # downwards: eq 3, cell 6 = cell 7 + cell 8, with cell 6 zero by definition
+    long = pd.concat(
+        [long, pd.DataFrame({"eq": [3, 3, 3], "cell": [6, 7, 8], "sign": [-1.0, 1, 1]})], ignore_index=True
+    )
+    zero = np.array([True, True, False, False, False, False, True, False, False])
+    assert secrecy.structural_zeros(long, zero).tolist() == [True] * 4 + [False] * 2 + [True] * 3

@@ -17,6 +17,8 @@
 -- Definitions (INSEE, Base Tous salariés): effectif_31_12 = non-annex jobs held at 31/12; etp = Σ EQTP;
 -- masse = Σ S_BRUT; s_net and nbheur over non-annex jobs (mean net hourly wage = Σ S_NET / Σ NBHEUR);
 -- temps_partiel, cdd, age50 count jobs held at 31/12 (part-time, fixed-term contract, aged 50 or more).
+-- age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus: jobs held at 31/12 by age band (AGE at 31/12);
+-- the five bands add up to effectif.
 
 CREATE OR REPLACE TABLE ind.etab_sexe_pcs AS      -- one row per establishment x sex x PCS group
 WITH postes AS (
@@ -33,6 +35,11 @@ WITH postes AS (
         sum(CASE WHEN present_31_12 AND temps_partiel THEN 1 ELSE 0 END)            AS temps_partiel,
         sum(CASE WHEN present_31_12 AND cdd THEN 1 ELSE 0 END)                      AS cdd,
         sum(CASE WHEN present_31_12 AND age >= 50 THEN 1 ELSE 0 END)                AS age50,
+        sum(CASE WHEN present_31_12 AND age < 25 THEN 1 ELSE 0 END)                AS age_moins_25,
+        sum(CASE WHEN present_31_12 AND age BETWEEN 25 AND 34 THEN 1 ELSE 0 END)                AS age_25_34,
+        sum(CASE WHEN present_31_12 AND age BETWEEN 35 AND 44 THEN 1 ELSE 0 END)                AS age_35_44,
+        sum(CASE WHEN present_31_12 AND age BETWEEN 45 AND 54 THEN 1 ELSE 0 END)                AS age_45_54,
+        sum(CASE WHEN present_31_12 AND age >= 55 THEN 1 ELSE 0 END)                AS age_55_plus,
         max(CAST(s_brut AS DECIMAL(18, 2)))                                         AS max_poste_brut,
         max(CAST(s_net AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)                AS max_poste_net
     FROM ess.postes
@@ -42,7 +49,8 @@ SELECT
     e.siret, e.siren, e.code_region, e.code_departement, e.code_epci,
     coalesce(e.secteur, 'NCL') AS secteur, e.tranche, e.famille_ess, e.ess, e.ess_loi_2014, e.public,
     p.sexe, p.pcs, p.n_salaries, p.effectif, p.etp, p.masse, p.s_net, p.nbheur,
-    p.temps_partiel, p.cdd, p.age50, p.max_poste_brut, p.max_poste_net
+    p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
+    p.max_poste_brut, p.max_poste_net
 FROM postes AS p
 JOIN ess.etablissements_employeurs AS e USING (siret)
 ORDER BY e.siret, p.sexe, p.pcs;
@@ -78,7 +86,8 @@ base AS (
         CASE WHEN c.champ IN ('ess', 'ess_loi_2014') THEN p.famille_ess END AS famille,
         p.secteur, p.tranche, p.sexe, p.pcs,
         p.n_salaries, p.effectif, p.etp, p.masse, p.s_net, p.nbheur,
-        p.temps_partiel, p.cdd, p.age50, p.max_poste_brut, p.max_poste_net
+        p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
+        p.max_poste_brut, p.max_poste_net
     FROM ind.etab_sexe_pcs AS p
     JOIN champs AS c USING (siret)
     JOIN territoires AS t USING (siret)
@@ -96,6 +105,11 @@ contributions AS (                  -- each establishment's contribution to each
         sum(temps_partiel) AS temps_partiel,
         sum(cdd) AS cdd,
         sum(age50) AS age50,
+        sum(age_moins_25) AS age_moins_25,
+        sum(age_25_34) AS age_25_34,
+        sum(age_35_44) AS age_35_44,
+        sum(age_45_54) AS age_45_54,
+        sum(age_55_plus) AS age_55_plus,
         max(max_poste_brut) AS max_poste_brut,
         max(max_poste_net) AS max_poste_net
     FROM base
@@ -135,6 +149,11 @@ cellules AS (
         max(temps_partiel) AS max_temps_partiel,
         sum(cdd) AS cdd,               count(*) FILTER (WHERE cdd > 0) AS freq_cdd,             max(cdd) AS max_cdd,
         sum(age50) AS age50,           count(*) FILTER (WHERE age50 > 0) AS freq_age50,         max(age50) AS max_age50,
+        sum(age_moins_25) AS age_moins_25, count(*) FILTER (WHERE age_moins_25 > 0) AS freq_age_moins_25, max(age_moins_25) AS max_age_moins_25,
+        sum(age_25_34) AS age_25_34, count(*) FILTER (WHERE age_25_34 > 0) AS freq_age_25_34, max(age_25_34) AS max_age_25_34,
+        sum(age_35_44) AS age_35_44, count(*) FILTER (WHERE age_35_44 > 0) AS freq_age_35_44, max(age_35_44) AS max_age_35_44,
+        sum(age_45_54) AS age_45_54, count(*) FILTER (WHERE age_45_54 > 0) AS freq_age_45_54, max(age_45_54) AS max_age_45_54,
+        sum(age_55_plus) AS age_55_plus, count(*) FILTER (WHERE age_55_plus > 0) AS freq_age_55_plus, max(age_55_plus) AS max_age_55_plus,
         coalesce(max(max_poste_brut), 0) AS max_poste_brut,
         coalesce(max(max_poste_net), 0) AS max_poste_net
     FROM kept

@@ -10,7 +10,8 @@
 CREATE OR REPLACE TABLE ind.indicateurs AS
 WITH cm AS (                        -- each cell with its statut per nature
     SELECT
-        c.*, m.s_comptage, m.s_entreprises, m.s_montant, m.s_temps_partiel, m.s_cdd, m.s_age50
+        c.*, m.s_comptage, m.s_entreprises, m.s_montant, m.s_temps_partiel, m.s_cdd, m.s_age50,
+        m.s_age_moins_25, m.s_age_25_34, m.s_age_35_44, m.s_age_45_54, m.s_age_55_plus
     FROM ind.cellules AS c
     JOIN ind.masque AS m USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 ),
@@ -53,6 +54,23 @@ own AS (                            -- figures of a cell alone
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
            'part_50_ans_et_plus', 100 * age50 / effectif, 'pourcent', greatest(s_montant, s_age50)
     FROM cm WHERE effectif > 0 AND pcs = 'toutes'
+),
+pyramide AS (                       -- jobs at 31/12 by age band (they add up to effectif); secret with their cell
+    SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
+           'effectif_age_' || bande AS indicateur, CAST(n AS DOUBLE) AS valeur, 'nombre' AS unite, st
+    FROM (
+        SELECT *, 'moins_25' AS bande, age_moins_25 AS n, greatest(s_montant, s_age_moins_25) AS st FROM cm
+        UNION ALL
+        SELECT *, '25_34' AS bande, age_25_34 AS n, greatest(s_montant, s_age_25_34) AS st FROM cm
+        UNION ALL
+        SELECT *, '35_44' AS bande, age_35_44 AS n, greatest(s_montant, s_age_35_44) AS st FROM cm
+        UNION ALL
+        SELECT *, '45_54' AS bande, age_45_54 AS n, greatest(s_montant, s_age_45_54) AS st FROM cm
+        UNION ALL
+        SELECT *, '55_plus' AS bande, age_55_plus AS n, greatest(s_montant, s_age_55_plus) AS st FROM cm
+    )
+    WHERE famille = 'toutes' AND secteur = 'tous' AND tranche = 'toutes' AND pcs = 'toutes'
+        AND niveau IN ('france', 'region', 'departement')
 ),
 femmes AS (                         -- share of women (by family, sector, size) and among cadres
     SELECT t.niveau, t.code, t.champ, t.famille, t.secteur, t.tranche, t.sexe, t.pcs,
@@ -127,6 +145,7 @@ rangs AS (                          -- ranks on effectif at 31/12 (1 = largest; 
 ),
 tous AS (
     SELECT * FROM own
+    UNION ALL SELECT * FROM pyramide
     UNION ALL SELECT * FROM femmes
     UNION ALL SELECT * FROM cadres
     UNION ALL SELECT * FROM ecart
