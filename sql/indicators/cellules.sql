@@ -47,46 +47,20 @@ FROM postes AS p
 JOIN ess.etablissements_employeurs AS e USING (siret)
 ORDER BY e.siret, p.sexe, p.pcs;
 
+-- ind.cellules is built in three steps so that its cost grows with the data, not with data x cells:
+-- 1. each establishment's contribution to each crossing (one row per establishment and crossing value);
+-- 2. summed per territory and "leaf", the combination (public, ess, ess_loi_2014) of the establishment;
+-- 3. each champ is a union of leaves (its predicate evaluated on the leaf's flags): sums and counts add up,
+--    maxima take the max. The enterprise count adds up over leaves because the flags are those of the
+--    legal unit (ess.unites_legales): a SIREN has one leaf.
 CREATE OR REPLACE TABLE ind.cellules AS
-WITH etab AS (                      -- the employer establishments (with at least one job)
-    SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, ess, ess_loi_2014, public
-    FROM ind.etab_sexe_pcs
-),
-champs AS (                         -- each establishment in every champ it belongs to
-    SELECT siret, 'ensemble' AS champ FROM etab
-    UNION ALL SELECT siret, 'public' FROM etab WHERE public
-    UNION ALL SELECT siret, 'prive' FROM etab WHERE NOT public
-    UNION ALL SELECT siret, 'ess' FROM etab WHERE ess
-    UNION ALL SELECT siret, 'prive_hors_ess' FROM etab WHERE NOT public AND NOT ess
-    UNION ALL SELECT siret, 'ess_loi_2014' FROM etab WHERE ess_loi_2014
-    UNION ALL SELECT siret, '_sce' FROM etab WHERE ess_loi_2014 AND NOT ess
-    UNION ALL SELECT siret, '_oth' FROM etab WHERE NOT public AND NOT ess AND NOT ess_loi_2014
-),
-territoires AS (                    -- each establishment in every territory it belongs to
-    SELECT siret, 'france' AS niveau, 'FR' AS code FROM etab
-    UNION ALL SELECT siret, 'region', code_region FROM etab WHERE code_region IS NOT NULL
-    UNION ALL SELECT siret, 'departement', code_departement FROM etab WHERE code_departement IS NOT NULL
-    UNION ALL SELECT siret, 'epci', code_epci FROM etab WHERE code_epci IS NOT NULL
-    -- establishments without a département / an EPCI: never published, but France minus the published
-    -- territories gives them away, so the secrecy protects them as territories of their own
-    UNION ALL SELECT siret, '_geo_inconnu', '?' FROM etab WHERE code_departement IS NULL
-    UNION ALL SELECT siret, '_epci_inconnu', '?' FROM etab WHERE code_epci IS NULL
-),
-base AS (
+WITH contributions AS (             -- each establishment's contribution to each crossing
     SELECT
-        t.niveau, t.code, c.champ, p.siret, p.siren,
-        CASE WHEN c.champ IN ('ess', 'ess_loi_2014') THEN p.famille_ess END AS famille,
-        p.secteur, p.tranche, p.sexe, p.pcs,
-        p.n_salaries, p.effectif, p.etp, p.masse, p.s_net, p.nbheur,
-        p.temps_partiel, p.cdd, p.age50, p.max_poste_brut, p.max_poste_net
-    FROM ind.etab_sexe_pcs AS p
-    JOIN champs AS c USING (siret)
-    JOIN territoires AS t USING (siret)
-),
-contributions AS (                  -- each establishment's contribution to each cell
-    SELECT
-        niveau, code, champ, famille, secteur, tranche, sexe, pcs, siret, siren,
-        GROUPING(famille) AS famille_non_croise,
+        siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
+        famille_ess AS famille, secteur, tranche, sexe, pcs,
+        100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
+            + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille,
+        GROUPING(famille_ess, secteur, tranche, sexe, pcs) AS croisement,
         sum(n_salaries) AS n_salaries,
         sum(effectif) AS effectif,
         sum(etp) AS etp,
@@ -98,31 +72,32 @@ contributions AS (                  -- each establishment's contribution to each
         sum(age50) AS age50,
         max(max_poste_brut) AS max_poste_brut,
         max(max_poste_net) AS max_poste_net
-    FROM base
+    FROM ind.etab_sexe_pcs
     GROUP BY GROUPING SETS (
-        (niveau, code, champ, siret, siren),
-        (niveau, code, champ, famille, siret, siren),
-        (niveau, code, champ, secteur, siret, siren),
-        (niveau, code, champ, tranche, siret, siren),
-        (niveau, code, champ, sexe, siret, siren),
-        (niveau, code, champ, pcs, siret, siren),
-        (niveau, code, champ, sexe, pcs, siret, siren),
-        (niveau, code, champ, famille, sexe, siret, siren),
-        (niveau, code, champ, secteur, sexe, siret, siren)
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, famille_ess),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, secteur),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, tranche),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, sexe),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, pcs),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, sexe, pcs),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, famille_ess, sexe),
+        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, secteur, sexe)
     )
 ),
-kept AS (                           -- famille crossings exist only within ess / ess_loi_2014
-    SELECT * FROM contributions
-    WHERE famille_non_croise = 1 OR famille IS NOT NULL
+territoires AS (                    -- each contribution in every territory its establishment belongs to
+    SELECT 'france' AS niveau, 'FR' AS code, * FROM contributions
+    UNION ALL SELECT 'region', code_region, * FROM contributions WHERE code_region IS NOT NULL
+    UNION ALL SELECT 'departement', code_departement, * FROM contributions WHERE code_departement IS NOT NULL
+    UNION ALL SELECT 'epci', code_epci, * FROM contributions WHERE code_epci IS NOT NULL
+    -- establishments without a département / an EPCI: never published, but France minus the published
+    -- territories gives them away, so the secrecy protects them as territories of their own
+    UNION ALL SELECT '_geo_inconnu', '?', * FROM contributions WHERE code_departement IS NULL
+    UNION ALL SELECT '_epci_inconnu', '?', * FROM contributions WHERE code_epci IS NULL
 ),
-cellules AS (
+feuilles AS (                       -- per territory x leaf x crossing value
     SELECT
-        niveau, code, champ,
-        coalesce(famille, 'toutes') AS famille,
-        coalesce(secteur, 'tous') AS secteur,
-        coalesce(tranche, 'toutes') AS tranche,
-        coalesce(sexe, 'tous') AS sexe,
-        coalesce(pcs, 'toutes') AS pcs,
+        niveau, code, feuille, croisement, famille, secteur, tranche, sexe, pcs,
         count(*) AS n_etab,
         count(DISTINCT siren) AS n_ent,
         sum(n_salaries) AS n_salaries,
@@ -135,10 +110,88 @@ cellules AS (
         max(temps_partiel) AS max_temps_partiel,
         sum(cdd) AS cdd,               count(*) FILTER (WHERE cdd > 0) AS freq_cdd,             max(cdd) AS max_cdd,
         sum(age50) AS age50,           count(*) FILTER (WHERE age50 > 0) AS freq_age50,         max(age50) AS max_age50,
+        max(max_poste_brut) AS max_poste_brut,
+        max(max_poste_net) AS max_poste_net
+    FROM territoires
+    GROUP BY ALL
+),
+appartenance AS (                   -- the champs of each leaf
+    SELECT l.feuille, c.champ
+    FROM (SELECT DISTINCT feuille, public, ess, ess_loi_2014 FROM contributions) AS l
+    JOIN (
+        VALUES ('ensemble'), ('public'), ('prive'), ('ess'), ('prive_hors_ess'), ('ess_loi_2014'), ('_sce'),
+               ('_oth')
+    ) AS c(champ)
+      ON CASE c.champ
+             WHEN 'ensemble' THEN true
+             WHEN 'public' THEN l.public
+             WHEN 'prive' THEN NOT l.public
+             WHEN 'ess' THEN l.ess
+             WHEN 'prive_hors_ess' THEN NOT l.public AND NOT l.ess
+             WHEN 'ess_loi_2014' THEN l.ess_loi_2014
+             WHEN '_sce' THEN l.ess_loi_2014 AND NOT l.ess
+             WHEN '_oth' THEN NOT l.public AND NOT l.ess AND NOT l.ess_loi_2014
+         END
+),
+champs AS (                         -- each leaf in every champ it belongs to
+    SELECT f.*, a.champ
+    FROM feuilles AS f
+    JOIN appartenance AS a USING (feuille)
+    -- famille crossings exist only within ess / ess_loi_2014
+    WHERE (f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL)
+),
+plusieurs AS (                      -- SIRENs with establishments in several leaves (none when the flags
+    SELECT siren                    -- come from the legal unit)
+    FROM contributions
+    GROUP BY siren
+    HAVING count(DISTINCT feuille) > 1
+),
+surplus AS (                        -- such a SIREN is counted once per leaf above: once too many per leaf
+    SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, sum(en_trop) AS en_trop
+    FROM (
+        SELECT
+            t.niveau, t.code, a.champ,
+            coalesce(CASE WHEN (t.croisement & 16) = 0 THEN t.famille END, 'toutes') AS famille,
+            coalesce(t.secteur, 'tous') AS secteur,
+            coalesce(t.tranche, 'toutes') AS tranche,
+            coalesce(t.sexe, 'tous') AS sexe,
+            coalesce(t.pcs, 'toutes') AS pcs,
+            t.siren,
+            count(DISTINCT t.feuille) - 1 AS en_trop
+        FROM territoires AS t
+        JOIN appartenance AS a USING (feuille)
+        WHERE t.siren IN (SELECT siren FROM plusieurs)
+          AND ((t.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND t.famille IS NOT NULL))
+        GROUP BY ALL
+    )
+    GROUP BY ALL
+),
+cellules AS (
+    SELECT
+        niveau, code, champ,
+        coalesce(CASE WHEN (croisement & 16) = 0 THEN famille END, 'toutes') AS famille,
+        coalesce(secteur, 'tous') AS secteur,
+        coalesce(tranche, 'toutes') AS tranche,
+        coalesce(sexe, 'tous') AS sexe,
+        coalesce(pcs, 'toutes') AS pcs,
+        CAST(sum(n_etab) AS BIGINT) AS n_etab,
+        CAST(sum(n_ent) AS BIGINT) AS n_ent,  -- corrected by the surplus below
+        sum(n_salaries) AS n_salaries,
+        sum(effectif) AS effectif,     CAST(sum(freq_effectif) AS BIGINT) AS freq_effectif,   max(max_effectif) AS max_effectif,
+        sum(etp) AS etp,               CAST(sum(freq_etp) AS BIGINT) AS freq_etp,             max(max_etp) AS max_etp,
+        sum(masse) AS masse,           CAST(sum(freq_masse) AS BIGINT) AS freq_masse,         max(max_masse) AS max_masse,
+        sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
+        sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
+        sum(temps_partiel) AS temps_partiel, CAST(sum(freq_temps_partiel) AS BIGINT) AS freq_temps_partiel,
+        max(max_temps_partiel) AS max_temps_partiel,
+        sum(cdd) AS cdd,               CAST(sum(freq_cdd) AS BIGINT) AS freq_cdd,             max(max_cdd) AS max_cdd,
+        sum(age50) AS age50,           CAST(sum(freq_age50) AS BIGINT) AS freq_age50,         max(max_age50) AS max_age50,
         coalesce(max(max_poste_brut), 0) AS max_poste_brut,
         coalesce(max(max_poste_net), 0) AS max_poste_net
-    FROM kept
+    FROM champs
     GROUP BY ALL
 )
-SELECT * FROM cellules
+SELECT * REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) AS BIGINT) AS n_ent)
+FROM cellules AS c
+LEFT JOIN surplus AS s USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 ORDER BY niveau, code, champ, famille, secteur, tranche, sexe, pcs;
