@@ -95,12 +95,30 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
         entry["metadata"] = {k: _plain(v) for k, v in mat.metadata.items() if k != "summary"}
     for evaluation in result.get_asset_check_evaluations():
         step["checks"][evaluation.check_name] = bool(evaluation.passed)
+    _step_windows(instance, result.run_id, step["assets"])
     if not result.success:
         step["error"] = _failure_message(result)
         print(f"observatory: error: {label}: {step['error']}", file=sys.stderr)
     else:
         print(f"  {label:<40} {elapsed:7.1f} s")
     return step
+
+
+def _step_windows(instance, run_id: str, assets: dict) -> None:
+    """Add each step's start and end (epoch seconds, from the run's event log) to its report entry, so that a
+    benchmark can match its memory samples to the steps."""
+    try:
+        records = instance.all_logs(run_id)
+    except Exception:  # noqa: BLE001 - timings are a convenience; the run report must not fail on them
+        return
+    for record in records:
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.is_step_start:
+            assets.setdefault(event.step_key, {})["start"] = round(record.timestamp, 3)
+        elif event.is_step_success or event.is_step_failure:
+            assets.setdefault(event.step_key, {})["end"] = round(record.timestamp, 3)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -244,5 +262,9 @@ def run_report(settings: Settings, steps: list[dict], seconds: float, region: st
         "audit": {name: passed for name, passed in checks.items()},
         "timings_s": {step["label"]: step["seconds"] for step in steps},
         "steps_s": {key: sum(e.get("seconds", 0) for e in entries) for key, entries in by_asset.items()},
+        "steps_window": {
+            key: [[e["start"], e["end"]] for e in entries if "start" in e and "end" in e]
+            for key, entries in by_asset.items()
+        },
         "errors": [step["error"] for step in steps if not step["ok"]],
     }
