@@ -48,52 +48,77 @@ JOIN ess.etablissements_employeurs AS e USING (siret)
 ORDER BY e.siret, p.sexe, p.pcs;
 
 -- ind.cellules is built in three steps so that its cost grows with the data, not with data x cells:
--- 1. each establishment's contribution to each crossing (one row per establishment and crossing value);
+-- 1. each establishment's contribution to each crossing: its own row for famille / secteur / tranche / none
+--    (attributes of the establishment), its rows by sexe, by pcs, and by sexe x pcs (ind.etab_sexe_pcs);
 -- 2. summed per territory and "leaf", the combination (public, ess, ess_loi_2014) of the establishment;
 -- 3. each champ is a union of leaves (its predicate evaluated on the leaf's flags): sums and counts add up,
---    maxima take the max. The enterprise count adds up over leaves because the flags are those of the
---    legal unit (ess.unites_legales): a SIREN has one leaf.
+--    maxima take the max. A SIREN with establishments in several leaves of one champ would be counted
+--    once per leaf: the surplus removes the extra counts (none when the flags are the legal unit's).
+-- Crossing codes (croisement): bit 16 famille, 8 secteur, 4 tranche, 2 sexe, 1 pcs set when NOT crossed.
 CREATE OR REPLACE TABLE ind.cellules AS
-WITH contributions AS (             -- each establishment's contribution to each crossing
-    SELECT
-        siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
-        famille_ess AS famille, secteur, tranche, sexe, pcs,
-        100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
-            + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille,
-        GROUPING(famille_ess, secteur, tranche, sexe, pcs) AS croisement,
-        sum(n_salaries) AS n_salaries,
-        sum(effectif) AS effectif,
-        sum(etp) AS etp,
-        sum(masse) AS masse,
-        coalesce(sum(s_net), 0) AS s_net,
-        coalesce(sum(nbheur), 0) AS nbheur,
-        sum(temps_partiel) AS temps_partiel,
-        sum(cdd) AS cdd,
-        sum(age50) AS age50,
-        max(max_poste_brut) AS max_poste_brut,
-        max(max_poste_net) AS max_poste_net
+WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (attributes of the siret)
+    SELECT siret, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
+           sum(n_salaries) AS n_salaries, sum(effectif) AS effectif, sum(etp) AS etp, sum(masse) AS masse,
+           sum(s_net) AS s_net, sum(nbheur) AS nbheur, sum(temps_partiel) AS temps_partiel, sum(cdd) AS cdd,
+           sum(age50) AS age50, max(max_poste_brut) AS max_poste_brut, max(max_poste_net) AS max_poste_net
+    FROM ind.etab_sexe_pcs GROUP BY siret
+    UNION ALL
+    SELECT siret, sexe, NULL, 2,
+           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
+           sum(cdd), sum(age50), max(max_poste_brut), max(max_poste_net)
+    FROM ind.etab_sexe_pcs GROUP BY siret, sexe
+    UNION ALL
+    SELECT siret, NULL, pcs, 3,
+           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
+           sum(cdd), sum(age50), max(max_poste_brut), max(max_poste_net)
+    FROM ind.etab_sexe_pcs GROUP BY siret, pcs
+    UNION ALL
+    SELECT siret, sexe, pcs, 4,
+           n_salaries, effectif, etp, masse, s_net, nbheur, temps_partiel, cdd, age50, max_poste_brut,
+           max_poste_net
     FROM ind.etab_sexe_pcs
-    GROUP BY GROUPING SETS (
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, famille_ess),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, secteur),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, tranche),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, sexe),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, pcs),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, sexe, pcs),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, famille_ess, sexe),
-        (siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014, secteur, sexe)
-    )
+),
+etab AS (
+    SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
+           famille_ess, secteur, tranche,
+           100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
+               + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
+    FROM ind.etab_sexe_pcs
+),
+croisements(niveau_detail, croisement) AS (  -- which crossings each detail level feeds
+    VALUES (1, 31), (1, 15), (1, 23), (1, 27), (2, 29), (2, 13), (2, 21), (3, 30), (4, 28)
+),
+contributions AS (                  -- each establishment's contribution to each crossing
+    SELECT
+        e.siren, e.code_region, e.code_departement, e.code_epci, e.feuille, c.croisement,
+        CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
+        CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
+        CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
+        p.sexe, p.pcs,
+        p.n_salaries, p.effectif, p.etp, p.masse, coalesce(p.s_net, 0) AS s_net,
+        coalesce(p.nbheur, 0) AS nbheur, p.temps_partiel, p.cdd, p.age50, p.max_poste_brut, p.max_poste_net
+    FROM par_etab AS p
+    JOIN etab AS e USING (siret)
+    JOIN croisements AS c USING (niveau_detail)
 ),
 territoires AS (                    -- each contribution in every territory its establishment belongs to
-    SELECT 'france' AS niveau, 'FR' AS code, * FROM contributions
-    UNION ALL SELECT 'region', code_region, * FROM contributions WHERE code_region IS NOT NULL
-    UNION ALL SELECT 'departement', code_departement, * FROM contributions WHERE code_departement IS NOT NULL
-    UNION ALL SELECT 'epci', code_epci, * FROM contributions WHERE code_epci IS NOT NULL
+    SELECT t.niveau,
+           CASE t.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN c.code_region
+                WHEN 'departement' THEN c.code_departement WHEN 'epci' THEN c.code_epci ELSE '?' END AS code,
+           c.*
+    FROM contributions AS c
     -- establishments without a département / an EPCI: never published, but France minus the published
     -- territories gives them away, so the secrecy protects them as territories of their own
-    UNION ALL SELECT '_geo_inconnu', '?', * FROM contributions WHERE code_departement IS NULL
-    UNION ALL SELECT '_epci_inconnu', '?', * FROM contributions WHERE code_epci IS NULL
+    JOIN (VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'))
+         AS t(niveau)
+      ON CASE t.niveau
+             WHEN 'france' THEN true
+             WHEN 'region' THEN c.code_region IS NOT NULL
+             WHEN 'departement' THEN c.code_departement IS NOT NULL
+             WHEN 'epci' THEN c.code_epci IS NOT NULL
+             WHEN '_geo_inconnu' THEN c.code_departement IS NULL
+             ELSE c.code_epci IS NULL
+         END
 ),
 feuilles AS (                       -- per territory x leaf x crossing value
     SELECT
@@ -117,7 +142,7 @@ feuilles AS (                       -- per territory x leaf x crossing value
 ),
 appartenance AS (                   -- the champs of each leaf
     SELECT l.feuille, c.champ
-    FROM (SELECT DISTINCT feuille, public, ess, ess_loi_2014 FROM contributions) AS l
+    FROM (SELECT DISTINCT feuille, public, ess, ess_loi_2014 FROM etab) AS l
     JOIN (
         VALUES ('ensemble'), ('public'), ('prive'), ('ess'), ('prive_hors_ess'), ('ess_loi_2014'), ('_sce'),
                ('_oth')
@@ -140,28 +165,55 @@ champs AS (                         -- each leaf in every champ it belongs to
     -- famille crossings exist only within ess / ess_loi_2014
     WHERE (f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL)
 ),
-plusieurs AS (                      -- SIRENs with establishments in several leaves (none when the flags
-    SELECT siren                    -- come from the legal unit)
-    FROM contributions
-    GROUP BY siren
-    HAVING count(DISTINCT feuille) > 1
+plusieurs AS (                      -- establishments of SIRENs that have establishments in several leaves
+    SELECT * FROM ind.etab_sexe_pcs
+    WHERE siren IN (
+        SELECT siren FROM etab GROUP BY siren HAVING count(DISTINCT feuille) > 1
+    )
 ),
-surplus AS (                        -- such a SIREN is counted once per leaf above: once too many per leaf
+surplus AS (                        -- such a SIREN is counted once per leaf of the champ: keep one
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, sum(en_trop) AS en_trop
     FROM (
         SELECT
             t.niveau, t.code, a.champ,
-            coalesce(CASE WHEN (t.croisement & 16) = 0 THEN t.famille END, 'toutes') AS famille,
+            coalesce(CASE WHEN t.champ_famille THEN t.famille_ess END, 'toutes') AS famille,
             coalesce(t.secteur, 'tous') AS secteur,
             coalesce(t.tranche, 'toutes') AS tranche,
             coalesce(t.sexe, 'tous') AS sexe,
             coalesce(t.pcs, 'toutes') AS pcs,
             t.siren,
             count(DISTINCT t.feuille) - 1 AS en_trop
-        FROM territoires AS t
+        FROM (
+            SELECT DISTINCT
+                n.niveau,
+                CASE n.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN p.code_region
+                     WHEN 'departement' THEN p.code_departement WHEN 'epci' THEN p.code_epci
+                     WHEN '_geo_inconnu' THEN CASE WHEN p.code_departement IS NULL THEN '?' END
+                     ELSE CASE WHEN p.code_epci IS NULL THEN '?' END END AS code,
+                p.siren,
+                100 * coalesce(CAST(p.public AS INTEGER), 9) + 10 * coalesce(CAST(p.ess AS INTEGER), 9)
+                    + coalesce(CAST(p.ess_loi_2014 AS INTEGER), 9) AS feuille,
+                x.champ_famille,
+                CASE WHEN x.champ_famille THEN p.famille_ess END AS famille_ess,
+                CASE WHEN x.secteur THEN p.secteur END AS secteur,
+                CASE WHEN x.tranche THEN p.tranche END AS tranche,
+                CASE WHEN x.sexe THEN p.sexe END AS sexe,
+                CASE WHEN x.pcs THEN p.pcs END AS pcs
+            FROM plusieurs AS p
+            CROSS JOIN (
+                VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
+            ) AS n(niveau)
+            CROSS JOIN (
+                VALUES (false, false, false, false, false), (true, false, false, false, false),
+                       (false, true, false, false, false), (false, false, true, false, false),
+                       (false, false, false, true, false), (false, false, false, false, true),
+                       (false, false, false, true, true), (true, false, false, true, false),
+                       (false, true, false, true, false)
+            ) AS x(champ_famille, secteur, tranche, sexe, pcs)
+        ) AS t
         JOIN appartenance AS a USING (feuille)
-        WHERE t.siren IN (SELECT siren FROM plusieurs)
-          AND ((t.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND t.famille IS NOT NULL))
+        WHERE code IS NOT NULL
+          AND (NOT t.champ_famille OR (a.champ IN ('ess', 'ess_loi_2014') AND t.famille_ess IS NOT NULL))
         GROUP BY ALL
     )
     GROUP BY ALL
@@ -191,7 +243,7 @@ cellules AS (
     FROM champs
     GROUP BY ALL
 )
-SELECT * REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) AS BIGINT) AS n_ent)
+SELECT c.* REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) AS BIGINT) AS n_ent)
 FROM cellules AS c
 LEFT JOIN surplus AS s USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 ORDER BY niveau, code, champ, famille, secteur, tranche, sexe, pcs;
