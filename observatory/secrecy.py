@@ -864,11 +864,32 @@ _CHAMP_LEAVES = {
 }
 
 
-def _jobs_by_establishment(postes: pd.DataFrame, sirets: pd.Index) -> pd.DataFrame:
+POSTES_COLUMNS = ["siret", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur"]
+ETABS_COLUMNS = [
+    "siret", "siren", "code_region", "code_departement", "code_epci", "secteur", "tranche", "famille_ess",
+    "ess", "ess_loi_2014", "public",
+]
+BATCH_ROWS = 2_000_000
+
+
+def _jobs_by_establishment(postes, sirets: pd.Index) -> pd.DataFrame:
     """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay.
 
-    Jobs of an establishment that is not an employer establishment are left out (as an inner join would).
+    ``postes`` is a DataFrame or an iterable of DataFrames (batches of jobs, so that 25 M jobs never sit in
+    memory at once: each batch is summed, then the partial sums). Jobs of an establishment that is not an
+    employer establishment are left out (as an inner join would).
     """
+    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
+    batches = [postes] if isinstance(postes, pd.DataFrame) else postes
+    parts = [_sum_jobs(batch, sirets, agg) for batch in batches]
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True).groupby(
+        ["sid", "sexe", "pcs"], sort=False, dropna=False
+    ).agg(agg).reset_index()
+
+
+def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict) -> pd.DataFrame:
     sid = sirets.get_indexer(postes["siret"])
     keep = sid >= 0
     annexe = postes["annexe"].to_numpy(dtype=bool, na_value=False)[keep]
@@ -890,12 +911,13 @@ def _jobs_by_establishment(postes: pd.DataFrame, sirets: pd.Index) -> pd.DataFra
             "max_poste_net": np.where(annexe, np.nan, s_net),
         }
     )
-    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
     return jobs.groupby(["sid", "sexe", "pcs"], sort=False, dropna=False).agg(agg).reset_index()
 
 
-def recompute_cells(postes: pd.DataFrame, etabs: pd.DataFrame) -> pd.DataFrame:
+def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only.
+
+    ``postes``: the jobs, a DataFrame or an iterable of DataFrames (batches).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint
@@ -1172,17 +1194,27 @@ def audit(
     return report
 
 
+def _postes_batches(con):
+    """The jobs of ``ess.postes`` (only the columns the audit reads), in batches of :data:`BATCH_ROWS`."""
+    cols = ", ".join(POSTES_COLUMNS)
+    reader = con.sql(f"SELECT {cols} FROM ess.postes").to_arrow_reader(BATCH_ROWS)
+    for batch in reader:
+        yield batch.to_pandas()
+
+
+def _microdata_audit(published: pd.DataFrame, con) -> AuditReport:
+    etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
+    departements = con.table("ref.departements").df()
+    return audit(published, _postes_batches(con), etabs, departements)
+
+
 def audit_warehouse(con) -> AuditReport:
     """Audit the table about to be published (``ind.publication`` of the warehouse) before it is written.
 
     Same audit as :func:`audit_publication`; the pipeline runs it as a blocking check so that a table that
     fails it never reaches ``output/``.
     """
-    published = con.table("ind.publication").df()
-    postes = con.table("ess.postes").df()
-    etabs = con.table("ess.etablissements_employeurs").df()
-    departements = con.table("ref.departements").df()
-    return audit(published, postes, etabs, departements)
+    return _microdata_audit(con.table("ind.publication").df(), con)
 
 
 def audit_publication(settings) -> AuditReport:
@@ -1195,9 +1227,6 @@ def audit_publication(settings) -> AuditReport:
     published = pd.read_parquet(table)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        postes = con.table("ess.postes").df()
-        etabs = con.table("ess.etablissements_employeurs").df()
-        departements = con.table("ref.departements").df()
+        return _microdata_audit(published, con)
     finally:
         con.close()
-    return audit(published, postes, etabs, departements)
