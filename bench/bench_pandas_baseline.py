@@ -46,12 +46,13 @@ MEASURES = ["postes", "effectif_31_12", "etp", "masse_salariale_brute"]
 # ------------------------------------------------------------------------------------------- preparation
 
 
-def prepare(fraction: float, millesime: int, perimetre: str) -> Path:
-    """The staged inputs of ``fraction`` (made if missing): ``staged-<f>/warehouse.duckdb`` + Parquet."""
-    staged = OUT / f"staged-{fraction:g}"
+def prepare(fraction: float, millesime: int, perimetre: str, work: Path = OUT) -> Path:
+    """The staged inputs of ``fraction`` (made if missing): ``<work>/staged-<f>/warehouse.duckdb`` + Parquet
+    (extracts in ``<work>/data-<f>/<millesime>``, generated if missing)."""
+    staged = work / f"staged-{fraction:g}"
     if (staged / "done").exists():
         return staged
-    raw = OUT / f"data-{fraction:g}" / str(millesime)
+    raw = work / f"data-{fraction:g}" / str(millesime)
     if not raw.exists():
         exe = Path(sys.executable).with_name("observatory")
         subprocess.run([str(exe), "generate", "--fraction", repr(fraction), "--millesime", str(millesime),
@@ -174,14 +175,23 @@ etab AS (
     JOIN familles AS f ON f.siren = e.siren
     LEFT JOIN read_parquet($com) AS c ON c.code_commune = nullif(trim(e.codeCommuneEtablissement), '')
     LEFT JOIN read_parquet($com) AS r ON r.code_commune = c.code_commune_rattachement
+),
+par_siret AS (  -- jobs summed per establishment first, as the pandas engine does
+    SELECT p.SIRET AS siret,
+           count(*) AS postes,
+           count(*) FILTER (WHERE coalesce(trim(p.FILT) = '1' AND p.DATFIN = 360, false)) AS effectif_31_12,
+           sum(p.EQTP) AS etp,
+           sum(p.S_BRUT) AS masse_salariale_brute
+    FROM read_parquet($po) AS p
+    GROUP BY ALL
 )
 SELECT e.code_departement, e.famille_ess,
-       count(*) AS postes,
-       count(*) FILTER (WHERE coalesce(trim(p.FILT) = '1' AND p.DATFIN = 360, false)) AS effectif_31_12,
-       coalesce(sum(p.EQTP), 0) AS etp,
-       coalesce(sum(p.S_BRUT), 0) AS masse_salariale_brute
-FROM read_parquet($po) AS p
-JOIN etab AS e ON e.siret = p.SIRET
+       sum(s.postes) AS postes,
+       sum(s.effectif_31_12) AS effectif_31_12,
+       coalesce(sum(s.etp), 0) AS etp,
+       coalesce(sum(s.masse_salariale_brute), 0) AS masse_salariale_brute
+FROM par_siret AS s
+JOIN etab AS e ON e.siret = s.siret
 GROUP BY ALL
 """
 
@@ -284,6 +294,8 @@ def main() -> None:
     p.add_argument("--perimetre", default="insee-2008-4f")
     p.add_argument("--engines", nargs="+", default=["pandas", "duckdb", "pipeline"])
     p.add_argument("--repeat", type=int, default=1, help="runs per engine; the fastest is kept")
+    p.add_argument("--work", type=Path, default=OUT,
+                   help="where the extracts and staged inputs are kept (default bench/out; they are large)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--staged", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -294,7 +306,7 @@ def main() -> None:
 
     rows = []
     for fraction in args.fractions:
-        staged = prepare(fraction, args.millesime, args.perimetre)
+        staged = prepare(fraction, args.millesime, args.perimetre, args.work)
         import duckdb
 
         n_postes = duckdb.connect().execute(

@@ -1131,77 +1131,141 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def recompute_cells(postes: pd.DataFrame, etabs: pd.DataFrame) -> pd.DataFrame:
-    """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only."""
-    attrs = etabs[
-        [
-            "siret",
-            "code_region",
-            "code_departement",
-            "code_epci",
-            "secteur",
-            "tranche",
-            "famille_ess",
-            "ess",
-            "ess_loi_2014",
-            "public",
-        ]
-    ]
-    p = postes[
-        ["siret", "siren", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur"]
-    ]
-    p = p.merge(attrs, on="siret", how="inner")
-    p["secteur"] = p["secteur"].fillna("NCL")
-    p["famille"] = p["famille_ess"]
-    p["effectif"] = p.present_31_12.astype(int)
-    p["s_net_na"] = p.s_net.where(~p.annexe, 0.0)
-    p["nbheur_na"] = p.nbheur.where(~p.annexe, 0.0)
-    p["salarie"] = (~p.annexe).astype(int)
-    p["net_poste"] = p.s_net.where(~p.annexe)
+_SUMS = ["effectif", "etp", "masse", "s_net", "nbheur", "n_salaries"]
+_JOB_MAX = ["max_poste_brut", "max_poste_net"]
+#: champ -> the leaves of the partition public / ESS / sociétés commerciales de l'ESS / other private it unites
+_CHAMP_LEAVES = {
+    "ensemble": ("PUB", "ESS", "SCE", "OTH"),
+    "public": ("PUB",),
+    "prive": ("ESS", "SCE", "OTH"),
+    "ess": ("ESS",),
+    "prive_hors_ess": ("SCE", "OTH"),
+    "ess_loi_2014": ("ESS", "SCE"),
+}
+
+
+POSTES_COLUMNS = ["siret", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur"]
+ETABS_COLUMNS = [
+    "siret", "siren", "code_region", "code_departement", "code_epci", "secteur", "tranche", "famille_ess",
+    "ess", "ess_loi_2014", "public",
+]
+BATCH_ROWS = 2_000_000
+
+
+def _jobs_by_establishment(postes, sirets: pd.Index) -> pd.DataFrame:
+    """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay.
+
+    ``postes`` is a DataFrame or an iterable of DataFrames (batches of jobs, so that 25 M jobs never sit in
+    memory at once: each batch is summed, then the partial sums). Jobs of an establishment that is not an
+    employer establishment are left out (as an inner join would).
+    """
+    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
+    batches = [postes] if isinstance(postes, pd.DataFrame) else postes
+    parts = [_sum_jobs(batch, sirets, agg) for batch in batches]
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True).groupby(
+        ["sid", "sexe", "pcs"], sort=False, dropna=False
+    ).agg(agg).reset_index()
+
+
+def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict) -> pd.DataFrame:
+    sid = sirets.get_indexer(postes["siret"])
+    keep = sid >= 0
+    annexe = postes["annexe"].to_numpy(dtype=bool, na_value=False)[keep]
+    s_net = postes["s_net"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    nbheur = postes["nbheur"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    s_brut = postes["s_brut"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    jobs = pd.DataFrame(
+        {
+            "sid": sid[keep],
+            "sexe": postes["sexe"].to_numpy()[keep],
+            "pcs": postes["pcs"].to_numpy()[keep],
+            "effectif": postes["present_31_12"].to_numpy(dtype="int64", na_value=0)[keep],
+            "etp": postes["eqtp"].to_numpy(dtype="float64", na_value=np.nan)[keep],
+            "masse": s_brut,
+            "s_net": np.where(annexe, 0.0, s_net),
+            "nbheur": np.where(annexe, 0.0, nbheur),
+            "n_salaries": (~annexe).astype("int64"),
+            "max_poste_brut": s_brut,
+            "max_poste_net": np.where(annexe, np.nan, s_net),
+        }
+    )
+    return jobs.groupby(["sid", "sexe", "pcs"], sort=False, dropna=False).agg(agg).reset_index()
+
+
+def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
+    """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only.
+
+    ``postes``: the jobs, a DataFrame or an iterable of DataFrames (batches).
+
+    Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
+    establishment × crossing; each territory level is grouped once per crossing by the four disjoint
+    leaves public / ESS / sociétés commerciales de l'ESS / other private, and a champ is the union of its
+    leaves (sums add, maxima take the max). The enterprise count adds up over leaves because a SIREN has
+    one leaf (checked: otherwise it is counted per champ directly).
+    """
+    etabs = etabs.drop_duplicates("siret").reset_index(drop=True)
+    sirets = pd.Index(etabs["siret"])
+    leaf = np.select(
+        [etabs.public.fillna(False).to_numpy(bool), etabs.ess.fillna(False).to_numpy(bool),
+         etabs.ess_loi_2014.fillna(False).to_numpy(bool)],
+        ["PUB", "ESS", "SCE"],
+        default="OTH",
+    )
+    attrs = pd.DataFrame(
+        {
+            "siren": etabs["siren"].to_numpy(),
+            "leaf": leaf,
+            "famille": etabs["famille_ess"].to_numpy(),
+            "secteur": etabs["secteur"].fillna("NCL").to_numpy(),
+            "tranche": etabs["tranche"].to_numpy(),
+            "code_region": etabs["code_region"].to_numpy(),
+            "code_departement": etabs["code_departement"].to_numpy(),
+            "code_epci": etabs["code_epci"].to_numpy(),
+        }
+    )
+    one_leaf = bool((attrs.groupby("siren")["leaf"].nunique() <= 1).all())
+    base = _jobs_by_establishment(postes, sirets)
+    maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
+    per_cell = {
+        "n_etab": ("sid", "size"),
+        "n_ent": ("siren", "nunique"),
+        **{q: (q, "sum") for q in _SUMS},
+        **maxima,
+        **{c: (c, "max") for c in _JOB_MAX},
+    }
+    combine = {
+        "n_etab": "sum", "n_ent": "sum", **{q: "sum" for q in _SUMS},
+        **{c: "max" for c in [*maxima, *_JOB_MAX]},
+    }
     frames = []
-    for champ, member in _MEMBERS.items():
-        sub = p[member(p)]
+    for dims in _AUDIT_CROSSINGS:
+        job_dims = [d for d in dims if d in ("sexe", "pcs")]
+        if job_dims == ["sexe", "pcs"]:
+            per = base
+        else:
+            agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
+            per = base.groupby(["sid", *job_dims], sort=False).agg(agg).reset_index()
+        sid = per["sid"].to_numpy()
+        for col in ("siren", "leaf", *(d for d in dims if d not in job_dims)):
+            per[col] = attrs[col].to_numpy()[sid]
         for niveau, col in _NIVEAUX.items():
-            s = sub.assign(code="FR") if col is None else sub[sub[col].notna()].assign(code=sub[col])
-            for dims in _AUDIT_CROSSINGS:
+            code = np.full(len(per), "FR", dtype=object) if col is None else attrs[col].to_numpy()[sid]
+            sub = per.assign(code=code)
+            if col is not None:
+                sub = sub[pd.notna(code)]
+            by_leaf = sub.groupby(["code", *dims, "leaf"], sort=False).agg(**per_cell).reset_index()
+            for champ, leaves in _CHAMP_LEAVES.items():
                 if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
                     continue
-                per = (
-                    s.groupby(["code", *dims, "siret"], sort=False)
-                    .agg(
-                        siren=("siren", "first"),
-                        effectif=("effectif", "sum"),
-                        etp=("eqtp", "sum"),
-                        masse=("s_brut", "sum"),
-                        s_net=("s_net_na", "sum"),
-                        nbheur=("nbheur_na", "sum"),
-                        n_salaries=("salarie", "sum"),
-                        max_poste_brut=("s_brut", "max"),
-                        max_poste_net=("net_poste", "max"),
+                part = by_leaf[by_leaf.leaf.isin(leaves)]
+                cell = part.groupby(["code", *dims], sort=False).agg(combine).reset_index()
+                if not one_leaf and len(leaves) > 1:
+                    ent = (
+                        sub[sub.leaf.isin(leaves)].groupby(["code", *dims], sort=False)["siren"].nunique()
                     )
-                    .reset_index()
-                )
-                cell = (
-                    per.groupby(["code", *dims], sort=False)
-                    .agg(
-                        n_etab=("siret", "size"),
-                        n_ent=("siren", "nunique"),
-                        n_salaries=("n_salaries", "sum"),
-                        effectif=("effectif", "sum"),
-                        max_effectif=("effectif", "max"),
-                        etp=("etp", "sum"),
-                        max_etp=("etp", "max"),
-                        masse=("masse", "sum"),
-                        max_masse=("masse", "max"),
-                        s_net=("s_net", "sum"),
-                        max_s_net=("s_net", "max"),
-                        nbheur=("nbheur", "sum"),
-                        max_nbheur=("nbheur", "max"),
-                        max_poste_brut=("max_poste_brut", "max"),
-                        max_poste_net=("max_poste_net", "max"),
-                    )
-                    .reset_index()
-                )
+                    cell["n_ent"] = ent.reindex(pd.MultiIndex.from_frame(cell[["code", *dims]])).to_numpy()
                 cell["niveau"], cell["champ"] = niveau, champ
                 frames.append(cell)
     out = pd.concat(frames, ignore_index=True)
@@ -1231,8 +1295,8 @@ def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[i
     return len(pub), violations
 
 
-def _lp_system(values: dict, equations: list):
-    """Hidden cells (sorted), their column index, and the rows / right-hand sides of the equations."""
+def _equality_system(values: dict, equations: list) -> tuple[list, np.ndarray, np.ndarray]:
+    """The hidden cells (sorted) and ``A x = b`` over them, from ``Σ parts = total`` equations."""
     hidden = sorted(c for c, v in values.items() if v is None)
     idx = {c: i for i, c in enumerate(hidden)}
     rows, rhs = [], []
@@ -1248,7 +1312,7 @@ def _lp_system(values: dict, equations: list):
         if coef.any():
             rows.append(coef)
             rhs.append(b)
-    return hidden, idx, rows, rhs
+    return hidden, np.array(rows).reshape(len(rows), len(hidden)), np.array(rhs)
 
 
 def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
@@ -1260,11 +1324,11 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
     """
     from scipy.optimize import linprog
 
-    hidden, _idx, rows, rhs = _lp_system(values, equations)
+    hidden, a_eq, b_eq = _equality_system(values, equations)
     if not hidden:
         return {}
     n = len(hidden)
-    kw = {"A_eq": np.array(rows), "b_eq": np.array(rhs)} if rows else {}
+    kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
     start = linprog(np.zeros(n), bounds=(0, None), method="highs", **kw)
     if start.status != 0:  # published figures inconsistent with the equations: nothing can be bounded
         return {}
@@ -1286,22 +1350,23 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
     return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol}
 
 
-def lp_bounds(values: dict, equations: list) -> dict:
+def lp_bounds(values: dict, equations: list, cells=None) -> dict:
     """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
 
-    ``equations`` are ``(parts, total)`` pairs of cell ids. Returns ``{cell: (min, max)}``, max ``inf``
-    when unbounded.
+    ``equations`` are ``(parts, total)`` pairs of cell ids; ``cells`` (default: every hidden cell) are
+    those to bound. Returns ``{cell: (min, max)}``, max ``inf`` when unbounded.
     """
     from scipy.optimize import linprog
 
-    hidden, idx, rows, rhs = _lp_system(values, equations)
+    hidden, a_eq, b_eq = _equality_system(values, equations)
     if not hidden:
         return {}
+    idx = {c: i for i, c in enumerate(hidden)}
+    kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
     out = {}
-    for c in hidden:
+    for c in hidden if cells is None else sorted(cells):
         obj = np.zeros(len(hidden))
         obj[idx[c]] = 1.0
-        kw = {"A_eq": np.array(rows), "b_eq": np.array(rhs)} if rows else {}
         lo = linprog(obj, bounds=(0, None), method="highs", **kw)
         hi = linprog(-obj, bounds=(0, None), method="highs", **kw)
         out[c] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
@@ -1325,8 +1390,57 @@ def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
                 changed = True
 
 
+EXACT = 1e-6
+"""A hidden cell whose range (max − min) is at most this is determined exactly."""
+
+
+def free_cells(values: dict, equations: list) -> set:
+    """Hidden cells proven *not* determined, with one LP for the whole table instead of two per cell.
+
+    One LP finds a solution ``x*`` of the table's equations whose smallest hidden cell ``t*`` is as large
+    as possible (``x ≥ t``, ``t ≤ 1``). For a hidden cell ``c``, ``d`` = the projection of the unit vector
+    of ``c`` on the null space of the equations: ``x* ± ε·d`` with ``ε = t*/max|d|`` still solves them
+    and stays ≥ 0, so ``c`` takes values at least ``2·ε·d_c`` apart. Cells whose range cannot be shown
+    above :data:`EXACT` this way (``t* = 0``: some cell is 0 in every solution, or ``d_c = 0``: fixed by
+    the equations) are left to :func:`lp_bounds`.
+    """
+    from scipy.optimize import linprog
+
+    hidden, a_eq, b_eq = _equality_system(values, equations)
+    n = len(hidden)
+    if not n:
+        return set()
+    obj = np.zeros(n + 1)
+    obj[-1] = -1.0
+    a_ub = np.hstack([-np.eye(n), np.ones((n, 1))])  # t − x_i ≤ 0
+    kw = {"A_eq": np.hstack([a_eq, np.zeros((len(b_eq), 1))]), "b_eq": b_eq} if len(b_eq) else {}
+    res = linprog(obj, A_ub=a_ub, b_ub=np.zeros(n), bounds=[(0, None)] * n + [(0, 1)], method="highs", **kw)
+    if res.status != 0 or res.x[-1] <= 1e-9:
+        return set()
+    t = res.x[-1]
+    if len(b_eq):
+        _, sv, vt = np.linalg.svd(a_eq)
+        rank = int((sv > sv.max() * 1e-9).sum()) if len(sv) else 0
+        null = vt[rank:].T
+    else:
+        null = np.eye(n)
+    free = set()
+    for i, c in enumerate(hidden):
+        d = null @ null[i]
+        if d[i] > 1e-12 and 2 * (t / np.abs(d).max()) * d[i] > EXACT:
+            free.add(c)
+    return free
+
+
 def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
-    pub = published.set_index([*KEY, "indicateur"])
+    two = published[published.indicateur.isin(["effectif_31_12", "etablissements_employeurs"])]
+    pub = dict(
+        zip(
+            two[[*KEY, "indicateur"]].itertuples(index=False, name=None),
+            zip(two.statut, two.valeur, strict=True),
+            strict=True,
+        )
+    )
     region_of = dict(zip(departements.code_departement, departements.code_region))
     margins = {
         "famille": [
@@ -1384,18 +1498,21 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                             if indicateur == "effectif_31_12" and dim == "tranche" and cat == "0":
                                 values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
                                 zeros.add((code, cat))
-                            elif k in pub.index:
-                                r = pub.loc[k]
-                                values[(code, cat)] = None if r.statut != "publie" else float(r.valeur)
+                            elif k in pub:
+                                statut, valeur = pub[k]
+                                values[(code, cat)] = None if statut != "publie" else float(valeur)
                     eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
                     eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
                     _structural_zeros(values, eqs, zeros)
                     if not any(v is None for v in values.values()):
                         continue
                     report.tables_checked += 1
-                    for cell, (lo, hi) in lp_bounds(values, eqs).items():
+                    free = free_cells(values, eqs)
+                    report.hidden_checked += len(free)
+                    rest = [c for c, v in values.items() if v is None and c not in free]
+                    for cell, (lo, hi) in lp_bounds(values, eqs, rest).items():
                         report.hidden_checked += 1
-                        if hi - lo <= 1e-6:
+                        if hi - lo <= EXACT:
                             report.recoverable.append(
                                 f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
                             )
@@ -1495,17 +1612,27 @@ def audit(
     return report
 
 
+def _postes_batches(con):
+    """The jobs of ``ess.postes`` (only the columns the audit reads), in batches of :data:`BATCH_ROWS`."""
+    cols = ", ".join(POSTES_COLUMNS)
+    reader = con.sql(f"SELECT {cols} FROM ess.postes").to_arrow_reader(BATCH_ROWS)
+    for batch in reader:
+        yield batch.to_pandas()
+
+
+def _microdata_audit(published: pd.DataFrame, con) -> AuditReport:
+    etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
+    departements = con.table("ref.departements").df()
+    return audit(published, _postes_batches(con), etabs, departements)
+
+
 def audit_warehouse(con) -> AuditReport:
     """Audit the table about to be published (``ind.publication`` of the warehouse) before it is written.
 
     Same audit as :func:`audit_publication`; the pipeline runs it as a blocking check so that a table that
     fails it never reaches ``output/``.
     """
-    published = con.table("ind.publication").df()
-    postes = con.table("ess.postes").df()
-    etabs = con.table("ess.etablissements_employeurs").df()
-    departements = con.table("ref.departements").df()
-    return audit(published, postes, etabs, departements)
+    return _microdata_audit(con.table("ind.publication").df(), con)
 
 
 def audit_publication(settings) -> AuditReport:
@@ -1518,9 +1645,6 @@ def audit_publication(settings) -> AuditReport:
     published = pd.read_parquet(table)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        postes = con.table("ess.postes").df()
-        etabs = con.table("ess.etablissements_employeurs").df()
-        departements = con.table("ref.departements").df()
+        return _microdata_audit(published, con)
     finally:
         con.close()
-    return audit(published, postes, etabs, departements)

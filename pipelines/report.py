@@ -77,6 +77,10 @@ def run_report(settings: Settings, steps: list[dict], seconds: float, scope: str
         "audit": dict(checks),
         "timings_s": {step["label"]: step["seconds"] for step in steps},
         "steps_s": {key: sum(e.get("seconds", 0) for e in entries) for key, entries in by_asset.items()},
+        "steps_window": {
+            key: [[e["start"], e["end"]] for e in entries if "start" in e and "end" in e]
+            for key, entries in by_asset.items()
+        },
         "errors": [step["error"] for step in steps if not step["ok"]],
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -49,7 +50,12 @@ def default_resources(settings: Settings | None = None) -> dict:
     s = settings or Settings()
     s.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "duckdb": DuckDBResource(database=str(s.warehouse)),
+        # DuckDB's buffer pool defaults to 80 % of RAM; 4 GB keeps a national run under 8 GB in all
+        # (OBSERVATORY_DUCKDB_MEMORY to change it; beyond it DuckDB spills to disk)
+        "duckdb": DuckDBResource(
+            database=str(s.warehouse),
+            connection_config={"memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB")},
+        ),
         "observatory": ObservatoryConfig(
             data_dir=str(s.data_dir),
             output_dir=str(s.output_dir),

@@ -64,12 +64,30 @@ def _materialize(assets, resources, instance, selection, partition_key=None, lab
     )
     elapsed = time.perf_counter() - t0
     step = step_summary(result.all_events, label, result.success, elapsed)
+    _step_windows(instance, result.run_id, step["assets"])
     if not result.success:
         step["error"] = _failure_message(result)
         print(f"observatory: error: {label}: {step['error']}", file=sys.stderr)
     else:
         print(f"  {label:<40} {elapsed:7.1f} s")
     return step
+
+
+def _step_windows(instance, run_id: str, assets: dict) -> None:
+    """Add each step's start and end (epoch seconds, from the run's event log) to its report entry, so that a
+    benchmark can match its memory samples to the steps."""
+    try:
+        records = instance.all_logs(run_id)
+    except Exception:  # noqa: BLE001 - timings are a convenience; the run report must not fail on them
+        return
+    for record in records:
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.is_step_start:
+            assets.setdefault(event.step_key, {})["start"] = round(record.timestamp, 3)
+        elif event.is_step_success or event.is_step_failure:
+            assets.setdefault(event.step_key, {})["end"] = round(record.timestamp, 3)
 
 
 def _die_with_parent(parent: int) -> None:

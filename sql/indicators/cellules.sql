@@ -55,88 +55,86 @@ FROM postes AS p
 JOIN ess.etablissements_employeurs AS e USING (siret)
 ORDER BY e.siret, p.sexe, p.pcs;
 
+-- ind.cellules is built in three steps so that its cost grows with the data, not with data x cells:
+-- 1. each establishment's contribution to each crossing: its own row for famille / secteur / tranche / none
+--    (attributes of the establishment), its rows by sexe, by pcs, and by sexe x pcs (ind.etab_sexe_pcs);
+-- 2. summed per territory and "leaf", the combination (public, ess, ess_loi_2014) of the establishment;
+-- 3. each champ is a union of leaves (its predicate evaluated on the leaf's flags): sums and counts add up,
+--    maxima take the max. A SIREN with establishments in several leaves of one champ would be counted
+--    once per leaf: the surplus removes the extra counts (none when the flags are the legal unit's).
+-- Crossing codes (croisement): bit 16 famille, 8 secteur, 4 tranche, 2 sexe, 1 pcs set when NOT crossed.
 CREATE OR REPLACE TABLE ind.cellules AS
-WITH etab AS (                      -- the employer establishments (with at least one job)
-    SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, ess, ess_loi_2014, public
+WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (attributes of the siret)
+    SELECT siret, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
+           sum(n_salaries) AS n_salaries, sum(effectif) AS effectif, sum(etp) AS etp, sum(masse) AS masse,
+           sum(s_net) AS s_net, sum(nbheur) AS nbheur, sum(temps_partiel) AS temps_partiel, sum(cdd) AS cdd,
+           sum(age50) AS age50, sum(age_moins_25) AS age_moins_25, sum(age_25_34) AS age_25_34, sum(age_35_44) AS age_35_44, sum(age_45_54) AS age_45_54, sum(age_55_plus) AS age_55_plus,
+           max(max_poste_brut) AS max_poste_brut, max(max_poste_net) AS max_poste_net
+    FROM ind.etab_sexe_pcs GROUP BY siret
+    UNION ALL
+    SELECT siret, sexe, NULL, 2,
+           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
+           sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
+           max(max_poste_brut), max(max_poste_net)
+    FROM ind.etab_sexe_pcs GROUP BY siret, sexe
+    UNION ALL
+    SELECT siret, NULL, pcs, 3,
+           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
+           sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
+           max(max_poste_brut), max(max_poste_net)
+    FROM ind.etab_sexe_pcs GROUP BY siret, pcs
+    UNION ALL
+    SELECT siret, sexe, pcs, 4,
+           n_salaries, effectif, etp, masse, s_net, nbheur, temps_partiel, cdd, age50, age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus,
+           max_poste_brut, max_poste_net
     FROM ind.etab_sexe_pcs
 ),
-champs AS (                         -- each establishment in every champ it belongs to
-    SELECT siret, 'ensemble' AS champ FROM etab
-    UNION ALL SELECT siret, 'public' FROM etab WHERE public
-    UNION ALL SELECT siret, 'prive' FROM etab WHERE NOT public
-    UNION ALL SELECT siret, 'ess' FROM etab WHERE ess
-    UNION ALL SELECT siret, 'prive_hors_ess' FROM etab WHERE NOT public AND NOT ess
-    UNION ALL SELECT siret, 'ess_loi_2014' FROM etab WHERE ess_loi_2014
-    UNION ALL SELECT siret, '_sce' FROM etab WHERE ess_loi_2014 AND NOT ess
-    UNION ALL SELECT siret, '_oth' FROM etab WHERE NOT public AND NOT ess AND NOT ess_loi_2014
+etab AS (
+    SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
+           famille_ess, secteur, tranche,
+           100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
+               + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
+    FROM ind.etab_sexe_pcs
 ),
-territoires AS (                    -- each establishment in every territory it belongs to
-    SELECT siret, 'france' AS niveau, 'FR' AS code FROM etab
-    UNION ALL SELECT siret, 'region', code_region FROM etab WHERE code_region IS NOT NULL
-    UNION ALL SELECT siret, 'departement', code_departement FROM etab WHERE code_departement IS NOT NULL
-    UNION ALL SELECT siret, 'epci', code_epci FROM etab WHERE code_epci IS NOT NULL
+croisements(niveau_detail, croisement) AS (  -- which crossings each detail level feeds
+    VALUES (1, 31), (1, 15), (1, 23), (1, 27), (2, 29), (2, 13), (2, 21), (3, 30), (4, 28)
+),
+contributions AS (                  -- each establishment's contribution to each crossing
+    SELECT
+        e.siren, e.code_region, e.code_departement, e.code_epci, e.feuille, c.croisement,
+        CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
+        CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
+        CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
+        p.sexe, p.pcs,
+        p.n_salaries, p.effectif, p.etp, p.masse, coalesce(p.s_net, 0) AS s_net,
+        coalesce(p.nbheur, 0) AS nbheur, p.temps_partiel, p.cdd, p.age50,
+        p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus, p.max_poste_brut, p.max_poste_net
+    FROM par_etab AS p
+    JOIN etab AS e USING (siret)
+    JOIN croisements AS c USING (niveau_detail)
+),
+territoires AS (                    -- each contribution in every territory its establishment belongs to
+    SELECT t.niveau,
+           CASE t.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN c.code_region
+                WHEN 'departement' THEN c.code_departement WHEN 'epci' THEN c.code_epci ELSE '?' END AS code,
+           c.*
+    FROM contributions AS c
     -- establishments without a département / an EPCI: never published, but France minus the published
     -- territories gives them away, so the secrecy protects them as territories of their own
-    UNION ALL SELECT siret, '_geo_inconnu', '?' FROM etab WHERE code_departement IS NULL
-    UNION ALL SELECT siret, '_epci_inconnu', '?' FROM etab WHERE code_epci IS NULL
+    JOIN (VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'))
+         AS t(niveau)
+      ON CASE t.niveau
+             WHEN 'france' THEN true
+             WHEN 'region' THEN c.code_region IS NOT NULL
+             WHEN 'departement' THEN c.code_departement IS NOT NULL
+             WHEN 'epci' THEN c.code_epci IS NOT NULL
+             WHEN '_geo_inconnu' THEN c.code_departement IS NULL
+             ELSE c.code_epci IS NULL
+         END
 ),
-base AS (
+feuilles AS (                       -- per territory x leaf x crossing value
     SELECT
-        t.niveau, t.code, c.champ, p.siret, p.siren,
-        CASE WHEN c.champ IN ('ess', 'ess_loi_2014') THEN p.famille_ess END AS famille,
-        p.secteur, p.tranche, p.sexe, p.pcs,
-        p.n_salaries, p.effectif, p.etp, p.masse, p.s_net, p.nbheur,
-        p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
-        p.max_poste_brut, p.max_poste_net
-    FROM ind.etab_sexe_pcs AS p
-    JOIN champs AS c USING (siret)
-    JOIN territoires AS t USING (siret)
-),
-contributions AS (                  -- each establishment's contribution to each cell
-    SELECT
-        niveau, code, champ, famille, secteur, tranche, sexe, pcs, siret, siren,
-        GROUPING(famille) AS famille_non_croise,
-        sum(n_salaries) AS n_salaries,
-        sum(effectif) AS effectif,
-        sum(etp) AS etp,
-        sum(masse) AS masse,
-        coalesce(sum(s_net), 0) AS s_net,
-        coalesce(sum(nbheur), 0) AS nbheur,
-        sum(temps_partiel) AS temps_partiel,
-        sum(cdd) AS cdd,
-        sum(age50) AS age50,
-        sum(age_moins_25) AS age_moins_25,
-        sum(age_25_34) AS age_25_34,
-        sum(age_35_44) AS age_35_44,
-        sum(age_45_54) AS age_45_54,
-        sum(age_55_plus) AS age_55_plus,
-        max(max_poste_brut) AS max_poste_brut,
-        max(max_poste_net) AS max_poste_net
-    FROM base
-    GROUP BY GROUPING SETS (
-        (niveau, code, champ, siret, siren),
-        (niveau, code, champ, famille, siret, siren),
-        (niveau, code, champ, secteur, siret, siren),
-        (niveau, code, champ, tranche, siret, siren),
-        (niveau, code, champ, sexe, siret, siren),
-        (niveau, code, champ, pcs, siret, siren),
-        (niveau, code, champ, sexe, pcs, siret, siren),
-        (niveau, code, champ, famille, sexe, siret, siren),
-        (niveau, code, champ, secteur, sexe, siret, siren)
-    )
-),
-kept AS (                           -- famille crossings exist only within ess / ess_loi_2014
-    SELECT * FROM contributions
-    WHERE famille_non_croise = 1 OR famille IS NOT NULL
-),
-cellules AS (
-    SELECT
-        niveau, code, champ,
-        coalesce(famille, 'toutes') AS famille,
-        coalesce(secteur, 'tous') AS secteur,
-        coalesce(tranche, 'toutes') AS tranche,
-        coalesce(sexe, 'tous') AS sexe,
-        coalesce(pcs, 'toutes') AS pcs,
+        niveau, code, feuille, croisement, famille, secteur, tranche, sexe, pcs,
         count(*) AS n_etab,
         count(DISTINCT siren) AS n_ent,
         sum(n_salaries) AS n_salaries,
@@ -154,10 +152,120 @@ cellules AS (
         sum(age_35_44) AS age_35_44, count(*) FILTER (WHERE age_35_44 > 0) AS freq_age_35_44, max(age_35_44) AS max_age_35_44,
         sum(age_45_54) AS age_45_54, count(*) FILTER (WHERE age_45_54 > 0) AS freq_age_45_54, max(age_45_54) AS max_age_45_54,
         sum(age_55_plus) AS age_55_plus, count(*) FILTER (WHERE age_55_plus > 0) AS freq_age_55_plus, max(age_55_plus) AS max_age_55_plus,
+        max(max_poste_brut) AS max_poste_brut,
+        max(max_poste_net) AS max_poste_net
+    FROM territoires
+    GROUP BY ALL
+),
+appartenance AS (                   -- the champs of each leaf
+    SELECT l.feuille, c.champ
+    FROM (SELECT DISTINCT feuille, public, ess, ess_loi_2014 FROM etab) AS l
+    JOIN (
+        VALUES ('ensemble'), ('public'), ('prive'), ('ess'), ('prive_hors_ess'), ('ess_loi_2014'), ('_sce'),
+               ('_oth')
+    ) AS c(champ)
+      ON CASE c.champ
+             WHEN 'ensemble' THEN true
+             WHEN 'public' THEN l.public
+             WHEN 'prive' THEN NOT l.public
+             WHEN 'ess' THEN l.ess
+             WHEN 'prive_hors_ess' THEN NOT l.public AND NOT l.ess
+             WHEN 'ess_loi_2014' THEN l.ess_loi_2014
+             WHEN '_sce' THEN l.ess_loi_2014 AND NOT l.ess
+             WHEN '_oth' THEN NOT l.public AND NOT l.ess AND NOT l.ess_loi_2014
+         END
+),
+champs AS (                         -- each leaf in every champ it belongs to
+    SELECT f.*, a.champ
+    FROM feuilles AS f
+    JOIN appartenance AS a USING (feuille)
+    -- famille crossings exist only within ess / ess_loi_2014
+    WHERE (f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL)
+),
+plusieurs AS (                      -- establishments of SIRENs that have establishments in several leaves
+    SELECT * FROM ind.etab_sexe_pcs
+    WHERE siren IN (
+        SELECT siren FROM etab GROUP BY siren HAVING count(DISTINCT feuille) > 1
+    )
+),
+surplus AS (                        -- such a SIREN is counted once per leaf of the champ: keep one
+    SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, sum(en_trop) AS en_trop
+    FROM (
+        SELECT
+            t.niveau, t.code, a.champ,
+            coalesce(CASE WHEN t.champ_famille THEN t.famille_ess END, 'toutes') AS famille,
+            coalesce(t.secteur, 'tous') AS secteur,
+            coalesce(t.tranche, 'toutes') AS tranche,
+            coalesce(t.sexe, 'tous') AS sexe,
+            coalesce(t.pcs, 'toutes') AS pcs,
+            t.siren,
+            count(DISTINCT t.feuille) - 1 AS en_trop
+        FROM (
+            SELECT DISTINCT
+                n.niveau,
+                CASE n.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN p.code_region
+                     WHEN 'departement' THEN p.code_departement WHEN 'epci' THEN p.code_epci
+                     WHEN '_geo_inconnu' THEN CASE WHEN p.code_departement IS NULL THEN '?' END
+                     ELSE CASE WHEN p.code_epci IS NULL THEN '?' END END AS code,
+                p.siren,
+                100 * coalesce(CAST(p.public AS INTEGER), 9) + 10 * coalesce(CAST(p.ess AS INTEGER), 9)
+                    + coalesce(CAST(p.ess_loi_2014 AS INTEGER), 9) AS feuille,
+                x.champ_famille,
+                CASE WHEN x.champ_famille THEN p.famille_ess END AS famille_ess,
+                CASE WHEN x.secteur THEN p.secteur END AS secteur,
+                CASE WHEN x.tranche THEN p.tranche END AS tranche,
+                CASE WHEN x.sexe THEN p.sexe END AS sexe,
+                CASE WHEN x.pcs THEN p.pcs END AS pcs
+            FROM plusieurs AS p
+            CROSS JOIN (
+                VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
+            ) AS n(niveau)
+            CROSS JOIN (
+                VALUES (false, false, false, false, false), (true, false, false, false, false),
+                       (false, true, false, false, false), (false, false, true, false, false),
+                       (false, false, false, true, false), (false, false, false, false, true),
+                       (false, false, false, true, true), (true, false, false, true, false),
+                       (false, true, false, true, false)
+            ) AS x(champ_famille, secteur, tranche, sexe, pcs)
+        ) AS t
+        JOIN appartenance AS a USING (feuille)
+        WHERE code IS NOT NULL
+          AND (NOT t.champ_famille OR (a.champ IN ('ess', 'ess_loi_2014') AND t.famille_ess IS NOT NULL))
+        GROUP BY ALL
+    )
+    GROUP BY ALL
+),
+cellules AS (
+    SELECT
+        niveau, code, champ,
+        coalesce(CASE WHEN (croisement & 16) = 0 THEN famille END, 'toutes') AS famille,
+        coalesce(secteur, 'tous') AS secteur,
+        coalesce(tranche, 'toutes') AS tranche,
+        coalesce(sexe, 'tous') AS sexe,
+        coalesce(pcs, 'toutes') AS pcs,
+        CAST(sum(n_etab) AS BIGINT) AS n_etab,
+        CAST(sum(n_ent) AS BIGINT) AS n_ent,  -- corrected by the surplus below
+        sum(n_salaries) AS n_salaries,
+        sum(effectif) AS effectif,     CAST(sum(freq_effectif) AS BIGINT) AS freq_effectif,   max(max_effectif) AS max_effectif,
+        sum(etp) AS etp,               CAST(sum(freq_etp) AS BIGINT) AS freq_etp,             max(max_etp) AS max_etp,
+        sum(masse) AS masse,           CAST(sum(freq_masse) AS BIGINT) AS freq_masse,         max(max_masse) AS max_masse,
+        sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
+        sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
+        sum(temps_partiel) AS temps_partiel, CAST(sum(freq_temps_partiel) AS BIGINT) AS freq_temps_partiel,
+        max(max_temps_partiel) AS max_temps_partiel,
+        sum(cdd) AS cdd,               CAST(sum(freq_cdd) AS BIGINT) AS freq_cdd,             max(max_cdd) AS max_cdd,
+        sum(age50) AS age50,           CAST(sum(freq_age50) AS BIGINT) AS freq_age50,         max(max_age50) AS max_age50,
+        sum(age_moins_25) AS age_moins_25, CAST(sum(freq_age_moins_25) AS BIGINT) AS freq_age_moins_25, max(max_age_moins_25) AS max_age_moins_25,
+        sum(age_25_34) AS age_25_34, CAST(sum(freq_age_25_34) AS BIGINT) AS freq_age_25_34, max(max_age_25_34) AS max_age_25_34,
+        sum(age_35_44) AS age_35_44, CAST(sum(freq_age_35_44) AS BIGINT) AS freq_age_35_44, max(max_age_35_44) AS max_age_35_44,
+        sum(age_45_54) AS age_45_54, CAST(sum(freq_age_45_54) AS BIGINT) AS freq_age_45_54, max(max_age_45_54) AS max_age_45_54,
+        sum(age_55_plus) AS age_55_plus, CAST(sum(freq_age_55_plus) AS BIGINT) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
         coalesce(max(max_poste_brut), 0) AS max_poste_brut,
         coalesce(max(max_poste_net), 0) AS max_poste_net
-    FROM kept
+    FROM champs
     GROUP BY ALL
 )
-SELECT * FROM cellules
+SELECT c.* REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) AS BIGINT) AS n_ent)
+FROM cellules AS c
+LEFT JOIN surplus AS s USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 ORDER BY niveau, code, champ, famille, secteur, tranche, sexe, pcs;
