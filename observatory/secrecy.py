@@ -595,7 +595,9 @@ def importance(cells: pd.DataFrame) -> np.ndarray:
        and of France;
     8. the ESS and privé hors ESS totals of a région and of France.
 
-    Within a tier the smallest cell goes first (:func:`_order`).
+    Within the breakdown tiers 1 and 2, an ess_loi_2014 cell comes half a tier earlier and a région's or
+    France's cell a quarter of a tier later (the tiers are ordered numbers, not labels). Within a tier the
+    smallest cell goes first (:func:`_order`).
     """
     n_dims = np.zeros(len(cells), np.int64)
     for dim in ("famille", *_FLAT):
@@ -608,12 +610,18 @@ def importance(cells: pd.DataFrame) -> np.ndarray:
     total = np.select([head & top, head | top], [8, 7], default=dep_rank)
     total = np.where(champ == "ess_loi_2014", 3, total)
     tier = np.select([n_dims >= 2, n_dims == 1], [1, 2], default=total)
-    tier = np.where(np.isin(niveau, ["epci"]), np.minimum(tier, 2), tier)
+    tier = np.where(np.isin(niveau, ["epci"]), np.minimum(tier, 2), tier).astype(float)
+    # Within the breakdown tiers: the legal perimeter's cells first (ess_loi_2014 = ess + sociétés
+    # commerciales, so a thin sociétés commerciales cell is paired with its ess_loi_2014 cell, not with the
+    # ESS one), and a région's or France's cell after its départements'.
+    breakdown = n_dims >= 1
+    tier = np.where(breakdown & (champ == "ess_loi_2014"), tier - 0.5, tier)
+    tier = np.where(breakdown & top, tier + 0.25, tier)
     internal = (
         pd.Series(champ).str.startswith("_").to_numpy() | pd.Series(niveau).str.startswith("_").to_numpy()
     )
     internal |= (cells.pcs == "autres").to_numpy()
-    return np.where(internal, 0, tier).astype(np.int64)
+    return np.where(internal, 0.0, tier)
 
 
 def structural_zeros(long: pd.DataFrame, zero: np.ndarray) -> np.ndarray:
