@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import subprocess
 import sys
 import tempfile
@@ -520,42 +521,63 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
     is an empty cell (0). Edges are only drawn to a parent that exists (was computed).
     """
     c = cells[KEY].reset_index(drop=True)
-    pos = pd.Series(np.arange(len(c)), index=pd.MultiIndex.from_frame(c))
+    # every coordinate as its position among that column's values, a cell's key as one integer: parents are
+    # looked up in an integer index (a parent with a coordinate that no cell has does not exist)
+    codes, values = {}, {}
+    for k in KEY:
+        codes[k], uniques = pd.factorize(c[k].to_numpy(), use_na_sentinel=False)
+        values[k] = pd.Index(uniques)
+    sizes = [len(values[k]) for k in KEY]
+    if math.prod(sizes) >= 2**62:
+        raise SecrecyError(f"secrecy equations: too many distinct coordinates for an integer key ({sizes})")
+    pos = pd.Index(_mixed_radix([codes[k] for k in KEY], sizes))
+
+    def code_of(k: str, v) -> int:
+        return int(values[k].get_indexer([v])[0])
+
     edges = []
 
-    def link(child_mask, parent: pd.DataFrame, tag: str):
+    def link(child_mask, tag: str, **parent):
+        """Edges from the cells of ``child_mask`` to the cell with the coordinates ``parent`` changed
+        (an integer code for all, or one per cell)."""
         idx = np.flatnonzero(child_mask)
         if not len(idx):
             return
-        par = pos.reindex(pd.MultiIndex.from_frame(parent.iloc[idx][KEY])).to_numpy()
-        keep = ~np.isnan(par)
+        cols, absent = [], np.zeros(len(idx), bool)
+        for k in KEY:
+            col = parent.get(k, codes[k])
+            col = np.full(len(idx), col, np.int64) if np.isscalar(col) else col[idx]
+            absent |= col < 0
+            cols.append(np.maximum(col, 0))
+        par = np.where(absent, -1, pos.get_indexer(_mixed_radix(cols, sizes)))
+        keep = par >= 0
         edges.append(pd.DataFrame({"child": idx[keep], "parent": par[keep].astype(np.int64), "tag": tag}))
 
     for child, par, tag in _GEO_EDGES:
-        m = (c.niveau == child).to_numpy().copy()
-        p = c.copy()
-        p["niveau"] = par
+        m = codes["niveau"] == code_of("niveau", child)
         if par == "region":
-            p["code"] = c.code.map(region_of)
-            m &= p.code.notna().to_numpy()
+            code = values["code"].get_indexer(c.code.map(region_of).to_numpy())
         else:
-            p["code"] = "FR"
-        link(m, p, tag)
-    toutes = (c.famille == "toutes").to_numpy()
+            code = code_of("code", "FR")
+        link(m, tag, niveau=code_of("niveau", par), code=code)
+    toutes = codes["famille"] == code_of("famille", "toutes")
+    champ = codes["champ"]
     for child, par, tag in _CHAMP_EDGES:
-        p = c.assign(champ=par)
-        link((c.champ == child).to_numpy() & toutes, p, tag)
+        link((champ == code_of("champ", child)) & toutes, tag, champ=code_of("champ", par))
     # famille crossing: ess_loi_2014 × f is ess × f (f an ESS family), ess_loi_2014 × sociétés commerciales
     # is _sce (the same establishments): one-child equations, both hidden or both known.
-    link((c.champ == "ess").to_numpy() & ~toutes, c.assign(champ="ess_loi_2014"), "ch_loi")
+    loi = code_of("champ", "ess_loi_2014")
+    link((champ == code_of("champ", "ess")) & ~toutes, "ch_loi", champ=loi)
     link(
-        (c.champ == "_sce").to_numpy() & toutes,
-        c.assign(champ="ess_loi_2014", famille="societe_commerciale_ess"),
+        (champ == code_of("champ", "_sce")) & toutes,
         "ch_loi",
+        champ=loi,
+        famille=code_of("famille", "societe_commerciale_ess"),
     )
-    link(~toutes, c.assign(famille="toutes"), "famille")
+    link(~toutes, "famille", famille=code_of("famille", "toutes"))
     for dim in _FLAT:
-        link((c[dim] != DEFAULTS[dim]).to_numpy(), c.assign(**{dim: DEFAULTS[dim]}), dim)
+        default = code_of(dim, DEFAULTS[dim])
+        link(codes[dim] != default, dim, **{dim: default})
     e = pd.concat(edges, ignore_index=True)
     e["eq"] = e.groupby(["parent", "tag"], sort=True).ngroup()
     heads = e.drop_duplicates("eq")[["eq", "parent", "tag"]].rename(columns={"parent": "cell"})
@@ -932,7 +954,7 @@ def secondary(
     """Statut codes ``s_<nature>`` per cell: primary flags, τ-Argus on the core tables, then the closure."""
     timings = {} if timings is None else timings
     out = prim.copy()
-    keys = list(map(tuple, prim[KEY].itertuples(index=False)))
+    keys = list(zip(*(prim[k].tolist() for k in KEY), strict=True))
     pairs = esp[["code_departement", "code_region"]].dropna().drop_duplicates()
     region_of = dict(zip(pairs.code_departement, pairs.code_region))
     t0 = time.perf_counter()
