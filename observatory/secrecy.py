@@ -1425,12 +1425,13 @@ def _equality_system(values: dict, equations: list) -> tuple[list, np.ndarray, n
     return hidden, np.array(rows).reshape(len(rows), len(hidden)), np.array(rhs)
 
 
-def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
+def determined_cells(values: dict, equations: list, tol: float = 1e-6, free: set = frozenset()) -> dict:
     """The hidden cells (value None) fixed by ``Σ cells = total`` equations and cells ≥ 0: ``{cell: value}``.
 
     Same answer as comparing the min and max of :func:`lp_bounds`, with far fewer LPs: every LP solution is
     a feasible point, and a cell taking two values over the points found so far is not fixed, so most cells
-    are cleared by the solutions of other cells' LPs.
+    are cleared by the solutions of other cells' LPs. ``free``: cells already proven not fixed (e.g. by
+    :func:`free_cells`), which get no LP of their own.
     """
     from scipy.optimize import linprog
 
@@ -1444,7 +1445,7 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
         return {}
     lo, hi = start.x.copy(), start.x.copy()
     for j in range(n):
-        if hi[j] - lo[j] > tol:
+        if hi[j] - lo[j] > tol or hidden[j] in free:
             continue
         for sign in (-1.0, 1.0):  # max, then min
             obj = np.zeros(n)
@@ -1457,7 +1458,7 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
                 lo, hi = np.minimum(lo, res.x), np.maximum(hi, res.x)
             if hi[j] - lo[j] > tol:
                 break
-    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol}
+    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol and c not in free}
 
 
 def lp_bounds(values: dict, equations: list, cells=None) -> dict:
@@ -1653,7 +1654,8 @@ def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report
         eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
-        for cell, v in determined_cells(values, eqs).items():
+        # one LP clears most hidden cells at once (:func:`free_cells`); the others get their min / max LPs
+        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
             report.recoverable.append(
                 f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
             )
