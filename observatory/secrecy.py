@@ -1204,14 +1204,14 @@ class _Codes:
 _JOB_BITS = 16  # sexe and pcs codes in the key of an establishment × sexe × pcs (a few values each)
 
 
-def _jobs_by_establishment(postes, sirets: pd.Index) -> pd.DataFrame:
+def _jobs_by_establishment(postes, sirets: pd.Index) -> tuple[pd.DataFrame, dict]:
     """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay.
 
     ``postes`` is a DataFrame or an iterable of DataFrames (batches of jobs, so that 25 M jobs never sit in
     memory at once: each batch is summed, then the partial sums). Jobs of an establishment that is not an
     employer establishment are left out (as an inner join would). Returns the columns ``sid`` (position in
-    ``sirets``), ``sexe`` and ``pcs`` as integer codes (-1 when missing; ``attrs["codes"]`` holds the
-    :class:`_Codes` that decode them), then the sums and maxima.
+    ``sirets``), ``sexe`` and ``pcs`` as integer codes (-1 when missing), then the sums and maxima; and the
+    :class:`_Codes` that decode ``sexe`` and ``pcs``.
     """
     agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
     codes = {"sexe": _Codes(), "pcs": _Codes()}
@@ -1224,8 +1224,7 @@ def _jobs_by_establishment(postes, sirets: pd.Index) -> pd.DataFrame:
     base.insert(0, "pcs", (k & mask) - 1)
     base.insert(0, "sexe", ((k >> _JOB_BITS) & mask) - 1)
     base.insert(0, "sid", k >> (2 * _JOB_BITS))
-    base.attrs["codes"] = codes
-    return base
+    return base, codes
 
 
 def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict, codes: dict) -> pd.DataFrame:
@@ -1309,8 +1308,8 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     attrs["siren"] = pd.factorize(etabs["siren"].to_numpy())[0].astype(np.int64)
     n_siren = int(attrs["siren"].max()) + 1 if len(etabs) else 1
     one_leaf = bool((pd.Series(leaf).groupby(attrs["siren"]).nunique() <= 1).all())
-    base = _jobs_by_establishment(postes, sirets)
-    codes.update(base.attrs["codes"])
+    base, job_codes = _jobs_by_establishment(postes, sirets)
+    codes.update(job_codes)
     maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
     per_cell = {
         "n_etab": ("sid", "size"),
