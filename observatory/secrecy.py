@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import subprocess
 import sys
 import tempfile
@@ -520,42 +521,63 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
     is an empty cell (0). Edges are only drawn to a parent that exists (was computed).
     """
     c = cells[KEY].reset_index(drop=True)
-    pos = pd.Series(np.arange(len(c)), index=pd.MultiIndex.from_frame(c))
+    # every coordinate as its position among that column's values, a cell's key as one integer: parents are
+    # looked up in an integer index (a parent with a coordinate that no cell has does not exist)
+    codes, values = {}, {}
+    for k in KEY:
+        codes[k], uniques = pd.factorize(c[k].to_numpy(), use_na_sentinel=False)
+        values[k] = pd.Index(uniques)
+    sizes = [len(values[k]) for k in KEY]
+    if math.prod(sizes) >= 2**62:
+        raise SecrecyError(f"secrecy equations: too many distinct coordinates for an integer key ({sizes})")
+    pos = pd.Index(_mixed_radix([codes[k] for k in KEY], sizes))
+
+    def code_of(k: str, v) -> int:
+        return int(values[k].get_indexer([v])[0])
+
     edges = []
 
-    def link(child_mask, parent: pd.DataFrame, tag: str):
+    def link(child_mask, tag: str, **parent):
+        """Edges from the cells of ``child_mask`` to the cell with the coordinates ``parent`` changed
+        (an integer code for all, or one per cell)."""
         idx = np.flatnonzero(child_mask)
         if not len(idx):
             return
-        par = pos.reindex(pd.MultiIndex.from_frame(parent.iloc[idx][KEY])).to_numpy()
-        keep = ~np.isnan(par)
+        cols, absent = [], np.zeros(len(idx), bool)
+        for k in KEY:
+            col = parent.get(k, codes[k])
+            col = np.full(len(idx), col, np.int64) if np.isscalar(col) else col[idx]
+            absent |= col < 0
+            cols.append(np.maximum(col, 0))
+        par = np.where(absent, -1, pos.get_indexer(_mixed_radix(cols, sizes)))
+        keep = par >= 0
         edges.append(pd.DataFrame({"child": idx[keep], "parent": par[keep].astype(np.int64), "tag": tag}))
 
     for child, par, tag in _GEO_EDGES:
-        m = (c.niveau == child).to_numpy().copy()
-        p = c.copy()
-        p["niveau"] = par
+        m = codes["niveau"] == code_of("niveau", child)
         if par == "region":
-            p["code"] = c.code.map(region_of)
-            m &= p.code.notna().to_numpy()
+            code = values["code"].get_indexer(c.code.map(region_of).to_numpy())
         else:
-            p["code"] = "FR"
-        link(m, p, tag)
-    toutes = (c.famille == "toutes").to_numpy()
+            code = code_of("code", "FR")
+        link(m, tag, niveau=code_of("niveau", par), code=code)
+    toutes = codes["famille"] == code_of("famille", "toutes")
+    champ = codes["champ"]
     for child, par, tag in _CHAMP_EDGES:
-        p = c.assign(champ=par)
-        link((c.champ == child).to_numpy() & toutes, p, tag)
+        link((champ == code_of("champ", child)) & toutes, tag, champ=code_of("champ", par))
     # famille crossing: ess_loi_2014 × f is ess × f (f an ESS family), ess_loi_2014 × sociétés commerciales
     # is _sce (the same establishments): one-child equations, both hidden or both known.
-    link((c.champ == "ess").to_numpy() & ~toutes, c.assign(champ="ess_loi_2014"), "ch_loi")
+    loi = code_of("champ", "ess_loi_2014")
+    link((champ == code_of("champ", "ess")) & ~toutes, "ch_loi", champ=loi)
     link(
-        (c.champ == "_sce").to_numpy() & toutes,
-        c.assign(champ="ess_loi_2014", famille="societe_commerciale_ess"),
+        (champ == code_of("champ", "_sce")) & toutes,
         "ch_loi",
+        champ=loi,
+        famille=code_of("famille", "societe_commerciale_ess"),
     )
-    link(~toutes, c.assign(famille="toutes"), "famille")
+    link(~toutes, "famille", famille=code_of("famille", "toutes"))
     for dim in _FLAT:
-        link((c[dim] != DEFAULTS[dim]).to_numpy(), c.assign(**{dim: DEFAULTS[dim]}), dim)
+        default = code_of(dim, DEFAULTS[dim])
+        link(codes[dim] != default, dim, **{dim: default})
     e = pd.concat(edges, ignore_index=True)
     e["eq"] = e.groupby(["parent", "tag"], sort=True).ngroup()
     heads = e.drop_duplicates("eq")[["eq", "parent", "tag"]].rename(columns={"parent": "cell"})
@@ -940,7 +962,7 @@ def secondary(
     """Statut codes ``s_<nature>`` per cell: primary flags, τ-Argus on the core tables, then the closure."""
     timings = {} if timings is None else timings
     out = prim.copy()
-    keys = list(map(tuple, prim[KEY].itertuples(index=False)))
+    keys = list(zip(*(prim[k].tolist() for k in KEY), strict=True))
     pairs = esp[["code_departement", "code_region"]].dropna().drop_duplicates()
     region_of = dict(zip(pairs.code_departement, pairs.code_region))
     t0 = time.perf_counter()
@@ -1160,35 +1182,73 @@ ETABS_COLUMNS = [
 BATCH_ROWS = 2_000_000
 
 
-def _jobs_by_establishment(postes, sirets: pd.Index) -> pd.DataFrame:
+class _Codes:
+    """Integer codes of one text column, the same across batches (missing values → -1)."""
+
+    def __init__(self, values=()):
+        self.values: list = []
+        self._id: dict = {}
+        for v in values:
+            self._code(v)
+
+    def _code(self, v) -> int:
+        if v not in self._id:
+            self._id[v] = len(self.values)
+            self.values.append(v)
+        return self._id[v]
+
+    def encode(self, column) -> np.ndarray:
+        codes, uniques = pd.factorize(np.asarray(column, dtype=object))
+        lut = np.array([self._code(v) for v in uniques] + [-1], dtype=np.int64)
+        return lut[codes]
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        return np.array(self.values, dtype=object)[codes]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+_JOB_BITS = 16  # sexe and pcs codes in the key of an establishment × sexe × pcs (a few values each)
+
+
+def _jobs_by_establishment(postes, sirets: pd.Index) -> tuple[pd.DataFrame, dict]:
     """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay.
 
     ``postes`` is a DataFrame or an iterable of DataFrames (batches of jobs, so that 25 M jobs never sit in
     memory at once: each batch is summed, then the partial sums). Jobs of an establishment that is not an
-    employer establishment are left out (as an inner join would).
+    employer establishment are left out (as an inner join would). Returns the columns ``sid`` (position in
+    ``sirets``), ``sexe`` and ``pcs`` as integer codes (-1 when missing), then the sums and maxima; and the
+    :class:`_Codes` that decode ``sexe`` and ``pcs``.
     """
     agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
+    codes = {"sexe": _Codes(), "pcs": _Codes()}
     batches = [postes] if isinstance(postes, pd.DataFrame) else postes
-    parts = [_sum_jobs(batch, sirets, agg) for batch in batches]
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat(parts, ignore_index=True).groupby(
-        ["sid", "sexe", "pcs"], sort=False, dropna=False
-    ).agg(agg).reset_index()
+    parts = [_sum_jobs(batch, sirets, agg, codes) for batch in batches]
+    base = parts[0] if len(parts) == 1 else pd.concat(parts).groupby(level=0, sort=False).agg(agg)
+    k = base.index.to_numpy()
+    mask = (1 << _JOB_BITS) - 1
+    base = base.reset_index(drop=True)
+    base.insert(0, "pcs", (k & mask) - 1)
+    base.insert(0, "sexe", ((k >> _JOB_BITS) & mask) - 1)
+    base.insert(0, "sid", k >> (2 * _JOB_BITS))
+    return base, codes
 
 
-def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict) -> pd.DataFrame:
+def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict, codes: dict) -> pd.DataFrame:
     sid = sirets.get_indexer(postes["siret"])
     keep = sid >= 0
     annexe = postes["annexe"].to_numpy(dtype=bool, na_value=False)[keep]
     s_net = postes["s_net"].to_numpy(dtype="float64", na_value=np.nan)[keep]
     nbheur = postes["nbheur"].to_numpy(dtype="float64", na_value=np.nan)[keep]
     s_brut = postes["s_brut"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    sexe = codes["sexe"].encode(postes["sexe"].to_numpy()[keep]) + 1
+    pcs = codes["pcs"].encode(postes["pcs"].to_numpy()[keep]) + 1
+    if max(len(codes["sexe"]), len(codes["pcs"])) >= (1 << _JOB_BITS) - 1:
+        raise SecrecyError("audit: too many distinct sexe or pcs codes in the jobs")
+    key = (sid[keep].astype(np.int64) << (2 * _JOB_BITS)) | (sexe << _JOB_BITS) | pcs
     jobs = pd.DataFrame(
         {
-            "sid": sid[keep],
-            "sexe": postes["sexe"].to_numpy()[keep],
-            "pcs": postes["pcs"].to_numpy()[keep],
             "effectif": postes["present_31_12"].to_numpy(dtype="int64", na_value=0)[keep],
             "etp": postes["eqtp"].to_numpy(dtype="float64", na_value=np.nan)[keep],
             "masse": s_brut,
@@ -1199,7 +1259,27 @@ def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict) -> pd.DataFrame
             "max_poste_net": np.where(annexe, np.nan, s_net),
         }
     )
-    return jobs.groupby(["sid", "sexe", "pcs"], sort=False, dropna=False).agg(agg).reset_index()
+    return jobs.groupby(key, sort=False).agg(agg)
+
+
+def _mixed_radix(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """One int64 key from integer codes (each in ``0 .. size-1``), the first column most significant."""
+    key = np.zeros(len(columns[0]) if columns else 0, np.int64)
+    for col, size in zip(columns, sizes, strict=True):
+        key = key * size + col
+    return key
+
+
+def _split_radix(key: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Inverse of :func:`_mixed_radix`."""
+    out = []
+    for size in reversed(sizes):
+        key, rest = np.divmod(key, size)
+        out.append(rest)
+    return out[::-1]
+
+
+_LEAVES = ("PUB", "ESS", "SCE", "OTH")
 
 
 def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
@@ -1211,34 +1291,36 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint
     leaves public / ESS / sociétés commerciales de l'ESS / other private, and a champ is the union of its
     leaves (sums add, maxima take the max). The enterprise count adds up over leaves because a SIREN has
-    one leaf (checked: otherwise it is counted per champ directly).
+    one leaf (checked: otherwise it is counted per champ directly). Every grouping key is one integer (the
+    codes of the territory, the breakdowns and the leaf), decoded to text at the end; a missing breakdown
+    value leaves the row out of that crossing, as a groupby on the text columns does.
     """
     etabs = etabs.drop_duplicates("siret").reset_index(drop=True)
     sirets = pd.Index(etabs["siret"])
     leaf = np.select(
         [etabs.public.fillna(False).to_numpy(bool), etabs.ess.fillna(False).to_numpy(bool),
          etabs.ess_loi_2014.fillna(False).to_numpy(bool)],
-        ["PUB", "ESS", "SCE"],
-        default="OTH",
-    )
-    attrs = pd.DataFrame(
-        {
-            "siren": etabs["siren"].to_numpy(),
-            "leaf": leaf,
-            "famille": etabs["famille_ess"].to_numpy(),
-            "secteur": etabs["secteur"].fillna("NCL").to_numpy(),
-            "tranche": etabs["tranche"].to_numpy(),
-            "code_region": etabs["code_region"].to_numpy(),
-            "code_departement": etabs["code_departement"].to_numpy(),
-            "code_epci": etabs["code_epci"].to_numpy(),
-        }
-    )
-    one_leaf = bool((attrs.groupby("siren")["leaf"].nunique() <= 1).all())
-    base = _jobs_by_establishment(postes, sirets)
+        [0, 1, 2],
+        default=3,
+    ).astype(np.int64)
+    attr_values = {
+        "famille": etabs["famille_ess"].to_numpy(),
+        "secteur": etabs["secteur"].fillna("NCL").to_numpy(),
+        "tranche": etabs["tranche"].to_numpy(),
+        "code_region": etabs["code_region"].to_numpy(),
+        "code_departement": etabs["code_departement"].to_numpy(),
+        "code_epci": etabs["code_epci"].to_numpy(),
+    }
+    codes = {name: _Codes() for name in attr_values}
+    attrs = {name: codes[name].encode(v) for name, v in attr_values.items()}
+    attrs["siren"] = pd.factorize(etabs["siren"].to_numpy())[0].astype(np.int64)
+    n_siren = int(attrs["siren"].max()) + 1 if len(etabs) else 1
+    one_leaf = bool((pd.Series(leaf).groupby(attrs["siren"]).nunique() <= 1).all())
+    base, job_codes = _jobs_by_establishment(postes, sirets)
+    codes.update(job_codes)
     maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
     per_cell = {
         "n_etab": ("sid", "size"),
-        "n_ent": ("siren", "nunique"),
         **{q: (q, "sum") for q in _SUMS},
         **maxima,
         **{c: (c, "max") for c in _JOB_MAX},
@@ -1247,33 +1329,60 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
         "n_etab": "sum", "n_ent": "sum", **{q: "sum" for q in _SUMS},
         **{c: "max" for c in [*maxima, *_JOB_MAX]},
     }
+    values = [*_SUMS, *_JOB_MAX]
+    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
     frames = []
     for dims in _AUDIT_CROSSINGS:
         job_dims = [d for d in dims if d in ("sexe", "pcs")]
         if job_dims == ["sexe", "pcs"]:
             per = base
         else:
-            agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
-            per = base.groupby(["sid", *job_dims], sort=False).agg(agg).reset_index()
+            ok = np.ones(len(base), bool)
+            for d in job_dims:
+                ok &= base[d].to_numpy() >= 0
+            b = base[ok]
+            cols = [b["sid"].to_numpy(), *(b[d].to_numpy() for d in job_dims)]
+            sizes = [len(sirets), *(len(codes[d]) for d in job_dims)]
+            per = b[values].groupby(_mixed_radix(cols, sizes), sort=False).agg(agg)
+            parts = _split_radix(per.index.to_numpy(), sizes)
+            per = per.reset_index(drop=True)
+            per["sid"] = parts[0]
+            for d, p in zip(job_dims, parts[1:], strict=True):
+                per[d] = p
         sid = per["sid"].to_numpy()
-        for col in ("siren", "leaf", *(d for d in dims if d not in job_dims)):
-            per[col] = attrs[col].to_numpy()[sid]
+        dim_codes = [per[d].to_numpy() if d in job_dims else attrs[d][sid] for d in dims]
+        dim_sizes = [len(codes[d]) for d in dims]
+        frame = per[[*values, "sid"]].assign(siren=attrs["siren"][sid])
+        leaf_of = leaf[sid]
         for niveau, col in _NIVEAUX.items():
-            code = np.full(len(per), "FR", dtype=object) if col is None else attrs[col].to_numpy()[sid]
-            sub = per.assign(code=code)
-            if col is not None:
-                sub = sub[pd.notna(code)]
-            by_leaf = sub.groupby(["code", *dims, "leaf"], sort=False).agg(**per_cell).reset_index()
+            code = np.zeros(len(per), np.int64) if col is None else attrs[col][sid]
+            n_code = 1 if col is None else len(codes[col])
+            ok = code >= 0
+            for d in dim_codes:
+                ok &= d >= 0
+            key = _mixed_radix([code[ok], *(d[ok] for d in dim_codes), leaf_of[ok]], [n_code, *dim_sizes, 4])
+            sub = frame[ok]
+            # groups numbered in order of first appearance (as ``groupby(sort=False)``); the enterprises of a
+            # group are its distinct (group, siren) pairs, counted with one hash pass instead of ``nunique``
+            group, leaf_key = pd.factorize(key)
+            by_leaf = sub.groupby(group, sort=True).agg(**per_cell)
+            siren = sub["siren"].to_numpy()
+            first = ~pd.Series(group * n_siren + siren).duplicated().to_numpy() & (siren >= 0)  # as nunique
+            by_leaf.insert(1, "n_ent", np.bincount(group[first], minlength=len(leaf_key)))
             for champ, leaves in _CHAMP_LEAVES.items():
                 if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
                     continue
-                part = by_leaf[by_leaf.leaf.isin(leaves)]
-                cell = part.groupby(["code", *dims], sort=False).agg(combine).reset_index()
+                wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
+                cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(combine)
                 if not one_leaf and len(leaves) > 1:
-                    ent = (
-                        sub[sub.leaf.isin(leaves)].groupby(["code", *dims], sort=False)["siren"].nunique()
-                    )
-                    cell["n_ent"] = ent.reindex(pd.MultiIndex.from_frame(cell[["code", *dims]])).to_numpy()
+                    in_champ = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])
+                    ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()
+                    cell["n_ent"] = ent.reindex(cell.index).to_numpy()
+                parts = _split_radix(cell.index.to_numpy(), [n_code, *dim_sizes])
+                cell = cell.reset_index(drop=True)
+                keys = {"code": np.full(len(cell), "FR", dtype=object) if col is None else codes[col].decode(parts[0])}
+                keys.update({d: codes[d].decode(p) for d, p in zip(dims, parts[1:], strict=True)})
+                cell = pd.concat([pd.DataFrame(keys), cell], axis=1)
                 cell["niveau"], cell["champ"] = niveau, champ
                 frames.append(cell)
     out = pd.concat(frames, ignore_index=True)
@@ -1323,12 +1432,13 @@ def _equality_system(values: dict, equations: list) -> tuple[list, np.ndarray, n
     return hidden, np.array(rows).reshape(len(rows), len(hidden)), np.array(rhs)
 
 
-def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
+def determined_cells(values: dict, equations: list, tol: float = 1e-6, free: set = frozenset()) -> dict:
     """The hidden cells (value None) fixed by ``Σ cells = total`` equations and cells ≥ 0: ``{cell: value}``.
 
     Same answer as comparing the min and max of :func:`lp_bounds`, with far fewer LPs: every LP solution is
     a feasible point, and a cell taking two values over the points found so far is not fixed, so most cells
-    are cleared by the solutions of other cells' LPs.
+    are cleared by the solutions of other cells' LPs. ``free``: cells already proven not fixed (e.g. by
+    :func:`free_cells`), which get no LP of their own.
     """
     from scipy.optimize import linprog
 
@@ -1342,7 +1452,7 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
         return {}
     lo, hi = start.x.copy(), start.x.copy()
     for j in range(n):
-        if hi[j] - lo[j] > tol:
+        if hi[j] - lo[j] > tol or hidden[j] in free:
             continue
         for sign in (-1.0, 1.0):  # max, then min
             obj = np.zeros(n)
@@ -1355,7 +1465,7 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6) -> dict:
                 lo, hi = np.minimum(lo, res.x), np.maximum(hi, res.x)
             if hi[j] - lo[j] > tol:
                 break
-    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol}
+    return {c: float(lo[j]) for j, c in enumerate(hidden) if hi[j] - lo[j] <= tol and c not in free}
 
 
 def lp_bounds(values: dict, equations: list, cells=None) -> dict:
@@ -1551,7 +1661,8 @@ def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report
         eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
-        for cell, v in determined_cells(values, eqs).items():
+        # one LP clears most hidden cells at once (:func:`free_cells`); the others get their min / max LPs
+        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
             report.recoverable.append(
                 f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
             )
