@@ -2,7 +2,7 @@
 
 Calibration is recomputed independently with pandas from the written files, classifying legal units by the
 CJ families and excluded activities of perimeter.md (version insee-2008-4f); tolerances are wide enough for
-the sampling noise of a 0.4 % fraction.
+the sampling noise of a 1 % fraction.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from observatory.reference import naf, regions
 from observatory.synth import generate, params
 from observatory.synth.sirene import COLONNES_ETAB, COLONNES_UL
 
-FRACTION = 0.004
+FRACTION = 0.01
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "sirene"
 
 ASSOCIATION = ["9210", "9220", "9221", "9222", "9223", "9230", "9240", "9260"]
