@@ -106,7 +106,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{_writer_tag()}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{writer_tag()}.", suffix=".tmp", dir=dest.parent)
     os.fchmod(fd, 0o644)  # published files are world-readable (mkstemp makes them 0600)
     os.close(fd)
     tmp = Path(tmp)
@@ -128,7 +128,7 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{_writer_tag()}.", suffix=".tmp", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{writer_tag()}.", suffix=".tmp", dir=dest.parent))
     tmp.chmod(0o755)
     try:
         yield tmp
@@ -167,7 +167,8 @@ FOREIGN_TEMP_AGE_S = 3600
 """A temporary file whose writer cannot be checked (another host, or an unnamed writer) is stale after this."""
 
 
-def _writer_tag() -> str:
+def writer_tag() -> str:
+    """``<host>-<pid>`` of this process, put in temporary names so that a sweep can tell a dead writer's."""
     return f"{_HOST}-{os.getpid()}"
 
 

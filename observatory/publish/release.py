@@ -19,7 +19,7 @@ from pathlib import Path
 
 from observatory.errors import PublicationError
 from observatory.publish import documents, layout_check
-from observatory.warehouse import _writer_tag
+from observatory.warehouse import writer_tag
 
 
 @dataclass
@@ -42,7 +42,7 @@ def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Relea
     """
     vintage = Path(output_vintage_dir)
     table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{_writer_tag()}.", suffix=".tmp", dir=vintage))
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{writer_tag()}.", suffix=".tmp", dir=vintage))
     try:
         written = documents.build_all(vintage, regions=regions, out_dir=staging, table=table)
         report = layout_check.check_vintage(vintage, regions=regions, pdf_root=staging, table=table)
