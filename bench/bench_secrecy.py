@@ -39,7 +39,7 @@ from observatory.config import Settings
 from observatory.warehouse import connect, run_sql
 
 OUT = Path(__file__).resolve().parent / "out"
-AUDIT_PARTS = ("recompute_cells", "_primary_violations", "_lp_checks", "_lp_checks_bands")
+AUDIT_PARTS = ("recompute_cells", "_primary_violations", "_lp_checks", "_lp_checks_champs", "_lp_checks_bands")
 
 
 def cpu_seconds() -> float:

@@ -774,15 +774,77 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
             for c in [*cats, DEFAULTS[dim]]:
                 rows.append((pos.get((region, c)), [pos.get((d, c)) for d in geos[1:]]))
             yield f"{nature}/{champ}/{dim}/{region}", t.index.to_numpy(), rows
+    yield from _champ_tables(base, deps_of, nature)
+
+
+#: The champ tree as equations ``total = Σ parts`` (same edges as :data:`_CHAMP_EDGES`).
+_CHAMP_TREE = (
+    ("ensemble", ("public", "prive")),
+    ("prive", ("ess", "prive_hors_ess")),
+    ("prive_hors_ess", ("_sce", "_oth")),
+    ("ess_loi_2014", ("ess", "_sce")),
+)
+
+
+def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str):
+    """The 2-D tables whose second dimension is the champ tree (what the panoramas set side by side: ESS,
+    privé hors ESS, public and their totals), for :func:`_tables_2d`:
+
+    - per région, (région and its départements) × champs, on the cells without breakdown;
+    - per territory (région, département), (one breakdown and its total) × champs, e.g. the ESS share of
+      each sector's jobs.
+
+    The internal champs ``_sce`` / ``_oth`` are cells of these tables (known unless hidden). An equation
+    of the tree is used when all its champs are computed (the baromètre has no internal champs); a
+    missing part is then an empty cell, and a missing total no equation (as in :func:`equations`).
+    """
+    present = set(base.champ.unique())
+    tree = [(t, parts) for t, parts in _CHAMP_TREE if {t, *parts} <= present]
+
+    def champ_rows(pos, col):
+        for total, parts in tree:
+            if (t := pos.get((col, total))) is not None:
+                yield t, [pos.get((col, p)) for p in parts]
+
+    plain = np.ones(len(base), bool)
+    for d in ("famille", *_FLAT):
+        plain &= (base[d] == DEFAULTS[d]).to_numpy()
+    flat = base[plain]
+    for region, t in flat.groupby("_reg", sort=True):
+        pos = dict(zip(zip(t.code, t.champ), t.index.to_numpy()))
+        geos = [region] + deps_of.get(region, [])
+        rows = [r for g in geos for r in champ_rows(pos, g)]
+        for champ in sorted(set(t.champ)):
+            if (tot := pos.get((region, champ))) is not None:
+                rows.append((tot, [pos.get((d, champ)) for d in geos[1:]]))
+        yield f"{nature}/champs/{region}", t.index.to_numpy(), rows
+    for dim in _TABLE_DIMS[nature]:
+        if dim == "famille":
+            continue
+        sub = base[base.famille == DEFAULTS["famille"]]
+        for d in _FLAT:
+            if d != dim:
+                sub = sub[sub[d] == DEFAULTS[d]]
+        for (niveau, code), t in sub.groupby(["niveau", "code"], sort=True):
+            cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            if not cats:
+                continue
+            pos = dict(zip(zip(t[dim], t.champ), t.index.to_numpy()))
+            rows = [r for c in [*cats, DEFAULTS[dim]] for r in champ_rows(pos, c)]
+            for champ in sorted(set(t.champ)):
+                if (tot := pos.get((DEFAULTS[dim], champ))) is not None:
+                    rows.append((tot, [pos.get((c, champ)) for c in cats]))
+            yield f"{nature}/champs/{dim}/{niveau}/{code}", t.index.to_numpy(), rows
 
 
 def _determined(ids, rows, hidden, known, value=None) -> np.ndarray:
     """Hidden cells of a table fixed by its equations and ``cells ≥ 0`` (what the audit's LP proves).
 
     The feasible cells form a polytope; a cell is fixed when it is 0 all over it (only a cell worth 0 can
-    be: one LP, max of the cell) or when its row of the null space of the other hidden columns is 0.
+    be: one LP, max of the cell) or when its unit vector lies in the row space of the equations over the
+    hidden columns (its row of the null space is 0), found with a rank-revealing (pivoted) QR.
     """
-    from scipy.linalg import null_space
+    from scipy.linalg import qr
     from scipy.optimize import linprog
 
     unknown = [i for i in ids if hidden[i] and not known[i]]
@@ -822,16 +884,27 @@ def _determined(ids, rows, hidden, known, value=None) -> np.ndarray:
     if free:
         a, _ = matrix(free)
         if len(a):
-            n = null_space(a)
-            fixed = np.abs(n).max(axis=1) < 1e-9 if n.size else np.ones(len(free), bool)
+            q, r, _ = qr(a.T, mode="economic", pivoting=True)
+            d = np.abs(np.diag(r))
+            rank = int((d > d[0] * 1e-9).sum()) if len(d) and d[0] > 0 else 0
+            # squared norm of the cell's row in an orthonormal basis of the row space: 1 when it is in it
+            fixed = (q[:, :rank] ** 2).sum(axis=1) > 1 - 1e-10
             out += [c for c, f in zip(free, fixed) if f]
     return np.array(sorted(out), dtype=np.int64)
 
 
-def _repair_tables(tables, hidden, known, order, value) -> int:
-    """Hide, in each 2-D table, cells until no hidden cell is fixed by the table; returns cells added."""
+def _repair_tables(tables, hidden, known, order, value, proven: set | None = None) -> int:
+    """Hide, in each 2-D table, cells until no hidden cell is fixed by the table; returns cells added.
+
+    ``proven``: (table, hidden cells of the table) already shown to leave no cell fixed, kept across calls
+    on the same tables, ``known`` and ``value`` (the passes of :func:`_protect_lookahead`): such a table
+    is not solved again.
+    """
     added = 0
+    proven = set() if proven is None else proven
     for _name, ids, rows in tables:
+        if (_name, hidden[ids].tobytes()) in proven:
+            continue
         while len(fixed := _determined(ids, rows, hidden, known, value)):
             target = int(fixed[0])
             cands = sorted((order[i], i) for i in ids if not hidden[i] and not known[i])
@@ -855,6 +928,7 @@ def _repair_tables(tables, hidden, known, order, value) -> int:
                         f"secondary suppression: cell {target} of table {_name} is fixed with its whole "
                         "table hidden"
                     )
+        proven.add((_name, hidden[ids].tobytes()))
     return added
 
 
@@ -863,12 +937,13 @@ HEADLINE_TIER = 7
 HEADLINE_PASSES = 3
 
 
-def _protect_pass(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -> tuple[np.ndarray, int]:
     """Closure, then the 2-D proof and repair, then the closure again, until both hold."""
     hidden, rounds = _close(long, hidden0, cost, zero, tier)
     # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and hide
     # more where a hidden cell is still fixed, then close again, until both hold
-    while added := _repair_tables(tables, hidden, zero, _order(cost, tier), value):
+    order = _order(cost, tier)
+    while added := _repair_tables(tables, hidden, zero, order, value, proven):
         log.info("2-D tables: %d cells added", added)
         hidden, more = _close(long, hidden, cost, zero, tier)
         rounds += more
@@ -880,14 +955,15 @@ def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[
     equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
     whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
     headline totals."""
-    hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+    proven: set = set()
+    hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
     for _ in range(HEADLINE_PASSES):
         avoid = _headline_triggers(long, hidden, hidden0, tier)
         if not len(avoid):
             break
         tier = tier.copy()
         tier[avoid] = HEADLINE_TIER - 1
-        again, more = _protect_pass(long, tables, hidden0, cost, zero, tier, value)
+        again, more = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
         heads = tier >= HEADLINE_TIER
         if (again & heads).sum() >= (hidden & heads).sum():
             break
@@ -997,7 +1073,13 @@ def secondary(
         long = _inside(long_all, universe)
         value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
         cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
-        zero = (cells.tranche == "0").to_numpy() if nature == "montant" else np.zeros(len(cells), bool)
+        # a headcount of 0 at 31/12 is known without publication: its establishments are all in size band 0
+        # (what the audit assumes of an attacker too)
+        zero = (
+            ((cells.tranche == "0") | (cells.effectif == 0)).to_numpy()
+            if nature == "montant"
+            else np.zeros(len(cells), bool)
+        )
         hidden0, tier_n = code != PUBLIE, tier
         if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
             base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
@@ -1101,7 +1183,8 @@ def protect(con, *, workdir: str | Path | None = None, timings: dict | None = No
     prim = primary(cells)
     timings["primary"] = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="tauargus_") as tmp:
-        mask = secondary(cells, prim, esp, Path(workdir) if workdir else Path(tmp), timings)
+        # absolute: the τ-Argus engine runs in its own working directory
+        mask = secondary(cells, prim, esp, Path(workdir or tmp).resolve(), timings)
     mask = mask.sort_values(KEY).reset_index(drop=True)
     con.register("_masque", mask)
     con.execute("CREATE OR REPLACE TABLE ind.masque AS SELECT * FROM _masque")
@@ -1171,6 +1254,9 @@ _CHAMP_LEAVES = {
     "ess": ("ESS",),
     "prive_hors_ess": ("SCE", "OTH"),
     "ess_loi_2014": ("ESS", "SCE"),
+    # never published, derivable by subtraction: the audit checks that a secret one is not determined
+    "_sce": ("SCE",),
+    "_oth": ("OTH",),
 }
 
 
@@ -1522,6 +1608,7 @@ def free_cells(values: dict, equations: list) -> set:
     above :data:`EXACT` this way (``t* = 0``: some cell is 0 in every solution, or ``d_c = 0``: fixed by
     the equations) are left to :func:`lp_bounds`.
     """
+    from scipy.linalg import qr
     from scipy.optimize import linprog
 
     hidden, a_eq, b_eq = _equality_system(values, equations)
@@ -1536,15 +1623,16 @@ def free_cells(values: dict, equations: list) -> set:
     if res.status != 0 or res.x[-1] <= 1e-9:
         return set()
     t = res.x[-1]
+    # projector on the null space: I − Q Qᵀ, Q an orthonormal basis of the row space (pivoted QR of Aᵀ)
+    proj = np.eye(n)
     if len(b_eq):
-        _, sv, vt = np.linalg.svd(a_eq)
-        rank = int((sv > sv.max() * 1e-9).sum()) if len(sv) else 0
-        null = vt[rank:].T
-    else:
-        null = np.eye(n)
+        q, r, _ = qr(a_eq.T, mode="economic", pivoting=True)
+        diag = np.abs(np.diag(r))
+        rank = int((diag > diag[0] * 1e-9).sum()) if len(diag) and diag[0] > 0 else 0
+        proj -= q[:, :rank] @ q[:, :rank].T
     free = set()
     for i, c in enumerate(hidden):
-        d = null @ null[i]
+        d = proj[:, i]
         if d[i] > 1e-12 and 2 * (t / np.abs(d).max()) * d[i] > EXACT:
             free.add(c)
     return free
@@ -1634,6 +1722,104 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                             report.recoverable.append(
                                 f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
                             )
+
+
+_AUDIT_TREE = (  # the champ tree, total = Σ parts (the audit's own statement of perimeter.md)
+    ("ensemble", ("public", "prive")),
+    ("prive", ("ess", "prive_hors_ess")),
+    ("prive_hors_ess", ("_sce", "_oth")),
+    ("ess_loi_2014", ("ess", "_sce")),
+)
+
+
+def _lp_checks_champs(
+    published: pd.DataFrame, cells: pd.DataFrame, departements: pd.DataFrame, report: AuditReport
+) -> None:
+    """The 2-D tables along the champ tree: per région, (région, départements) × champs; per région and
+    département, (secteur, tranche or sexe, and its total) × champs — headcounts and establishment counts.
+
+    A published cell is known when its statut is ``publie``. The internal champs (sociétés commerciales de
+    l'ESS, other private) are never published: they are unknowns of the tables, and one that breaks a
+    primary rule (from the recomputed ``cells``) must not be determined, like a hidden published cell. A
+    headcount that is 0 in the microdata is 0 by definition (every establishment is in size band 0,
+    visible from which cells exist), as on the protection side.
+    """
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    deps_of: dict = {}
+    for d, r in sorted(region_of.items()):
+        deps_of.setdefault(r, []).append(d)
+    micro = cells[cells.niveau.isin(["region", "departement"]) & (cells.famille == DEFAULTS["famille"])]
+    micro = micro[micro.champ.isin(["_sce", "_oth"])]
+    pub = published[
+        published.niveau.isin(["region", "departement"])
+        & (published.famille == DEFAULTS["famille"])
+        & (published.pcs == DEFAULTS["pcs"])
+    ]
+
+    def key_tuples(frame: pd.DataFrame) -> list:
+        return list(zip(*(frame[k].to_numpy(object) for k in KEY)))
+
+    zero_keys = set(key_tuples(cells[cells.effectif == 0]))
+    for indicateur, nature in (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage")):
+        rows = pub[pub.indicateur == indicateur]
+        known = {
+            k: (float(v) if st == "publie" else None)
+            for k, v, st in zip(key_tuples(rows), rows.valeur, rows.statut)
+        }
+        secret = (
+            montant_secret(micro) if nature == "montant" else frequency_secret(micro.n_etab)
+        ).to_numpy()
+        internal = key_tuples(micro)
+        # a secret internal cell must not be determined; the others are unknowns that protect nothing
+        watched = {k for k, v in known.items() if v is None}
+        watched |= {k for k, s in zip(internal, secret) if s}
+        known.update(dict.fromkeys(internal))
+        if nature == "montant":
+            for k in zero_keys & known.keys():
+                known[k] = 0.0
+        frame = pd.DataFrame(list(known), columns=KEY, dtype=object)
+        frame["v"] = pd.Series(list(known.values()), dtype=object)
+        frame["w"] = [k in watched for k in known]
+        frame["region"] = np.where(frame.niveau == "region", frame.code, frame.code.map(region_of))
+        dims = ("secteur", "tranche", "sexe") if nature == "montant" else ("secteur", "tranche")
+        for dim in (None, *dims):
+            sub = frame
+            for d in _FLAT:
+                if d != dim:
+                    sub = sub[sub[d] == DEFAULTS[d]]
+            groups = sub.groupby("region", sort=True) if dim is None else sub.groupby(["niveau", "code"])
+            for name, g in groups:
+                keys = list(zip(g.code if dim is None else g[dim], g.champ))
+                values = dict(zip(keys, g.v))
+                mine = dict(zip(keys, g.w))
+                if not any(v is None for v in values.values()):
+                    continue
+                if dim is None:  # columns: the région (total) and its départements
+                    head, members = name, deps_of.get(name, [])
+                else:  # columns: the breakdown's total and its categories
+                    head, members = DEFAULTS[dim], sorted({c for c in g[dim] if c != DEFAULTS[dim]})
+                if not members:
+                    continue
+                eqs = [
+                    ([(col, p) for p in parts], (col, total))
+                    for col in [head, *members]
+                    for total, parts in _AUDIT_TREE
+                    if (col, total) in values
+                ]
+                eqs += [
+                    ([(c, champ) for c in members], (head, champ))
+                    for champ in sorted(set(g.champ))
+                    if (head, champ) in values
+                ]
+                report.tables_checked += 1
+                # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
+                free = free_cells(values, eqs) | {k for k, v in values.items() if v is None and not mine[k]}
+                report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
+                for cell, v in determined_cells(values, eqs, free=free).items():
+                    report.recoverable.append(
+                        f"hidden cell determined exactly ({indicateur}, champs, {dim or 'territoire'}, {name}): "
+                        f"{cell} = {v:g}"
+                    )
 
 
 def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
@@ -1727,6 +1913,7 @@ def audit(
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
     _lp_checks(published, departements, report)
+    _lp_checks_champs(published, cells, departements, report)
     _lp_checks_bands(published, departements, report)
     return report
 

@@ -52,6 +52,14 @@ def _with_truth(sample):
     return original, original.merge(truth[[*key, "valeur_calculee"]], on=key)
 
 
+def _audit_with_published(sample, df, cells):
+    """Audit ``df`` (from :func:`_with_truth`) republished with ``cells`` published at their true values."""
+    df.loc[cells, "valeur"] = df.loc[cells, "valeur_calculee"]
+    df.loc[cells, "statut"] = "publie"
+    _republish(sample, df.drop(columns="valeur_calculee"))
+    return secrecy.audit_publication(sample)
+
+
 def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
     original, df = _with_truth(sample)
     try:
@@ -61,10 +69,7 @@ def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
         # publish, with their true values, every other hidden cell of that champ's secteur tables
         others = sect & (df.champ == target.champ) & (df.statut != "publie")
         others &= ~((df.code == target.code) & (df.secteur == target.secteur))
-        df.loc[others, "valeur"] = df.loc[others, "valeur_calculee"]
-        df.loc[others, "statut"] = "publie"
-        _republish(sample, df.drop(columns="valeur_calculee"))
-        report = secrecy.audit_publication(sample)
+        report = _audit_with_published(sample, df, others)
         assert any(str(target.code) in r for r in report.recoverable), report.summary()
     finally:
         _republish(sample, original)
@@ -230,11 +235,104 @@ def test_audit_catches_an_age_band_recoverable_by_subtraction(sample):
         others &= ~(
             (df.code == target.code) & (df.indicateur == target.indicateur) & (df.niveau == target.niveau)
         )
-        df.loc[others, "valeur"] = df.loc[others, "valeur_calculee"]
-        df.loc[others, "statut"] = "publie"
-        _republish(sample, df.drop(columns="valeur_calculee"))
-        report = secrecy.audit_publication(sample)
+        report = _audit_with_published(sample, df, others)
         hits = [r for r in report.recoverable if "age pyramid" in r and str(target.code) in r]
         assert hits, report.summary()
     finally:
         _republish(sample, original)
+
+
+def test_audit_catches_a_champ_cell_recoverable_by_subtraction(sample):
+    """A hidden cell of a territory's secteur × champ table (e.g. the ESS jobs of one sector) becomes
+    recoverable when the other hidden cells of that table are published: ESS = privé − privé hors ESS."""
+    original, df = _with_truth(sample)
+    try:
+        sect = (df.indicateur == "effectif_31_12") & (df.famille == "toutes") & (df.tranche == "toutes")
+        sect &= (df.sexe == "tous") & (df.pcs == "toutes") & (df.niveau == "departement")
+        target = df[sect & (df.statut != "publie") & (df.secteur != "tous") & (df.champ == "ess")].iloc[0]
+        others = sect & (df.code == target.code) & (df.statut != "publie")
+        others &= ~((df.secteur == target.secteur) & (df.champ == target.champ))
+        report = _audit_with_published(sample, df, others)
+        cell = f"('{target.secteur}', 'ess') = {target.valeur_calculee:g}"
+        hits = [r for r in report.recoverable if "champs, secteur" in r and target.code in r and cell in r]
+        assert hits, report.summary()
+    finally:
+        _republish(sample, original)
+
+
+def _champ_cells(sce_units: int):
+    """A one-département région (``01`` = ``971``) with its champ totals; the sociétés commerciales de
+    l'ESS (``_sce``) count ``sce_units`` establishments."""
+    jobs = {"ensemble": 100, "public": 20, "prive": 80, "ess": 30, "prive_hors_ess": 50,
+            "ess_loi_2014": 36, "_sce": 6, "_oth": 44}
+    units = {"ensemble": 40, "public": 5, "prive": 35, "ess": 10, "prive_hors_ess": 25,
+             "ess_loi_2014": 10 + sce_units, "_sce": sce_units, "_oth": 25 - sce_units}
+    rows = []
+    for niveau, code in (("region", "01"), ("departement", "971")):
+        for champ, n in jobs.items():
+            rows.append({"niveau": niveau, "code": code, "champ": champ, **secrecy.DEFAULTS,
+                         "n_etab": units[champ], "n_salaries": n, "effectif": n, "etp": float(n),
+                         "masse": 1000.0 * n, "s_net": 800.0 * n, "nbheur": 1600.0 * n,
+                         "max_effectif": 1, "max_etp": 1.0, "max_masse": 1000.0, "max_s_net": 800.0,
+                         "max_nbheur": 1600.0, "max_poste_brut": 1000.0, "max_poste_net": 800.0})
+    return pd.DataFrame(rows)
+
+
+def _champ_publication(cells: pd.DataFrame, hidden: set) -> pd.DataFrame:
+    """The headcounts and establishment counts of ``cells``' published champs; ``hidden`` champs secret."""
+    pub = cells[~cells.champ.str.startswith("_")]
+    pub = pd.concat(
+        [
+            pub[secrecy.KEY].assign(indicateur=indicateur, valeur=pub[column].astype(float))
+            for indicateur, column in (("effectif_31_12", "effectif"), ("etablissements_employeurs", "n_etab"))
+        ],
+        ignore_index=True,
+    )
+    pub["statut"] = np.where(pub.champ.isin(hidden), "secret_secondaire", "publie")
+    pub.loc[pub.statut != "publie", "valeur"] = np.nan
+    return pub
+
+
+def test_audit_catches_a_secret_internal_champ_given_away_by_the_legal_perimeter():
+    """ESS loi 2014 = ESS + sociétés commerciales de l'ESS: with both totals published, two sociétés
+    commerciales (a primary secret never published itself) are given away by subtraction; hiding the
+    loi 2014 total protects them (privé hors ESS = sociétés commerciales + the rest, both unknown)."""
+    deps = pd.DataFrame({"code_departement": ["971"], "code_region": ["01"]})
+    cells = _champ_cells(sce_units=2)
+    report = secrecy.AuditReport()
+    secrecy._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
+    found = {r.split(": ", 1)[1] for r in report.recoverable}
+    # jobs (6) and establishments (2), in the région and in its département
+    assert found == {"('971', '_sce') = 6", "('01', '_sce') = 6", "('971', '_sce') = 2", "('01', '_sce') = 2"}
+    report = secrecy.AuditReport()
+    secrecy._lp_checks_champs(_champ_publication(cells, {"ess_loi_2014"}), cells, deps, report)
+    assert report.recoverable == []
+    assert report.hidden_checked == 8  # (2 loi 2014 + 2 sociétés commerciales) × jobs, establishments
+    # with three sociétés commerciales the subtraction gives nothing secret away
+    cells = _champ_cells(sce_units=3)
+    report = secrecy.AuditReport()
+    secrecy._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
+    assert report.recoverable == []
+
+
+def test_protection_finds_the_same_fixed_cells_as_the_audit_lp():
+    """The protection's test of a 2-D table (pivoted QR on the hidden columns, one LP for cells worth 0)
+    and the audit's min/max LPs agree on which hidden cells are fixed, on random 3 × 3 tables."""
+    rng = np.random.default_rng(11)
+    labels = ["0", "1", "2", "t"]
+    pos = {(r, c): 4 * i + j for i, r in enumerate(labels) for j, c in enumerate(labels)}
+    rows = [(pos[(r, "t")], [pos[(r, c)] for c in labels[:3]]) for r in labels]
+    rows += [(pos[("t", c)], [pos[(r, c)] for r in labels[:3]]) for c in labels]
+    eqs = [([(r, c) for c in labels[:3]], (r, "t")) for r in labels]
+    eqs += [([(r, c) for r in labels[:3]], ("t", c)) for c in labels]
+    for _ in range(40):
+        grid = np.zeros((4, 4))
+        grid[:3, :3] = rng.integers(0, 4, size=(3, 3))
+        grid[:3, 3], grid[3, :3] = grid[:3, :3].sum(axis=1), grid[:3, :3].sum(axis=0)
+        grid[3, 3] = grid[:3, :3].sum()
+        value = grid.ravel()
+        hidden = rng.random(16) < 0.45
+        values = {k: (None if hidden[p] else float(value[p])) for k, p in pos.items()}
+        fixed_lp = {pos[k] for k, (lo, hi) in secrecy.lp_bounds(values, eqs).items() if hi - lo <= 1e-6}
+        got = secrecy._determined(np.arange(16), rows, hidden, np.zeros(16, bool), value)
+        assert set(got.tolist()) == fixed_lp
