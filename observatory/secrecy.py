@@ -1902,7 +1902,46 @@ def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> Audi
                 report.recoverable.append(
                     f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
                 )
+    _barometre_champ_tables(cells, region_of, report)
     return report
+
+
+def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport) -> None:
+    """The baromètre's tables along the champ tree (privé = ESS + privé hors ESS…), per quarter: (région,
+    départements) × champs, and per territory (sectors and their total) × champs."""
+    present = set(cells.champ)
+    tree = [(t, parts) for t, parts in _AUDIT_TREE if {t, *parts} <= present]
+    if not tree:
+        return
+    deps_of: dict = {}
+    for d, r in sorted(region_of.items()):
+        deps_of.setdefault(r, []).append(d)
+    t = cells[(cells.famille == DEFAULTS["famille"]) & (cells.region != "06")]
+    plain = t[t.secteur == DEFAULTS["secteur"]]
+    tables = [
+        (f"{q}, région {r}", g.code, r, deps_of.get(r, []), g)
+        for (q, r), g in plain.groupby(["trimestre", "region"], sort=True)
+    ]
+    tables += [
+        (f"{q}, {niveau} {code}, secteurs", g.secteur, DEFAULTS["secteur"],
+         sorted(set(g.secteur) - {DEFAULTS["secteur"]}), g)
+        for (q, niveau, code), g in t.groupby(["trimestre", "niveau", "code"], sort=True)
+    ]
+    for name, col, head, members, g in tables:
+        values = {k: (None if pd.isna(v) else float(v)) for k, v in zip(zip(col, g.champ), g.v)}
+        if not members or not any(v is None for v in values.values()):
+            continue
+        eqs = [
+            ([(c, p) for p in parts], (c, total))
+            for c in [head, *members]
+            for total, parts in tree
+            if (c, total) in values
+        ]
+        eqs += [([(c, ch) for c in members], (head, ch)) for ch in sorted(set(g.champ)) if (head, ch) in values]
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in values.values()))
+        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
+            report.recoverable.append(f"hidden baromètre cell determined exactly ({name}, champs): {cell} = {v:g}")
 
 
 def audit(

@@ -347,3 +347,28 @@ def test_barometre_audit_passes_and_catches_a_cell_recoverable_by_subtraction(se
     report = secrecy.audit_barometre(leak, deps)
     assert not report.passed
     assert any("2023-T4" in r and "'29'" in r and "= 40" in r for r in report.recoverable), report.summary()
+
+
+def test_barometre_audit_catches_a_cell_recoverable_along_the_champs(settings):
+    from observatory import secrecy
+
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")
+    table = con.table("ind.barometre").df()
+    cells = con.table("ind.barometre_cellules").df()
+    deps = con.table("ref.departements").df()
+    con.close()
+    # publish Finistère's privé (C + D) and ESS (C), both primary: its privé hors ESS (D alone) follows
+    q4 = cells[(cells.q == barometre.quarter_index("2023-T4")) & (cells.niveau == "departement")]
+    q4 = q4[(q4.code == "29") & (q4.famille == "toutes") & (q4.secteur == "tous")].set_index("champ").value
+    leak = table.copy()
+    cell = (leak.indicateur == "effectif_fin_trimestre") & (leak.trimestre == "2023-T4")
+    cell &= (leak.niveau == "departement") & (leak.code == "29") & (leak.famille == "toutes")
+    cell &= leak.secteur == "tous"
+    for champ in ("prive", "ess"):
+        i = leak.index[cell & (leak.champ == champ)][0]
+        leak.loc[i, ["statut", "valeur"]] = ["publie", float(q4[champ])]
+    report = secrecy.audit_barometre(leak, deps)
+    expected = f"('29', 'prive_hors_ess') = {float(q4['prive'] - q4['ess']):g}"
+    hits = [r for r in report.recoverable if "2023-T4, région 53" in r and "champs" in r and expected in r]
+    assert hits, report.summary()
