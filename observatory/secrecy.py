@@ -1732,6 +1732,19 @@ _AUDIT_TREE = (  # the champ tree, total = Σ parts (the audit's own statement o
 )
 
 
+def _champ_table_equations(tree, head, members: list, values: dict) -> list:
+    """Equations of a table whose cells are ``(column, champ)``: the champ ``tree`` in each column (head and
+    members), and per champ, the head column = Σ member columns (only towards totals that exist)."""
+    champs = sorted({ch for _, ch in values})
+    eqs = [
+        ([(col, p) for p in parts], (col, total))
+        for col in [head, *members]
+        for total, parts in tree
+        if (col, total) in values
+    ]
+    return eqs + [([(c, ch) for c in members], (head, ch)) for ch in champs if (head, ch) in values]
+
+
 def _lp_checks_champs(
     published: pd.DataFrame, cells: pd.DataFrame, departements: pd.DataFrame, report: AuditReport
 ) -> None:
@@ -1800,17 +1813,7 @@ def _lp_checks_champs(
                     head, members = DEFAULTS[dim], sorted({c for c in g[dim] if c != DEFAULTS[dim]})
                 if not members:
                     continue
-                eqs = [
-                    ([(col, p) for p in parts], (col, total))
-                    for col in [head, *members]
-                    for total, parts in _AUDIT_TREE
-                    if (col, total) in values
-                ]
-                eqs += [
-                    ([(c, champ) for c in members], (head, champ))
-                    for champ in sorted(set(g.champ))
-                    if (head, champ) in values
-                ]
+                eqs = _champ_table_equations(_AUDIT_TREE, head, members, values)
                 report.tables_checked += 1
                 # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
                 free = free_cells(values, eqs) | {k for k, v in values.items() if v is None and not mine[k]}
@@ -1931,13 +1934,7 @@ def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditR
         values = {k: (None if pd.isna(v) else float(v)) for k, v in zip(zip(col, g.champ), g.v)}
         if not members or not any(v is None for v in values.values()):
             continue
-        eqs = [
-            ([(c, p) for p in parts], (c, total))
-            for c in [head, *members]
-            for total, parts in tree
-            if (c, total) in values
-        ]
-        eqs += [([(c, ch) for c in members], (head, ch)) for ch in sorted(set(g.champ)) if (head, ch) in values]
+        eqs = _champ_table_equations(tree, head, members, values)
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
         for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
