@@ -31,8 +31,9 @@ dev: install
 lint: install
 	$(BIN)/ruff check observatory pipelines tests bench
 
+BENCH_FRACTION ?= 0.01
 bench: install
-	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/bench_national.py --fraction $(BENCH_FRACTION) --region 53 --root bench/out/national
 
 clean:
 	rm -rf output warehouse .dagster_home
