@@ -383,9 +383,14 @@ def engine_pandas(inputs: Path, phases: dict):
             key[~ok] = -1  # otherwise the rows left out are grouped under -1 and dropped: no copy of the frame
             assert key.max() * n_siren < 2**62, "(cell, siren) pairs do not fit in int64"
             by_leaf = _grouped(d, key, sum_cols, max_cols, out_max).drop(index=-1, errors="ignore")
-            # enterprises per (territory, breakdown, leaf): distinct (key, siren) pairs
-            pairs = pd.unique(key[ok] * n_siren + siren[sid[ok]])
-            by_leaf["n_ent"] = pd.Series(pairs // n_siren).value_counts().reindex(by_leaf.index).to_numpy()
+            # enterprises per (territory, breakdown, leaf): distinct (key, siren) pairs; none is counted in the
+            # crossings with sexe or pcs (-1 here, NULL in the result, as in cellules.sql)
+            counts_ent = not {"sexe", "pcs"} & set(dims)
+            if counts_ent:
+                pairs = pd.unique(key[ok] * n_siren + siren[sid[ok]])
+                by_leaf["n_ent"] = pd.Series(pairs // n_siren).value_counts().reindex(by_leaf.index).to_numpy()
+            else:
+                by_leaf["n_ent"] = 0
             leaf_key = by_leaf.index.to_numpy()
             cell_key, cell_leaf = leaf_key // n_leaf, leaf_key % n_leaf
             multi_rows = ok & multi_leaf_siren[siren[sid]]
@@ -397,7 +402,9 @@ def engine_pandas(inputs: Path, phases: dict):
                 g = part.groupby(cell_key[wanted], sort=False)
                 cell = g[["n_etab", "n_ent", *sum_cols]].sum()
                 cell[out_max] = g[out_max].max()
-                if multi_rows.any():  # a SIREN in several leaves of the champ is one enterprise
+                if not counts_ent:
+                    cell["n_ent"] = -1
+                elif multi_rows.any():  # a SIREN in several leaves of the champ is one enterprise
                     rows = multi_rows & np.isin(leaf[sid], members[champ])
                     k, s = key[rows] // n_leaf, siren[sid[rows]]
                     per_leaf = pd.DataFrame({"k": k, "s": s, "l": leaf[sid[rows]]}).drop_duplicates()
@@ -412,6 +419,7 @@ def engine_pandas(inputs: Path, phases: dict):
         phase(f"level {niveau}")
     out = pd.concat(frames, ignore_index=True)
     out = out[COLUMNS].astype({c: np.int64 for c in COLUMNS[len(KEYS):]})
+    out["n_ent"] = out["n_ent"].astype("Int64").mask(out["n_ent"] < 0)
     phase("assemble")
     return out
 
@@ -505,11 +513,14 @@ def check_equal(duck: Path, pandas_result: Path) -> int:
         elif t.startswith("DECIMAL"):
             scale = int(t.rstrip(")").split(",")[1])
             exprs.append(f"CAST({c} * {10 ** scale} AS BIGINT) AS {c}")
+        elif c == "n_ent":  # NULL (no enterprise count) in the crossings with sexe or pcs: compared as -1
+            exprs.append(f"coalesce(CAST({c} AS BIGINT), -1) AS {c}")
         else:
             exprs.append(f"CAST({c} AS BIGINT) AS {c}")
     order = ", ".join(KEYS)
     a = con.execute(f"SELECT {', '.join(exprs)} FROM read_parquet($p) ORDER BY {order}", {"p": str(duck)}).df()
-    b = con.execute(f"SELECT * FROM read_parquet($p) ORDER BY {order}", {"p": str(pandas_result)}).df()
+    b = con.execute(f"SELECT * REPLACE (coalesce(n_ent, -1) AS n_ent) FROM read_parquet($p) ORDER BY {order}",
+                    {"p": str(pandas_result)}).df()
     for name, df in (("duckdb", a), ("pandas", b)):
         if df.duplicated(KEYS).any():
             raise AssertionError(f"{name}: duplicate cell keys")

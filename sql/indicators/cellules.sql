@@ -9,7 +9,8 @@
 -- the sociétés commerciales de l'ESS) and _oth (prive_hors_ess AND NOT ess_loi_2014). Likewise two internal
 -- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI.
 --
--- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises), the quantities (exact DECIMAL
+-- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
+-- where no enterprise count is published), the quantities (exact DECIMAL
 -- sums, so the result does not depend on the order of summation), for each quantity the number of
 -- establishments with a non-zero contribution and the largest establishment contribution, the number of
 -- non-annex jobs (n_salaries) and the largest single job's gross and net pay.
@@ -52,17 +53,38 @@ SELECT
     p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
     p.max_poste_brut, p.max_poste_net
 FROM postes AS p
-JOIN ess.etablissements_employeurs AS e USING (siret)
-ORDER BY e.siret, p.sexe, p.pcs;
+JOIN ess.etablissements_employeurs AS e USING (siret);
 
--- ind.cellules is built in three steps so that its cost grows with the data, not with data x cells:
+-- ind.cellules is built in steps so that its cost grows with the data, not with data x cells:
 -- 1. each establishment's contribution to each crossing: its own row for famille / secteur / tranche / none
 --    (attributes of the establishment), its rows by sexe, by pcs, and by sexe x pcs (ind.etab_sexe_pcs);
--- 2. summed per territory and "leaf", the combination (public, ess, ess_loi_2014) of the establishment;
--- 3. each champ is a union of leaves (its predicate evaluated on the leaf's flags): sums and counts add up,
---    maxima take the max. A SIREN with establishments in several leaves of one champ would be counted
---    once per leaf: the surplus removes the extra counts (none when the flags are the legal unit's).
+-- 2. summed per "grain" — région x département x EPCI x leaf x crossing value, the leaf being the
+--    combination (public, ess, ess_loi_2014) of the establishment — then each territory level is the sum of
+--    its grains (sums and counts add up, maxima take the max);
+-- 3. enterprises apart: a SIREN spans grains, so they are counted per territory as distinct SIRENs, on the
+--    crossings without sexe / pcs only; a SIREN with one employer establishment is counted by count(*), the
+--    others by count(DISTINCT) on an integer id (the hash only holds the SIRENs that need it);
+-- 4. each champ is a union of leaves (its predicate evaluated on the leaf's flags). A SIREN with
+--    establishments in several leaves of one champ would be counted once per leaf: the surplus removes the
+--    extra counts (none when the flags are the legal unit's).
 -- Crossing codes (croisement): bit 16 famille, 8 secteur, 4 tranche, 2 sexe, 1 pcs set when NOT crossed.
+-- The territory levels of an establishment (or a grain): France, its région, département and EPCI, and the
+-- unknown territories '?' of those without a département / an EPCI (never published, but France minus the
+-- published territories gives them away, so the secrecy protects them as territories of their own).
+CREATE OR REPLACE TEMP MACRO dans_territoire(niveau, reg, dep, epci) AS
+    CASE niveau
+        WHEN 'france' THEN true
+        WHEN 'region' THEN reg IS NOT NULL
+        WHEN 'departement' THEN dep IS NOT NULL
+        WHEN 'epci' THEN epci IS NOT NULL
+        WHEN '_geo_inconnu' THEN dep IS NULL
+        ELSE epci IS NULL
+    END;
+
+CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
+    CASE niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN reg WHEN 'departement' THEN dep
+         WHEN 'epci' THEN epci ELSE '?' END;
+
 CREATE OR REPLACE TABLE ind.cellules AS
 WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (attributes of the siret)
     SELECT siret, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
@@ -90,18 +112,23 @@ WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (
     FROM ind.etab_sexe_pcs
 ),
 etab AS (
-    SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
-           famille_ess, secteur, tranche,
-           100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
-               + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
-    FROM ind.etab_sexe_pcs
+    SELECT *,
+           dense_rank() OVER (ORDER BY siren) AS siren_id,
+           count(*) OVER (PARTITION BY siren) = 1 AS mono   -- the SIREN's only employer establishment
+    FROM (
+        SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
+               famille_ess, secteur, tranche,
+               100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
+                   + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
+        FROM ind.etab_sexe_pcs
+    )
 ),
 croisements(niveau_detail, croisement) AS (  -- which crossings each detail level feeds
     VALUES (1, 31), (1, 15), (1, 23), (1, 27), (2, 29), (2, 13), (2, 21), (3, 30), (4, 28)
 ),
 contributions AS (                  -- each establishment's contribution to each crossing
     SELECT
-        e.siren, e.code_region, e.code_departement, e.code_epci, e.feuille, c.croisement,
+        e.code_region, e.code_departement, e.code_epci, e.feuille, c.croisement,
         CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
         CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
         CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
@@ -113,30 +140,10 @@ contributions AS (                  -- each establishment's contribution to each
     JOIN etab AS e USING (siret)
     JOIN croisements AS c USING (niveau_detail)
 ),
-territoires AS (                    -- each contribution in every territory its establishment belongs to
-    SELECT t.niveau,
-           CASE t.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN c.code_region
-                WHEN 'departement' THEN c.code_departement WHEN 'epci' THEN c.code_epci ELSE '?' END AS code,
-           c.*
-    FROM contributions AS c
-    -- establishments without a département / an EPCI: never published, but France minus the published
-    -- territories gives them away, so the secrecy protects them as territories of their own
-    JOIN (VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'))
-         AS t(niveau)
-      ON CASE t.niveau
-             WHEN 'france' THEN true
-             WHEN 'region' THEN c.code_region IS NOT NULL
-             WHEN 'departement' THEN c.code_departement IS NOT NULL
-             WHEN 'epci' THEN c.code_epci IS NOT NULL
-             WHEN '_geo_inconnu' THEN c.code_departement IS NULL
-             ELSE c.code_epci IS NULL
-         END
-),
-feuilles AS (                       -- per territory x leaf x crossing value
+grains AS (                         -- per région x département x EPCI x leaf x crossing value
     SELECT
-        niveau, code, feuille, croisement, famille, secteur, tranche, sexe, pcs,
+        code_region, code_departement, code_epci, feuille, croisement, famille, secteur, tranche, sexe, pcs,
         count(*) AS n_etab,
-        count(DISTINCT siren) AS n_ent,
         sum(n_salaries) AS n_salaries,
         sum(effectif) AS effectif,     count(*) FILTER (WHERE effectif > 0) AS freq_effectif,   max(effectif) AS max_effectif,
         sum(etp) AS etp,               count(*) FILTER (WHERE etp > 0) AS freq_etp,             max(etp) AS max_etp,
@@ -154,8 +161,63 @@ feuilles AS (                       -- per territory x leaf x crossing value
         sum(age_55_plus) AS age_55_plus, count(*) FILTER (WHERE age_55_plus > 0) AS freq_age_55_plus, max(age_55_plus) AS max_age_55_plus,
         max(max_poste_brut) AS max_poste_brut,
         max(max_poste_net) AS max_poste_net
-    FROM territoires
+    FROM contributions
     GROUP BY ALL
+),
+niveaux(niveau) AS (
+    VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
+),
+territoires AS (                    -- each grain in every territory it belongs to
+    SELECT t.niveau, territoire_code(t.niveau, g.code_region, g.code_departement, g.code_epci) AS code, g.*
+    FROM grains AS g
+    JOIN niveaux AS t ON dans_territoire(t.niveau, g.code_region, g.code_departement, g.code_epci)
+),
+entreprises AS (                    -- per territory x leaf x crossing value without sexe / pcs
+    SELECT
+        t.niveau, territoire_code(t.niveau, e.code_region, e.code_departement, e.code_epci) AS code,
+        e.feuille, c.croisement,
+        CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
+        CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
+        CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
+        count(*) FILTER (WHERE e.mono) + count(DISTINCT CASE WHEN NOT e.mono THEN e.siren_id END) AS n_ent
+    FROM etab AS e
+    JOIN croisements AS c ON c.niveau_detail = 1
+    JOIN niveaux AS t ON dans_territoire(t.niveau, e.code_region, e.code_departement, e.code_epci)
+    GROUP BY ALL
+),
+feuilles AS (                       -- per territory x leaf x crossing value
+    SELECT
+        f.*,
+        n.n_ent
+    FROM (
+        SELECT
+            niveau, code, feuille, croisement, famille, secteur, tranche, sexe, pcs,
+            sum(n_etab) AS n_etab,
+            sum(n_salaries) AS n_salaries,
+            sum(effectif) AS effectif,     sum(freq_effectif) AS freq_effectif,   max(max_effectif) AS max_effectif,
+            sum(etp) AS etp,               sum(freq_etp) AS freq_etp,             max(max_etp) AS max_etp,
+            sum(masse) AS masse,           sum(freq_masse) AS freq_masse,         max(max_masse) AS max_masse,
+            sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
+            sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
+            sum(temps_partiel) AS temps_partiel, sum(freq_temps_partiel) AS freq_temps_partiel,
+            max(max_temps_partiel) AS max_temps_partiel,
+            sum(cdd) AS cdd,               sum(freq_cdd) AS freq_cdd,             max(max_cdd) AS max_cdd,
+            sum(age50) AS age50,           sum(freq_age50) AS freq_age50,         max(max_age50) AS max_age50,
+            sum(age_moins_25) AS age_moins_25, sum(freq_age_moins_25) AS freq_age_moins_25, max(max_age_moins_25) AS max_age_moins_25,
+            sum(age_25_34) AS age_25_34, sum(freq_age_25_34) AS freq_age_25_34, max(max_age_25_34) AS max_age_25_34,
+            sum(age_35_44) AS age_35_44, sum(freq_age_35_44) AS freq_age_35_44, max(max_age_35_44) AS max_age_35_44,
+            sum(age_45_54) AS age_45_54, sum(freq_age_45_54) AS freq_age_45_54, max(max_age_45_54) AS max_age_45_54,
+            sum(age_55_plus) AS age_55_plus, sum(freq_age_55_plus) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
+            max(max_poste_brut) AS max_poste_brut,
+            max(max_poste_net) AS max_poste_net
+        FROM territoires
+        GROUP BY ALL
+    ) AS f
+    LEFT JOIN entreprises AS n
+      ON n.niveau = f.niveau AND n.code = f.code AND n.feuille = f.feuille
+     AND n.croisement = f.croisement AND n.famille IS NOT DISTINCT FROM f.famille
+     AND n.secteur IS NOT DISTINCT FROM f.secteur AND n.tranche IS NOT DISTINCT FROM f.tranche
+     AND (f.croisement & 3) = 3
 ),
 appartenance AS (                   -- the champs of each leaf
     SELECT l.feuille, c.champ
@@ -220,12 +282,9 @@ surplus AS (                        -- such a SIREN is counted once per leaf of 
             CROSS JOIN (
                 VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
             ) AS n(niveau)
-            CROSS JOIN (
+            CROSS JOIN (        -- the crossings with an enterprise count (no sexe, no pcs)
                 VALUES (false, false, false, false, false), (true, false, false, false, false),
-                       (false, true, false, false, false), (false, false, true, false, false),
-                       (false, false, false, true, false), (false, false, false, false, true),
-                       (false, false, false, true, true), (true, false, false, true, false),
-                       (false, true, false, true, false)
+                       (false, true, false, false, false), (false, false, true, false, false)
             ) AS x(champ_famille, secteur, tranche, sexe, pcs)
         ) AS t
         JOIN appartenance AS a USING (feuille)
