@@ -28,32 +28,36 @@ WITH postes AS (
         sexe,
         pcs,
         count(*) FILTER (WHERE NOT annexe)                                          AS n_salaries,
-        sum(CASE WHEN present_31_12 THEN 1 ELSE 0 END)                              AS effectif,
+        count(*) FILTER (WHERE present_31_12)                                       AS effectif,
         sum(CAST(eqtp AS DECIMAL(18, 4)))                                           AS etp,
         sum(CAST(s_brut AS DECIMAL(18, 2)))                                         AS masse,
         sum(CAST(s_net AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)                AS s_net,
         sum(CAST(nbheur AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)               AS nbheur,
-        sum(CASE WHEN present_31_12 AND temps_partiel THEN 1 ELSE 0 END)            AS temps_partiel,
-        sum(CASE WHEN present_31_12 AND cdd THEN 1 ELSE 0 END)                      AS cdd,
-        sum(CASE WHEN present_31_12 AND age >= 50 THEN 1 ELSE 0 END)                AS age50,
-        sum(CASE WHEN present_31_12 AND age < 25 THEN 1 ELSE 0 END)                AS age_moins_25,
-        sum(CASE WHEN present_31_12 AND age BETWEEN 25 AND 34 THEN 1 ELSE 0 END)                AS age_25_34,
-        sum(CASE WHEN present_31_12 AND age BETWEEN 35 AND 44 THEN 1 ELSE 0 END)                AS age_35_44,
-        sum(CASE WHEN present_31_12 AND age BETWEEN 45 AND 54 THEN 1 ELSE 0 END)                AS age_45_54,
-        sum(CASE WHEN present_31_12 AND age >= 55 THEN 1 ELSE 0 END)                AS age_55_plus,
+        count(*) FILTER (WHERE present_31_12 AND temps_partiel)                     AS temps_partiel,
+        count(*) FILTER (WHERE present_31_12 AND cdd)                               AS cdd,
+        count(*) FILTER (WHERE present_31_12 AND age >= 50)                         AS age50,
+        count(*) FILTER (WHERE present_31_12 AND age < 25)                          AS age_moins_25,
+        count(*) FILTER (WHERE present_31_12 AND age BETWEEN 25 AND 34)             AS age_25_34,
+        count(*) FILTER (WHERE present_31_12 AND age BETWEEN 35 AND 44)             AS age_35_44,
+        count(*) FILTER (WHERE present_31_12 AND age BETWEEN 45 AND 54)             AS age_45_54,
+        count(*) FILTER (WHERE present_31_12 AND age >= 55)                         AS age_55_plus,
         max(CAST(s_brut AS DECIMAL(18, 2)))                                         AS max_poste_brut,
         max(CAST(s_net AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)                AS max_poste_net
     FROM ess.postes
     GROUP BY siret, sexe, pcs
 )
+-- sums back to 64-bit types (an establishment's figures fit; wider types would be carried by every later
+-- aggregate); sid: an integer key for the establishment, cheaper to group and join on than the SIRET
 SELECT
-    e.siret, e.siren, e.code_region, e.code_departement, e.code_epci,
+    e.sid, e.siret, e.siren, e.code_region, e.code_departement, e.code_epci,
     coalesce(e.secteur, 'NCL') AS secteur, e.tranche, e.famille_ess, e.ess, e.ess_loi_2014, e.public,
-    p.sexe, p.pcs, p.n_salaries, p.effectif, p.etp, p.masse, p.s_net, p.nbheur,
+    p.sexe, p.pcs, p.n_salaries, p.effectif,
+    CAST(p.etp AS DECIMAL(18, 4)) AS etp, CAST(p.masse AS DECIMAL(18, 2)) AS masse,
+    CAST(p.s_net AS DECIMAL(18, 2)) AS s_net, CAST(p.nbheur AS DECIMAL(18, 2)) AS nbheur,
     p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
     p.max_poste_brut, p.max_poste_net
 FROM postes AS p
-JOIN ess.etablissements_employeurs AS e USING (siret);
+JOIN (SELECT row_number() OVER () AS sid, * FROM ess.etablissements_employeurs) AS e USING (siret);
 
 -- ind.cellules is built in steps so that its cost grows with the data, not with data x cells:
 -- 1. each establishment's contribution to each crossing: its own row for famille / secteur / tranche / none
@@ -87,26 +91,26 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
 
 CREATE OR REPLACE TABLE ind.cellules AS
 WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (attributes of the siret)
-    SELECT siret, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
+    SELECT sid, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
            sum(n_salaries) AS n_salaries, sum(effectif) AS effectif, sum(etp) AS etp, sum(masse) AS masse,
            sum(s_net) AS s_net, sum(nbheur) AS nbheur, sum(temps_partiel) AS temps_partiel, sum(cdd) AS cdd,
            sum(age50) AS age50, sum(age_moins_25) AS age_moins_25, sum(age_25_34) AS age_25_34, sum(age_35_44) AS age_35_44, sum(age_45_54) AS age_45_54, sum(age_55_plus) AS age_55_plus,
            max(max_poste_brut) AS max_poste_brut, max(max_poste_net) AS max_poste_net
-    FROM ind.etab_sexe_pcs GROUP BY siret
+    FROM ind.etab_sexe_pcs GROUP BY sid
     UNION ALL
-    SELECT siret, sexe, NULL, 2,
+    SELECT sid, sexe, NULL, 2,
            sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
            sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
            max(max_poste_brut), max(max_poste_net)
-    FROM ind.etab_sexe_pcs GROUP BY siret, sexe
+    FROM ind.etab_sexe_pcs GROUP BY sid, sexe
     UNION ALL
-    SELECT siret, NULL, pcs, 3,
+    SELECT sid, NULL, pcs, 3,
            sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
            sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
            max(max_poste_brut), max(max_poste_net)
-    FROM ind.etab_sexe_pcs GROUP BY siret, pcs
+    FROM ind.etab_sexe_pcs GROUP BY sid, pcs
     UNION ALL
-    SELECT siret, sexe, pcs, 4,
+    SELECT sid, sexe, pcs, 4,
            n_salaries, effectif, etp, masse, s_net, nbheur, temps_partiel, cdd, age50, age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus,
            max_poste_brut, max_poste_net
     FROM ind.etab_sexe_pcs
@@ -116,7 +120,7 @@ etab AS (
            dense_rank() OVER (ORDER BY siren) AS siren_id,
            count(*) OVER (PARTITION BY siren) = 1 AS mono   -- the SIREN's only employer establishment
     FROM (
-        SELECT DISTINCT siret, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
+        SELECT DISTINCT sid, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
                famille_ess, secteur, tranche,
                100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
                    + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
@@ -137,7 +141,7 @@ contributions AS (                  -- each establishment's contribution to each
         coalesce(p.nbheur, 0) AS nbheur, p.temps_partiel, p.cdd, p.age50,
         p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus, p.max_poste_brut, p.max_poste_net
     FROM par_etab AS p
-    JOIN etab AS e USING (siret)
+    JOIN etab AS e USING (sid)
     JOIN croisements AS c USING (niveau_detail)
 ),
 grains AS (                         -- per région x département x EPCI x leaf x crossing value
