@@ -10,10 +10,13 @@
 -- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
--- where no enterprise count is published), the quantities (exact DECIMAL
--- sums, so the result does not depend on the order of summation), for each quantity the number of
--- establishments with a non-zero contribution and the largest establishment contribution, the number of
+-- where no enterprise count is published), the quantities (exact DECIMAL sums, so the result does not depend
+-- on the order of summation), the largest establishment contribution to each quantity (max_*) and, except
+-- for s_net and nbheur, the number of establishments with a non-zero contribution (freq_*), the number of
 -- non-annex jobs (n_salaries) and the largest single job's gross and net pay.
+--
+-- The breakdown values are never NULL (staging rejects any other SEXE; the perimeter sets tranche, pcs and
+-- famille; secteur falls back to NCL below): a NULL would be folded into the breakdown's total.
 --
 -- Definitions (INSEE, Base Tous salariés): effectif_31_12 = non-annex jobs held at 31/12; etp = Σ EQTP;
 -- masse = Σ S_BRUT; s_net and nbheur over non-annex jobs (mean net hourly wage = Σ S_NET / Σ NBHEUR);
