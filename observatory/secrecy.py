@@ -1638,7 +1638,20 @@ def free_cells(values: dict, equations: list) -> set:
     return free
 
 
-def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
+def _key_tuples(frame: pd.DataFrame) -> list:
+    """The ``KEY`` of each row of ``frame``, as tuples of Python objects."""
+    return list(zip(*(frame[k].to_numpy(object) for k in KEY)))
+
+
+def _zero_headcounts(cells: pd.DataFrame) -> set:
+    """Keys of the cells with no job at 31/12 (every establishment in size band 0): known zeros of the
+    headcount tables, for an attacker as for the protection (:func:`secondary`)."""
+    return set(_key_tuples(cells[cells.effectif == 0]))
+
+
+def _lp_checks(
+    published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport, zero_keys: frozenset = frozenset()
+) -> None:
     two = published[published.indicateur.isin(["effectif_31_12", "etablissements_employeurs"])]
     pub = dict(
         zip(
@@ -1701,7 +1714,8 @@ def _lp_checks(published: pd.DataFrame, departements: pd.DataFrame, report: Audi
                         for cat in [*cats, DEFAULTS[dim]]:
                             key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
                             k = (*(key[c] for c in KEY), indicateur)
-                            if indicateur == "effectif_31_12" and dim == "tranche" and cat == "0":
+                            nobody = dim == "tranche" and cat == "0" or k[:-1] in zero_keys
+                            if indicateur == "effectif_31_12" and nobody:
                                 values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
                                 zeros.add((code, cat))
                             elif k in pub:
@@ -1746,7 +1760,8 @@ def _champ_table_equations(tree, head, members: list, values: dict) -> list:
 
 
 def _lp_checks_champs(
-    published: pd.DataFrame, cells: pd.DataFrame, departements: pd.DataFrame, report: AuditReport
+    published: pd.DataFrame, cells: pd.DataFrame, departements: pd.DataFrame, report: AuditReport,
+    zero_keys: frozenset = frozenset(),
 ) -> None:
     """The 2-D tables along the champ tree: per région, (région, départements) × champs; per région and
     département, (secteur, tranche or sexe, and its total) × champs — headcounts and establishment counts.
@@ -1769,20 +1784,16 @@ def _lp_checks_champs(
         & (published.pcs == DEFAULTS["pcs"])
     ]
 
-    def key_tuples(frame: pd.DataFrame) -> list:
-        return list(zip(*(frame[k].to_numpy(object) for k in KEY)))
-
-    zero_keys = set(key_tuples(cells[cells.effectif == 0]))
     for indicateur, nature in (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage")):
         rows = pub[pub.indicateur == indicateur]
         known = {
             k: (float(v) if st == "publie" else None)
-            for k, v, st in zip(key_tuples(rows), rows.valeur, rows.statut)
+            for k, v, st in zip(_key_tuples(rows), rows.valeur, rows.statut)
         }
         secret = (
             montant_secret(micro) if nature == "montant" else frequency_secret(micro.n_etab)
         ).to_numpy()
-        internal = key_tuples(micro)
+        internal = _key_tuples(micro)
         # a secret internal cell must not be determined; the others are unknowns that protect nothing
         watched = {k for k, v in known.items() if v is None}
         watched |= {k for k, s in zip(internal, secret) if s}
@@ -1825,9 +1836,12 @@ def _lp_checks_champs(
                     )
 
 
-def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport) -> None:
+def _lp_checks_bands(
+    published: pd.DataFrame, departements: pd.DataFrame, report: AuditReport, zero_keys: frozenset = frozenset()
+) -> None:
     """The age pyramid: per champ, sexe and région, the table départements (and région) × age bands with
-    the headcount as total; no hidden band or headcount may be determined by the published ones."""
+    the headcount as total; no hidden band or headcount may be determined by the published ones. A cell
+    with no job at 31/12 (``zero_keys``) has a known pyramid of zeros."""
     codes = [f"effectif_{b}" for b in AGE_BANDS]
     region_of = dict(zip(departements.code_departement, departements.code_region))
     t = published[published.indicateur.isin([*codes, "effectif_31_12"])]
@@ -1840,9 +1854,10 @@ def _lp_checks_bands(published: pd.DataFrame, departements: pd.DataFrame, report
     for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
         if (g.statut == "publie").all():
             continue
+        zero = [k in zero_keys for k in _key_tuples(g)]
         values = {
-            (c, i): (float(v) if st == "publie" else None)
-            for c, i, v, st in zip(g.code, g.indicateur, g.valeur, g.statut)
+            (c, i): (0.0 if z else float(v) if st == "publie" else None)
+            for c, i, v, st, z in zip(g.code, g.indicateur, g.valeur, g.statut, zero)
         }
         deps = sorted(d for d, r in region_of.items() if r == region)
         geos = [region, *deps]
@@ -1948,9 +1963,10 @@ def audit(
     report = AuditReport()
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
-    _lp_checks(published, departements, report)
-    _lp_checks_champs(published, cells, departements, report)
-    _lp_checks_bands(published, departements, report)
+    zero_keys = _zero_headcounts(cells)
+    _lp_checks(published, departements, report, zero_keys)
+    _lp_checks_champs(published, cells, departements, report, zero_keys)
+    _lp_checks_bands(published, departements, report, zero_keys)
     return report
 
 
