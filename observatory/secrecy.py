@@ -737,15 +737,21 @@ _TABLE_DIMS = {
 }
 
 
+def _departements_of(region_of: dict) -> dict:
+    """Région → its départements (sorted), from département → région."""
+    deps_of: dict = {}
+    for d, r in sorted(region_of.items()):
+        deps_of.setdefault(r, []).append(d)
+    return deps_of
+
+
 def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
     """The 2-D tables (région and its départements) × (one breakdown and its total), per champ.
 
     Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
     of its parts. The same tables as the audit (:func:`_lp_checks`).
     """
-    deps_of: dict = {}
-    for d, r in sorted(region_of.items()):
-        deps_of.setdefault(r, []).append(d)
+    deps_of = _departements_of(region_of)
     geo = cells.niveau.to_numpy()
     code = cells.code.to_numpy()
     reg_of_cell = np.where(
@@ -777,12 +783,10 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
     yield from _champ_tables(base, deps_of, nature)
 
 
-#: The champ tree as equations ``total = Σ parts`` (same edges as :data:`_CHAMP_EDGES`).
-_CHAMP_TREE = (
-    ("ensemble", ("public", "prive")),
-    ("prive", ("ess", "prive_hors_ess")),
-    ("prive_hors_ess", ("_sce", "_oth")),
-    ("ess_loi_2014", ("ess", "_sce")),
+#: The champ tree as equations ``total = Σ parts``, from :data:`_CHAMP_EDGES`.
+_CHAMP_TREE = tuple(
+    (parent, tuple(child for child, p, _ in _CHAMP_EDGES if p == parent))
+    for parent in dict.fromkeys(p for _, p, _ in _CHAMP_EDGES)
 )
 
 
@@ -1773,9 +1777,7 @@ def _lp_checks_champs(
     visible from which cells exist), as on the protection side.
     """
     region_of = dict(zip(departements.code_departement, departements.code_region))
-    deps_of: dict = {}
-    for d, r in sorted(region_of.items()):
-        deps_of.setdefault(r, []).append(d)
+    deps_of = _departements_of(region_of)
     micro = cells[cells.niveau.isin(["region", "departement"]) & (cells.famille == DEFAULTS["famille"])]
     micro = micro[micro.champ.isin(["_sce", "_oth"])]
     pub = published[
@@ -1931,9 +1933,7 @@ def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditR
     tree = [(t, parts) for t, parts in _AUDIT_TREE if {t, *parts} <= present]
     if not tree:
         return
-    deps_of: dict = {}
-    for d, r in sorted(region_of.items()):
-        deps_of.setdefault(r, []).append(d)
+    deps_of = _departements_of(region_of)
     t = cells[(cells.famille == DEFAULTS["famille"]) & (cells.region != "06")]
     plain = t[t.secteur == DEFAULTS["secteur"]]
     tables = [

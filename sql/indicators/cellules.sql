@@ -93,25 +93,15 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
          WHEN 'epci' THEN epci ELSE '?' END;
 
 CREATE OR REPLACE TABLE ind.cellules AS
-WITH par_etab AS (                  -- per establishment, then by sexe, by pcs (attributes of the siret)
-    SELECT sid, NULL AS sexe, NULL AS pcs, 1 AS niveau_detail,
+WITH par_etab AS (                  -- per establishment (1), by sexe (2), by pcs (3), by sexe x pcs (4)
+    SELECT sid, sexe, pcs,
+           CASE grouping(sexe, pcs) WHEN 3 THEN 1 WHEN 1 THEN 2 ELSE 3 END AS niveau_detail,
            sum(n_salaries) AS n_salaries, sum(effectif) AS effectif, sum(etp) AS etp, sum(masse) AS masse,
            sum(s_net) AS s_net, sum(nbheur) AS nbheur, sum(temps_partiel) AS temps_partiel, sum(cdd) AS cdd,
            sum(age50) AS age50, sum(age_moins_25) AS age_moins_25, sum(age_25_34) AS age_25_34, sum(age_35_44) AS age_35_44, sum(age_45_54) AS age_45_54, sum(age_55_plus) AS age_55_plus,
            max(max_poste_brut) AS max_poste_brut, max(max_poste_net) AS max_poste_net
-    FROM ind.etab_sexe_pcs GROUP BY sid
-    UNION ALL
-    SELECT sid, sexe, NULL, 2,
-           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
-           sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
-           max(max_poste_brut), max(max_poste_net)
-    FROM ind.etab_sexe_pcs GROUP BY sid, sexe
-    UNION ALL
-    SELECT sid, NULL, pcs, 3,
-           sum(n_salaries), sum(effectif), sum(etp), sum(masse), sum(s_net), sum(nbheur), sum(temps_partiel),
-           sum(cdd), sum(age50), sum(age_moins_25), sum(age_25_34), sum(age_35_44), sum(age_45_54), sum(age_55_plus),
-           max(max_poste_brut), max(max_poste_net)
-    FROM ind.etab_sexe_pcs GROUP BY sid, pcs
+    FROM ind.etab_sexe_pcs
+    GROUP BY GROUPING SETS ((sid), (sid, sexe), (sid, pcs))
     UNION ALL
     SELECT sid, sexe, pcs, 4,
            n_salaries, effectif, etp, masse, s_net, nbheur, temps_partiel, cdd, age50, age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus,
