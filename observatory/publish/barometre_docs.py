@@ -12,8 +12,6 @@ fed with already formatted French text; every file is written atomically.
 
 from __future__ import annotations
 
-import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from matplotlib.figure import Figure
 
 from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
-from observatory.publish import charts, fmt
+from observatory.publish import alt, charts, fmt
 from observatory.warehouse import atomic_path
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "barometre.typ"
@@ -436,11 +434,12 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
     )
     change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, workdir / "carte.svg")
 
-    def figure(titre, unite, lecture_fig, chart=None, carte=None, table=None):
+    def figure(titre, unite, lecture_fig, chart=None, carte=None, table=None, alt_text=""):
         return {
             "titre": titre,
             "unite": unite,
             "chart": chart,
+            "alt": alt_text,
             "table": table,
             "note": "",
             "map": None if carte is None else {"path": carte, "message": ""},
@@ -449,6 +448,38 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             "lecture": lecture_fig,
             "secret": NOTE,
         }
+
+    def said_series(champ: str) -> str:
+        cells = [(q, x) for q, x in zip(quarters, serie[champ], strict=True) if x.published]
+        if not cells:
+            return f"{CHAMPS[champ]} : {alt.said(fmt.SECRET)}"
+        (q0, first), (q1, last) = cells[0], cells[-1]
+        return (
+            f"{CHAMPS[champ]} : {first.text()} salariés au {trimestre_label(q0)}, {last.text()} au "
+            f"{trimestre_label(q1)} (indice {fmt.nombre(100 * last.valeur / first.valeur, 1)})"
+        )
+
+    alt_serie = (
+        f"Effectif salarié en fin de trimestre {where}, indice base 100 au premier trimestre publié de chaque "
+        f"champ. {said_series('ess')} ; {said_series('prive_hors_ess')}."
+    )
+    alt_familles = alt.listing(
+        f"Évolution sur un an de l'effectif salarié de l'ESS {where} par famille, fin {t.replace('-', ' ')}",
+        [(FAMILLES[f], c("glissement_annuel", famille=f).text("pourcent")) for f in fam_keys],
+    )
+    alt_secteurs = alt.grouped(
+        f"Évolution sur un an de l'effectif salarié {where} par secteur, fin {t.replace('-', ' ')}",
+        [lab for _, lab in secteurs],
+        [
+            (CHAMPS[ch], [c("glissement_annuel", champ=ch, secteur=s).text("pourcent") for s, _ in secteurs])
+            for ch in ("ess", "prive_hors_ess")
+        ],
+    )
+    alt_carte = alt.listing(
+        f"Carte des départements {where} : évolution sur un an de l'effectif salarié de l'ESS, fin "
+        f"{t.replace('-', ' ')}",
+        [(row[0], row[2]) for row in dep_rows],
+    )
 
     def table(columns, rows):
         return {"columns": columns, "rows": rows, "bold": []}
@@ -502,6 +533,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     "Unité : indice base 100 au premier trimestre publié",
                     lecture_serie,
                     chart="serie.svg",
+                    alt_text=alt_serie,
                 )
             ],
             "metadata": [],
@@ -516,6 +548,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     "Unité : %, nombre de salariés",
                     lecture_familles,
                     chart="familles.svg",
+                    alt_text=alt_familles,
                     table=table(
                         [
                             "Famille",
@@ -540,6 +573,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     "Unité : %, nombre de salariés",
                     lecture_secteurs,
                     chart="secteurs.svg",
+                    alt_text=alt_secteurs,
                     table=table(
                         ["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
                         sect_rows,
@@ -558,6 +592,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     "Unité : %, nombre de salariés",
                     lecture_carte,
                     carte="carte.svg",
+                    alt_text=alt_carte,
                     table=table(
                         ["Département", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
                         dep_rows,
@@ -606,24 +641,14 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
 
 
 def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
-    """Compile the typst template with ``content`` (charts already in ``workdir``) into ``dest``, atomically."""
-    import typst
+    """Compile the typst template with ``content`` (charts already in ``workdir``) into ``dest``, atomically.
 
-    for template in (TEMPLATE, TEMPLATE.with_name("style.typ")):
-        shutil.copy(template, workdir / template.name)
-    (workdir / "data.json").write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-    with atomic_path(dest) as tmp:
-        try:
-            pdf = typst.compile(
-                str(workdir / "barometre.typ"),
-                root=str(workdir),
-                timestamp=0,
-                font_paths=[str(charts.FONT_DIR)],
-                ignore_system_fonts=True,
-            )
-        except Exception as exc:  # typst reports template errors as its own exception types
-            raise PublicationError(f"baromètre {dest.name}: typst failed: {exc}") from exc
-        tmp.write_bytes(pdf)
+    The documents' one typst call (:func:`~observatory.publish.documents.compile_pdf`): tagged PDF/UA-1,
+    a typst warning fails the build.
+    """
+    from observatory.publish.documents import compile_pdf
+
+    compile_pdf(TEMPLATE.name, content, workdir, dest, timestamp=0)
     return dest
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import PublicationError
-from observatory.publish import charts, fmt
+from observatory.publish import alt, charts, fmt
 from observatory.warehouse import atomic_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -365,7 +365,9 @@ class Figure:
     """A chart and/or table with its captions (products.md figure standards).
 
     ``columns`` are the headers; each row is a list whose first item is a label and the others
-    :class:`Cell`. ``chart`` draws the chart into a path (called when the PDF is built).
+    :class:`Cell`. ``chart`` draws the chart into a path (called when the PDF is built). ``alt`` is the
+    chart's (or the map's) alternative text, built from the same cells (:mod:`~observatory.publish.alt`);
+    ``headline`` is the cell that text is about first, the figure's key number.
     """
 
     id: str
@@ -380,6 +382,8 @@ class Figure:
     show_table: bool = True
     map_slot: bool = False
     note: str = ""
+    alt: str = ""
+    headline: Cell | None = None
 
     @property
     def has_secret(self) -> bool:
@@ -476,6 +480,13 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         series = {c: [x.get("part_emploi_total", champ=c).value for x in terr] for c in champs}
         return charts.stacked_shares(rows_chart, series, path, labels=CHAMPS)
 
+    headline = t.get("part_emploi_total")
+    alt_text = alt.grouped(
+        "Répartition de l'emploi salarié total entre l'ESS, le privé hors ESS et le public",
+        rows_chart,
+        [(CHAMPS[c], [x.get("part_emploi_total", champ=c).text() for x in terr]) for c in champs],
+    )
+
     return Figure(
         "chiffres_cles",
         "L'ESS, le privé hors ESS et le public",
@@ -486,6 +497,8 @@ def fig_chiffres_cles(t: Territory, fr: Territory | None, y: int) -> Figure:
         rows,
         chart=chart,
         note="Graphique : répartition de l'emploi salarié total entre les trois champs.",
+        alt=alt_text,
+        headline=headline,
     )
 
 
@@ -529,6 +542,8 @@ def fig_familles(t: Territory, y: int, compact: bool = False) -> Figure:
             [FAMILLES[f] for f in fams], [t.get("effectif_31_12", famille=f).value for f in fams], path
         )
 
+    by_size = sorted(fams, key=lambda f: -(t.get("effectif_31_12", famille=f).value or -1))
+
     return Figure(
         "familles",
         "Établissements et effectifs salariés par famille de l'ESS",
@@ -540,6 +555,11 @@ def fig_familles(t: Territory, y: int, compact: bool = False) -> Figure:
         bold_rows={len(rows) - 1},
         chart=chart,
         note="Graphique : effectif salarié au 31/12 par famille.",
+        alt=alt.listing(
+            f"Effectif salarié au 31/12 de l'ESS par famille {t.dans}, de la plus grande à la plus petite",
+            [(FAMILLES[f], t.get("effectif_31_12", famille=f).text()) for f in by_size],
+        ),
+        headline=t.get("effectif_31_12", famille=by_size[0]) if by_size else None,
     )
 
 
@@ -609,6 +629,11 @@ def fig_secteurs(t: Territory, y: int, top: int | None = None) -> Figure:
         rows,
         chart=chart,
         note="Graphique : part de l'ESS dans l'emploi salarié de chaque secteur.",
+        alt=alt.listing(
+            f"Part de l'ESS dans l'emploi salarié de chaque secteur {t.dans}, de la plus forte à la plus faible",
+            [(SECTEURS[s], t.get("part_emploi_secteur", secteur=s).text()) for s in by_share],
+        ),
+        headline=t.get("part_emploi_secteur", secteur=by_share[0]) if by_share else None,
     )
 
 
@@ -642,6 +667,16 @@ def fig_tranches(t: Territory, y: int) -> Figure:
             labels={"etab": "Part des établissements", "eff": "Part des effectifs"},
         )
 
+    alt_text = alt.grouped(
+        f"Part des établissements employeurs et des effectifs salariés de l'ESS {t.dans} selon la taille "
+        "de l'établissement",
+        [r[0] for r in rows[:-1]],
+        [
+            ("établissements", [r[2].text() for r in rows[:-1]]),
+            ("effectifs", [r[4].text() for r in rows[:-1]]),
+        ],
+    )
+
     return Figure(
         "tranches",
         "Les établissements de l'ESS selon leur taille",
@@ -658,6 +693,8 @@ def fig_tranches(t: Territory, y: int) -> Figure:
         rows,
         bold_rows={len(rows) - 1},
         chart=chart,
+        alt=alt_text,
+        headline=rows[0][2] if len(rows) > 1 else None,
     )
 
 
@@ -692,6 +729,7 @@ def fig_departements(table: IndicatorTable, t: Territory, y: int) -> Figure:
             Cell(None, "sans_objet", "rang"),
         ]
     )
+    by_weight = sorted(rows[:-1], key=lambda r: -(r[3].value if r[3].ok else -1))
     lect = (
         f"en {y}, {best[1].text()} des salariés de l'ESS de la région travaillent {best[0].dans}, "
         f"{best[0].get('rang_region').text()} département de la région par l'effectif de l'ESS."
@@ -717,6 +755,12 @@ def fig_departements(table: IndicatorTable, t: Territory, y: int) -> Figure:
         bold_rows={len(rows) - 1},
         map_slot=True,
         note="Rangs selon l'effectif salarié de l'ESS au 31/12 (1er = le plus grand).",
+        alt=alt.listing(
+            f"Carte des départements {t.dans} : part de l'ESS dans l'emploi salarié total, de la plus forte à "
+            "la plus faible",
+            [(r[0], r[3].text()) for r in by_weight] + [(t.libelle, rows[-1][3].text())],
+        ),
+        headline=by_weight[0][3] if by_weight else None,
     )
 
 
@@ -745,6 +789,12 @@ def fig_emplois(t: Territory, y: int) -> Figure:
             [lbl for lbl, _i in EMPLOI_INDICATEURS], series, path, fmt_value=fmt.pourcent, labels=CHAMPS
         )
 
+    alt_text = alt.grouped(
+        f"Caractéristiques des emplois {t.dans}, ESS comparée au privé hors ESS et au public",
+        [lbl for lbl, _i in EMPLOI_INDICATEURS],
+        [(CHAMPS[c], [r[i + 1].text() for r in rows]) for i, c in enumerate(champs)],
+    )
+
     return Figure(
         "emplois",
         "Caractéristiques des emplois",
@@ -754,6 +804,8 @@ def fig_emplois(t: Territory, y: int) -> Figure:
         ["", *[CHAMPS[c] for c in champs]],
         rows,
         chart=chart,
+        alt=alt_text,
+        headline=f_ess,
     )
 
 
@@ -816,6 +868,11 @@ def fig_femmes_familles(t: Territory, y: int) -> Figure:
         bold_rows={len(rows) - 1},
         chart=chart,
         show_table=False,
+        alt=alt.listing(
+            f"Part des femmes parmi les salariés de l'ESS {t.dans}, par famille",
+            [(r[0], r[1].text()) for r in [rows[-1], *rows[:-1]]],
+        ),
+        headline=rows[-1][1],
     )
 
 
@@ -850,6 +907,12 @@ def fig_femmes_secteurs(t: Territory, y: int) -> Figure:
         rows,
         chart=chart,
         show_table=False,
+        alt=alt.listing(
+            f"Part des femmes parmi les salariés de l'ESS {t.dans}, par secteur, de la plus forte à la plus "
+            "faible",
+            [(r[0], r[1].text()) for r in rows],
+        ),
+        headline=rows[0][1] if rows else None,
     )
 
 
@@ -898,6 +961,12 @@ def fig_sexe(t: Territory, y: int, champs: list[str], ind: str, titre: str, fig_
         cols,
         rows,
         chart=chart,
+        alt=alt.grouped(
+            f"{titre} {t.dans}, femmes et hommes",
+            [r[0] for r in rows],
+            [("femmes", [r[1].text() for r in rows]), ("hommes", [r[2].text() for r in rows])],
+        ),
+        headline=ess[1],
     )
 
 
@@ -945,6 +1014,13 @@ def fig_salaires(t: Territory, y: int, champ: str = "ess", chart_on: bool = True
         rows,
         bold_rows={0},
         chart=chart if chart_on else None,
+        alt=alt.grouped(
+            f"Salaire net horaire moyen des femmes et des hommes, {CHAMPS[champ]}, {t.dans}, par catégorie "
+            "socioprofessionnelle",
+            [r[0] for r in rows],
+            [("femmes", [r[1].text() for r in rows]), ("hommes", [r[2].text() for r in rows])],
+        ),
+        headline=tot[1],
     )
 
 
@@ -973,6 +1049,12 @@ def fig_ecarts(t: Territory, y: int) -> Figure:
         rows,
         bold_rows={0},
         chart=chart,
+        alt=alt.grouped(
+            f"Écart de salaire net horaire entre femmes et hommes {t.dans}, par catégorie socioprofessionnelle",
+            [r[0] for r in rows],
+            [(CHAMPS[c], [r[i + 1].text() for r in rows]) for i, c in enumerate(champs)],
+        ),
+        headline=rows[0][1],
     )
 
 
@@ -1084,6 +1166,17 @@ def fig_pyramide(t: Territory, y: int) -> Figure:
         rows,
         chart=chart,
         note="Graphique : barres pleines, ESS ; contour, privé hors ESS.",
+        alt=alt.grouped(
+            f"Pyramide des âges des salariés {t.dans}, en % de l'effectif du champ",
+            [r[0] for r in rows],
+            [
+                ("femmes ESS", [r[3].text() for r in rows]),
+                ("hommes ESS", [r[4].text() for r in rows]),
+                ("femmes privé hors ESS", [r[5].text() for r in rows]),
+                ("hommes privé hors ESS", [r[6].text() for r in rows]),
+            ],
+        ),
+        headline=rows[0][3] if rows else None,
     )
 
 
@@ -1201,6 +1294,12 @@ def fig_evolution(t: Territory, y: int, history: list[Vintage], perimetre: str) 
         rows,
         chart=chart,
         note=note + " Graphique : évolution annuelle de l'effectif salarié.",
+        alt=alt.grouped(
+            f"Évolution annuelle de l'effectif salarié {t.dans}",
+            list(reversed(labels)),
+            [(CHAMPS[c], [x.text() for x in reversed(changes[c])]) for c in champs],
+        ),
+        headline=changes["ess"][-1] if changes["ess"] else None,
     )
 
 
@@ -1478,6 +1577,8 @@ def _is_pct_col(fig: Figure, i: int) -> bool:
 
 
 def _figure_json(fig: Figure, chart_path: str | None, map_info: dict | None) -> dict:
+    if (chart_path or (map_info or {}).get("path")) and not fig.alt:
+        raise PublicationError(f"figure {fig.id!r}: a chart or map without an alternative text")
     return {
         "id": fig.id,
         "titre": fig.titre,
@@ -1489,6 +1590,7 @@ def _figure_json(fig: Figure, chart_path: str | None, map_info: dict | None) -> 
         "secret": NOTE_SECRET if fig.has_secret else "",
         "chart": chart_path,
         "map": map_info,
+        "alt": fig.alt,
         "table": {
             "columns": fig.columns,
             "rows": [[c.text() if isinstance(c, Cell) else str(c) for c in r] for r in fig.rows],
@@ -1563,15 +1665,24 @@ def document_json(doc: Document, build: Path, table_df: pd.DataFrame | None = No
     }
 
 
+PDF_STANDARDS = ["ua-1"]
+"""Every PDF is tagged PDF/UA-1 (ISO 14289-1), checked by typst when it compiles."""
+
+
 class TypstWarningError(PublicationError):
     """typst reported warnings (an unknown font, an overflowing element): treated as a layout failure."""
 
 
-def compile_pdf(template: str, data: dict, build: Path, dest: Path) -> list[str]:
-    """Compile ``templates/<template>`` with ``data.json`` into ``dest`` (atomically).
+def compile_pdf(
+    template: str, data: dict, build: Path, dest: Path, timestamp: int | None = None
+) -> list[str]:
+    """Compile ``templates/<template>`` with ``data.json`` into ``dest`` (atomically), as tagged PDF/UA-1.
 
-    A typst warning (unknown font, a glyph no font has, an element that does not fit) raises
-    :class:`TypstWarningError` and leaves ``dest`` untouched: layout problems fail the build.
+    typst checks the PDF/UA-1 rules itself (document title and language, an alternative text on every
+    image, tagged tables and headings) and refuses a document that breaks one. A typst warning (unknown
+    font, a glyph no font has, an element that does not fit) raises :class:`TypstWarningError` and leaves
+    ``dest`` untouched: layout problems fail the build. ``timestamp`` (seconds since 1970) fixes the
+    document's date for byte-identical reruns.
     """
     import typst
 
@@ -1586,6 +1697,8 @@ def compile_pdf(template: str, data: dict, build: Path, dest: Path) -> list[str]
             format="pdf",
             font_paths=[str(charts.FONT_DIR)],
             ignore_system_fonts=True,
+            pdf_standards=PDF_STANDARDS,
+            timestamp=timestamp,
         )
     except typst.TypstError as exc:
         raise PublicationError(f"typst: {exc.message}\n{exc.diagnostic}") from exc
