@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MILLESIME ?= 2023
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install run sample test dev lint bench clean
+.PHONY: install run sample test test-fast dev lint bench clean
 
 $(BIN)/observatory: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ run: sample
 	$(BIN)/observatory run --millesime $(MILLESIME)
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# Everything but the end-to-end, browser and fault tests (markers set in tests/conftest.py): under a minute.
+test-fast: install
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -m "not e2e and not browser and not faults"
 
 dev: install
 	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true
@@ -30,6 +36,7 @@ dev: install
 
 lint: install
 	$(BIN)/ruff check observatory pipelines tests bench
+	$(BIN)/lint-imports
 
 BENCH_FRACTION ?= 0.01
 bench: install

@@ -89,7 +89,7 @@ def compare(
 
     ``filters`` select a breakdown (e.g. ``secteur="SAN"``); the others are at their total value.
     """
-    from observatory.reference import departements
+    from observatory.reference.cog import departements
 
     keys = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
     keys.update(filters)

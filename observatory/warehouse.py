@@ -1,4 +1,5 @@
-"""DuckDB connection handling, running the ``sql/`` files, and atomic publication of files.
+"""DuckDB connection handling, running the ``sql/`` files (package data, ``observatory/sql/``), and atomic
+publication of files.
 
 The pipeline is the only writer of the DuckDB file. Readers (notebooks, the API, the portal) read the
 Parquet files it publishes; a file is always written under a temporary name and renamed into place, so a
@@ -8,6 +9,7 @@ reader never sees a half-written file and a failed run leaves the previous publi
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import os
 import re
 import shutil
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = importlib.resources.files("observatory") / "sql"
+"""The SQL files, shipped inside the package (found the same way from a source tree and a wheel)."""
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 SCHEMAS = ("ref", "staging", "ess", "ind")
 
@@ -48,8 +51,11 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def sql_text(relpath: str) -> str:
-    """The text of ``sql/<relpath>``."""
-    return (SQL_DIR / relpath).read_text(encoding="utf-8")
+    """The text of ``sql/<relpath>`` (in the package: ``observatory/sql/<relpath>``)."""
+    path = SQL_DIR / relpath
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file observatory/sql/{relpath} in the installed package")
+    return path.read_text(encoding="utf-8")
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, relpath: str, params: Mapping[str, object] | None = None):

@@ -1,12 +1,27 @@
-"""Shared fixtures: one end-to-end run of the whole pipeline on generated sample data, reused by the
-tests that look at real outputs (documents, portal, audit, notebooks)."""
+"""Shared fixtures and the suite's markers.
+
+Expensive things are built once per session and shared:
+
+- ``sample_extracts``: generated raw extracts (``--fraction E2E_FRACTION --seed 42``), read-only;
+- ``published``: one whole ``observatory run`` on them (CLI, as a user would), read-only;
+- ``published_copy``: a private copy of that run (extracts, warehouse, publication) for a test that runs the
+  pipeline again, breaks something or kills a run, without paying for a first run of its own;
+- ``micro_published``: the hand-made micro-dataset (``tests/test_indicators.py``) through the indicators, the
+  protection and the publication of the table, read-only, for the API, audit and notebook tests.
+
+Markers (registered in ``pyproject.toml``): ``e2e`` (runs the whole pipeline, or a large part of it, through
+the CLI or a Dagster job), ``browser`` (Chromium), ``faults`` (killed and broken runs). They are set here from
+the fixtures a test uses and from its module (:data:`MODULE_MARKS`), so a new test that asks for
+``published`` is an ``e2e`` test without saying so. ``make test-fast`` deselects all three.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +31,31 @@ SHARED = ROOT.parent / "shared"
 MILLESIME = 2023
 # The end-to-end fraction: "sample" is 0.02; OBSERVATORY_E2E_FRACTION can make it smaller for a quick local run.
 E2E_FRACTION = float(os.environ.get("OBSERVATORY_E2E_FRACTION", "0.02"))
+
+# Markers by module, for tests that build their own runs (the fixtures below mark the others).
+MODULE_MARKS = {
+    "test_end_to_end": ("e2e",),
+    "test_idempotence": ("e2e",),
+    "test_faults": ("e2e", "faults"),
+    "test_distributed": ("e2e",),
+}
+# Markers by fixture: a test that uses one of these is marked, whatever its module.
+FIXTURE_MARKS = {
+    "published": ("e2e",),
+    "published_copy": ("e2e",),
+    "browser": ("browser",),
+    "chromium_page": ("browser",),
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        names = set(MODULE_MARKS.get(module, ()))
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(FIXTURE_MARKS.get(fixture, ()))
+        for name in sorted(names):
+            item.add_marker(getattr(pytest.mark, name))
 
 
 def require(condition: bool, reason: str) -> None:
@@ -27,9 +67,9 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Published:
-    """Where the end-to-end run read and wrote."""
+    """Where an end-to-end run read and wrote."""
 
     root: Path
     data_dir: Path
@@ -46,8 +86,28 @@ class Published:
     def raw(self) -> Path:
         return self.data_dir / str(MILLESIME)
 
+    def clone(self, root: Path) -> Published:
+        """A private copy under ``root`` (extracts, warehouse, publication, run reports), with its own
+        environment: runs on the copy never touch the session's run."""
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("data_raw", "output", "warehouse"):
+            src = self.root / name
+            if src.exists():
+                shutil.copytree(src, root / name, symlinks=True)
+        return replace(
+            self,
+            root=root,
+            data_dir=root / "data_raw",
+            output_dir=root / "output",
+            warehouse=root / "warehouse" / "observatory.duckdb",
+            env=observatory_env(root),
+        )
+
 
 def observatory_env(root: Path) -> dict:
+    """The environment of an ``observatory`` command whose extracts, warehouse and publication live under
+    ``root`` (the map cache is the worktree's, shared). No ``DAGSTER_HOME``: each run has an ephemeral
+    instance unless a test sets one."""
     env = dict(os.environ)
     env.update(
         OBSERVATORY_DATA_DIR=str(root / "data_raw"),
@@ -73,15 +133,29 @@ def run_cli(args: list[str], env: dict, timeout: int = 900) -> subprocess.Comple
     )
 
 
-@pytest.fixture(scope="session")
-def published(tmp_path_factory) -> Published:
-    """Generate the sample extracts and run the whole pipeline once (CLI, in process Dagster)."""
-    root = tmp_path_factory.mktemp("e2e")
-    env = observatory_env(root)
+def generate_extracts(env: dict, fraction: float | str = E2E_FRACTION, seed: int = 42) -> None:
+    """``observatory generate`` into the ``OBSERVATORY_DATA_DIR`` of ``env``."""
     gen = run_cli(
-        ["generate", "--fraction", str(E2E_FRACTION), "--millesime", str(MILLESIME), "--seed", "42"], env
+        ["generate", "--fraction", str(fraction), "--millesime", str(MILLESIME), "--seed", str(seed)], env
     )
     assert gen.returncode == 0, gen.stderr
+
+
+@pytest.fixture(scope="session")
+def sample_extracts(tmp_path_factory) -> Path:
+    """The generated extracts of the session (``data_raw`` folder, vintage inside); never write into it."""
+    root = tmp_path_factory.mktemp("extracts")
+    generate_extracts(observatory_env(root))
+    return root / "data_raw"
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, sample_extracts: Path) -> Published:
+    """The whole pipeline run once on the session's extracts (CLI, in process Dagster); never write into it
+    (use ``published_copy``)."""
+    root = tmp_path_factory.mktemp("e2e")
+    shutil.copytree(sample_extracts, root / "data_raw")
+    env = observatory_env(root)
     run = run_cli(["run", "--millesime", str(MILLESIME)], env)
     assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr[-5000:]}"
     return Published(
@@ -92,3 +166,17 @@ def published(tmp_path_factory) -> Published:
         env=env,
         log=run.stdout,
     )
+
+
+@pytest.fixture
+def published_copy(published: Published, tmp_path: Path) -> Published:
+    """A private copy of the session's run, for a test that runs again, breaks or kills something."""
+    return published.clone(tmp_path / "copy")
+
+
+@pytest.fixture(scope="session")
+def micro_published(tmp_path_factory):
+    """The micro-dataset's indicators protected and published once (``Settings`` of it); read-only."""
+    from tests.test_indicators import publish_sample
+
+    return publish_sample(tmp_path_factory.mktemp("micro"))

@@ -11,12 +11,11 @@ import pytest
 from shapely.geometry import Point
 
 import observatory as obs
-from tests.test_indicators import publish_sample
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    return publish_sample(tmp_path_factory.mktemp("api")).output_dir
+def out(micro_published):
+    return micro_published.output_dir
 
 
 def test_vintages_and_table_filters(out):

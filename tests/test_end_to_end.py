@@ -131,12 +131,12 @@ def test_published_cells_pass_the_audit_command(published):
     assert "PASSED" in result.stdout
 
 
-def test_one_region_is_rebuilt_alone(published):
-    v = published.vintage
+def test_one_region_is_rebuilt_alone(published_copy):
+    v = published_copy.vintage
     bretagne = v / "panoramas" / "region-53.pdf"
     idf = v / "panoramas" / "region-11.pdf"
     before = (bretagne.stat().st_mtime_ns, idf.stat().st_mtime_ns)
-    result = run_cli(["run", "--millesime", str(MILLESIME), "--region", "53"], published.env)
+    result = run_cli(["run", "--millesime", str(MILLESIME), "--region", "53"], published_copy.env)
     assert result.returncode == 0, result.stderr
     assert bretagne.stat().st_mtime_ns > before[0]
     assert idf.stat().st_mtime_ns == before[1]

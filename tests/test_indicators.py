@@ -245,9 +245,8 @@ def publish_sample(root: Path, seed: int = 7) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ind")
-    settings = publish_sample(root)
+def built(micro_published):
+    settings = micro_published
     con = connect(settings.warehouse, read_only=True)
     yield settings, con, micro_frames()
     con.close()

@@ -8,15 +8,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.test_indicators import publish_sample
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def output_dir(tmp_path_factory):
-    return publish_sample(tmp_path_factory.mktemp("nb")).output_dir
+def output_dir(micro_published):
+    return micro_published.output_dir
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -55,3 +55,65 @@ def test_copy_to_parquet_counts_rows(tmp_path):
     con = warehouse.connect()
     n = warehouse.copy_to_parquet(con, "SELECT range AS i FROM range(7)", tmp_path / "x.parquet")
     assert n == 7
+
+
+def test_sql_files_are_package_data():
+    """Every SQL file is read from the package (``importlib.resources``), and the packaging declares them, so a
+    non-editable ``pip install .`` ships them (``test_wheel_ships_the_sql_files`` builds one)."""
+    import importlib.resources
+    import tomllib
+    from pathlib import Path
+
+    root = importlib.resources.files("observatory") / "sql"
+    assert warehouse.SQL_DIR == root
+    names = sorted(str(p.relative_to(Path(str(root)))) for p in Path(str(root)).rglob("*.sql"))
+    assert "indicators/cellules.sql" in names and "staging/postes.sql" in names and len(names) > 20
+    assert warehouse.sql_text("indicators/cellules.sql").lstrip().startswith("--")
+    with pytest.raises(FileNotFoundError, match="observatory/sql/nope/missing.sql"):
+        warehouse.sql_text("nope/missing.sql")
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["observatory"]
+    assert all(any(Path("sql", n).match(p) for p in patterns) for n in names)
+
+
+def test_wheel_ships_the_sql_files(tmp_path):
+    """A wheel built from a copy of the tree (what ``pip install .`` installs) holds every SQL file."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("observatory", "pipelines"):
+        shutil.copytree(root / name, src / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("ess_observatory-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".sql")}
+    source = {
+        f"observatory/sql/{p.relative_to(root / 'observatory' / 'sql')}"
+        for p in (root / "observatory" / "sql").rglob("*.sql")
+    }
+    assert shipped == source and len(source) > 20

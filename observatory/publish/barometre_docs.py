@@ -301,7 +301,7 @@ def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None
 
 
 def _departements_of(b: Barometre, niveau: str, code: str) -> list[str]:
-    from observatory.reference import departements
+    from observatory.reference.cog import departements
 
     deps = departements()
     if niveau == "region":
@@ -311,7 +311,7 @@ def _departements_of(b: Barometre, niveau: str, code: str) -> list[str]:
 
 
 def _sectors(b: Barometre) -> list[tuple[str, str]]:
-    from observatory.reference import secteurs
+    from observatory.reference.perimeter import secteurs
 
     labels = secteurs().drop_duplicates("secteur").set_index("secteur")["libelle_secteur"].to_dict()
     order = list(labels)
