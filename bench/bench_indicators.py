@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from observatory import secrecy
+from observatory import audit, secrecy
 from observatory.config import Settings
 from observatory.warehouse import connect, run_sql
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         etabs = con.table("ess.etablissements_employeurs").df()
         con.close()
         t0 = time.perf_counter()
-        cells = secrecy.recompute_cells(postes, etabs)
+        cells = audit.recompute_cells(postes, etabs)
         timings["cellules (pandas)"] = time.perf_counter() - t0
     print(f"postes: {n_postes:,}".replace(",", " "), f"— pandas cells: {len(cells):,}".replace(",", " "))
     for step, seconds in timings.items():

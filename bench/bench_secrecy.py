@@ -6,7 +6,7 @@
 The warehouse (``ess.*`` and ``ref.*`` filled by the pipeline) is copied to a temporary file first: the bench
 never writes it. Steps: ``sql/indicators/cellules.sql``, :func:`observatory.secrecy.protect` (with its own
 per-step timings: primary, each τ-Argus table, each closure), ``indicateurs.sql`` and ``publication.sql``,
-then :func:`observatory.secrecy.audit_warehouse` with each of its parts timed (``recompute_cells``,
+then :func:`observatory.audit.audit_warehouse` with each of its parts timed (``recompute_cells``,
 ``_primary_violations``, ``_lp_checks``, ``_lp_checks_bands``; the module functions are wrapped).
 
 Per step: wall seconds, CPU seconds (user + system of this process and of its finished children, i.e.
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from bench_ingest import reset_peak, stage_peak_mb
 
-from observatory import secrecy
+from observatory import audit, secrecy
+from observatory.audit import run as audit_run
 from observatory.config import Settings
 from observatory.warehouse import connect, run_sql
 
@@ -81,7 +82,7 @@ def table_sha(con, table: str) -> tuple[int, str]:
     return len(df), hashlib.sha256(df.to_csv(index=False).encode()).hexdigest()[:16]
 
 
-def report_sha(report: secrecy.AuditReport) -> str:
+def report_sha(report: audit.AuditReport) -> str:
     text = json.dumps(
         [
             report.published_checked,
@@ -121,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             counts = {}
         for part in AUDIT_PARTS:
-            steps.wrap(secrecy, part, f"audit.{part}")
-        report = steps.run("audit_warehouse", secrecy.audit_warehouse, con)
+            steps.wrap(audit_run, part, f"audit.{part}")
+        report = steps.run("audit_warehouse", audit.audit_warehouse, con)
         n_cells = con.execute("SELECT count(*) FROM ind.cellules").fetchall()[0][0]
         fingerprints = {
             "ind.masque": table_sha(con, "ind.masque"),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import secrecy
+from observatory import audit, secrecy
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
 from observatory.warehouse import atomic_path, run_sql
@@ -193,7 +193,7 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
     protect_cells(con)
     run_sql(con, "barometre/indicateurs.sql", params)
     # blocking: a table whose hidden cells can be recomputed never reaches output/
-    report = secrecy.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
+    report = audit.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
     if not report.passed:
         raise BarometreError(f"baromètre {semestre}: {report.summary()}")
 

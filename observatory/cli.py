@@ -52,10 +52,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from observatory import secrecy
+    from observatory import audit
 
     settings = Settings().with_(millesime=args.millesime)
-    report = secrecy.audit_publication(settings)
+    report = audit.audit_publication(settings)
     print(report.summary())
     return 0 if report.passed else 1
 

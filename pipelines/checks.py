@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from observatory import secrecy
+from observatory import audit
 from observatory.warehouse import run_sql
 from pipelines.assets.indicators import indicateurs_proteges
 from pipelines.assets.ingest import staging
@@ -84,7 +84,7 @@ def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 )
 def indicateurs_secrecy_audit(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as con:
-        report = secrecy.audit_warehouse(con)
+        report = audit.audit_warehouse(con)
     return dg.AssetCheckResult(
         passed=report.passed,
         metadata={

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from observatory import secrecy
+from observatory import audit
+from observatory.audit import tables as audit_tables
+from observatory.audit.rules import DEFAULTS, KEY
+from observatory.secrecy import repair
 from observatory.warehouse import connect
 from tests.test_indicators import publish_sample
 
@@ -17,7 +20,7 @@ def sample(tmp_path_factory):
 
 
 def test_protected_publication_passes_the_audit(sample):
-    report = secrecy.audit_publication(sample)
+    report = audit.audit_publication(sample)
     assert report.passed, report.summary()
     assert report.published_checked > 1000
     assert report.tables_checked > 10 and report.hidden_checked > 50  # secondary cells really were bounded
@@ -35,7 +38,7 @@ def test_audit_catches_a_primary_cell_published(sample):
         i = df.index[(df.statut == "secret_primaire") & (df.indicateur == "effectif_31_12")][0]
         df.loc[i, ["statut", "valeur"]] = ["publie", 1.0]
         _republish(sample, df)
-        report = secrecy.audit_publication(sample)
+        report = audit.audit_publication(sample)
         assert not report.passed
         assert any("primary rule" in v for v in report.violations)
     finally:
@@ -57,7 +60,7 @@ def _audit_with_published(sample, df, cells):
     df.loc[cells, "valeur"] = df.loc[cells, "valeur_calculee"]
     df.loc[cells, "statut"] = "publie"
     _republish(sample, df.drop(columns="valeur_calculee"))
-    return secrecy.audit_publication(sample)
+    return audit.audit_publication(sample)
 
 
 def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):
@@ -91,9 +94,9 @@ def test_lp_bounds_on_a_small_table():
     eqs = [([(r, 1), (r, 2)], (r, "t")) for r in ("a", "b", "t")]
     eqs += [([("a", c), ("b", c)], ("t", c)) for c in (1, 2, "t")]
     one = {**values, ("a", 1): None}
-    assert secrecy.lp_bounds(one, eqs)[("a", 1)] == pytest.approx((3.0, 3.0))
+    assert audit.lp_bounds(one, eqs)[("a", 1)] == pytest.approx((3.0, 3.0))
     four = {**values, **dict.fromkeys([("a", 1), ("a", 2), ("b", 1), ("b", 2)])}
-    lo, hi = secrecy.lp_bounds(four, eqs)[("a", 1)]
+    lo, hi = audit.lp_bounds(four, eqs)[("a", 1)]
     assert lo == pytest.approx(1.0) and hi == pytest.approx(4.0) and np.isfinite(hi)
 
 
@@ -183,7 +186,7 @@ def test_one_establishment_with_nobody_at_31_12_in_a_one_departement_region(tmp_
     france = france[(france.sexe == "tous")]
     assert france[france.pcs == "toutes"].statut.tolist() == ["publie"]
     # and nothing hidden can be recomputed from what is published
-    report = secrecy.audit_warehouse(con)
+    report = audit.audit_warehouse(con)
     con.close()
     assert report.passed, report.summary()
 
@@ -193,7 +196,7 @@ def test_headline_totals_are_published(sample):
     headcounts of every région and département of the micro-dataset stay published (none is primary)."""
     pub = pd.read_parquet(sample.vintage_output / "tables" / "indicateurs.parquet")
     head = (pub.indicateur == "effectif_31_12") & pub.niveau.isin(["region", "departement"])
-    for dim, total in secrecy.DEFAULTS.items():
+    for dim, total in DEFAULTS.items():
         head &= pub[dim] == total
     for champ in ("ess", "prive_hors_ess"):
         st = pub[head & (pub.champ == champ)].statut
@@ -215,9 +218,9 @@ def test_determined_cells_agrees_with_lp_bounds():
         for k in list(values):
             if rng.random() < 0.4:
                 values[k] = None
-        bounds = secrecy.lp_bounds(values, eqs)
+        bounds = audit.lp_bounds(values, eqs)
         expected = {c: lo for c, (lo, hi) in bounds.items() if hi - lo <= 1e-6}
-        got = secrecy.determined_cells(values, eqs)
+        got = audit.determined_cells(values, eqs)
         assert got.keys() == expected.keys()
         assert all(got[c] == pytest.approx(expected[c]) for c in got)
 
@@ -270,7 +273,7 @@ def _champ_cells(sce_units: int):
     rows = []
     for niveau, code in (("region", "01"), ("departement", "971")):
         for champ, n in jobs.items():
-            rows.append({"niveau": niveau, "code": code, "champ": champ, **secrecy.DEFAULTS,
+            rows.append({"niveau": niveau, "code": code, "champ": champ, **DEFAULTS,
                          "n_etab": units[champ], "n_salaries": n, "effectif": n, "etp": float(n),
                          "masse": 1000.0 * n, "s_net": 800.0 * n, "nbheur": 1600.0 * n,
                          "max_effectif": 1, "max_etp": 1.0, "max_masse": 1000.0, "max_s_net": 800.0,
@@ -283,7 +286,7 @@ def _champ_publication(cells: pd.DataFrame, hidden: set) -> pd.DataFrame:
     pub = cells[~cells.champ.str.startswith("_")]
     pub = pd.concat(
         [
-            pub[secrecy.KEY].assign(indicateur=indicateur, valeur=pub[column].astype(float))
+            pub[KEY].assign(indicateur=indicateur, valeur=pub[column].astype(float))
             for indicateur, column in (("effectif_31_12", "effectif"), ("etablissements_employeurs", "n_etab"))
         ],
         ignore_index=True,
@@ -299,19 +302,19 @@ def test_audit_catches_a_secret_internal_champ_given_away_by_the_legal_perimeter
     loi 2014 total protects them (privé hors ESS = sociétés commerciales + the rest, both unknown)."""
     deps = pd.DataFrame({"code_departement": ["971"], "code_region": ["01"]})
     cells = _champ_cells(sce_units=2)
-    report = secrecy.AuditReport()
-    secrecy._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
+    report = audit.AuditReport()
+    audit_tables._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
     found = {r.split(": ", 1)[1] for r in report.recoverable}
     # jobs (6) and establishments (2), in the région and in its département
     assert found == {"('971', '_sce') = 6", "('01', '_sce') = 6", "('971', '_sce') = 2", "('01', '_sce') = 2"}
-    report = secrecy.AuditReport()
-    secrecy._lp_checks_champs(_champ_publication(cells, {"ess_loi_2014"}), cells, deps, report)
+    report = audit.AuditReport()
+    audit_tables._lp_checks_champs(_champ_publication(cells, {"ess_loi_2014"}), cells, deps, report)
     assert report.recoverable == []
     assert report.hidden_checked == 8  # (2 loi 2014 + 2 sociétés commerciales) × jobs, establishments
     # with three sociétés commerciales the subtraction gives nothing secret away
     cells = _champ_cells(sce_units=3)
-    report = secrecy.AuditReport()
-    secrecy._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
+    report = audit.AuditReport()
+    audit_tables._lp_checks_champs(_champ_publication(cells, set()), cells, deps, report)
     assert report.recoverable == []
 
 
@@ -333,6 +336,6 @@ def test_protection_finds_the_same_fixed_cells_as_the_audit_lp():
         value = grid.ravel()
         hidden = rng.random(16) < 0.45
         values = {k: (None if hidden[p] else float(value[p])) for k, p in pos.items()}
-        fixed_lp = {pos[k] for k, (lo, hi) in secrecy.lp_bounds(values, eqs).items() if hi - lo <= 1e-6}
-        got = secrecy._determined(np.arange(16), rows, hidden, np.zeros(16, bool), value)
+        fixed_lp = {pos[k] for k, (lo, hi) in audit.lp_bounds(values, eqs).items() if hi - lo <= 1e-6}
+        got = repair._determined(np.arange(16), rows, hidden, np.zeros(16, bool), value)
         assert set(got.tolist()) == fixed_lp

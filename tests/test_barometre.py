@@ -327,14 +327,14 @@ def test_secondary_secrecy_across_territories_and_champs(settings):
 
 
 def test_barometre_audit_passes_and_catches_a_cell_recoverable_by_subtraction(settings):
-    from observatory import secrecy
+    from observatory import audit
 
     con = make_warehouse()
     barometre.build_barometre(con, settings, "2023-S2")  # the blocking audit passed
     table = con.table("ind.barometre").df()
     deps = con.table("ref.departements").df()
     con.close()
-    assert secrecy.audit_barometre(table, deps).passed
+    assert audit.audit_barometre(table, deps).passed
     # publish Ille-et-Vilaine's ESS (A + B = 17 + 18, primary): Finistère's (C alone) follows from
     # Bretagne's published ESS by subtraction
     leak = table.copy()
@@ -344,13 +344,13 @@ def test_barometre_audit_passes_and_catches_a_cell_recoverable_by_subtraction(se
     cell &= (leak.niveau == "departement") & (leak.famille == "toutes") & (leak.secteur == "tous")
     i = leak.index[cell & (leak.code == "35")][0]
     leak.loc[i, ["statut", "valeur"]] = ["publie", 17 + 18]
-    report = secrecy.audit_barometre(leak, deps)
+    report = audit.audit_barometre(leak, deps)
     assert not report.passed
     assert any("2023-T4" in r and "'29'" in r and "= 40" in r for r in report.recoverable), report.summary()
 
 
 def test_barometre_audit_catches_a_cell_recoverable_along_the_champs(settings):
-    from observatory import secrecy
+    from observatory import audit
 
     con = make_warehouse()
     barometre.build_barometre(con, settings, "2023-S2")
@@ -368,7 +368,7 @@ def test_barometre_audit_catches_a_cell_recoverable_along_the_champs(settings):
     for champ in ("prive", "ess"):
         i = leak.index[cell & (leak.champ == champ)][0]
         leak.loc[i, ["statut", "valeur"]] = ["publie", float(q4[champ])]
-    report = secrecy.audit_barometre(leak, deps)
+    report = audit.audit_barometre(leak, deps)
     expected = f"('29', 'prive_hors_ess') = {float(q4['prive'] - q4['ess']):g}"
     hits = [r for r in report.recoverable if "2023-T4, région 53" in r and "champs" in r and expected in r]
     assert hits, report.summary()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from observatory import secrecy
+from observatory.secrecy import closure
 
 
 def _cell(**kw) -> pd.DataFrame:
@@ -136,9 +137,9 @@ def test_closure_hides_the_loi_2014_total_not_the_ess_total():
     )
     hidden0 = np.array([False, False, True, False, False])
     zero = np.zeros(5, bool)
-    by_size, _ = secrecy._close(long, hidden0, cost, zero)
+    by_size, _ = closure._close(long, hidden0, cost, zero)
     assert by_size.tolist() == [False, True, True, False, True]  # the old order: the ESS total goes
-    hidden, _ = secrecy._close(long, hidden0, cost, zero, secrecy.importance(cells))
+    hidden, _ = closure._close(long, hidden0, cost, zero, secrecy.importance(cells))
     assert hidden.tolist() == [True, False, True, False, True]
 
 

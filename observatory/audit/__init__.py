@@ -1,0 +1,33 @@
+"""The independent secrecy audit: its own rules and relations, recomputed from the microdata.
+
+It imports nothing from :mod:`observatory.secrecy` (the protection): an error there must not be repeated
+here. It recomputes everything it checks from the microdata with plain pandas (it does not reuse
+``sql/indicators``) and proves, on the published table only, that (1) no published cell breaks a primary
+rule and (2) in each 2-D table département × breakdown of a region with its margins, no hidden cell is
+determined exactly by the published ones (min and max of the cell under the table's equations, HiGHS).
+
+Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALUE / MAX per cell),
+:mod:`.lp` (bounds of hidden cells), :mod:`.tables` (the indicator table's checks), :mod:`.barometre`
+(the baromètre's), :mod:`.run` (the whole audit), :mod:`.report`.
+"""
+
+from __future__ import annotations
+
+from observatory.audit.barometre import audit_barometre
+from observatory.audit.lp import EXACT, determined_cells, free_cells, lp_bounds
+from observatory.audit.microdata import recompute_cells
+from observatory.audit.report import AuditReport
+from observatory.audit.run import audit, audit_publication, audit_warehouse
+
+__all__ = [
+    "EXACT",
+    "AuditReport",
+    "audit",
+    "audit_barometre",
+    "audit_publication",
+    "audit_warehouse",
+    "determined_cells",
+    "free_cells",
+    "lp_bounds",
+    "recompute_cells",
+]

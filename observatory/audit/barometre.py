@@ -1,0 +1,100 @@
+"""The audit of the baromètre table (``ind.barometre``): no hidden quarterly headcount determined."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from observatory.audit.lp import determined_cells, free_cells
+from observatory.audit.report import AuditReport
+from observatory.audit.rules import DEFAULTS, departements_of
+from observatory.audit.tables import _AUDIT_TREE, _champ_table_equations
+
+
+def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> AuditReport:
+    """LP audit of a baromètre table (``ind.barometre``): no hidden headcount of a quarter is determined.
+
+    For each quarter, champ and breakdown (families of the ESS, sectors, or none) and each région with its
+    départements, the headcounts published — ``effectif_fin_trimestre``, and the year-before headcount
+    that a published ``solde_annuel`` gives away (effectif(T) − solde(T)) — bound every hidden one under the
+    table's equations (min/max LP, :func:`lp_bounds`). Mayotte (outside the source's field) is left out.
+    """
+    report = AuditReport()
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.niveau.isin(["region", "departement"]) & (published.statut != "non_disponible")]
+    eff = t[t.indicateur == "effectif_fin_trimestre"]
+    key = ["niveau", "code", "champ", "famille", "secteur"]
+    known = {
+        (*r[:5], r[5]): (None if r[6] != "publie" else float(r[7]))
+        for r in eff[[*key, "trimestre", "statut", "valeur"]].itertuples(index=False)
+    }
+    solde = t[(t.indicateur == "solde_annuel") & (t.statut == "publie")]
+    for r in solde[[*key, "trimestre", "valeur"]].itertuples(index=False):
+        now = known.get((*r[:5], r[5]))
+        y, n = int(r[5][:4]), r[5][-1]
+        before = (*r[:5], f"{y - 1}-T{n}")
+        if now is not None and known.get(before, 0.0) is None:
+            known[before] = now - float(r[6])
+    cells = pd.DataFrame([(*k, v) for k, v in known.items()], columns=[*key, "trimestre", "v"])
+    report.published_checked = int(cells.v.notna().sum())
+    cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
+    for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
+        sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
+        if dim is None:
+            sub = sub[(sub.famille == DEFAULTS["famille"]) & (sub.secteur == DEFAULTS["secteur"])]
+        for (trimestre, champ, region), g in sub.groupby(["trimestre", "champ", "region"], sort=True):
+            if region == "06" or not g.v.isna().any():
+                continue
+            col = g[dim] if dim else pd.Series("t", index=g.index)
+            total = DEFAULTS[dim] if dim else "t"
+            values = {(c, x): (None if pd.isna(v) else v) for c, x, v in zip(g.code, col, g.v)}
+            cats = sorted({x for x in col if x != total})
+            deps = sorted(d for d, r in region_of.items() if r == region)
+            eqs = [([(d, x) for d in deps], (region, x)) for x in [*cats, total]]
+            if cats:
+                eqs += [([(c, x) for x in cats], (c, total)) for c in [region, *deps]]
+            report.tables_checked += 1
+            report.hidden_checked += int(sum(v is None for v in values.values()))
+            for cell, v in determined_cells(values, eqs).items():
+                report.recoverable.append(
+                    f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
+                )
+    _barometre_champ_tables(cells, region_of, report)
+    return report
+
+
+def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport) -> None:
+    """The baromètre's tables along the champ tree (privé = ESS + privé hors ESS…), per quarter: (région,
+    départements) × champs, and per territory (sectors and their total) × champs."""
+    present = set(cells.champ)
+    tree = [(t, parts) for t, parts in _AUDIT_TREE if {t, *parts} <= present]
+    if not tree:
+        return
+    deps_of = departements_of(region_of)
+    t = cells[(cells.famille == DEFAULTS["famille"]) & (cells.region != "06")]
+    plain = t[t.secteur == DEFAULTS["secteur"]]
+    tables = [
+        (f"{q}, région {r}", g.code, r, deps_of.get(r, []), g)
+        for (q, r), g in plain.groupby(["trimestre", "region"], sort=True)
+    ]
+    tables += [
+        (
+            f"{q}, {niveau} {code}, secteurs",
+            g.secteur,
+            DEFAULTS["secteur"],
+            sorted(set(g.secteur) - {DEFAULTS["secteur"]}),
+            g,
+        )
+        for (q, niveau, code), g in t.groupby(["trimestre", "niveau", "code"], sort=True)
+    ]
+    for name, col, head, members, g in tables:
+        values = {k: (None if pd.isna(v) else float(v)) for k, v in zip(zip(col, g.champ), g.v)}
+        if not members or not any(v is None for v in values.values()):
+            continue
+        eqs = _champ_table_equations(tree, head, members, values)
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in values.values()))
+        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
+            report.recoverable.append(
+                f"hidden baromètre cell determined exactly ({name}, champs): {cell} = {v:g}"
+            )

@@ -1,0 +1,71 @@
+"""The audit's own statement of the primary rules and of the cell vocabulary.
+
+Written apart from :mod:`observatory.secrecy` on purpose: an error in the protection's rules must not be
+repeated here. The rules (INSEE, ``shared/domain/secrecy.md``), as exact integer comparisons:
+
+- frequency: 1 or 2 contributing units is secret, 0 units is an empty cell;
+- dominance NK(1,85): secret when ``20·MAX > 17·VALUE`` (``VALUE > 0``);
+- Base Tous salariés employment and pay cells: at least 3 establishments, at least 5 (non-annex) jobs, no
+  job above 80 % of the gross or net payroll, no establishment above 85 % of jobs at 31/12, ETP, hours,
+  gross or net payroll.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Coordinates of a cell of the indicator table, and the value of each breakdown meaning "all".
+KEY = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"]
+DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
+FLAT = ("secteur", "tranche", "sexe", "pcs")
+#: The champs published (the internal ``_sce`` / ``_oth`` are derivable by subtraction, never published).
+CHAMPS_PUBLIES = ["ensemble", "public", "prive", "ess", "prive_hors_ess", "ess_loi_2014"]
+#: Jobs at 31/12 by age band; the bands add up to the headcount.
+AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
+#: Indicators published from establishment counts (frequency rule only).
+COUNT_INDICATORS = {"etablissements_employeurs", "part_etablissements_prive"}
+
+UNITS_MIN = 3  # establishments (or enterprises) a cell needs
+JOBS_MIN = 5  # non-annex jobs an employment and pay cell needs
+DOMINANCE = (17, 20)  # NK(1,85): MAX / VALUE above 17/20 (85 %) is secret
+JOB_SHARE = (4, 5)  # one job above 4/5 (80 %) of the payroll is secret
+DOMINATED_QUANTITIES = ("effectif", "etp", "masse", "nbheur", "s_net")
+
+
+def _num(x) -> np.ndarray:
+    return pd.to_numeric(pd.Series(x), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def too_few(units) -> np.ndarray:
+    """Frequency rule: 1 or 2 units."""
+    u = np.nan_to_num(_num(units), nan=0.0)
+    return (u > 0) & (u < UNITS_MIN)
+
+
+def dominated(largest, total, share=DOMINANCE) -> np.ndarray:
+    """``largest`` strictly above ``share`` of ``total`` (a positive total), compared without division."""
+    m = np.nan_to_num(_num(largest), nan=0.0)
+    v = np.nan_to_num(_num(total), nan=0.0)
+    num, den = share
+    return (v > 0) & (m * den > v * num)
+
+
+def magnitude_secret(cells: pd.DataFrame) -> np.ndarray:
+    """The employment and pay rule set, per row of ``cells`` (recomputed FREQ / MAX columns)."""
+    n_etab = np.nan_to_num(_num(cells["n_etab"]), nan=0.0)
+    n_sal = np.nan_to_num(_num(cells["n_salaries"]), nan=0.0)
+    out = too_few(n_etab) | ((n_etab > 0) & (n_sal < JOBS_MIN))
+    out |= dominated(cells["max_poste_brut"], cells["masse"], JOB_SHARE)
+    out |= dominated(cells["max_poste_net"], cells["s_net"], JOB_SHARE)
+    for q in DOMINATED_QUANTITIES:
+        out |= dominated(cells[f"max_{q}"], cells[q])
+    return out
+
+
+def departements_of(region_of: dict) -> dict:
+    """Région → its départements (sorted), from département → région."""
+    out: dict = {}
+    for d, r in sorted(region_of.items()):
+        out.setdefault(r, []).append(d)
+    return out

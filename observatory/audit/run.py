@@ -1,0 +1,68 @@
+"""The audit as a whole: on the warehouse before publication, or on the published table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from observatory.audit.microdata import BATCH_ROWS, ETABS_COLUMNS, POSTES_COLUMNS, recompute_cells
+from observatory.audit.report import AuditReport
+from observatory.audit.tables import (
+    _lp_checks,
+    _lp_checks_bands,
+    _lp_checks_champs,
+    _primary_violations,
+    _zero_headcounts,
+)
+from observatory.errors import SecrecyError
+
+
+def audit(
+    published: pd.DataFrame, postes: pd.DataFrame, etabs: pd.DataFrame, departements: pd.DataFrame
+) -> AuditReport:
+    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`)."""
+    report = AuditReport()
+    cells = recompute_cells(postes, etabs)
+    report.published_checked, report.violations = _primary_violations(published, cells)
+    zero_keys = _zero_headcounts(cells)
+    _lp_checks(published, departements, report, zero_keys)
+    _lp_checks_champs(published, cells, departements, report, zero_keys)
+    _lp_checks_bands(published, departements, report, zero_keys)
+    return report
+
+
+def _postes_batches(con):
+    """The jobs of ``ess.postes`` (only the columns the audit reads), in batches of :data:`BATCH_ROWS`."""
+    cols = ", ".join(POSTES_COLUMNS)
+    reader = con.sql(f"SELECT {cols} FROM ess.postes").to_arrow_reader(BATCH_ROWS)
+    for batch in reader:
+        yield batch.to_pandas()
+
+
+def _microdata_audit(published: pd.DataFrame, con) -> AuditReport:
+    etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
+    departements = con.table("ref.departements").df()
+    return audit(published, _postes_batches(con), etabs, departements)
+
+
+def audit_warehouse(con) -> AuditReport:
+    """Audit the table about to be published (``ind.publication`` of the warehouse) before it is written.
+
+    Same audit as :func:`audit_publication`; the pipeline runs it as a blocking check so that a table that
+    fails it never reaches ``output/``.
+    """
+    return _microdata_audit(con.table("ind.publication").df(), con)
+
+
+def audit_publication(settings) -> AuditReport:
+    """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only)."""
+    import duckdb
+
+    table = settings.vintage_output / "tables" / "indicateurs.parquet"
+    if not table.exists():
+        raise SecrecyError(f"no published table to audit: {table}")
+    published = pd.read_parquet(table)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return _microdata_audit(published, con)
+    finally:
+        con.close()

@@ -1,0 +1,280 @@
+"""The audit of the indicator table: primary rules on published cells, and the LP checks of its tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from observatory.audit.lp import EXACT, _structural_zeros, determined_cells, free_cells, lp_bounds
+from observatory.audit.report import AuditReport
+from observatory.audit.rules import (
+    AGE_BANDS,
+    CHAMPS_PUBLIES,
+    COUNT_INDICATORS,
+    DEFAULTS,
+    FLAT,
+    KEY,
+    departements_of,
+    magnitude_secret,
+    too_few,
+)
+
+
+def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[int, list]:
+    pub = published[published.statut == "publie"]
+    merged = pub.merge(cells, on=KEY, how="left", indicator=True)
+    violations = []
+    missing = merged[merged._merge == "left_only"]
+    violations += [
+        f"no microdata for published cell {tuple(r[KEY])} {r.indicateur}" for _, r in missing.iterrows()
+    ]
+    m = merged[merged._merge == "both"].reset_index(drop=True)
+    count = m.indicateur.isin(COUNT_INDICATORS)
+    ent = m.indicateur == "entreprises_employeuses"
+    bad = np.where(
+        count,
+        too_few(m.n_etab),
+        np.where(ent, too_few(m.n_ent) | too_few(m.n_etab), magnitude_secret(m)),
+    )
+    for _, r in m[bad].iterrows():
+        violations.append(f"published cell breaks a primary rule: {tuple(r[KEY])} {r.indicateur}")
+    return len(pub), violations
+
+
+def _key_tuples(frame: pd.DataFrame) -> list:
+    """The ``KEY`` of each row of ``frame``, as tuples of Python objects."""
+    return list(zip(*(frame[k].to_numpy(object) for k in KEY)))
+
+
+def _zero_headcounts(cells: pd.DataFrame) -> set:
+    """Keys of the cells with no job at 31/12 (every establishment in size band 0): known zeros of the
+    headcount tables, for an attacker as for the protection (:func:`secondary`)."""
+    return set(_key_tuples(cells[cells.effectif == 0]))
+
+
+def _lp_checks(
+    published: pd.DataFrame,
+    departements: pd.DataFrame,
+    report: AuditReport,
+    zero_keys: frozenset = frozenset(),
+) -> None:
+    two = published[published.indicateur.isin(["effectif_31_12", "etablissements_employeurs"])]
+    pub = dict(
+        zip(
+            two[[*KEY, "indicateur"]].itertuples(index=False, name=None),
+            zip(two.statut, two.valeur, strict=True),
+            strict=True,
+        )
+    )
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    margins = {
+        "famille": [
+            (
+                "ess",
+                sorted(
+                    published.loc[
+                        (published.champ == "ess") & (published.famille != "toutes"), "famille"
+                    ].unique()
+                ),
+            ),
+            (
+                "ess_loi_2014",
+                sorted(
+                    published.loc[
+                        (published.champ == "ess_loi_2014") & (published.famille != "toutes"), "famille"
+                    ].unique()
+                ),
+            ),
+        ],
+        "secteur": None,
+        "tranche": None,
+        "sexe": None,
+    }
+    for indicateur in ("effectif_31_12", "etablissements_employeurs"):
+        rows = published[published.indicateur == indicateur]
+        for dim, spec in margins.items():
+            champ_cats = spec or [
+                (
+                    c,
+                    sorted(
+                        rows.loc[
+                            (rows[dim] != DEFAULTS[dim])
+                            & (rows.champ == c)
+                            & (rows.famille == "toutes")
+                            & (rows.pcs == "toutes"),
+                            dim,
+                        ].unique()
+                    ),
+                )
+                for c in CHAMPS_PUBLIES
+            ]
+            for champ, cats in champ_cats:
+                if not cats:
+                    continue
+                for region in sorted(set(region_of.values())):
+                    deps = sorted(d for d, r in region_of.items() if r == region)
+                    geos = [("region", region)] + [("departement", d) for d in deps]
+                    values = {}
+                    zeros = set()
+                    for niveau, code in geos:
+                        for cat in [*cats, DEFAULTS[dim]]:
+                            key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
+                            k = (*(key[c] for c in KEY), indicateur)
+                            nobody = dim == "tranche" and cat == "0" or k[:-1] in zero_keys
+                            if indicateur == "effectif_31_12" and nobody:
+                                values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
+                                zeros.add((code, cat))
+                            elif k in pub:
+                                statut, valeur = pub[k]
+                                values[(code, cat)] = None if statut != "publie" else float(valeur)
+                    eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
+                    eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
+                    _structural_zeros(values, eqs, zeros)
+                    if not any(v is None for v in values.values()):
+                        continue
+                    report.tables_checked += 1
+                    free = free_cells(values, eqs)
+                    report.hidden_checked += len(free)
+                    rest = [c for c, v in values.items() if v is None and c not in free]
+                    for cell, (lo, hi) in lp_bounds(values, eqs, rest).items():
+                        report.hidden_checked += 1
+                        if hi - lo <= EXACT:
+                            report.recoverable.append(
+                                f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
+                            )
+
+
+_AUDIT_TREE = (  # the champ tree, total = Σ parts (the audit's own statement of perimeter.md)
+    ("ensemble", ("public", "prive")),
+    ("prive", ("ess", "prive_hors_ess")),
+    ("prive_hors_ess", ("_sce", "_oth")),
+    ("ess_loi_2014", ("ess", "_sce")),
+)
+
+
+def _champ_table_equations(tree, head, members: list, values: dict) -> list:
+    """Equations of a table whose cells are ``(column, champ)``: the champ ``tree`` in each column (head and
+    members), and per champ, the head column = Σ member columns (only towards totals that exist)."""
+    champs = sorted({ch for _, ch in values})
+    eqs = [
+        ([(col, p) for p in parts], (col, total))
+        for col in [head, *members]
+        for total, parts in tree
+        if (col, total) in values
+    ]
+    return eqs + [([(c, ch) for c in members], (head, ch)) for ch in champs if (head, ch) in values]
+
+
+def _lp_checks_champs(
+    published: pd.DataFrame,
+    cells: pd.DataFrame,
+    departements: pd.DataFrame,
+    report: AuditReport,
+    zero_keys: frozenset = frozenset(),
+) -> None:
+    """The 2-D tables along the champ tree: per région, (région, départements) × champs; per région and
+    département, (secteur, tranche or sexe, and its total) × champs — headcounts and establishment counts.
+
+    A published cell is known when its statut is ``publie``. The internal champs (sociétés commerciales de
+    l'ESS, other private) are never published: they are unknowns of the tables, and one that breaks a
+    primary rule (from the recomputed ``cells``) must not be determined, like a hidden published cell. A
+    headcount that is 0 in the microdata is 0 by definition (every establishment is in size band 0,
+    visible from which cells exist), as on the protection side.
+    """
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    deps_of = departements_of(region_of)
+    micro = cells[cells.niveau.isin(["region", "departement"]) & (cells.famille == DEFAULTS["famille"])]
+    micro = micro[micro.champ.isin(["_sce", "_oth"])]
+    pub = published[
+        published.niveau.isin(["region", "departement"])
+        & (published.famille == DEFAULTS["famille"])
+        & (published.pcs == DEFAULTS["pcs"])
+    ]
+
+    for indicateur, nature in (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage")):
+        rows = pub[pub.indicateur == indicateur]
+        known = {
+            k: (float(v) if st == "publie" else None)
+            for k, v, st in zip(_key_tuples(rows), rows.valeur, rows.statut)
+        }
+        secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
+        internal = _key_tuples(micro)
+        # a secret internal cell must not be determined; the others are unknowns that protect nothing
+        watched = {k for k, v in known.items() if v is None}
+        watched |= {k for k, s in zip(internal, secret) if s}
+        known.update(dict.fromkeys(internal))
+        if nature == "montant":
+            for k in zero_keys & known.keys():
+                known[k] = 0.0
+        frame = pd.DataFrame(list(known), columns=KEY, dtype=object)
+        frame["v"] = pd.Series(list(known.values()), dtype=object)
+        frame["w"] = [k in watched for k in known]
+        frame["region"] = np.where(frame.niveau == "region", frame.code, frame.code.map(region_of))
+        dims = ("secteur", "tranche", "sexe") if nature == "montant" else ("secteur", "tranche")
+        for dim in (None, *dims):
+            sub = frame
+            for d in FLAT:
+                if d != dim:
+                    sub = sub[sub[d] == DEFAULTS[d]]
+            groups = sub.groupby("region", sort=True) if dim is None else sub.groupby(["niveau", "code"])
+            for name, g in groups:
+                keys = list(zip(g.code if dim is None else g[dim], g.champ))
+                values = dict(zip(keys, g.v))
+                mine = dict(zip(keys, g.w))
+                if not any(v is None for v in values.values()):
+                    continue
+                if dim is None:  # columns: the région (total) and its départements
+                    head, members = name, deps_of.get(name, [])
+                else:  # columns: the breakdown's total and its categories
+                    head, members = DEFAULTS[dim], sorted({c for c in g[dim] if c != DEFAULTS[dim]})
+                if not members:
+                    continue
+                eqs = _champ_table_equations(_AUDIT_TREE, head, members, values)
+                report.tables_checked += 1
+                # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
+                free = free_cells(values, eqs) | {k for k, v in values.items() if v is None and not mine[k]}
+                report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
+                for cell, v in determined_cells(values, eqs, free=free).items():
+                    report.recoverable.append(
+                        f"hidden cell determined exactly ({indicateur}, champs, {dim or 'territoire'}, {name}): "
+                        f"{cell} = {v:g}"
+                    )
+
+
+def _lp_checks_bands(
+    published: pd.DataFrame,
+    departements: pd.DataFrame,
+    report: AuditReport,
+    zero_keys: frozenset = frozenset(),
+) -> None:
+    """The age pyramid: per champ, sexe and région, the table départements (and région) × age bands with
+    the headcount as total; no hidden band or headcount may be determined by the published ones. A cell
+    with no job at 31/12 (``zero_keys``) has a known pyramid of zeros."""
+    codes = [f"effectif_{b}" for b in AGE_BANDS]
+    region_of = dict(zip(departements.code_departement, departements.code_region))
+    t = published[published.indicateur.isin([*codes, "effectif_31_12"])]
+    t = t[t.niveau.isin(["region", "departement"])]
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        t = t[t[dim] == DEFAULTS[dim]]
+    if not t.indicateur.isin(codes).any():
+        return
+    t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
+        if (g.statut == "publie").all():
+            continue
+        zero = [k in zero_keys for k in _key_tuples(g)]
+        values = {
+            (c, i): (0.0 if z else float(v) if st == "publie" else None)
+            for c, i, v, st, z in zip(g.code, g.indicateur, g.valeur, g.statut, zero)
+        }
+        deps = sorted(d for d, r in region_of.items() if r == region)
+        geos = [region, *deps]
+        eqs = [([(c, i) for i in codes], (c, "effectif_31_12")) for c in geos]
+        eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in values.values()))
+        # one LP clears most hidden cells at once (:func:`free_cells`); the others get their min / max LPs
+        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
+            report.recoverable.append(
+                f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
+            )

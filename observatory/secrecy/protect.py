@@ -1,0 +1,222 @@
+"""The protection of the indicator table: primary flags, τ-Argus, closure and repair, written to ``ind.masque``."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from observatory.secrecy.closure import _close, importance, structural_zeros
+from observatory.secrecy.equations import _inside, _universe, check_equations, equations
+from observatory.secrecy.repair import _protect_lookahead, _tables_2d
+from observatory.secrecy.rules import AGE_BANDS, DEFAULTS, KEY, PRIMAIRE, PUBLIE, SECONDAIRE, STATUTS, primary
+from observatory.secrecy.tauargus import TAUARGUS_RELEASE_TIER, TAUARGUS_TABLES, TableSpec, _run_table
+
+log = logging.getLogger(__name__)
+
+
+def protect_additive(
+    cells: pd.DataFrame, hidden: np.ndarray, value: np.ndarray, known_zero: np.ndarray, region_of: dict
+) -> np.ndarray:
+    """Secondary suppression of one additive table of cells (``KEY`` columns), e.g. one baromètre quarter.
+
+    The same machinery as the indicator table's magnitudes: the equations between the cells (territory,
+    champ, famille, secteur), the closure in the :func:`importance` order with its look-ahead, and the exact
+    2-D proof and repair of each région × breakdown table. ``hidden`` holds the primary secrets,
+    ``known_zero`` cells known to be 0 without publication (outside the source's field). Returns the hidden
+    flags (a superset of ``hidden``).
+    """
+    cells = cells[KEY].reset_index(drop=True)
+    long = equations(cells, region_of)
+    if not len(long):
+        return hidden.copy()
+    check_equations(long, value, "value")
+    zero = structural_zeros(long, known_zero)
+    tier = importance(cells)
+    tables = list(_tables_2d(cells, region_of, "montant"))
+    return _protect_lookahead(long, tables, hidden, value, zero, tier, value)[0]
+
+
+def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):
+    """The age-band cells, as extra cells of the magnitude system (positions ``len(cells)`` onwards).
+
+    Bands exist for the cells without famille / secteur / tranche / pcs breakdown (any sexe) of France, the
+    régions, the départements and the unknown territory, every champ (internal ones included). Band ``b``
+    of such a cell sits in the tranche slot (``tranche = b``), so :func:`equations` ties it to its cell
+    (the bands add up to the cell's jobs at 31/12), to the same band across sexes, champs and territories.
+    Returns the base cell positions, the equations (global positions, ids from ``first_eq``) and the
+    band rows (band-major: extra position ``j·m + i`` is band ``j`` of base cell ``i``).
+    """
+    base = np.ones(len(cells), bool)
+    for dim in ("famille", "secteur", "tranche", "pcs"):
+        base &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    base &= cells.niveau.isin(["france", "region", "departement", "_geo_inconnu"]).to_numpy()
+    idx = np.flatnonzero(base)
+    sub = cells.iloc[idx][KEY].reset_index(drop=True)
+    frame = pd.concat([sub] + [sub.assign(tranche=b) for b in AGE_BANDS], ignore_index=True)
+    glob = np.concatenate([idx, len(cells) + np.arange(len(idx) * len(AGE_BANDS))])
+    long = equations(frame, region_of)
+    long = long.assign(cell=glob[long.cell.to_numpy()], eq=long["eq"].to_numpy() + first_eq)
+    return idx, long, frame.iloc[len(idx) :].reset_index(drop=True)
+
+
+def secondary(
+    cells: pd.DataFrame, prim: pd.DataFrame, esp: pd.DataFrame, workdir: Path, timings: dict | None = None
+) -> pd.DataFrame:
+    """Statut codes ``s_<nature>`` per cell: primary flags, τ-Argus on the core tables, then the closure."""
+    timings = {} if timings is None else timings
+    out = prim.copy()
+    keys = list(zip(*(prim[k].tolist() for k in KEY), strict=True))
+    pairs = esp[["code_departement", "code_region"]].dropna().drop_duplicates()
+    region_of = dict(zip(pairs.code_departement, pairs.code_region))
+    t0 = time.perf_counter()
+    long_all = equations(cells, region_of)
+    tier = importance(cells)
+    tier_of = dict(zip(keys, tier.tolist()))
+    timings["equations"] = time.perf_counter() - t0
+    for nature in ("montant", "comptage"):
+        p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
+        status = {k: PRIMAIRE if v else PUBLIE for k, v in p.items()}
+        for spec in TAUARGUS_TABLES:
+            t0 = time.perf_counter()
+            added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
+            released = [
+                k for k, v in status.items() if v == SECONDAIRE and tier_of[k] >= TAUARGUS_RELEASE_TIER
+            ]
+            for k in released:
+                status[k] = PUBLIE
+            added -= len(released)
+            timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"] = time.perf_counter() - t0
+            log.info(
+                "τ-Argus %s_%s_%s: %d cells hidden, %.2f s",
+                nature,
+                *spec[:2],
+                added,
+                timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"],
+            )
+        t0 = time.perf_counter()
+        code = np.array([status[k] for k in keys], dtype=np.int64)
+        universe = _universe(cells, nature)
+        # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
+        long = _inside(long_all, universe)
+        value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
+        cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
+        # a headcount of 0 at 31/12 is known without publication: its establishments are all in size band 0
+        # (what the audit assumes of an attacker too)
+        zero = (
+            ((cells.tranche == "0") | (cells.effectif == 0)).to_numpy()
+            if nature == "montant"
+            else np.zeros(len(cells), bool)
+        )
+        hidden0, tier_n = code != PUBLIE, tier
+        if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
+            base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
+            long = pd.concat([long, long_bands], ignore_index=True)
+            # a band is secret with its cell (the cell's rules apply to its pyramid) or by its own rules
+            band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
+            band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
+            value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
+            zero = np.concatenate([zero, np.zeros(len(bands), bool)])
+            hidden0 = np.concatenate([hidden0, band_p | np.tile(hidden0[base], len(AGE_BANDS))])
+            tier_n = np.concatenate([tier, importance(bands)])
+        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
+        zero = structural_zeros(long, zero)
+        tables = list(_tables_2d(cells, region_of, nature))
+        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value)
+        if nature == "montant":
+            m = len(base)
+            for j, b in enumerate(AGE_BANDS):
+                h = hidden[len(cells) + j * m : len(cells) + (j + 1) * m]
+                st = np.where(band_p[j * m : (j + 1) * m], PRIMAIRE, np.where(h, SECONDAIRE, PUBLIE))
+                out[f"s_{b}"] = PUBLIE
+                out.loc[out.index[base], f"s_{b}"] = st
+            hidden = hidden[: len(cells)]
+        code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
+        timings[f"closure {nature}"] = time.perf_counter() - t0
+        log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
+        out[f"s_{nature}"] = code
+    t0 = time.perf_counter()
+    _secondary_counts(cells, prim, out, long_all, tier)
+    timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
+    return out
+
+
+#: Equations along which enterprise counts add up: an enterprise (SIREN) belongs to one champ and one family,
+#: but may have establishments in several territories, sectors or size bands (no equation there).
+_ENTERPRISE_TAGS = ("ch_ensemble", "ch_prive", "ch_phe", "ch_loi", "famille")
+
+
+def _secondary_counts(cells, prim, out, long_all, tier) -> None:
+    """Secondary protection of the sub-population counts and of the enterprise counts (``out`` in place).
+
+    The part-time, fixed-term and 50+ counts are published through their rates (count / headcount): a
+    count is hidden when its rate is, i.e. when it is primary or its cell's headcount is hidden, and the
+    closure then hides more counts until none can be recomputed by subtraction, along the same equations as
+    the headcounts (territory, champ, famille, secteur, tranche, sexe; no pcs: rates are published for
+    ``pcs = toutes`` only). Enterprise counts add up along the champ tree and the families only (an
+    enterprise may span territories, sectors and size bands); they start from their primary flags and
+    the establishment counts' mask (the published figure carries both) and are closed along those
+    equations. Derived shares inherit through ``sql/indicators/indicateurs.sql``.
+    """
+    s_montant = out["s_montant"].to_numpy()
+    universe = _universe(cells, "montant") & (cells.pcs == "toutes").to_numpy()
+    long = _inside(long_all, universe)
+    for sub in ("temps_partiel", "cdd", "age50"):
+        value = cells[sub].astype("float64").to_numpy()
+        check_equations(long, value, sub)
+        zero = structural_zeros(long, (cells.tranche == "0").to_numpy())
+        p = prim[f"p_{sub}"].to_numpy()
+        hidden, _ = _close(long, p | (s_montant != PUBLIE), value, zero, tier)
+        out[f"s_{sub}"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
+    long = _inside(long_all, _universe(cells, "comptage"))
+    long = long[long.tag.isin(_ENTERPRISE_TAGS).to_numpy()]
+    value = cells["n_ent"].astype("float64").to_numpy()
+    # where an enterprise spans two champs or families (establishments classified apart), the parts add up
+    # to more than the total: a bound, not an equation
+    gap = pd.Series(long.sign.to_numpy() * value[long.cell.to_numpy()]).groupby(long["eq"].to_numpy())
+    exact = gap.transform("sum").abs().to_numpy() <= 1e-6
+    long = long[exact]
+    p = prim["p_entreprises"].to_numpy()
+    hidden, _ = _close(
+        long, p | (out["s_comptage"].to_numpy() != PUBLIE), value, np.zeros(len(cells), bool), tier
+    )
+    out["s_entreprises"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
+
+
+def protect(con, *, workdir: str | Path | None = None, timings: dict | None = None) -> dict:
+    """Primary + secondary secrecy on ``ind.cellules``; writes ``ind.masque``; returns counts per statut.
+
+    ``timings`` (optional) receives the seconds of each step (primary, each τ-Argus table, each closure).
+    τ-Argus scratch files go to ``workdir`` (default: a temporary folder), one folder per table.
+    """
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    cells = con.table("ind.cellules").df()
+    # τ-Argus contributors: one row per establishment (its tables cross territory with champ / family)
+    esp = con.execute(
+        """
+        SELECT siret, code_region, code_departement, code_epci, secteur, tranche, famille_ess, ess,
+               ess_loi_2014, public, sum(effectif) AS effectif, sum(etp) AS etp
+        FROM ind.etab_sexe_pcs
+        GROUP BY ALL
+        ORDER BY siret
+        """
+    ).df()
+    prim = primary(cells)
+    timings["primary"] = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="tauargus_") as tmp:
+        # absolute: the τ-Argus engine runs in its own working directory
+        mask = secondary(cells, prim, esp, Path(workdir or tmp).resolve(), timings)
+    mask = mask.sort_values(KEY).reset_index(drop=True)
+    con.register("_masque", mask)
+    con.execute("CREATE OR REPLACE TABLE ind.masque AS SELECT * FROM _masque")
+    con.unregister("_masque")
+    counts = {}
+    for nature in ("comptage", "montant"):
+        for code, name in STATUTS.items():
+            counts[f"masque_{nature}_{name}"] = int((mask[f"s_{nature}"] == code).sum())
+    return counts

@@ -1,0 +1,274 @@
+"""The 2-D proof and repair of each région × breakdown table, and the look-ahead over headline totals (step 3)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from observatory.errors import SecrecyError
+from observatory.secrecy.closure import _close, _order
+from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
+from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
+
+log = logging.getLogger(__name__)
+
+_TABLE_DIMS = {
+    "montant": ("famille", "secteur", "tranche", "sexe"),
+    "comptage": ("famille", "secteur", "tranche"),
+}
+
+
+def _departements_of(region_of: dict) -> dict:
+    """Région → its départements (sorted), from département → région."""
+    deps_of: dict = {}
+    for d, r in sorted(region_of.items()):
+        deps_of.setdefault(r, []).append(d)
+    return deps_of
+
+
+def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
+    """The 2-D tables (région and its départements) × (one breakdown and its total), per champ.
+
+    Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
+    of its parts. The same tables as the audit (:func:`_lp_checks`).
+    """
+    deps_of = _departements_of(region_of)
+    geo = cells.niveau.to_numpy()
+    code = cells.code.to_numpy()
+    reg_of_cell = np.where(
+        geo == "departement", pd.Series(code).map(region_of).to_numpy(), np.where(geo == "region", code, None)
+    )
+    base = cells.assign(_reg=reg_of_cell)
+    base = base[base._reg.notna() & base.niveau.isin(["region", "departement"])]
+    for dim in _TABLE_DIMS[nature]:
+        others = [d for d in ("famille", *_FLAT) if d != dim]
+        sub = base
+        for d in others:
+            sub = sub[sub[d] == DEFAULTS[d]]
+        if dim == "famille":
+            sub = sub[sub.champ.isin(["ess", "ess_loi_2014"])]
+        else:
+            sub = sub[sub.champ.isin(CHAMPS_PUBLIES)]
+        for (champ, region), t in sub.groupby(["champ", "_reg"], sort=True):
+            pos = dict(zip(zip(t.code, t[dim]), t.index.to_numpy()))
+            cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            if not cats:  # no breakdown along ``dim`` in this table: nothing to prove
+                continue
+            geos = [region] + deps_of.get(region, [])
+            rows = []
+            for g in geos:
+                rows.append((pos.get((g, DEFAULTS[dim])), [pos.get((g, c)) for c in cats]))
+            for c in [*cats, DEFAULTS[dim]]:
+                rows.append((pos.get((region, c)), [pos.get((d, c)) for d in geos[1:]]))
+            yield f"{nature}/{champ}/{dim}/{region}", t.index.to_numpy(), rows
+    yield from _champ_tables(base, deps_of, nature)
+
+
+#: The champ tree as equations ``total = Σ parts``, from :data:`_CHAMP_EDGES`.
+_CHAMP_TREE = tuple(
+    (parent, tuple(child for child, p, _ in _CHAMP_EDGES if p == parent))
+    for parent in dict.fromkeys(p for _, p, _ in _CHAMP_EDGES)
+)
+
+
+def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str):
+    """The 2-D tables whose second dimension is the champ tree (what the panoramas set side by side: ESS,
+    privé hors ESS, public and their totals), for :func:`_tables_2d`:
+
+    - per région, (région and its départements) × champs, on the cells without breakdown;
+    - per territory (région, département), (one breakdown and its total) × champs, e.g. the ESS share of
+      each sector's jobs.
+
+    The internal champs ``_sce`` / ``_oth`` are cells of these tables (known unless hidden). An equation
+    of the tree is used when all its champs are computed (the baromètre has no internal champs); a
+    missing part is then an empty cell, and a missing total no equation (as in :func:`equations`).
+    """
+    present = set(base.champ.unique())
+    tree = [(t, parts) for t, parts in _CHAMP_TREE if {t, *parts} <= present]
+
+    def champ_rows(pos, col):
+        for total, parts in tree:
+            if (t := pos.get((col, total))) is not None:
+                yield t, [pos.get((col, p)) for p in parts]
+
+    plain = np.ones(len(base), bool)
+    for d in ("famille", *_FLAT):
+        plain &= (base[d] == DEFAULTS[d]).to_numpy()
+    flat = base[plain]
+    for region, t in flat.groupby("_reg", sort=True):
+        pos = dict(zip(zip(t.code, t.champ), t.index.to_numpy()))
+        geos = [region] + deps_of.get(region, [])
+        rows = [r for g in geos for r in champ_rows(pos, g)]
+        for champ in sorted(set(t.champ)):
+            if (tot := pos.get((region, champ))) is not None:
+                rows.append((tot, [pos.get((d, champ)) for d in geos[1:]]))
+        yield f"{nature}/champs/{region}", t.index.to_numpy(), rows
+    for dim in _TABLE_DIMS[nature]:
+        if dim == "famille":
+            continue
+        sub = base[base.famille == DEFAULTS["famille"]]
+        for d in _FLAT:
+            if d != dim:
+                sub = sub[sub[d] == DEFAULTS[d]]
+        for (niveau, code), t in sub.groupby(["niveau", "code"], sort=True):
+            cats = sorted({c for c in t[dim] if c != DEFAULTS[dim]})
+            if not cats:
+                continue
+            pos = dict(zip(zip(t[dim], t.champ), t.index.to_numpy()))
+            rows = [r for c in [*cats, DEFAULTS[dim]] for r in champ_rows(pos, c)]
+            for champ in sorted(set(t.champ)):
+                if (tot := pos.get((DEFAULTS[dim], champ))) is not None:
+                    rows.append((tot, [pos.get((c, champ)) for c in cats]))
+            yield f"{nature}/champs/{dim}/{niveau}/{code}", t.index.to_numpy(), rows
+
+
+def _determined(ids, rows, hidden, known, value=None) -> np.ndarray:
+    """Hidden cells of a table fixed by its equations and ``cells ≥ 0`` (what the audit's LP proves).
+
+    The feasible cells form a polytope; a cell is fixed when it is 0 all over it (only a cell worth 0 can
+    be: one LP, max of the cell) or when its unit vector lies in the row space of the equations over the
+    hidden columns (its row of the null space is 0), found with a rank-revealing (pivoted) QR.
+    """
+    from scipy.linalg import qr
+    from scipy.optimize import linprog
+
+    unknown = [i for i in ids if hidden[i] and not known[i]]
+    if not unknown:
+        return np.array([], dtype=np.int64)
+
+    def matrix(cols):
+        col = {c: j for j, c in enumerate(cols)}
+        a, b = [], []
+        for total, parts in rows:
+            r = np.zeros(len(cols))
+            rhs = 0.0
+            for c, sign in [(total, -1.0)] + [(p, 1.0) for p in parts]:
+                if c is None:
+                    continue
+                if c in col:
+                    r[col[c]] += sign
+                elif value is not None:
+                    rhs -= sign * float(value[c])
+            if r.any():
+                a.append(r)
+                b.append(rhs)
+        return np.array(a).reshape(len(a), len(cols)), np.array(b)
+
+    pinned = []
+    if value is not None and (value[unknown] <= 0).any():
+        a, b = matrix(unknown)
+        for j, c in enumerate(unknown):
+            if value[c] <= 0:
+                obj = np.zeros(len(unknown))
+                obj[j] = -1.0
+                res = linprog(obj, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+                if res.status == 0 and -res.fun <= 1e-6:
+                    pinned.append(c)
+    free = [c for c in unknown if c not in pinned]
+    out = list(pinned)
+    if free:
+        a, _ = matrix(free)
+        if len(a):
+            q, r, _ = qr(a.T, mode="economic", pivoting=True)
+            d = np.abs(np.diag(r))
+            rank = int((d > d[0] * 1e-9).sum()) if len(d) and d[0] > 0 else 0
+            # squared norm of the cell's row in an orthonormal basis of the row space: 1 when it is in it
+            fixed = (q[:, :rank] ** 2).sum(axis=1) > 1 - 1e-10
+            out += [c for c, f in zip(free, fixed) if f]
+    return np.array(sorted(out), dtype=np.int64)
+
+
+def _repair_tables(tables, hidden, known, order, value, proven: set | None = None) -> int:
+    """Hide, in each 2-D table, cells until no hidden cell is fixed by the table; returns cells added.
+
+    ``proven``: (table, hidden cells of the table) already shown to leave no cell fixed, kept across calls
+    on the same tables, ``known`` and ``value`` (the passes of :func:`_protect_lookahead`): such a table
+    is not solved again.
+    """
+    added = 0
+    proven = set() if proven is None else proven
+    for _name, ids, rows in tables:
+        if (_name, hidden[ids].tobytes()) in proven:
+            continue
+        while len(fixed := _determined(ids, rows, hidden, known, value)):
+            target = int(fixed[0])
+            cands = sorted((order[i], i) for i in ids if not hidden[i] and not known[i])
+            for _, c in cands:
+                hidden[c] = True
+                if target not in _determined(ids, rows, hidden, known, value):
+                    added += 1
+                    break
+                hidden[c] = False
+            else:
+                # no single cell frees it: hide cells in preference order until it is free (more hidden is
+                # always safe); a cell still fixed with every cell of its table hidden is fixed by which
+                # cells exist, not by published values: no suppression can change that
+                for _, c in cands:
+                    hidden[c] = True
+                    added += 1
+                    if target not in _determined(ids, rows, hidden, known, value):
+                        break
+                else:
+                    raise SecrecyError(
+                        f"secondary suppression: cell {target} of table {_name} is fixed with its whole "
+                        "table hidden"
+                    )
+        proven.add((_name, hidden[ids].tobytes()))
+    return added
+
+
+#: Importance tier of the headline totals (:func:`importance`) and passes of the look-ahead that keeps them.
+HEADLINE_TIER = 7
+HEADLINE_PASSES = 3
+
+
+def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -> tuple[np.ndarray, int]:
+    """Closure, then the 2-D proof and repair, then the closure again, until both hold."""
+    hidden, rounds = _close(long, hidden0, cost, zero, tier)
+    # the local rule does not see chains of equations: prove each 2-D table (région × breakdown) and hide
+    # more where a hidden cell is still fixed, then close again, until both hold
+    order = _order(cost, tier)
+    while added := _repair_tables(tables, hidden, zero, order, value, proven):
+        log.info("2-D tables: %d cells added", added)
+        hidden, more = _close(long, hidden, cost, zero, tier)
+        rounds += more
+    return hidden, rounds
+
+
+def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+    """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
+    equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
+    whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
+    headline totals."""
+    proven: set = set()
+    hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
+    for _ in range(HEADLINE_PASSES):
+        avoid = _headline_triggers(long, hidden, hidden0, tier)
+        if not len(avoid):
+            break
+        tier = tier.copy()
+        tier[avoid] = HEADLINE_TIER - 1
+        again, more = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
+        heads = tier >= HEADLINE_TIER
+        if (again & heads).sum() >= (hidden & heads).sum():
+            break
+        hidden, rounds = again, rounds + more
+    return hidden, rounds
+
+
+def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:
+    """Complements (hidden, not hidden at the start) below the headline tier that share an equation with a
+    headline total hidden as a complement: the cells that forced it."""
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    added = hidden & ~hidden0
+    head = added & (tier >= HEADLINE_TIER)
+    eqs = np.unique(eq[head[cell]])
+    if not len(eqs):
+        return np.array([], dtype=np.int64)
+    inside = np.isin(eq, eqs)
+    cand = cell[inside]
+    cand = cand[added[cand] & (tier[cand] < HEADLINE_TIER - 1)]
+    return np.unique(cand)
