@@ -49,9 +49,13 @@ INDICATEURS: dict[str, tuple[str, str]] = {
     ),
     "rang_region": (
         "nombre",
-        "rank of the département's effectif among the départements of its region (1 = largest)",
+        "rank of the département's effectif among the départements of its region whose effectif is "
+        "published (1 = largest); none for a hidden effectif",
     ),
-    "rang_france": ("nombre", "rank of the département's effectif among all départements"),
+    "rang_france": (
+        "nombre",
+        "rank of the département's effectif among all départements whose effectif is published",
+    ),
     "part_region": ("pourcent", "effectif of the département / effectif of its region, same champ"),
     "part_femmes": ("pourcent", "women among jobs held at 31/12"),
     "part_femmes_cadres": ("pourcent", "women among cadres at 31/12 (row pcs = cadres)"),

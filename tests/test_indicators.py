@@ -327,18 +327,51 @@ def test_ranks_and_share_of_region(built):
     ess = p[p.ess & p.present_31_12]
     by_dep = ess.groupby("code_departement").size()
     region24 = by_dep[["18", "36", "45"]].sort_values(ascending=False)
-    assert (
-        _ind(
-            con, niveau="departement", code=region24.index[0], champ="ess", indicateur="rang_region"
-        ).valeur_calculee
-        == 1
-    )
-    france = by_dep.rank(ascending=False, method="min")
-    for dep in ("18", "75"):
-        row = _ind(con, niveau="departement", code=dep, champ="ess", indicateur="rang_france")
-        assert row.valeur_calculee == france[dep]
     row = _ind(con, niveau="departement", code="36", champ="ess", indicateur="part_region")
     assert row.valeur_calculee == pytest.approx(100 * by_dep["36"] / region24.sum())
+
+
+def test_ranks_among_published_departements_only(built):
+    """A rank is computed among the départements whose effectif is published (a rank among all of them
+    would bracket a hidden effectif between its neighbours'); a hidden effectif has no rank."""
+    _, con, frames = built
+    p = frames["postes"]
+    ess = p[p.ess & p.present_31_12].groupby("code_departement").size()
+    region_of = p.drop_duplicates("code_departement").set_index("code_departement").code_region
+    t = con.table("ind.indicateurs").df()
+    for dim, v in {
+        "famille": "toutes",
+        "secteur": "tous",
+        "tranche": "toutes",
+        "sexe": "tous",
+        "pcs": "toutes",
+    }.items():
+        t = t[t[dim] == v]
+    t = t[t.niveau == "departement"]
+    eff = t[t.indicateur == "effectif_31_12"].set_index(["champ", "code"])
+    rangs = {
+        ind: t[t.indicateur == ind].set_index(["champ", "code"]) for ind in ("rang_france", "rang_region")
+    }
+    n_hidden = 0
+    for champ, g in eff.groupby(level="champ"):
+        g = g.droplevel("champ")
+        pub = g[g.statut == "publie"].valeur_calculee
+        if champ == "ess":  # every ESS effectif is published: the ranks of the pandas counts
+            assert len(pub) == len(ess)
+            pub = ess.astype(float)
+        expected = {
+            "rang_france": pub.rank(ascending=False, method="min"),
+            "rang_region": pub.groupby(region_of[pub.index].to_numpy()).rank(ascending=False, method="min"),
+        }
+        for ind, r in rangs.items():
+            got = r.loc[champ]
+            for dep in g.index:
+                if dep in pub.index:
+                    assert got.loc[dep].valeur_calculee == expected[ind][dep], (champ, dep, ind)
+                else:
+                    assert pd.isna(got.loc[dep].valeur_calculee) and got.loc[dep].statut != "publie"
+                    n_hidden += 1
+    assert n_hidden > 0, "the micro-dataset must have hidden département effectifs"
 
 
 def test_derived_figures_inherit_secrecy(built):

@@ -754,7 +754,10 @@ def fig_departements(table: IndicatorTable, t: Territory, y: int) -> Figure:
         rows,
         bold_rows={len(rows) - 1},
         map_slot=True,
-        note="Rangs selon l'effectif salarié de l'ESS au 31/12 (1er = le plus grand).",
+        note=(
+            "Rangs selon l'effectif salarié de l'ESS au 31/12 (1er = le plus grand), parmi les départements "
+            "dont l'effectif est publié (un effectif couvert par le secret statistique n'a pas de rang)."
+        ),
         alt=alt.listing(
             f"Carte des départements {t.dans} : part de l'ESS dans l'emploi salarié total, de la plus forte à "
             "la plus faible",
@@ -1444,8 +1447,8 @@ def plaquette_document(
     pr, rr, rf = d.get("part_region"), d.get("rang_region"), d.get("rang_france")
     poids_rows = [
         ["Part de l'emploi salarié de l'ESS de la région", pr],
-        ["Rang dans la région (effectif de l'ESS)", rr],
-        ["Rang en France (effectif de l'ESS)", rf],
+        ["Rang dans la région (effectif de l'ESS, parmi les effectifs publiés)", rr],
+        ["Rang en France (effectif de l'ESS, parmi les effectifs publiés)", rf],
     ]
     if reg is not None:
         poids_rows.insert(0, [f"Effectif salarié de l'ESS — {reg.libelle}", reg.get("effectif_31_12")])

@@ -129,15 +129,21 @@ deps AS (                           -- département cells with their region's ce
     JOIN tot AS r ON r.niveau = 'region' AND r.code = ref.code_region AND r.champ = d.champ
     WHERE d.niveau = 'departement'
 ),
-rangs AS (                          -- ranks on effectif at 31/12 (1 = largest; ties share a rank)
+rangs AS (                          -- ranks on effectif at 31/12 (1 = largest; ties share a rank), among the
+                                    -- départements whose effectif is published only: a rank among all of them
+                                    -- would bracket a hidden effectif between its published neighbours'
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, 'rang_region' AS indicateur,
            CAST(rank() OVER (PARTITION BY champ, code_region ORDER BY effectif DESC) AS DOUBLE) AS valeur,
            'nombre' AS unite, s_montant AS st
-    FROM deps
+    FROM deps WHERE s_montant = 0
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, 'rang_france',
            CAST(rank() OVER (PARTITION BY champ ORDER BY effectif DESC) AS DOUBLE), 'nombre', s_montant
-    FROM deps
+    FROM deps WHERE s_montant = 0
+    UNION ALL                       -- a hidden département has no rank (and takes no place in the others')
+    SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, r.indicateur, NULL, 'nombre', s_montant
+    FROM deps, (VALUES ('rang_region'), ('rang_france')) AS r (indicateur)
+    WHERE s_montant <> 0
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs, 'part_region',
            100 * effectif / effectif_region, 'pourcent', greatest(s_montant, s_region)
