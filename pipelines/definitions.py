@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.assets import barometre, indicators, ingest, perimeter, publish, rapport
 from pipelines.assets.publish import panoramas_layout
 from pipelines.checks import ALL_CHECKS
+from pipelines.executor import observatory_executor
 from pipelines.resources import default_resources
 from pipelines.schedules import ALL_SCHEDULES
 from pipelines.sensors import ALL_SENSORS
@@ -51,6 +52,8 @@ def build_definitions() -> dg.Definitions:
         schedules=ALL_SCHEDULES,
         sensors=ALL_SENSORS,
         resources=default_resources(),
+        # multiprocess (default), in_process or celery: chosen by each run's `execution` config
+        executor=observatory_executor,
     )
 
 

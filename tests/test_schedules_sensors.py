@@ -263,6 +263,7 @@ def test_dagster_yaml_loads_as_a_single_server_instance(tmp_path, monkeypatch):
     assert (home / "history").exists()  # storage under DAGSTER_HOME
 
 
+@pytest.mark.e2e  # the whole baromètre job (table, secrecy, every document) twice: minutes
 def test_barometre_job_for_two_semesters_shows_each_semesters_quarters(tmp_path):
     """The baromètre job run for 2023-S1 then 2023-S2 (as the schedule would request them) publishes, in each
     semester's folder, the semester's last two quarters with the headcounts of a hand computation."""
