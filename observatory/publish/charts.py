@@ -6,8 +6,10 @@ with 2 cm margins), so the 8.5 pt labels are 8.5 pt on paper. Titles, units, sou
 searchable text in the PDF. Value labels use the French formats of :mod:`observatory.publish.fmt`; a
 secret value (``None``) has no bar and prints ``s``.
 
-Colours: ESS raspberry, privé hors ESS blue, public grey; women orange and men blue (Okabe–Ito,
-readable by colour-blind readers).
+Colours: ESS raspberry, privé hors ESS blue, public grey; women orange and men blue (Okabe–Ito). Every
+pair of series drawn together stays 20 or more apart (CIE ΔE) as readers with protanopia, deuteranopia
+or tritanopia see them, and every text reaches 4.5:1 against what it is drawn on (a label inside a bar is
+white or dark, whichever contrasts more): :mod:`observatory.publish.colours`, ``tests/test_accessibility.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.ticker as mticker
 from matplotlib.figure import Figure
 
-from observatory.publish import fmt
+from observatory.publish import colours, fmt
 
 WIDTH_IN = 6.7
 FONT_SIZE = 8.5
@@ -29,10 +31,10 @@ COLORS = {
     "ess": "#A3195B",
     "prive_hors_ess": "#3B6E9C",
     "public": "#A0A8B0",
-    "prive": "#5B7F9E",
+    "prive": "#527694",
     "ensemble": "#6D6D6D",
     "F": "#E69F00",
-    "H": "#2C7FB8",
+    "H": "#2776AD",
     "ref": "#C9C9C9",
 }
 TEXT = "#222222"
@@ -215,7 +217,7 @@ def stacked_shares(
                         fmt.pourcent(v),
                         ha="center",
                         va="center",
-                        color="white",
+                        color=colours.text_on(col),
                         fontsize=FONT_SIZE,
                         fontweight="bold",
                     )
@@ -303,7 +305,7 @@ def pyramid(
                 ha="center",
                 va="bottom",
                 fontsize=FONT_SIZE,
-                color=col,
+                color=TEXT,
                 fontweight="bold",
             )
         lim = vmax * 1.45

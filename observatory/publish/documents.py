@@ -1728,7 +1728,7 @@ def write_document(
         data = document_json(doc, build, table_df)
         compile_pdf(f"{doc.kind}.typ", data, build, dest)
     written.append(dest)
-    written.append(xlsx.write_workbook(doc, dest.with_suffix(".xlsx")))
+    written.append(xlsx.write_workbook(doc, dest.with_suffix(".xlsx"), csv_dir=csv_dir))
     if csv_dir is not None:
         for s in doc.sections:
             for f in s.figures:

@@ -2,9 +2,11 @@
 
 Layout of a figure sheet (the same everywhere, so a reader or a script finds the data):
 
-- row 1 the title, row 2 the unit, row 3 the champ;
+- row 1 the title, row 2 the unit, row 3 the champ, row 4 (when the figure has a CSV file) a link to it,
+  the data table of the chart at hand;
 - row ``HEADER_ROW`` (5) the column headers, data from the next row on;
-- after the data: the source line, the "Lecture :" sentence, the secrecy footnote when needed.
+- after the data: the source line, the "Lecture :" sentence, the secrecy footnote when needed, and the
+  chart's description (its alternative text in the PDF).
 
 Numbers are stored as numbers with a display format (``# ##0``, ``0,0 %`` — Excel shows them with the
 reader's locale separators); shares are fractions formatted as percentages; a secret cell holds the text
@@ -13,6 +15,7 @@ reader's locale separators); shares are fractions formatted as percentages; a se
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -48,8 +51,12 @@ def _sheet_name(fig_id: str, used: set[str]) -> str:
     return name
 
 
-def write_workbook(doc, path: str | Path) -> Path:
-    """Write the workbook of a :class:`~observatory.publish.documents.Document` atomically; return its path."""
+def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
+    """Write the workbook of a :class:`~observatory.publish.documents.Document` atomically; return its path.
+
+    ``csv_dir``: where the figures' CSV files are (``<id>.csv``); each sheet and the contents link them by a
+    path relative to the workbook, so the links hold wherever the vintage folder is copied.
+    """
     from observatory.publish.documents import NOTE_SECRET, SOURCE, Cell
 
     path = Path(path)
@@ -60,8 +67,8 @@ def write_workbook(doc, path: str | Path) -> Path:
     toc["A1"].font = _TITLE
     toc["A2"] = SOURCE
     toc["A3"] = f"Version du périmètre : {doc.manifest.get('perimetre_version', '')}"
-    toc["A5"], toc["B5"], toc["C5"] = "Feuille", "Section", "Titre"
-    for c in ("A5", "B5", "C5"):
+    toc["A5"], toc["B5"], toc["C5"], toc["D5"] = "Feuille", "Section", "Titre", "Données (CSV)"
+    for c in ("A5", "B5", "C5", "D5"):
         toc[c].font = _BOLD
     used = {"Sommaire"}
     r = 6
@@ -71,12 +78,23 @@ def write_workbook(doc, path: str | Path) -> Path:
             toc.cell(r, 1, name).hyperlink = f"#'{name}'!A1"
             toc.cell(r, 2, section.titre)
             toc.cell(r, 3, fig.titre)
+            csv_link = (
+                os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", path.parent).replace(os.sep, "/")
+                if csv_dir is not None
+                else None
+            )
+            if csv_link:
+                toc.cell(r, 4, csv_link).hyperlink = csv_link
             r += 1
             ws = wb.create_sheet(name)
             ws["A1"] = fig.titre
             ws["A1"].font = _TITLE
             ws["A2"] = fig.unite
             ws["A3"] = fig.champ
+            if csv_link:
+                ws["A4"] = f"Données du graphique au format CSV : {csv_link}"
+                ws["A4"].hyperlink = csv_link
+                ws["A4"].font = Font(underline="single", color="1A5A99")
             for j, col in enumerate(fig.columns, start=1):
                 c = ws.cell(HEADER_ROW, j, col or "Indicateur")
                 c.font = _BOLD
@@ -104,6 +122,8 @@ def write_workbook(doc, path: str | Path) -> Path:
                 ws.cell(end + 2, 1, fig.note)
             if fig.has_secret:
                 ws.cell(end + 3, 1, NOTE_SECRET)
+            if fig.alt:
+                ws.cell(end + 4, 1, f"Description du graphique : {fig.alt}")
             ws.column_dimensions["A"].width = 44
             for j in range(2, len(fig.columns) + 1):
                 ws.column_dimensions[get_column_letter(j)].width = 18
@@ -112,6 +132,7 @@ def write_workbook(doc, path: str | Path) -> Path:
     toc.column_dimensions["A"].width = 20
     toc.column_dimensions["B"].width = 40
     toc.column_dimensions["C"].width = 80
+    toc.column_dimensions["D"].width = 40
     for section in doc.sections:
         if section.metadata:
             r += 1

@@ -1,0 +1,460 @@
+"""Accessible publications (RGAA / WCAG 2.1 AA, PDF/UA-1).
+
+- PDFs: every product of the sample run is tagged PDF/UA-1 (typst refuses to compile one that breaks the
+  rules); read back with PDFium, every figure (chart or map) carries an alternative text, the very text
+  built from the cells, which says the figure's headline number as the document prints it, and secret
+  cells in words. Title, language ``fr``, headings in order, table headers are checked in the file.
+- Colours: series drawn together stay apart for colour-blind readers (Machado 2009 simulation, CIE ΔE),
+  map classes too, and every text colour reaches 4.5:1 on its background.
+- Portal: axe-core (the copy shipped by ``axe-playwright-python``) in Debian's Chromium at WCAG 2.1 A and
+  AA finds no violation, on the portal of the fake vintage and on the sample run's; the search and a
+  download work with the keyboard alone, with a visible focus.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import re
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+import pytest
+from pypdf import PdfReader
+
+from observatory.publish import alt, charts, colours, documents, fmt, layout_check, maps, portal
+from tests import test_portal
+from tests.fixtures_indicateurs import build_table
+
+# The portal tests' fixtures: the fake vintage with its portal, served on the loopback, and Chromium.
+vintage, served, browser = test_portal.vintage, test_portal.served, test_portal.browser
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+DEFICIENCIES = [None, "protanopie", "deuteranopie", "tritanopie"]
+NUMBER = re.compile(r"[−+]?\d[\d\u00a0]*(?:,\d+)?")
+
+
+# ------------------------------------------------------------------------------------------ PDF reading
+def _text(fn, obj) -> str:
+    n = fn(obj, None, 0)
+    if n <= 2:
+        return ""
+    buf = ctypes.create_string_buffer(n)
+    fn(obj, buf, n)
+    return buf.raw[: n - 2].decode("utf-16-le")
+
+
+def structure(path: Path) -> list[tuple[int, str, str]]:
+    """The tagged structure of a PDF read with PDFium: ``(page, type, alternative text)`` in reading order."""
+    out: list[tuple[int, str, str]] = []
+    pdf = pdfium.PdfDocument(str(path))
+
+    def walk(elem, page_no):
+        out.append(
+            (
+                page_no,
+                _text(pdfium_c.FPDF_StructElement_GetType, elem),
+                _text(pdfium_c.FPDF_StructElement_GetAltText, elem),
+            )
+        )
+        for i in range(pdfium_c.FPDF_StructElement_CountChildren(elem)):
+            child = pdfium_c.FPDF_StructElement_GetChildAtIndex(elem, i)
+            if child:
+                walk(child, page_no)
+
+    try:
+        for page_no in range(len(pdf)):
+            page = pdf[page_no]
+            tree = pdfium_c.FPDF_StructTree_GetForPage(page.raw)
+            for j in range(pdfium_c.FPDF_StructTree_CountChildren(tree)):
+                walk(pdfium_c.FPDF_StructTree_GetChildAtIndex(tree, j), page_no)
+            pdfium_c.FPDF_StructTree_Close(tree)
+            page.close()
+    finally:
+        pdf.close()
+    return out
+
+
+def figure_alts(path: Path) -> list[str]:
+    return [a for _p, kind, a in structure(path) if kind == "Figure"]
+
+
+def check_pdf_ua(path: Path) -> None:
+    """What PDF/UA-1 asks of the file itself: claimed, tagged, titled, in French, headings in order."""
+    reader = PdfReader(str(path))
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "fr", path
+    assert root["/MarkInfo"]["/Marked"], path
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"], path
+    xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"pdfuaid:part(>|=\")1", xmp), path
+    assert reader.metadata.title, path
+    tags = structure(path)
+    levels = [int(kind[1:]) for _p, kind, _a in tags if re.fullmatch(r"H\d", kind)]
+    assert levels and levels[0] == 1, path
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), f"{path}: heading levels {levels}"
+    kinds = {kind for _p, kind, _a in tags}
+    assert "Figure" in kinds and ("Table" not in kinds or "TH" in kinds), path  # tables have headers
+    for _p, kind, text in tags:
+        if kind == "Figure":
+            assert text.strip(), f"{path}: a figure without alternative text"
+            assert not re.search(rf"(?<![\w'’]){fmt.SECRET}(?![\w'’])", text), f"{path}: 's' in {text!r}"
+            assert fmt.MISSING not in text, f"{path}: 'n.d.' in {text!r}"
+
+
+# ------------------------------------------------------------------------------------------ alt texts
+def test_placeholders_are_said_in_words():
+    assert alt.said(fmt.SECRET) == "secret statistique"
+    assert alt.said(fmt.MISSING) == "non disponible"
+    text = alt.listing("Effectif", [("Associations", "1\u00a0234"), ("Mutuelles", fmt.SECRET)])
+    assert text == "Effectif : Associations 1\u00a0234, Mutuelles secret statistique."
+
+
+@pytest.fixture(scope="module")
+def fake():
+    return documents.IndicatorTable(build_table())
+
+
+def _cell(df, niveau, code, indicateur, champ="ess", **keys):
+    k = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes", **keys}
+    m = (df.niveau == niveau) & (df.code == code) & (df.indicateur == indicateur) & (df.champ == champ)
+    for col, v in k.items():
+        m &= df[col] == v
+    assert m.sum() == 1
+    return df[m].iloc[0]
+
+
+def test_chart_alt_states_both_territories_from_the_table(fake):
+    """The issue's example: the ESS share of all jobs in the région and in France, as printed."""
+    df = fake.df
+    t, fr = fake.territory("region", "53"), fake.territory("france", "FR")
+    fig = documents.fig_chiffres_cles(t, fr, 2023)
+    ess_53 = fmt.pourcent(_cell(df, "region", "53", "part_emploi_total").valeur / 100)
+    ess_fr = fmt.pourcent(_cell(df, "france", "FR", "part_emploi_total").valeur / 100)
+    public_fr = fmt.pourcent(_cell(df, "france", "FR", "part_emploi_total", champ="public").valeur / 100)
+    assert f"Bretagne : ESS {ess_53}" in fig.alt
+    assert f"France : ESS {ess_fr}" in fig.alt and f"Public {public_fr}" in fig.alt
+    assert fig.headline.text() == ess_53
+
+
+def test_alt_of_a_secret_bar_says_secret_statistique(fake):
+    """Haute-Corse: the fixture hides two families' headcounts; the chart's text says so in words."""
+    df = fake.df
+    t = fake.territory("departement", "2B")
+    fig = documents.fig_familles(t, 2023)
+    secret = df[
+        (df.niveau == "departement")
+        & (df.code == "2B")
+        & (df.indicateur == "effectif_31_12")
+        & (df.champ == "ess")
+        & (df.famille != "toutes")
+        & (df.secteur == "tous")
+        & (df.tranche == "toutes")
+        & (df.sexe == "tous")
+        & (df.pcs == "toutes")
+        & df.statut.str.startswith("secret")
+    ]
+    assert len(secret), "the fixture has a secret family in Corse"
+    for f in secret.famille:
+        assert f"{documents.FAMILLES[f]} secret statistique" in fig.alt
+    biggest = (
+        df[
+            (df.niveau == "departement")
+            & (df.code == "2B")
+            & (df.indicateur == "effectif_31_12")
+            & (df.champ == "ess")
+            & (df.famille != "toutes")
+            & (df.secteur == "tous")
+            & (df.tranche == "toutes")
+            & (df.sexe == "tous")
+            & (df.pcs == "toutes")
+            & (df.statut == "publie")
+        ]
+        .sort_values("valeur")
+        .iloc[-1]
+    )
+    assert fig.headline.text() == fmt.nombre(biggest.valeur)
+    assert f"{documents.FAMILLES[biggest.famille]} {fmt.nombre(biggest.valeur)}" in fig.alt
+
+
+def test_a_chart_without_alternative_text_is_refused(tmp_path):
+    """Both guards: the model refuses a chart without text, and typst's PDF/UA-1 check refuses the image."""
+    fig = documents.Figure("x", "Titre", "Unité", "Champ", "Lecture", ["a"], [], chart=lambda p: p)
+    with pytest.raises(documents.PublicationError, match="alternative text"):
+        documents._figure_json(fig, "charts/x.svg", None)
+    build = tmp_path / "build"
+    (build / "charts").mkdir(parents=True)
+    (build / "charts" / "x.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+    )
+    data = {
+        "doc": {
+            "titre": "T",
+            "sous_titre": "S",
+            "millesime": "2023",
+            "date": "01/01/2024",
+            "perimetre": "p",
+            "source": "Source",
+        },
+        "sections": [
+            {
+                "titre": "Section",
+                "intro": [],
+                "kpis": [],
+                "metadata": [],
+                "figures": [
+                    {
+                        **documents._figure_json(
+                            documents.Figure("x", "Titre", "U", "C", "L", ["a"], [], alt="texte"),
+                            "charts/x.svg",
+                            None,
+                        ),
+                        "alt": None,
+                    }
+                ],
+            }
+        ],
+    }
+    with pytest.raises(documents.PublicationError, match="alt text"):
+        documents.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
+    data["sections"][0]["figures"][0]["alt"] = "Un carré noir."
+    documents.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
+    assert figure_alts(tmp_path / "x.pdf") == ["Un carré noir."]
+    check_pdf_ua(tmp_path / "x.pdf")
+
+
+# ------------------------------------------------------------------------------------------ the sample run
+def _products(vintage_dir: Path) -> list[Path]:
+    return sorted(
+        p for sub in ("panoramas", "egalite", "barometre") for p in (vintage_dir / sub).rglob("*.pdf")
+    )
+
+
+def _model(published, table, manifest, history, path: Path) -> documents.Document | None:
+    stem, sub = path.stem, path.parent.name
+    if sub == "panoramas" and stem.startswith("region-"):
+        return documents.panorama_document(table, manifest, stem.split("-", 1)[1], history)
+    if sub == "panoramas" and stem.startswith("departement-"):
+        return documents.plaquette_document(table, manifest, stem.split("-", 1)[1], history)
+    if sub == "egalite":
+        return documents.egalite_document(table, manifest)
+    return None
+
+
+def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published):
+    """Each PDF: PDF/UA-1 facts in the file; each figure's alternative text is the model's, contains its
+    headline number as the document prints it, and that number is printed in the document."""
+    vintage_dir = published.vintage
+    table = documents.IndicatorTable.read(vintage_dir / "tables" / "indicateurs.parquet")
+    manifest = documents.read_manifest(vintage_dir)
+    history = documents.earlier_vintages(vintage_dir, table.millesime)
+    pdfs = _products(vintage_dir)
+    kinds = {p.parent.name if p.parent.name != vintage_dir.name else p.name for p in pdfs}
+    assert {"panoramas", "egalite"} <= kinds and any("barometre" in p.parts for p in pdfs)
+    n_figures = 0
+    for path in pdfs:
+        check_pdf_ua(path)
+        alts = figure_alts(path)
+        printed = layout_check.flat_text(path)
+        doc = _model(published, table, manifest, history, path)
+        if doc is None:  # the baromètre: a number of each text is printed in the document
+            assert len(alts) >= 4, path
+            for text in alts:
+                numbers = [n for n in NUMBER.findall(fmt.normalize(text)) if len(n) > 1]
+                assert any(n in printed for n in numbers) or "secret statistique" in text, (path, text)
+            n_figures += len(alts)
+            continue
+        figs = [f for s in doc.sections for f in s.figures if f.chart is not None or f.map_slot]
+        assert alts == [f.alt for f in figs], path
+        for f, text in zip(figs, alts, strict=True):
+            assert f.headline is not None, (path, f.id)
+            head = f.headline.text()
+            assert alt.said(head) in text, (path, f.id, head, text)
+            if f.show_table and f.headline.ok:
+                assert fmt.normalize(head) in printed, (path, f.id, head)
+        n_figures += len(alts)
+    assert n_figures > 10 * len(pdfs) // 2
+
+
+def test_every_chart_has_its_data_table_at_hand(published):
+    """Each figure sheet of each workbook links the figure's CSV (relative path), which holds its rows."""
+    import csv
+
+    import openpyxl
+
+    from observatory.publish.xlsx import HEADER_ROW
+
+    books = sorted((published.vintage / "panoramas").glob("*.xlsx")) + [
+        published.vintage / "egalite" / "france.xlsx"
+    ]
+    linked = 0
+    for book in books:
+        wb = openpyxl.load_workbook(book)
+        for ws in wb.worksheets[1:]:
+            link = ws["A4"].hyperlink
+            assert link is not None, (book.name, ws.title)
+            target = (book.parent / link.target).resolve()
+            assert target.is_file() and published.vintage.resolve() in target.parents, (
+                book.name,
+                link.target,
+            )
+            with open(target, encoding="utf-8-sig", newline="") as f:
+                rows = list(csv.reader(f, delimiter=";"))
+            n_sheet = 0
+            for r in range(HEADER_ROW + 1, ws.max_row + 1):
+                if ws.cell(r, 1).value is None:
+                    break
+                n_sheet += 1
+            assert len(rows) - 1 == n_sheet, (book.name, ws.title)
+            assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
+            linked += 1
+    assert linked > 5 * len(books)
+
+
+# ------------------------------------------------------------------------------------------ colours
+SERIES_TOGETHER = [
+    ("ess", "prive_hors_ess", "public"),  # chiffres clés, emplois, écarts
+    ("F", "H"),  # sexe, salaires, pyramide
+    ("ess", "ref"),  # tranches
+    ("ess", "prive_hors_ess"),  # évolution, baromètre
+]
+
+
+@pytest.mark.parametrize("deficiency", DEFICIENCIES)
+@pytest.mark.parametrize("series", SERIES_TOGETHER, ids="-".join)
+def test_chart_series_stay_apart_for_colour_blind_readers(series, deficiency):
+    assert colours.min_delta_e([charts.COLORS[s] for s in series], deficiency) >= 20
+
+
+def test_colour_blind_simulation_merges_red_and_green():
+    """The simulation can fail a palette: a red and a green of equal lightness merge for deuteranopia."""
+    red, green = "#d62728", "#7f7f00"
+    assert colours.min_delta_e([red, green]) > 40
+    assert colours.min_delta_e([red, green], "deuteranopie") < 10
+
+
+@pytest.mark.parametrize("deficiency", DEFICIENCIES)
+def test_map_classes_stay_apart_for_colour_blind_readers(deficiency):
+    for cmap in sorted({spec.cmap for spec in maps.MAPS}):
+        for k in range(maps.K_RANGE[0], maps.K_RANGE[1] + 1):
+            cols = maps.class_colors(cmap, k)
+            seen = [c if deficiency is None else colours.simulate(c, deficiency) for c in cols]
+            steps = [colours.delta_e(a, b) for a, b in itertools.pairwise(seen)]
+            assert min(steps) >= 10, (cmap, k, deficiency, steps)
+
+
+@pytest.mark.parametrize("deficiency", DEFICIENCIES)
+def test_barometre_map_sides_stay_apart(deficiency):
+    """The diverging map: a fall and a rise of the same size never look alike."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["RdBu"]
+    for x in (0.3, 0.6, 1.0):
+        lo, hi = (matplotlib.colors.to_hex(cmap(0.5 + s * x / 2)) for s in (-1, 1))
+        seen = [c if deficiency is None else colours.simulate(c, deficiency) for c in (lo, hi)]
+        assert colours.delta_e(*seen) >= 20, (x, deficiency)
+
+
+def _css_vars(css: str) -> dict[str, str]:
+    return dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+
+
+def test_text_colours_reach_4_5_to_1():
+    """Every text colour of the PDFs, charts and portal against the background it is drawn on."""
+    typ = (documents.TEMPLATES / "style.typ").read_text(encoding="utf-8")
+    tcol = dict(re.findall(r'#let (\w+) = rgb\("(#[0-9A-Fa-f]{6})"\)', typ))
+    css = _css_vars((portal.TEMPLATES / "style.css").read_text(encoding="utf-8"))
+    pairs = [
+        (tcol["ink"], "#ffffff"),
+        (tcol["grey"], "#ffffff"),
+        (tcol["accent"], "#ffffff"),
+        (tcol["accent"], tcol["light"]),  # key figures
+        (tcol["ink"], tcol["light"]),  # table header
+        (tcol["grey"], tcol["light"]),  # banner millésime
+        (tcol["ink"], tcol["zebra"]),  # table stripes
+        (charts.TEXT, "#ffffff"),
+        (maps.TEXT_GREY, "#ffffff"),
+        (css["ink"], "#fafafa"),
+        (css["muted"], "#fafafa"),
+        (css["muted"], "#ffffff"),
+        (css["missing"], "#ffffff"),
+        (css["accent"], "#fafafa"),  # group headings
+        (css["accent"], css["accent-light"]),  # download buttons
+        ("#ffffff", css["accent"]),  # header, focused button
+    ]
+    pairs += [(colours.text_on(c), c) for c in charts.COLORS.values()]  # labels inside bars
+    low = [(fg, bg, round(colours.contrast_ratio(fg, bg), 2)) for fg, bg in pairs]
+    assert [p for p in low if p[2] < 4.5] == []
+
+
+def test_contrast_ratio_matches_wcag_examples():
+    assert colours.contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert colours.contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+    assert colours.text_on("#A0A8B0") == colours.DARK_TEXT and colours.text_on("#A3195B") == "#ffffff"
+
+
+# ------------------------------------------------------------------------------------------ portal
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations of WCAG 2.1 A and AA on the page as it stands."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    assert len(results.response["passes"]) >= 10  # the audit did run its rules
+    return results.response["violations"]
+
+
+def _summary(violations: list[dict]) -> list[str]:
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}, {v['nodes'][0]['target']})" for v in violations]
+
+
+def test_portal_passes_axe_core_at_wcag_21_aa(served, browser):
+    page = browser.new_page()
+    page.goto(f"{served}/portail/index.html")
+    assert _summary(axe_violations(page)) == []
+    page.fill("#recherche", "zzz")  # the state with no result
+    assert _summary(axe_violations(page)) == []
+
+
+def test_axe_core_catches_a_broken_portal(served, browser):
+    """The audit can fail: a page without its language and with a grey-on-white text is reported."""
+    page = browser.new_page()
+    page.goto(f"{served}/portail/index.html")
+    page.evaluate(
+        "document.documentElement.removeAttribute('lang');"
+        "document.querySelector('#compte').style.color = '#bbbbbb'"
+    )
+    assert {"html-has-lang", "color-contrast"} <= {v["id"] for v in axe_violations(page)}
+
+
+def test_portal_of_the_sample_run_passes_axe_core(published, browser):
+    index = portal.build_portal(published.output_dir)
+    page = browser.new_page()
+    page.goto(index.as_uri())
+    assert _summary(axe_violations(page)) == []
+
+
+def test_search_and_download_with_the_keyboard_alone(served, browser, vintage):
+    """Tab to the skip link, Enter to the search, type, Tab to the first file found, Enter downloads it."""
+    page = browser.new_page(accept_downloads=True)
+    page.goto(f"{served}/portail/index.html")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "evitement"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "recherche"
+    page.keyboard.type("auvergne rhone")
+    assert page.text_content("#compte") == "1 territoire"
+    page.keyboard.press("Tab")
+    focused = page.evaluate_handle("document.activeElement")
+    assert focused.get_attribute("href") == "../panoramas/region-84.pdf"
+    style = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+    )
+    assert style[0] != "none" and style[1] >= 2  # the focus is visible
+    name = page.evaluate("document.activeElement.textContent")
+    assert "Panorama régional" in name and "Auvergne-Rhône-Alpes" in name  # the link says what it opens
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert Path(download.value.path()).read_bytes() == (vintage / "panoramas" / "region-84.pdf").read_bytes()
