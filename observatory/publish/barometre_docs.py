@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt
+from observatory.publish.typst_pdf import compile_pdf
 from observatory.warehouse import atomic_path
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "barometre.typ"
@@ -643,11 +644,9 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
 def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
     """Compile the typst template with ``content`` (charts already in ``workdir``) into ``dest``, atomically.
 
-    The documents' one typst call (:func:`~observatory.publish.documents.compile_pdf`): tagged PDF/UA-1,
-    a typst warning fails the build.
+    The publications' one typst call (:func:`~observatory.publish.typst_pdf.compile_pdf`): tagged
+    PDF/UA-1, a typst warning fails the build.
     """
-    from observatory.publish.documents import compile_pdf
-
     compile_pdf(TEMPLATE.name, content, workdir, dest, timestamp=0)
     return dest
 

@@ -35,6 +35,7 @@ import pandas as pd
 
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt
+from observatory.publish.typst_pdf import TypstWarningError, compile_pdf  # noqa: F401 (TypstWarningError: API)
 from observatory.warehouse import atomic_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -1666,52 +1667,6 @@ def document_json(doc: Document, build: Path, table_df: pd.DataFrame | None = No
         },
         "sections": sections,
     }
-
-
-PDF_STANDARDS = ["ua-1"]
-"""Every PDF is tagged PDF/UA-1 (ISO 14289-1), checked by typst when it compiles."""
-
-
-class TypstWarningError(PublicationError):
-    """typst reported warnings (an unknown font, an overflowing element): treated as a layout failure."""
-
-
-def compile_pdf(
-    template: str, data: dict, build: Path, dest: Path, timestamp: int | None = None
-) -> list[str]:
-    """Compile ``templates/<template>`` with ``data.json`` into ``dest`` (atomically), as tagged PDF/UA-1.
-
-    typst checks the PDF/UA-1 rules itself (document title and language, an alternative text on every
-    image, tagged tables and headings) and refuses a document that breaks one. A typst warning (unknown
-    font, a glyph no font has, an element that does not fit) raises :class:`TypstWarningError` and leaves
-    ``dest`` untouched: layout problems fail the build. ``timestamp`` (seconds since 1970) fixes the
-    document's date for byte-identical reruns.
-    """
-    import typst
-
-    for tpl in TEMPLATES.glob("*.typ"):
-        shutil.copy(tpl, build / tpl.name)
-    (build / "data.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    try:
-        pdf, warnings = typst.compile_with_warnings(
-            str(build / template),
-            root=str(build),
-            sys_inputs={"data": "data.json"},
-            format="pdf",
-            font_paths=[str(charts.FONT_DIR)],
-            ignore_system_fonts=True,
-            pdf_standards=PDF_STANDARDS,
-            timestamp=timestamp,
-        )
-    except typst.TypstError as exc:
-        raise PublicationError(f"typst: {exc.message}\n{exc.diagnostic}") from exc
-    messages = [getattr(w, "message", str(w)) for w in warnings or []]
-    if messages:
-        raise TypstWarningError(f"{dest.name}: typst warnings: " + " | ".join(messages))
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(pdf)
-        tmp.chmod(0o644)
-    return messages
 
 
 def write_document(

@@ -4,7 +4,7 @@ For each panorama, plaquette and the égalité report of a vintage folder:
 
 - **overflow**: every run of text (PDFium's text rectangles) lies inside the page box, and none in the
   strips above the header or below the footer (where a block too tall for a page spills); typst
-  warnings already fail the build (``documents.compile_pdf``);
+  warnings already fail the build (``typst_pdf.compile_pdf``);
 - **sections**: every section title of the document kind is in the text, and every required figure
   (age pyramid, evolution) is there or replaced by the sentence that says why
   (``documents.REQUIRED_CONTENT``);
