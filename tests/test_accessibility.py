@@ -298,6 +298,25 @@ def test_every_chart_has_its_data_table_at_hand(published):
     assert linked >= 2 * len(books)
 
 
+def test_portal_links_the_charts_data_beside_the_territory(tmp_path):
+    """The CSV of each chart, as the documents write them (``donnees/<territoire>/<figure>.csv``), is listed in
+    its territory's entry, not among the other files."""
+    from tests.fixtures_maps import write_fake_vintage
+
+    v = write_fake_vintage(tmp_path / "output")
+    for rel in ("donnees/region-84/familles.csv", "donnees/egalite-france/ecarts.csv"):
+        (v / rel).parent.mkdir(parents=True, exist_ok=True)
+        (v / rel).write_text("a;b\r\n", encoding="utf-8")
+    html = portal.build_portal(tmp_path / "output", 2023).read_text(encoding="utf-8")
+    start = html.index('id="region-84"')
+    region = html[start : html.index('class="territoire', start)]  # up to the next territory
+    assert 'href="../donnees/region-84/familles.csv"' in region and ">familles<" in region
+    france = html[html.index('id="france-FR"') : html.index('id="region-')]
+    assert 'href="../donnees/egalite-france/ecarts.csv"' in france
+    others = html[html.index("Autres fichiers") :] if "Autres fichiers" in html else ""
+    assert "donnees/" not in others
+
+
 # ------------------------------------------------------------------------------------------ colours
 SERIES_TOGETHER = [
     ("ess", "prive_hors_ess", "public"),  # chiffres clés, emplois, écarts

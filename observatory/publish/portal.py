@@ -145,12 +145,15 @@ def _semesters(files: _Files) -> list[str]:
     return sorted((s for s in found if _SEMESTER.match(s)), reverse=True)
 
 
-def _donnees(files: _Files, prefix: str) -> Product | None:
-    rels = files.matching(rf"donnees/{re.escape(prefix)}-.+\.csv")
-    if not rels:
-        return None
-    links = [files.link(rel, rel.split("/")[-1][len(prefix) + 1 : -4].replace("-", " ")) for rel in rels]
-    return Product("Données des graphiques (CSV)", links)
+def _donnees(files: _Files, *prefixes: str) -> Product | None:
+    """The CSV files behind a territory's charts: ``donnees/<prefix>/<figure>.csv`` (as the documents write
+    them) or ``donnees/<prefix>-<figure>.csv``; each link is labelled with the figure's name."""
+    links = []
+    for prefix in prefixes:
+        for rel in files.matching(rf"donnees/{re.escape(prefix)}[-/][^/]+\.csv"):
+            name = rel[len(f"donnees/{prefix}") + 1 : -4]
+            links.append(files.link(rel, re.sub(r"[-_]+", " ", name)))
+    return Product("Données des graphiques (CSV)", links) if links else None
 
 
 def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[Territory]]]]:
@@ -187,7 +190,7 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     if not stems:
         france.products.append(Product("Cartes", [Link("PNG"), Link("SVG")]))
     france.products.append(Product("Couches cartographiques", [files.link("cartes/indicateurs.gpkg")]))
-    if (d := _donnees(files, "france")) is not None:
+    if (d := _donnees(files, "france", "egalite-france")) is not None:
         france.products.append(d)
 
     groups = []
