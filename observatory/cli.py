@@ -7,6 +7,7 @@ command exits with status 2; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--perimetre", default=DEFAULT_PERIMETRE)
     c.set_defaults(func=_cmd_classify)
 
-    r = sub.add_parser("run", help="run the whole pipeline in process (Dagster), or one region")
+    r = sub.add_parser("run", help="run the pipeline's Dagster jobs (the whole graph, or one region)")
     r.add_argument("--millesime", type=int, default=Settings().millesime)
     r.add_argument("--perimetre", default=Settings().perimetre)
     r.add_argument("--region", default=None, help="rebuild the publications of one region only (COG code)")
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (``kill``, ``timeout``, a service manager) stops a run as Ctrl-C does: the running Dagster run is
+    # stopped with its step processes, its staged publication removed, and the publication left unchanged
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -123,3 +123,103 @@ def update_manifest(settings: Settings, **sections) -> Path:
                 json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
             )
     return path
+
+
+# ------------------------------------------------------------------------------ one run, one publication step
+#
+# A run builds its whole publication in a staging folder beside ``output/`` (``.output.<host>-<pid>.<x>.tmp``):
+# a copy of the vintage's current publication that the run's steps overwrite, and links to the other vintages
+# (the evolution section reads them). Only when every step and check has passed does
+# :func:`commit_publication` swap the staged vintage folder into ``output/<millesime>`` (two renames); a failed
+# or killed run changes no file under ``output/``. A swap interrupted by a crash leaves ``<millesime>.old``
+# complete, which :func:`observatory.warehouse.sweep_stale` (and :func:`recover_dir`) put back.
+
+
+def stage_publication(settings: Settings) -> Settings:
+    """A staging copy of the vintage's publication; returns the settings whose ``output_dir`` is the staging
+    root (write there, then :func:`commit_publication`)."""
+    import os
+    import shutil
+    import tempfile
+
+    from observatory.warehouse import writer_tag
+
+    out = Path(settings.output_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f".{out.name}.{writer_tag()}.", suffix=".tmp", dir=out.parent))
+    root.chmod(0o755)
+    current = out / str(settings.millesime)
+    staged = root / str(settings.millesime)
+    if current.is_dir():
+        # a copy, not hard links: a step that rewrote a file in place would otherwise change the publication
+        shutil.copytree(
+            current,
+            staged,
+            symlinks=True,
+            ignore=lambda d, names: [n for n in names if n.startswith(".") or n.endswith((".old", ".tmp"))],
+        )
+    else:
+        staged.mkdir()
+    for other in out.iterdir():
+        if other.is_dir() and other.name.isdigit() and other.name != str(settings.millesime):
+            os.symlink(other, root / other.name)
+    return settings.with_(output_dir=root)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def commit_publication(settings: Settings, staged: Settings) -> Path:
+    """Put the staged vintage folder in place of ``output/<millesime>`` (the previous one is removed).
+
+    On Linux the two folders are exchanged in one step, so a reader never finds the vintage folder missing;
+    elsewhere it is two renames, and a crash between them leaves ``<millesime>.old``, which
+    :func:`observatory.warehouse.recover_dir` puts back.
+    """
+    import os
+    import shutil
+
+    dest = Path(settings.output_dir).absolute() / str(settings.millesime)
+    src = staged.vintage_output
+    if not (dest.is_dir() and _exchange(src, dest)):
+        old = dest.with_name(dest.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(src, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    discard_publication(staged)  # after an exchange, the staging root holds the previous publication
+    return dest
+
+
+def discard_publication(staged: Settings) -> None:
+    """Remove a staging root (after a commit, or when the run failed)."""
+    import shutil
+
+    shutil.rmtree(staged.output_dir, ignore_errors=True)
+
+
+def sweep_staged(settings: Settings) -> list[Path]:
+    """Staging roots of runs that died (their writer's pid is gone), removed; live runs' are kept."""
+    import shutil
+
+    from observatory.warehouse import writer_alive
+
+    out = Path(settings.output_dir).absolute()
+    removed = []
+    for path in sorted(out.parent.glob(f".{out.name}.*.tmp")):
+        if writer_alive(path.name) is False:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

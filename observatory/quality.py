@@ -1,4 +1,6 @@
-"""The data-quality report: ``output/<millesime>/qualite/rapport.html`` and ``qualite/rejets.parquet``.
+"""The data-quality report: ``output/<millesime>/qualite/rapport.html`` (public: counts only) and the row-level
+quarantine ``<warehouse folder>/qualite/<millesime>/rejets.parquet`` (private: for the analysts who run the
+pipeline, never published).
 
 What it says (in French, for the analysts of an observatory):
 
@@ -10,15 +12,16 @@ What it says (in French, for the analysts of an observatory):
   ``cj_absente``, ``nomenclature_non_rev2``…) and the unknown legal-category codes;
 - the establishments outside every territory (abroad, collectivités d'outre-mer, no commune, commune
   unknown to the COG);
-- the first :data:`FIRST_ROWS` quarantine rows (file, line, column, value, reason).
-
-``rejets.parquet`` holds every quarantine row (``extrait, fichier, ligne, colonne, valeur, motif, action,
+No row of an extract is on the public page (no SIRET, line number or value): it shows counts by extract and
+reason. ``rejets.parquet``, beside the warehouse, holds every quarantine row (``extrait, fichier, ligne, colonne, valeur, motif, action,
 libelle_motif``). The aggregations are the SQL files of ``sql/quality/``; the labels and explanations of the
 motifs are in ``sql/quality/libelles.sql``. The page is rendered by ``publish/templates/qualite.html.j2``
 with autoescape on, and is self-contained (inline CSS, no script, no external resource).
 
-The two files are written into a temporary folder that replaces ``qualite/`` in one step
-(:func:`observatory.warehouse.atomic_dir`): a failure at any point leaves the previous report whole.
+The page is written into a temporary folder that replaces ``qualite/`` in one step
+(:func:`observatory.warehouse.atomic_dir`), the rejects file atomically beside the warehouse: a failure at any
+point leaves the previous report whole (and ``observatory run`` publishes the page only with the rest of the
+run, see :func:`observatory.publication.stage_publication`).
 """
 
 from __future__ import annotations
@@ -41,8 +44,6 @@ REPORT_FILE = "rapport.html"
 REJECTS_FILE = "rejets.parquet"
 TEMPLATE = "qualite.html.j2"
 TEMPLATES = Path(__file__).resolve().parent / "publish" / "templates"
-FIRST_ROWS = 200
-"""Quarantine rows shown in the page (all of them are in ``rejets.parquet``)."""
 CJ_LIMIT = 50
 """Unknown legal-category codes listed, most frequent first."""
 ACTIONS = {"rejete": "Rejetée", "conserve": "Conservée, signalée"}
@@ -58,7 +59,7 @@ _TEMPORARY = (
 def build_quality_report(
     con: duckdb.DuckDBPyConnection, settings: Settings, *, ingest: IngestReport | None = None
 ) -> dict[str, Any]:
-    """Write ``<settings.vintage_output>/qualite/rapport.html`` and ``rejets.parquet`` from the warehouse.
+    """Write ``<settings.vintage_output>/qualite/rapport.html`` and :func:`rejects_path` from the warehouse.
 
     Needs ``staging.quarantaine``; the staging tables, ``ess.unites_legales``, ``ess.etablissements`` are
     used when present (a missing ``ess`` table makes its section say "non disponible"). ``ingest``, the
@@ -80,22 +81,20 @@ def build_quality_report(
     dest = Path(settings.vintage_output) / REPORT_DIR
     try:
         data = collect_quality(con, settings, ingest=ingest)
+        rejects = rejects_path(settings)
+        n_rows = copy_to_parquet(con, "SELECT * FROM _qualite_rejets", rejects)
+        if n_rows != data["totaux"]["quarantaine"]:
+            raise ObservatoryError(f"{rejects}: {n_rows} rows written, {data['totaux']['quarantaine']} expected")
         with atomic_dir(dest) as tmp:
             tmp.chmod(0o755)
-            n_rows = copy_to_parquet(con, "SELECT * FROM _qualite_rejets", tmp / REJECTS_FILE)
-            if n_rows != data["totaux"]["quarantaine"]:
-                raise ObservatoryError(
-                    f"{REJECTS_FILE}: {n_rows} rows written, {data['totaux']['quarantaine']} expected"
-                )
             (tmp / REPORT_FILE).write_text(render_report(data), encoding="utf-8")
-            for name in (REJECTS_FILE, REPORT_FILE):
-                (tmp / name).chmod(0o644)
+            (tmp / REPORT_FILE).chmod(0o644)
     finally:
         _drop_temporary(con)
     totaux = data["totaux"]
     return {
         "rapport": dest / REPORT_FILE,
-        "rejets": dest / REJECTS_FILE,
+        "rejets": rejects,
         "millesime": data["millesime"],
         "perimetre_version": data["perimetre"],
         "quarantaine": totaux["quarantaine"],
@@ -138,7 +137,6 @@ def collect_quality(
         cj_inconnues = _rows(con, "quality/cj_inconnues.sql", {"limite": CJ_LIMIT})
     if _table_exists(con, "ess", "etablissements") and _table_exists(con, "staging", "etablissements"):
         hors_territoire = _rows(con, "quality/hors_territoire.sql")
-    premieres = _query(con, f"SELECT * FROM _qualite_rejets LIMIT {FIRST_ROWS}")
     n_quarantaine = con.execute("SELECT count(*) FROM _qualite_rejets").fetchall()[0][0]
 
     lues = sum(e["lignes_lues"] for e in extraits)
@@ -168,9 +166,13 @@ def collect_quality(
         "cj_inconnues": cj_inconnues,
         "cj_limite": CJ_LIMIT,
         "hors_territoire": hors_territoire,
-        "premieres": premieres,
         "actions": ACTIONS,
     }
+
+
+def rejects_path(settings: Settings) -> Path:
+    """The row-level quarantine of a vintage, beside the warehouse (never under ``output/``)."""
+    return Path(settings.warehouse).parent / REPORT_DIR / str(settings.millesime) / REJECTS_FILE
 
 
 def render_report(data: dict[str, Any]) -> str:
@@ -252,12 +254,6 @@ def _run(con: duckdb.DuckDBPyConnection, relpath: str, params: dict | None = Non
 def _rows(con: duckdb.DuckDBPyConnection, relpath: str, params: dict | None = None) -> list[dict]:
     """The rows of the last statement of ``sql/<relpath>`` as dicts (fetched in full)."""
     result = run_sql(con, relpath, params)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
-def _query(con: duckdb.DuckDBPyConnection, query: str) -> list[dict]:
-    result = con.execute(query)
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 

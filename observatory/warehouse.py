@@ -178,10 +178,8 @@ def writer_tag() -> str:
     return f"{_HOST}-{os.getpid()}"
 
 
-def _writer_alive(host: str, pid: int) -> bool | None:
-    """Whether the process that made a temporary name still runs (None when it cannot be told from here)."""
-    if host != _HOST:
-        return None
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -189,6 +187,18 @@ def _writer_alive(host: str, pid: int) -> bool | None:
     except PermissionError:
         return True
     return True
+
+
+def _writer_alive(host: str, pid: int) -> bool | None:
+    """Whether the process that made a temporary name still runs (None when it cannot be told from here)."""
+    return pid_alive(pid) if host == _HOST else None
+
+
+def writer_alive(name: str) -> bool | None:
+    """Whether the writer named in a temporary name (``.<x>.<host>-<pid>.<random>.tmp``) still runs; None when
+    it cannot be told from here (another host, no writer in the name)."""
+    writer = _WRITER.search(name)
+    return _writer_alive(writer["host"], int(writer["pid"])) if writer else None
 
 
 def sweep_stale(root: str | Path) -> list[Path]:

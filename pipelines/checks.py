@@ -33,8 +33,15 @@ def staging_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
     rows = _rows(duckdb, "checks/staging_quarantine_rate.sql")
     worst = max((float(r[3]) for r in rows), default=0.0)
+    over = [r for r in rows if float(r[3]) > observatory.quarantine_max]
     return dg.AssetCheckResult(
-        passed=worst <= observatory.quarantine_max,
+        passed=not over,
+        description="; ".join(
+            f"{r[0]}: {float(r[3]):.1%} of the rows rejected ({r[2]}), above the threshold "
+            f"OBSERVATORY_QUARANTINE_MAX = {observatory.quarantine_max:.0%} (see qualite/rapport.html)"
+            for r in over
+        )
+        or None,
         metadata={
             "threshold": observatory.quarantine_max,
             "worst_rate": worst,
@@ -74,6 +81,35 @@ def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
+    asset=ess_tables,
+    blocking=True,
+    description=(
+        "Jobs and establishments join: the share of jobs whose SIRET matches no establishment, and of "
+        "establishments whose SIREN matches no legal unit, stays below OBSERVATORY_QUARANTINE_MAX (default 5 %)."
+    ),
+)
+def ess_orphan_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
+    rows = _rows(duckdb, "checks/ess_orphan_rate.sql")
+    reference = {"postes": ("jobs", "SIRET", "establishment"), "etablissements": ("establishments", "SIREN", "legal unit")}
+    bad = [r for r in rows if float(r[4]) > observatory.quarantine_max]
+    message = "; ".join(
+        f"{r[1]}: {float(r[4]):.1%} of the {reference[r[0]][0]} ({r[3]} of {r[2]}) have a {reference[r[0]][1]} that "
+        f"matches no {reference[r[0]][2]} (threshold {observatory.quarantine_max:.0%}): do the extracts belong "
+        "to the same vintage?"
+        for r in bad
+    )
+    return dg.AssetCheckResult(
+        passed=not bad,
+        description=message or None,
+        metadata={
+            "threshold": observatory.quarantine_max,
+            **{f"{r[0]}/orphans": int(r[3]) for r in rows},
+            **{f"{r[0]}/rate": float(r[4]) for r in rows},
+        },
+    )
+
+
+@dg.asset_check(
     asset=indicateurs_proteges,
     blocking=True,
     description=(
@@ -103,5 +139,6 @@ ALL_CHECKS = [
     staging_quarantine_rate,
     ess_units_classified,
     ess_referential_integrity,
+    ess_orphan_rate,
     indicateurs_secrecy_audit,
 ]

@@ -4,43 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import barometre, indicators, ingest, perimeter, publish, rapport
-from pipelines.assets.publish import panoramas_layout
-from pipelines.checks import ALL_CHECKS
 from pipelines.executor import observatory_executor
+from pipelines.jobs import (  # re-exported: the graph's pieces and jobs
+    ALL_ASSET_CHECKS,
+    ALL_ASSETS,
+    ANNUAL_ASSETS,
+    BAROMETRE_ASSETS,
+    JOBS,
+    REGION_ASSETS,
+    barometre_job,
+    observatory_job,
+    panoramas_job,
+)
 from pipelines.resources import default_resources
 from pipelines.schedules import ALL_SCHEDULES
 from pipelines.sensors import ALL_SENSORS
-
-ANNUAL_ASSETS = [
-    ingest.reference_tables,
-    ingest.extracts,
-    ingest.staging,
-    perimeter.unites_legales_classees,
-    perimeter.ess_tables,
-    perimeter.qualite,
-    indicators.indicateurs_proteges,
-    indicators.indicateurs,
-    publish.cartes,
-    publish.egalite_france,
-    rapport.rapport_execution,
-]
-REGION_ASSETS = [publish.panoramas]
-FINAL_ASSETS = [publish.portail]
-BAROMETRE_ASSETS = list(barometre.ALL_ASSETS)
-ALL_ASSETS = ANNUAL_ASSETS + REGION_ASSETS + FINAL_ASSETS + BAROMETRE_ASSETS
-ALL_ASSET_CHECKS = [*ALL_CHECKS, panoramas_layout]
-
-observatory_job = dg.define_asset_job(
-    "observatory_job",
-    selection=dg.AssetSelection.assets(*ANNUAL_ASSETS),
-    description="The annual vintage: ingestion, perimeter, indicators with secrecy, France products.",
-)
-panoramas_job = dg.define_asset_job(
-    "panoramas_job",
-    selection=dg.AssetSelection.assets(*REGION_ASSETS),
-    description="The territorial publications of one region (partitioned by region).",
-)
 
 
 def build_definitions() -> dg.Definitions:
@@ -48,7 +26,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_ASSET_CHECKS,
-        jobs=[observatory_job, panoramas_job, *barometre.ALL_JOBS],
+        jobs=JOBS,
         schedules=ALL_SCHEDULES,
         sensors=ALL_SENSORS,
         resources=default_resources(),
@@ -58,3 +36,24 @@ def build_definitions() -> dg.Definitions:
 
 
 defs = build_definitions()
+__all__ = [
+    "ALL_ASSETS", "ALL_ASSET_CHECKS", "ANNUAL_ASSETS", "BAROMETRE_ASSETS", "JOBS", "REGION_ASSETS",
+    "barometre_job", "build_definitions", "defs", "observatory_job", "panoramas_job",
+]  # fmt: skip
+
+
+def job(name: str) -> dg.JobDefinition:
+    """A job of the code location, resolved (what ``observatory run`` executes; reconstructable by name)."""
+    return defs.resolve_job_def(name)
+
+
+def observatory_job_def() -> dg.JobDefinition:
+    return job("observatory_job")
+
+
+def panoramas_job_def() -> dg.JobDefinition:
+    return job("panoramas_job")
+
+
+def barometre_job_def() -> dg.JobDefinition:
+    return job("barometre_job")

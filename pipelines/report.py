@@ -72,7 +72,12 @@ def run_report(settings: Settings, steps: list[dict], seconds: float, scope: str
             if key in PUBLISHED_ASSETS
         },
         "regions_published": sorted(
-            step["label"].split()[-1] for step in steps if step["label"].startswith("region") and step["ok"]
+            {
+                code
+                for step in steps
+                if step["ok"]
+                for code in (step["assets"].get("panoramas", {}).get("metadata", {}).get("regions") or [])
+            }
         ),
         "audit": dict(checks),
         "timings_s": {step["label"]: step["seconds"] for step in steps},
@@ -122,7 +127,8 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             and not event.event_specific_data.passed
         ):
             evaluation = event.event_specific_data
-            return f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed"
+            why = f": {evaluation.description}" if getattr(evaluation, "description", None) else ""
+            return f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed{why}"
     return "the run failed"
 
 

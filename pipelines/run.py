@@ -1,17 +1,21 @@
-"""``observatory run``: materialise the whole graph in process, as the CLI's analysts expect.
+"""``observatory run``: the code location's Dagster jobs, executed as the UI, the schedule and the sensor run them.
 
-Steps run in one process (no DuckDB lock contention); the run shows up in the Dagster UI when
-``DAGSTER_HOME`` points at the instance that ``make dev`` uses.
+One graph: ``observatory_job`` (the annual graph), ``panoramas_job`` over the région partitions (one run for the
+régions asked for; ``--region`` builds one) and ``barometre_job`` for the latest semester, each with the
+multiprocess executor, the ``duckdb_writer`` pool and the instance of ``DAGSTER_HOME`` (runs show in the UI).
+Nothing here lists assets: the jobs of :mod:`pipelines.jobs` do.
+
+The run builds its whole publication in a staging folder (:func:`observatory.publication.stage_publication`)
+and swaps it into ``output/<millesime>`` only when every job succeeded: a failed, interrupted or killed run
+changes no file under ``output/``. Before it starts, runs of earlier ``observatory run`` processes that died
+(``kill -9``, power loss) are marked failed and their pool slots freed (:mod:`pipelines.recovery`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
+import json
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,54 +23,55 @@ import dagster as dg
 
 from observatory import publication
 from observatory.config import Settings
+from observatory.errors import ObservatoryError
 from observatory.runlock import run_lock
-from observatory.warehouse import sweep_stale
+from observatory.warehouse import recover_dir, sweep_stale
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
+from pipelines.recovery import HOST, cli_instance, reap_dead_runs
 from pipelines.report import failure_message, run_report, step_summary, write_failed_report
-from pipelines.resources import default_resources
 
-REGION_WORKERS = int(os.environ.get("OBSERVATORY_REGION_WORKERS", "2"))
-"""Region partitions built at once by ``observatory run`` (the machine has two cores)."""
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-def _instance() -> dg.DagsterInstance:
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        Path(home).mkdir(parents=True, exist_ok=True)
-        cfg = Path(home) / "dagster.yaml"
-        if not cfg.exists():
-            src = Path(__file__).resolve().parent.parent / "dagster.yaml"
-            if src.exists():
-                cfg.write_text(src.read_text())
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+MAX_CONCURRENT = int(os.environ.get("OBSERVATORY_MAX_CONCURRENT", "2"))
+"""Steps of one run executed at once by the multiprocess executor (the machine has two cores)."""
+QUIET = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
-def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The user-facing message of the first failed step: the innermost cause, without a traceback."""
-    return failure_message(result.all_events)
+def _run_config(settings: Settings, staged: Settings) -> dict:
+    """The jobs' run config: the multiprocess executor, and the resources pointed at the staged publication."""
+    return {
+        "execution": {"config": {"multiprocess": {"max_concurrent": MAX_CONCURRENT}}},
+        "loggers": QUIET,
+        "resources": {
+            "duckdb": {"config": {"database": str(settings.warehouse)}},
+            "observatory": {
+                "config": {
+                    "data_dir": str(settings.data_dir),
+                    "output_dir": str(staged.output_dir),
+                    "cache_dir": str(settings.cache_dir),
+                    "millesime": int(settings.millesime),
+                    "perimetre": settings.perimetre,
+                    "quarantine_max": float(settings.quarantine_max),
+                }
+            },
+        },
+    }
 
 
-def _materialize(assets, resources, instance, selection, partition_key=None, label="") -> dict:
-    """Materialise ``selection`` in process; return what the run report needs about it."""
+def _execute(job_fn, label: str, instance, run_config: dict, tags: dict) -> dict:
+    """Execute one job of the code location; return what the run report needs about it."""
     t0 = time.perf_counter()
-    result = dg.materialize(
-        [*assets, *d.ALL_ASSET_CHECKS],
-        resources=resources,
-        instance=instance,
-        selection=dg.AssetSelection.assets(*selection),
-        partition_key=partition_key,
-        raise_on_error=False,
-        run_config=QUIET,
-        tags={"observatory/trigger": "cli"},
-    )
+    with dg.execute_job(
+        dg.reconstructable(job_fn), instance=instance, run_config=run_config, tags=tags, raise_on_error=False
+    ) as result:
+        events = result.all_events
+        success = result.success
+        run_id = result.run_id
     elapsed = time.perf_counter() - t0
-    step = step_summary(result.all_events, label, result.success, elapsed)
-    _step_windows(instance, result.run_id, step["assets"])
-    if not result.success:
-        step["error"] = _failure_message(result)
+    step = step_summary(events, label, success, elapsed)
+    step["run_id"] = run_id
+    _step_windows(instance, run_id, step["assets"])
+    if not success:
+        step["error"] = failure_message(events)
         print(f"observatory: error: {label}: {step['error']}", file=sys.stderr)
     else:
         print(f"  {label:<40} {elapsed:7.1f} s")
@@ -90,109 +95,101 @@ def _step_windows(instance, run_id: str, assets: dict) -> None:
             assets.setdefault(event.step_key, {})["end"] = round(record.timestamp, 3)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Region worker initializer: the worker dies with the run that started it.
-
-    A run killed with SIGKILL (OOM killer, ``kill -9``) releases the run lock at once; a worker that
-    outlived it would go on writing publications without the lock, beside the next run. On Linux the kernel
-    kills the worker when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a watchdog thread notices it.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(70)
-
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(70)
-    threading.Thread(target=watch, name="observatory-parent-watch", daemon=True).start()
+def _region_tags(regions: list[str]) -> dict:
+    """The partition tags of one panoramas run over ``regions`` (one key, or a range of consecutive keys)."""
+    if len(regions) == 1:
+        return {"dagster/partition": regions[0]}
+    return {"dagster/asset_partition_range_start": regions[0], "dagster/asset_partition_range_end": regions[-1]}
 
 
-def _region_worker(settings: Settings, code: str) -> dict:
-    """One region partition in a worker process (spawned: no state shared with the parent)."""
-    return _materialize(
-        d.ALL_ASSETS, default_resources(settings), _instance(), d.REGION_ASSETS, code, label=f"region {code}"
-    )
+def _region_blocks(regions: list[str]) -> list[list[str]]:
+    """``regions`` as runs of consecutive partition keys (a partition range is one run)."""
+    blocks: list[list[str]] = []
+    for code in sorted(regions, key=REGION_CODES.index):
+        if blocks and REGION_CODES.index(code) == REGION_CODES.index(blocks[-1][-1]) + 1:
+            blocks[-1].append(code)
+        else:
+            blocks.append([code])
+    return blocks
 
 
-def _run_regions(settings: Settings, regions: list[str], resources, instance) -> list[dict]:
-    """The region partitions: two at a time in worker processes (they read only published files), or in
-    this process for a single region."""
-    if len(regions) == 1 or REGION_WORKERS <= 1:
-        steps = []
-        for code in regions:
-            steps.append(
-                _materialize(d.ALL_ASSETS, resources, instance, d.REGION_ASSETS, code, label=f"region {code}")
-            )
-            if not steps[-1]["ok"]:
-                break
-        return steps
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=REGION_WORKERS, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        return list(pool.map(_region_worker, [settings] * len(regions), regions))
+def published_regions() -> list[str]:
+    """The régions a whole run publishes: all 18, or those of ``OBSERVATORY_REGIONS`` (comma-separated COG
+    codes: an observatory that publishes its own régions only)."""
+    wanted = [c.strip() for c in os.environ.get("OBSERVATORY_REGIONS", "").split(",") if c.strip()]
+    unknown = sorted(set(wanted) - set(REGION_CODES))
+    if unknown:
+        raise ObservatoryError(
+            f"OBSERVATORY_REGIONS: unknown région code(s) {', '.join(unknown)}; known: {', '.join(REGION_CODES)}"
+        )
+    return [c for c in REGION_CODES if c in wanted] or list(REGION_CODES)
 
 
 def run_pipeline(settings: Settings, region: str | None = None) -> bool:
-    """Run the annual graph, then every region's publications (or only ``region``'s), then the portal.
+    """Run the annual graph, then the régions' publications (or only ``region``'s), then the baromètre; publish
+    the result in one step.
 
     Only one run at a time may use a warehouse: a second one raises :class:`RunInProgressError`.
     """
+    if region is not None and region not in REGION_CODES:
+        print(
+            f"observatory: error: unknown region code {region!r}; known: {', '.join(REGION_CODES)}",
+            file=sys.stderr,
+        )
+        return False
     with run_lock(settings.warehouse):
-        # A run killed earlier (SIGKILL, power loss) may have left temporary files or a half-swapped folder
-        # in the publication: clean them now that no other run can be writing (live writers' files are kept).
+        instance = cli_instance(settings)
+        for line in reap_dead_runs(instance):
+            print(f"observatory: {line}", file=sys.stderr)
+        # A run killed earlier may have left its staging folder or a half-swapped vintage folder: clean them now
+        # that no other run can be writing (live writers' files are kept).
+        recover_dir(Path(settings.output_dir).absolute() / str(settings.millesime))
         sweep_stale(settings.vintage_output)
-        return _run(settings, region)
+        publication.sweep_staged(settings)
+        staged = publication.stage_publication(settings)
+        try:
+            ok = _run(settings, staged, region, instance)
+        except BaseException:
+            publication.discard_publication(staged)
+            raise
+        if not ok:
+            publication.discard_publication(staged)
+        return ok
 
 
-def _run(settings: Settings, region: str | None) -> bool:
-    resources = default_resources(settings)
-    instance = _instance()
-    all_assets = d.ALL_ASSETS
+def _run(settings: Settings, staged: Settings, region: str | None, instance) -> bool:
     print(f"observatory run: millésime {settings.millesime}, périmètre {settings.perimetre}")
     t0 = time.perf_counter()
+    config = _run_config(settings, staged)
+    tags = {"observatory/trigger": "cli", "observatory/host": HOST, "observatory/pid": str(os.getpid())}
     steps: list[dict] = []
 
-    def ok() -> bool:
-        return all(step["ok"] for step in steps)
-
     if region is None:
-        steps.append(_materialize(all_assets, resources, instance, d.ANNUAL_ASSETS, label="annual graph"))
-        regions = REGION_CODES
-    else:
-        if region not in REGION_CODES:
-            print(
-                f"observatory: error: unknown region code {region!r}; known: {', '.join(REGION_CODES)}",
-                file=sys.stderr,
-            )
-            return False
-        regions = [region]
-    if ok():
-        steps += _run_regions(settings, regions, resources, instance)
-    if ok():
-        steps.append(_materialize(all_assets, resources, instance, d.FINAL_ASSETS, label="portal"))
-    if ok() and region is None and d.BAROMETRE_ASSETS:
+        steps.append(_execute(d.observatory_job_def, "annual graph", instance, config, tags))
+    for block in _region_blocks(published_regions() if region is None else [region]):
+        if not all(s["ok"] for s in steps):
+            break
+        label = f"region {block[0]}" if len(block) == 1 else f"regions {block[0]}…{block[-1]}"
+        steps.append(_execute(d.panoramas_job_def, label, instance, config, {**tags, **_region_tags(block)}))
+    if all(s["ok"] for s in steps) and region is None:
         from pipelines.assets.barometre import latest_semester_key
 
         key = latest_semester_key(settings)
         if key:
             steps.append(
-                _materialize(
-                    all_assets, resources, instance, d.BAROMETRE_ASSETS, key, label=f"baromètre {key}"
+                _execute(
+                    d.barometre_job_def, f"baromètre {key}", instance, config, {**tags, "dagster/partition": key}
                 )
             )
+    ok = all(s["ok"] for s in steps)
     scope = f"region {region}" if region else "full"
     report = run_report(settings, steps, time.perf_counter() - t0, scope)
-    if ok():
-        publication.update_manifest(settings, run=report)
+    # the report names files where the run wrote them: the staged publication, which becomes output/<millesime>
+    public = str(Path(settings.output_dir).absolute())
+    report = json.loads(json.dumps(report, default=str).replace(str(staged.output_dir), public))
+    if ok:
+        publication.update_manifest(staged, run=report)
+        publication.commit_publication(settings, staged)
         print(f"done in {report['seconds']:.1f} s; outputs in {settings.vintage_output}")
     else:
         failed = write_failed_report(settings, report)
@@ -200,4 +197,4 @@ def _run(settings: Settings, region: str | None) -> bool:
             f"the previous publication in {settings.vintage_output} is unchanged; run report: {failed}",
             file=sys.stderr,
         )
-    return ok()
+    return ok

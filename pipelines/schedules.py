@@ -13,7 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
-from pipelines.assets.barometre import barometre_job
+from pipelines.jobs import barometre_job
 from pipelines.partitions import previous_semester, semester_key, semester_partitions
 
 BAROMETRE_CRON = "0 6 15 3,9 *"

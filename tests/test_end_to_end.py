@@ -35,11 +35,12 @@ def _france(table: pd.DataFrame, indicateur: str, champ: str) -> pd.Series:
 def _independent_ess_headcount(published) -> tuple[float, float]:
     """ESS headcount at 31/12 and ETP for France, from the raw files with pandas and the perimeter tables.
 
-    Rows the pipeline rejected are taken from the published quarantine (``qualite/rejets.parquet``); the
+    Rows the pipeline rejected are taken from its quarantine (``qualite/<m>/rejets.parquet`` beside the
+    warehouse, never published); the
     classification follows perimeter.md (CJ family, excluded activities when the nomenclature is NAFRev2).
     """
     raw = published.raw
-    rejets = pd.read_parquet(published.vintage / "qualite" / "rejets.parquet")
+    rejets = pd.read_parquet(published.warehouse.parent / "qualite" / str(MILLESIME) / "rejets.parquet")
     rejected = rejets[rejets.action == "rejete"]
 
     def drop_rejected(df: pd.DataFrame, extrait: str) -> pd.DataFrame:

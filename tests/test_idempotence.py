@@ -1,5 +1,5 @@
-"""Idempotence: two ``observatory run`` on the same extracts (same warehouse, same output folder) publish the
-same bytes: the indicator table (CSV and Parquet), the same secrecy mask, and the same baromètre table.
+"""Idempotence: two ``observatory run`` on the same extracts (the session's run, then a run on a copy of its
+warehouse and output folder) publish the same bytes: the indicator table (CSV and Parquet), the same secrecy mask, and the same baromètre table.
 
 The manifest changes only in ``created_at`` and the ``run`` report (timings).
 """
@@ -7,7 +7,7 @@ The manifest changes only in ``created_at`` and the ``run`` report (timings).
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from observatory.publication import sha256
-from tests.conftest import MILLESIME, observatory_env, run_cli
+from tests.conftest import MILLESIME, run_cli
 
-FRACTION = os.environ.get("OBSERVATORY_FAULTS_FRACTION", "0.005")
 KEYS = ["millesime", "niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
 
 
@@ -48,18 +47,22 @@ def _outcome(vintage: Path) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> tuple[Outcome, Outcome]:
+def two_runs(published, tmp_path_factory) -> tuple[Outcome, Outcome]:
+    """The session's run, and a second run on a copy of its warehouse and publication over the same extracts
+    (publishing one région only: the annual graph and the baromètre are what is compared)."""
     root = tmp_path_factory.mktemp("idempotence")
-    env = observatory_env(root)
-    gen = run_cli(["generate", "--fraction", FRACTION, "--millesime", str(MILLESIME), "--seed", "42"], env)
-    assert gen.returncode == 0, gen.stderr
-    vintage = root / "output" / str(MILLESIME)
-    outcomes = []
-    for _ in range(2):
-        run = run_cli(["run", "--millesime", str(MILLESIME)], env)
-        assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr[-5000:]}"
-        outcomes.append(_outcome(vintage))
-    return outcomes[0], outcomes[1]
+    shutil.copytree(published.output_dir, root / "output", symlinks=True)
+    shutil.copytree(published.warehouse.parent, root / "warehouse", symlinks=True)
+    first = _outcome(published.vintage)
+    env = {
+        **published.env,
+        "OBSERVATORY_OUTPUT_DIR": str(root / "output"),
+        "OBSERVATORY_WAREHOUSE": str(root / "warehouse" / "observatory.duckdb"),
+        "OBSERVATORY_REGIONS": "53",
+    }
+    run = run_cli(["run", "--millesime", str(MILLESIME)], env)
+    assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr[-5000:]}"
+    return first, _outcome(root / "output" / str(MILLESIME))
 
 
 def test_indicator_csv_is_byte_identical(two_runs):

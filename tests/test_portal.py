@@ -224,3 +224,92 @@ def test_portal_works_opened_from_disk(browser, vintage):
     )  # the local stylesheet is applied
     page.fill("#recherche", "bretagne")
     assert _visible_names(page) == ["Bretagne"]
+
+
+class _Products(HTMLParser):
+    """Per territory of the portal, its products: title, linked files and formats shown "non disponible"."""
+
+    def __init__(self):
+        super().__init__()
+        self.items: list[dict] = []  # {"territory", "title", "links", "missing"}
+        self._territory = None
+        self._product = None
+        self._field = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "li" and "territoire" in classes:
+            self._territory = a["id"]
+        elif tag == "li" and "produit" in classes:
+            self._product = {"territory": self._territory, "title": "", "links": [], "missing": []}
+            self.items.append(self._product)
+        elif self._product is not None and tag == "span" and "titre" in classes:
+            self._field = "title"
+        elif self._product is not None and tag == "span" and "manquant" in classes:
+            self._field = "missing"
+        elif self._product is not None and tag == "a" and a.get("href"):
+            self._product["links"].append(unquote(a["href"]))
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self._field = None
+
+    def handle_data(self, data):
+        if self._product is None or self._field is None:
+            return
+        if self._field == "title":
+            self._product["title"] += data.strip()
+        else:
+            self._product["missing"].append(data.split(":")[0].strip())
+
+
+_EXT = {"PDF": "pdf", "Excel": "xlsx", "CSV": "csv", "Parquet": "parquet", "PNG": "png", "SVG": "svg"}
+
+
+def _candidates(vintage: Path, territory: str, title: str, label: str) -> list[Path]:
+    """The files a product shown missing would be, found independently of the portal's own rules."""
+    niveau, code = territory.split("-", 1)
+    name = "france" if niveau == "france" else f"{niveau}-{code}"
+    ext = _EXT.get(label, label.lower())
+    if title.startswith("Baromètre"):
+        return sorted(vintage.glob(f"barometre/*/{name}.{ext}"))
+    if niveau != "france":
+        return sorted(vintage.glob(f"panoramas/{name}.{ext}")) + sorted(vintage.glob(f"donnees/{name}-*.{ext}"))
+    if title.startswith("Égalité"):
+        return sorted(vintage.glob(f"egalite/france.{ext}"))
+    return sorted(vintage.glob(f"tables/*.{ext}")) + sorted(vintage.glob(f"cartes/*.{ext}"))
+
+
+def test_portal_after_make_run_shows_no_existing_product_as_missing(published):
+    """``make run``'s sequence (generate, then ``observatory run`` from the CLI): the portal links every file
+    of the publication, and nothing it shows "non disponible" exists on disk."""
+    vintage = published.vintage
+    index = vintage / "portail" / "index.html"
+    page = _Products()
+    page.feed(index.read_text(encoding="utf-8"))
+    assert len({p["territory"] for p in page.items}) == N_TERRITORIES
+    linked = {(index.parent / link).resolve() for p in page.items for link in p["links"]}
+    linked |= {(index.parent / unquote(link)).resolve() for link in _parse(index).links}
+    on_disk = [
+        p for p in vintage.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(vintage).parts)
+        and p.relative_to(vintage).parts[0] != "portail"
+    ]  # fmt: skip
+    assert [p for p in on_disk if p.resolve() not in linked] == []
+    shown_missing = [
+        (p["territory"], p["title"], label, _candidates(vintage, p["territory"], p["title"], label))
+        for p in page.items
+        for label in p["missing"]
+    ]
+    assert [m for m in shown_missing if m[3]] == []
+    # the sample run publishes every product of every territory: the baromètre of the last semester for
+    # France and each région, each panorama and plaquette in PDF and Excel
+    assert shown_missing == []
+    semesters = sorted(p.name for p in (vintage / "barometre").iterdir() if p.is_dir())
+    assert semesters, "the run publishes the baromètre of the latest semester"
+    for territory in ["france-FR", *(f"region-{c}" for c in ("11", "53", "84", "94"))]:
+        titles = [p["title"] for p in page.items if p["territory"] == territory]
+        assert f"Baromètre {semesters[-1].replace('-S', ', semestre ')}" in titles, territory
+    region = next(p for p in page.items if p["territory"] == "region-53" and p["title"] == "Panorama régional")
+    assert sorted(Path(link).suffix for link in region["links"]) == [".pdf", ".xlsx"]

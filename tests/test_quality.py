@@ -84,7 +84,11 @@ def con():
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        output_dir=tmp_path / "output", millesime=2023, perimetre="insee-2008-4f", quarantine_max=0.05
+        output_dir=tmp_path / "output",
+        warehouse=tmp_path / "warehouse" / "observatory.duckdb",
+        millesime=2023,
+        perimetre="insee-2008-4f",
+        quarantine_max=0.05,
     )
 
 
@@ -232,9 +236,7 @@ def test_counts_in_the_page_are_the_inserted_ones(con, settings):
     hors = {r["cle"]: num(r["cols"]["etablissements"]) for r in page.tables["table-hors-territoire"]}
     assert hors == {"etranger": 1, "collectivite_outre_mer": 0, "commune_absente": 1, "commune_inconnue": 1}
 
-    rows = page.tables["table-rejets"]
-    assert len(rows) == len(QUARANTINE)
-    assert rows[0]["cells"][:5] == ["unites_legales", UL, "3", "activitePrincipaleUniteLegale", "99.99Q"]
+    assert "table-rejets" not in page.tables  # no row of an extract is published
     assert num(page.by_id["total-quarantaine"]) == len(QUARANTINE)
     assert num(page.by_id["total-lues"]) == 18 and num(page.by_id["total-rejetees"]) == 6
 
@@ -263,15 +265,20 @@ def test_rejets_parquet_holds_exactly_the_quarantine_rows(con, settings):
     assert oct(out["rejets"].stat().st_mode & 0o777) == oct(0o644)
 
 
-def test_only_the_first_200_rows_are_in_the_page(con, settings):
-    many = [("postes", PO, n, "AGE", "7", "age_impossible", "rejete") for n in range(300, 2, -1)]
+def test_the_public_page_holds_no_row_of_an_extract(con, settings):
+    """Row-level rejects stay beside the warehouse: the page has counts by extract and reason, and no SIRET,
+    line number or value of a rejected row; ``rejets.parquet`` is not under ``output/``."""
+    many = [("postes", PO, n, "SIRET", f"9876543210{n:04d}", "siret_inconnu", "rejete") for n in range(300, 2, -1)]
     micro_warehouse(con, many)
     out = quality.build_quality_report(con, settings)
+    html = out["rapport"].read_text(encoding="utf-8")
+    assert not any(f"9876543210{n:04d}" in html for n in range(3, 301))
+    assert out["rejets"] == settings.warehouse.parent / "qualite" / "2023" / "rejets.parquet"
+    assert settings.output_dir not in out["rejets"].parents
+    assert sorted(os.listdir(settings.vintage_output / "qualite")) == ["rapport.html"]
     page = read_html(out["rapport"])
-    lines = [int(r["cells"][2]) for r in page.tables["table-rejets"]]
-    assert lines == list(range(3, 203))
-    assert out["quarantaine"] == len(many)
     assert num(page.by_id["total-quarantaine"]) == len(many)
+    assert out["quarantaine"] == len(many)
 
 
 def test_values_are_escaped_and_the_page_is_self_contained(con, settings):
@@ -283,7 +290,6 @@ def test_values_are_escaped_and_the_page_is_self_contained(con, settings):
         assert external not in html
     page = read_html(settings.vintage_output / "qualite" / "rapport.html")
     assert page.tags["script"] == 0
-    assert SCRIPT in [r["cells"][4] for r in page.tables["table-rejets"]]
 
 
 def test_a_failure_leaves_the_previous_report_intact(con, settings, monkeypatch):
@@ -298,17 +304,17 @@ def test_a_failure_leaves_the_previous_report_intact(con, settings, monkeypatch)
     written = []
 
     def failing_render(data):
-        # the new rejets.parquet is already written in the temporary folder at this point
-        written.extend(settings.vintage_output.glob(".qualite.*.tmp/rejets.parquet"))
+        # the new rejets.parquet is already written beside the warehouse at this point
+        written.append(first["rejets"])
         raise RuntimeError("template broken")
 
     monkeypatch.setattr(quality, "render_report", failing_render)
     with pytest.raises(RuntimeError, match="template broken"):
         quality.build_quality_report(con, settings)
     assert written, "the failure should happen after the new rejets.parquet was written"
-    assert {p: p.read_bytes() for p in before} == before
+    assert first["rapport"].read_bytes() == before[first["rapport"]]
     assert sorted(os.listdir(settings.vintage_output)) == ["qualite"]
-    assert sorted(os.listdir(settings.vintage_output / "qualite")) == ["rapport.html", "rejets.parquet"]
+    assert sorted(os.listdir(settings.vintage_output / "qualite")) == ["rapport.html"]
     temporary = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_qualite%'"
     ).fetchall()

@@ -16,7 +16,10 @@ from dagster._utils.schedules import cron_string_iterator
 
 from observatory.config import Settings
 from pipelines import sensors
-from pipelines.assets.barometre import ALL_ASSETS, barometre_indicateurs, barometre_job
+from pipelines.assets.barometre import ALL_ASSETS as BAROMETRE_ASSETS
+from pipelines.assets.barometre import barometre_indicateurs
+from pipelines.assets.publish import portail
+from pipelines.jobs import barometre_job
 from pipelines.partitions import (
     REGION_CODES,
     SEMESTER_CRON,
@@ -30,6 +33,8 @@ from pipelines.resources import default_resources
 from pipelines.schedules import barometre_schedule, semester_due
 from pipelines.sensors import data_raw_sensor
 from tests.test_barometre import make_warehouse
+
+ALL_ASSETS = [*BAROMETRE_ASSETS, portail]  # the baromètre job ends with the portal
 
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent.parent

@@ -198,7 +198,8 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     for reg in cog.regions().itertuples(index=False):
         region = Territory("region", reg.code_region, reg.libelle)
         stem = f"panoramas/region-{reg.code_region}"
-        region.products.append(files.product("Panorama régional", stem, ("pdf", "xlsx", "csv")))
+        # the data behind the panorama's charts is the "Données des graphiques" product (donnees/region-XX-*.csv)
+        region.products.append(files.product("Panorama régional", stem, ("pdf", "xlsx"), ("csv",)))
         region.products += barometre("region", reg.code_region)
         region_maps = files.matching(rf"cartes/region-{reg.code_region}(-[^/]+)?\.(png|svg|pdf)")
         if region_maps:

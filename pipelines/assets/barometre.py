@@ -67,12 +67,6 @@ def barometre_publications(
 
 ALL_ASSETS = [barometre_indicateurs, barometre_publications]
 
-barometre_job = dg.define_asset_job(
-    "barometre_job",
-    selection=dg.AssetSelection.assets(*ALL_ASSETS),
-    description="The baromètre of one semester: indicator table, then its publications.",
-)
-ALL_JOBS = [barometre_job]
 
 
 def latest_semester_key(settings: Settings) -> str | None:

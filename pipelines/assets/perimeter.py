@@ -57,8 +57,9 @@ def ess_tables(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Mat
     pool=WRITER,
     deps=[ess_tables],
     description=(
-        "Data-quality report `qualite/rapport.html` and `qualite/rejets.parquet`: every rejected or flagged row "
-        "with its file, line, column and reason; classification reasons; establishments outside territories."
+        "Data-quality report `qualite/rapport.html` (public: rejected and flagged rows counted by extract and "
+        "reason, classification reasons, establishments outside territories) and the row-level quarantine "
+        "`qualite/<millesime>/rejets.parquet` beside the warehouse (never published)."
     ),
 )
 def qualite(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.MaterializeResult:

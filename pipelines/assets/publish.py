@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from observatory.publish import documents, layout_check, maps, portal, release
+from pipelines.assets.barometre import barometre_publications
 from pipelines.assets.indicators import indicateurs
 from pipelines.partitions import region_partitions
 from pipelines.resources import ObservatoryConfig
@@ -26,6 +27,9 @@ def _table(vintage: Path) -> pd.DataFrame:
 @dg.asset(
     group_name="publish",
     partitions_def=region_partitions,
+    # a backfill over several régions is one run (one step builds them one after the other), as
+    # `observatory run` does: starting a process per région costs more than building it
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[indicateurs],
     description=(
         "Regional panorama (PDF, XLSX, CSV per chart) and the plaquettes of the region's départements, built in a "
@@ -33,18 +37,24 @@ def _table(vintage: Path) -> pd.DataFrame:
     ),
 )
 def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) -> dg.MaterializeResult:
-    region = context.partition_key
-    written = release.publish_regions(_vintage_dir(observatory), [region]).written
-    files = written["regions"].get(region, [])
-    pdf = next((str(p) for p in files if str(p).endswith(".pdf")), None)
+    regions = list(context.partition_keys)
+    files, departements, pdfs = 0, [], {}
+    for region in regions:
+        written = release.publish_regions(_vintage_dir(observatory), [region]).written
+        files += sum(len(v) for v in written["regions"].values())
+        files += sum(len(v) for v in written["departements"].values())
+        departements += sorted(written["departements"])
+        pdf = next((str(p) for p in written["regions"].get(region, []) if str(p).endswith(".pdf")), None)
+        if pdf:
+            pdfs[region] = pdf
+        context.log.info(f"région {region} published")
     metadata = {
-        "region": region,
-        "departements": dg.MetadataValue.json(sorted(written["departements"])),
-        "files": sum(len(v) for v in written["regions"].values())
-        + sum(len(v) for v in written["departements"].values()),
+        "regions": dg.MetadataValue.json(regions),
+        "departements": dg.MetadataValue.json(departements),
+        "files": files,
     }
-    if pdf:
-        metadata["panorama"] = dg.MetadataValue.path(pdf)
+    if len(pdfs) == 1:
+        metadata["panorama"] = dg.MetadataValue.path(next(iter(pdfs.values())))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -58,8 +68,8 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
 def panoramas_layout(
     context: dg.AssetCheckExecutionContext, observatory: ObservatoryConfig
 ) -> dg.AssetCheckResult:
-    region = context.partition_key if context.has_partition_key else None
-    report = layout_check.check_vintage(_vintage_dir(observatory), regions=[region] if region else None)
+    regions = list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else None
+    report = layout_check.check_vintage(_vintage_dir(observatory), regions=regions)
     return dg.AssetCheckResult(
         passed=report.ok,
         metadata={
@@ -98,8 +108,11 @@ def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
 
 @dg.asset(
     group_name="publish",
-    deps=[panoramas, cartes, egalite_france],
-    description="The static download portal `portail/index.html` (no network resource).",
+    deps=[panoramas, cartes, egalite_france, barometre_publications],
+    description=(
+        "The static download portal `portail/index.html` (no network resource): it lists what is on disk, so "
+        "every job that publishes something ends with it."
+    ),
 )
 def portail(observatory: ObservatoryConfig) -> dg.MaterializeResult:
     path = portal.build_portal(Path(observatory.output_dir), observatory.millesime)

@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from observatory import publication
 from pipelines.assets.indicators import indicateurs
 from pipelines.assets.perimeter import qualite
-from pipelines.assets.publish import cartes, egalite_france
+from pipelines.assets.publish import cartes, egalite_france, portail
 from pipelines.report import run_report, step_summary, summary_markdown, trigger_of
 from pipelines.resources import ObservatoryConfig
 
@@ -16,7 +16,7 @@ from pipelines.resources import ObservatoryConfig
 @dg.asset(
     group_name="indicators",
     kinds={"json"},
-    deps=[qualite, indicateurs, cartes, egalite_france],
+    deps=[qualite, indicateurs, cartes, egalite_france, portail],
     description=(
         "The run report, read from this run's events: files and rows read, quarantined rows, what was "
         "published, the checks (secrecy audit) and the time of every asset; written to the `run` section of "

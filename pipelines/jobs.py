@@ -1,0 +1,51 @@
+"""The jobs: one graph, run the same way by ``observatory run``, the UI, the schedule and the sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets import barometre, indicators, ingest, perimeter, publish, rapport
+from pipelines.assets.publish import panoramas_layout
+from pipelines.checks import ALL_CHECKS
+
+ANNUAL_ASSETS = [
+    ingest.reference_tables,
+    ingest.extracts,
+    ingest.staging,
+    perimeter.unites_legales_classees,
+    perimeter.ess_tables,
+    perimeter.qualite,
+    indicators.indicateurs_proteges,
+    indicators.indicateurs,
+    publish.cartes,
+    publish.egalite_france,
+    rapport.rapport_execution,
+]
+REGION_ASSETS = [publish.panoramas]
+BAROMETRE_ASSETS = list(barometre.ALL_ASSETS)
+ALL_ASSETS = [*ANNUAL_ASSETS, *REGION_ASSETS, publish.portail, *BAROMETRE_ASSETS]
+ALL_ASSET_CHECKS = [*ALL_CHECKS, panoramas_layout]
+
+# Every job that publishes something ends with the portal, which lists what is on disk: whatever runs, in
+# whatever order (the CLI, the UI, the schedule, the sensor), the portal shows the publication as it is.
+observatory_job = dg.define_asset_job(
+    "observatory_job",
+    selection=dg.AssetSelection.assets(*ANNUAL_ASSETS, publish.portail),
+    description="The annual vintage: ingestion, perimeter, indicators with secrecy, France products, portal.",
+)
+panoramas_job = dg.define_asset_job(
+    "panoramas_job",
+    selection=dg.AssetSelection.assets(*REGION_ASSETS, publish.portail),
+    description=(
+        "The territorial publications of régions (partitioned by région; a backfill over several is one run), "
+        "then the portal."
+    ),
+)
+barometre_job = dg.define_asset_job(
+    "barometre_job",
+    selection=dg.AssetSelection.assets(*BAROMETRE_ASSETS, publish.portail),
+    description="The baromètre of one semester: indicator table, then its publications, then the portal.",
+)
+JOBS = [observatory_job, panoramas_job, barometre_job]
+
+
