@@ -1,5 +1,6 @@
 """Asset checks. Those on ingestion and classification are blocking: a bad extract stops the run
-before anything is published."""
+before anything is published. Every check opens the warehouse, so every check joins the ``duckdb_writer`` pool:
+DuckDB lets no other process open a file that a writer holds, even read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 from observatory import audit
 from observatory.warehouse import run_sql
 from pipelines.assets.indicators import indicateurs_proteges
-from pipelines.assets.ingest import staging
+from pipelines.assets.ingest import WRITER, staging
 from pipelines.assets.perimeter import ess_tables, unites_legales_classees
 from pipelines.resources import ObservatoryConfig
 
@@ -19,7 +20,9 @@ def _rows(duckdb: DuckDBResource, relpath: str) -> list[tuple]:
         return run_sql(con, relpath).fetchall()
 
 
-@dg.asset_check(asset=staging, blocking=True, description="No duplicate SIREN or SIRET left in staging.")
+@dg.asset_check(
+    asset=staging, blocking=True, pool=WRITER, description="No duplicate SIREN or SIRET left in staging."
+)
 def staging_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     rows = _rows(duckdb, "checks/staging_unique_keys.sql")
     return dg.AssetCheckResult(passed=all(n == 0 for _, n in rows), metadata={t: int(n) for t, n in rows})
@@ -28,6 +31,7 @@ def staging_unique_keys(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=staging,
     blocking=True,
+    pool=WRITER,
     description="Share of rejected rows per extract stays below OBSERVATORY_QUARANTINE_MAX (default 5 %).",
 )
 def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.AssetCheckResult:
@@ -53,6 +57,7 @@ def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConf
 @dg.asset_check(
     asset=unites_legales_classees,
     blocking=True,
+    pool=WRITER,
     description="Every legal unit is classified: one family and one reason each.",
 )
 def ess_units_classified(duckdb: DuckDBResource) -> dg.AssetCheckResult:
@@ -73,6 +78,7 @@ def ess_units_classified(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=ess_tables,
     blocking=True,
+    pool=WRITER,
     description="Referential integrity: territories known to the COG, sectors to the NAF, jobs to establishments.",
 )
 def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
@@ -83,6 +89,7 @@ def ess_referential_integrity(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=ess_tables,
     blocking=True,
+    pool=WRITER,
     description=(
         "Jobs and establishments join: the share of jobs whose SIRET matches no establishment, and of "
         "establishments whose SIREN matches no legal unit, stays below OBSERVATORY_QUARANTINE_MAX (default 5 %)."
@@ -112,6 +119,7 @@ def ess_orphan_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> d
 @dg.asset_check(
     asset=indicateurs_proteges,
     blocking=True,
+    pool=WRITER,
     description=(
         "Independent secrecy audit of the table about to be published: FREQ and MAX recomputed from the "
         "microdata in pandas for every published cell (no primary rule broken), and a min/max linear program "
