@@ -54,7 +54,10 @@ def default_resources(settings: Settings | None = None) -> dict:
         # (OBSERVATORY_DUCKDB_MEMORY to change it; beyond it DuckDB spills to disk)
         "duckdb": DuckDBResource(
             database=str(s.warehouse),
-            connection_config={"memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB")},
+            connection_config={
+                "memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB"),
+                "enable_progress_bar": False,  # a step process's stderr is the terminal of `observatory run`
+            },
         ),
         "observatory": ObservatoryConfig(
             data_dir=str(s.data_dir),
