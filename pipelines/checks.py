@@ -12,11 +12,11 @@ from observatory.warehouse import run_sql
 from pipelines.assets.indicators import indicateurs_proteges
 from pipelines.assets.ingest import WRITER, staging
 from pipelines.assets.perimeter import ess_tables, unites_legales_classees
-from pipelines.resources import ObservatoryConfig
+from pipelines.resources import ObservatoryConfig, warehouse_connection
 
 
 def _rows(duckdb: DuckDBResource, relpath: str) -> list[tuple]:
-    with duckdb.get_connection() as con:
+    with warehouse_connection(duckdb) as con:
         return run_sql(con, relpath).fetchall()
 
 
@@ -127,7 +127,7 @@ def ess_orphan_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> d
     ),
 )
 def indicateurs_secrecy_audit(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as con:
+    with warehouse_connection(duckdb) as con:
         report = audit.audit_warehouse(con)
     return dg.AssetCheckResult(
         passed=report.passed,

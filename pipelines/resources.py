@@ -41,6 +41,7 @@ class ObservatoryConfig(dg.ConfigurableResource):
 def warehouse_connection(duckdb: DuckDBResource) -> Iterator:
     """A read-write connection to the warehouse with its schemas in place (DuckDB 2.0: consume results inside)."""
     with duckdb.get_connection() as con:
+        con.execute("SET enable_progress_bar = false")  # a step process's stderr is the terminal of the run
         ensure_schemas(con)
         yield con
 
@@ -54,10 +55,7 @@ def default_resources(settings: Settings | None = None) -> dict:
         # (OBSERVATORY_DUCKDB_MEMORY to change it; beyond it DuckDB spills to disk)
         "duckdb": DuckDBResource(
             database=str(s.warehouse),
-            connection_config={
-                "memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB"),
-                "enable_progress_bar": False,  # a step process's stderr is the terminal of `observatory run`
-            },
+            connection_config={"memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB")},
         ),
         "observatory": ObservatoryConfig(
             data_dir=str(s.data_dir),
