@@ -275,7 +275,7 @@ def _candidates(vintage: Path, territory: str, title: str, label: str) -> list[P
     if title.startswith("Baromètre"):
         return sorted(vintage.glob(f"barometre/*/{name}.{ext}"))
     if niveau != "france":
-        return sorted(vintage.glob(f"panoramas/{name}.{ext}")) + sorted(vintage.glob(f"donnees/{name}-*.{ext}"))
+        return sorted(vintage.glob(f"panoramas/{name}.{ext}")) + sorted(vintage.glob(f"donnees/{name}*/*.{ext}"))
     if title.startswith("Égalité"):
         return sorted(vintage.glob(f"egalite/france.{ext}"))
     return sorted(vintage.glob(f"tables/*.{ext}")) + sorted(vintage.glob(f"cartes/*.{ext}"))
