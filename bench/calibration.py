@@ -7,8 +7,11 @@ Usage::
 
 Legal units are classified from the perimeter CSV files (version ``insee-2008-4f``: CJ family, switches off
 by default, excluded activities when the nomenclature is NAFRev2); public = CJ 4xxx/7xxx; jobs at 31/12 =
-``FILT = 1`` and ``DATFIN = 360``; régions from the establishment's commune in the COG. Counts are divided
-by the fraction (national scale). Compare with ``shared/domain/calibration.md``.
+``FILT = 1`` and ``DATFIN = 360``; régions from the establishment's commune in the COG, and France = Σ régions
+(establishments abroad, in a COM or without a known commune are left out, as in the pipeline). Pay figures
+on INSEE's salary field, as ``sql/perimeter/postes.sql``: non-annex jobs, no apprentice or other job
+(``TYP_EMPLOI`` A or X, ``CONT_TRAV`` APP), a known pay; hourly pay over jobs with positive hours. Counts
+are divided by the fraction (national scale). Compare with ``shared/domain/calibration.md``.
 """
 
 from __future__ import annotations
@@ -62,9 +65,12 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
             CAST(p.DATFIN AS INT) AS datfin, CAST(p.SEXE AS VARCHAR) AS sexe, CAST(p.PCS AS VARCHAR) AS pcs,
             CAST(p.CPFD AS VARCHAR) AS cpfd, CAST(p.S_NET AS DOUBLE) AS net, CAST(p.S_BRUT AS DOUBLE) AS brut,
             CAST(p.NBHEUR AS DOUBLE) AS heures, CAST(p.EQTP AS DOUBLE) AS eqtp,
+            CAST(p.FILT AS VARCHAR) = '1' AND coalesce(CAST(p.TYP_EMPLOI AS VARCHAR) NOT IN ('A', 'X'), true)
+                AND coalesce(CAST(p.CONT_TRAV AS VARCHAR) <> 'APP', true) AS paie,
             coalesce(ulc.famille, '?') AS famille, com.code_region AS region, et.division
-            FROM {read} p LEFT JOIN et ON et.siret = CAST(p.SIRET AS VARCHAR)
-            LEFT JOIN ulc ON ulc.siren = et.siren LEFT JOIN com ON com.code_commune = et.commune;
+            FROM {read} p JOIN et ON et.siret = CAST(p.SIRET AS VARCHAR)
+            LEFT JOIN ulc ON ulc.siren = et.siren JOIN com ON com.code_commune = et.commune
+            WHERE com.code_region IS NOT NULL;
         CREATE VIEW h AS SELECT * FROM j WHERE filt = '1' AND datfin = 360;
     """)
 
@@ -99,9 +105,11 @@ def report(con: duckdb.DuckDBPyConnection, fraction: float) -> None:
     women, pt, cad_f, cad_h, gap, gap_h = one(f"""
         SELECT avg((sexe = '2')::INT), avg((cpfd = 'P')::INT) FILTER (WHERE sexe = '2'),
             avg((pcs[1] = '3')::INT) FILTER (WHERE sexe = '2'), avg((pcs[1] = '3')::INT) FILTER (WHERE sexe = '1'),
-            1 - avg(net) FILTER (WHERE sexe = '2') / avg(net) FILTER (WHERE sexe = '1'),
-            1 - (sum(net) FILTER (WHERE sexe = '2') / sum(heures) FILTER (WHERE sexe = '2'))
-              / (sum(net) FILTER (WHERE sexe = '1') / sum(heures) FILTER (WHERE sexe = '1'))
+            1 - avg(net) FILTER (WHERE sexe = '2' AND paie) / avg(net) FILTER (WHERE sexe = '1' AND paie),
+            1 - (sum(net) FILTER (WHERE sexe = '2' AND paie AND heures > 0)
+                 / sum(heures) FILTER (WHERE sexe = '2' AND paie AND net IS NOT NULL AND heures > 0))
+              / (sum(net) FILTER (WHERE sexe = '1' AND paie AND heures > 0)
+                 / sum(heures) FILTER (WHERE sexe = '1' AND paie AND net IS NOT NULL AND heures > 0))
         FROM h WHERE {ESS}""")
     print(
         f"ESS: women {women:.1%}, part-time among women {pt:.1%}, cadres {cad_f:.1%} of women / {cad_h:.1%} "
@@ -109,7 +117,7 @@ def report(con: duckdb.DuckDBPyConnection, fraction: float) -> None:
     )
     (pay,) = one(f"""SELECT (sum(brut) FILTER (WHERE {ESS}) / sum(eqtp) FILTER (WHERE {ESS}))
         / (sum(brut) FILTER (WHERE famille = 'prive') / sum(eqtp) FILTER (WHERE famille = 'prive')) - 1
-        FROM j WHERE filt = '1' AND brut > 0""")
+        FROM j WHERE paie AND brut >= 0""")
     small, small_jobs = (
         one(f"""WITH e AS (SELECT siret, count(*) FILTER (WHERE filt = '1' AND datfin = 360) AS n
         FROM j WHERE {ESS} GROUP BY 1) SELECT avg((n < 10)::INT), sum(n) FILTER (WHERE n < 10) / sum(n) FROM e""")

@@ -8,7 +8,8 @@ général**: agriculture (MSA, sector ``AGR``) and Mayotte are outside it, so Ma
 For a quarter T and a cell (territory × champ × family or sector):
 
 - ``effectif_fin_trimestre``: salaried headcount at the end of T, summed over the cell's establishments;
-- ``glissement_annuel`` = effectif(T) / effectif(T − 4) − 1, stored as a fraction (0.012 prints 1,2 %);
+- ``glissement_annuel`` = 100 × (effectif(T) / effectif(T − 4) − 1), a percentage 0–100 with ``unite =
+  'pourcent'`` as in the indicator table, published to 0.1 point (1.2 prints 1,2 %);
 - ``solde_annuel`` = effectif(T) − effectif(T − 4): net jobs over a year.
 
 Secrecy: every headcount cell carries FREQ (establishments employing someone at the end of the quarter),
@@ -110,8 +111,10 @@ def barometre_dir(settings: Settings, semestre: str) -> Path:
 
 
 def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
-    """Territory names come from ``ref.regions``/``ref.departements``; load them from the COG if absent."""
+    """Territory names come from ``ref.regions``/``ref.departements``, units and publication precision from
+    ``ref.indicateurs``; load them from the package data if absent."""
     from observatory.reference import departements, regions
+    from observatory.reference.indicateurs import indicateurs
 
     present = {
         r[0]
@@ -119,7 +122,7 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ref'"
         ).fetchall()
     }
-    for name, frame in (("regions", regions()), ("departements", departements())):
+    for name, frame in (("regions", regions()), ("departements", departements()), ("indicateurs", indicateurs())):
         if name not in present:
             con.execute("CREATE SCHEMA IF NOT EXISTS ref")
             con.register("_cog", frame)

@@ -151,8 +151,11 @@ def test_one_establishment_with_nobody_at_31_12_in_a_one_departement_region(tmp_
                     "cdd": False,
                     "annexe": False,
                     "present_31_12": present,
+                    "dans_champ_salaire": True,
                     "eqtp": 0.4,
                     "s_brut": 9000.0 + 10 * j,
+                    "s_brut_salaire": 9000.0 + 10 * j,
+                    "eqtp_salaire": 0.4,
                     "s_net": 7000.0 + 10 * j,
                     "nbheur": 640.0,
                 }

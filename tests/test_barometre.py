@@ -7,7 +7,6 @@ one in Mayotte (outside the source's field) and one farm (agriculture, outside t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -115,9 +114,10 @@ def test_glissement_and_solde_match_a_hand_computation(built):
         now, before = _ess_total(q), _ess_total(year_before)
         assert _row(table, "effectif_fin_trimestre", q).valeur == now
         assert _row(table, "solde_annuel", q).valeur == now - before
-        assert math.isclose(_row(table, "glissement_annuel", q).valeur, now / before - 1)
-    # 2023-T4 by hand: (17 + 18 + 40) / (13 + 21 + 33) - 1 = 75 / 67 - 1; solde +8
-    assert math.isclose(_row(table, "glissement_annuel", "2023-T4").valeur, 75 / 67 - 1)
+        # a percentage 0–100 (unite 'pourcent', as in the indicator table), published to 0.1 point
+        assert _row(table, "glissement_annuel", q).valeur == round(100 * (now / before - 1), 1)
+    # 2023-T4 by hand: (17 + 18 + 40) / (13 + 21 + 33) - 1 = 75 / 67 - 1 = 11.94 %; solde +8
+    assert _row(table, "glissement_annuel", "2023-T4").valeur == 11.9
     assert _row(table, "solde_annuel", "2023-T4").valeur == 8
     # privé = ESS + privé hors ESS (no public establishment in the source); privé hors ESS is one
     # establishment (D, primary), so privé is hidden too (secondary): ESS and privé would give D away
@@ -272,7 +272,7 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     so = _row(table, "solde_annuel", "2023-T4", "region", "53").valeur
     expected = (
         f"emploient {fmt.normalize(fmt.nombre(eff))} salariés en Bretagne, "
-        f"soit +{fmt.normalize(fmt.pourcent(gl))} en un an (+{fmt.normalize(fmt.nombre(so))} emplois"
+        f"soit +{fmt.normalize(fmt.pourcent(gl / 100))} en un an (+{fmt.normalize(fmt.nombre(so))} emplois"
     )
     assert expected in text
     assert "Privé hors ESS s s s s s s" in text  # the secret champ prints s, never a number

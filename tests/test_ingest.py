@@ -270,9 +270,11 @@ def test_parquet_typed_columns_read_as_text(con, tmp_path):
         types={"AGE": pa.int32(), "FILT": pa.int8(), "S_NET": pa.float64()},
     )
     rep = read_extract(con, "postes", path)
-    assert (rep.format, rep.encoding, rep.rows_read, rep.rows_loaded) == ("parquet", None, 2, 1)
-    assert quarantine(con) == [(2, "AGE", "200", "age_impossible", "rejete")]
-    assert con.execute("SELECT FILT, S_NET FROM staging.postes").fetchone() == ("1", 25000.0)
+    assert (rep.format, rep.encoding, rep.rows_read, rep.rows_loaded) == ("parquet", None, 2, 2)
+    assert quarantine(con) == [(2, "AGE", "200", "age_impossible", "conserve")]
+    assert con.execute("SELECT FILT, S_NET, AGE FROM staging.postes ORDER BY _ligne").fetchall() == [
+        ("1", 25000.0, 41), ("1", 25000.0, None)  # the job stays; its impossible age is left empty
+    ]
 
 
 # --------------------------------------------------------------------------------- broken lines → quarantine
@@ -402,10 +404,10 @@ def test_postes_rules(con, tmp_path):
     path = write_csv(tmp_path / "postes_2023.csv", POSTES_HEADER, rows, sep=";")
     rep = read_extract(con, "postes", path)
     assert quarantine(con) == [
-        (3, "S_BRUT", "-120", "salaire_negatif", "rejete"),
-        (4, "S_NET", None, "salaire_manquant", "rejete"),
+        (3, "S_BRUT", "-120", "salaire_negatif", "conserve"),
+        (4, "S_NET", None, "salaire_manquant", "conserve"),
         (5, "NBHEUR", "0", "heures_nulles", "conserve"),
-        (6, "AGE", "200", "age_impossible", "rejete"),
+        (6, "AGE", "200", "age_impossible", "conserve"),
         (7, "DATDEB", "0", "date_hors_plage", "rejete"),
         (7, "DATFIN", "361", "date_hors_plage", "rejete"),
         (8, "DATFIN", "100", "dates_incoherentes", "rejete"),
@@ -414,13 +416,19 @@ def test_postes_rules(con, tmp_path):
         (10, "EQTP", "2.5", "eqtp_hors_plage", "rejete"),
         (11, "SIRET", "1234567890001", "siret_invalide", "rejete"),
     ]
-    assert lines_of(con, "postes") == [2, 5, 12]
+    # a job with a missing or negative pay or an impossible age is still a job: kept, that value left empty
+    assert lines_of(con, "postes") == [2, 3, 4, 5, 6, 12]
     assert con.execute("SELECT S_BRUT, EQTP FROM staging.postes WHERE _ligne = 12").fetchone() == (
         1234.5,
         0.5,
     )
+    kept = con.execute("SELECT _ligne, S_BRUT, S_NET, AGE FROM staging.postes WHERE _ligne IN (3, 4, 6) ORDER BY 1")
+    assert [r[0] for r in kept.fetchall()] == [3, 4, 6]
+    assert con.execute("SELECT S_BRUT FROM staging.postes WHERE _ligne = 3").fetchone() == (None,)
+    assert con.execute("SELECT S_NET FROM staging.postes WHERE _ligne = 4").fetchone() == (None,)
+    assert con.execute("SELECT AGE FROM staging.postes WHERE _ligne = 6").fetchone() == (None,)
     assert rep.quarantined["date_hors_plage"] == 2
-    assert rep.rows_rejected == 8
+    assert rep.rows_rejected == 5
 
 
 def test_effectifs_rules(con, tmp_path):

@@ -252,7 +252,7 @@ def _data_model_columns() -> dict[str, list[str]]:
 
 def test_load_creates_every_ref_table_of_the_data_model():
     contract = _data_model_columns()
-    assert len(contract) == 10
+    assert len(contract) == 11
     con = warehouse.connect()
     try:
         counts = load(con)

@@ -194,6 +194,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     one_leaf = bool((pd.Series(leaf).groupby(attrs["siren"]).nunique() <= 1).all())
     base, job_codes = _jobs_by_establishment(postes, sirets)
     codes.update(job_codes)
+    etab_effectif = np.bincount(base["sid"], weights=base["effectif"], minlength=len(sirets))
     maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
     per_cell = {
         "n_etab": ("sid", "size"),
@@ -246,6 +247,14 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             by_leaf = sub.groupby(group, sort=True).agg(**per_cell)
             siren = sub["siren"].to_numpy()
             first = ~pd.Series(group * n_siren + siren).duplicated().to_numpy() & (siren >= 0)  # as nunique
+            if "tranche" in dims:  # an enterprise counts once, in the band of its largest establishment here
+                band = dim_codes[dims.index("tranche")][ok]
+                top = pd.DataFrame(
+                    {"k": _mixed_radix([code[ok], leaf_of[ok], np.maximum(siren, 0)], [n_code, 4, n_siren]),
+                     "eff": etab_effectif[sub["sid"].to_numpy()], "band": band}
+                ).sort_values("eff", kind="stable").groupby("k").band.transform("last").sort_index()
+                keep = (band == top.to_numpy()) & (siren >= 0)
+                first = keep & ~pd.Series(np.where(keep, group * n_siren + siren, -1)).duplicated().to_numpy()
             by_leaf.insert(1, "n_ent", np.bincount(group[first], minlength=len(leaf_key)))
             for champ, leaves in _CHAMP_LEAVES.items():
                 if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
@@ -254,6 +263,15 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
                 cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(combine)
                 if not one_leaf and len(leaves) > 1:
                     in_champ = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])
+                    if "tranche" in dims:  # once in the champ, in the band of its largest establishment there
+                        idx = np.flatnonzero(in_champ)
+                        d = pd.DataFrame(
+                            {"k": _mixed_radix([code[ok], np.maximum(siren, 0)], [n_code, n_siren]),
+                             "eff": etab_effectif[sub["sid"].to_numpy()],
+                             "band": dim_codes[dims.index("tranche")][ok]}
+                        ).iloc[idx]
+                        top = d.sort_values("eff", kind="stable").groupby("k").band.transform("last")
+                        in_champ[idx[d.band.to_numpy() != top.reindex(d.index).to_numpy()]] = False
                     ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()
                     cell["n_ent"] = ent.reindex(cell.index).to_numpy()
                 parts = _split_radix(cell.index.to_numpy(), [n_code, *dim_sizes])

@@ -21,8 +21,10 @@ DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe":
 FLAT = ("secteur", "tranche", "sexe", "pcs")
 #: The champs published (the internal ``_sce`` / ``_oth`` are derivable by subtraction, never published).
 CHAMPS_PUBLIES = ["ensemble", "public", "prive", "ess", "prive_hors_ess", "ess_loi_2014"]
-#: Jobs at 31/12 by age band; the bands add up to the headcount.
+#: Jobs at 31/12 by age band, as published; with the jobs of impossible age (never published, an unknown of
+#: the audit) they add up to the headcount.
 AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
+AGE_BAND_UNPUBLISHED = "age_inconnu"
 #: Indicators published from establishment counts (frequency rule only).
 COUNT_INDICATORS = {"etablissements_employeurs", "part_etablissements_prive"}
 

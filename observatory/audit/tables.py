@@ -8,6 +8,7 @@ import pandas as pd
 from observatory.audit.lp import EXACT, _structural_zeros, determined_cells, free_cells, lp_bounds
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import (
+    AGE_BAND_UNPUBLISHED,
     AGE_BANDS,
     CHAMPS_PUBLIES,
     COUNT_INDICATORS,
@@ -251,6 +252,7 @@ def _lp_checks_bands(
     the headcount as total; no hidden band or headcount may be determined by the published ones. A cell
     with no job at 31/12 (``zero_keys``) has a known pyramid of zeros."""
     codes = [f"effectif_{b}" for b in AGE_BANDS]
+    unpublished = f"effectif_{AGE_BAND_UNPUBLISHED}"
     region_of = dict(zip(departements.code_departement, departements.code_region))
     t = published[published.indicateur.isin([*codes, "effectif_31_12"])]
     t = t[t.niveau.isin(["region", "departement"])]
@@ -269,12 +271,16 @@ def _lp_checks_bands(
         }
         deps = sorted(d for d, r in region_of.items() if r == region)
         geos = [region, *deps]
-        eqs = [([(c, i) for i in codes], (c, "effectif_31_12")) for c in geos]
-        eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, "effectif_31_12"]]
+        # jobs of unknown age: an unknown ≥ 0 of each territory, never watched (it is no published figure)
+        for c in geos:
+            values.setdefault((c, unpublished), 0.0 if values.get((c, "effectif_31_12")) == 0.0 else None)
+        eqs = [([(c, i) for i in [*codes, unpublished]], (c, "effectif_31_12")) for c in geos]
+        eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, unpublished, "effectif_31_12"]]
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
         # one LP clears most hidden cells at once (:func:`free_cells`); the others get their min / max LPs
-        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
+        free = free_cells(values, eqs) | {(c, unpublished) for c in geos}
+        for cell, v in determined_cells(values, eqs, free=free).items():
             report.recoverable.append(
                 f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
             )

@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 
 from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
-from observatory.publish import alt, charts, fmt
+from observatory.publish import alt, charts, fmt, notes
+from observatory.publish.documents import to_natural
 from observatory.publish.typst_pdf import compile_pdf
 from observatory.warehouse import atomic_path
 
@@ -111,7 +112,11 @@ class Barometre:
             table["trimestre"],
             strict=True,
         )
-        valeurs = [None if pd.isna(v) else float(v) for v in table["valeur"]]
+        # the one unit convention of every table: 'pourcent' is 0–100; a Cell holds fractions (charts, fmt)
+        valeurs = [
+            to_natural(None if pd.isna(v) else float(v), u)
+            for v, u in zip(table["valeur"], table["unite"], strict=True)
+        ]
         self._cells = {k: Cell(v, s) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
 
     def cell(
@@ -608,13 +613,11 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                 CHAMP,
                 (
                     "Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
-                    "(régime général de la sécurité sociale) : l'agriculture, qui relève de la MSA, et Mayotte "
-                    "sont hors du champ de la source ; les chiffres « France » sont France hors Mayotte."
+                    "(régime général de la sécurité sociale) ; les chiffres « France » sont France hors Mayotte, "
+                    "somme des régions."
                 ),
-                (
-                    "Évolution sur un an (glissement annuel) = effectif à la fin du trimestre / effectif à la fin "
-                    "du même trimestre un an plus tôt − 1. Solde sur un an = différence des deux effectifs."
-                ),
+                *notes.BAROMETRE,
+                *notes.definitions(barometre=True),
                 (
                     "Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
                     "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
@@ -676,11 +679,14 @@ def write_xlsx(b: Barometre, niveau: str, code: str, content: dict, dest: Path) 
         for row in ws.iter_rows(min_row=6):
             for cell in row:
                 if isinstance(cell.value, float) and head[cell.column - 1].startswith("Évolution"):
-                    cell.number_format = "0.0%"
+                    cell.value = round(cell.value * 100, 1) + 0.0  # percent 0–100, as in the table
+                    cell.number_format = '+0.0" %";-0.0" %";0.0" %"'
                 elif isinstance(cell.value, int | float):
                     cell.number_format = "#,##0"
         ws.append([])
         ws.append([NOTE])
+        for line in notes.BAROMETRE:
+            ws.append([line])
         ws.column_dimensions["A"].width = 42
         return ws
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import PublicationError
-from observatory.publish import alt, charts, fmt
+from observatory.publish import alt, charts, fmt, notes
 from observatory.publish.typst_pdf import TypstWarningError, compile_pdf  # noqa: F401 (TypstWarningError: API)
 from observatory.warehouse import atomic_path
 
@@ -177,7 +177,7 @@ FORMATS: dict[str, Callable[[float], str]] = {
     "nombre": fmt.nombre,
     "pourcent": fmt.pourcent,
     "euros": fmt.euros,
-    "euros2": lambda x: fmt.euros(x, 2),
+    "euros2": lambda x: fmt.euros(x, 1),
     "montant": fmt.montant,
     "rang": fmt.rang,
     "fois": fmt.fois,
@@ -185,7 +185,15 @@ FORMATS: dict[str, Callable[[float], str]] = {
     "solde": fmt.solde,
 }
 PCT_KINDS = {"pourcent", "evolution"}
-"""Kinds holding fractions: percent in CSV, ``%`` number format in XLSX."""
+"""Kinds holding fractions in a :class:`Cell`: exported in percent (0–100), as the indicator table stores
+them, in the CSV and the XLSX alike."""
+EXPORT_DECIMALS = {
+    "nombre": 0, "pourcent": 1, "evolution": 1, "euros": 0, "euros2": 1, "montant": -3, "rang": 0,
+    "fois": 1, "solde": 0,
+}
+"""Decimals of an exported figure by kind (percent kinds: of the percentage), the publication precision of
+``observatory/reference/indicateurs.csv``: a figure a document derives (a share of two published counts)
+is exported no more precisely than the table's own."""
 
 
 @dataclass(frozen=True)
@@ -1354,8 +1362,10 @@ def _methodologie(table: IndicatorTable, manifest: dict, t: Territory, short: bo
             "l'est aussi. « n.d. » : donnée non disponible."
         ),
     ]
-    if short:
-        intro = intro[:1] + intro[2:]
+    if short:  # the plaquette: its workbook carries every note and definition (xlsx.write_workbook)
+        intro = [*intro[:1], *intro[2:], notes.GEOGRAPHIE, notes.PRECISION]
+    else:
+        intro += [*notes.ANNUELLES, notes.DEFINITIONS, *notes.definitions()]
     meta = [
         ("Millésime", str(manifest.get("millesime", y))),
         ("Version du périmètre", str(manifest.get("perimetre_version", table.perimetre_version))),
@@ -1543,14 +1553,15 @@ def egalite_document(table: IndicatorTable, manifest: dict, code: str | None = N
 
 
 # --------------------------------------------------------------------------------------------- writers
-def _cell_export(c, percent_scale: float) -> object:
+def export_value(c, percent_scale: float) -> object:
     if not isinstance(c, Cell):
         return c
     if c.secret:
         return fmt.SECRET
     if c.value is None:
         return ""
-    return c.value * percent_scale if c.kind in PCT_KINDS else c.value
+    value = c.value * percent_scale if c.kind in PCT_KINDS else c.value
+    return round(value, EXPORT_DECIMALS.get(c.kind, 1)) + 0.0
 
 
 def _csv_number(v) -> str:
@@ -1570,7 +1581,7 @@ def write_csv(fig: Figure, path: Path) -> Path:
             w = csv.writer(f, delimiter=";", lineterminator="\r\n")
             w.writerow(header)
             for r in fig.rows:
-                w.writerow([_csv_number(_cell_export(c, 100.0)) for c in r])
+                w.writerow([_csv_number(export_value(c, 100.0)) for c in r])
         tmp.chmod(0o644)
     return path
 

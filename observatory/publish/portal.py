@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from observatory.errors import PublicationError
-from observatory.publish import fmt
+from observatory.publish import fmt, notes
 from observatory.publish.maps import MAPS
 from observatory.reference import cog
 from observatory.warehouse import atomic_dir
@@ -284,6 +284,7 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
         groups=groups,
         about=about,
         others=others,
+        notes=[*notes.ANNUELLES, *notes.definitions(), *notes.BAROMETRE, *notes.definitions(barometre=True)],
         n_territories=1 + sum(1 + len(m) for _, m in groups),
     )
     with atomic_dir(root / PORTAL) as tmp:

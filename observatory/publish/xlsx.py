@@ -22,18 +22,19 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from observatory.publish import notes
 from observatory.warehouse import atomic_path
 
 HEADER_ROW = 5
 NUMBER_FORMATS = {
     "nombre": "#,##0",
-    "pourcent": "0.0%",
+    "pourcent": '0.0" %"',
     "euros": '#,##0" €"',
-    "euros2": '#,##0.00" €"',
+    "euros2": '#,##0.0" €"',
     "montant": '#,##0" €"',
     "rang": "0",
     "fois": "0.0",
-    "evolution": "+0.0%;-0.0%;0.0%",
+    "evolution": '+0.0" %";-0.0" %";0.0" %"',
     "solde": "+#,##0;-#,##0;0",
 }
 _BOLD = Font(bold=True)
@@ -51,13 +52,29 @@ def _sheet_name(fig_id: str, used: set[str]) -> str:
     return name
 
 
+def _notes_sheet(wb: Workbook, intro: list[str]) -> None:
+    """The "Méthodologie" sheet: the methodology's paragraphs, then every note and definition of
+    :mod:`~observatory.publish.notes` the PDF had no room for (the plaquette's)."""
+    ws = wb.create_sheet("Méthodologie")
+    lines = list(intro)
+    lines += [n for n in notes.ANNUELLES if n not in lines]
+    if notes.DEFINITIONS not in lines:
+        lines += [notes.DEFINITIONS, *notes.definitions()]
+    ws.column_dimensions["A"].width = 140
+    for i, line in enumerate(lines, start=1):
+        c = ws.cell(i, 1, line)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        if line == notes.DEFINITIONS:
+            c.font = _BOLD
+
+
 def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
     """Write the workbook of a :class:`~observatory.publish.documents.Document` atomically; return its path.
 
     ``csv_dir``: where the figures' CSV files are (``<id>.csv``); each sheet and the contents link them by a
     path relative to the workbook, so the links hold wherever the vintage folder is copied.
     """
-    from observatory.publish.documents import NOTE_SECRET, SOURCE, Cell
+    from observatory.publish.documents import NOTE_SECRET, SOURCE, Cell, export_value
 
     path = Path(path)
     wb = Workbook()
@@ -108,8 +125,8 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                             c.alignment = Alignment(horizontal="right")
                         elif v.value is None:
                             c = ws.cell(i, j, None)
-                        else:
-                            c = ws.cell(i, j, v.value)
+                        else:  # percentages 0–100, as in the table and the CSV; publication precision
+                            c = ws.cell(i, j, export_value(v, 100.0))
                             c.number_format = NUMBER_FORMATS.get(v.kind, "General")
                     else:
                         c = ws.cell(i, j, v)
@@ -140,6 +157,7 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                 toc.cell(r, 1, k).font = _BOLD
                 toc.cell(r, 2, v)
                 r += 1
+            _notes_sheet(wb, section.intro)
     with atomic_path(path) as tmp:
         wb.save(tmp)
         tmp.chmod(0o644)

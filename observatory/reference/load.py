@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from observatory.config import DEFAULT_PERIMETRE
-from observatory.reference import cog, perimeter
+from observatory.reference import cog, indicateurs, perimeter
 from observatory.reference.naf import naf
 
 
@@ -33,6 +33,7 @@ def tables(perimetre: str = DEFAULT_PERIMETRE, switches: Mapping[str, bool | str
         "activites_exclues": p.activites_exclues,
         "secteurs": perimeter.secteurs(),
         "perimetre_parametres": p.parametres(),
+        "indicateurs": indicateurs.indicateurs(),
     }
 
 

@@ -259,8 +259,10 @@ def _secteurs() -> pd.DataFrame:
 
 def secteurs() -> pd.DataFrame:
     """Sector groups (perimeter.md §6): ``division`` (NAF rév. 2 A88, ``01``…``99``), ``secteur`` (AGR…AUT),
-    ``libelle_secteur``. All 88 divisions map to one sector; a last row with no division gives the label of
-    ``NCL`` (non classé: missing or invalid activity code), which is kept explicit, never dropped."""
+    ``libelle_secteur``, ``public_seulement`` (``oui`` for a sector of the public field only: ADM, division
+    84 — a private establishment declaring it is classed ``NCL``). All 88 divisions map to one sector; a
+    last row with no division gives the label of ``NCL`` (non classé: missing or invalid activity code, or
+    a public-only activity declared by a private employer), which is kept explicit, never dropped."""
     return _secteurs().copy()
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from observatory.secrecy.closure import _close, importance, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
-from observatory.secrecy.rules import AGE_BANDS, DEFAULTS, KEY, PRIMAIRE, PUBLIE, SECONDAIRE, STATUTS, primary
+from observatory.secrecy.rules import AGE_BAND_UNPUBLISHED, AGE_BANDS, DEFAULTS, KEY, PRIMAIRE, PUBLIE, SECONDAIRE, STATUTS, primary
 from observatory.secrecy.tauargus import TAUARGUS_RELEASE_TIER, TAUARGUS_TABLES, TableSpec, _run_table
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,10 @@ def secondary(
             band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
             band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
             value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
-            zero = np.concatenate([zero, np.zeros(len(bands), bool)])
-            hidden0 = np.concatenate([hidden0, band_p | np.tile(hidden0[base], len(AGE_BANDS))])
+            known = (bands.tranche == AGE_BAND_UNPUBLISHED).to_numpy()  # the unknown-age band (AGE_BANDS)
+            band_p &= ~known
+            zero = np.concatenate([zero, known])
+            hidden0 = np.concatenate([hidden0, (band_p | np.tile(hidden0[base], len(AGE_BANDS))) & ~known])
             tier_n = np.concatenate([tier, importance(bands)])
         check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
         zero = structural_zeros(long, zero)
@@ -146,8 +148,9 @@ def secondary(
 
 
 #: Equations along which enterprise counts add up: an enterprise (SIREN) belongs to one champ and one family,
-#: but may have establishments in several territories, sectors or size bands (no equation there).
-_ENTERPRISE_TAGS = ("ch_ensemble", "ch_prive", "ch_phe", "ch_loi", "famille")
+#: and is counted in one size band per territory (its largest establishment's there, sql/indicators/
+#: cellules.sql), but may have establishments in several territories or sectors (no equation there).
+_ENTERPRISE_TAGS = ("ch_ensemble", "ch_prive", "ch_phe", "ch_loi", "famille", "tranche")
 
 
 def _secondary_counts(cells, prim, out, long_all, tier) -> None:

@@ -10,8 +10,12 @@ NATURES = ["comptage", "entreprises", "montant", "temps_partiel", "cdd", "age50"
 PUBLIE, SECONDAIRE, PRIMAIRE = 0, 1, 2
 STATUTS = {PUBLIE: "publie", SECONDAIRE: "secret_secondaire", PRIMAIRE: "secret_primaire"}
 MIN_UNITS = 3
-#: Jobs at 31/12 by age band (the age pyramid); the bands add up to ``effectif`` (jobs at 31/12).
-AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
+#: Jobs at 31/12 by age band (the age pyramid); the bands add up to ``effectif`` (jobs at 31/12). The last,
+#: jobs whose age was impossible in the extract, is never published but follows by subtraction: it counts as
+#: known to an attacker (like a structural zero: never hidden, never a complement), so that the published
+#: bands are protected as if it were published; it is a count of unreadable records, not protected itself.
+AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus", "age_inconnu"]
+AGE_BAND_UNPUBLISHED = "age_inconnu"
 MIN_SALARIES = 5
 
 

@@ -2,11 +2,14 @@
 -- plus `trimestre`. From ind.barometre_cellules (whose `statut` already holds the primary and, when
 -- applied, secondary secrecy):
 --   effectif_fin_trimestre  headcount at the end of quarter T                    (nombre)
---   glissement_annuel       effectif(T) / effectif(T - 4) - 1, a fraction       (pourcent)
+--   glissement_annuel       100 * (effectif(T) / effectif(T - 4) - 1)            (pourcent, 0–100 scale)
 --   solde_annuel            effectif(T) - effectif(T - 4), net jobs over a year  (nombre)
 -- A change is secret when either of its two cells is (primary if one of them is primary), "non
 -- disponible" when T - 4 is outside the series, in Mayotte, or (for the rate) when the base is 0.
 -- Changes are published from $q_detail on for breakdowns and for the whole series for totals.
+-- Units and precision as in the indicator table (ref.indicateurs): a percentage is 0–100 with unite
+-- 'pourcent', published to 0.1 point; headcounts and net jobs are whole. The data are raw (not seasonally
+-- adjusted) and at constant perimeter (every quarter classified with today's SIRENE).
 CREATE OR REPLACE TABLE ind.barometre AS
 WITH
 cellules AS (
@@ -52,7 +55,7 @@ evolutions AS (
     SELECT
         q, trimestre, niveau, code, libelle, champ, famille, secteur,
         'glissement_annuel' AS indicateur,
-        CASE WHEN statut = 'publie' AND value_a > 0 THEN value_t / value_a - 1 END AS valeur,
+        CASE WHEN statut = 'publie' AND value_a > 0 THEN 100 * (value_t / value_a - 1) END AS valeur,
         'pourcent' AS unite,
         CASE WHEN statut = 'publie' AND NOT value_a > 0 THEN 'non_disponible' ELSE statut END AS statut
     FROM paires
@@ -78,12 +81,13 @@ SELECT
     'tous' AS sexe,
     'toutes' AS pcs,
     indicateur,
-    valeur,
+    round(CAST(valeur AS DOUBLE), CAST(p.decimales AS INTEGER)) + 0.0 AS valeur,   -- + 0.0: no -0
     unite,
     statut,
     CAST($perimetre_version AS VARCHAR) AS perimetre_version,
     trimestre
 FROM (SELECT * FROM effectifs UNION ALL SELECT * FROM evolutions)
+LEFT JOIN (SELECT indicateur, decimales FROM ref.indicateurs) AS p USING (indicateur)
 ORDER BY
     q, CASE niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, code,
     champ, famille, secteur, indicateur;

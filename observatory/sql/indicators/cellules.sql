@@ -19,10 +19,21 @@
 -- famille; secteur falls back to NCL below): a NULL would be folded into the breakdown's total.
 --
 -- Definitions (INSEE, Base Tous salariés): effectif_31_12 = non-annex jobs held at 31/12; etp = Σ EQTP;
--- masse = Σ S_BRUT; s_net and nbheur over non-annex jobs (mean net hourly wage = Σ S_NET / Σ NBHEUR);
+-- masse = Σ S_BRUT (jobs whose pay is known); masse_salaire and etp_salaire: Σ S_BRUT and Σ EQTP over the
+-- jobs of the pay field whose gross pay is known (mean gross pay per ETP = masse_salaire / etp_salaire);
+-- s_net and nbheur over the jobs of the hourly-pay field (mean net hourly wage = Σ S_NET / Σ NBHEUR): the
+-- fields are defined once, per job, in sql/perimeter/postes.sql (apprentices, trainees, annex jobs, jobs
+-- without hours or pay are out of them; they stay in effectif, etp and the establishment counts).
 -- temps_partiel, cdd, age50 count jobs held at 31/12 (part-time, fixed-term contract, aged 50 or more).
 -- age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus: jobs held at 31/12 by age band (AGE at 31/12);
--- the five bands add up to effectif.
+-- age_inconnu: jobs held at 31/12 whose age was impossible in the extract (never published, but effectif
+-- minus the published bands gives it away, so the secrecy protects it as a band); the six add up to
+-- effectif. The share of 50 and over is age50 over the jobs of known age (effectif - age_inconnu).
+--
+-- Enterprises by size band (tranche crossing): an enterprise is counted once per territory, in the band of
+-- its largest employer establishment in that territory (the establishment bands of perimeter.md §7; the
+-- enterprise's own headcount is not used, so that its cell is always one where it has an establishment):
+-- the bands add up to the territory's enterprise count.
 
 CREATE OR REPLACE TABLE ind.etab_sexe_pcs AS      -- one row per establishment x sex x PCS group
 WITH postes AS (
@@ -34,6 +45,8 @@ WITH postes AS (
         count(*) FILTER (WHERE present_31_12)                                       AS effectif,
         sum(CAST(eqtp AS DECIMAL(18, 4)))                                           AS etp,
         sum(CAST(s_brut AS DECIMAL(18, 2)))                                         AS masse,
+        sum(CAST(s_brut_salaire AS DECIMAL(18, 2)))                                 AS masse_salaire,
+        sum(CAST(eqtp_salaire AS DECIMAL(18, 4)))                                   AS etp_salaire,
         sum(CAST(s_net AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)                AS s_net,
         sum(CAST(nbheur AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)               AS nbheur,
         count(*) FILTER (WHERE present_31_12 AND temps_partiel)                     AS temps_partiel,
@@ -44,6 +57,7 @@ WITH postes AS (
         count(*) FILTER (WHERE present_31_12 AND age BETWEEN 35 AND 44)             AS age_35_44,
         count(*) FILTER (WHERE present_31_12 AND age BETWEEN 45 AND 54)             AS age_45_54,
         count(*) FILTER (WHERE present_31_12 AND age >= 55)                         AS age_55_plus,
+        count(*) FILTER (WHERE present_31_12 AND age IS NULL)                       AS age_inconnu,
         max(CAST(s_brut AS DECIMAL(18, 2)))                                         AS max_poste_brut,
         max(CAST(s_net AS DECIMAL(18, 2))) FILTER (WHERE NOT annexe)                AS max_poste_net
     FROM ess.postes
@@ -53,12 +67,13 @@ WITH postes AS (
 -- aggregate); sid: an integer key for the establishment, cheaper to group and join on than the SIRET
 SELECT
     e.sid, e.siret, e.siren, e.code_region, e.code_departement, e.code_epci,
-    coalesce(e.secteur, 'NCL') AS secteur, e.tranche, e.famille_ess, e.ess, e.ess_loi_2014, e.public,
+    coalesce(e.secteur, 'NCL') AS secteur, e.tranche, e.effectif_31_12 AS effectif_etab, e.famille_ess, e.ess, e.ess_loi_2014, e.public,
     p.sexe, p.pcs, p.n_salaries, p.effectif,
     CAST(p.etp AS DECIMAL(18, 4)) AS etp, CAST(p.masse AS DECIMAL(18, 2)) AS masse,
+    CAST(p.masse_salaire AS DECIMAL(18, 2)) AS masse_salaire, CAST(p.etp_salaire AS DECIMAL(18, 4)) AS etp_salaire,
     CAST(p.s_net AS DECIMAL(18, 2)) AS s_net, CAST(p.nbheur AS DECIMAL(18, 2)) AS nbheur,
     p.temps_partiel, p.cdd, p.age50, p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus,
-    p.max_poste_brut, p.max_poste_net
+    p.age_inconnu, p.max_poste_brut, p.max_poste_net
 FROM postes AS p
 JOIN (SELECT row_number() OVER () AS sid, * FROM ess.etablissements_employeurs) AS e USING (siret);
 
@@ -97,14 +112,17 @@ WITH par_etab AS (                  -- per establishment (1), by sexe (2), by pc
     SELECT sid, sexe, pcs,
            CASE grouping(sexe, pcs) WHEN 3 THEN 1 WHEN 1 THEN 2 ELSE 3 END AS niveau_detail,
            sum(n_salaries) AS n_salaries, sum(effectif) AS effectif, sum(etp) AS etp, sum(masse) AS masse,
+           sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
            sum(s_net) AS s_net, sum(nbheur) AS nbheur, sum(temps_partiel) AS temps_partiel, sum(cdd) AS cdd,
            sum(age50) AS age50, sum(age_moins_25) AS age_moins_25, sum(age_25_34) AS age_25_34, sum(age_35_44) AS age_35_44, sum(age_45_54) AS age_45_54, sum(age_55_plus) AS age_55_plus,
+           sum(age_inconnu) AS age_inconnu,
            max(max_poste_brut) AS max_poste_brut, max(max_poste_net) AS max_poste_net
     FROM ind.etab_sexe_pcs
     GROUP BY GROUPING SETS ((sid), (sid, sexe), (sid, pcs))
     UNION ALL
     SELECT sid, sexe, pcs, 4,
-           n_salaries, effectif, etp, masse, s_net, nbheur, temps_partiel, cdd, age50, age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus,
+           n_salaries, effectif, etp, masse, masse_salaire, etp_salaire, s_net, nbheur, temps_partiel, cdd, age50,
+           age_moins_25, age_25_34, age_35_44, age_45_54, age_55_plus, age_inconnu,
            max_poste_brut, max_poste_net
     FROM ind.etab_sexe_pcs
 ),
@@ -114,7 +132,7 @@ etab AS (
            count(*) OVER (PARTITION BY siren) = 1 AS mono   -- the SIREN's only employer establishment
     FROM (
         SELECT DISTINCT sid, siren, code_region, code_departement, code_epci, public, ess, ess_loi_2014,
-               famille_ess, secteur, tranche,
+               famille_ess, secteur, tranche, effectif_etab,
                100 * coalesce(CAST(public AS INTEGER), 9) + 10 * coalesce(CAST(ess AS INTEGER), 9)
                    + coalesce(CAST(ess_loi_2014 AS INTEGER), 9) AS feuille
         FROM ind.etab_sexe_pcs
@@ -130,9 +148,11 @@ contributions AS (                  -- each establishment's contribution to each
         CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
         CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
         p.sexe, p.pcs,
-        p.n_salaries, p.effectif, p.etp, p.masse, coalesce(p.s_net, 0) AS s_net,
+        p.n_salaries, p.effectif, p.etp, p.masse, coalesce(p.masse_salaire, 0) AS masse_salaire,
+        coalesce(p.etp_salaire, 0) AS etp_salaire, coalesce(p.s_net, 0) AS s_net,
         coalesce(p.nbheur, 0) AS nbheur, p.temps_partiel, p.cdd, p.age50,
-        p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus, p.max_poste_brut, p.max_poste_net
+        p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus, p.age_inconnu,
+        p.max_poste_brut, p.max_poste_net
     FROM par_etab AS p
     JOIN etab AS e USING (sid)
     JOIN croisements AS c USING (niveau_detail)
@@ -145,6 +165,7 @@ grains AS (                         -- per région x département x EPCI x leaf 
         sum(effectif) AS effectif,     count(*) FILTER (WHERE effectif > 0) AS freq_effectif,   max(effectif) AS max_effectif,
         sum(etp) AS etp,               count(*) FILTER (WHERE etp > 0) AS freq_etp,             max(etp) AS max_etp,
         sum(masse) AS masse,           count(*) FILTER (WHERE masse > 0) AS freq_masse,         max(masse) AS max_masse,
+        sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
         sum(s_net) AS s_net,           max(s_net) AS max_s_net,
         sum(nbheur) AS nbheur,         max(nbheur) AS max_nbheur,
         sum(temps_partiel) AS temps_partiel, count(*) FILTER (WHERE temps_partiel > 0) AS freq_temps_partiel,
@@ -156,6 +177,7 @@ grains AS (                         -- per région x département x EPCI x leaf 
         sum(age_35_44) AS age_35_44, count(*) FILTER (WHERE age_35_44 > 0) AS freq_age_35_44, max(age_35_44) AS max_age_35_44,
         sum(age_45_54) AS age_45_54, count(*) FILTER (WHERE age_45_54 > 0) AS freq_age_45_54, max(age_45_54) AS max_age_45_54,
         sum(age_55_plus) AS age_55_plus, count(*) FILTER (WHERE age_55_plus > 0) AS freq_age_55_plus, max(age_55_plus) AS max_age_55_plus,
+        sum(age_inconnu) AS age_inconnu, count(*) FILTER (WHERE age_inconnu > 0) AS freq_age_inconnu, max(age_inconnu) AS max_age_inconnu,
         max(max_poste_brut) AS max_poste_brut,
         max(max_poste_net) AS max_poste_net
     FROM contributions
@@ -169,23 +191,33 @@ territoires AS (                    -- each grain in every territory it belongs 
     FROM grains AS g
     JOIN niveaux AS t ON dans_territoire(t.niveau, g.code_region, g.code_departement, g.code_epci)
 ),
+etab_territoire AS (                -- each establishment in every territory it belongs to, and whether its
+    SELECT                          -- band is that of its enterprise's largest establishment there
+        *,
+        mono OR tranche = arg_max(tranche, effectif_etab) OVER (PARTITION BY niveau, code, siren_id, feuille)
+            AS plus_grand
+    FROM (
+        SELECT e.*, t.niveau, territoire_code(t.niveau, e.code_region, e.code_departement, e.code_epci) AS code
+        FROM etab AS e
+        JOIN niveaux AS t ON dans_territoire(t.niveau, e.code_region, e.code_departement, e.code_epci)
+    )
+),
 entreprises AS (                    -- per territory x leaf x crossing value without sexe / pcs
     SELECT
-        t.niveau, territoire_code(t.niveau, e.code_region, e.code_departement, e.code_epci) AS code,
-        e.feuille, c.croisement,
+        e.niveau, e.code, e.feuille, c.croisement,
         CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
         CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
         CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
         count(*) FILTER (WHERE e.mono) + count(DISTINCT CASE WHEN NOT e.mono THEN e.siren_id END) AS n_ent
-    FROM etab AS e
+    FROM etab_territoire AS e
     JOIN croisements AS c ON c.niveau_detail = 1
-    JOIN niveaux AS t ON dans_territoire(t.niveau, e.code_region, e.code_departement, e.code_epci)
+    WHERE (c.croisement & 4) = 4 OR e.plus_grand   -- by size band: once, in its largest establishment's band
     GROUP BY ALL
 ),
 feuilles AS (                       -- per territory x leaf x crossing value
     SELECT
         f.*,
-        n.n_ent
+        CASE WHEN (f.croisement & 3) = 3 THEN coalesce(n.n_ent, 0) END AS n_ent  -- 0: none has its band here
     FROM (
         SELECT
             niveau, code, feuille, croisement, famille, secteur, tranche, sexe, pcs,
@@ -194,6 +226,7 @@ feuilles AS (                       -- per territory x leaf x crossing value
             sum(effectif) AS effectif,     sum(freq_effectif) AS freq_effectif,   max(max_effectif) AS max_effectif,
             sum(etp) AS etp,               sum(freq_etp) AS freq_etp,             max(max_etp) AS max_etp,
             sum(masse) AS masse,           sum(freq_masse) AS freq_masse,         max(max_masse) AS max_masse,
+            sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
             sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
             sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
             sum(temps_partiel) AS temps_partiel, sum(freq_temps_partiel) AS freq_temps_partiel,
@@ -205,6 +238,7 @@ feuilles AS (                       -- per territory x leaf x crossing value
             sum(age_35_44) AS age_35_44, sum(freq_age_35_44) AS freq_age_35_44, max(max_age_35_44) AS max_age_35_44,
             sum(age_45_54) AS age_45_54, sum(freq_age_45_54) AS freq_age_45_54, max(max_age_45_54) AS max_age_45_54,
             sum(age_55_plus) AS age_55_plus, sum(freq_age_55_plus) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
+            sum(age_inconnu) AS age_inconnu, sum(freq_age_inconnu) AS freq_age_inconnu, max(max_age_inconnu) AS max_age_inconnu,
             max(max_poste_brut) AS max_poste_brut,
             max(max_poste_net) AS max_poste_net
         FROM territoires
@@ -281,13 +315,33 @@ surplus AS (                        -- such a SIREN is counted once per leaf of 
             ) AS n(niveau)
             CROSS JOIN (        -- the crossings with an enterprise count (no sexe, no pcs)
                 VALUES (false, false, false, false, false), (true, false, false, false, false),
-                       (false, true, false, false, false), (false, false, true, false, false)
+                       (false, true, false, false, false)   -- the size bands: surplus_tranche below
             ) AS x(champ_famille, secteur, tranche, sexe, pcs)
         ) AS t
         JOIN appartenance AS a USING (feuille)
         WHERE code IS NOT NULL
           AND (NOT t.champ_famille OR (a.champ IN ('ess', 'ess_loi_2014') AND t.famille_ess IS NOT NULL))
         GROUP BY ALL
+    )
+    GROUP BY ALL
+),
+tranche_feuille AS (                -- such a SIREN per territory and leaf: the band it was counted in there
+    SELECT niveau, code, siren_id, feuille, arg_max(tranche, effectif_etab) AS tranche,
+           max(effectif_etab) AS effectif_etab
+    FROM etab_territoire
+    WHERE siren_id IN (SELECT siren_id FROM etab GROUP BY siren_id HAVING count(DISTINCT feuille) > 1)
+    GROUP BY ALL
+),
+surplus_tranche AS (                -- counted once per leaf of the champ, in each leaf's band: keep one count,
+    SELECT niveau, code, champ, 'toutes' AS famille, 'tous' AS secteur, tranche, 'tous' AS sexe,
+           'toutes' AS pcs, sum(en_trop) AS en_trop
+    FROM (                          -- in the band of its largest establishment in the champ
+        SELECT t.niveau, t.code, a.champ, t.tranche, 1 AS en_trop
+        FROM tranche_feuille AS t JOIN appartenance AS a USING (feuille)
+        UNION ALL
+        SELECT t.niveau, t.code, a.champ, arg_max(t.tranche, t.effectif_etab), -1
+        FROM tranche_feuille AS t JOIN appartenance AS a USING (feuille)
+        GROUP BY t.niveau, t.code, a.champ, t.siren_id
     )
     GROUP BY ALL
 ),
@@ -305,6 +359,7 @@ cellules AS (
         sum(effectif) AS effectif,     CAST(sum(freq_effectif) AS BIGINT) AS freq_effectif,   max(max_effectif) AS max_effectif,
         sum(etp) AS etp,               CAST(sum(freq_etp) AS BIGINT) AS freq_etp,             max(max_etp) AS max_etp,
         sum(masse) AS masse,           CAST(sum(freq_masse) AS BIGINT) AS freq_masse,         max(max_masse) AS max_masse,
+        sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
         sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
         sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
         sum(temps_partiel) AS temps_partiel, CAST(sum(freq_temps_partiel) AS BIGINT) AS freq_temps_partiel,
@@ -316,12 +371,14 @@ cellules AS (
         sum(age_35_44) AS age_35_44, CAST(sum(freq_age_35_44) AS BIGINT) AS freq_age_35_44, max(max_age_35_44) AS max_age_35_44,
         sum(age_45_54) AS age_45_54, CAST(sum(freq_age_45_54) AS BIGINT) AS freq_age_45_54, max(max_age_45_54) AS max_age_45_54,
         sum(age_55_plus) AS age_55_plus, CAST(sum(freq_age_55_plus) AS BIGINT) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
+        sum(age_inconnu) AS age_inconnu, CAST(sum(freq_age_inconnu) AS BIGINT) AS freq_age_inconnu, max(max_age_inconnu) AS max_age_inconnu,
         coalesce(max(max_poste_brut), 0) AS max_poste_brut,
         coalesce(max(max_poste_net), 0) AS max_poste_net
     FROM champs
     GROUP BY ALL
 )
-SELECT c.* REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) AS BIGINT) AS n_ent)
+SELECT c.* REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) - coalesce(b.en_trop, 0) AS BIGINT) AS n_ent)
 FROM cellules AS c
 LEFT JOIN surplus AS s USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
+LEFT JOIN surplus_tranche AS b USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 ORDER BY niveau, code, champ, famille, secteur, tranche, sexe, pcs;

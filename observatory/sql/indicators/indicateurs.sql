@@ -5,7 +5,12 @@
 -- (greatest). `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value
 -- inside the warehouse for the audit and never leaves it. Internal champs (_sce, _oth), internal territory
 -- levels (_geo_inconnu, _epci_inconnu) and the PCS group
--- `autres` are protected but not published. Shares and gaps are in percent.
+-- `autres` are protected but not published.
+-- Units and precision (one convention in every published file, ref.indicateurs from
+-- observatory/reference/indicateurs.csv): `unite` 'pourcent' is a percentage 0–100 (shares, rates, the pay
+-- gap); `valeur` is rounded to the publication precision of its indicator (`decimales`: counts, ETP, ranks
+-- whole, payroll to the thousand euros, annual pay to the euro, hourly pay to 0.1 €, percentages to 0.1
+-- point), each figure on its own from the unrounded computation; `valeur_calculee` keeps full precision.
 
 CREATE OR REPLACE TABLE ind.indicateurs AS
 WITH cm AS (                        -- each cell with its statut per nature
@@ -38,7 +43,8 @@ own AS (                            -- figures of a cell alone
            'masse_salariale_brute', masse, 'euros', s_montant FROM cm
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
-           'salaire_brut_annuel_moyen_etp', masse / etp, 'euros', s_montant FROM cm WHERE etp > 0
+           'salaire_brut_annuel_moyen_etp', masse_salaire / etp_salaire, 'euros', s_montant
+    FROM cm WHERE etp_salaire > 0
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
            'salaire_net_horaire_moyen', s_net / nbheur, 'euros', s_montant FROM cm WHERE nbheur > 0
@@ -52,8 +58,8 @@ own AS (                            -- figures of a cell alone
     FROM cm WHERE effectif > 0 AND pcs = 'toutes'
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
-           'part_50_ans_et_plus', 100 * age50 / effectif, 'pourcent', greatest(s_montant, s_age50)
-    FROM cm WHERE effectif > 0 AND pcs = 'toutes'
+           'part_50_ans_et_plus', 100 * age50 / (effectif - age_inconnu), 'pourcent', greatest(s_montant, s_age50)
+    FROM cm WHERE effectif - age_inconnu > 0 AND pcs = 'toutes'   -- over the jobs of known age
 ),
 pyramide AS (                       -- jobs at 31/12 by age band (they add up to effectif); secret with their cell
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
@@ -167,7 +173,7 @@ libelles AS (
 SELECT
     CAST($millesime AS INTEGER) AS millesime,
     t.niveau, t.code, l.libelle, t.champ, t.famille, t.secteur, t.tranche, t.sexe, t.pcs, t.indicateur,
-    CASE WHEN t.st = 0 THEN round(CAST(t.valeur AS DOUBLE), 2) END AS valeur,
+    CASE WHEN t.st = 0 THEN round(CAST(t.valeur AS DOUBLE), CAST(p.decimales AS INTEGER)) + 0.0 END AS valeur,  -- + 0.0: no -0
     t.unite,
     CASE t.st WHEN 0 THEN 'publie' WHEN 1 THEN 'secret_secondaire' ELSE 'secret_primaire' END AS statut,
     CAST($perimetre_version AS VARCHAR) AS perimetre_version,
@@ -175,6 +181,7 @@ SELECT
     t.st
 FROM tous AS t
 LEFT JOIN libelles AS l USING (niveau, code)
+LEFT JOIN (SELECT indicateur, decimales FROM ref.indicateurs) AS p USING (indicateur)  -- every code listed (tested)
 WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.niveau NOT LIKE '\_%' ESCAPE '\' AND t.pcs <> 'autres'
     AND (                               -- EPCI: secondary protection covers champs and families only
         t.niveau <> 'epci'

@@ -8,7 +8,10 @@
 -- 99xxx) or an empty code leaves code_commune and the territory codes NULL: the establishment is kept,
 -- outside every territory, and counted in the data-quality report.
 -- Sector: the establishment's own activity (APET), a valid NAF rév. 2 sous-classe (ref.naf) whose
--- division maps to ref.secteurs; missing, invalid or older-nomenclature codes give secteur 'NCL'.
+-- division maps to ref.secteurs; missing, invalid or older-nomenclature codes give secteur 'NCL'. A sector
+-- of the public field only (ref.secteurs.public_seulement: ADM, administration publique, division 84,
+-- perimeter.md §6) declared by a private employer gives 'NCL' too: ADM is published for the public champ
+-- only, and the private champs' sectors still add up to their total.
 -- Perimeter: that of the legal unit. With the switch activite_etablissement (ref.perimetre_parametres) the
 -- activity exclusion is tested on the establishment's APET instead of the unit's APEN: an establishment of a
 -- unit whose CJ has an ESS family is in `ess` unless its own NAF rév. 2 activity is excluded; `ess_loi_2014`
@@ -68,6 +71,7 @@ activites AS (
         t.*,
         n.division,
         coalesce(s.secteur, 'NCL') AS secteur,
+        coalesce(s.public_seulement = 'oui', false) AS secteur_public_seulement,
         coalesce(t.nomenclature, 'NAFRev2') = 'NAFRev2' AND n.sous_classe IS NOT NULL AS activite_rev2,
         EXISTS (
             SELECT 1
@@ -124,7 +128,7 @@ SELECT
     code_epci,
     activite_principale,
     division,
-    secteur,
+    CASE WHEN secteur_public_seulement AND NOT coalesce(public, false) THEN 'NCL' ELSE secteur END AS secteur,
     famille_ess,
     ess,
     ess_loi_2014,

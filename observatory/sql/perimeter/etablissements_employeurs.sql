@@ -10,6 +10,10 @@
 --   tranche                size band on effectif_31_12 (perimeter.md §7): '0' (employer during the year,
 --                          nobody at 31/12), '1-9', '10-49', '50-249', '250+'.
 -- Missing EQTP or S_BRUT count as 0 in the sums. Territory, sector and perimeter are the establishment's.
+-- Only establishments located in France (a commune of a région, overseas départements included) are here:
+-- those abroad (99xxx), in a collectivité d'outre-mer (98x) or without a known commune are outside every
+-- territory, France included, so that France is the sum of its régions (they are counted in the
+-- data-quality report, sql/quality/hors_territoire.sql).
 
 CREATE OR REPLACE TABLE ess.etablissements_employeurs AS
 WITH
@@ -54,4 +58,5 @@ SELECT
     t.tranche
 FROM tranches AS t
 JOIN ess.etablissements AS e ON e.siret = t.siret
+WHERE e.code_region IS NOT NULL
 ORDER BY e.siret;

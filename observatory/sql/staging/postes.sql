@@ -2,7 +2,11 @@
 -- Input: temporary tables _brut and _rejets made by observatory.ingest. Numbers may use a decimal comma.
 -- Rules (INSEE dictionary of the postes file): SEXE 1/2; AGE 14..80; FILT 1/2; DATDEB and DATFIN day of
 -- year 1..360 with DATDEB <= DATFIN; S_BRUT and S_NET present and >= 0; EQTP in [0, 1.5]; NBHEUR >= 0.
--- Zero hours with a positive EQTP is kept and flagged.
+-- A broken rule rejects the job (action 'rejete'), except where the job is still a job: an impossible AGE,
+-- a missing, non-numeric or negative S_BRUT / S_NET or NBHEUR, and zero hours with a positive EQTP are
+-- flagged (action 'conserve') and the job is kept with that value NULL (zero hours stay 0). Such a job
+-- counts in the headcounts, ETP and establishment counts, and leaves only the indicators that need the
+-- missing value (age, pay, hourly pay: sql/perimeter/postes.sql).
 
 DELETE FROM staging.quarantaine WHERE extrait = $extrait;
 
@@ -52,7 +56,7 @@ WITH incomplet AS (         -- fewer fields than the header: the line was cut
     SELECT _ligne, 'SEXE', SEXE, 'sexe_invalide', 'rejete'
     FROM _propre WHERE SEXE IS NULL OR SEXE NOT IN ('1', '2')
 ), age AS (
-    SELECT _ligne, 'AGE', AGE, 'age_impossible', 'rejete'
+    SELECT _ligne, 'AGE', AGE, 'age_impossible', 'conserve'
     FROM _propre WHERE NOT coalesce(_age BETWEEN 14 AND 80 AND _age = round(_age), false)
 ), filt AS (
     SELECT _ligne, 'FILT', FILT, 'filt_invalide', 'rejete'
@@ -73,7 +77,7 @@ WITH incomplet AS (         -- fewer fields than the header: the line was cut
     WHERE DUREE IS NOT NULL AND NOT coalesce(_duree BETWEEN 0 AND 366 AND _duree = round(_duree), false)
 ), nbheur AS (
     SELECT _ligne, 'NBHEUR', NBHEUR,
-           CASE WHEN _nbheur < 0 THEN 'heures_negatives' ELSE 'valeur_non_numerique' END, 'rejete'
+           CASE WHEN _nbheur < 0 THEN 'heures_negatives' ELSE 'valeur_non_numerique' END, 'conserve'
     FROM _propre WHERE NBHEUR IS NOT NULL AND (_nbheur IS NULL OR _nbheur < 0)
 ), heures_nulles AS (
     SELECT _ligne, 'NBHEUR', NBHEUR, 'heures_nulles', 'conserve'
@@ -86,7 +90,7 @@ WITH incomplet AS (         -- fewer fields than the header: the line was cut
            CASE WHEN valeur IS NULL THEN 'salaire_manquant'
                 WHEN montant IS NULL THEN 'valeur_non_numerique'
                 ELSE 'salaire_negatif' END,
-           'rejete'
+           'conserve'
     FROM (
         SELECT _ligne, 'S_BRUT' AS colonne, S_BRUT AS valeur, _s_brut AS montant FROM _propre
         UNION ALL
@@ -124,7 +128,7 @@ CREATE OR REPLACE TABLE staging.postes AS
 SELECT
     SIRET,
     SEXE,
-    CAST(_age AS SMALLINT) AS AGE,
+    CASE WHEN _age BETWEEN 14 AND 80 AND _age = round(_age) THEN CAST(_age AS SMALLINT) END AS AGE,
     PCS,
     CPFD,
     CONT_TRAV,
@@ -133,10 +137,10 @@ SELECT
     CAST(_datdeb AS SMALLINT) AS DATDEB,
     CAST(_datfin AS SMALLINT) AS DATFIN,
     CAST(_duree AS SMALLINT) AS DUREE,
-    _nbheur AS NBHEUR,
+    CASE WHEN _nbheur >= 0 THEN _nbheur END AS NBHEUR,
     _eqtp AS EQTP,
-    _s_brut AS S_BRUT,
-    _s_net AS S_NET,
+    CASE WHEN _s_brut >= 0 THEN _s_brut END AS S_BRUT,
+    CASE WHEN _s_net >= 0 THEN _s_net END AS S_NET,
     DEPT,
     REGT,
     _fichier,

@@ -1,0 +1,64 @@
+"""The published indicators as data (``indicateurs.csv``): code, unit, publication precision, French label and
+what each figure covers.
+
+One source for every product: ``observatory/sql/indicators/indicateurs.sql`` and ``…/barometre/indicateurs.sql`` round
+the published ``valeur`` to ``decimales`` (``ref.indicateurs``; the warehouse keeps the computed value), and
+the notes of the PDF, XLSX and portal quote ``couverture`` (:mod:`observatory.publish.notes`).
+
+Units (one convention in every file): ``nombre``; ``euros``; ``pourcent``, always a percentage 0–100
+(``13,7`` means 13,7 %), never a fraction. ``decimales`` is the number of decimals published, INSEE practice:
+counts, ETP and ranks whole, annual pay to the euro, hourly pay to 0,1 € (SAL G1), rates, shares and changes
+to 0,1 point, payroll to the thousand euros (``-3``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+UNITES = ("nombre", "euros", "pourcent")
+
+
+@lru_cache(maxsize=1)
+def _table() -> pd.DataFrame:
+    with (resources.files("observatory.reference") / "indicateurs.csv").open("rb") as f:
+        df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8")
+    df["decimales"] = df["decimales"].astype("int64")
+    bad = sorted(set(df["unite"]) - set(UNITES))
+    if bad:
+        raise ValueError(f"indicateurs.csv: unknown unit(s) {bad}")
+    if not df["indicateur"].is_unique:
+        raise ValueError("indicateurs.csv: an indicator is listed twice")
+    return df
+
+
+def indicateurs() -> pd.DataFrame:
+    """``indicateur``, ``unite``, ``decimales``, ``libelle``, ``couverture`` (one row per published code)."""
+    return _table().copy()
+
+
+def _row(code: str) -> pd.Series:
+    t = _table()
+    rows = t[t["indicateur"] == code]
+    if not len(rows):
+        raise KeyError(f"unknown indicator {code!r} (observatory/reference/indicateurs.csv)")
+    return rows.iloc[0]
+
+
+def unite(code: str) -> str:
+    return str(_row(code)["unite"])
+
+
+def decimales(code: str) -> int:
+    return int(_row(code)["decimales"])
+
+
+def libelle(code: str) -> str:
+    return str(_row(code)["libelle"])
+
+
+def couverture(code: str) -> str:
+    """What the figure covers, in the words every product prints."""
+    return str(_row(code)["couverture"])
