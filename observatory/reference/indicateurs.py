@@ -1,8 +1,8 @@
 """The published indicators as data (``indicateurs.csv``): code, unit, publication precision, French label and
 what each figure covers.
 
-One source for every product: ``observatory/sql/indicators/indicateurs.sql`` and ``…/barometre/indicateurs.sql`` round
-the published ``valeur`` to ``decimales`` (``ref.indicateurs``; the warehouse keeps the computed value), and
+One source for every product: ``observatory/sql/indicators/indicateurs.sql`` and
+``observatory/sql/barometre/indicateurs.sql`` round the published ``valeur`` to ``decimales`` (``ref.indicateurs``; the warehouse keeps the computed value), and
 the notes of the PDF, XLSX and portal quote ``couverture`` (:mod:`observatory.publish.notes`).
 
 Units (one convention in every file): ``nombre``; ``euros``; ``pourcent``, always a percentage 0–100

@@ -13,7 +13,17 @@ import pandas as pd
 from observatory.secrecy.closure import _close, importance, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
-from observatory.secrecy.rules import AGE_BAND_UNPUBLISHED, AGE_BANDS, DEFAULTS, KEY, PRIMAIRE, PUBLIE, SECONDAIRE, STATUTS, primary
+from observatory.secrecy.rules import (
+    AGE_BAND_UNPUBLISHED,
+    AGE_BANDS,
+    DEFAULTS,
+    KEY,
+    PRIMAIRE,
+    PUBLIE,
+    SECONDAIRE,
+    STATUTS,
+    primary,
+)
 from observatory.secrecy.tauargus import TAUARGUS_RELEASE_TIER, TAUARGUS_TABLES, TableSpec, _run_table
 
 log = logging.getLogger(__name__)
