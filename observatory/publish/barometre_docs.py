@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt, notes
-from observatory.publish.documents import to_natural
 from observatory.publish.typst_pdf import compile_pdf
+from observatory.reference.indicateurs import to_natural
 from observatory.warehouse import atomic_path
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "barometre.typ"

@@ -36,6 +36,7 @@ import pandas as pd
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt, notes
 from observatory.publish.typst_pdf import TypstWarningError, compile_pdf  # noqa: F401 (TypstWarningError: API)
+from observatory.reference.indicateurs import to_natural
 from observatory.warehouse import atomic_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -247,11 +248,6 @@ def share(part: Cell, total: Cell) -> Cell:
 
 
 # --------------------------------------------------------------------------------------------- reader
-def to_natural(valeur: float | None, unite: str) -> float | None:
-    """The one place where table units are interpreted: ``pourcent`` values (0–100) become fractions."""
-    if valeur is None:
-        return None
-    return valeur / 100.0 if unite == "pourcent" else valeur
 
 
 _KEYS = ["champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]

@@ -59,6 +59,13 @@ def libelle(code: str) -> str:
     return str(_row(code)["libelle"])
 
 
+def to_natural(valeur: float | None, unite: str) -> float | None:
+    """The one place where table units are interpreted: ``pourcent`` values (0–100) become fractions."""
+    if valeur is None:
+        return None
+    return valeur / 100.0 if unite == "pourcent" else valeur
+
+
 def couverture(code: str) -> str:
     """What the figure covers, in the words every product prints."""
     return str(_row(code)["couverture"])
