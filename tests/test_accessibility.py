@@ -109,6 +109,8 @@ def test_placeholders_are_said_in_words():
     assert alt.said(fmt.MISSING) == "non disponible"
     text = alt.listing("Effectif", [("Associations", "1\u00a0234"), ("Mutuelles", fmt.SECRET)])
     assert text == "Effectif : Associations 1\u00a0234, Mutuelles secret statistique."
+    assert alt.listing("Effectif", []) == "Effectif : aucune donnée publiée pour ce territoire."
+    assert alt.grouped("Effectif", [], []) == "Effectif. Aucune donnée publiée pour ce territoire."
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +256,9 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
         figs = [f for s in doc.sections for f in s.figures if f.chart is not None or f.map_slot]
         assert alts == [f.alt for f in figs], path
         for f, text in zip(figs, alts, strict=True):
-            assert f.headline is not None, (path, f.id)
+            if f.headline is None:  # an empty chart (Mayotte has no establishment in the field)
+                assert alt.NO_DATA in text.lower(), (path, f.id, text)
+                continue
             head = f.headline.text()
             assert alt.said(head) in text, (path, f.id, head, text)
             if f.show_table and f.headline.ok:

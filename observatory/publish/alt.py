@@ -34,9 +34,14 @@ def pairs(items: Iterable[tuple[str, str]], sep: str = " : ") -> str:
     return ", ".join(f"{label}{sep}{said(text)}" for label, text in items)
 
 
+NO_DATA = "aucune donnée publiée pour ce territoire"
+"""What an empty chart (a territory outside a source's field, such as Mayotte) says."""
+
+
 def listing(subject: str, items: Iterable[tuple[str, str]]) -> str:
     """One measure over categories: ``subject : a 12,0 %, b 3,5 %.``"""
-    return f"{subject} : {pairs(items, ' ')}."
+    said_items = pairs(items, " ")
+    return f"{subject} : {said_items or NO_DATA}."
 
 
 def grouped(subject: str, categories: Sequence[str], series: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -48,4 +53,4 @@ def grouped(subject: str, categories: Sequence[str], series: Sequence[tuple[str,
         f"{cat} : " + pairs(((name, values[i]) for name, values in series), " ")
         for i, cat in enumerate(categories)
     ]
-    return f"{subject}. " + " ; ".join(parts) + "."
+    return f"{subject}. " + (" ; ".join(parts) if parts else NO_DATA[0].upper() + NO_DATA[1:]) + "."
