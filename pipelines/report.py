@@ -120,6 +120,8 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             while err is not None and err.cause is not None:
                 err = err.cause
             msg = err.message.strip() if err else "unknown error"
+            if "DagsterExecutionInterruptedError" in msg:
+                return f"interrupted (Ctrl-C or SIGTERM) during step '{event.step_key}'"
             return f"step '{event.step_key}' failed: {msg}"
     for event in events:
         if (

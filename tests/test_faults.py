@@ -21,7 +21,6 @@ import fcntl
 import itertools
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -324,10 +323,8 @@ class World:
 def world(published, tmp_path_factory) -> World:
     """A copy of the session's published sample: extracts, warehouse, Dagster instance and publication."""
     root = tmp_path_factory.mktemp("faults")
-    shutil.copytree(published.data_dir, root / "data_raw")
-    shutil.copytree(published.output_dir, root / "output", symlinks=True)
-    shutil.copytree(published.warehouse.parent, root / "warehouse", symlinks=True)
-    w = World(root, _env(root, published.env))
+    copy = published.clone(root)
+    w = World(root, _env(root, copy.env))
     w.baseline = _files(w.vintage)
     w.baseline_manifest = json.loads((w.vintage / "manifest.json").read_text())
     return w
@@ -353,10 +350,9 @@ BAD = {
     "unreadable": (lambda n, line: line.replace("SIRET,", "SIRT,", 1) if n == 0 else line),
     # stage: the data checks (jobs whose SIRET matches no establishment: another vintage's establishments)
     "orphans": (lambda n, line: line if n == 0 else "9" + line[1:]),
-    # stage: the data checks (one job in ten has an impossible age, above the 5 % quarantine threshold)
-    "quarantine": (
-        lambda n, line: line if n == 0 or n % 10 else ",".join(v if i != 2 else "abc" for i, v in enumerate(line.split(",")))
-    ),
+    # stage: the data checks (one line in ten of the jobs file is cut short: rejected at reading, above the 5 %
+    # quarantine threshold)
+    "quarantine": (lambda n, line: line if n == 0 or n % 10 else line.split(",", 1)[0] + ",2\n"),
 }
 
 
@@ -496,6 +492,7 @@ def test_sigterm_stops_a_run_cleanly(stopped_run: Stopped):
     assert s.statuses and "STARTED" not in s.statuses, s.statuses
     assert "Traceback" not in s.log, s.log[-3000:]
     assert "had died" in s.log  # it found the run killed during the régions first
+    assert "interrupted (Ctrl-C or SIGTERM) during step 'staging'" in s.log
 
 
 # ---------------------------------------------------------------------------------- 4. the next run
