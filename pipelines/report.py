@@ -112,8 +112,19 @@ def summary_markdown(report: dict) -> str:
 
 
 def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
-    """The user-facing message of a run's first failed step: the innermost cause, without a traceback."""
+    """The user-facing message of a run's first failure, in one line: the failed check with what it found, or
+    the failed step's innermost cause, without a traceback."""
     events = list(events)
+    for event in events:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            and not event.event_specific_data.passed
+        ):
+            evaluation = event.event_specific_data
+            why = f": {evaluation.description}" if getattr(evaluation, "description", None) else ""
+            return _one_line(
+                f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed{why}"
+            )
     for event in events:
         if event.is_step_failure:
             err = event.step_failure_data.error
@@ -122,16 +133,12 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             msg = err.message.strip() if err else "unknown error"
             if "DagsterExecutionInterruptedError" in msg:
                 return f"interrupted (Ctrl-C or SIGTERM) during step '{event.step_key}'"
-            return f"step '{event.step_key}' failed: {msg}"
-    for event in events:
-        if (
-            event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-            and not event.event_specific_data.passed
-        ):
-            evaluation = event.event_specific_data
-            why = f": {evaluation.description}" if getattr(evaluation, "description", None) else ""
-            return f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed{why}"
+            return _one_line(f"step '{event.step_key}' failed: {msg}")
     return "the run failed"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def trigger_of(tags: dict) -> str:

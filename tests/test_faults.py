@@ -377,7 +377,7 @@ def bad_runs(world: World) -> dict:
     ("case", "names"),
     [
         ("unreadable", ["postes_2023.csv", "SIRET"]),
-        ("orphans", ["ess_orphan_rate", "postes_2023.csv", "match no establishment"]),
+        ("orphans", ["ess_orphan_rate", "postes_2023.csv", "matches no establishment"]),
         ("quarantine", ["staging_quarantine_rate", "postes"]),
     ],
 )
