@@ -607,7 +607,7 @@ def test_next_run_finishes_and_publishes_the_new_publication_whole(world: World,
     assert [p for p in o.planted if p.exists()] == []
     assert _hidden(world.vintage) == []
     assert _visible_temporaries(world.vintage) == []
-    assert list((world.root / "output").glob(".*")) == []  # no staging folder left beside the publication
+    assert list(world.root.glob(".output.*")) == []  # no staging folder left beside the publication
     files = _files(world.vintage)
     assert sorted(world.baseline.keys() - files.keys()) == []
     assert _unreadable(world.vintage) == []
