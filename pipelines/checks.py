@@ -42,7 +42,8 @@ def staging_quarantine_rate(duckdb: DuckDBResource, observatory: ObservatoryConf
         passed=not over,
         description="; ".join(
             f"{r[0]}: {float(r[3]):.1%} of the rows rejected ({r[2]}), above the threshold "
-            f"OBSERVATORY_QUARANTINE_MAX = {observatory.quarantine_max:.0%} (see qualite/rapport.html)"
+            f"OBSERVATORY_QUARANTINE_MAX = {observatory.quarantine_max:.0%} (the rows: staging.quarantaine "
+            "in the warehouse)"
             for r in over
         )
         or None,
