@@ -281,7 +281,9 @@ def test_every_chart_has_its_data_table_at_hand(published):
     linked = 0
     for book in books:
         wb = openpyxl.load_workbook(book)
-        for ws in wb.worksheets[1:]:
+        figures = [r[0] for r in wb["Sommaire"].iter_rows(min_row=6, max_col=4, values_only=True) if r[3]]
+        assert figures, book.name
+        for ws in (wb[name] for name in figures):
             link = ws["A4"].hyperlink
             assert link is not None, (book.name, ws.title)
             target = (book.parent / link.target).resolve()
@@ -297,7 +299,8 @@ def test_every_chart_has_its_data_table_at_hand(published):
                     break
                 n_sheet += 1
             assert len(rows) - 1 == n_sheet, (book.name, ws.title)
-            assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
+            if n_sheet:  # a breakdown can be empty (Mayotte has no sector in the field)
+                assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
             linked += 1
     assert linked >= 2 * len(books)
 

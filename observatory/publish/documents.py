@@ -1008,7 +1008,7 @@ def fig_salaires(t: Territory, y: int, champ: str = "ess", chart_on: bool = True
             [lbl for _p, lbl in groups],
             series,
             path,
-            fmt_value=lambda v: fmt.euros(v, 2),
+            fmt_value=FORMATS["euros2"],  # as the table prints it (and the alternative text says it)
             labels={"F": "Femmes", "H": "Hommes"},
         )
 
