@@ -41,6 +41,15 @@ def vintages(output_dir: str | Path | None = None) -> list[int]:
     return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / TABLE).exists())
 
 
+def read_indicators(where: str | Path, filters=None) -> pd.DataFrame:
+    """The indicator table of a vintage folder (``output/<millesime>``) or of an ``indicateurs.parquet`` file:
+    the one reader every product and notebook goes through. One read of the file (no handle kept: a run may
+    replace it), codes kept as text, ``filters`` as pyarrow's (``[("indicateur", "==", "effectif_31_12")]``)."""
+    path = Path(where)
+    data = (path / TABLE if path.is_dir() else path).read_bytes()
+    return pq.read_table(io.BytesIO(data), filters=filters).to_pandas()
+
+
 def _arrow(millesime: int | None, output_dir) -> pa.Table:
     root = _output_dir(output_dir)
     if millesime is None:

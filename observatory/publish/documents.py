@@ -320,8 +320,10 @@ class IndicatorTable:
 
     @classmethod
     def read(cls, path: str | Path) -> IndicatorTable:
-        """Read ``indicateurs.parquet`` (codes kept as text)."""
-        return cls(pd.read_parquet(path))
+        """Read ``indicateurs.parquet`` (codes kept as text) through :func:`observatory.api.read_indicators`."""
+        from observatory import api
+
+        return cls(api.read_indicators(path))
 
     def territory(self, niveau: str, code: str) -> Territory:
         """One territory's cells; a territory absent from the table is a :class:`PublicationError`."""
@@ -1223,7 +1225,7 @@ def earlier_vintages(output_vintage_dir: str | Path, millesime: int) -> list[Vin
     out = []
     for m in api.vintages(root):
         if m < millesime:
-            df = pd.read_parquet(root / str(m) / api.TABLE, filters=filters)
+            df = api.read_indicators(root / str(m), filters=filters)
             out.append(Vintage(m, IndicatorTable(df)))
     return out[-(VINTAGES_SHOWN - 1) :] if VINTAGES_SHOWN > 1 else []
 

@@ -155,7 +155,7 @@ def _previous_table(vintage: Path, millesime: int) -> pd.DataFrame | None:
     from observatory import api
 
     earlier = [m for m in api.vintages(vintage.parent) if m < millesime]
-    return pd.read_parquet(vintage.parent / str(earlier[-1]) / api.TABLE) if earlier else None
+    return api.read_indicators(vintage.parent / str(earlier[-1])) if earlier else None
 
 
 def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = None) -> list[str]:

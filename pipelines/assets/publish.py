@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from observatory import api
 from observatory.publish import documents, layout_check, maps, portal, release
 from pipelines.assets.barometre import barometre_publications
 from pipelines.assets.indicators import indicateurs
@@ -21,7 +22,7 @@ def _vintage_dir(observatory: ObservatoryConfig) -> Path:
 
 
 def _table(vintage: Path) -> pd.DataFrame:
-    return pd.read_parquet(vintage / "tables" / "indicateurs.parquet")
+    return api.read_indicators(vintage)
 
 
 @dg.asset(
@@ -68,7 +69,9 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
 def panoramas_layout(
     context: dg.AssetCheckExecutionContext, observatory: ObservatoryConfig
 ) -> dg.AssetCheckResult:
-    regions = list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else None
+    regions = (
+        list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else None
+    )
     report = layout_check.check_vintage(_vintage_dir(observatory), regions=regions)
     return dg.AssetCheckResult(
         passed=report.ok,
