@@ -29,11 +29,14 @@ log = logging.getLogger(__name__)
 #: Indicator codes, their unit and the definition a statistician checks.
 INDICATEURS: dict[str, tuple[str, str]] = {
     "etablissements_employeurs": ("nombre", "establishments with at least one job in the year"),
-    "entreprises_employeuses": ("nombre", "enterprises (SIREN) with at least one employer establishment"),
+    "entreprises_employeuses": (
+        "nombre",
+        "enterprises (SIREN) with an employer establishment; by size band once, in its largest establishment's",
+    ),
     "effectif_31_12": ("nombre", "non-annex jobs held at 31/12 (FILT=1, DATFIN=360)"),
     "etp": ("nombre", "full-time equivalents, Σ EQTP"),
-    "masse_salariale_brute": ("euros", "gross payroll, Σ S_BRUT"),
-    "salaire_brut_annuel_moyen_etp": ("euros", "Σ S_BRUT / Σ EQTP"),
+    "masse_salariale_brute": ("euros", "gross payroll, Σ S_BRUT of the jobs whose pay is known"),
+    "salaire_brut_annuel_moyen_etp": ("euros", "Σ S_BRUT / Σ EQTP over the pay field (sql/perimeter/postes.sql)"),
     "part_emploi_prive": (
         "pourcent",
         "effectif of the cell / effectif of the private field of the territory",
@@ -62,13 +65,13 @@ INDICATEURS: dict[str, tuple[str, str]] = {
     "taux_temps_partiel": ("pourcent", "part-time among jobs held at 31/12"),
     "part_cdd": ("pourcent", "fixed-term contracts among jobs held at 31/12"),
     "part_cadres": ("pourcent", "cadres among jobs held at 31/12"),
-    "part_50_ans_et_plus": ("pourcent", "aged 50 or more among jobs held at 31/12"),
+    "part_50_ans_et_plus": ("pourcent", "aged 50 or more among jobs held at 31/12 of known age"),
     "effectif_age_moins_25": ("nombre", "jobs held at 31/12 of employees aged under 25 (AGE at 31/12)"),
     "effectif_age_25_34": ("nombre", "jobs held at 31/12 of employees aged 25 to 34 (AGE at 31/12)"),
     "effectif_age_35_44": ("nombre", "jobs held at 31/12 of employees aged 35 to 44 (AGE at 31/12)"),
     "effectif_age_45_54": ("nombre", "jobs held at 31/12 of employees aged 45 to 54 (AGE at 31/12)"),
     "effectif_age_55_plus": ("nombre", "jobs held at 31/12 of employees aged 55 or more (AGE at 31/12)"),
-    "salaire_net_horaire_moyen": ("euros", "Σ S_NET / Σ NBHEUR over non-annex jobs"),
+    "salaire_net_horaire_moyen": ("euros", "Σ S_NET / Σ NBHEUR over the pay field, jobs with hours > 0"),
     "ecart_salarial_fh": ("pourcent", "1 − women's / men's mean net hourly wage (row sexe = tous)"),
 }
 
