@@ -52,8 +52,10 @@ INDICATEURS: dict[str, tuple[str, str]] = {
     ),
     "rang_region": (
         "nombre",
-        "rank of the département's effectif among the départements of its region whose effectif is "
-        "published (1 = largest); none for a hidden effectif",
+        (
+            "rank of the département's effectif among the départements of its region whose effectif is "
+            "published (1 = largest); none for a hidden effectif"
+        ),
     ),
     "rang_france": (
         "nombre",

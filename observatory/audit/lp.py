@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 
@@ -143,3 +145,142 @@ def free_cells(values: dict, equations: list) -> set:
         if d[i] > 1e-12 and 2 * (t / np.abs(d).max()) * d[i] > EXACT:
             free.add(c)
     return free
+
+
+def components(values: dict, equations: list) -> list[tuple[dict, list]]:
+    """Split ``Σ parts = total`` equations into independent systems: those sharing no hidden cell.
+
+    Returns ``(values, equations)`` per connected set of hidden cells (value None), each with the known
+    values its equations read; equations without a hidden cell are dropped (they bound nothing).
+    """
+    parent: dict = {}
+
+    def find(c):
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    kept = []
+    for parts, total in equations:
+        unknown = [c for c in (*parts, total) if c in values and values[c] is None]
+        if not unknown:
+            continue
+        for c in unknown:
+            parent.setdefault(c, c)
+        root = find(unknown[0])
+        for c in unknown[1:]:
+            parent[find(c)] = root
+        kept.append((parts, total, unknown[0]))
+    groups: dict = {}
+    for parts, total, first in kept:
+        vals, eqs = groups.setdefault(find(first), ({}, []))
+        eqs.append((parts, total))
+        for c in (*parts, total):
+            if c in values:
+                vals[c] = values[c]
+    return [groups[k] for k in sorted(groups, key=str)]
+
+
+def _sparse_system(values: dict, equations: list):
+    """:func:`_equality_system` as a sparse matrix (CSR) for systems of thousands of hidden cells."""
+    from scipy import sparse
+
+    hidden = sorted(c for c, v in values.items() if v is None)
+    idx = {c: i for i, c in enumerate(hidden)}
+    r, col, data, rhs = [], [], [], []
+    for parts, total in equations:
+        coef: dict = {}
+        b = 0.0
+        for c, sign in [(p, 1.0) for p in parts] + [(total, -1.0)]:
+            v = values.get(c, 0.0)
+            if v is None:
+                coef[idx[c]] = coef.get(idx[c], 0.0) + sign
+            else:
+                b -= sign * v
+        coef = {j: a for j, a in coef.items() if a != 0}
+        if coef:
+            row = len(rhs)
+            r += [row] * len(coef)
+            col += list(coef)
+            data += list(coef.values())
+            rhs.append(b)
+    a = sparse.csr_matrix((data, (r, col)), shape=(len(rhs), len(hidden)))
+    return hidden, a, np.array(rhs)
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread where ``threadpoolctl`` is installed (speed only)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - same result, slower
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0) -> dict:
+    """The watched hidden cells fixed by the equations and cells ≥ 0, for large systems: ``{cell: value}``.
+
+    1. Cells forced to 0: LPs ``max Σ y``, ``0 ≤ y ≤ min(x, 1)`` over the cells not yet shown positive,
+       until none more turns positive; the others are 0 in every solution (fixed). The average of the
+       solutions is a point where every other cell is positive (the feasible set is convex).
+    2. From such a point every direction of the null space of the equations is feasible for a small step,
+       so a cell is fixed exactly when its unit vector lies in the row space: its component in the
+       projection of random vectors on the null space (sparse least squares, LSQR) is then 0.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+    from scipy.sparse.linalg import lsqr
+
+    hidden, a, b = _sparse_system(values, equations)
+    n = len(hidden)
+    if not n:
+        return {}
+    m = a.shape[0]
+    positive = np.zeros(n, bool)
+    points = []
+    while True:
+        todo = np.flatnonzero(~positive)
+        if not len(todo):
+            break
+        k = len(todo)
+        # variables: x (n), y (k); max Σ y; y_i ≤ x_todo_i; y ≤ 1
+        pick = sparse.csr_matrix((np.ones(k), (np.arange(k), todo)), shape=(k, n))
+        a_ub = sparse.hstack([-pick, sparse.identity(k)], format="csr")
+        a_eq = sparse.hstack([a, sparse.csr_matrix((m, k))], format="csr")
+        obj = np.concatenate([np.zeros(n), -np.ones(k)])
+        res = linprog(
+            obj,
+            A_ub=a_ub,
+            b_ub=np.zeros(k),
+            A_eq=a_eq if m else None,
+            b_eq=b if m else None,
+            bounds=[(0, None)] * n + [(0, 1)] * k,
+            method="highs",
+        )
+        if res.status != 0:  # inconsistent published figures: nothing can be bounded
+            return {}
+        x = res.x[:n]
+        points.append(x)
+        new = (x > 1e-9) & ~positive
+        if not new.any():
+            break
+        positive |= new
+    out = {hidden[j]: 0.0 for j in np.flatnonzero(~positive) if hidden[j] in watched}
+    free = np.flatnonzero(positive)
+    if not len(free):
+        return out
+    sub = a[:, free]
+    rng = np.random.default_rng(seed)
+    moves = np.zeros(len(free))
+    with _one_blas_thread():  # LSQR's many small vector norms: threads only contend (10x slower)
+        for _ in range(3):
+            r = rng.standard_normal(len(free))
+            y = lsqr(sub.T, r, atol=1e-14, btol=1e-14, iter_lim=20 * (len(free) + m))[0] if m else np.zeros(0)
+            d = r - (sub.T @ y if m else 0)
+            moves = np.maximum(moves, np.abs(d))
+    x_mean = np.mean(points, axis=0)
+    for j, f in enumerate(free):
+        if moves[j] <= 1e-7 and hidden[f] in watched:
+            out[hidden[f]] = float(x_mean[f])
+    return out

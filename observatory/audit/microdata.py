@@ -7,6 +7,7 @@ import pandas as pd
 
 from observatory.audit.rules import DEFAULTS
 from observatory.errors import SecrecyError
+from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 
 _AUDIT_CROSSINGS = [
     [],
@@ -19,7 +20,18 @@ _AUDIT_CROSSINGS = [
     ["famille", "sexe"],
     ["secteur", "sexe"],
 ]
-_NIVEAUX = {"france": None, "region": "code_region", "departement": "code_departement", "epci": "code_epci"}
+_NIVEAUX = {
+    "france": None,
+    "region": "code_region",
+    "departement": "code_departement",
+    "epci": "code_epci",
+    # never published, derivable: the geographic atoms and the unknown territories (territory relations)
+    ATOM_LEVEL: "code_atome",
+    "_geo_inconnu": "geo_inconnu",
+    "_epci_inconnu": "epci_inconnu",
+}
+#: The crossings computed for the internal levels (the territory relations hold on these only).
+_INTERNAL_CROSSINGS = ([], ["famille"])
 
 
 _SUMS = ["effectif", "etp", "masse", "s_net", "nbheur", "n_salaries"]
@@ -186,6 +198,12 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
         "code_region": etabs["code_region"].to_numpy(),
         "code_departement": etabs["code_departement"].to_numpy(),
         "code_epci": etabs["code_epci"].to_numpy(),
+        "code_atome": np.array(
+            [atom_code(d, e) for d, e in zip(etabs["code_departement"], etabs["code_epci"], strict=True)],
+            dtype=object,
+        ),
+        "geo_inconnu": np.where(etabs["code_departement"].isna(), UNKNOWN, None),
+        "epci_inconnu": np.where(etabs["code_epci"].isna(), UNKNOWN, None),
     }
     codes = {name: _Codes() for name in attr_values}
     attrs = {name: codes[name].encode(v) for name, v in attr_values.items()}
@@ -234,6 +252,8 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
         frame = per[[*values, "sid"]].assign(siren=attrs["siren"][sid])
         leaf_of = leaf[sid]
         for niveau, col in _NIVEAUX.items():
+            if niveau.startswith("_") and dims not in _INTERNAL_CROSSINGS:
+                continue
             code = np.zeros(len(per), np.int64) if col is None else attrs[col][sid]
             n_code = 1 if col is None else len(codes[col])
             ok = code >= 0

@@ -7,13 +7,23 @@ from dataclasses import dataclass, field
 
 @dataclass
 class AuditReport:
-    """Outcome of the audit: ``passed`` is False when any published cell breaks a rule or is recoverable."""
+    """Outcome of the audit: ``passed`` is False when any published cell breaks a rule or is recoverable.
+
+    ``territory_findings`` are the hidden cells that the territory relations (every level as a union of
+    geographic atoms, EPCIs included: :mod:`observatory.audit.territories`) determine exactly. They are
+    reported, not yet blocking: the protection closes every single subtraction along these relations (a
+    département minus its other EPCIs) but does not yet prove the chains through EPCIs that straddle
+    départements or régions (issue #11). ``passed`` does not count them; :meth:`summary` says how many.
+    """
 
     published_checked: int = 0
     violations: list = field(default_factory=list)
     hidden_checked: int = 0
     recoverable: list = field(default_factory=list)
     tables_checked: int = 0
+    territory_systems: int = 0
+    territory_hidden: int = 0
+    territory_findings: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -28,4 +38,17 @@ class AuditReport:
             f"  hidden cells determined exactly: {len(self.recoverable)}",
         ]
         lines += [f"    {v}" for v in (self.violations + self.recoverable)[:20]]
+        if self.territory_systems:
+            lines += [
+                (
+                    "  territory relations (France, régions, départements, EPCIs as unions of atoms; reported, "
+                    "not yet blocking):"
+                ),
+                (
+                    f"    independent systems solved: {self.territory_systems}, hidden cells watched: "
+                    f"{self.territory_hidden}"
+                ),
+                f"    hidden cells determined exactly: {len(self.territory_findings)}",
+            ]
+            lines += [f"      {v}" for v in self.territory_findings[:10]]
         return "\n".join(lines)

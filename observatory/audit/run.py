@@ -13,6 +13,7 @@ from observatory.audit.tables import (
     _primary_violations,
     _zero_headcounts,
 )
+from observatory.audit.territories import check_territories, geography_of
 from observatory.errors import SecrecyError
 
 
@@ -27,6 +28,7 @@ def audit(
     _lp_checks(published, departements, report, zero_keys)
     _lp_checks_champs(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
+    check_territories(published, cells, geography_of(etabs), report)
     return report
 
 

@@ -30,7 +30,9 @@ Secondary suppression — which engine protects which table, and why:
    engine's working directory; scratch files never land in the repository), with a time limit.
 2. **Equation closure** (Python, deterministic, no solver) for everything else and for the links between
    tables: every additive equation between cells — territory (département → région → France, EPCI →
-   France, unknown territory included), champ tree, ESS loi 2014 = ESS + sociétés commerciales, famille,
+   France, unknown territory included, and the geographic atoms of ``observatory.reference.geography``:
+   atom → its département, atom → its EPCI, so that an EPCI cannot be recovered as its département minus
+   the other EPCIs), champ tree, ESS loi 2014 = ESS + sociétés commerciales, famille,
    secteur, tranche, sexe, pcs (so pcs × sexe, famille × sexe, secteur × sexe, and every champ of every
    crossing) — holding exactly one hidden cell gets the smallest other cell hidden, to a fixed point
    (:func:`_close`). τ-Argus was too slow for these (up to 5 minutes per subtable and ten passes over ~40
@@ -63,7 +65,9 @@ closed along their own equations (:func:`_secondary_counts`). The baromètre's q
 same closure and 2-D repair (:func:`protect_additive`) and their own blocking audit
 (:func:`observatory.audit.audit_barometre`).
 
-Limitations: the 2-D proof covers the région × breakdown tables; tables with more than one breakdown, the
+Limitations: the 2-D proof covers the région × breakdown tables; the territory relations through atoms
+are closed (no equation with one hidden cell) but not proven: chains through EPCIs that straddle
+départements can still determine a cell, which the audit reports (``AuditReport.territory_findings``); tables with more than one breakdown, the
 champ tree, the sub-population and enterprise counts, and the age bands are protected by the closure (no
 equation with exactly one hidden cell), not proven by an LP.
 """

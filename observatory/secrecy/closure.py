@@ -140,3 +140,25 @@ def _close(
                 "cell and no cell left to hide"
             )
         hidden[pick.cell.to_numpy()] = True
+
+
+def same_figure_tiers(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
+    """Cells that are one and the same figure through the geographic atoms — an EPCI that is one atom, a
+    département that is one atom (an EPCI covering a whole département) — take the highest importance
+    tier among them: hiding one hides the others, so a cheap EPCI complement must not drag down a
+    département's headline total."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    geo = long[long.tag.isin(["geo_atom_dep", "geo_atom_epci"]).to_numpy()]
+    if not len(geo):
+        return tier
+    size = geo.groupby("eq").cell.transform("size").to_numpy()
+    pairs = geo[size == 2].sort_values(["eq", "sign"], kind="stable")
+    a = pairs.cell.to_numpy()[0::2]
+    b = pairs.cell.to_numpy()[1::2]
+    n = len(tier)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    top = pd.Series(tier).groupby(label).transform("max").to_numpy()
+    return np.maximum(tier, top)

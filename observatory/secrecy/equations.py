@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from observatory.errors import SecrecyError
+from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, split_atom
 from observatory.secrecy.rules import DEFAULTS, KEY
 
 # ------------------------------------------------------------------------------ equation closure
@@ -49,7 +50,7 @@ def _universe(cells: pd.DataFrame, nature: str) -> np.ndarray:
     ok = np.ones(len(cells), bool)
     if nature == "comptage":
         ok &= (cells.sexe == "tous").to_numpy() & (cells.pcs == "toutes").to_numpy()
-    epci = cells.niveau.isin(["epci", "_epci_inconnu"]).to_numpy()
+    epci = cells.niveau.isin(["epci", "_epci_inconnu", ATOM_LEVEL]).to_numpy()
     plain = np.ones(len(cells), bool)
     for dim in _FLAT:
         plain &= (cells[dim] == DEFAULTS[dim]).to_numpy()
@@ -102,6 +103,7 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
         else:
             code = code_of("code", "FR")
         link(m, tag, niveau=code_of("niveau", par), code=code)
+    _link_atoms(c, codes, code_of, values, link)
     toutes = codes["famille"] == code_of("famille", "toutes")
     champ = codes["champ"]
     for child, par, tag in _CHAMP_EDGES:
@@ -130,6 +132,25 @@ def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
         ]
     )
     return long.sort_values(["eq", "cell"], kind="stable").reset_index(drop=True)
+
+
+def _link_atoms(c: pd.DataFrame, codes: dict, code_of, values: dict, link) -> None:
+    """Edges from each geographic atom (``observatory.reference.geography``) to its département and to its
+    EPCI (``_geo_inconnu`` / ``_epci_inconnu`` for an unknown part): a département is the sum of its atoms,
+    an EPCI too, so an EPCI tied to its départements is protected like a département tied to its région."""
+    atom = codes["niveau"] == code_of("niveau", ATOM_LEVEL)
+    if not atom.any():
+        return
+    parts = [split_atom(x) if a else (UNKNOWN, UNKNOWN) for x, a in zip(c.code.to_numpy(), atom, strict=True)]
+    for i, (known, unknown, tag) in enumerate(
+        (("departement", "_geo_inconnu", "geo_atom_dep"), ("epci", "_epci_inconnu", "geo_atom_epci"))
+    ):
+        part = np.array([p[i] for p in parts], dtype=object)
+        niveau = np.where(part == UNKNOWN, code_of("niveau", unknown), code_of("niveau", known)).astype(
+            np.int64
+        )
+        code = values["code"].get_indexer(part).astype(np.int64)
+        link(atom, tag, niveau=niveau, code=code)
 
 
 def check_equations(long: pd.DataFrame, value: np.ndarray, what: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from observatory.secrecy.closure import _close, importance, structural_zeros
+from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
 from observatory.secrecy.rules import (
@@ -85,7 +85,7 @@ def secondary(
     region_of = dict(zip(pairs.code_departement, pairs.code_region))
     t0 = time.perf_counter()
     long_all = equations(cells, region_of)
-    tier = importance(cells)
+    tier = same_figure_tiers(long_all, importance(cells))
     tier_of = dict(zip(keys, tier.tolist()))
     timings["equations"] = time.perf_counter() - t0
     for nature in ("montant", "comptage"):

@@ -7,7 +7,10 @@
 -- (NOT public), ess, prive_hors_ess (prive AND NOT ess), ess_loi_2014, plus two internal champs never
 -- published but protected because they can be derived by subtraction: _sce (ess_loi_2014 AND NOT ess,
 -- the sociétés commerciales de l'ESS) and _oth (prive_hors_ess AND NOT ess_loi_2014). Likewise two internal
--- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI.
+-- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI,
+-- and the geographic atoms _piece (code '<département>|<EPCI>', '?' when unknown: the intersections of
+-- départements and EPCIs, observatory/reference/geography.py), without breakdown or by famille only: every
+-- published territory is a union of atoms, which ties the EPCIs to their départements.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
 -- where no enterprise count is published), the quantities (exact DECIMAL sums, so the result does not depend
@@ -99,13 +102,15 @@ CREATE OR REPLACE TEMP MACRO dans_territoire(niveau, reg, dep, epci) AS
         WHEN 'region' THEN reg IS NOT NULL
         WHEN 'departement' THEN dep IS NOT NULL
         WHEN 'epci' THEN epci IS NOT NULL
+        WHEN '_piece' THEN true
         WHEN '_geo_inconnu' THEN dep IS NULL
         ELSE epci IS NULL
     END;
 
 CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
     CASE niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN reg WHEN 'departement' THEN dep
-         WHEN 'epci' THEN epci ELSE '?' END;
+         WHEN 'epci' THEN epci WHEN '_piece' THEN coalesce(dep, '?') || '|' || coalesce(epci, '?')
+         ELSE '?' END;
 
 CREATE OR REPLACE TABLE ind.cellules AS
 WITH par_etab AS (                  -- per establishment (1), by sexe (2), by pcs (3), by sexe x pcs (4)
@@ -184,12 +189,14 @@ grains AS (                         -- per région x département x EPCI x leaf 
     GROUP BY ALL
 ),
 niveaux(niveau) AS (
-    VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
+    VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'), ('_piece')
 ),
-territoires AS (                    -- each grain in every territory it belongs to
+territoires AS (                    -- each grain in every territory it belongs to (an atom: no breakdown
+                                    -- but the families, where the territory relations are published)
     SELECT t.niveau, territoire_code(t.niveau, g.code_region, g.code_departement, g.code_epci) AS code, g.*
     FROM grains AS g
     JOIN niveaux AS t ON dans_territoire(t.niveau, g.code_region, g.code_departement, g.code_epci)
+        AND (t.niveau <> '_piece' OR g.croisement IN (31, 15))
 ),
 etab_territoire AS (                -- each establishment in every territory it belongs to, and whether its
     SELECT                          -- band is that of its enterprise's largest establishment there
@@ -211,7 +218,8 @@ entreprises AS (                    -- per territory x leaf x crossing value wit
         count(*) FILTER (WHERE e.mono) + count(DISTINCT CASE WHEN NOT e.mono THEN e.siren_id END) AS n_ent
     FROM etab_territoire AS e
     JOIN croisements AS c ON c.niveau_detail = 1
-    WHERE (c.croisement & 4) = 4 OR e.plus_grand   -- by size band: once, in its largest establishment's band
+    WHERE ((c.croisement & 4) = 4 OR e.plus_grand)   -- by size band: once, in its largest establishment's band
+      AND (e.niveau <> '_piece' OR c.croisement IN (31, 15))
     GROUP BY ALL
 ),
 feuilles AS (                       -- per territory x leaf x crossing value
@@ -298,6 +306,7 @@ surplus AS (                        -- such a SIREN is counted once per leaf of 
                 n.niveau,
                 CASE n.niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN p.code_region
                      WHEN 'departement' THEN p.code_departement WHEN 'epci' THEN p.code_epci
+                     WHEN '_piece' THEN coalesce(p.code_departement, '?') || '|' || coalesce(p.code_epci, '?')
                      WHEN '_geo_inconnu' THEN CASE WHEN p.code_departement IS NULL THEN '?' END
                      ELSE CASE WHEN p.code_epci IS NULL THEN '?' END END AS code,
                 p.siren,
@@ -311,7 +320,8 @@ surplus AS (                        -- such a SIREN is counted once per leaf of 
                 CASE WHEN x.pcs THEN p.pcs END AS pcs
             FROM plusieurs AS p
             CROSS JOIN (
-                VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu')
+                VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'),
+                       ('_piece')
             ) AS n(niveau)
             CROSS JOIN (        -- the crossings with an enterprise count (no sexe, no pcs)
                 VALUES (false, false, false, false, false), (true, false, false, false, false),

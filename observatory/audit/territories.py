@@ -1,0 +1,141 @@
+"""The territory relations: every level as a union of geographic atoms, crossed with the champ tree and families.
+
+The audit's own statement of the relations between territory levels (``observatory.reference.geography``
+describes the atoms; the equations are built here, apart from the protection's):
+
+- every territory — France, a région, a département, an EPCI, and the internal ``_geo_inconnu`` /
+  ``_epci_inconnu`` — is the sum of its atoms (:func:`territory_equations`), so a département that is
+  exactly the union of its EPCIs gives ``département = Σ EPCIs`` and an EPCI straddling two départements
+  ties them;
+- within each territory, the champ tree (ensemble = public + privé, privé = ESS + privé hors ESS, privé hors
+  ESS = sociétés commerciales de l'ESS + autres, ESS loi 2014 = ESS + sociétés commerciales);
+- and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
+  ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``.
+
+Unknowns: hidden published cells, the atoms, the internal champs and territories (never published). An
+unknown is *watched* when it is a hidden published cell or an unpublished cell that breaks a primary rule
+(recomputed from the microdata): none may be determined. A cell with no establishment is an empty cell (0),
+and a headcount with no job at 31/12 a known zero, as in the other checks.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
+from observatory.audit.report import AuditReport
+from observatory.audit.rules import DEFAULTS, FLAT, departements_of, magnitude_secret, too_few
+from observatory.reference import geography
+from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, Geography
+
+_TREE = (
+    ("ensemble", ("public", "prive")),
+    ("prive", ("ess", "prive_hors_ess")),
+    ("prive_hors_ess", ("_sce", "_oth")),
+    ("ess_loi_2014", ("ess", "_sce")),
+)
+_SCE_FAMILY = "societe_commerciale_ess"
+_LEVELS = ("france", "region", "departement", "epci", "_geo_inconnu", "_epci_inconnu")
+#: The levels stated directly as sums of atoms.
+_ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
+#: Above this many hidden cells a system is solved sparse (:func:`determined_sparse`), not with dense LPs.
+DENSE_LIMIT = 400
+_INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
+
+
+def territory_equations(geography: Geography, cells: set) -> list:
+    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille)``, for the ``(champ,
+    famille)`` pairs and territories present in ``cells``.
+
+    The territory levels as unions of atoms, stated level by level (the same solutions as "every level =
+    Σ of its atoms", in smaller independent systems): France = Σ régions + ``_geo_inconnu``, a région = Σ
+    its départements, a département (and ``_geo_inconnu``) = Σ its atoms, an EPCI (and ``_epci_inconnu``)
+    = Σ its atoms.
+    """
+    pairs = sorted({(ch, f) for _, _, ch, f in cells})
+    units = sorted({(n, c) for n, c, _, _ in cells})
+    deps_of = departements_of(geography.region_of())
+    members = {niveau: geography.members(niveau) for niveau in _ATOM_LEVELS}
+    eqs = []
+    for ch, f in pairs:
+        regions = [("region", r, ch, f) for r in sorted(deps_of)]
+        eqs.append(([*regions, ("_geo_inconnu", UNKNOWN, ch, f)], ("france", "FR", ch, f)))
+        eqs += [
+            ([("departement", d, ch, f) for d in deps], ("region", r, ch, f)) for r, deps in deps_of.items()
+        ]
+        for niveau, by_code in members.items():
+            eqs += [
+                ([(ATOM_LEVEL, a, ch, f) for a in atoms], (niveau, code, ch, f))
+                for code, atoms in by_code.items()
+            ]
+    families = sorted({f for _, _, ch, f in cells if f != DEFAULTS["famille"]})
+    for niveau, code in units:
+        u = (niveau, code)
+        for total, parts in _TREE:
+            eqs.append(([(*u, p, DEFAULTS["famille"]) for p in parts], (*u, total, DEFAULTS["famille"])))
+        for champ in ("ess", "ess_loi_2014"):
+            fams = [f for f in families if champ == "ess_loi_2014" or f != _SCE_FAMILY]
+            if fams:
+                eqs.append(([(*u, champ, f) for f in fams], (*u, champ, DEFAULTS["famille"])))
+        for f in families:
+            other = (*u, "_sce", DEFAULTS["famille"]) if f == _SCE_FAMILY else (*u, "ess", f)
+            eqs.append(([other], (*u, "ess_loi_2014", f)))
+    return eqs
+
+
+def geography_of(etabs: pd.DataFrame) -> Geography:
+    """The COG's geography, with the atoms of ``etabs`` it lacks (e.g. a test's own territories)."""
+    data = geography.from_pieces(etabs)
+    ref = geography.cog().atoms
+    return Geography(pd.concat([ref, data.atoms[~data.atoms.atom.isin(ref.atom)]], ignore_index=True))
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    ok = pd.Series(True, index=frame.index)
+    for d in FLAT:
+        ok &= frame[d] == DEFAULTS[d]
+    return frame[ok]
+
+
+def check_territories(
+    published: pd.DataFrame, cells: pd.DataFrame, geography: Geography, report: AuditReport
+) -> None:
+    """No watched cell determined by the territory relations (module docstring); results in ``report``."""
+    micro = _plain(cells)
+    micro = micro[micro.niveau.isin([*_LEVELS, ATOM_LEVEL])]
+    pub = _plain(published)
+    for indicateur, nature in _INDICATEURS:
+        secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
+        keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
+        zero = (micro.effectif == 0).to_numpy() if nature == "montant" else (micro.n_etab == 0).to_numpy()
+        values = {k: (0.0 if z else None) for k, z in zip(keys, zero, strict=True)}
+        watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
+        rows = pub[pub.indicateur == indicateur]
+        for n, c, ch, f, st, v in zip(
+            rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
+        ):
+            k = (n, c, ch, f)
+            if st == "publie":
+                values[k] = float(v)
+                watched.discard(k)
+            elif values.get(k, None) is None:
+                values[k] = None
+                watched.add(k)
+        eqs = territory_equations(geography, set(values))
+        for vals, system in components(values, eqs):
+            mine = {k for k, v in vals.items() if v is None and k in watched}
+            if not mine:
+                continue
+            report.territory_systems += 1
+            report.territory_hidden += len(mine)
+            if sum(v is None for v in vals.values()) > DENSE_LIMIT:
+                found = determined_sparse(vals, system, mine)
+            else:
+                free = free_cells(vals, system) | {
+                    k for k, v in vals.items() if v is None and k not in watched
+                }
+                found = determined_cells(vals, system, free=free)
+            for cell, v in found.items():
+                report.territory_findings.append(
+                    f"hidden cell determined exactly ({indicateur}, territoires): {cell} = {v:g}"
+                )

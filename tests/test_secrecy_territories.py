@@ -1,0 +1,187 @@
+"""Territory relations (issue #11): a département that is exactly the union of its EPCIs.
+
+The territory findings are reported by the audit, not yet blocking (see ``AuditReport``).
+
+Planted disclosure: Martinique-like, a département of three EPCIs, the third of them one establishment.
+Published: the département, its région, two EPCIs; hidden: the third. Then the third = département − the
+two others. The audit must catch it on that weakened mask, and pass on what the protection publishes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from observatory import audit, secrecy
+from observatory.audit import run as audit_run
+from observatory.audit.microdata import ETABS_COLUMNS
+from observatory.reference import geography
+from observatory.secrecy import closure
+from observatory.warehouse import connect, run_sql
+from tests.test_indicators import build_micro
+
+EPCIS = {"200041788": 4, "249720053": 4, "249720061": 1}  # EPCI -> public establishments (the last one alone)
+
+
+def _add_martinique(con, frames) -> None:
+    con.execute("INSERT INTO ref.regions VALUES ('02', 'Martinique')")
+    con.execute("INSERT INTO ref.departements VALUES ('972', 'Martinique', '02')")
+    etabs, postes = [], []
+    i = 0
+    for epci, n in EPCIS.items():
+        for _ in range(n):
+            i += 1
+            siren = f"97200{i:04d}"
+            siret = f"{siren}00001"
+            geo = {"code_departement": "972", "code_region": "02", "code_epci": epci, "secteur": "ADM"}
+            flags = {"ess": False, "ess_loi_2014": False, "public": True}
+            n_jobs = 6 + 3 * i
+            etabs.append(
+                {
+                    "siret": siret,
+                    "siren": siren,
+                    "code_commune": None,
+                    **geo,
+                    "famille_ess": "hors_ess",
+                    **flags,
+                    "effectif_31_12": n_jobs,
+                    "tranche": "1-9" if n_jobs < 10 else "10-49",
+                    "etp": 0.8 * n_jobs,
+                    "masse_salariale_brute": 20000.0 * n_jobs,
+                }
+            )
+            for j in range(n_jobs):
+                postes.append(
+                    {
+                        "siret": siret,
+                        "siren": siren,
+                        **geo,
+                        "famille_ess": "hors_ess",
+                        **flags,
+                        "sexe": "F" if j % 2 else "H",
+                        "age": 30 + j,
+                        "pcs": "employes",
+                        "temps_partiel": False,
+                        "cdd": False,
+                        "annexe": False,
+                        "present_31_12": True,
+                        "dans_champ_salaire": True,
+                        "eqtp": 0.8,
+                        "s_brut": 20000.0 + 10 * j,
+                        "s_brut_salaire": 20000.0 + 10 * j,
+                        "eqtp_salaire": 0.8,
+                        "s_net": 15000.0 + 10 * j,
+                        "nbheur": 1400.0,
+                    }
+                )
+    for name, rows in (("etablissements_employeurs", etabs), ("postes", postes)):
+        df = pd.DataFrame(rows)[list(frames[name].columns)]
+        con.register("_df", df)
+        con.execute(f"INSERT INTO ess.{name} SELECT * FROM _df")
+        con.unregister("_df")
+
+
+@pytest.fixture(scope="module")
+def martinique(tmp_path_factory):
+    from observatory.config import Settings
+    from observatory.indicators import build_indicators
+
+    root = tmp_path_factory.mktemp("martinique")
+    con = connect(root / "w.duckdb")
+    frames = build_micro(con)
+    _add_martinique(con, frames)
+    build_indicators(con, Settings(output_dir=root / "output", warehouse=root / "w.duckdb", millesime=2023))
+    run_sql(con, "indicators/publication.sql")
+    yield con
+    con.close()
+
+
+def _audit(con, published: pd.DataFrame):
+    etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
+    postes = con.table("ess.postes").df()
+    return audit_run.audit(published, postes, etabs, con.table("ref.departements").df())
+
+
+def _plain(pub: pd.DataFrame) -> pd.DataFrame:
+    head = pd.Series(True, index=pub.index)
+    for dim, total in secrecy.DEFAULTS.items():
+        head &= pub[dim] == total
+    return pub[head]
+
+
+def test_protection_hides_a_complement_epci_and_the_audit_proves_it(martinique):
+    con = martinique
+    pub = _plain(con.table("ind.publication").df())
+    eff = pub[(pub.indicateur == "effectif_31_12") & (pub.champ == "public") & (pub.niveau == "epci")]
+    st = eff.set_index("code").statut
+    assert st["249720061"] == "secret_primaire"
+    assert (st[["200041788", "249720053"]] != "publie").any(), "no complement: the département gives it away"
+    dep = pub[(pub.niveau == "departement") & (pub.code == "972") & (pub.champ == "public")]
+    assert dep.set_index("indicateur").statut["effectif_31_12"] == "publie"  # the headline stays published
+    report = audit.audit_warehouse(con)
+    assert report.passed, report.summary()
+    assert report.territory_systems > 0 and report.territory_hidden > 0
+    # the planted disclosure is closed: nothing of 972 or of its EPCIs is determined any more
+    assert not [f for f in report.territory_findings if "972" in f or any(e in f for e in EPCIS)], (
+        report.summary()
+    )
+
+
+def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
+    """The weakened mask: every EPCI of 972 published but the primary one."""
+    con = martinique
+    pub = con.table("ind.publication").df()
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
+    weak = pub.copy()
+    undo = (weak.niveau == "epci") & weak.code.isin(["200041788", "249720053"]) & (weak.statut != "publie")
+    undo &= weak.statut == "secret_secondaire"
+    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
+    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
+    weak.loc[undo, "statut"] = "publie"
+    report = _audit(con, weak)
+    found = [r for r in report.territory_findings if "249720061" in r]
+    assert found, report.summary()
+    # the value given away is the true headcount of the lone establishment's EPCI
+    true = truth[("epci", "249720061", "public", *secrecy.DEFAULTS.values(), "effectif_31_12")]
+    assert any(r.endswith(f"= {true:g}") and "effectif_31_12" in r for r in found), found
+
+
+def test_equations_tie_an_epci_to_its_departement_through_the_atoms():
+    """The protection's own equations: département = Σ atoms, EPCI = its atom; the closure then hides a
+    second EPCI (not only an atom) next to a primary one."""
+    rows = [("departement", "972"), ("region", "02"), ("france", "FR")]
+    rows += [("epci", e) for e in EPCIS] + [
+        (geography.ATOM_LEVEL, geography.atom_code("972", e)) for e in EPCIS
+    ]
+    cells = pd.DataFrame([{"niveau": n, "code": c, "champ": "ensemble", **secrecy.DEFAULTS} for n, c in rows])
+    long = secrecy.equations(cells, {"972": "02"})
+    value = np.array([9.0, 9.0, 9.0, 4, 4, 1, 4, 4, 1])
+    secrecy.check_equations(long, value, "effectif")
+    tags = set(long.tag)
+    assert {"geo_atom_dep", "geo_atom_epci"} <= tags
+    hidden0 = np.zeros(len(cells), bool)
+    hidden0[5] = True  # the lone EPCI
+    hidden, _ = closure._close(long, hidden0, value, np.zeros(len(cells), bool), closure.importance(cells))
+    assert hidden[3] or hidden[4], hidden
+
+
+def test_geography_describes_levels_as_unions_of_atoms():
+    rows = pd.DataFrame(
+        {
+            "code_departement": ["01", "01", "02", "02", None],
+            "code_epci": ["E1", "E2", "E2", None, None],
+            "code_region": ["R", "R", "R", "R", None],
+        }
+    )
+    geo = geography.from_pieces(rows)
+    assert sorted(geo.atoms.atom) == ["01|E1", "01|E2", "02|?", "02|E2", "?|?"]
+    assert geo.members("departement") == {"01": ["01|E1", "01|E2"], "02": ["02|?", "02|E2"]}
+    assert geo.members("epci") == {"E1": ["01|E1"], "E2": ["01|E2", "02|E2"]}
+    assert geo.members("_epci_inconnu") == {"?": ["02|?", "?|?"]}
+    assert geo.members("_geo_inconnu") == {"?": ["?|?"]}
+    assert geo.straddling_epcis() == {"E2": ["01", "02"]}
+    assert geo.region_of() == {"01": "R", "02": "R"}
+    # the COG: Martinique is the union of its three EPCIs (the issue's example)
+    martinique = [a for a in geography.cog().members("departement")["972"] if not a.endswith("|?")]
+    assert martinique == [f"972|{e}" for e in EPCIS]
