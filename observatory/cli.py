@@ -1,4 +1,4 @@
-"""The ``observatory`` command: generate, run, classify, audit, portal.
+"""The ``observatory`` command: generate, run, classify, audit, portrait, portal.
 
 Domain errors (:class:`observatory.errors.ObservatoryError`) are printed as one clear message and the
 command exits with status 2; no traceback reaches the user.
@@ -70,13 +70,31 @@ def _cmd_portal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_portrait(args: argparse.Namespace) -> int:
+    from observatory import territories
+    from observatory.territories.build import publish_territory
+
+    settings = Settings().with_(millesime=args.millesime)
+    req = territories.request_from_file(args.communes, nom=args.nom, slug=args.slug)
+    res = publish_territory(settings, req)
+    print(
+        f"territoire « {res.nom} » ({res.n_communes} communes) publié dans {res.folder} en {res.seconds:.1f} s"
+        f"{' (déjà publié : même masque)' if res.reused else ''}; {res.hidden} case(s) masquée(s) sur {len(res.cells)}"
+    )
+    for code, parent in sorted(res.mapped.items()):
+        print(f"  {code} compté dans la commune {parent}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="observatory", description="Observatoire de l'ESS: pipeline and tools")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write synthetic INSEE-style extracts into data_raw/<millesime>/")
     g.add_argument("--scale", choices=sorted(SCALES), default="sample")
-    g.add_argument("--fraction", type=float, default=None, help="share of the national volume (overrides --scale)")
+    g.add_argument(
+        "--fraction", type=float, default=None, help="share of the national volume (overrides --scale)"
+    )
     g.add_argument("--millesime", type=int, default=DEFAULT_MILLESIME)
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--dirty-rate", type=float, default=0.002, help="share of dirty rows in each extract")
@@ -98,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="independent secrecy audit of the published indicator table")
     a.add_argument("--millesime", type=int, default=Settings().millesime)
     a.set_defaults(func=_cmd_audit)
+
+    t = sub.add_parser(
+        "portrait", help="portrait of a territory on demand (a CSV of commune codes), secrecy-safe"
+    )
+    t.add_argument(
+        "--communes", required=True, help="CSV file with a code_commune column (and optionally nom)"
+    )
+    t.add_argument(
+        "--nom", default=None, help="the territory's name (default: the file's nom column or its name)"
+    )
+    t.add_argument("--slug", default=None, help="folder name under territoires/ (default: the file name)")
+    t.add_argument("--millesime", type=int, default=Settings().millesime)
+    t.set_defaults(func=_cmd_portrait)
 
     o = sub.add_parser("portal", help="rebuild the static download portal")
     o.add_argument("--millesime", type=int, default=Settings().millesime)

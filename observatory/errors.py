@@ -37,3 +37,7 @@ class PublicationError(ObservatoryError):
 
 class SecrecyError(ObservatoryError):
     """A cell breaks a secrecy rule or the audit failed."""
+
+
+class TerritoryError(ObservatoryError):
+    """A territory on demand cannot be built (unknown commune codes, a bad file, a slug already used)."""

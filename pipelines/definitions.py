@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.portraits import territoires_sensor
 from pipelines.executor import observatory_executor
 from pipelines.jobs import (  # re-exported: the graph's pieces and jobs
     ALL_ASSET_CHECKS,
@@ -28,7 +29,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=ALL_ASSET_CHECKS,
         jobs=JOBS,
         schedules=ALL_SCHEDULES,
-        sensors=ALL_SENSORS,
+        sensors=[*ALL_SENSORS, territoires_sensor],
         resources=default_resources(),
         # multiprocess (default), in_process or celery: chosen by each run's `execution` config
         executor=observatory_executor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import barometre, indicators, ingest, perimeter, publish, rapport
+from pipelines.assets import barometre, indicators, ingest, perimeter, portraits, publish, rapport
 from pipelines.assets.publish import panoramas_layout
 from pipelines.checks import ALL_CHECKS
 
@@ -21,9 +21,10 @@ ANNUAL_ASSETS = [
     publish.egalite_france,
     rapport.rapport_execution,
 ]
-REGION_ASSETS = [publish.panoramas]
+REGION_ASSETS = [publish.panoramas, portraits.portraits_epci]
 BAROMETRE_ASSETS = list(barometre.ALL_ASSETS)
-ALL_ASSETS = [*ANNUAL_ASSETS, *REGION_ASSETS, publish.portail, *BAROMETRE_ASSETS]
+TERRITOIRE_ASSETS = [portraits.portrait_territoire]
+ALL_ASSETS = [*ANNUAL_ASSETS, *REGION_ASSETS, publish.portail, *BAROMETRE_ASSETS, *TERRITOIRE_ASSETS]
 ALL_ASSET_CHECKS = [*ALL_CHECKS, panoramas_layout]
 
 # Every job that publishes something ends with the portal, which lists what is on disk: whatever runs, in
@@ -46,6 +47,11 @@ barometre_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*BAROMETRE_ASSETS, publish.portail),
     description="The baromètre of one semester: indicator table, then its publications, then the portal.",
 )
-JOBS = [observatory_job, panoramas_job, barometre_job]
+portraits_job = dg.define_asset_job(
+    "portraits_job",
+    selection=dg.AssetSelection.assets(*TERRITOIRE_ASSETS, publish.portail),
+    description="One territory on demand (dynamic partition = the slug of territoires/<slug>.csv), then the portal.",
+)
+JOBS = [observatory_job, panoramas_job, barometre_job, portraits_job]
 
 

@@ -25,6 +25,8 @@ def test_definitions_load_and_list_the_graph():
             "egalite_france",
             "rapport_execution",
             "panoramas",
+            "portraits_epci",
+            "portrait_territoire",
             "portail",
             "barometre_indicateurs",
             "barometre_publications",
@@ -33,6 +35,8 @@ def test_definitions_load_and_list_the_graph():
     assert {j for j in ["observatory_job", "panoramas_job", "barometre_job"] if defs.resolve_job_def(j)}
     assert defs.resolve_schedule_def("barometre_schedule").cron_schedule == "0 6 15 3,9 *"
     assert defs.resolve_sensor_def("data_raw_sensor").job_name == "observatory_job"
+    assert defs.resolve_sensor_def("territoires_sensor").job_name == "portraits_job"
+    assert defs.resolve_job_def("portraits_job").partitions_def.name == "territoires"
 
 
 def test_every_run_of_the_annual_job_ends_with_its_report():
@@ -134,6 +138,6 @@ def test_cli_ui_schedule_and_sensor_run_the_same_jobs(tmp_path, monkeypatch):
     assert barometre_schedule.job_name == "barometre_job" and request.partition_key == "2023-S2"
     assert selection(barometre_schedule.job_name) == executed[2][1]
     assert selection(SENSOR_TARGET_JOB) == executed[0][1]
-    assert {"panoramas", "portail"} == executed[1][1]
+    assert {"panoramas", "portraits_epci", "portail"} == executed[1][1]
     # and the publication of a run that published nothing new is the previous one, swapped in whole
     assert (settings.output_dir / "2023").is_dir()

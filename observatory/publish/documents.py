@@ -133,6 +133,14 @@ SECTION_TITLES = {
         "La pyramide des âges",
         "Méthodologie",
     ],
+    "portrait": [
+        "Chiffres clés",
+        "Comparaison territoriale",
+        "Les familles de l'ESS",
+        "Secteurs et taille des établissements",
+        "Égalité femmes-hommes",
+        "Méthodologie",
+    ],
 }
 """The section titles every document of a kind carries, in order (checked by the layout check)."""
 
@@ -258,8 +266,10 @@ class Territory:
 
     def __init__(self, niveau: str, code: str, libelle: str, rows: pd.DataFrame):
         self.niveau, self.code, self.libelle = niveau, code, libelle
-        keys = zip(*(rows[c] for c in _KEYS))
-        self._cells = dict(zip(keys, zip(rows["valeur"], rows["statut"], rows["unite"])))
+        keys = zip(*(rows[c].tolist() for c in _KEYS))  # lists: iterating Arrow-backed columns is slow
+        self._cells = dict(
+            zip(keys, zip(rows["valeur"].tolist(), rows["statut"].tolist(), rows["unite"].tolist()))
+        )
 
     def get(
         self,
@@ -391,6 +401,8 @@ class Figure:
     note: str = ""
     alt: str = ""
     headline: Cell | None = None
+    bars: dict | None = None
+    """A bar chart drawn natively by typst (``bar-chart`` of ``style.typ``; see :mod:`.portrait`)."""
 
     @property
     def has_secret(self) -> bool:
@@ -1602,6 +1614,7 @@ def _figure_json(fig: Figure, chart_path: str | None, map_info: dict | None) -> 
         "note": fig.note,
         "secret": NOTE_SECRET if fig.has_secret else "",
         "chart": chart_path,
+        "bars": fig.bars,
         "map": map_info,
         "alt": fig.alt,
         "table": {

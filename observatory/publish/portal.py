@@ -19,6 +19,7 @@ import shutil
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -75,10 +76,12 @@ class Territory:
     code: str
     libelle: str
     products: list[Product] = field(default_factory=list)
+    extra_search: str = ""
+    """More words the search box matches (an EPCI's or a territory's commune names)."""
 
     @property
     def search(self) -> str:
-        return normalize(f"{self.libelle} {self.code} {self.niveau}")
+        return normalize(f"{self.libelle} {self.code} {self.niveau} {self.extra_search}")
 
     @property
     def anchor(self) -> str:
@@ -114,6 +117,9 @@ class _Files:
             hidden = any(part.startswith(".") or part.endswith((".old", ".tmp")) for part in rel.parts)
             if p.is_file() and not hidden and rel.parts[0] != PORTAL:
                 self.all[rel.as_posix()] = p
+        self.by_dir: dict[str, list[str]] = {}
+        for rel in self.all:
+            self.by_dir.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else "", []).append(rel)
         self.claimed: set[str] = set()
 
     def link(self, rel: str, label: str | None = None) -> Link:
@@ -135,6 +141,10 @@ class _Files:
     def matching(self, pattern: str) -> list[str]:
         rx = re.compile(pattern)
         return [rel for rel in self.all if rx.fullmatch(rel)]
+
+    def in_dir(self, folder: str, ext: str) -> list[str]:
+        """Files directly in ``folder`` (relative) ending in ``.ext``, sorted."""
+        return sorted(rel for rel in self.by_dir.get(folder, []) if rel.endswith(f".{ext}"))
 
     def unclaimed(self) -> list[str]:
         return [rel for rel in self.all if rel not in self.claimed]
@@ -221,8 +231,85 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
             if (d := _donnees(files, f"departement-{dep.code_departement}")) is not None:
                 t.products.append(d)
             members.append(t)
+            members += _epci_portraits(files, dep.code_departement)
         groups.append((region, members))
+    custom = _custom_territories(files)
+    if custom:
+        groups.append((Territory("groupe", "territoires", "Territoires à la demande"), custom))
     return france, groups
+
+
+def _epci_portraits(files: _Files, code_departement: str) -> list[Territory]:
+    """The EPCIs of a département that have a portrait (an EPCI on several départements is under each)."""
+    from observatory.publish import portrait
+
+    out = []
+    names = _commune_names()
+    for code, place in portrait.epci_places().items():
+        if code_departement not in place.departements:
+            continue
+        stem = f"{portrait.SUBDIR}/epci-{code}"
+        if f"{stem}.pdf" not in files.all:
+            continue
+        t = Territory("epci", code, _epci_names().get(code, code))
+        t.extra_search = " ".join(names.get(c, "") for c in place.communes)
+        t.products.append(files.product("Portrait de l'EPCI", stem, ("pdf", "xlsx")))
+        if (d := _figure_csvs(files, f"donnees/epci-{code}")) is not None:
+            t.products.append(d)
+        out.append(t)
+    return sorted(out, key=lambda t: normalize(t.libelle))
+
+
+def _custom_territories(files: _Files) -> list[Territory]:
+    """Territories on demand published under ``territoires/<slug>/`` (name read from their cells)."""
+    import pandas as pd
+
+    from observatory.publish import portrait
+
+    out = []
+    names = _commune_names()
+    for rel in files.matching(rf"{portrait.TERRITOIRES}/[^/]+/indicateurs\.parquet"):
+        slug = rel.split("/")[1]
+        cells = pd.read_parquet(files.all[rel], columns=["libelle"])
+        libelle = str(cells["libelle"].iloc[0]) if len(cells) else slug
+        t = Territory("territoire", slug, libelle)
+        communes = files.all.get(f"{portrait.TERRITOIRES}/{slug}/communes.csv")
+        if communes is not None:
+            codes = pd.read_csv(communes, dtype=str)["code_commune"]
+            t.extra_search = " ".join(names.get(c, "") for c in codes)
+        base = f"{portrait.TERRITOIRES}/{slug}"
+        t.products.append(files.product("Portrait du territoire", f"{base}/{slug}", ("pdf", "xlsx")))
+        t.products.append(
+            Product(
+                "Cellules du territoire",
+                [files.link(f"{base}/indicateurs.csv"), files.link(f"{base}/indicateurs.parquet")],
+            )
+        )
+        if (d := _figure_csvs(files, f"{base}/donnees")) is not None:
+            t.products.append(d)
+        files.link(f"{base}/communes.csv")
+        out.append(t)
+    return sorted(out, key=lambda t: normalize(t.libelle))
+
+
+def _figure_csvs(files: _Files, folder: str) -> Product | None:
+    """The CSV behind each figure of a portrait (one file per figure in ``folder``)."""
+    rels = files.in_dir(folder, "csv")
+    if not rels:
+        return None
+    return Product("Données des graphiques (CSV)", [files.link(r, r.rsplit("/", 1)[-1][:-4]) for r in rels])
+
+
+@lru_cache(maxsize=1)
+def _commune_names() -> dict[str, str]:
+    com = cog.communes()
+    return dict(zip(com["code_commune"], com["libelle"], strict=True))
+
+
+@lru_cache(maxsize=1)
+def _epci_names() -> dict[str, str]:
+    ep = cog.epci()
+    return dict(zip(ep["code_epci"], ep["libelle"], strict=True))
 
 
 def _run_date(value: str | None) -> str:
@@ -285,7 +372,7 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
         about=about,
         others=others,
         notes=[*notes.ANNUELLES, *notes.definitions(), *notes.BAROMETRE, *notes.definitions(barometre=True)],
-        n_territories=1 + sum(1 + len(m) for _, m in groups),
+        n_territories=1 + sum((head.niveau != "groupe") + len(members) for head, members in groups),
     )
     with atomic_dir(root / PORTAL) as tmp:
         (tmp / "index.html").write_text(html, encoding="utf-8")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from observatory.errors import PublicationError
@@ -28,11 +28,37 @@ class Release:
 
     written: dict
     report: layout_check.LayoutReport
-    moved: list[Path] = field(default_factory=list)
 
 
-def _final(paths, staging: Path, vintage: Path) -> list[Path]:
+def final_paths(paths, staging: Path, vintage: Path) -> list[Path]:
     return [vintage / Path(p).relative_to(staging) for p in paths]
+
+
+def publish_staged(vintage: Path, label: str, build, check) -> tuple[object, layout_check.LayoutReport, Path]:
+    """Build into a staging folder laid out like ``vintage``, check it, then move each file into place.
+
+    ``build(staging)`` writes the files and returns what it wrote; ``check(staging)`` returns a
+    :class:`~layout_check.LayoutReport`. A failed check raises :class:`PublicationError` (``label`` names
+    what failed) and moves nothing. Returns what ``build`` returned, the report and the staging path (the
+    files' old prefix, for :func:`final_paths`).
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{writer_tag()}.", suffix=".tmp", dir=vintage))
+    try:
+        written = build(staging)
+        report = check(staging)
+        if not report.ok:
+            raise PublicationError(
+                f"layout check failed for {label}; the previous publication is kept:\n"
+                + "\n".join(report.problems)
+            )
+        for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+            dest = vintage / src.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    report.checked = final_paths(report.checked, staging, vintage)
+    return written, report, staging
 
 
 def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Release:
@@ -42,27 +68,15 @@ def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Relea
     """
     vintage = Path(output_vintage_dir)
     table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{writer_tag()}.", suffix=".tmp", dir=vintage))
-    try:
-        written = documents.build_all(vintage, regions=regions, out_dir=staging, table=table)
-        report = layout_check.check_vintage(vintage, regions=regions, pdf_root=staging, table=table)
-        if not report.ok:
-            raise PublicationError(
-                f"layout check failed for région(s) {', '.join(regions)}; the previous publication is kept:\n"
-                + "\n".join(report.problems)
-            )
-        moved = []
-        for src in sorted(p for p in staging.rglob("*") if p.is_file()):
-            dest = vintage / src.relative_to(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
-            moved.append(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    written, report, staging = publish_staged(
+        vintage,
+        f"région(s) {', '.join(regions)}",
+        lambda st: documents.build_all(vintage, regions=regions, out_dir=st, table=table),
+        lambda st: layout_check.check_vintage(vintage, regions=regions, pdf_root=st, table=table),
+    )
     final = {
-        key: {code: _final(paths, staging, vintage) for code, paths in written[key].items()}
+        key: {code: final_paths(paths, staging, vintage) for code, paths in written[key].items()}
         for key in ("regions", "departements")
     }
-    final["egalite"] = _final(written["egalite"], staging, vintage)
-    report.checked = _final(report.checked, staging, vintage)
-    return Release(final, report, moved)
+    final["egalite"] = final_paths(written["egalite"], staging, vintage)
+    return Release(final, report)

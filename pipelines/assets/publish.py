@@ -111,7 +111,14 @@ def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
 
 @dg.asset(
     group_name="publish",
-    deps=[panoramas, cartes, egalite_france, barometre_publications],
+    deps=[
+        panoramas,
+        cartes,
+        egalite_france,
+        barometre_publications,
+        dg.AssetKey("portraits_epci"),
+        dg.AssetKey("portrait_territoire"),
+    ],
     description=(
         "The static download portal `portail/index.html` (no network resource): it lists what is on disk, so "
         "every job that publishes something ends with it."

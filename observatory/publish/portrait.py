@@ -1,0 +1,386 @@
+"""Territorial portraits: one per EPCI of the COG, and one per territory drawn on demand.
+
+A portrait is a 2–4 page document in the plaquettes' style (``plaquette`` banner, same figures and
+captions), assembled from the published indicator table only (an EPCI's cells, or a territory's cells from
+``territoires/<slug>/indicateurs.parquet``) as a :class:`~observatory.publish.documents.Document`, then
+written three ways as every publication is: the PDF (typst), the XLSX and the CSV behind each chart.
+
+What it shows: key figures (ESS, privé hors ESS and public: establishments, jobs, ETP, payroll, pay per ETP,
+shares of private and of all employment), the ESS families, a comparison with the territory's
+département(s), région(s) and France (jobs, shares, pay, part-time, women, pay gap), then sectors, size bands
+and women and men. The indicator table publishes EPCI cells for the champ and family crossings only (the
+protection's secondary suppression covers no other crossing at that level): where the territory has no
+sector, size or sex cell, those figures are the département's and a sentence says so.
+
+Speed: about 1 250 EPCI portraits per vintage. Matplotlib would cost ~0.2 s per chart, so the portrait's
+charts are drawn natively by typst (``bars`` in the figure JSON, ``bar-chart`` in ``style.typ``), and one
+:class:`typst.Compiler` is reused for a whole batch (fonts and templates are loaded once).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from observatory.errors import PublicationError
+from observatory.publish import charts, documents, layout_check, release, xlsx
+from observatory.publish.documents import (
+    CHAMPS,
+    Cell,
+    Document,
+    Figure,
+    IndicatorTable,
+    Section,
+    Territory,
+    _champ_line,
+    _lecture,
+    fig_chiffres_cles,
+    fig_familles,
+    fig_plaquette_fh,
+    fig_secteurs,
+    fig_tranches,
+)
+from observatory.warehouse import atomic_path
+
+SUBDIR = "portraits"
+"""EPCI portraits: ``output/<m>/portraits/epci-<siren>.pdf`` / ``.xlsx``; CSV under ``donnees/epci-<siren>/``."""
+TERRITOIRES = "territoires"
+"""Territories on demand: ``output/<m>/territoires/<slug>/``."""
+TEMPLATE = "portrait.typ"
+
+SECTION_TITLES = documents.SECTION_TITLES["portrait"]
+NON_VENTILE = (
+    "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements, "
+    "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
+    "de l'ESS) : les figures de cette partie sont celles {du}."
+)
+
+COMPARAISON = [
+    # (label, indicateur, champ, kind)
+    ("Effectif salarié de l'ESS au 31/12", "effectif_31_12", "ess", "nombre"),
+    ("Établissements employeurs de l'ESS", "etablissements_employeurs", "ess", "nombre"),
+    ("Part de l'ESS dans l'emploi salarié privé", "part_emploi_prive", "ess", None),
+    ("Part de l'ESS dans l'emploi salarié total", "part_emploi_total", "ess", None),
+    ("Salaire brut annuel moyen par ETP (ESS)", "salaire_brut_annuel_moyen_etp", "ess", None),
+    ("Taux de temps partiel (ESS)", "taux_temps_partiel", "ess", None),
+    ("Part des femmes (ESS)", "part_femmes", "ess", None),
+    ("Écart de salaire horaire femmes-hommes (ESS)", "ecart_salarial_fh", "ess", None),
+]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a territory lies: its départements (largest population first) and régions, from the COG."""
+
+    departements: tuple[str, ...]
+    regions: tuple[str, ...]
+    communes: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=1)
+def _communes() -> pd.DataFrame:
+    from observatory.reference import cog
+
+    com = cog.communes()
+    return com[com["type"] == "COM"]
+
+
+def place_of_communes(codes: Iterable[str]) -> Place:
+    """The départements and régions of a set of communes (today's ``COM`` codes), largest population first."""
+    com = _communes()
+    sub = com[com["code_commune"].isin(set(codes))]
+    deps = sub.groupby("code_departement")["population"].sum().sort_values(ascending=False, kind="stable")
+    regs = sub.groupby("code_region")["population"].sum().sort_values(ascending=False, kind="stable")
+    return Place(tuple(deps.index), tuple(regs.index), tuple(sorted(sub["code_commune"])))
+
+
+@lru_cache(maxsize=1)
+def epci_places() -> dict[str, Place]:
+    """Every EPCI's départements, régions and member communes (COG); a straddling EPCI has several."""
+    com = _communes().dropna(subset=["code_epci"])
+    code, dep, reg = (com[c].tolist() for c in ("code_epci", "code_departement", "code_region"))
+    pop, commune = com["population"].tolist(), com["code_commune"].tolist()
+    deps: dict[str, dict[str, int]] = {}
+    regs: dict[str, dict[str, int]] = {}
+    members: dict[str, list[str]] = {}
+    for e, d, r, p, c in zip(code, dep, reg, pop, commune, strict=True):
+        deps.setdefault(e, {})[d] = deps.get(e, {}).get(d, 0) + p
+        regs.setdefault(e, {})[r] = regs.get(e, {}).get(r, 0) + p
+        members.setdefault(e, []).append(c)
+
+    def order(weights: dict[str, int]) -> tuple[str, ...]:
+        return tuple(k for k, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    return {e: Place(order(deps[e]), order(regs[e]), tuple(sorted(members[e]))) for e in sorted(members)}
+
+
+def _de(t: Territory) -> str:
+    """ "de la CC du Pays de Landerneau", "du territoire Pays de Brest": the territory after « à l'échelle »."""
+    if t.niveau == "epci":
+        return f"l'EPCI {t.libelle}"
+    return f"du territoire « {t.libelle} »"
+
+
+def _bars(fig_id: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> dict:
+    """A bar chart drawn by typst (``bar-chart`` of ``style.typ``): lengths relative to the largest value."""
+    vmax = max((c.value for cells in series.values() for c in cells if c.ok and c.value), default=0) or 1
+    return {
+        "id": fig_id,
+        "series": [
+            {"label": names[k], "color": charts.COLORS.get(k, charts.COLORS["ensemble"])} for k in series
+        ],
+        "rows": [
+            {
+                "label": lab,
+                "values": [
+                    {"ratio": (cells[i].value / vmax) if cells[i].ok else 0, "text": cells[i].text()}
+                    for cells in series.values()
+                ],
+            }
+            for i, lab in enumerate(labels)
+        ],
+    }
+
+
+def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
+    """The territory next to its département(s), région(s) and France: jobs, shares, pay, part-time, women."""
+    terr = [t, *refs]
+    rows = [
+        [label] + [x.get(ind, champ=champ, kind=kind) for x in terr]
+        for label, ind, champ, kind in COMPARAISON
+    ]
+    part, ref = t.get("part_emploi_total"), next((r for r in refs if r.niveau == "departement"), None)
+    lect = f"en {y}, l'ESS emploie {part.text()} des salariés {t.dans}"
+    cells = [part]
+    if ref is not None:
+        lect += f", contre {ref.get('part_emploi_total').text()} {ref.dans}"
+        cells.append(ref.get("part_emploi_total"))
+    fig = Figure(
+        "comparaison",
+        "Le territoire et ses territoires de référence",
+        "Unité : nombre, euros, %",
+        _champ_line(t, y),
+        _lecture(lect + ".", *cells),
+        ["", *[x.libelle for x in terr]],
+        rows,
+        note="Graphique : part de l'ESS dans l'emploi salarié privé et dans l'emploi salarié total.",
+    )
+    fig.bars = _bars(
+        "comparaison",
+        [x.libelle for x in terr],
+        {
+            "prive": [x.get("part_emploi_prive") for x in terr],
+            "ess": [x.get("part_emploi_total") for x in terr],
+        },
+        {"prive": "Part de l'emploi salarié privé", "ess": "Part de l'emploi salarié total"},
+    )
+    return fig
+
+
+def fig_champs_bars(t: Territory) -> dict:
+    """Jobs at 31/12 by champ, as a native bar chart of the key-figure table."""
+    champs = ["ess", "prive_hors_ess", "public"]
+    return _bars(
+        "chiffres_cles",
+        [CHAMPS[c] for c in champs],
+        {"ess": [t.get("effectif_31_12", champ=c) for c in champs]},
+        {"ess": "Effectif salarié au 31/12"},
+    )
+
+
+def _has_breakdowns(t: Territory) -> bool:
+    return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in documents.SECTEURS)
+
+
+def portrait_document(
+    table: IndicatorTable,
+    manifest: dict,
+    t: Territory,
+    place: Place,
+    titre_sous: str,
+    slug: str,
+) -> Document:
+    """Assemble the portrait of ``t`` (an EPCI or a territory on demand) located by ``place``."""
+    y = table.millesime
+    deps = [table.territory("departement", d) for d in place.departements if table.has("departement", d)]
+    regs = [table.territory("region", r) for r in place.regions if table.has("region", r)]
+    fr = table.territory("france", table.codes("france")[0]) if table.codes("france") else None
+    refs = deps + regs + ([fr] if fr is not None else [])
+    kpis = [
+        (t.get("effectif_31_12"), "salariés dans l'ESS au 31/12"),
+        (t.get("part_emploi_total"), "de l'emploi salarié total"),
+        (t.get("part_emploi_prive"), "de l'emploi salarié privé"),
+        (t.get("etablissements_employeurs"), "établissements employeurs"),
+    ]
+    cles = fig_chiffres_cles(t, deps[0] if deps else fr, y)
+    cles.chart, cles.note = None, "Graphique : effectif salarié au 31/12 par champ."
+    cles.bars = fig_champs_bars(t)
+    intro_cles = []
+    if len(deps) > 1:
+        intro_cles.append(
+            f"Ce territoire s'étend sur {len(deps)} départements : "
+            + ", ".join(f"{d.libelle} ({d.code})" for d in deps)
+            + " ; il est comparé à chacun d'eux."
+        )
+    fam = fig_familles(t, y, compact=True)
+    fam.chart, fam.note = None, "Graphique : effectif salarié au 31/12 par famille."
+    fam.bars = _bars(
+        "familles",
+        [r[0] for r in fam.rows[:-1]],
+        {"ess": [r[2] for r in fam.rows[:-1]]},
+        {"ess": "Effectif salarié au 31/12"},
+    )
+    own = _has_breakdowns(t)
+    src = t if own or not deps else deps[0]
+    intro_detail = (
+        [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=f"du département {src.libelle}")]
+    )
+    sect = fig_secteurs(src, y, top=8)
+    sect.chart, sect.note = None, ""
+    tranches = fig_tranches(src, y)
+    tranches.chart = None
+    fh = fig_plaquette_fh(src, y)
+    sections = [
+        Section("Chiffres clés", intro=intro_cles, kpis=kpis, figures=[cles]),
+        Section("Comparaison territoriale", figures=[fig_comparaison(t, refs, y)]),
+        Section("Les familles de l'ESS", figures=[fam]),
+        Section("Secteurs et taille des établissements", intro=intro_detail, figures=[sect, tranches]),
+        Section("Égalité femmes-hommes", intro=list(intro_detail), figures=[fh]),
+        documents._methodologie(table, manifest, t, short=True),
+    ]
+    return Document(
+        "portrait",
+        slug,
+        "L'économie sociale et solidaire",
+        titre_sous,
+        t,
+        y,
+        sections,
+        manifest,
+        region_code=place.regions[0] if place.regions else None,
+    )
+
+
+def epci_document(table: IndicatorTable, manifest: dict, code_epci: str) -> Document:
+    """The portrait of one EPCI (code = its SIREN)."""
+    place = epci_places().get(code_epci, Place((), ()))
+    t = table.territory("epci", code_epci)
+    return portrait_document(
+        table, manifest, t, place, f"{t.libelle} (EPCI {code_epci})", f"epci-{code_epci}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- writing
+class Batch:
+    """One typst compiler for many portraits: templates copied once, fonts loaded once."""
+
+    def __init__(self, build: Path):
+        import typst
+
+        self.build = build
+        for tpl in documents.TEMPLATES.glob("*.typ"):
+            shutil.copy(tpl, build / tpl.name)
+        self.compiler = typst.Compiler(
+            str(build / TEMPLATE),
+            root=str(build),
+            font_paths=[str(charts.FONT_DIR)],
+            ignore_system_fonts=True,
+        )
+        self._n = 0
+
+    def compile(self, doc: Document, dest: Path) -> Path:
+        """Write ``doc``'s PDF to ``dest`` atomically; a typst warning is a layout failure."""
+        import typst
+
+        self._n += 1
+        name = f"data-{self._n}.json"
+        (self.build / name).write_text(
+            json.dumps(documents.document_json(doc, self.build), ensure_ascii=False), encoding="utf-8"
+        )
+        try:
+            pdf, warnings = self.compiler.compile_with_warnings(
+                format="pdf", sys_inputs={"data": name}, pdf_standards=documents.PDF_STANDARDS
+            )
+        except typst.TypstError as exc:
+            raise PublicationError(f"typst: {exc.message}\n{exc.diagnostic}") from exc
+        finally:
+            (self.build / name).unlink(missing_ok=True)
+        messages = [getattr(w, "message", str(w)) for w in warnings or []]
+        if messages:
+            raise documents.TypstWarningError(f"{dest.name}: typst warnings: " + " | ".join(messages))
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(pdf)
+            tmp.chmod(0o644)
+        return dest
+
+
+def write_portrait(doc: Document, batch: Batch, pdf: Path, csv_dir: Path) -> list[Path]:
+    """PDF, XLSX and one CSV per figure of a portrait; returns the paths."""
+    written = [batch.compile(doc, pdf), xlsx.write_workbook(doc, pdf.with_suffix(".xlsx"))]
+    for s in doc.sections:
+        for f in s.figures:
+            written.append(documents.write_csv(f, csv_dir / f"{f.id}.csv"))
+    return written
+
+
+def build_epci_portraits(
+    table: IndicatorTable, manifest: dict, out_dir: str | Path, codes: Iterable[str] | None = None
+) -> dict[str, list[Path]]:
+    """Write the portrait of every EPCI of the table (or of ``codes``) under ``out_dir``.
+
+    Files: ``portraits/epci-<code>.pdf`` and ``.xlsx``, ``donnees/epci-<code>/<figure>.csv``.
+    """
+    out_dir = Path(out_dir)
+    todo = table.codes("epci") if codes is None else [str(c) for c in codes]
+    result = {}
+    with tempfile.TemporaryDirectory(prefix="observatoire-portraits-") as tmp:
+        batch = Batch(Path(tmp))
+        for code in todo:
+            doc = epci_document(table, manifest, code)
+            result[code] = write_portrait(
+                doc, batch, out_dir / SUBDIR / f"epci-{code}.pdf", out_dir / "donnees" / f"epci-{code}"
+            )
+    return result
+
+
+def epci_region(code_epci: str) -> str | None:
+    """The région an EPCI's portrait is published with: the région of most of its population."""
+    place = epci_places().get(code_epci)
+    return place.regions[0] if place and place.regions else None
+
+
+def check_portraits(table: IndicatorTable, pdfs: dict[str, Path]) -> layout_check.LayoutReport:
+    """Layout check of EPCI portraits: overflow, sections, captions and key figures against the table."""
+    report = layout_check.LayoutReport()
+    for code, pdf in sorted(pdfs.items()):
+        expected = layout_check.expected_figures(table.df, "epci", code)
+        report.problems += layout_check.check_pdf(pdf, "portrait", expected)
+        report.checked.append(pdf)
+    return report
+
+
+def publish_epci_portraits(output_vintage_dir: str | Path, regions: list[str] | None = None) -> dict:
+    """Build, check and publish the EPCI portraits of ``regions`` (all when ``None``), staged as panoramas are.
+
+    An EPCI goes with the région of most of its population. Returns ``{code: [final paths]}``.
+    """
+    vintage = Path(output_vintage_dir)
+    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    codes = [c for c in table.codes("epci") if regions is None or epci_region(c) in regions]
+    manifest = documents.read_manifest(vintage)
+
+    def build(staging: Path) -> dict:
+        return build_epci_portraits(table, manifest, staging, codes)
+
+    def check(staging: Path) -> layout_check.LayoutReport:
+        return check_portraits(table, {c: staging / SUBDIR / f"epci-{c}.pdf" for c in codes})
+
+    written, _report, staging = release.publish_staged(vintage, "portraits d'EPCI", build, check)
+    return {code: release.final_paths(paths, staging, vintage) for code, paths in written.items()}

@@ -1,0 +1,31 @@
+-- The employer establishments a territory on demand is aggregated from: one row per establishment with its
+-- commune (today's commune, code_commune_rattachement; NULL when outside the COG), its leaf of the champ and
+-- family trees, the magnitudes of its cells and what the primary rules need.
+--
+-- feuille: the ESS family (association, cooperative, mutuelle, fondation, autre_obnl) for an ESS
+-- establishment; '_sce' (a société commerciale de l'ESS: ESS loi 2014, not ESS); 'public'; '_oth' (other
+-- private employers). Every published champ and family is a union of leaves (observatory.territories.cells).
+-- Quantities as in ind.cellules (sql/indicators/cellules.sql): effectif = non-annex jobs held at 31/12,
+-- etp = Σ EQTP, masse = Σ S_BRUT, s_net and nbheur over non-annex jobs; n_salaries = non-annex jobs;
+-- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule).
+
+SELECT
+    e.siret, e.siren, e.code_commune, e.code_departement, e.code_region, e.code_epci,
+    CASE
+        WHEN e.ess THEN e.famille_ess
+        WHEN e.ess_loi_2014 THEN '_sce'
+        WHEN e.public THEN 'public'
+        ELSE '_oth'
+    END AS feuille,
+    CAST(sum(p.effectif) AS DOUBLE) AS effectif,
+    CAST(sum(p.etp) AS DOUBLE) AS etp,
+    CAST(sum(p.masse) AS DOUBLE) AS masse,
+    CAST(coalesce(sum(p.s_net), 0) AS DOUBLE) AS s_net,
+    CAST(coalesce(sum(p.nbheur), 0) AS DOUBLE) AS nbheur,
+    CAST(sum(p.n_salaries) AS DOUBLE) AS n_salaries,
+    CAST(max(p.max_poste_brut) AS DOUBLE) AS max_poste_brut,
+    CAST(max(p.max_poste_net) AS DOUBLE) AS max_poste_net
+FROM ess.etablissements_employeurs AS e
+JOIN ind.etab_sexe_pcs AS p ON p.siret = e.siret
+GROUP BY ALL
+ORDER BY e.siret;

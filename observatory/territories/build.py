@@ -1,0 +1,216 @@
+"""Build and publish one territory on demand: cells, protection, audit, portrait, registry.
+
+``publish_territory(settings, request)`` writes ``output/<m>/territoires/<slug>/``:
+
+- ``indicateurs.parquet`` and ``.csv``: the territory's cells in the indicator table's schema
+  (``niveau = 'territoire'``, ``code`` = the slug, ``libelle`` = the name), every champ and ESS family:
+  establishments, jobs at 31/12, ETP, payroll, pay per ETP, shares of private and of all employment;
+- ``<slug>.pdf`` and ``.xlsx``: the portrait (:mod:`observatory.publish.portrait`), compared with the
+  territory's départements, régions and France; ``donnees/<figure>.csv``: the data behind each figure;
+- ``communes.csv``: today's communes of the territory (what the cells cover).
+
+The folder is built aside and swapped in at once; the registry is updated only after. The warehouse is
+read under the run lock (one process at a time), read-only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from observatory import territories as terr
+from observatory.config import Settings
+from observatory.errors import TerritoryError
+from observatory.publish import documents, layout_check, portrait
+from observatory.territories import audit as taudit
+from observatory.territories import cells as tc
+from observatory.territories import protect as tp
+from observatory.warehouse import atomic_dir, connect
+
+STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
+STATUTS = {v: k for k, v in STATUT_CODE.items()}
+
+
+@dataclass
+class TerritoryResult:
+    """What one request published: the folder, its files, the mask summary, timings."""
+
+    slug: str
+    nom: str
+    folder: Path
+    files: list[Path]
+    n_communes: int
+    mapped: dict[str, str]
+    cells: pd.DataFrame
+    hidden: int
+    reused: bool
+    seconds: float
+
+
+def table_rows(
+    cells_t: pd.DataFrame, mask: pd.DataFrame, slug: str, nom: str, millesime: int, perimetre: str
+):
+    """The territory's rows in the indicator table's schema (shares in percent, ``valeur`` empty when secret)."""
+    st = {
+        (r.champ, r.famille, r.nature): STATUT_CODE[r.statut]
+        for r in mask.itertuples()
+        if r.statut != "interne"
+    }
+    val = {(r.champ, r.famille): r for r in cells_t.itertuples()}
+    rows = []
+
+    def add(champ, famille, indicateur, valeur, unite, code):
+        rows.append((champ, famille, indicateur, valeur, unite, code))
+
+    for (champ, famille), c in val.items():
+        if (champ, famille) in tc.INTERNAL:
+            continue
+        sc, sm = st[(champ, famille, "comptage")], st[(champ, famille, "montant")]
+        add(champ, famille, "etablissements_employeurs", float(c.n_etab), "nombre", sc)
+        add(champ, famille, "effectif_31_12", c.effectif, "nombre", sm)
+        add(champ, famille, "etp", c.etp, "nombre", sm)
+        add(champ, famille, "masse_salariale_brute", c.masse, "euros", sm)
+        if c.etp > 0:
+            add(champ, famille, "salaire_brut_annuel_moyen_etp", c.masse / c.etp, "euros", sm)
+        for total, ind, field_, nature in (
+            ("prive", "part_emploi_prive", "effectif", "montant"),
+            ("ensemble", "part_emploi_total", "effectif", "montant"),
+            ("prive", "part_etablissements_prive", "n_etab", "comptage"),
+        ):
+            if champ in ("public", "ensemble") and total == "prive" or champ == "ensemble":
+                continue
+            den = getattr(val[(total, "toutes")], field_)
+            if den > 0:
+                code = max(st[(champ, famille, nature)], st[(total, "toutes", nature)])
+                add(champ, famille, ind, 100 * getattr(c, field_) / den, "pourcent", code)
+    df = pd.DataFrame(rows, columns=["champ", "famille", "indicateur", "valeur", "unite", "st"])
+    out = pd.DataFrame(
+        {
+            "millesime": np.int32(millesime),
+            "niveau": "territoire",
+            "code": slug,
+            "libelle": nom,
+            "champ": df["champ"],
+            "famille": df["famille"],
+            "secteur": "tous",
+            "tranche": "toutes",
+            "sexe": "tous",
+            "pcs": "toutes",
+            "indicateur": df["indicateur"],
+            "valeur": np.where(df["st"] == 0, df["valeur"].astype(float).round(2), np.nan),
+            "unite": df["unite"],
+            "statut": df["st"].map(STATUTS),
+            "perimetre_version": perimetre,
+        }
+    )
+    keys = ["champ", "famille", "indicateur"]
+    return out.sort_values(keys, ignore_index=True)
+
+
+def _published_territories(vintage: Path, registry: dict) -> dict[str, pd.DataFrame]:
+    out = {}
+    for slug in registry:
+        path = vintage / portrait.TERRITOIRES / slug / "indicateurs.parquet"
+        if path.exists():
+            out[slug] = pd.read_parquet(path)
+    return out
+
+
+def _protect_and_audit(etabs, table, registry, req, vintage, millesime, perimetre):
+    members = etabs["code_commune"].isin(set(req.communes)).to_numpy()
+    others = tp.published_levels(etabs, table) + tp.registry_levels(etabs, registry, skip=req.slug)
+    cells_t = tc.aggregate(etabs[members])
+    before = _published_territories(vintage, {s: e for s, e in registry.items() if s != req.slug})
+    custom_before = {s: tuple(e["communes"]) for s, e in registry.items() if s != req.slug}
+    custom_after = {**custom_before, req.slug: req.communes}
+    com = portrait._communes()
+    hide_all: frozenset = frozenset()
+    for _attempt in range(2):
+        mask = tp.protect_territory(etabs, members, others, hide_all)
+        rows = table_rows(cells_t, mask, req.slug, req.nom, millesime, perimetre)
+        report = taudit.audit(
+            etabs, table, before, {**before, req.slug: rows}, custom_before, custom_after, com
+        )
+        if report.passed:
+            return cells_t, mask, rows
+        hide_all = frozenset(report.failing_natures) | hide_all
+    raise TerritoryError(
+        f"territoire « {req.slug} » : l'audit du secret échoue même en masquant ses cellules : "
+        + "; ".join(report.problems[:3])
+    )
+
+
+def publish_territory(settings: Settings, req: terr.TerritoryRequest) -> TerritoryResult:
+    """Protect, audit and publish the territory ``req`` for ``settings.millesime`` (see the module docstring)."""
+    from observatory.runlock import run_lock
+
+    t0 = time.perf_counter()
+    vintage = settings.vintage_output
+    table_path = vintage / "tables" / "indicateurs.parquet"
+    if not table_path.exists():
+        raise TerritoryError(
+            f"{table_path}: aucune table des indicateurs publiée : lancez d'abord observatory run"
+        )
+    table = pd.read_parquet(table_path)
+    with run_lock(settings.warehouse):
+        registry = terr.read_registry(settings.warehouse, settings.millesime)
+        entry = terr.check_against_registry(registry, req)
+        con = connect(settings.warehouse, read_only=True)
+        try:
+            etabs = tc.establishments(con)
+        finally:
+            con.close()
+        if entry is not None:  # published before: same mask, same files
+            members = etabs["code_commune"].isin(set(req.communes)).to_numpy()
+            cells_t = tc.aggregate(etabs[members])
+            mask = pd.DataFrame(entry["masque"])
+            rows = table_rows(cells_t, mask, req.slug, req.nom, settings.millesime, settings.perimetre)
+        else:
+            cells_t, mask, rows = _protect_and_audit(
+                etabs, table, registry, req, vintage, settings.millesime, settings.perimetre
+            )
+        folder = vintage / portrait.TERRITOIRES / req.slug
+        files = _write(folder, req, rows, table, vintage)
+        terr.record(settings.warehouse, settings.millesime, req, mask)
+    hidden = int((rows["statut"] != "publie").sum())
+    return TerritoryResult(
+        req.slug,
+        req.nom,
+        folder,
+        files,
+        len(req.communes),
+        req.mapped,
+        rows,
+        hidden,
+        entry is not None,
+        time.perf_counter() - t0,
+    )
+
+
+def _write(folder: Path, req: terr.TerritoryRequest, rows: pd.DataFrame, table: pd.DataFrame, vintage: Path):
+    it = documents.IndicatorTable(pd.concat([table, rows], ignore_index=True))
+    manifest = documents.read_manifest(vintage)
+    t = it.territory("territoire", req.slug)
+    place = portrait.place_of_communes(req.communes)
+    doc = portrait.portrait_document(it, manifest, t, place, f"{req.nom} (territoire)", req.slug)
+    with atomic_dir(folder) as tmp, tempfile.TemporaryDirectory(prefix="observatoire-territoire-") as build:
+        rows.to_parquet(tmp / "indicateurs.parquet", index=False)
+        rows.to_csv(tmp / "indicateurs.csv", index=False)
+        pd.DataFrame({"code_commune": list(req.communes)}).to_csv(tmp / "communes.csv", index=False)
+        batch = portrait.Batch(Path(build))
+        portrait.write_portrait(doc, batch, tmp / f"{req.slug}.pdf", tmp / "donnees")
+        expected = layout_check.expected_figures(rows, "territoire", req.slug)
+        problems = layout_check.check_pdf(tmp / f"{req.slug}.pdf", "portrait", expected)
+        if problems:
+            raise TerritoryError(
+                f"territoire « {req.slug} » : contrôle de mise en page : " + "; ".join(problems)
+            )
+        for p in tmp.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        tmp.chmod(0o755)
+    return sorted(p for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,202 @@
+"""Differencing-safe secrecy for a territory on demand, jointly with everything already published.
+
+The published levels (France, régions, départements, EPCIs) and the territories of the registry keep their
+masks: only the new territory's cells can be hidden. For each nature (``comptage``, ``montant``):
+
+1. **primary rules** on the territory's cells (:func:`observatory.territories.cells.primary`), internal
+   cell ``_oth`` included;
+2. **complements**: for every published territory *P* that the new territory *T* cuts (they share
+   establishments and neither holds the other's all), the primary rules on *P − T* and on *T − P*, cell by
+   cell: where the piece breaks a rule and *P*'s cell is published or derivable (its own equations), *T*'s
+   cell would give the piece away by subtraction, so *T*'s cell is hidden (``secret_secondaire``). This is
+   the classic differencing attack: a département minus a territory covering all but one commune. The rule
+   is applied to partial overlaps too (where the piece is only determined together with other published
+   cells): it is conservative, and hides more than an exact test would;
+3. **closure inside T**: the champ tree and the families (``cells.EQUATIONS``): an equation whose only
+   unknown is a protected cell gets its smallest published cell hidden (families first, the champ totals
+   last), to a fixed point. Internal cells that pass the primary rules may be derived.
+
+The result is then proven by the independent audit (:mod:`observatory.territories.audit`): an LP over the
+geography's atoms (communes grouped by the territories that hold them) with every published cell of every
+level and territory as a constraint; a hidden primary cell, old or new, whose interval it narrows below its
+protection level (or determines) makes the request fall back to hiding every cell of that nature in the
+territory; if the audit still fails, nothing is published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from observatory.territories import cells as tc
+
+STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
+INDICATEUR = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
+_TIER = {"toutes": 2}
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published territory: a name, which establishments it holds (boolean array), its mask per nature.
+
+    ``mask[nature]`` maps (champ, famille) to the published statut (``publie`` / ``secret_*``).
+    """
+
+    name: str
+    members: np.ndarray
+    mask: dict[str, dict[tuple[str, str], str]]
+
+
+def published_levels(etabs: pd.DataFrame, table: pd.DataFrame) -> list[Published]:
+    """France, régions, départements and EPCIs with their published masks (from the indicator table)."""
+    rows = table[
+        (table["secteur"] == "tous")
+        & (table["tranche"] == "toutes")
+        & (table["sexe"] == "tous")
+        & (table["pcs"] == "toutes")
+        & (table["indicateur"].isin(INDICATEUR.values()))
+        & (table["niveau"].isin(["france", "region", "departement", "epci"]))
+    ]
+    nature_of = {v: k for k, v in INDICATEUR.items()}
+    masks: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in rows.itertuples(index=False):
+        masks.setdefault((r.niveau, r.code), {}).setdefault(nature_of[r.indicateur], {})[
+            (r.champ, r.famille)
+        ] = r.statut
+    column = {"region": "code_region", "departement": "code_departement", "epci": "code_epci"}
+    codes = {n: etabs[c].to_numpy(dtype=object) for n, c in column.items()}
+    out = []
+    for (niveau, code), mask in sorted(masks.items()):
+        members = np.ones(len(etabs), bool) if niveau == "france" else codes[niveau] == code
+        out.append(Published(f"{niveau} {code}", members, mask))
+    return out
+
+
+def registry_levels(
+    etabs: pd.DataFrame, registry: dict[str, dict], skip: str | None = None
+) -> list[Published]:
+    """The territories of the registry (all but ``skip``) as :class:`Published`."""
+    out = []
+    commune = etabs["code_commune"].to_numpy(dtype=object)
+    for slug, entry in sorted(registry.items()):
+        if slug == skip:
+            continue
+        mask: dict[str, dict] = {}
+        for m in entry["masque"]:
+            mask.setdefault(m["nature"], {})[(m["champ"], m["famille"])] = m["statut"]
+        out.append(Published(f"territoire {slug}", np.isin(commune, list(entry["communes"])), mask))
+    return out
+
+
+def derivable(mask: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
+    """Cells of one territory known from its published cells through its own equations."""
+    known = {c for c, s in mask.items() if s == "publie"}
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in tc.EQUATIONS:
+            cells = [total, *parts]
+            unknown = [c for c in cells if c not in known]
+            if len(unknown) == 1:
+                known.add(unknown[0])
+                changed = True
+    return known
+
+
+def _cost(cell: tuple[str, str], value: float) -> tuple:
+    champ, famille = cell
+    tier = 0 if famille != "toutes" else (1 if champ == "ess_loi_2014" else 2)
+    return (tier, value, champ, famille)
+
+
+def close(mask: dict[tuple[str, str], str], protect: set, values: dict) -> None:
+    """Closure inside the territory: no protected cell may be derived from its published cells (in place)."""
+    while True:
+        known = {c for c, s in mask.items() if s == "publie"}
+        leak = None
+        changed = True
+        while changed and leak is None:
+            changed = False
+            for total, parts in tc.EQUATIONS:
+                cells = [total, *parts]
+                unknown = [c for c in cells if c not in known]
+                if len(unknown) == 1:
+                    if unknown[0] in protect:
+                        leak = cells
+                        break
+                    known.add(unknown[0])
+                    changed = True
+        if leak is None:
+            return
+        candidates = [c for c in leak if mask.get(c) == "publie"]
+        if not candidates:  # pragma: no cover - a protected cell is unknown, so some other cell is published
+            return
+        # an empty cell (0) gives no protection: the attacker still bounds the hidden cell by the total
+        useful = [c for c in candidates if values[c] > 0] or candidates
+        pick = min(useful, key=lambda c: _cost(c, values[c]))
+        mask[pick] = "secret_secondaire"
+        protect.add(pick)
+
+
+def protect_territory(
+    etabs: pd.DataFrame, members: np.ndarray, others: list[Published], hide_all: frozenset = frozenset()
+) -> pd.DataFrame:
+    """The mask of a new territory (establishments ``members``) against the published ``others``.
+
+    Returns one row per (champ, famille, nature) with ``statut`` and ``motif``; internal cells are listed
+    (``interne``) but never published. ``hide_all``: natures whose every cell is hidden (the fallback).
+    """
+    cells_t = tc.aggregate(etabs[members])
+    prim = tc.primary(cells_t)
+    keys = list(zip(cells_t["champ"], cells_t["famille"], strict=True))
+    cut = []
+    for p in others:
+        inter = p.members & members
+        if not inter.any() or np.array_equal(p.members, members):
+            continue
+        pieces = [etabs[part] for part in (p.members & ~members, members & ~p.members) if part.any()]
+        cut.append((p, [tc.primary(tc.aggregate(piece)) for piece in pieces]))
+    rows = []
+    for nature, qty in tc.NATURES.items():
+        values = dict(zip(keys, cells_t[qty], strict=True))
+        p_own = dict(zip(keys, prim[f"p_{nature}"], strict=True))
+        mask = {c: "publie" for c in keys if c not in tc.INTERNAL}
+        motif = {c: "" for c in keys}
+        protect = set()
+        for c in keys:
+            if p_own[c]:
+                protect.add(c)
+                motif[c] = "règle primaire"
+                if c in mask:
+                    mask[c] = "secret_primaire"
+        for p, piece_prims in cut:
+            known_p = derivable(p.mask.get(nature, {}))
+            for pp in piece_prims:
+                for c, bad in zip(keys, pp[f"p_{nature}"], strict=True):
+                    if bad and c in known_p and not p_own[c]:
+                        protect.add(c)
+                        motif[c] = motif[c] or f"différence avec {p.name}"
+                        if mask.get(c) == "publie":
+                            mask[c] = "secret_secondaire"
+        if nature in hide_all:
+            for c, statut in list(mask.items()):
+                if statut == "publie":
+                    mask[c] = "secret_secondaire"
+                    motif[c] = "repli après l'audit"
+        before = dict(mask)
+        close(mask, protect, values)
+        for c in keys:
+            if c in mask and before[c] == "publie" and mask[c] != "publie":
+                motif[c] = "secret secondaire (équations du territoire)"
+            rows.append(
+                {
+                    "champ": c[0],
+                    "famille": c[1],
+                    "nature": nature,
+                    "statut": mask.get(c, "interne"),
+                    "motif": motif[c],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,144 @@
+"""EPCI portraits: built from the published table only, layout-checked, listed and searchable in the portal."""
+
+from __future__ import annotations
+
+import csv
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pypdfium2 as pdfium
+import pytest
+
+from observatory.publish import documents, fmt, layout_check, portal, portrait
+from observatory.reference import cog
+from tests.fixtures_indicateurs import build_manifest, build_table
+from tests.fixtures_maps import write_fake_vintage
+
+
+@pytest.fixture(scope="module")
+def epci_29() -> tuple[str, str]:
+    """An EPCI lying wholly in the Finistère (COG), with its name."""
+    places = portrait.epci_places()
+    code = next(c for c, p in sorted(places.items()) if p.departements == ("29",))
+    name = cog.epci().set_index("code_epci").loc[code, "libelle"]
+    return code, name
+
+
+def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
+    """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, the ESS
+    association headcount secret (as the pipeline publishes EPCIs: no sector, size or sex crossing)."""
+    dep = table[
+        (table["niveau"] == "departement")
+        & (table["code"] == "29")
+        & (table["secteur"] == "tous")
+        & (table["tranche"] == "toutes")
+        & (table["sexe"] == "tous")
+        & (table["pcs"] == "toutes")
+        & ~table["indicateur"].isin(
+            ["part_region", "rang_region", "rang_france", "part_femmes", "ecart_salarial_fh"]
+        )
+    ].copy()
+    dep["niveau"], dep["code"], dep["libelle"] = "epci", code, name
+    counts = dep["unite"].isin(["nombre", "euros"]) & ~dep["indicateur"].str.startswith("salaire")
+    dep.loc[counts, "valeur"] = (dep.loc[counts, "valeur"] / 10).round(0)
+    hide = (
+        (dep["champ"] == "ess") & (dep["famille"] == "association") & (dep["indicateur"] == "effectif_31_12")
+    )
+    dep.loc[hide, ["valeur", "statut"]] = [None, "secret_primaire"]
+    return pd.concat([table, dep], ignore_index=True)
+
+
+def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
+    code, name = epci_29
+    table = documents.IndicatorTable(_with_epci(build_table(), code, name))
+    written = portrait.build_epci_portraits(table, build_manifest(), tmp_path, [code])[code]
+    pdf = tmp_path / "portraits" / f"epci-{code}.pdf"
+    assert pdf in written and pdf.with_suffix(".xlsx") in written
+    assert 2 <= len(pdfium.PdfDocument(str(pdf))) <= 4
+    report = portrait.check_portraits(table, {code: pdf})
+    assert report.ok, report.problems
+    text = layout_check.flat_text(pdf)
+    assert fmt.normalize(name) in text and "Finistère" in text and "Bretagne" in text and "France" in text
+    # the comparison CSV holds the EPCI's headcount and the département's, as the table has them
+    rows = list(
+        csv.reader(
+            (tmp_path / "donnees" / f"epci-{code}" / "comparaison.csv").open(encoding="utf-8-sig"),
+            delimiter=";",
+        )
+    )
+    eff = next(r for r in rows if r[0].startswith("Effectif salarié de l'ESS"))
+    t = table.territory("epci", code).get("effectif_31_12")
+    d = table.territory("departement", "29").get("effectif_31_12")
+    assert eff[1] == str(int(t.value)) and eff[2] == str(int(d.value))
+    familles = list(
+        csv.reader(
+            (tmp_path / "donnees" / f"epci-{code}" / "familles.csv").open(encoding="utf-8-sig"), delimiter=";"
+        )
+    )
+    assert next(r for r in familles if r[0] == "Associations")[2] == "s"
+    # the sector and women-and-men figures are the département's, and the portrait says so
+    assert "Finistère" in text and "ne publie ni les secteurs" in text
+
+
+def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):
+    code, name = epci_29
+    df = _with_epci(build_table(), code, name)
+    table = documents.IndicatorTable(df)
+    portrait.build_epci_portraits(table, build_manifest(), tmp_path, [code])
+    wrong = df.copy()
+    key = (
+        (wrong["niveau"] == "epci") & (wrong["champ"] == "public") & (wrong["indicateur"] == "effectif_31_12")
+    )
+    wrong.loc[key, "valeur"] = 987654
+    report = portrait.check_portraits(
+        documents.IndicatorTable(wrong), {code: tmp_path / "portraits" / f"epci-{code}.pdf"}
+    )
+    assert not report.ok and any("effectif_31_12/public" in p for p in report.problems)
+
+
+class _Items(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.items: dict[str, str] = {}
+        self.section = None
+        self.where: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.section = a.get("data-groupe")
+        if tag == "li" and "territoire" in (a.get("class") or "").split():
+            self.items[a["id"]] = a.get("data-search", "")
+            self.where[a["id"]] = self.section
+
+
+def test_portal_lists_epci_under_region_and_departement_and_territories(tmp_path, epci_29):
+    code, name = epci_29
+    root = write_fake_vintage(tmp_path / "output")
+    (root / "portraits").mkdir()
+    (root / "portraits" / f"epci-{code}.pdf").write_bytes(b"%PDF-1.7 fake")
+    (root / "portraits" / f"epci-{code}.xlsx").write_bytes(b"xlsx")
+    terr = root / "territoires" / "pays-test"
+    (terr / "donnees").mkdir(parents=True)
+    pd.DataFrame({"libelle": ["Pays test"], "valeur": [1.0]}).to_parquet(terr / "indicateurs.parquet")
+    (terr / "indicateurs.csv").write_text("x\n")
+    (terr / "pays-test.pdf").write_bytes(b"%PDF fake")
+    commune = portrait.epci_places()[code].communes[0]
+    pd.DataFrame({"code_commune": [commune]}).to_csv(terr / "communes.csv", index=False)
+    index = portal.build_portal(tmp_path / "output", 2023)
+    p = _Items()
+    p.feed(index.read_text(encoding="utf-8"))
+    anchor = f"epci-{code}"
+    assert anchor in p.items and p.where[anchor] == "region-53"
+    ids = list(p.items)
+    assert ids.index("departement-29") < ids.index(anchor) < ids.index("departement-35")
+    nom_commune = cog.communes().set_index("code_commune").loc[commune, "libelle"]
+    words = p.items[anchor]
+    assert code in words and portal.normalize(nom_commune) in words and portal.normalize(name) in words
+    assert (
+        "territoire-pays-test" in p.items and portal.normalize(nom_commune) in p.items["territoire-pays-test"]
+    )
+    html = index.read_text(encoding="utf-8")
+    assert re.search(rf'href="\.\./portraits/epci-{code}\.pdf"', html)
+    assert 'href="../territoires/pays-test/pays-test.pdf"' in html

@@ -1,0 +1,356 @@
+"""Territories on demand: commune lists, differencing-safe secrecy, registry, audit and attack.
+
+A hand-made warehouse (real COG communes of the Finistère, synthetic establishments) and a hand-made
+published table (France = région 53 = département 29 here: every establishment lies in the Finistère) let
+the tests plant the classic leaks and check, with an LP over the published files only, that none opens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from observatory import territories as terr
+from observatory.config import Settings
+from observatory.errors import TerritoryError
+from observatory.reference import cog
+from observatory.territories import audit as taudit
+from observatory.territories import cells as tc
+from observatory.territories.build import publish_territory
+
+MILLESIME = 2023
+DEP, REG = "29", "53"
+LEAF_CYCLE = ["association", "cooperative", "_oth", "public", "mutuelle", "association", "_sce", "fondation"]
+
+
+@pytest.fixture(scope="module")
+def finistere() -> pd.DataFrame:
+    com = cog.communes()
+    return com[(com["type"] == "COM") & (com["code_departement"] == DEP)].sort_values("code_commune")
+
+
+def _flags(leaf: str) -> tuple[bool, bool, bool, str]:
+    ess = leaf in tc.FAMILLES_ESS
+    return (
+        ess,
+        ess or leaf == "_sce",
+        leaf == "public",
+        leaf if ess else ("societe_commerciale_ess" if leaf == "_sce" else "hors_ess"),
+    )
+
+
+@pytest.fixture()
+def world(tmp_path, finistere):
+    """Warehouse + published table; 30 communes with 4 establishments each, one commune with exactly one."""
+    rng = np.random.default_rng(7)
+    communes = finistere.head(31)
+    crowded, single = communes.iloc[:30], communes.iloc[30]
+    rows, n = [], 0
+    for c in crowded.itertuples():
+        for _ in range(4):
+            rows.append((c, LEAF_CYCLE[n % len(LEAF_CYCLE)], int(rng.integers(5, 40))))
+            n += 1
+    rows.append((single, "association", 12))
+    etabs = []
+    for i, (c, leaf, eff) in enumerate(rows):
+        ess, loi, public, fam = _flags(leaf)
+        etabs.append(
+            {
+                "siret": f"{i:014d}",
+                "siren": f"{i:09d}",
+                "code_commune": c.code_commune,
+                "code_departement": DEP,
+                "code_region": REG,
+                "code_epci": c.code_epci,
+                "ess": ess,
+                "ess_loi_2014": loi,
+                "public": public,
+                "famille_ess": fam,
+                "effectif": eff,
+            }
+        )
+    e = pd.DataFrame(etabs)
+    wh = tmp_path / "warehouse" / "observatory.duckdb"
+    wh.parent.mkdir(parents=True)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA ess; CREATE SCHEMA ind")
+    con.register("e", e)
+    con.execute(
+        "CREATE TABLE ess.etablissements_employeurs AS SELECT siret, siren, code_commune, code_departement, "
+        "code_region, code_epci, ess, ess_loi_2014, public, famille_ess FROM e"
+    )
+    con.execute(
+        "CREATE TABLE ind.etab_sexe_pcs AS SELECT siret, effectif, CAST(effectif AS DOUBLE) * 0.9 AS etp, "
+        "effectif * 30000.0 AS masse, effectif * 20000.0 AS s_net, effectif * 1500.0 AS nbheur, "
+        "effectif AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net FROM e"
+    )
+    con.close()
+    out = tmp_path / "output"
+    table = _published_table(e)
+    (out / str(MILLESIME) / "tables").mkdir(parents=True)
+    table.to_parquet(out / str(MILLESIME) / "tables" / "indicateurs.parquet", index=False)
+    settings = Settings(
+        data_dir=tmp_path / "data_raw",
+        output_dir=out,
+        warehouse=wh,
+        cache_dir=tmp_path / "cache",
+        millesime=MILLESIME,
+    )
+    return settings, e, table, crowded, single
+
+
+def _leaf(r) -> str:
+    if r.ess:
+        return r.famille_ess
+    if r.ess_loi_2014:
+        return "_sce"
+    return "public" if r.public else "_oth"
+
+
+def _published_table(e: pd.DataFrame) -> pd.DataFrame:
+    """France, région, département and EPCI cells by an independent count (frequency rule for both)."""
+    e = e.assign(feuille=[_leaf(r) for r in e.itertuples()])
+    levels = [("france", "FR", e), ("region", REG, e), ("departement", DEP, e)]
+    levels += [("epci", code, g) for code, g in e.groupby("code_epci")]
+    rows = []
+    for niveau, code, g in levels:
+        for (champ, famille), leaves in tc.COMBOS.items():
+            if (champ, famille) in tc.INTERNAL:
+                continue
+            sub = g[g["feuille"].isin(leaves)]
+            n, eff = len(sub), float(sub["effectif"].sum())
+            secret = 0 < n < 3 or (eff > 0 and sub["effectif"].max() * 20 > eff * 17)
+            for ind, v, st in (
+                ("etablissements_employeurs", float(n), 0 < n < 3),
+                ("effectif_31_12", eff, secret),
+            ):
+                rows.append(
+                    {
+                        "millesime": MILLESIME, "niveau": niveau, "code": code, "libelle": f"{niveau} {code}",
+                        "champ": champ, "famille": famille, "secteur": "tous", "tranche": "toutes",
+                        "sexe": "tous", "pcs": "toutes", "indicateur": ind, "valeur": None if st else v,
+                        "unite": "nombre", "statut": "secret_primaire" if st else "publie",
+                        "perimetre_version": "insee-2008-4f",
+                    }
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _write_request(tmp_path, name: str, codes: list[str], nom: str | None = None):
+    path = tmp_path / f"{name}.csv"
+    lines = ["code_commune" + (",nom" if nom else "")] + [c + (f",{nom}" if nom else "") for c in codes]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _cells(settings, slug) -> pd.DataFrame:
+    return pd.read_parquet(settings.vintage_output / "territoires" / slug / "indicateurs.parquet")
+
+
+def _with_association(df: pd.DataFrame) -> pd.DataFrame:
+    """The territory's count and headcount cells whose leaves hold the association leaf."""
+    keys = {k for k, leaves in tc.COMBOS.items() if "association" in leaves and k not in tc.INTERNAL}
+    pick = df[df["indicateur"].isin(["etablissements_employeurs", "effectif_31_12"])]
+    return pick[[(c, f) in keys for c, f in zip(pick["champ"], pick["famille"], strict=True)]]
+
+
+def _attack(settings, table, custom, touched=None):
+    published = {s: _cells(settings, s) for s in custom}
+    com = cog.communes()
+    return taudit.attack(table, published, custom, com[com["type"] == "COM"], touched)
+
+
+def _set_bounds(settings, table, custom, communes_set, champ, famille, nature):
+    """LP interval of the cell (champ, famille) of an arbitrary set of communes, from published files only."""
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+    geo = taudit.geography(com, {**custom, "_piece": tuple(communes_set)})
+    published = {s: _cells(settings, s) for s in custom}
+    cells = taudit.published_cells(table, published, nature)
+    target = taudit.Cell("territoire _piece", champ, famille, "secret", None)
+    return taudit.bounds(geo, cells, [target])[("territoire _piece", champ, famille)]
+
+
+# --------------------------------------------------------------------------------------------- requests
+def test_unknown_commune_codes_are_refused_with_their_lines(tmp_path, finistere):
+    path = _write_request(tmp_path, "t", [finistere["code_commune"].iloc[0], "99999", "2B999"])
+    with pytest.raises(TerritoryError) as err:
+        terr.request_from_file(path)
+    msg = str(err.value)
+    assert "ligne 3 : 99999" in msg and "ligne 4 : 2B999" in msg and "\n" not in msg
+
+
+def test_cli_prints_one_line_for_unknown_codes(tmp_path, capsys):
+    from observatory.cli import main
+
+    path = _write_request(tmp_path, "t", ["99999"])
+    assert main(["portrait", "--communes", str(path), "--nom", "Test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("observatory: error:") and "99999" in err and len(err.splitlines()) == 1
+
+
+def test_commune_deleguee_and_lost_zero_are_mapped(tmp_path):
+    com = cog.communes()
+    deleguee = com[(com["type"] == "COMD") & (com["code_commune"] != com["code_commune_rattachement"])].iloc[
+        0
+    ]
+    ain = com[(com["type"] == "COM") & com["code_commune"].str.startswith("01")].iloc[0]["code_commune"]
+    path = _write_request(tmp_path, "pays-test", [deleguee["code_commune"], ain[1:]], nom="Pays test")
+    req = terr.request_from_file(path)
+    assert req.slug == "pays-test" and req.nom == "Pays test"
+    assert deleguee["code_commune_rattachement"] in req.communes and ain in req.communes
+    assert deleguee["code_commune"] not in req.communes
+    assert req.mapped[deleguee["code_commune"]] == deleguee["code_commune_rattachement"]
+
+
+# --------------------------------------------------------------------------------------------- secrecy
+def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, world):
+    settings, e, table, crowded, single = world
+    table_file = settings.vintage_output / "tables" / "indicateurs.parquet"
+    before = hashlib.sha256(table_file.read_bytes()).hexdigest()
+    codes = list(crowded["code_commune"])  # the département's communes that hold establishments, minus one
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "presque-tout", codes)))
+    cells = _cells(settings, res.slug)
+    # every cell the lone association counts in is hidden (else département − territory gives it away)
+    hit = _with_association(cells)
+    assert len(hit) > 0 and (hit["statut"] != "publie").all() and hit["valeur"].isna().all()
+    # cells the lone establishment is not in stay published (the territory is not blanked out)
+    public = cells[(cells["champ"] == "public") & (cells["indicateur"] == "effectif_31_12")]
+    assert (public["statut"] == "publie").all()
+    assert float(public["valeur"].iloc[0]) == e.loc[e["public"], "effectif"].sum()
+    # the département's published cells did not change
+    assert hashlib.sha256(table_file.read_bytes()).hexdigest() == before
+    # the attack on published files cannot pin the lone establishment
+    custom = {res.slug: tuple(codes)}
+    for nature in ("comptage", "montant"):
+        lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "association", nature)
+        assert hi - lo > 0.5, (nature, lo, hi)
+    # files: portrait, workbook, cells, data behind the figures, registry
+    names = {p.name for p in res.files}
+    assert {"presque-tout.pdf", "presque-tout.xlsx", "indicateurs.parquet", "indicateurs.csv"} <= names
+    assert any(p.parent.name == "donnees" for p in res.files)
+    assert set(cells["niveau"]) == {"territoire"} and set(cells["libelle"]) == {"Presque tout"}
+    assert res.slug in terr.read_registry(settings.warehouse, MILLESIME)
+
+
+def test_published_values_equal_an_independent_sum(tmp_path, world):
+    settings, e, _table, crowded, _single = world
+    codes = list(crowded["code_commune"])
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "vingt", codes)))
+    cells = _cells(settings, res.slug).set_index(["champ", "famille", "indicateur"])
+    sub = e[e["code_commune"].isin(codes)]
+    expected = {
+        ("ensemble", "toutes"): sub,
+        ("public", "toutes"): sub[sub["public"]],
+        ("prive", "toutes"): sub[~sub["public"]],
+        ("ess", "toutes"): sub[sub["ess"]],
+        ("ess", "cooperative"): sub[sub["famille_ess"] == "cooperative"],
+    }
+    checked = 0
+    for (champ, famille), part in expected.items():
+        for ind, v in (("etablissements_employeurs", len(part)), ("effectif_31_12", part["effectif"].sum())):
+            row = cells.loc[(champ, famille, ind)]
+            if row["statut"] == "publie":
+                assert float(row["valeur"]) == pytest.approx(float(v))
+                checked += 1
+    assert checked >= 3
+
+
+def test_two_overlapping_territories_in_turn(tmp_path, world):
+    settings, _e, table, crowded, single = world
+    first = list(crowded["code_commune"])
+    r1 = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "premier", first)))
+    mask1 = _cells(settings, "premier")[["champ", "famille", "indicateur", "statut"]]
+    # the second territory overlaps the first and adds the lone commune: second − first = one establishment
+    second = list(crowded["code_commune"].iloc[10:]) + [single.code_commune]
+    r2 = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "second", second)))
+    c2 = _cells(settings, "second")
+    assert (_with_association(c2)["statut"] != "publie").any()
+    # the first territory's published mask did not change, and both are in the registry
+    assert _cells(settings, "premier")[["champ", "famille", "indicateur", "statut"]].equals(mask1)
+    assert set(terr.read_registry(settings.warehouse, MILLESIME)) == {"premier", "second"}
+    custom = {r1.slug: tuple(sorted(first)), r2.slug: tuple(sorted(second))}
+    for nature in ("comptage", "montant"):
+        lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "association", nature)
+        assert hi - lo > 0.5, (nature, lo, hi)
+    # asking again for the same territory keeps its mask; the same name for other communes is refused
+    again = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "premier", first)))
+    assert again.reused and _cells(settings, "premier")[["champ", "famille", "indicateur", "statut"]].equals(
+        mask1
+    )
+    with pytest.raises(TerritoryError, match="déjà publié"):
+        publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "premier", first[:5])))
+
+
+def test_attack_with_published_files_recovers_no_hidden_cell(tmp_path, world):
+    settings, e, table, crowded, single = world
+    codes = list(crowded["code_commune"])
+    a = list(crowded["code_commune"].iloc[:12]) + [single.code_commune]
+    for name, cs in (("tout", codes), ("bout", a)):
+        publish_territory(settings, terr.request_from_file(_write_request(tmp_path, name, cs)))
+    custom = {"tout": tuple(sorted(codes)), "bout": tuple(sorted(a))}
+    found = _attack(settings, table, custom, touched={"territoire tout", "territoire bout"})
+    assert sum(len(v) for v in found.values()) > 0
+    truth = e.assign(feuille=[_leaf(r) for r in e.itertuples()])
+    for nature, intervals in found.items():
+        for (territoire, champ, famille), (lo, hi) in intervals.items():
+            members = truth["code_commune"].isin(custom[territoire.split(" ", 1)[1]])
+            sub = truth[members & truth["feuille"].isin(tc.COMBOS[(champ, famille)])]
+            value = len(sub) if nature == "comptage" else sub["effectif"].sum()
+            assert lo - 1e-6 <= value <= hi + 1e-6
+            if value > 0:
+                assert hi - lo > 1e-6, (nature, territoire, champ, famille, lo, hi)
+
+
+def test_within_territory_closure_protects_a_lone_family():
+    """Inside one territory: a single fondation, the others published, makes a second family hidden."""
+    rows = []
+    for i, leaf in enumerate(
+        ["association"] * 5
+        + ["cooperative"] * 4
+        + ["mutuelle"] * 3
+        + ["fondation"]
+        + ["public"] * 3
+        + ["_oth"] * 3
+    ):
+        rows.append({"siret": str(i), "siren": str(i), "code_commune": "29019", "code_departement": DEP,
+                     "code_region": REG, "code_epci": "242900314", "feuille": leaf, "effectif": 10.0 + i,
+                     "etp": 9.0, "masse": 3e5, "s_net": 2e5, "nbheur": 1.5e4, "n_salaries": 10.0 + i,
+                     "max_poste_brut": 4e4, "max_poste_net": 3e4})  # fmt: skip
+    etabs = pd.DataFrame(rows)
+    from observatory.territories import protect as tp
+
+    mask = tp.protect_territory(etabs, np.ones(len(etabs), bool), [])
+    m = mask[mask["nature"] == "comptage"].set_index(["champ", "famille"])["statut"]
+    assert m[("ess", "fondation")] == "secret_primaire"
+    assert m[("ess_loi_2014", "fondation")] == "secret_primaire"
+    hidden_families = [f for f in tc.FAMILLES_ESS if m[("ess", f)] != "publie" and f != "autre_obnl"]
+    assert len(hidden_families) >= 2 or m[("ess", "toutes")] != "publie"
+    # no equation of the territory has exactly one hidden published cell
+    for total, parts in tc.EQUATIONS:
+        unknown = [c for c in [total, *parts] if m.get(c, "interne") != "publie"]
+        protected = [c for c in unknown if m.get(c, "").startswith("secret")]
+        assert not (len(unknown) == 1 and protected), (total, parts)
+
+
+def test_registry_path_is_beside_the_warehouse(tmp_path):
+    assert (
+        terr.registry_path(tmp_path / "w" / "o.duckdb", 2023) == tmp_path / "w" / "territoires" / "2023.json"
+    )
+
+
+@pytest.mark.parametrize("text", ["pays de brest", "Pays-de-Brest ", "PAYS DE BREST"])
+def test_slugify(text):
+    assert terr.slugify(text) == "pays-de-brest"
+
+
+def test_combos_and_audit_leaves_agree():
+    """The protection's cells and the audit's (written apart) describe the same leaves."""
+    for key, leaves in taudit.CELL_LEAVES.items():
+        assert set(tc.COMBOS[key]) == set(leaves), key
+    assert set(itertools.chain(*tc.COMBOS.values())) == set(taudit.LEAF_NAMES)
