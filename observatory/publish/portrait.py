@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import PublicationError
-from observatory.publish import charts, documents, layout_check, release, xlsx
+from observatory.publish import charts, documents, layout_check, release, typst_pdf, xlsx
 from observatory.publish.documents import (
     CHAMPS,
     Cell,
@@ -285,7 +285,7 @@ class Batch:
         import typst
 
         self.build = build
-        for tpl in documents.TEMPLATES.glob("*.typ"):
+        for tpl in typst_pdf.TEMPLATES.glob("*.typ"):
             shutil.copy(tpl, build / tpl.name)
         self.compiler = typst.Compiler(
             str(build / TEMPLATE),
@@ -306,7 +306,7 @@ class Batch:
         )
         try:
             pdf, warnings = self.compiler.compile_with_warnings(
-                format="pdf", sys_inputs={"data": name}, pdf_standards=documents.PDF_STANDARDS
+                format="pdf", sys_inputs={"data": name}, pdf_standards=typst_pdf.PDF_STANDARDS
             )
         except typst.TypstError as exc:
             raise PublicationError(f"typst: {exc.message}\n{exc.diagnostic}") from exc
@@ -314,7 +314,7 @@ class Batch:
             (self.build / name).unlink(missing_ok=True)
         messages = [getattr(w, "message", str(w)) for w in warnings or []]
         if messages:
-            raise documents.TypstWarningError(f"{dest.name}: typst warnings: " + " | ".join(messages))
+            raise typst_pdf.TypstWarningError(f"{dest.name}: typst warnings: " + " | ".join(messages))
         with atomic_path(dest) as tmp:
             tmp.write_bytes(pdf)
             tmp.chmod(0o644)
