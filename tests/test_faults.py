@@ -17,6 +17,7 @@ régions (``OBSERVATORY_REGIONS``), so that they are short:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -312,11 +313,21 @@ class World:
     def raw(self) -> Path:
         return self.root / "data_raw" / str(MILLESIME)
 
+    @contextlib.contextmanager
     def instance(self):
+        """The runs' Dagster instance (its dagster.yaml reads ``DAGSTER_HOME``: set for the block only)."""
         import dagster as dg
-        from dagster._core.instance.ref import InstanceRef
 
-        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(self.env["DAGSTER_HOME"]))
+        before = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = self.env["DAGSTER_HOME"]
+        try:
+            with dg.DagsterInstance.get() as instance:
+                yield instance
+        finally:
+            if before is None:
+                os.environ.pop("DAGSTER_HOME", None)
+            else:
+                os.environ["DAGSTER_HOME"] = before
 
 
 @pytest.fixture(scope="module")
