@@ -232,9 +232,11 @@ def _celery_steps(home: Path) -> dict[str, set[str]]:
     return seen
 
 
-def test_steps_ran_on_both_celery_workers(distributed, cluster):
+def test_steps_ran_on_both_celery_workers(distributed, cluster, monkeypatch):
     _, _, logs = distributed
-    seen = _celery_steps(cluster[0] / "dagster_home")
+    home = cluster[0] / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's dagster.yaml reads its base_dir from it
+    seen = _celery_steps(home)
     assert set(seen) == {"observatory_job", "panoramas_job"}
     workers = set().union(*seen.values())
     assert {w.split("@")[0] for w in workers} == set(WORKERS), workers
