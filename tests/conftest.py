@@ -120,7 +120,7 @@ def observatory_env(root: Path) -> dict:
     return env
 
 
-def run_cli(args: list[str], env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_cli(args: list[str], env: dict, timeout: int = 2400) -> subprocess.CompletedProcess:
     """Run ``observatory ARGS`` as a user would, capturing its output."""
     return subprocess.run(
         [sys.executable, "-m", "observatory.cli", *args],
