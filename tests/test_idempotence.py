@@ -17,6 +17,9 @@ import pytest
 from observatory.publication import sha256
 from tests.conftest import MILLESIME, run_cli
 
+# Written this session and not yet seen passing on a clean run: `make test-pending` runs it.
+pytestmark = pytest.mark.pending
+
 KEYS = ["millesime", "niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
 
 
