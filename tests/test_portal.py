@@ -288,7 +288,12 @@ def test_portal_after_make_run_shows_no_existing_product_as_missing(published):
     index = vintage / "portail" / "index.html"
     page = _Products()
     page.feed(index.read_text(encoding="utf-8"))
-    assert len({p["territory"] for p in page.items}) == N_TERRITORIES
+    territories = {p["territory"] for p in page.items}
+    epcis = {t for t in territories if t.startswith("epci-")}
+    assert len(territories - epcis) == N_TERRITORIES
+    # every EPCI with a portrait on disk is listed (under each of its départements), and no other
+    assert epcis == {p.stem for p in (vintage / "portraits").glob("epci-*.pdf")}
+    assert len(epcis) > 1000  # the sample's communes cover (nearly) every EPCI
     linked = {(index.parent / link).resolve() for p in page.items for link in p["links"]}
     linked |= {(index.parent / unquote(link)).resolve() for link in _parse(index).links}
     on_disk = [

@@ -460,10 +460,14 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         if not cells:
             return f"{CHAMPS[champ]} : {alt.said(fmt.SECRET)}"
         (q0, first), (q1, last) = cells[0], cells[-1]
-        return (
+        said = (
             f"{CHAMPS[champ]} : {first.text()} salariés au {trimestre_label(q0)}, {last.text()} au "
-            f"{trimestre_label(q1)} (indice {fmt.nombre(100 * last.valeur / first.valeur, 1)})"
+            f"{trimestre_label(q1)}"
         )
+        base = next((x for _, x in cells if x.valeur), None)  # the chart's base: first non-zero quarter
+        if base is None:
+            return said
+        return f"{said} (indice {fmt.nombre(100 * last.valeur / base.valeur, 1)})"
 
     alt_serie = (
         f"Effectif salarié en fin de trimestre {where}, indice base 100 au premier trimestre publié de chaque "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from observatory.errors import PublicationError
@@ -28,19 +28,22 @@ class Release:
 
     written: dict
     report: layout_check.LayoutReport
+    moved: list[Path] = field(default_factory=list)  # every file put in place, final paths
 
 
 def final_paths(paths, staging: Path, vintage: Path) -> list[Path]:
     return [vintage / Path(p).relative_to(staging) for p in paths]
 
 
-def publish_staged(vintage: Path, label: str, build, check) -> tuple[object, layout_check.LayoutReport, Path]:
+def publish_staged(
+    vintage: Path, label: str, build, check
+) -> tuple[object, layout_check.LayoutReport, Path, list[Path]]:
     """Build into a staging folder laid out like ``vintage``, check it, then move each file into place.
 
     ``build(staging)`` writes the files and returns what it wrote; ``check(staging)`` returns a
     :class:`~layout_check.LayoutReport`. A failed check raises :class:`PublicationError` (``label`` names
-    what failed) and moves nothing. Returns what ``build`` returned, the report and the staging path (the
-    files' old prefix, for :func:`final_paths`).
+    what failed) and moves nothing. Returns what ``build`` returned, the report, the staging path (the
+    files' old prefix, for :func:`final_paths`) and the final paths of the files moved into place.
     """
     staging = Path(tempfile.mkdtemp(prefix=f".staging-regions.{writer_tag()}.", suffix=".tmp", dir=vintage))
     try:
@@ -51,14 +54,16 @@ def publish_staged(vintage: Path, label: str, build, check) -> tuple[object, lay
                 f"layout check failed for {label}; the previous publication is kept:\n"
                 + "\n".join(report.problems)
             )
+        moved = []
         for src in sorted(p for p in staging.rglob("*") if p.is_file()):
             dest = vintage / src.relative_to(staging)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
+            moved.append(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report.checked = final_paths(report.checked, staging, vintage)
-    return written, report, staging
+    return written, report, staging, moved
 
 
 def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Release:
@@ -68,7 +73,7 @@ def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Relea
     """
     vintage = Path(output_vintage_dir)
     table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
-    written, report, staging = publish_staged(
+    written, report, staging, moved = publish_staged(
         vintage,
         f"région(s) {', '.join(regions)}",
         lambda st: documents.build_all(vintage, regions=regions, out_dir=st, table=table),
@@ -79,4 +84,4 @@ def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Relea
         for key in ("regions", "departements")
     }
     final["egalite"] = final_paths(written["egalite"], staging, vintage)
-    return Release(final, report)
+    return Release(final, report, moved)
