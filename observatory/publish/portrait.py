@@ -20,6 +20,7 @@ charts are drawn natively by typst (``bars`` in the figure JSON, ``bar-chart`` i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -359,28 +360,71 @@ def epci_region(code_epci: str) -> str | None:
 def check_portraits(table: IndicatorTable, pdfs: dict[str, Path]) -> layout_check.LayoutReport:
     """Layout check of EPCI portraits: overflow, sections, captions and key figures against the table."""
     report = layout_check.LayoutReport()
+    df = table.df
+    rows = dict(tuple(df[df["niveau"] == "epci"].groupby("code", sort=False)))  # one pass, not one per EPCI
     for code, pdf in sorted(pdfs.items()):
-        expected = layout_check.expected_figures(table.df, "epci", code)
+        expected = layout_check.expected_figures(rows.get(code, df.iloc[:0]), "epci", code)
         report.problems += layout_check.check_pdf(pdf, "portrait", expected)
         report.checked.append(pdf)
     return report
 
 
+WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
+"""Processes that build and check EPCI portraits at once (``OBSERVATORY_WORKERS``; default: the cores, at most 2)."""
+_MIN_PER_WORKER = 40  # below this many portraits per process, starting a process costs more than it saves
+
+
+def _build_and_check(
+    vintage: Path, staging: Path, codes: list[str]
+) -> tuple[dict, layout_check.LayoutReport]:
+    """One worker's share: build the portraits of ``codes`` into ``staging`` and check them."""
+    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    manifest = documents.read_manifest(vintage)
+    written = build_epci_portraits(table, manifest, staging, codes)
+    report = check_portraits(table, {c: staging / SUBDIR / f"epci-{c}.pdf" for c in codes})
+    return written, report
+
+
+def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, layout_check.LayoutReport]:
+    """:func:`_build_and_check` over ``codes`` split between :data:`WORKERS` fresh processes (``spawn``: the
+    caller may be a Dagster step process with threads, which must not be forked)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = max(1, min(WORKERS, len(codes) // _MIN_PER_WORKER))
+    if n == 1:
+        return _build_and_check(vintage, staging, codes)
+    chunks = [codes[i::n] for i in range(n)]
+    written: dict = {}
+    report = layout_check.LayoutReport()
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for part, rep in pool.map(_build_and_check, [vintage] * n, [staging] * n, chunks):
+            written.update(part)
+            report.checked += rep.checked
+            report.problems += rep.problems
+            report.warnings += rep.warnings
+    return written, report
+
+
 def publish_epci_portraits(output_vintage_dir: str | Path, regions: list[str] | None = None) -> dict:
     """Build, check and publish the EPCI portraits of ``regions`` (all when ``None``), staged as panoramas are.
 
-    An EPCI goes with the région of most of its population. Returns ``{code: [final paths]}``.
+    An EPCI goes with the région of most of its population. The portraits are built and checked by
+    :data:`WORKERS` processes. Returns ``{code: [final paths]}``.
     """
     vintage = Path(output_vintage_dir)
     table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     codes = [c for c in table.codes("epci") if regions is None or epci_region(c) in regions]
-    manifest = documents.read_manifest(vintage)
+    del table
+    reports: list[layout_check.LayoutReport] = []
 
     def build(staging: Path) -> dict:
-        return build_epci_portraits(table, manifest, staging, codes)
+        written, report = _in_workers(vintage, staging, codes)
+        reports.append(report)
+        return written
 
     def check(staging: Path) -> layout_check.LayoutReport:
-        return check_portraits(table, {c: staging / SUBDIR / f"epci-{c}.pdf" for c in codes})
+        return reports[0]
 
-    written, _report, staging = release.publish_staged(vintage, "portraits d'EPCI", build, check)
+    written, _report, staging, _moved = release.publish_staged(vintage, "portraits d'EPCI", build, check)
     return {code: release.final_paths(paths, staging, vintage) for code, paths in written.items()}

@@ -39,12 +39,16 @@ def indicateurs() -> pd.DataFrame:
     return _table().copy()
 
 
-def _row(code: str) -> pd.Series:
-    t = _table()
-    rows = t[t["indicateur"] == code]
-    if not len(rows):
-        raise KeyError(f"unknown indicator {code!r} (observatory/reference/indicateurs.csv)")
-    return rows.iloc[0]
+@lru_cache(maxsize=1)
+def _by_code() -> dict[str, dict]:
+    return {r["indicateur"]: r for r in _table().to_dict("records")}
+
+
+def _row(code: str) -> dict:
+    try:
+        return _by_code()[code]
+    except KeyError:
+        raise KeyError(f"unknown indicator {code!r} (observatory/reference/indicateurs.csv)") from None
 
 
 def unite(code: str) -> str:
