@@ -58,51 +58,54 @@ class LayoutReport:
         return not self.problems
 
 
-def pdf_text(path: str | Path) -> str:
-    """The text of a PDF (PDFium's reading order), spaces normalised as in :func:`fmt.normalize`."""
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        pages = []
-        for page in pdf:
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
-            textpage.close()
-            page.close()
-        lines = fmt.normalize("\n".join(pages)).split("\n")
-        return "\n".join(line.strip(" ") for line in lines)
-    finally:
-        pdf.close()
-
-
-def flat_text(path: str | Path) -> str:
-    """The text of a PDF on one line (line breaks as spaces, spaces normalised): what figures are looked for in."""
-    return fmt.normalize(pdf_text(path).replace("\n", " "))
-
-
-def text_outside(path: str | Path) -> list[str]:
-    """Runs of text (PDFium's text rectangles) that stick out of a page, or lie in the top/bottom edge strips.
+def _read(path: str | Path, outside: bool) -> tuple[str, list[str]]:
+    """One pass over a PDF: its text (PDFium's reading order, spaces normalised as in :func:`fmt.normalize`)
+    and, when ``outside``, the runs of text that stick out of a page or lie in the top/bottom edge strips.
 
     PDF coordinates: origin at the bottom left, y upwards; ``EDGE_PT`` strips at the top and the bottom.
     """
     problems = []
+    pages = []
     pdf = pdfium.PdfDocument(str(path))
     try:
         for number, page in enumerate(pdf, start=1):
-            width, height = page.get_size()
             textpage = page.get_textpage()
-            for i in range(textpage.count_rects()):
-                left, bottom, right, top = textpage.get_rect(i)
-                if left < 0 or right > width or top > height - EDGE_PT or bottom < EDGE_PT:
-                    text = textpage.get_text_bounded(left, bottom, right, top).strip()
-                    problems.append(
-                        f"page {number}: text {text[:40]!r} at ({left:.0f}, {height - top:.0f}) "
-                        "is outside the page body"
-                    )
+            pages.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
+            if outside:
+                width, height = page.get_size()
+                for i in range(textpage.count_rects()):
+                    left, bottom, right, top = textpage.get_rect(i)
+                    if left < 0 or right > width or top > height - EDGE_PT or bottom < EDGE_PT:
+                        text = textpage.get_text_bounded(left, bottom, right, top).strip()
+                        problems.append(
+                            f"page {number}: text {text[:40]!r} at ({left:.0f}, {height - top:.0f}) "
+                            "is outside the page body"
+                        )
             textpage.close()
             page.close()
     finally:
         pdf.close()
-    return problems
+    lines = fmt.normalize("\n".join(pages)).split("\n")
+    return "\n".join(line.strip(" ") for line in lines), problems
+
+
+def pdf_text(path: str | Path) -> str:
+    """The text of a PDF (PDFium's reading order), spaces normalised as in :func:`fmt.normalize`."""
+    return _read(path, outside=False)[0]
+
+
+def _flat(text: str) -> str:
+    return fmt.normalize(text.replace("\n", " "))
+
+
+def flat_text(path: str | Path) -> str:
+    """The text of a PDF on one line (line breaks as spaces, spaces normalised): what figures are looked for in."""
+    return _flat(pdf_text(path))
+
+
+def text_outside(path: str | Path) -> list[str]:
+    """Runs of text (PDFium's text rectangles) that stick out of a page, or lie in the top/bottom edge strips."""
+    return _read(path, outside=True)[1]
 
 
 def _key_rows(df: pd.DataFrame, niveau: str, code: str) -> pd.DataFrame:
@@ -163,8 +166,9 @@ def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = Non
     path = Path(path)
     if not path.exists():
         return [f"{path.name}: missing"]
-    problems = [f"{path.name}: {p}" for p in text_outside(path)]
-    flat = flat_text(path)
+    text, outside = _read(path, outside=True)
+    problems = [f"{path.name}: {p}" for p in outside]
+    flat = _flat(text)
     for title in SECTION_TITLES[kind]:
         if fmt.normalize(title) not in flat:
             problems.append(f"{path.name}: section « {title} » missing")
