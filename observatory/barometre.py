@@ -27,6 +27,7 @@ first quarter available. It is written atomically to
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -47,6 +48,11 @@ CHAMP_SOURCE = "régime général, hors agriculture, hors Mayotte"
 """The source's field, stated on every output."""
 INDICATEURS = ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
 TABLE_NAME = "indicateurs"
+log = logging.getLogger(__name__)
+CROSS_PRODUCT_BLOCKING = False
+"""Whether a cell disclosed across products (the year-end quarter against the annual table) stops the
+publication. Not yet: the baromètre's own primary cells that the annual table publishes stay disclosed until
+the annual protection takes them as primaries (issue #11); the audit reports them."""
 
 _SEMESTRE = re.compile(r"^(\d{4})-S([12])$")
 _TRIMESTRE = re.compile(r"^(\d{4})-T([1-4])$")
@@ -122,7 +128,11 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ref'"
         ).fetchall()
     }
-    for name, frame in (("regions", regions()), ("departements", departements()), ("indicateurs", indicateurs())):
+    for name, frame in (
+        ("regions", regions()),
+        ("departements", departements()),
+        ("indicateurs", indicateurs()),
+    ):
         if name not in present:
             con.execute("CREATE SCHEMA IF NOT EXISTS ref")
             con.register("_cog", frame)
@@ -130,7 +140,44 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister("_cog")
 
 
-def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
+def annual_headcounts(con: duckdb.DuckDBPyConnection, millesime: int):
+    """The annual table's headcounts at 31/12 of ``millesime`` on the baromètre's cells
+    (``sql/barometre/annuel.sql``: key, ``statut``, ``valeur``, ``valeur_calculee``), or ``None`` when the
+    warehouse holds no annual indicator table of that vintage (the annual job has not run)."""
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ind' AND table_name = 'indicateurs'"
+    ).fetchall()[0][0]
+    if not present:
+        return None
+    frame = run_sql(con, "barometre/annuel.sql", {"millesime": millesime}).df()
+    return frame if len(frame) else None
+
+
+#: The baromètre's cell key (its cells have no size band, sex or PCS breakdown).
+CELL_KEY = ["niveau", "code", "champ", "famille", "secteur"]
+
+
+def joint_with_annual(quarter, annual) -> tuple:
+    """The year-end quarter's cells against the annual table: ``(forced, known)`` flags, in ``quarter``'s row
+    order.
+
+    ``forced``: the annual table hides the cell (primary or secondary), so the baromètre must hide it too,
+    or its published value would give the annual secret away. ``known``: the annual table publishes the
+    cell with the baromètre's value, so the cell is public whatever the baromètre hides (a constant for its
+    protection, never a complement). Cells outside the source's field (``non_disponible``) are neither.
+    """
+    import numpy as np
+
+    a = annual[[*CELL_KEY, "statut", "valeur"]].rename(columns={"statut": "_a_statut", "valeur": "_a_valeur"})
+    m = quarter[[*CELL_KEY, "statut", "value"]].merge(a, on=CELL_KEY, how="left", validate="one_to_one")
+    inside = (m.statut != "non_disponible").to_numpy()
+    forced = m._a_statut.isin(["secret_primaire", "secret_secondaire"]).to_numpy() & inside
+    same = np.isclose(m._a_valeur.astype("float64").to_numpy(), m.value.astype("float64").to_numpy())
+    known = (m._a_statut == "publie").to_numpy() & same & inside
+    return forced, known
+
+
+def protect_cells(con: duckdb.DuckDBPyConnection, millesime: int | None = None) -> dict:
     """Secondary suppression of ``ind.barometre_cellules``, quarter by quarter (in place; counts per statut).
 
     The headcounts of one quarter add up across région > département (and France), the champs (privé = ESS +
@@ -138,21 +185,39 @@ def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
     more cells (``secret_secondaire``) until no hidden cell can be recomputed from the published ones. Cells
     outside the source's field (Mayotte, ``non_disponible``) count 0 and are never used as complements. The
     changes (glissement, solde) then inherit the secret of either quarter (``sql/barometre/indicateurs.sql``).
+
+    The quarter ``<millesime>-T4`` shows the headcounts at 31/12 of the annual table: when the warehouse
+    holds that table (``ind.indicateurs``, written by the annual job before the baromètre's), it is protected
+    jointly with it (:func:`joint_with_annual`): every cell the annual table hides is hidden here too
+    (``secret_secondaire`` unless the baromètre's own rules make it primary) and the closure protects around
+    it; a cell the annual table publishes with the same value is a constant of the equations, never a
+    complement, and stays published.
     """
     import numpy as np
 
     cells = con.table("ind.barometre_cellules").df()
     region_of = dict(con.execute("SELECT code_departement, code_region FROM ref.departements").fetchall())
+    annual = annual_headcounts(con, millesime) if millesime is not None else None
+    q_annual = 4 * millesime + 3 if annual is not None else None
     statut = cells.statut.to_numpy().copy()
     frame = cells.assign(**{k: secrecy.DEFAULTS[k] for k in ("tranche", "sexe", "pcs")})
-    for idx in frame.groupby("q", sort=True).indices.values():
+    joint = {"cellules_masquees_par_la_table_annuelle": 0, "cellules_publiees_par_la_table_annuelle": 0}
+    for q, idx in frame.groupby("q", sort=True).indices.items():
         sub = frame.iloc[idx]
+        hidden = (sub.statut == "secret_primaire").to_numpy()
+        known = None
+        if q == q_annual:
+            forced, known = joint_with_annual(sub.reset_index(drop=True), annual)
+            hidden = hidden | forced
+            joint["cellules_masquees_par_la_table_annuelle"] = int(forced.sum())
+            joint["cellules_publiees_par_la_table_annuelle"] = int(known.sum())
         hidden = secrecy.protect_additive(
             sub,
-            (sub.statut == "secret_primaire").to_numpy(),
+            hidden,
             sub.value.astype("float64").to_numpy(),
             (sub.statut == "non_disponible").to_numpy(),
             region_of,
+            known=known,
         )
         new = hidden & (sub.statut == "publie").to_numpy()
         statut[idx[new]] = "secret_secondaire"
@@ -163,7 +228,22 @@ def protect_cells(con: duckdb.DuckDBPyConnection) -> dict:
         " ORDER BY q, niveau, code, champ, famille, secteur"
     )
     con.unregister("_cellules")
-    return {k: int(v) for k, v in zip(*np.unique(statut, return_counts=True))}
+    return {**{k: int(v) for k, v in zip(*np.unique(statut, return_counts=True))}, **joint}
+
+
+def audit_across_products(con: duckdb.DuckDBPyConnection, millesime: int, report) -> dict | None:
+    """The cross-product audit of the quarter ``<millesime>-T4`` against the annual table, into ``report``
+    (:func:`observatory.audit.audit_barometre_annual`), when the baromètre has that quarter and the warehouse
+    the annual table. Returns the cells compared and the findings (``None`` when there was nothing to compare).
+    """
+    annual = annual_headcounts(con, millesime)
+    trimestre = f"{millesime}-T4"
+    year_end = run_sql(con, "barometre/fin_annee.sql", {"trimestre": trimestre}).df()
+    if annual is None or not len(year_end):
+        return None
+    report.cross_product_blocking = CROSS_PRODUCT_BLOCKING
+    audit.audit_barometre_annual(year_end, annual, con.table("ref.departements").df(), trimestre, report)
+    return {"cellules": report.cross_product_checked, "divulgations": len(report.cross_product_findings)}
 
 
 def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre: str) -> dict:
@@ -193,12 +273,14 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "perimetre_version": settings.perimetre,
     }
     run_sql(con, "barometre/cellules.sql", params)
-    protect_cells(con)
+    joint = protect_cells(con, settings.millesime)
     run_sql(con, "barometre/indicateurs.sql", params)
     # blocking: a table whose hidden cells can be recomputed never reaches output/
     report = audit.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
+    cross = audit_across_products(con, settings.millesime, report)
     if not report.passed:
         raise BarometreError(f"baromètre {semestre}: {report.summary()}")
+    log.info("baromètre %s: %s", semestre, report.summary())
 
     out = barometre_dir(settings, semestre)
     parquet, csv = out / f"{TABLE_NAME}.parquet", out / f"{TABLE_NAME}.csv"
@@ -215,6 +297,8 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "csv": csv,
         "rows": rows,
         "statut": by_status,
+        "protection_conjointe": joint,
+        "audit_croise": cross,
     }
 
 

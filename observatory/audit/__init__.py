@@ -8,7 +8,8 @@ determined exactly by the published ones (min and max of the cell under the tabl
 
 Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALUE / MAX per cell),
 :mod:`.lp` (bounds of hidden cells), :mod:`.tables` (the indicator table's checks), :mod:`.barometre`
-(the baromètre's), :mod:`.run` (the whole audit), :mod:`.report`.
+(the baromètre's), :mod:`.products` (the baromètre's year-end quarter against the annual table), :mod:`.run`
+(the whole audit), :mod:`.report`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from observatory.audit.barometre import audit_barometre
 from observatory.audit.lp import EXACT, determined_cells, free_cells, lp_bounds
 from observatory.audit.microdata import recompute_cells
+from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
 from observatory.audit.run import audit, audit_publication, audit_warehouse
 
@@ -24,6 +26,7 @@ __all__ = [
     "AuditReport",
     "audit",
     "audit_barometre",
+    "audit_barometre_annual",
     "audit_publication",
     "audit_warehouse",
     "determined_cells",

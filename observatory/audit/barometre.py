@@ -37,6 +37,14 @@ def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> Audi
             known[before] = now - float(r[6])
     cells = pd.DataFrame([(*k, v) for k, v in known.items()], columns=[*key, "trimestre", "v"])
     report.published_checked = int(cells.v.notna().sum())
+    _lp_tables(cells, region_of, report, report.recoverable)
+    return report
+
+
+def _lp_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list) -> None:
+    """Every LP table of the baromètre (:func:`audit_barometre`) over ``cells`` (key, ``trimestre``, ``v``,
+    None when hidden): each hidden cell determined exactly is appended to ``findings``."""
+    cells = cells.copy()
     cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
     for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
         sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
@@ -56,14 +64,15 @@ def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> Audi
             report.tables_checked += 1
             report.hidden_checked += int(sum(v is None for v in values.values()))
             for cell, v in determined_cells(values, eqs).items():
-                report.recoverable.append(
+                findings.append(
                     f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
                 )
-    _barometre_champ_tables(cells, region_of, report)
-    return report
+    _barometre_champ_tables(cells, region_of, report, findings)
 
 
-def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport) -> None:
+def _barometre_champ_tables(
+    cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list
+) -> None:
     """The baromètre's tables along the champ tree (privé = ESS + privé hors ESS…), per quarter: (région,
     départements) × champs, and per territory (sectors and their total) × champs."""
     present = set(cells.champ)
@@ -95,6 +104,4 @@ def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditR
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
         for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
-            report.recoverable.append(
-                f"hidden baromètre cell determined exactly ({name}, champs): {cell} = {v:g}"
-            )
+            findings.append(f"hidden baromètre cell determined exactly ({name}, champs): {cell} = {v:g}")

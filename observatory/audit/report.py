@@ -24,10 +24,14 @@ class AuditReport:
     territory_systems: int = 0
     territory_hidden: int = 0
     territory_findings: list = field(default_factory=list)
+    cross_product_checked: int = 0
+    cross_product_findings: list = field(default_factory=list)
+    cross_product_blocking: bool = False
 
     @property
     def passed(self) -> bool:
-        return not self.violations and not self.recoverable
+        blocking = self.cross_product_findings if self.cross_product_blocking else []
+        return not self.violations and not self.recoverable and not blocking
 
     def summary(self) -> str:
         lines = [
@@ -51,4 +55,14 @@ class AuditReport:
                 f"    hidden cells determined exactly: {len(self.territory_findings)}",
             ]
             lines += [f"      {v}" for v in self.territory_findings[:10]]
+        if self.cross_product_checked:
+            lines += [
+                (
+                    "  across products (baromètre year-end quarter against the annual table; "
+                    f"{'blocking' if self.cross_product_blocking else 'reported, not yet blocking'}):"
+                ),
+                f"    cells present in both: {self.cross_product_checked}",
+                f"    cells disclosed by the other product: {len(self.cross_product_findings)}",
+            ]
+            lines += [f"      {v}" for v in self.cross_product_findings[:10]]
         return "\n".join(lines)

@@ -30,15 +30,23 @@ log = logging.getLogger(__name__)
 
 
 def protect_additive(
-    cells: pd.DataFrame, hidden: np.ndarray, value: np.ndarray, known_zero: np.ndarray, region_of: dict
+    cells: pd.DataFrame,
+    hidden: np.ndarray,
+    value: np.ndarray,
+    known_zero: np.ndarray,
+    region_of: dict,
+    known: np.ndarray | None = None,
 ) -> np.ndarray:
     """Secondary suppression of one additive table of cells (``KEY`` columns), e.g. one baromètre quarter.
 
     The same machinery as the indicator table's magnitudes: the equations between the cells (territory,
     champ, famille, secteur), the closure in the :func:`importance` order with its look-ahead, and the exact
-    2-D proof and repair of each région × breakdown table. ``hidden`` holds the primary secrets,
-    ``known_zero`` cells known to be 0 without publication (outside the source's field). Returns the hidden
-    flags (a superset of ``hidden``).
+    2-D proof and repair of each région × breakdown table. ``hidden`` holds the cells to protect (primary
+    secrets, and cells hidden by another product), ``known_zero`` cells known to be 0 without publication
+    (outside the source's field), ``known`` cells whose value is public elsewhere (published with the same
+    value by another product): hiding them protects nothing, so they are constants of the equations, never
+    complements — and so is every cell they determine alone (:func:`known_cells`). Returns the hidden flags
+    (a superset of ``hidden``); a ``known`` cell is never added.
     """
     cells = cells[KEY].reset_index(drop=True)
     long = equations(cells, region_of)
@@ -46,9 +54,46 @@ def protect_additive(
         return hidden.copy()
     check_equations(long, value, "value")
     zero = structural_zeros(long, known_zero)
+    if known is not None and known.any():
+        const = known_cells(long, (known & ~hidden) | zero, hidden)
+        # a constant is no unknown of any equation: the closure counts and picks among the other cells only
+        long = long[~const[long.cell.to_numpy()]]
+        zero = zero | const
     tier = importance(cells)
     tables = list(_tables_2d(cells, region_of, "montant"))
     return _protect_lookahead(long, tables, hidden, value, zero, tier, value)[0]
+
+
+def known_cells(long: pd.DataFrame, known: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """The constants of a table's protection: cells whose value is known without this table (``known``),
+    extended to every published cell that an equation then fixes alone (all its other cells known), to a
+    fixed point — such a cell is public whatever this table hides.
+
+    A ``hidden`` cell is never made a constant: where the constants would leave a hidden cell alone in an
+    equation, they are released (they become ordinary cells again, which the closure may hide), so that the
+    table stays protected on its own; the cross-product audit reports such a cell.
+    """
+    blocked = hidden.copy()
+    if not len(long):
+        return known & ~blocked
+    eq = long["eq"].to_numpy()
+    cell = long.cell.to_numpy()
+    n_eq = int(eq.max()) + 1
+    while True:
+        const = known & ~blocked
+        trapped = np.array([], dtype=np.int64)
+        while True:
+            unknown = ~const[cell]
+            alone = unknown & (np.bincount(eq, weights=unknown, minlength=n_eq)[eq] == 1)
+            trapped = np.unique(eq[alone & hidden[cell]])
+            grow = alone & ~blocked[cell]
+            if len(trapped) or not grow.any():
+                break
+            const[cell[grow]] = True
+        release = np.isin(eq, trapped) & const[cell]
+        if not release.any():
+            return const
+        blocked[cell[release]] = True
 
 
 def _band_system(cells: pd.DataFrame, region_of: dict, first_eq: int):

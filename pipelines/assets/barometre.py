@@ -38,6 +38,16 @@ def barometre_indicateurs(
     settings = observatory.settings(duckdb.database)
     with warehouse_connection(duckdb) as con:
         result = barometre.build_barometre(con, settings, context.partition_key)
+    cross = result["audit_croise"]
+    if cross is not None:
+        context.log.info(
+            f"baromètre {context.partition_key} against the annual table {settings.millesime}: "
+            f"{cross['cellules']} cells in both, {cross['divulgations']} disclosed by the other product "
+            f"({'blocking' if barometre.CROSS_PRODUCT_BLOCKING else 'reported, not yet blocking'})"
+        )
+    joint = {f"secret/{k}": v for k, v in result["protection_conjointe"].items() if k.startswith("cellules_")}
+    if cross is not None:
+        joint["secret/divulgations_entre_produits"] = cross["divulgations"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result["rows"],
@@ -45,6 +55,7 @@ def barometre_indicateurs(
             "premier_trimestre": result["premier_trimestre"],
             "path": dg.MetadataValue.path(str(result["path"])),
             **{f"statut/{k}": v for k, v in result["statut"].items()},
+            **joint,
         }
     )
 
