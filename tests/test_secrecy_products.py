@@ -230,3 +230,24 @@ def test_audit_catches_a_hidden_cell_whose_complement_the_annual_table_publishes
     # the same baromètre against an annual table whose Finistère figure differs: nothing to find
     report = audit.audit_barometre_annual(year_end, annual_table(cells, {}, same=set()), deps, "2023-T4")
     assert report.cross_product_findings == []
+
+
+def test_observatory_audit_sets_the_published_barometre_against_the_published_annual_table(settings):
+    """``observatory audit`` (:func:`audit.audit_publication`) runs the cross-product check on the published
+    files: here a baromètre built without the annual table publishes Ille-et-Vilaine's ESS, which the
+    annual table hides."""
+    from observatory.audit.run import _across_products
+
+    cells = year_end_cells(settings)
+    annual = annual_table(cells, {ESS_35: "secret_primaire"}, same=set())
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")  # published under output/2023/barometre/2023-S2
+    con.register("_annual", annual)
+    con.execute("CREATE TABLE ind.indicateurs AS SELECT * FROM _annual")
+    report = audit.AuditReport()
+    _across_products(annual.drop(columns="valeur_calculee"), con, settings, report)
+    con.close()
+    assert report.cross_product_checked == len(annual)
+    assert len(report.cross_product_findings) == 1
+    assert "(departement 35, ess, toutes, tous) = 36" in report.cross_product_findings[0]
+    assert "across products" in report.summary() and report.passed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 from observatory.audit.microdata import BATCH_ROWS, ETABS_COLUMNS, POSTES_COLUMNS, recompute_cells
+from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
 from observatory.audit.tables import (
     _lp_checks,
@@ -57,14 +59,56 @@ def audit_warehouse(con) -> AuditReport:
 
 def audit_publication(settings) -> AuditReport:
     """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only)."""
-    import duckdb
-
     table = settings.vintage_output / "tables" / "indicateurs.parquet"
     if not table.exists():
         raise SecrecyError(f"no published table to audit: {table}")
     published = pd.read_parquet(table)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        return _microdata_audit(published, con)
+        report = _microdata_audit(published, con)
+        _across_products(published, con, settings, report)
+        return report
     finally:
         con.close()
+
+
+_CELL = ["niveau", "code", "champ", "famille", "secteur"]
+
+
+def _across_products(published: pd.DataFrame, con, settings, report: AuditReport) -> None:
+    """The published baromètres that hold the vintage's year-end quarter (``<millesime>-T4``) against the
+    published annual table (:func:`audit_barometre_annual`), with the computed values of the warehouse
+    (``ind.indicateurs`` and ``ind.barometre_cellules``, the baromètre last built). Nothing when there is no
+    such baromètre, or the warehouse no longer holds that quarter's cells."""
+    trimestre = f"{settings.millesime}-T4"
+    folders = sorted((settings.vintage_output / "barometre").glob("*/indicateurs.parquet"))
+    try:
+        b_values = con.execute(
+            "SELECT niveau, code, champ, famille, secteur, CAST(value AS DOUBLE) AS valeur_calculee"
+            " FROM ind.barometre_cellules WHERE trimestre = ?",
+            [trimestre],
+        ).df()
+        a_values = con.execute(
+            "SELECT niveau, code, champ, famille, secteur, valeur_calculee FROM ind.indicateurs"
+            " WHERE indicateur = 'effectif_31_12' AND tranche = 'toutes' AND sexe = 'tous' AND pcs = 'toutes'"
+            " AND millesime = ?",
+            [settings.millesime],
+        ).df()
+    except duckdb.CatalogException:
+        return
+    annual = published[
+        (published.indicateur == "effectif_31_12")
+        & published.niveau.isin(["france", "region", "departement"])
+        & (published.tranche == "toutes")
+        & (published.sexe == "tous")
+        & (published.pcs == "toutes")
+    ]
+    annual = annual[[*_CELL, "statut", "valeur"]].merge(a_values, on=_CELL)
+    departements = con.table("ref.departements").df()
+    for folder in folders:
+        b = pd.read_parquet(folder)
+        b = b[(b.indicateur == "effectif_fin_trimestre") & (b.trimestre == trimestre)]
+        if not len(b) or not len(b_values):
+            continue
+        b = b[[*_CELL, "statut", "valeur"]].merge(b_values, on=_CELL)
+        audit_barometre_annual(b, annual, departements, trimestre, report)
