@@ -188,6 +188,32 @@ def _visible_names(page) -> list[str]:
     )
 
 
+def test_epci_portraits_are_listed_when_a_search_finds_them(published, browser):
+    """After ``make run``: the list shows France, régions and départements; the EPCI portraits appear when the
+    search names one of their communes or their département (counted from the COG, not from the page)."""
+    from observatory.publish import portrait
+
+    vintage = published.vintage
+    page = browser.new_page()
+    page.goto((vintage / "portail" / "index.html").as_uri())
+    assert page.locator("li.territoire:visible").count() == N_TERRITORIES
+    assert page.text_content("#compte") == f"{N_TERRITORIES} territoires"
+    on_disk = {p.stem.removeprefix("epci-") for p in (vintage / "portraits").glob("epci-*.pdf")}
+    assert str(len(on_disk)) in normalize_spaces(page.text_content("#aide-epci"))
+    page.fill("#recherche", "landerneau")
+    assert "Communauté d'agglomération du Pays de Landerneau-Daoulas" in _visible_names(page)
+    page.fill("#recherche", "finistere")
+    in_29 = {c for c, place in portrait.epci_places().items() if "29" in place.departements} & on_disk
+    shown = page.locator("li.territoire[data-niveau=epci]:visible").evaluate_all("els => els.map(e => e.id)")
+    assert {s.removeprefix("epci-") for s in shown} == in_29 and len(in_29) >= 20
+    page.fill("#recherche", "")
+    assert page.locator("li.territoire:visible").count() == N_TERRITORIES
+
+
+def normalize_spaces(text: str) -> str:
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split()).replace(" ", "")
+
+
 def test_search_filters_territories_in_a_browser(served, browser):
     page = browser.new_page()
     page.goto(f"{served}/portail/index.html")
@@ -275,7 +301,9 @@ def _candidates(vintage: Path, territory: str, title: str, label: str) -> list[P
     if title.startswith("Baromètre"):
         return sorted(vintage.glob(f"barometre/*/{name}.{ext}"))
     if niveau != "france":
-        return sorted(vintage.glob(f"panoramas/{name}.{ext}")) + sorted(vintage.glob(f"donnees/{name}*/*.{ext}"))
+        return sorted(vintage.glob(f"panoramas/{name}.{ext}")) + sorted(
+            vintage.glob(f"donnees/{name}*/*.{ext}")
+        )
     if title.startswith("Égalité"):
         return sorted(vintage.glob(f"egalite/france.{ext}"))
     return sorted(vintage.glob(f"tables/*.{ext}")) + sorted(vintage.glob(f"cartes/*.{ext}"))
@@ -316,5 +344,7 @@ def test_portal_after_make_run_shows_no_existing_product_as_missing(published):
     for territory in ["france-FR", *(f"region-{c}" for c in ("11", "53", "84", "94"))]:
         titles = [p["title"] for p in page.items if p["territory"] == territory]
         assert f"Baromètre {semesters[-1].replace('-S', ', semestre ')}" in titles, territory
-    region = next(p for p in page.items if p["territory"] == "region-53" and p["title"] == "Panorama régional")
+    region = next(
+        p for p in page.items if p["territory"] == "region-53" and p["title"] == "Panorama régional"
+    )
     assert sorted(Path(link).suffix for link in region["links"]) == [".pdf", ".xlsx"]

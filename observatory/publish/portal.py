@@ -231,7 +231,7 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
             if (d := _donnees(files, f"departement-{dep.code_departement}")) is not None:
                 t.products.append(d)
             members.append(t)
-            members += _epci_portraits(files, dep.code_departement)
+            members += _epci_portraits(files, dep.code_departement, dep.libelle)
         groups.append((region, members))
     custom = _custom_territories(files)
     if custom:
@@ -239,8 +239,11 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     return france, groups
 
 
-def _epci_portraits(files: _Files, code_departement: str) -> list[Territory]:
-    """The EPCIs of a département that have a portrait (an EPCI on several départements is under each)."""
+def _epci_portraits(files: _Files, code_departement: str, nom_departement: str = "") -> list[Territory]:
+    """The EPCIs of a département that have a portrait (an EPCI on several départements is under each).
+
+    They are found by the search box (their name, SIREN, communes, or their département's name or code); the
+    list shown before any search keeps to France, the régions and the départements."""
     from observatory.publish import portrait
 
     out = []
@@ -252,7 +255,9 @@ def _epci_portraits(files: _Files, code_departement: str) -> list[Territory]:
         if f"{stem}.pdf" not in files.all:
             continue
         t = Territory("epci", code, _epci_names().get(code, code))
-        t.extra_search = " ".join(names.get(c, "") for c in place.communes)
+        t.extra_search = " ".join(
+            [code_departement, nom_departement, *(names.get(c, "") for c in place.communes)]
+        )
         t.products.append(files.product("Portrait de l'EPCI", stem, ("pdf", "xlsx")))
         if (d := _figure_csvs(files, f"donnees/epci-{code}")) is not None:
             t.products.append(d)
@@ -372,7 +377,12 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
         about=about,
         others=others,
         notes=[*notes.ANNUELLES, *notes.definitions(), *notes.BAROMETRE, *notes.definitions(barometre=True)],
-        n_territories=1 + sum((head.niveau != "groupe") + len(members) for head, members in groups),
+        n_territories=1
+        + sum(
+            (head.niveau != "groupe") + sum(m.niveau != "epci" for m in members) for head, members in groups
+        ),
+        n_epci=(n_epci := len({m.code for _, members in groups for m in members if m.niveau == "epci"})),
+        n_epci_texte=fmt.nombre(n_epci),
     )
     with atomic_dir(root / PORTAL) as tmp:
         (tmp / "index.html").write_text(html, encoding="utf-8")

@@ -15,11 +15,15 @@
   var groups = Array.prototype.slice.call(document.querySelectorAll("section.groupe:not(.annexe)"));
   var keys = items.map(function (li) { return " " + li.getAttribute("data-search"); });
 
+  /* EPCI portraits are listed only when a search finds them (1 250 of them would bury the others). */
+  var epci = items.map(function (li) { return li.getAttribute("data-niveau") === "epci"; });
+
   function apply() {
     var words = normalize(input.value).split(" ").filter(Boolean);
     var shown = 0;
     items.forEach(function (li, i) {
-      var ok = words.every(function (w) { return keys[i].indexOf(" " + w) !== -1; });
+      var ok = words.length === 0 ? !epci[i]
+        : words.every(function (w) { return keys[i].indexOf(" " + w) !== -1; });
       li.hidden = !ok;
       if (ok) { shown += 1; }
     });
