@@ -198,7 +198,7 @@ def protect_cells(con: duckdb.DuckDBPyConnection, millesime: int | None = None) 
     cells = con.table("ind.barometre_cellules").df()
     region_of = dict(con.execute("SELECT code_departement, code_region FROM ref.departements").fetchall())
     annual = annual_headcounts(con, millesime) if millesime is not None else None
-    q_annual = 4 * millesime + 3 if annual is not None else None
+    q_annual = quarter_index(f"{millesime}-T4") if annual is not None else None
     statut = cells.statut.to_numpy().copy()
     frame = cells.assign(**{k: secrecy.DEFAULTS[k] for k in ("tranche", "sexe", "pcs")})
     joint = {"cellules_masquees_par_la_table_annuelle": 0, "cellules_publiees_par_la_table_annuelle": 0}
@@ -237,9 +237,11 @@ def audit_across_products(con: duckdb.DuckDBPyConnection, millesime: int, report
     the annual table. Returns the cells compared and the findings (``None`` when there was nothing to compare).
     """
     annual = annual_headcounts(con, millesime)
+    if annual is None:
+        return None
     trimestre = f"{millesime}-T4"
     year_end = run_sql(con, "barometre/fin_annee.sql", {"trimestre": trimestre}).df()
-    if annual is None or not len(year_end):
+    if not len(year_end):
         return None
     report.cross_product_blocking = CROSS_PRODUCT_BLOCKING
     audit.audit_barometre_annual(year_end, annual, con.table("ref.departements").df(), trimestre, report)

@@ -239,7 +239,7 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     return france, groups
 
 
-def _epci_portraits(files: _Files, code_departement: str, nom_departement: str = "") -> list[Territory]:
+def _epci_portraits(files: _Files, code_departement: str, nom_departement: str) -> list[Territory]:
     """The EPCIs of a département that have a portrait (an EPCI on several départements is under each).
 
     They are found by the search box (their name, SIREN, communes, or their département's name or code); the
@@ -367,6 +367,12 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
+    members = [m for _, group in groups for m in group]
+    # EPCIs are listed apart (shown when a search finds them): the count is of the other territories
+    n_territories = (
+        1 + sum(head.niveau != "groupe" for head, _ in groups) + sum(m.niveau != "epci" for m in members)
+    )
+    n_epci = len({m.code for m in members if m.niveau == "epci"})
     html = env.get_template("index.html.j2").render(
         millesime=manifest.get("millesime", root.name),
         perimetre=manifest.get("perimetre_version", "inconnue"),
@@ -377,11 +383,8 @@ def build_portal(output_dir: Path, millesime: int | None = None) -> Path:
         about=about,
         others=others,
         notes=[*notes.ANNUELLES, *notes.definitions(), *notes.BAROMETRE, *notes.definitions(barometre=True)],
-        n_territories=1
-        + sum(
-            (head.niveau != "groupe") + sum(m.niveau != "epci" for m in members) for head, members in groups
-        ),
-        n_epci=(n_epci := len({m.code for _, members in groups for m in members if m.niveau == "epci"})),
+        n_territories=n_territories,
+        n_epci=n_epci,
         n_epci_texte=fmt.nombre(n_epci),
     )
     with atomic_dir(root / PORTAL) as tmp:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from observatory.api import read_indicators
 from observatory.errors import PublicationError
 from observatory.publish import charts, documents, layout_check, release, typst_pdf, xlsx
 from observatory.publish.documents import (
@@ -413,9 +414,8 @@ def publish_epci_portraits(output_vintage_dir: str | Path, regions: list[str] | 
     :data:`WORKERS` processes. Returns ``{code: [final paths]}``.
     """
     vintage = Path(output_vintage_dir)
-    table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
-    codes = [c for c in table.codes("epci") if regions is None or epci_region(c) in regions]
-    del table
+    epcis = read_indicators(vintage, filters=[("niveau", "==", "epci")])["code"]  # the workers read the table
+    codes = [c for c in sorted(set(epcis)) if regions is None or epci_region(c) in regions]
     reports: list[layout_check.LayoutReport] = []
 
     def build(staging: Path) -> dict:
