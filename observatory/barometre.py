@@ -16,7 +16,9 @@ Secrecy: every headcount cell carries FREQ (establishments employing someone at 
 VALUE and MAX (largest establishment). A cell of 1 or 2 establishments, or whose largest establishment
 holds more than 85 % of it, is ``secret_primaire``; secondary suppression (:func:`protect_cells`) then hides
 more cells so that none can be recomputed across territories, champs, families and sectors, and a blocking
-audit proves it before anything is written; a change is secret whenever one of its two cells is.
+audit proves it before anything is written; a change is secret whenever one of its two cells is. The cells and
+the primary rule are one table macro (``sql/barometre/macro_cellules.sql``), which the annual protection also
+evaluates for the year-end quarter (:func:`year_end_primaries`): the two products share their primaries.
 
 A semester ``AAAA-S1`` ends with the second quarter, ``AAAA-S2`` with the fourth. The baromètre of a
 semester publishes, by family, sector and territory, the four quarters that end with the semester (each
@@ -49,10 +51,11 @@ CHAMP_SOURCE = "régime général, hors agriculture, hors Mayotte"
 INDICATEURS = ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
 TABLE_NAME = "indicateurs"
 log = logging.getLogger(__name__)
-CROSS_PRODUCT_BLOCKING = False
+CROSS_PRODUCT_BLOCKING = True
 """Whether a cell disclosed across products (the year-end quarter against the annual table) stops the
-publication. Not yet: the baromètre's own primary cells that the annual table publishes stay disclosed until
-the annual protection takes them as primaries (issue #11); the audit reports them."""
+publication. It does: the two products agree by construction (the annual protection takes the year-end
+quarter's primary cells as primary, :func:`year_end_primaries`; the baromètre hides what the annual table
+hides, :func:`protect_cells`), so a finding is a defect, and nothing is written."""
 
 _SEMESTRE = re.compile(r"^(\d{4})-S([12])$")
 _TRIMESTRE = re.compile(r"^(\d{4})-T([1-4])$")
@@ -138,6 +141,39 @@ def _ensure_reference(con: duckdb.DuckDBPyConnection) -> None:
             con.register("_cog", frame)
             con.execute(f"CREATE TABLE ref.{name} AS SELECT * FROM _cog")
             con.unregister("_cog")
+
+
+def define_cells(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the table macro ``barometre_cellules(q_fin, q_detail, freq_min, dominance)`` on ``con``
+    (``sql/barometre/macro_cellules.sql``): the one statement of the baromètre's cells and primary rule,
+    from ``staging.effectifs_trimestriels`` and ``ess.etablissements``."""
+    _ensure_reference(con)
+    run_sql(con, "barometre/macro_cellules.sql")
+
+
+def year_end_primaries(con: duckdb.DuckDBPyConnection, millesime: int):
+    """The baromètre's primary cells of ``<millesime>-T4`` (key, ``freq``, ``value``, ``max``), computed at
+    annual time from the staged quarterly file by the baromètre's own rule (:func:`define_cells`), or
+    ``None`` when the warehouse holds no quarterly file or not that quarter.
+
+    The quarter shows the annual table's headcounts at 31/12: the annual protection takes these cells as
+    primary (:func:`observatory.secrecy.protect`, ``a_priori``), so that no cell is primary in one product
+    and published in the other, and chooses its complements around them; the baromètre then hides every
+    cell the annual table hides (:func:`protect_cells`). Taken whatever the two values (the sources differ
+    by agriculture, Mayotte and timing): a baromètre primary published by the annual table with another
+    value would still be recovered, up to the published difference (e.g. the agricultural sector's cell).
+    """
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables"
+        " WHERE table_schema = 'staging' AND table_name = 'effectifs_trimestriels'"
+    ).fetchall()[0][0]
+    if not present or f"{millesime}-T4" not in available_quarters(con):
+        return None
+    define_cells(con)
+    q = quarter_index(f"{millesime}-T4")
+    return run_sql(
+        con, "barometre/primaires_fin_annee.sql", {"q": q, "freq_min": FREQ_MIN, "dominance": DOMINANCE}
+    ).df()
 
 
 def annual_headcounts(con: duckdb.DuckDBPyConnection, millesime: int):
@@ -265,7 +301,7 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
             f"baromètre {semestre}: quarter {quarter_key(q_fin)} is not in the quarterly headcounts "
             f"(staging.effectifs_trimestriels has {have})"
         )
-    _ensure_reference(con)
+    define_cells(con)
     params = {
         "q_fin": q_fin,
         "q_detail": quarter_index(trimestres[0]),
@@ -281,7 +317,15 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
     report = audit.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
     cross = audit_across_products(con, settings.millesime, report)
     if not report.passed:
-        raise BarometreError(f"baromètre {semestre}: {report.summary()}")
+        if report.violations or report.recoverable:
+            raise BarometreError(f"baromètre {semestre}: {report.summary()}")
+        log.error("baromètre %s: %s", semestre, report.summary())
+        findings = report.cross_product_findings
+        raise BarometreError(
+            f"baromètre {semestre}: secrecy across products failed, {len(findings)} cell(s) of "
+            f"{settings.millesime}-T4 disclosed against the annual table {settings.millesime} "
+            f"(nothing written; `observatory audit` lists them), first: {findings[0]}"
+        )
     log.info("baromètre %s: %s", semestre, report.summary())
 
     out = barometre_dir(settings, semestre)

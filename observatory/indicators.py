@@ -4,8 +4,9 @@
 
 1. ``sql/indicators/cellules.sql`` → ``ind.cellules``: one row per cell (territory × champ × crossing) with
    the quantities and what the secrecy rules need (FREQ, MAX per quantity, jobs, largest job pay);
-2. :func:`observatory.secrecy.protect` → ``ind.masque``: primary rules, then secondary suppression with
-   τ-Argus; statut per cell and nature (count, enterprises, magnitudes, sub-populations);
+2. :func:`observatory.secrecy.protect` → ``ind.masque``: primary rules (with the baromètre's year-end
+   primaries, :func:`observatory.barometre.year_end_primaries`), then secondary suppression with τ-Argus;
+   statut per cell and nature (count, enterprises, magnitudes, sub-populations);
 3. ``sql/indicators/indicateurs.sql`` → ``ind.indicateurs``: the tidy table of ``products.md`` §2, every
    derived figure carrying the worst statut of the cells it is computed from.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 
-from observatory import secrecy
+from observatory import barometre, secrecy
 from observatory.config import Settings
 from observatory.warehouse import run_sql
 
@@ -110,7 +111,9 @@ def build_indicators(con, settings: Settings, *, workdir=None) -> dict:
     run_sql(con, "indicators/cellules.sql")
     timings["cellules"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    mask_counts = secrecy.protect(con, workdir=workdir, timings=timings)
+    # the baromètre's year-end quarter shows the same headcounts: its primary cells are primary here too
+    a_priori = barometre.year_end_primaries(con, int(settings.millesime))
+    mask_counts = secrecy.protect(con, workdir=workdir, timings=timings, a_priori=a_priori)
     timings["secret"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     run_sql(

@@ -14,7 +14,7 @@ import pytest
 
 from observatory import audit, barometre
 from observatory.config import Settings
-from observatory.warehouse import connect
+from observatory.warehouse import connect, run_sql
 
 QUARTERS = [f"{y}-T{n}" for y in (2022, 2023) for n in (1, 2, 3, 4)]
 ESS = {"35": (10, 12, 14), "29": (11, 13, 15), "22": (9, 10, 11), "56": (8, 9, 12)}
@@ -200,9 +200,9 @@ def test_audit_catches_a_year_end_cell_published_while_the_annual_table_hides_it
         "annual table (secret_primaire)" in f and "departement 35, ess" in f and "= 36" in f
         for f in report.cross_product_findings
     ), report.cross_product_findings
-    assert report.passed  # reported, not blocking ...
-    report.cross_product_blocking = True
-    assert not report.passed  # ... unless asked to
+    assert not report.passed  # blocking (the default) ...
+    report.cross_product_blocking = False
+    assert report.passed  # ... unless asked to report only
 
 
 def test_audit_catches_a_hidden_cell_whose_complement_the_annual_table_publishes(settings):
@@ -250,4 +250,147 @@ def test_observatory_audit_sets_the_published_barometre_against_the_published_an
     assert report.cross_product_checked == len(annual)
     assert len(report.cross_product_findings) == 1
     assert "(departement 35, ess, toutes, tous) = 36" in report.cross_product_findings[0]
-    assert "across products" in report.summary() and report.passed
+    summary = report.summary()
+    assert "across products (baromètre year-end quarter against the annual table; blocking)" in summary
+    assert not report.passed
+
+
+# ------------------------------------------------------------------ the annual protection takes the baromètre's
+
+
+def _plant_dominance(con, sirets: list[str], shares: list[int], trimestre: str = "2023-T4") -> None:
+    """Rewrite the headcounts of ``sirets`` at ``trimestre``: same total, one establishment dominant."""
+    for siret, v in zip(sirets, shares, strict=True):
+        con.execute(
+            "UPDATE staging.effectifs_trimestriels SET effectif_fin_trimestre = ? WHERE siret = ? AND trimestre = ?",
+            [v, siret, trimestre],
+        )
+
+
+def test_blocking_cross_product_audit_stops_the_barometre_and_keeps_the_previous_publication(settings):
+    """A baromètre primary published by the annual table with its value (an annual table protected without
+    it) stops the build with one line, and the baromètre published before is left as it was."""
+    cells = year_end_cells(settings)  # publishes output/2023/barometre/2023-S2 (nothing secret)
+    folder = barometre.barometre_dir(settings, "2023-S2")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert set(before) == {"indicateurs.parquet", "indicateurs.csv"}
+    con = make_warehouse()
+    # Ille-et-Vilaine's ESS at 2023-T4: 10 + 12 + 14 = 36 becomes 34 + 1 + 1 = 36 (same figure, 34 > 0.85 × 36)
+    _plant_dominance(con, ["E350", "E351", "E352"], [34, 1, 1])
+    # an annual table protected without the baromètre's primaries: it publishes Ille-et-Vilaine's ESS with
+    # the baromètre's value (36), the other cells with other values
+    annual = annual_table(cells, {}, same={ESS_35})
+    con.register("_annual", annual)
+    con.execute("CREATE TABLE ind.indicateurs AS SELECT * FROM _annual")
+    with pytest.raises(barometre.BarometreError) as err:
+        barometre.build_barometre(con, settings, "2023-S2")
+    q4 = con.table("ind.barometre_cellules").df().query("trimestre == '2023-T4'").set_index(KEY)
+    con.close()
+    assert tuple(q4.loc[ESS_35, ["freq", "value", "max"]]) == (3, 36, 34)
+    assert q4.statut[ESS_35] == "secret_primaire"
+    message = str(err.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("baromètre 2023-S2: secrecy across products failed, ")
+    # the cell itself, then its one family and sector (and their champ cells), recovered from it
+    assert "5 cell(s) of 2023-T4 disclosed against the annual table 2023" in message
+    assert message.endswith(
+        "first: cell hidden in the baromètre (2023-T4, secret_primaire) and published by the annual table with "
+        "its value: (departement 35, ess, toutes, tous) = 36"
+    ), message
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.fixture(scope="module")
+def micro_joint(tmp_path_factory):
+    """The micro-dataset (``tests.test_indicators``) with a quarterly file that agrees with the annual one
+    (every establishment's headcount at 31/12 in each quarter of 2022 and 2023), protected twice: as is,
+    and with the planted case — the Cher's foundations at 2023-T4 (five establishments, 87 jobs, largest 46)
+    redistributed 83 + 1 + 1 + 1 + 1 = 87 in the quarterly file: the same figure, dominant in the baromètre
+    (83 > 0.85 × 87) and not in the annual table (46 of 87)."""
+    from observatory.indicators import build_indicators
+    from tests.test_indicators import build_micro
+
+    out = {}
+    for planted in (False, True):
+        root = tmp_path_factory.mktemp("joint")
+        con = connect(root / "w.duckdb")
+        frames = build_micro(con)
+        etabs = frames["etablissements_employeurs"]
+        con.execute(
+            "CREATE OR REPLACE TABLE ess.etablissements AS SELECT siret, siren, code_departement, code_region,"
+            " secteur, famille_ess, ess, public FROM ess.etablissements_employeurs"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE staging.effectifs_trimestriels (siret VARCHAR, trimestre VARCHAR,"
+            " effectif_fin_trimestre INTEGER, masse_salariale DOUBLE)"
+        )
+        rows = [(r.siret, q, int(r.effectif_31_12), 0.0) for r in etabs.itertuples() for q in QUARTERS]
+        con.executemany("INSERT INTO staging.effectifs_trimestriels VALUES (?, ?, ?, ?)", rows)
+        cell = etabs[(etabs.code_departement == "18") & (etabs.famille_ess == "fondation") & etabs.ess]
+        cell = cell[cell.effectif_31_12 > 0].sort_values(["effectif_31_12", "siret"], ascending=[False, True])
+        if planted:
+            _plant_dominance(con, list(cell.siret), [83, 1, 1, 1, 1])
+        settings = Settings(output_dir=root / "output", warehouse=root / "w.duckdb", millesime=2023)
+        counts = build_indicators(con, settings)
+        run_sql(con, "indicators/publication.sql")
+        out[planted] = (con, settings, counts, frames, cell)
+    yield out
+    for con, *_ in out.values():
+        con.close()
+
+
+FON_18 = ("departement", "18", "ess", "fondation", "tous")
+
+
+def _annual_headcount(con, key) -> tuple[str, float | None]:
+    return con.execute(
+        "SELECT statut, valeur FROM ind.indicateurs WHERE indicateur = 'effectif_31_12' AND niveau = ?"
+        " AND code = ? AND champ = ? AND famille = ? AND secteur = ? AND tranche = 'toutes' AND sexe = 'tous'"
+        " AND pcs = 'toutes'",
+        list(key),
+    ).fetchall()[0]
+
+
+def test_a_barometre_primary_is_primary_in_the_annual_table_and_hidden_in_both(micro_joint):
+    con, settings, counts, frames, cell = micro_joint[False]
+    # by hand: five foundations in the Cher with jobs at 31/12, 87 jobs, the largest 46
+    assert list(cell.effectif_31_12) == [46, 25, 8, 7, 1]
+    p = frames["postes"]
+    jobs = p[(p.code_departement == "18") & (p.famille_ess == "fondation") & p.ess].present_31_12.sum()
+    assert jobs == 87
+    # quarterly file agreeing with the annual one: the annual table publishes the cell (its own rules)
+    assert _annual_headcount(con, FON_18) == ("publie", 87.0)
+    assert FON_18 not in set(barometre.year_end_primaries(con, 2023).set_index(KEY).index)
+    # (the two rule sets differ even on agreeing sources: a few baromètre primaries are new to the annual table)
+    n_before = counts["masque_montant_primaires_autre_produit"]
+    b = barometre.build_barometre(con, settings, "2023-S2")
+    assert b["audit_croise"]["divulgations"] == 0
+
+    con, settings, counts, _, _ = micro_joint[True]
+    # the planted quarter: the baromètre's own rule makes the cell primary (83 > 0.85 × 87) ...
+    primaries = barometre.year_end_primaries(con, 2023).set_index(KEY)
+    assert tuple(primaries.loc[FON_18, ["freq", "value", "max"]]) == (5, 87, 83)
+    # ... so the annual protection takes it as primary, whatever its own rules say, with complements around it
+    assert _annual_headcount(con, FON_18) == ("secret_primaire", None)
+    assert counts["masque_montant_primaires_autre_produit"] > n_before
+    # the annual audit (its own code, from the microdata) finds it neither published nor recoverable
+    from observatory.audit.run import audit_warehouse
+
+    report = audit_warehouse(con)
+    assert report.passed, report.summary()
+    # the baromètre: primary by its rule, nothing disclosed against the annual table (blocking check passed)
+    b = barometre.build_barometre(con, settings, "2023-S2")
+    q4 = con.table("ind.barometre_cellules").df().query("trimestre == '2023-T4'").set_index(KEY)
+    assert q4.statut[FON_18] == "secret_primaire"
+    assert tuple(q4.loc[FON_18, ["freq", "value", "max"]]) == (5, 87, 83)
+    assert b["audit_croise"]["divulgations"] == 0
+    # the two masks agree: every cell the annual table hides is hidden in the year-end quarter, and no cell
+    # hidden there is published by the annual table with the same figure
+    annual = barometre.annual_headcounts(con, 2023).set_index(KEY)
+    m = q4[q4.statut != "non_disponible"].merge(
+        annual, left_index=True, right_index=True, how="inner", suffixes=("", "_a")
+    )
+    assert len(m) > 100 and (m.statut_a == "secret_primaire").sum() >= 1
+    assert m[m.statut_a.isin(HIDDEN)].statut.isin(HIDDEN).all()
+    told = m.statut.isin(HIDDEN) & (m.statut_a == "publie") & (m.valeur.astype(float) == m.value)
+    assert not told.any(), m[told]

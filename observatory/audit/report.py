@@ -26,7 +26,7 @@ class AuditReport:
     territory_findings: list = field(default_factory=list)
     cross_product_checked: int = 0
     cross_product_findings: list = field(default_factory=list)
-    cross_product_blocking: bool = False
+    cross_product_blocking: bool = True
 
     @property
     def passed(self) -> bool:
@@ -59,7 +59,7 @@ class AuditReport:
             lines += [
                 (
                     "  across products (baromètre year-end quarter against the annual table; "
-                    f"{'blocking' if self.cross_product_blocking else 'reported, not yet blocking'}):"
+                    f"{'blocking' if self.cross_product_blocking else 'reported, not blocking'}):"
                 ),
                 f"    cells present in both: {self.cross_product_checked}",
                 f"    cells disclosed by the other product: {len(self.cross_product_findings)}",

@@ -5,7 +5,10 @@ Modules: :mod:`.rules` (primary rules, cell vocabulary), :mod:`.tauargus` (step 
 additive equations between cells), :mod:`.closure` (step 2, complement order), :mod:`.repair` (step 3),
 :mod:`.protect` (the whole protection of ``ind.cellules`` and of one additive table).
 
-Primary rules (INSEE, ``shared/domain/secrecy.md``), applied per cell of ``ind.cellules``:
+Primary rules (INSEE, ``shared/domain/secrecy.md``), applied per cell of ``ind.cellules`` — plus, as primary
+cells given a priori (``protect(..., a_priori=...)``), the cells that the baromètre's year-end quarter declares
+primary by its own rule (the same headcounts at 31/12: :func:`observatory.barometre.year_end_primaries`), so
+that no cell is primary in one product and published in the other:
 
 - **frequency**: a cell built from 1 or 2 units is secret (establishments; enterprises for the enterprise
   count); 0 units is an empty cell, not secret;

@@ -245,11 +245,22 @@ def _secondary_counts(cells, prim, out, long_all, tier) -> None:
     out["s_entreprises"] = np.where(p, PRIMAIRE, np.where(hidden, SECONDAIRE, PUBLIE))
 
 
-def protect(con, *, workdir: str | Path | None = None, timings: dict | None = None) -> dict:
+def protect(
+    con,
+    *,
+    workdir: str | Path | None = None,
+    timings: dict | None = None,
+    a_priori: pd.DataFrame | None = None,
+) -> dict:
     """Primary + secondary secrecy on ``ind.cellules``; writes ``ind.masque``; returns counts per statut.
 
     ``timings`` (optional) receives the seconds of each step (primary, each τ-Argus table, each closure).
     τ-Argus scratch files go to ``workdir`` (default: a temporary folder), one folder per table.
+    ``a_priori`` (optional): cells that another product publishing the same headcounts declares primary by
+    its own rules (the baromètre's year-end quarter: :func:`observatory.barometre.year_end_primaries`;
+    columns ``niveau, code, champ, famille, secteur``, the other ``KEY`` columns at their total when absent).
+    Their magnitudes are primary here too (:func:`apply_a_priori`), so the secondary suppression chooses its
+    complements around them and no cell is primary in one product and published in the other.
     """
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
@@ -265,6 +276,7 @@ def protect(con, *, workdir: str | Path | None = None, timings: dict | None = No
         """
     ).df()
     prim = primary(cells)
+    n_a_priori = apply_a_priori(prim, a_priori)
     timings["primary"] = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="tauargus_") as tmp:
         # absolute: the τ-Argus engine runs in its own working directory
@@ -277,4 +289,24 @@ def protect(con, *, workdir: str | Path | None = None, timings: dict | None = No
     for nature in ("comptage", "montant"):
         for code, name in STATUTS.items():
             counts[f"masque_{nature}_{name}"] = int((mask[f"s_{nature}"] == code).sum())
+    counts["masque_montant_primaires_autre_produit"] = n_a_priori
     return counts
+
+
+def apply_a_priori(prim: pd.DataFrame, a_priori: pd.DataFrame | None) -> int:
+    """Make the magnitudes of the ``a_priori`` cells primary in ``prim`` (in place); returns how many cells
+    of ``prim`` became primary that the table's own rules publish.
+
+    A cell of ``a_priori`` that ``ind.cellules`` does not hold (the annual table has no such cell: no job
+    at 31/12 there) publishes nothing here and is skipped.
+    """
+    if a_priori is None or not len(a_priori):
+        return 0
+    keys = a_priori.assign(**{k: v for k, v in DEFAULTS.items() if k not in a_priori.columns})[KEY]
+    hit = pd.MultiIndex.from_frame(prim[KEY]).isin(pd.MultiIndex.from_frame(keys.astype(str)))
+    new = hit & ~prim["p_montant"].to_numpy()
+    prim["p_montant"] = prim["p_montant"].to_numpy() | hit
+    log.info(
+        "primary: %d cells primary in another product (%d of them new here)", int(hit.sum()), int(new.sum())
+    )
+    return int(new.sum())

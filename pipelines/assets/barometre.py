@@ -43,7 +43,7 @@ def barometre_indicateurs(
         context.log.info(
             f"baromètre {context.partition_key} against the annual table {settings.millesime}: "
             f"{cross['cellules']} cells in both, {cross['divulgations']} disclosed by the other product "
-            f"({'blocking' if barometre.CROSS_PRODUCT_BLOCKING else 'reported, not yet blocking'})"
+            f"({'blocking' if barometre.CROSS_PRODUCT_BLOCKING else 'reported, not blocking'})"
         )
     joint = {f"secret/{k}": v for k, v in result["protection_conjointe"].items() if k.startswith("cellules_")}
     if cross is not None:
