@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from observatory.publish import documents, fmt, layout_check
+from observatory.publish import documents, fmt, layout_check, notes
 from observatory.publish.xlsx import HEADER_ROW
 from tests.fixtures_indicateurs import build_table, write_output
 
@@ -165,6 +165,27 @@ def test_panorama_xlsx_numbers_equal_table(vintage, table):
     assert fam["Associations"][2] == cell(table, "94", "effectif_31_12", famille="association").valeur
     sheet_text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
     assert documents.SOURCE in sheet_text and "Lecture :" in sheet_text
+
+
+def test_workbook_links_styles_and_layout(vintage):
+    """The contents sheet links each figure's sheet and CSV; a figure sheet links its CSV by a relative POSIX
+    path that resolves from the workbook's folder, has bold headers on a fill, frozen panes under them, and
+    every Méthodologie definition."""
+    book = vintage[0] / "panoramas" / "region-94.xlsx"
+    wb = openpyxl.load_workbook(book)
+    toc = wb["Sommaire"]
+    assert [c.value for c in toc[HEADER_ROW]] == ["Feuille", "Section", "Titre", "Données (CSV)"]
+    assert toc["A6"].value == "chiffres_cles" and toc["A6"].hyperlink.location == "'chiffres_cles'!A1"
+    assert toc["D6"].hyperlink.target == "../donnees/region-94/chiffres_cles.csv"
+    ws = wb["chiffres_cles"]
+    link = ws["A4"].hyperlink.target
+    assert "\\" not in link and (book.parent / link).resolve().is_file()
+    assert ws["A4"].value == f"Données du graphique au format CSV : {link}"
+    head = ws.cell(HEADER_ROW, 2)
+    assert head.font.b and head.fill.fgColor.rgb.endswith("F2E4EC") and head.alignment.wrap_text
+    assert ws.freeze_panes == f"B{HEADER_ROW + 1}" and ws["A1"].font.b
+    methodo = [r[0] for r in wb["Méthodologie"].iter_rows(values_only=True)]
+    assert notes.DEFINITIONS in methodo and set(notes.definitions()) <= set(methodo)
 
 
 def test_secret_cells_print_s(vintage, table, panorama_text):

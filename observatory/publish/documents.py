@@ -259,17 +259,31 @@ def share(part: Cell, total: Cell) -> Cell:
 
 
 _KEYS = ["champ", "famille", "secteur", "tranche", "sexe", "pcs", "indicateur"]
+_COLUMNS = [*_KEYS, "valeur", "statut", "unite"]
+
+
+def _cells_of(columns: dict) -> dict[tuple, tuple]:
+    """``{(champ, …, indicateur): (valeur, statut, unite)}`` from one territory's columns (object arrays or
+    lists: iterating Arrow-backed columns is slow)."""
+    keys = zip(*(columns[c].tolist() for c in _KEYS))
+    return dict(zip(keys, zip(*(columns[c].tolist() for c in ("valeur", "statut", "unite")))))
 
 
 class Territory:
     """The cells of one territory of the indicator table, looked up by their key columns."""
 
-    def __init__(self, niveau: str, code: str, libelle: str, rows: pd.DataFrame):
+    def __init__(self, niveau: str, code: str, libelle: str, rows: pd.DataFrame | None = None):
         self.niveau, self.code, self.libelle = niveau, code, libelle
-        keys = zip(*(rows[c].tolist() for c in _KEYS))  # lists: iterating Arrow-backed columns is slow
-        self._cells = dict(
-            zip(keys, zip(rows["valeur"].tolist(), rows["statut"].tolist(), rows["unite"].tolist()))
-        )
+        self._cells: dict[tuple, tuple] = {}
+        if rows is not None:
+            self._cells = _cells_of({c: rows[c].to_numpy(dtype=object) for c in _COLUMNS})
+
+    @classmethod
+    def from_columns(cls, niveau: str, code: str, libelle: str, columns: dict) -> Territory:
+        """A territory from its rows' columns already extracted (:class:`IndicatorTable` does it once)."""
+        t = cls(niveau, code, libelle)
+        t._cells = _cells_of(columns)
+        return t
 
     def get(
         self,
@@ -325,7 +339,10 @@ class IndicatorTable:
         self.millesime = int(df["millesime"].iloc[0]) if len(df) else 0
         versions = df["perimetre_version"].dropna().unique() if len(df) else []
         self.perimetre_version = str(versions[0]) if len(versions) else "n.d."
-        self._groups = {k: g for k, g in df.groupby(["niveau", "code"], sort=False)}
+        # row positions of each territory; its cells are read from columns extracted once for the table
+        self._groups = df.groupby(["niveau", "code"], sort=False).indices if len(df) else {}
+        self._columns: dict | None = None
+        self._codes: dict[str, list[str]] = {}
         self._cache: dict[tuple[str, str], Territory] = {}
 
     @classmethod
@@ -343,13 +360,19 @@ class IndicatorTable:
                 raise PublicationError(
                     f"le territoire {niveau} {code} est absent de la table des indicateurs"
                 )
+            if self._columns is None:
+                self._columns = {c: self.df[c].to_numpy(dtype=object) for c in [*_COLUMNS, "libelle"]}
             rows = self._groups[key]
-            self._cache[key] = Territory(niveau, code, str(rows["libelle"].iloc[0]), rows)
+            columns = {c: self._columns[c][rows] for c in _COLUMNS}
+            libelle = str(self._columns["libelle"][rows[0]])
+            self._cache[key] = Territory.from_columns(niveau, code, libelle, columns)
         return self._cache[key]
 
     def codes(self, niveau: str) -> list[str]:
         """Codes of the territories of one level present in the table, sorted."""
-        return sorted(c for n, c in self._groups if n == niveau)
+        if niveau not in self._codes:
+            self._codes[niveau] = sorted(c for n, c in self._groups if n == niveau)
+        return list(self._codes[niveau])
 
     def has(self, niveau: str, code: str) -> bool:
         """True if the table has this territory."""

@@ -122,18 +122,39 @@ def _key_rows(df: pd.DataFrame, niveau: str, code: str) -> pd.DataFrame:
 
 def expected_figures(df: pd.DataFrame, niveau: str, code: str) -> dict[str, str]:
     """Key figures of one territory as they must print, computed straight from the table rows."""
-    rows = _key_rows(df, niveau, code)
-    out = {}
-    for indicateur, champ, formatter in KEY_FIGURES:
-        hit = rows[(rows["indicateur"] == indicateur) & (rows["champ"] == champ)]
-        if hit.empty:
-            continue
-        r = hit.iloc[0]
-        label = f"{indicateur}/{champ}"
-        if str(r["statut"]).startswith("secret"):
-            out[label] = fmt.SECRET
-        elif pd.notna(r["valeur"]):
-            out[label] = fmt.normalize(formatter(to_natural(float(r["valeur"]), r["unite"])))
+    return expected_figures_of(df, niveau, [code]).get(code, {})
+
+
+def expected_figures_of(df: pd.DataFrame, niveau: str, codes: list[str]) -> dict[str, dict[str, str]]:
+    """:func:`expected_figures` of many territories of one level, in one pass over the table."""
+    wanted = {(ind, champ) for ind, champ, _ in KEY_FIGURES}
+    rows = df[
+        (df["niveau"] == niveau)
+        & df["code"].isin(codes)
+        & (df["famille"] == "toutes")
+        & (df["secteur"] == "tous")
+        & (df["tranche"] == "toutes")
+        & (df["sexe"] == "tous")
+        & (df["pcs"] == "toutes")
+        & df["indicateur"].isin({ind for ind, _ in wanted})
+    ]
+    first: dict[tuple[str, str, str], tuple] = {}
+    columns = ("code", "indicateur", "champ", "statut", "valeur", "unite")
+    for code, ind, champ, statut, valeur, unite in zip(*(rows[c].tolist() for c in columns)):
+        first.setdefault((code, ind, champ), (statut, valeur, unite))  # the first row, as .iloc[0]
+    out: dict[str, dict[str, str]] = {}
+    for code in codes:
+        figures = out.setdefault(code, {})
+        for indicateur, champ, formatter in KEY_FIGURES:
+            hit = first.get((code, indicateur, champ))
+            if hit is None:
+                continue
+            statut, valeur, unite = hit
+            label = f"{indicateur}/{champ}"
+            if str(statut).startswith("secret"):
+                figures[label] = fmt.SECRET
+            elif pd.notna(valeur):
+                figures[label] = fmt.normalize(formatter(to_natural(float(valeur), unite)))
     return out
 
 

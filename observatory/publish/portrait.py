@@ -361,11 +361,9 @@ def epci_region(code_epci: str) -> str | None:
 def check_portraits(table: IndicatorTable, pdfs: dict[str, Path]) -> layout_check.LayoutReport:
     """Layout check of EPCI portraits: overflow, sections, captions and key figures against the table."""
     report = layout_check.LayoutReport()
-    df = table.df
-    rows = dict(tuple(df[df["niveau"] == "epci"].groupby("code", sort=False)))  # one pass, not one per EPCI
+    expected = layout_check.expected_figures_of(table.df, "epci", sorted(pdfs))  # one pass, not one per EPCI
     for code, pdf in sorted(pdfs.items()):
-        expected = layout_check.expected_figures(rows.get(code, df.iloc[:0]), "epci", code)
-        report.problems += layout_check.check_pdf(pdf, "portrait", expected)
+        report.problems += layout_check.check_pdf(pdf, "portrait", expected[code])
         report.checked.append(pdf)
     return report
 

