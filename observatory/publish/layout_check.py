@@ -184,9 +184,13 @@ def _previous_table(vintage: Path, millesime: int) -> pd.DataFrame | None:
 
 def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = None) -> list[str]:
     """Problems of one PDF: overflow, a missing section or caption, a key figure not as in the table."""
-    path = Path(path)
+    return _check(Path(path), kind, expected)[0]
+
+
+def _check(path: Path, kind: str, expected: dict[str, str] | None) -> tuple[list[str], str]:
+    """:func:`check_pdf`, and the PDF's text (read once, for the caller's own checks; empty if missing)."""
     if not path.exists():
-        return [f"{path.name}: missing"]
+        return [f"{path.name}: missing"], ""
     text, outside = _read(path, outside=True)
     problems = [f"{path.name}: {p}" for p in outside]
     flat = _flat(text)
@@ -206,7 +210,7 @@ def check_pdf(path: str | Path, kind: str, expected: dict[str, str] | None = Non
                 problems.append(f"{path.name}: {label} is secret but no « s » is printed")
         elif value not in flat:
             problems.append(f"{path.name}: {label} should print « {value} » (indicator table), not found")
-    return problems
+    return problems, text
 
 
 def check_vintage(
@@ -236,13 +240,18 @@ def check_vintage(
     if regions is None and table.codes("france"):
         jobs.append((root / "egalite" / "france.pdf", "egalite", "france", table.codes("france")[0]))
     previous = _previous_table(vintage, table.millesime)
+    figures = {  # one pass over the table per level, not one per territory
+        niveau: expected_figures_of(table.df, niveau, [c for _p, k, n, c in jobs if n == niveau])
+        for niveau in ("region", "departement")
+    }
     for path, kind, niveau, code in jobs:
-        expected = expected_figures(table.df, niveau, code) if kind != "egalite" else {}
+        expected = dict(figures[niveau][code]) if kind != "egalite" else {}
         if kind == "panorama" and previous is not None:
             expected.update(expected_evolution(table.df, previous, niveau, code))
-        report.problems += check_pdf(path, kind, expected)
+        problems, text = _check(path, kind, expected)  # each PDF read once
+        report.problems += problems
         report.checked.append(path)
-        if kind == "panorama" and path.exists() and "Carte des départements non disponible" in pdf_text(path):
+        if kind == "panorama" and "Carte des départements non disponible" in text:
             report.warnings.append(f"{path.name}: the département map is missing (placeholder printed)")
     if strict and report.problems:
         raise PublicationError("layout check failed:\n" + "\n".join(report.problems))

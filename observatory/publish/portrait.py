@@ -270,9 +270,12 @@ def portrait_document(
     )
 
 
-def epci_document(table: IndicatorTable, manifest: dict, code_epci: str) -> Document:
-    """The portrait of one EPCI (code = its SIREN)."""
-    place = epci_places().get(code_epci, Place((), ()))
+def epci_document(
+    table: IndicatorTable, manifest: dict, code_epci: str, place: Place | None = None
+) -> Document:
+    """The portrait of one EPCI (code = its SIREN); ``place``: where it lies, when the caller has it."""
+    if place is None:
+        place = epci_places().get(code_epci, Place((), ()))
     t = table.territory("epci", code_epci)
     return portrait_document(
         table, manifest, t, place, f"{t.libelle} (EPCI {code_epci})", f"epci-{code_epci}"
@@ -333,11 +336,16 @@ def write_portrait(doc: Document, batch: Batch, pdf: Path, csv_dir: Path) -> lis
 
 
 def build_epci_portraits(
-    table: IndicatorTable, manifest: dict, out_dir: str | Path, codes: Iterable[str] | None = None
+    table: IndicatorTable,
+    manifest: dict,
+    out_dir: str | Path,
+    codes: Iterable[str] | None = None,
+    places: dict[str, Place] | None = None,
 ) -> dict[str, list[Path]]:
     """Write the portrait of every EPCI of the table (or of ``codes``) under ``out_dir``.
 
-    Files: ``portraits/epci-<code>.pdf`` and ``.xlsx``, ``donnees/epci-<code>/<figure>.csv``.
+    Files: ``portraits/epci-<code>.pdf`` and ``.xlsx``, ``donnees/epci-<code>/<figure>.csv``. ``places``:
+    the EPCIs' :class:`Place` when the caller has them (a worker process then never reads the COG).
     """
     out_dir = Path(out_dir)
     todo = table.codes("epci") if codes is None else [str(c) for c in codes]
@@ -345,7 +353,8 @@ def build_epci_portraits(
     with tempfile.TemporaryDirectory(prefix="observatoire-portraits-") as tmp:
         batch = Batch(Path(tmp))
         for code in todo:
-            doc = epci_document(table, manifest, code)
+            place = places.get(code, Place((), ())) if places is not None else None
+            doc = epci_document(table, manifest, code, place)
             result[code] = write_portrait(
                 doc, batch, out_dir / SUBDIR / f"epci-{code}.pdf", out_dir / "donnees" / f"epci-{code}"
             )
@@ -374,12 +383,12 @@ _MIN_PER_WORKER = 40  # below this many portraits per process, starting a proces
 
 
 def _build_and_check(
-    vintage: Path, staging: Path, codes: list[str]
+    vintage: Path, staging: Path, codes: list[str], places: dict[str, Place] | None = None
 ) -> tuple[dict, layout_check.LayoutReport]:
     """One worker's share: build the portraits of ``codes`` into ``staging`` and check them."""
     table = IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage)
-    written = build_epci_portraits(table, manifest, staging, codes)
+    written = build_epci_portraits(table, manifest, staging, codes, places)
     report = check_portraits(table, {c: staging / SUBDIR / f"epci-{c}.pdf" for c in codes})
     return written, report
 
@@ -394,10 +403,12 @@ def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, l
     if n == 1:
         return _build_and_check(vintage, staging, codes)
     chunks = [codes[i::n] for i in range(n)]
+    every = epci_places()  # read from the COG once here, not once per worker
+    places = [{c: every.get(c, Place((), ())) for c in chunk} for chunk in chunks]
     written: dict = {}
     report = layout_check.LayoutReport()
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for part, rep in pool.map(_build_and_check, [vintage] * n, [staging] * n, chunks):
+        for part, rep in pool.map(_build_and_check, [vintage] * n, [staging] * n, chunks, places):
             written.update(part)
             report.checked += rep.checked
             report.problems += rep.problems

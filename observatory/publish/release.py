@@ -66,13 +66,17 @@ def publish_staged(
     return written, report, staging, moved
 
 
-def publish_regions(output_vintage_dir: str | Path, regions: list[str]) -> Release:
+def publish_regions(
+    output_vintage_dir: str | Path, regions: list[str], table: documents.IndicatorTable | None = None
+) -> Release:
     """Build, check and publish the panoramas and plaquettes of ``regions`` (one partition).
 
-    Raises :class:`PublicationError` (and publishes nothing) when the layout check finds a problem.
+    ``table``: the vintage's published indicator table when the caller already read it (one read for many
+    régions published one after the other). Raises :class:`PublicationError` (and publishes nothing) when
+    the layout check finds a problem.
     """
     vintage = Path(output_vintage_dir)
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = table or documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     written, report, staging, moved = publish_staged(
         vintage,
         f"région(s) {', '.join(regions)}",

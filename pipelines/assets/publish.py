@@ -40,8 +40,10 @@ def _table(vintage: Path) -> pd.DataFrame:
 def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) -> dg.MaterializeResult:
     regions = list(context.partition_keys)
     files, departements, pdfs = 0, [], {}
+    vintage = _vintage_dir(observatory)
+    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")  # once for all régions
     for region in regions:
-        written = release.publish_regions(_vintage_dir(observatory), [region]).written
+        written = release.publish_regions(vintage, [region], table=table).written
         files += sum(len(v) for v in written["regions"].values())
         files += sum(len(v) for v in written["departements"].values())
         departements += sorted(written["departements"])
