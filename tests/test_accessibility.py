@@ -267,42 +267,54 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
     assert n_figures >= 2 * len(pdfs)
 
 
-def test_every_chart_has_its_data_table_at_hand(published):
-    """Each figure sheet of each workbook links the figure's CSV (relative path), which holds its rows."""
+def check_workbook_links(book: Path, root: Path) -> int:
+    """Each figure sheet of a documents' workbook links its figure's CSV (a relative path inside ``root``),
+    which holds the sheet's rows. Returns the number of sheets checked."""
     import csv
 
     import openpyxl
 
     from observatory.publish.xlsx import HEADER_ROW
 
-    books = sorted((published.vintage / "panoramas").glob("*.xlsx")) + [
-        published.vintage / "egalite" / "france.xlsx"
-    ]
-    linked = 0
-    for book in books:
-        wb = openpyxl.load_workbook(book)
-        figures = [r[0] for r in wb["Sommaire"].iter_rows(min_row=6, max_col=4, values_only=True) if r[3]]
-        assert figures, book.name
-        for ws in (wb[name] for name in figures):
-            link = ws["A4"].hyperlink
-            assert link is not None, (book.name, ws.title)
-            target = (book.parent / link.target).resolve()
-            assert target.is_file() and published.vintage.resolve() in target.parents, (
-                book.name,
-                link.target,
-            )
-            with open(target, encoding="utf-8-sig", newline="") as f:
-                rows = list(csv.reader(f, delimiter=";"))
-            n_sheet = 0
-            for r in range(HEADER_ROW + 1, ws.max_row + 1):
-                if ws.cell(r, 1).value is None:
-                    break
-                n_sheet += 1
-            assert len(rows) - 1 == n_sheet, (book.name, ws.title)
-            if n_sheet:  # a breakdown can be empty (Mayotte has no sector in the field)
-                assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
-            linked += 1
+    wb = openpyxl.load_workbook(book)
+    figures = [r[0] for r in wb["Sommaire"].iter_rows(min_row=6, max_col=4, values_only=True) if r[3]]
+    assert figures, book.name
+    for ws in (wb[name] for name in figures):
+        link = ws["A4"].hyperlink
+        assert link is not None, (book.name, ws.title)
+        target = (book.parent / link.target).resolve()
+        assert target.is_file() and root.resolve() in target.parents, (book.name, link.target)
+        with open(target, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f, delimiter=";"))
+        n_sheet = 0
+        for r in range(HEADER_ROW + 1, ws.max_row + 1):
+            if ws.cell(r, 1).value is None:
+                break
+            n_sheet += 1
+        assert len(rows) - 1 == n_sheet, (book.name, ws.title)
+        if n_sheet:  # a breakdown can be empty (Mayotte has no sector in the field)
+            assert rows[1][0] == ws.cell(HEADER_ROW + 1, 1).value
+    return len(figures)
+
+
+def test_every_chart_has_its_data_table_at_hand(published):
+    """Each figure sheet of each workbook (panoramas, plaquettes, égalité, EPCI portraits, baromètre) links the
+    figure's CSV (relative path), which holds its rows."""
+    v = published.vintage
+    books = sorted((v / "panoramas").glob("*.xlsx")) + [v / "egalite" / "france.xlsx"]
+    portraits = sorted((v / "portraits").glob("*.xlsx"))
+    assert portraits
+    books += portraits[:: max(1, len(portraits) // 20)]  # 20 of the ~1 250 EPCI portraits
+    linked = sum(check_workbook_links(book, v) for book in books)
     assert linked >= 2 * len(books)
+    barometres = sorted(v.glob("barometre/*/*.xlsx"))
+    assert barometres
+    for book in barometres:  # one sheet per figure, each linking its CSV (the rows: tests/test_barometre.py)
+        import openpyxl
+
+        for ws in openpyxl.load_workbook(book).worksheets:
+            target = book.parent / ws["A4"].hyperlink.target
+            assert target.is_file() and target.suffix == ".csv", (book, ws.title)
 
 
 def test_portal_links_the_charts_data_beside_the_territory(tmp_path):
@@ -311,17 +323,153 @@ def test_portal_links_the_charts_data_beside_the_territory(tmp_path):
     from tests.fixtures_maps import write_fake_vintage
 
     v = write_fake_vintage(tmp_path / "output")
-    for rel in ("donnees/region-84/familles.csv", "donnees/egalite-france/ecarts.csv"):
+    for rel in (
+        "donnees/region-84/familles.csv",
+        "donnees/egalite-france/ecarts.csv",
+        "barometre/2024-S1/donnees/region-84/serie-longue.csv",
+        "barometre/2024-S1/donnees/france/chiffres-cles.csv",
+    ):
         (v / rel).parent.mkdir(parents=True, exist_ok=True)
         (v / rel).write_text("a;b\r\n", encoding="utf-8")
     html = portal.build_portal(tmp_path / "output", 2023).read_text(encoding="utf-8")
     start = html.index('id="region-84"')
     region = html[start : html.index('class="territoire', start)]  # up to the next territory
     assert 'href="../donnees/region-84/familles.csv"' in region and ">familles<" in region
+    # the baromètre's data, in the entry right after the baromètre's PDF and workbook
+    items = re.findall(r'<li class="produit.*?</li>', region, re.DOTALL)
+    i = next(i for i, li in enumerate(items) if "barometre/2024-S1/region-84.pdf" in li)
+    assert 'href="../barometre/2024-S1/donnees/region-84/serie-longue.csv"' in items[i + 1]
+    assert "Baromètre 2024, semestre 1 : données des graphiques (CSV)" in items[i + 1]
     france = html[html.index('id="france-FR"') : html.index('id="region-')]
     assert 'href="../donnees/egalite-france/ecarts.csv"' in france
+    assert 'href="../barometre/2024-S1/donnees/france/chiffres-cles.csv"' in france
     others = html[html.index("Autres fichiers") :] if "Autres fichiers" in html else ""
     assert "donnees/" not in others
+
+
+IMAGE = re.compile(r"\.(png|svg|jpe?g|gif|webp)$", re.IGNORECASE)
+
+
+def _image_descriptions(html: str) -> dict[str, str]:
+    """Each picture linked by the portal (``href`` of an image file) → the text its link is described by."""
+    texts = {
+        m[1]: re.sub(r"<[^>]+>", "", m[2]) for m in re.finditer(r'<p id="([^"]+)">(.*?)</p>', html, re.DOTALL)
+    }
+    out = {}
+    for tag in re.findall(r"<a\b[^>]*>", html):
+        href = re.search(r'href="([^"]+)"', tag)
+        if href and IMAGE.search(href[1]):
+            ref = re.search(r'aria-describedby="([^"]+)"', tag)
+            out[href[1]] = " ".join(texts.get(i, "") for i in ref[1].split()).strip() if ref else ""
+    return out
+
+
+def map_headline(table, spec) -> str:
+    """The highest published value of a national map's cells (the map's "Lecture :" figure), computed with
+    pandas from the table, as the maps print it."""
+    sel = table[
+        (table.niveau == spec.niveau)
+        & (table.indicateur == spec.indicateur)
+        & (table.champ == "ess")
+        & (table.famille == "toutes")
+        & (table.secteur == "tous")
+        & (table.tranche == "toutes")
+        & (table.sexe == "tous")
+        & (table.pcs == "toutes")
+        & (table.statut == "publie")
+    ]
+    top = sel.valeur.astype(float).max()
+    return fmt.pourcent(top / 100) if sel.unite.iloc[0] == "pourcent" else fmt.nombre(top)
+
+
+def check_maps_described(vintage_dir: Path) -> int:
+    """Every map picture the portal links has a text alternative stating the map's headline figure; the SVG
+    file carries the same text. Returns the number of pictures checked."""
+    import html as html_lib
+
+    import pandas as pd
+
+    table = pd.read_parquet(vintage_dir / "tables" / "indicateurs.parquet")
+    page = (vintage_dir / "portail" / "index.html").read_text(encoding="utf-8")
+    described = _image_descriptions(page)
+    specs = {s.name: s for s in maps.MAPS}
+    assert described, "the portal links no map"
+    for href, text in described.items():
+        text = html_lib.unescape(text)
+        assert text, f"{href}: no text alternative"
+        spec = specs[Path(href).stem]
+        head = map_headline(table, spec)
+        assert fmt.normalize(head) in fmt.normalize(text), (href, head, text[:200])
+        assert fmt.SECRET not in text.split() and fmt.MISSING not in text, (href, text)
+        assert text == maps.map_alt(table, spec)
+        if href.endswith(".svg"):
+            svg = (vintage_dir / "portail" / href).resolve().read_bytes().decode("utf-8", "replace")
+            if not svg.startswith("fake "):  # a real map (the fake vintage holds placeholder bytes)
+                desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.DOTALL)
+                assert desc and html_lib.unescape(desc[1]) == text, href
+    return len(described)
+
+
+def test_portal_describes_every_map_it_links(tmp_path):
+    """The standalone map files have their text alternative beside their links (``aria-describedby``), built
+    from the same cells by the same function as the files' own; the headline is the table's highest value."""
+    from tests.fixtures_maps import write_fake_vintage
+
+    v = write_fake_vintage(tmp_path / "output")
+    portal.build_portal(tmp_path / "output", 2023)
+    assert check_maps_described(v) == 2  # part-ess-emploi-departements.png and .svg
+    # the check can fail: a map link without its description is reported
+    page = v / "portail" / "index.html"
+    page.write_text(
+        re.sub(r' aria-describedby="[^"]+"', "", page.read_text(encoding="utf-8")), encoding="utf-8"
+    )
+    with pytest.raises(AssertionError, match="no text alternative"):
+        check_maps_described(v)
+
+
+def test_map_alt_says_secret_cells_in_words_and_states_the_extremes():
+    from tests.fixtures_maps import fake_indicator_table
+
+    table = fake_indicator_table()
+    spec = maps.MAPS[0]
+    text = maps.map_alt(table, spec)
+    values = maps.indicator_values(table, spec.indicateur, spec.niveau)
+    secret = values[values.statut.str.startswith("secret")]
+    assert len(secret)
+    for name in secret.libelle:
+        assert f"{name} secret statistique" in text
+    pub = values.dropna(subset=["valeur"]).sort_values(["valeur", "code"])
+
+    def at(v):  # every département at that value (ties are named together)
+        return ", ".join(pub[pub.valeur == v].libelle)
+
+    low, top = pub.valeur.min(), pub.valeur.max()
+    assert f"la plus forte est {fmt.pourcent(top / 100)} ({at(top)})" in text
+    assert f"la plus faible {fmt.pourcent(low / 100)} ({at(low)})" in text
+    assert len(pub[pub.valeur == low]) == 2  # the fixture has a tie there
+    assert f"{len(secret)} départements sous secret statistique" in text
+
+
+def test_map_files_carry_their_text_alternative(tmp_path):
+    """The SVG opens with ``<title>`` and ``<desc>`` (what a screen reader says of it), the PNG has it as its
+    ``Description`` text."""
+    from PIL import Image
+
+    from tests.fixtures_maps import fake_indicator_table
+
+    table = fake_indicator_table()
+    spec = maps.MAPS[0]
+    fig = maps.draw_map(table, spec)
+    text = maps.map_alt(table, spec)
+    svg = maps.save_figure(fig, tmp_path / "m.svg", "Titre", text).read_text(encoding="utf-8")
+    root = svg[svg.index("<svg") :]
+    assert 'role="img"' in root[: root.index(">")]
+    assert root[root.index(">") + 1 :].startswith('<title id="titre">Titre</title><desc id="description">')
+    import html as html_lib
+
+    assert html_lib.unescape(re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.DOTALL)[1]) == text
+    png = maps.save_figure(fig, tmp_path / "m.png", "Titre", text)
+    assert Image.open(png).text["Description"] == text
 
 
 # ------------------------------------------------------------------------------------------ colours

@@ -257,8 +257,12 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
 
     result, table = built
     written = build_barometre_docs(result["path"].parent, regions=["53"])
-    names = sorted(p.name for p in written)
-    assert names == ["france.pdf", "france.xlsx", "region-53.pdf", "region-53.xlsx"]
+    names = sorted(p.relative_to(result["path"].parent).as_posix() for p in written)
+    figures = ["chiffres-cles", "departements", "familles", "secteurs", "serie-longue"]
+    assert names == sorted(
+        ["france.pdf", "france.xlsx", "region-53.pdf", "region-53.xlsx"]
+        + [f"donnees/{stem}/{f}.csv" for stem in ("france", "region-53") for f in figures]
+    )
     text = fmt.normalize(
         " ".join(p.extract_text() for p in PdfReader(result["path"].parent / "region-53.pdf").pages)
     )
@@ -283,6 +287,101 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     rows = {(r[0], r[1]): r[2:] for r in ws.iter_rows(min_row=6, values_only=True) if r and r[1]}
     assert rows[("ESS", "2023-T4")] == (eff, pytest.approx(gl), so)
     assert rows[("Privé hors ESS", "2023-T4")] == ("s", "s", "s")
+
+
+def _cell(table, indicateur, trimestre, niveau, code, **keys):
+    """The table's row of a cell, or None when the table has no such cell."""
+    try:
+        return _row(table, indicateur, trimestre, niveau, code, **keys)
+    except AssertionError:
+        return None
+
+
+def _csv(path: Path) -> list[list[str]]:
+    import csv
+
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # UTF-8 BOM, CRLF: what French Excel opens
+    return list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+
+
+def _expected(row) -> str:
+    """A table cell as the CSV must write it: ``s`` if secret, empty if not available (or not in the table),
+    else its value with a comma decimal mark (percentages 0–100, as in the table)."""
+    if row is None:
+        return ""
+    if row.statut.startswith("secret"):
+        return "s"
+    if row.statut != "publie":
+        return ""
+    v = float(row.valeur)
+    return (str(int(v)) if v == int(v) else str(v)).replace(".", ",")
+
+
+def test_barometre_csv_per_figure_holds_the_published_cells(built):
+    """Every figure of the baromètre has its CSV (the panoramas' conventions), linked from its workbook sheet;
+    each value equals the published table's cell, a secret cell is written ``s``, never a number."""
+    from openpyxl import load_workbook
+
+    from observatory.publish.barometre_docs import CHAMPS, FAMILLES, build_barometre_docs
+    from observatory.reference.perimeter import secteurs
+
+    result, table = built
+    folder = result["path"].parent
+    build_barometre_docs(folder, regions=["53"])
+    champ_of = {v: k for k, v in CHAMPS.items()}
+    famille_of = {v: k for k, v in FAMILLES.items()}
+    secteur_of = dict(zip(secteurs()["libelle_secteur"], secteurs()["secteur"], strict=True))
+    inds = ["effectif_fin_trimestre", "glissement_annuel", "solde_annuel"]
+    seen = {"s": 0, "": 0, "number": 0}
+    for stem, niveau, code in (("france", "france", "FR"), ("region-53", "region", "53")):
+        csv_dir = folder / "donnees" / stem
+        checks = 0
+        for name, rows in ((p.stem, _csv(p)) for p in sorted(csv_dir.glob("*.csv"))):
+            head, body = rows[0], rows[1:]
+            assert body, (stem, name)
+            for r in body:
+                if name == "serie-longue":
+                    assert head == ["Trimestre", *CHAMPS.values()]
+                    cells = [
+                        (_cell(table, "effectif_fin_trimestre", r[0], niveau, code, champ=champ_of[h]), v)
+                        for h, v in zip(head[1:], r[1:], strict=True)
+                    ]
+                else:
+                    keys, q = {}, None
+                    if name == "chiffres-cles":
+                        q, keys = r[1], {"champ": champ_of[r[0]]}
+                    elif name == "familles":
+                        q, keys = r[1], {"famille": famille_of[r[0]]}
+                    elif name == "secteurs":
+                        q, keys = r[2], {"secteur": secteur_of[r[0]], "champ": champ_of[r[1]]}
+                    else:
+                        assert name == "departements"
+                        q, keys = r[3], {"champ": champ_of[r[2]]}
+                    where = ("departement", r[0]) if name == "departements" else (niveau, code)
+                    assert head[-3:] == [
+                        "Effectif fin de trimestre",
+                        "Évolution sur un an (%)",
+                        "Solde sur un an",
+                    ]
+                    cells = [
+                        (_cell(table, ind, q, *where, **keys), v) for ind, v in zip(inds, r[-3:], strict=True)
+                    ]
+                for row, written in cells:
+                    assert written == _expected(row), (stem, name, r, head)
+                    seen["number" if written not in ("s", "") else written] += 1
+                    checks += 1
+        assert checks > 50, stem
+        wb = load_workbook(folder / f"{stem}.xlsx")
+        for ws in wb.worksheets:
+            target = folder / ws["A4"].hyperlink.target
+            assert target.parent == csv_dir and target.is_file(), (stem, ws.title)
+            n_sheet = sum(1 for r in ws.iter_rows(min_row=6, values_only=True) if r[1] is not None)
+            assert n_sheet == len(_csv(target)) - 1, (stem, ws.title)
+        assert sorted(ws["A4"].hyperlink.target for ws in wb.worksheets) == sorted(
+            f"donnees/{stem}/{p.name}" for p in csv_dir.glob("*.csv")
+        )
+    assert seen["s"] > 0 and seen[""] > 0 and seen["number"] > 0, seen
 
 
 def test_secondary_secrecy_across_territories_and_champs(settings):

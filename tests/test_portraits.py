@@ -77,6 +77,10 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
         )
     )
     assert next(r for r in familles if r[0] == "Associations")[2] == "s"
+    # the workbook links each figure's CSV next to its data (the panoramas' layout)
+    from tests.test_accessibility import check_workbook_links
+
+    assert check_workbook_links(pdf.with_suffix(".xlsx"), tmp_path) >= 3
     # the sector and women-and-men figures are the département's, and the portrait says so
     assert "Finistère" in text and "ne publie ni les secteurs" in text
 

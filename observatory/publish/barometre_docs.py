@@ -440,8 +440,9 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
     )
     change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, workdir / "carte.svg")
 
-    def figure(titre, unite, lecture_fig, chart=None, carte=None, table=None, alt_text=""):
+    def figure(fig_id, titre, unite, lecture_fig, chart=None, carte=None, table=None, alt_text=""):
         return {
+            "id": fig_id,
             "titre": titre,
             "unite": unite,
             "chart": chart,
@@ -525,6 +526,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             ],
             "figures": [
                 figure(
+                    "chiffres-cles",
                     "Effectifs salariés et évolution sur un an",
                     "Unité : nombre de salariés, %",
                     lecture,
@@ -539,6 +541,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             "kpis": [],
             "figures": [
                 figure(
+                    "serie-longue",
                     f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
                     "Unité : indice base 100 au premier trimestre publié",
                     lecture_serie,
@@ -554,6 +557,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             "kpis": [],
             "figures": [
                 figure(
+                    "familles",
                     f"Évolution sur un an de l'effectif salarié par famille, fin {t.replace('-', ' ')}",
                     "Unité : %, nombre de salariés",
                     lecture_familles,
@@ -579,6 +583,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             "kpis": [],
             "figures": [
                 figure(
+                    "secteurs",
                     f"Évolution sur un an de l'effectif salarié par secteur, fin {t.replace('-', ' ')}",
                     "Unité : %, nombre de salariés",
                     lecture_secteurs,
@@ -598,6 +603,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             "kpis": [],
             "figures": [
                 figure(
+                    "departements",
                     f"Évolution sur un an de l'effectif salarié de l'ESS, fin {t.replace('-', ' ')}",
                     "Unité : %, nombre de salariés",
                     lecture_carte,
@@ -658,129 +664,191 @@ def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
     return dest
 
 
-def write_xlsx(b: Barometre, niveau: str, code: str, content: dict, dest: Path) -> Path:
-    """The figures of one publication as a workbook: one sheet per table, numbers as numbers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+KINDS = {"effectif_fin_trimestre": "nombre", "glissement_annuel": "evolution", "solde_annuel": "solde"}
+"""How each indicator of the baromètre is exported (the kinds of :mod:`~observatory.publish.documents`)."""
+DATA_DIR = "donnees"
+"""The CSV behind each figure: ``<semester>/donnees/<france|region-XX>/<figure>.csv``."""
+
+
+def exported(cell: Cell, indicateur: str):
+    """A baromètre cell as the documents' exporters take it (:class:`~observatory.publish.documents.Cell`):
+    the same number, ``s`` when secret, empty in the CSV (``n.d.`` in the workbook) when not available."""
+    from observatory.publish import documents
+
+    kind = KINDS[indicateur]
+    if cell.statut in SECRET_STATUTS:
+        return documents.Cell(None, cell.statut, kind)
+    if not cell.published:
+        return documents.Cell(None, "absent", kind)
+    return documents.Cell(cell.valeur, "publie", kind)
+
+
+def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tuple[str, object]]:
+    """The data behind each figure of one publication, in the PDF's order: ``[(sheet name, Figure)]``.
+
+    Each is a :class:`~observatory.publish.documents.Figure` (id = the PDF figure's, rows of cells read from
+    the published table) so the workbook and the CSV are written from the same rows, by the panoramas'
+    writers; its ``alt`` is the chart's alternative text in the PDF.
+    """
+    from observatory.publish import documents
 
     t, t1 = b.last, b.previous
     libelle = b.libelle(niveau, code)
-    wb = Workbook()
-    wb.remove(wb.active)
+    figs = {f["id"]: f for s in content["sections"] for f in s["figures"]}
+    head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
 
-    def sheet(name: str, title: str, head: list[str], rows: list[list]):
-        ws = wb.create_sheet(name)
-        ws.append([title])
-        ws["A1"].font = Font(bold=True)
-        ws.append([CHAMP])
-        ws.append([SOURCE])
-        ws.append([])
-        ws.append(head)
-        for cell in ws[5]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            ws.append(row)
-        for row in ws.iter_rows(min_row=6):
-            for cell in row:
-                if isinstance(cell.value, float) and head[cell.column - 1].startswith("Évolution"):
-                    cell.value = round(cell.value * 100, 1) + 0.0  # percent 0–100, as in the table
-                    cell.number_format = '+0.0" %";-0.0" %";0.0" %"'
-                elif isinstance(cell.value, int | float):
-                    cell.number_format = "#,##0"
-        ws.append([])
-        ws.append([NOTE])
-        for line in notes.BAROMETRE:
-            ws.append([line])
-        ws.column_dimensions["A"].width = 42
-        return ws
+    def values(q, **kw) -> list:
+        return [exported(b.cell(niveau, code, i, q, **kw), i) for i in KINDS]
 
-    def v(cell: Cell):
-        if cell.published:
-            return cell.valeur
-        return fmt.SECRET if cell.statut in SECRET_STATUTS else fmt.MISSING
+    def table(fig_id: str, titre: str, columns: list[str], rows: list[list]):
+        f = figs.get(fig_id, {})
+        return documents.Figure(
+            fig_id,
+            titre,
+            f.get("unite", ""),
+            CHAMP,
+            f.get("lecture", ""),
+            columns,
+            rows,
+            alt=f.get("alt", ""),
+        )
 
     quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
-    head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
-    rows = [
+    chiffres = [[label, q, *values(q, champ=ch)] for ch, label in CHAMPS.items() for q in (t1, t)]
+    serie = [
         [
-            label,
             q,
             *(
-                v(b.cell(niveau, code, i, q, champ=ch))
-                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
+                exported(
+                    b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch), "effectif_fin_trimestre"
+                )
+                for ch in CHAMPS
             ),
         ]
-        for ch, label in CHAMPS.items()
-        for q in (t1, t)
+        for q in quarters
     ]
-    sheet(
-        "Chiffres clés",
-        f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}",
-        head,
-        rows,
-    )
-    rows = [
-        [
-            FAMILLES[f],
-            q,
-            *(
-                v(b.cell(niveau, code, i, q, famille=f))
-                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
-            ),
-        ]
+    familles = [
+        [FAMILLES[f], q, *values(q, famille=f)]
         for f in FAMILLES
         for q in (t1, t)
         if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", q) in b._cells
     ]
-    sheet("Familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], rows)
-    rows = [
-        [
-            lab,
-            CHAMPS[ch],
-            q,
-            *(
-                v(b.cell(niveau, code, i, q, champ=ch, secteur=s))
-                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
-            ),
-        ]
+    secteurs = [
+        [lab, CHAMPS[ch], q, *values(q, champ=ch, secteur=s)]
         for s, lab in _sectors(b)
         for ch in ("ess", "prive_hors_ess")
         for q in (t1, t)
     ]
-    sheet("Secteurs", f"Par secteur — {libelle}", ["Secteur", *head], rows)
-    rows = [
+    departements = [
         [
             d,
             b.libelle("departement", d),
             CHAMPS[ch],
             q,
-            *(
-                v(b.cell("departement", d, i, q, champ=ch))
-                for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
-            ),
+            *(exported(b.cell("departement", d, i, q, champ=ch), i) for i in KINDS),
         ]
         for d in _departements_of(b, niveau, code)
         for ch in ("ess", "prive_hors_ess")
         for q in (t1, t)
     ]
-    sheet("Départements", f"Par département — {libelle}", ["Code", "Département", *head], rows)
-    rows = [
-        [q, *(v(b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch)) for ch in CHAMPS)]
-        for q in quarters
+    return [
+        (
+            "Chiffres clés",
+            table(
+                "chiffres-cles",
+                f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}",
+                head,
+                chiffres,
+            ),
+        ),
+        (
+            "Série longue",
+            table(
+                "serie-longue",
+                f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
+                ["Trimestre", *CHAMPS.values()],
+                serie,
+            ),
+        ),
+        ("Familles", table("familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], familles)),
+        ("Secteurs", table("secteurs", f"Par secteur — {libelle}", ["Secteur", *head], secteurs)),
+        (
+            "Départements",
+            table(
+                "departements", f"Par département — {libelle}", ["Code", "Département", *head], departements
+            ),
+        ),
     ]
-    sheet(
-        "Série longue",
-        f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
-        ["Trimestre", *CHAMPS.values()],
-        rows,
-    )
+
+
+def write_csvs(tables: list[tuple[str, object]], csv_dir: Path) -> list[Path]:
+    """One CSV per figure, by the panoramas' writer (``;``, ``,`` decimals, UTF-8 BOM, ``s`` if secret)."""
+    from observatory.publish import documents
+
+    return [documents.write_csv(fig, Path(csv_dir) / f"{fig.id}.csv") for _sheet, fig in tables]
+
+
+def write_xlsx(tables: list[tuple[str, object]], dest: Path, csv_dir: Path | None = None) -> Path:
+    """The figures of one publication as a workbook: one sheet per figure, numbers as numbers.
+
+    Layout of a sheet (the panoramas'): the title, the field, the source, then (with ``csv_dir``) row 4 the
+    link to the figure's CSV, headers on row 5, data from row 6; after the data the notes and the chart's
+    description (its alternative text in the PDF). Percentages 0–100 (as in the table), ``s`` when secret,
+    ``n.d.`` when not available.
+    """
+    import os
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from observatory.publish.documents import export_value
+    from observatory.publish.xlsx import HEADER_ROW, NUMBER_FORMATS
+
+    dest = Path(dest)
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, fig in tables:
+        ws = wb.create_sheet(name)
+        ws.append([fig.titre])
+        ws["A1"].font = Font(bold=True)
+        ws.append([CHAMP])
+        ws.append([SOURCE])
+        if csv_dir is not None:
+            link = os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", dest.parent).replace(os.sep, "/")
+            ws.append([f"Données du graphique au format CSV : {link}"])
+            ws["A4"].hyperlink = link
+            ws["A4"].font = Font(underline="single", color="1A5A99")
+        else:
+            ws.append([])
+        ws.append(fig.columns)
+        for cell in ws[HEADER_ROW]:
+            cell.font = Font(bold=True)
+        for row in fig.rows:
+            ws.append([c if isinstance(c, str) else _sheet_value(c, export_value) for c in row])
+            for j, c in enumerate(row, start=1):
+                if not isinstance(c, str) and c.ok:
+                    ws.cell(ws.max_row, j).number_format = NUMBER_FORMATS[c.kind]
+        ws.append([])
+        ws.append([NOTE])
+        for line in notes.BAROMETRE:
+            ws.append([line])
+        if fig.alt:
+            ws.append([f"Description du graphique : {fig.alt}"])
+        ws.column_dimensions["A"].width = 42
     with atomic_path(dest) as tmp:
         wb.save(tmp)
+        tmp.chmod(0o644)
     return dest
 
 
+def _sheet_value(cell, export_value) -> object:
+    """A cell in the workbook: its exported number, ``s`` when secret, ``n.d.`` when not available."""
+    return fmt.MISSING if not cell.secret and cell.value is None else export_value(cell, 100.0)
+
+
 def build_barometre_docs(barometre_dir: Path, regions=None) -> list[Path]:
-    """Write ``france.pdf``/``.xlsx`` and ``region-<code>.pdf``/``.xlsx`` into ``barometre_dir``.
+    """Write ``france.pdf``/``.xlsx`` and ``region-<code>.pdf``/``.xlsx`` into ``barometre_dir``, and the CSV
+    behind each of their figures under ``donnees/<france|region-XX>/``.
 
     ``barometre_dir`` is a semester folder (``output/<millesime>/barometre/<AAAA-Sn>/``) holding the
     published ``indicateurs.parquet``; ``regions`` limits the régions (default: every région of the
@@ -798,5 +866,8 @@ def build_barometre_docs(barometre_dir: Path, regions=None) -> list[Path]:
             work = Path(tmp)
             content = territory_content(b, niveau, code, work)
             written.append(render_pdf(content, work, barometre_dir / f"{stem}.pdf"))
-            written.append(write_xlsx(b, niveau, code, content, barometre_dir / f"{stem}.xlsx"))
+        tables = data_tables(b, niveau, code, content)
+        csv_dir = barometre_dir / DATA_DIR / stem
+        written.append(write_xlsx(tables, barometre_dir / f"{stem}.xlsx", csv_dir))
+        written += write_csvs(tables, csv_dir)
     return written

@@ -327,6 +327,49 @@ def _lecture(spec: MapSpec, values: pd.DataFrame, millesime: int) -> str:
     return "Lecture : " + spec.lecture(de, _format_value(top["valeur"], top["unite"]), millesime)
 
 
+def map_alt(table: pd.DataFrame, spec: MapSpec) -> str:
+    """The text alternative of a national map, in French, from the cells it draws, as the map prints them.
+
+    What a sighted reader takes from it: the highest value (the map's "Lecture :" territory) and the lowest,
+    how many territories are under statistical secrecy or not available, then every territory's value from
+    the highest to the lowest (secret ones said "secret statistique", territories outside the source
+    "non disponible"). Written into the SVG (``<title>``/``<desc>``) and PNG files and shown beside the
+    map's links in the portal (:func:`observatory.publish.alt.listing`, the documents' wording).
+    """
+    from observatory.publish import alt
+
+    millesime = _millesime(table)
+    values = indicator_values(table, spec.indicateur, spec.niveau)
+    ref = cog.departements() if spec.niveau == "departement" else cog.regions()
+    code_col = "code_departement" if spec.niveau == "departement" else "code_region"
+    names = dict(zip(ref[code_col], ref["libelle"], strict=True))
+    by_code = values.set_index("code")
+    pub = values[values["valeur"].notna()].sort_values(["valeur", "code"], ascending=[False, True])
+    secret = [c for c in names if c in by_code.index and str(by_code.at[c, "statut"]).startswith("secret")]
+    nd = [c for c in names if c not in set(pub["code"]) and c not in secret]
+    level = "départements" if spec.niveau == "departement" else "régions"
+    unit = spec.unit[0].lower() + spec.unit[1:]
+    parts = [f"Carte de France, {millesime} : {spec.title[0].lower()}{spec.title[1:]} ({unit})."]
+    if len(pub):
+
+        def where(value: float) -> str:  # every territory at that value, in code order
+            return ", ".join(names.get(r.code, r.libelle) for r in pub[pub["valeur"] == value].itertuples())
+
+        top, low = pub.iloc[0], pub.iloc[-1]
+        parts.append(
+            f"La valeur la plus forte est {_format_value(top['valeur'], top['unite'])} ({where(top['valeur'])}), "
+            f"la plus faible {_format_value(low['valeur'], low['unite'])} ({where(low['valeur'])})."
+        )
+    if secret:
+        parts.append(f"{len(secret)} {level if len(secret) > 1 else level[:-1]} sous secret statistique.")
+    if nd:
+        parts.append(f"Non disponible : {', '.join(names[c] for c in nd)}.")
+    items = [(names.get(r.code, r.libelle), _format_value(r.valeur, r.unite)) for r in pub.itertuples()]
+    items += [(names[c], fmt.SECRET) for c in secret] + [(names[c], fmt.MISSING) for c in nd]
+    parts.append(alt.listing("Valeurs, de la plus forte à la plus faible", items))
+    return " ".join(parts)
+
+
 # --------------------------------------------------------------------------------------------- geometry
 class _Geo:
     """Layers of one rendering run: WGS 84, Lambert-93 for the metropolitan part, local CRS per DOM."""
@@ -659,16 +702,36 @@ def draw_map(table: pd.DataFrame, spec: MapSpec, cache_dir: Path | None = None, 
     return fig
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Write ``fig`` atomically; the format is the suffix of ``path`` (png, svg, pdf)."""
+def save_figure(fig, path: Path, title: str | None = None, description: str | None = None) -> Path:
+    """Write ``fig`` atomically; the format is the suffix of ``path`` (png, svg, pdf).
+
+    ``title`` and ``description`` (the map's text alternative, :func:`map_alt`) go into the file: the SVG's
+    ``<title>`` and ``<desc>`` (what a screen reader says of an SVG opened on its own), the PNG's ``Title``
+    and ``Description`` text chunks.
+    """
     import matplotlib
 
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
+    metadata = {"Title": title, "Description": description} if fmt == "png" and description else None
     with matplotlib.rc_context({"svg.fonttype": "none"}), atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=DPI, facecolor="white")
+        fig.savefig(tmp, format=fmt, dpi=DPI, facecolor="white", metadata=metadata)
+        if fmt == "svg" and description:
+            _describe_svg(tmp, title or "", description)
         os.chmod(tmp, 0o644)
     return path
+
+
+def _describe_svg(path: Path, title: str, description: str) -> None:
+    """Put ``<title>`` and ``<desc>`` first in the SVG's root element, with ``role="img"``."""
+    from xml.sax.saxutils import escape
+
+    text = path.read_text(encoding="utf-8")
+    start = text.index("<svg")
+    end = text.index(">", start)
+    head = text[start:end].replace("<svg", '<svg role="img" aria-labelledby="titre description"', 1)
+    tags = f'<title id="titre">{escape(title)}</title><desc id="description">{escape(description)}</desc>'
+    path.write_text(text[:start] + head + ">" + tags + text[end + 1 :], encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------- region map
@@ -815,9 +878,12 @@ def render_maps(table: pd.DataFrame, out_dir: Path, cache_dir: Path | None = Non
     geo = _Geo(cache_dir)
     cartes = Path(out_dir) / "cartes"
     written = []
+    millesime = _millesime(table)
     for spec in MAPS:
         fig = draw_map(table, spec, geo=geo)
+        description = map_alt(table, spec)
         for ext in ("png", "svg"):
-            written.append(save_figure(fig, cartes / f"{spec.name}.{ext}"))
+            path = cartes / f"{spec.name}.{ext}"
+            written.append(save_figure(fig, path, f"{spec.title}, {millesime}", description))
     written.append(write_geopackage(table, cartes / "indicateurs.gpkg", geo=geo))
     return written

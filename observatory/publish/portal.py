@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from observatory.errors import PublicationError
 from observatory.publish import fmt, notes
-from observatory.publish.maps import MAPS
+from observatory.publish.maps import MAPS, map_alt
 from observatory.reference import cog
 from observatory.warehouse import atomic_dir
 
@@ -62,6 +62,8 @@ class Product:
 
     title: str
     links: list[Link] = field(default_factory=list)
+    description: str = ""
+    """The text alternative of a picture (a map): shown beside its links, which it describes."""
 
     @property
     def available(self) -> bool:
@@ -146,6 +148,15 @@ class _Files:
         """Files directly in ``folder`` (relative) ending in ``.ext``, sorted."""
         return sorted(rel for rel in self.by_dir.get(folder, []) if rel.endswith(f".{ext}"))
 
+    def table(self):
+        """The published indicator table (``tables/indicateurs.parquet``), read once; None when absent."""
+        if not hasattr(self, "_table"):
+            import pandas as pd
+
+            path = self.all.get("tables/indicateurs.parquet")
+            self._table = None if path is None else pd.read_parquet(path)
+        return self._table
+
     def unclaimed(self) -> list[str]:
         return [rel for rel in self.all if rel not in self.claimed]
 
@@ -173,12 +184,17 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
         name = kind if code is None else f"{kind}-{code}"
         if not semesters:
             return [Product("Baromètre semestriel", [Link("PDF")])]
-        return [
-            files.product(
-                f"Baromètre {s.replace('-S', ', semestre ')}", f"barometre/{s}/{name}", ("pdf",), ("xlsx",)
+        out = []
+        for s in semesters:
+            title = f"Baromètre {s.replace('-S', ', semestre ')}"
+            out.append(files.product(title, f"barometre/{s}/{name}", ("pdf",), ("xlsx",)))
+            # the CSV behind each of its charts and tables, right after it
+            data = _figure_csvs(
+                files, f"barometre/{s}/donnees/{name}", f"{title} : données des graphiques (CSV)"
             )
-            for s in semesters
-        ]
+            if data is not None:
+                out.append(data)
+        return out
 
     france = Territory("france", "FR", "France")
     france.products.append(files.product("Égalité femmes-hommes", "egalite/france", ("pdf",)))
@@ -191,12 +207,13 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     )
     cartes = files.matching(r"cartes/(?!region-|departement-)[^/]+\.(png|svg|pdf)")
     stems = sorted({rel.rsplit(".", 1)[0] for rel in cartes})
-    titles = {spec.name: spec.title for spec in MAPS}
+    specs = {spec.name: spec for spec in MAPS}
     for stem in stems:
         name = stem.split("/", 1)[1]
-        title = titles.get(name, name.replace("-", " ").capitalize())
+        spec = specs.get(name)
+        title = spec.title if spec else name.replace("-", " ").capitalize()
         links = [files.link(rel) for rel in cartes if rel.rsplit(".", 1)[0] == stem]
-        france.products.append(Product(f"Carte : {title}", links))
+        france.products.append(Product(f"Carte : {title}", links, _map_description(files, spec)))
     if not stems:
         france.products.append(Product("Cartes", [Link("PNG"), Link("SVG")]))
     france.products.append(Product("Couches cartographiques", [files.link("cartes/indicateurs.gpkg")]))
@@ -237,6 +254,14 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     if custom:
         groups.append((Territory("groupe", "territoires", "Territoires à la demande"), custom))
     return france, groups
+
+
+def _map_description(files: _Files, spec) -> str:
+    """A national map's text alternative, from the published indicator table (the one in the map's files)."""
+    table = files.table()
+    if spec is None or table is None:
+        return ""
+    return map_alt(table, spec)
 
 
 def _epci_portraits(files: _Files, code_departement: str, nom_departement: str) -> list[Territory]:
@@ -297,12 +322,12 @@ def _custom_territories(files: _Files) -> list[Territory]:
     return sorted(out, key=lambda t: normalize(t.libelle))
 
 
-def _figure_csvs(files: _Files, folder: str) -> Product | None:
-    """The CSV behind each figure of a portrait (one file per figure in ``folder``)."""
+def _figure_csvs(files: _Files, folder: str, title: str = "Données des graphiques (CSV)") -> Product | None:
+    """The CSV behind each figure of a portrait or a baromètre (one file per figure in ``folder``)."""
     rels = files.in_dir(folder, "csv")
     if not rels:
         return None
-    return Product("Données des graphiques (CSV)", [files.link(r, r.rsplit("/", 1)[-1][:-4]) for r in rels])
+    return Product(title, [files.link(r, r.rsplit("/", 1)[-1][:-4]) for r in rels])
 
 
 @lru_cache(maxsize=1)

@@ -328,7 +328,7 @@ class Batch:
 
 def write_portrait(doc: Document, batch: Batch, pdf: Path, csv_dir: Path) -> list[Path]:
     """PDF, XLSX and one CSV per figure of a portrait; returns the paths."""
-    written = [batch.compile(doc, pdf), xlsx.write_workbook(doc, pdf.with_suffix(".xlsx"))]
+    written = [batch.compile(doc, pdf), xlsx.write_workbook(doc, pdf.with_suffix(".xlsx"), csv_dir=csv_dir)]
     for s in doc.sections:
         for f in s.figures:
             written.append(documents.write_csv(f, csv_dir / f"{f.id}.csv"))
