@@ -230,6 +230,53 @@ def _model(published, table, manifest, history, path: Path) -> documents.Documen
     return None
 
 
+def check_barometre_alts(path: Path, alts: list[str], printed: str) -> None:
+    """A baromètre PDF's figure texts are the model's, rebuilt from the published baromètre table; each says
+    its headline number as printed (in words when secret), and a figure with a table prints it."""
+    import tempfile
+
+    import pandas as pd
+
+    from observatory.publish import barometre_docs as bd
+
+    b = bd.Barometre(pd.read_parquet(path.parent / "indicateurs.parquet"), path.parent.name)
+    niveau, code = ("france", "FR") if path.stem == "france" else ("region", path.stem.split("-", 1)[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        content = bd.territory_content(b, niveau, code, Path(tmp))
+    figs = [f for sec in content["sections"] for f in sec["figures"] if f["chart"] or f["map"]]
+    assert alts == [f["alt"] for f in figs], path
+    for f in figs:
+        head = f["headline"]
+        if head is None:  # an empty chart
+            assert alt.NO_DATA in f["alt"].lower(), (path, f["id"])
+            continue
+        assert alt.said(head) in f["alt"], (path, f["id"], head)
+        if f["table"] is not None and head not in (fmt.SECRET, fmt.MISSING):
+            assert fmt.normalize(head) in printed, (path, f["id"], head)
+
+
+def test_barometre_pdf_is_pdf_ua_and_its_figures_state_their_headline(tmp_path):
+    """The micro baromètre (tests/test_barometre.py): PDF/UA-1 facts; each figure's text is the model's, says
+    its headline (the privé hors ESS series is secret: said in words), which a table prints."""
+    from observatory import barometre
+    from observatory.config import Settings
+    from observatory.publish.barometre_docs import build_barometre_docs
+    from tests.test_barometre import make_warehouse
+
+    settings = Settings(output_dir=tmp_path / "output", warehouse=tmp_path / "wh.duckdb", millesime=2023)
+    con = make_warehouse()
+    folder = barometre.build_barometre(con, settings, "2023-S2")["path"].parent
+    con.close()
+    build_barometre_docs(folder, regions=["53"])
+    pdf = folder / "region-53.pdf"
+    check_pdf_ua(pdf)
+    alts = figure_alts(pdf)
+    assert len(alts) == 4 and "Privé hors ESS : secret statistique" in alts[0]
+    check_barometre_alts(pdf, alts, layout_check.flat_text(pdf))
+    with pytest.raises(AssertionError):  # the check can fail: a text that lost its headline
+        check_barometre_alts(pdf, [alts[0].replace("75 au", "76 au"), *alts[1:]], layout_check.flat_text(pdf))
+
+
 def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published):
     """Each PDF: PDF/UA-1 facts in the file; each figure's alternative text is the model's, contains its
     headline number as the document prints it, and that number is printed in the document."""
@@ -251,6 +298,8 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
             for text in alts:
                 numbers = [n for n in NUMBER.findall(fmt.normalize(text)) if len(n) > 1]
                 assert any(n in printed for n in numbers) or "secret statistique" in text, (path, text)
+            if path.stem == "france" or path.stem in ("region-11", "region-53", "region-04"):
+                check_barometre_alts(path, alts, printed)
             n_figures += len(alts)
             continue
         figs = [f for s in doc.sections for f in s.figures if f.chart is not None or f.map_slot]
@@ -591,6 +640,23 @@ def test_portal_of_the_sample_run_passes_axe_core(published, browser):
     page = browser.new_page()
     page.goto((published.vintage / "portail" / "index.html").as_uri())
     assert _summary(axe_violations(page)) == []
+
+
+def test_portal_of_the_sample_run_describes_its_maps_and_links_the_barometre_data(published):
+    """Every map picture the portal links has its text alternative with the map's headline (the SVG holds the
+    same text); every CSV behind a baromètre figure is linked in its territory's entry."""
+    v = published.vintage
+    assert check_maps_described(v) == 2 * len(maps.MAPS)  # PNG and SVG of each national map
+    page = (v / "portail" / "index.html").read_text(encoding="utf-8")
+    csvs = sorted(v.glob("barometre/*/donnees/*/*.csv"))
+    assert csvs and len(csvs) == 5 * len(list(v.glob("barometre/*/*.pdf")))  # five figures per publication
+    for path in csvs:
+        rel = path.relative_to(v).as_posix()
+        stem = path.parent.name
+        anchor = "france-FR" if stem == "france" else f"region-{stem.split('-', 1)[1]}"
+        start = page.index(f'id="{anchor}"')
+        entry = page[start : page.index('class="territoire', start + 1)]
+        assert f'href="../{rel}"' in entry, rel
 
 
 def test_search_and_download_with_the_keyboard_alone(served, browser, vintage):
