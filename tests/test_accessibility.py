@@ -214,8 +214,11 @@ def test_a_chart_without_alternative_text_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------------------------ the sample run
 def _products(vintage_dir: Path) -> list[Path]:
+    """Every PDF of the run, but 20 of the ~1 250 EPCI portraits (all compiled by the same code)."""
+    portraits = sorted((vintage_dir / "portraits").glob("epci-*.pdf"))
     return sorted(
-        p for sub in ("panoramas", "egalite", "barometre") for p in (vintage_dir / sub).rglob("*.pdf")
+        [p for sub in ("panoramas", "egalite", "barometre") for p in (vintage_dir / sub).rglob("*.pdf")]
+        + portraits[:: max(1, len(portraits) // 20)]
     )
 
 
@@ -227,6 +230,10 @@ def _model(published, table, manifest, history, path: Path) -> documents.Documen
         return documents.plaquette_document(table, manifest, stem.split("-", 1)[1], history)
     if sub == "egalite":
         return documents.egalite_document(table, manifest)
+    if sub == "portraits":
+        from observatory.publish import portrait
+
+        return portrait.epci_document(table, manifest, stem.split("-", 1)[1])
     return None
 
 
@@ -286,7 +293,7 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
     history = documents.earlier_vintages(vintage_dir, table.millesime)
     pdfs = _products(vintage_dir)
     kinds = {p.parent.name if p.parent.name != vintage_dir.name else p.name for p in pdfs}
-    assert {"panoramas", "egalite"} <= kinds and any("barometre" in p.parts for p in pdfs)
+    assert {"panoramas", "egalite", "portraits"} <= kinds and any("barometre" in p.parts for p in pdfs)
     n_figures = 0
     for path in pdfs:
         check_pdf_ua(path)
@@ -302,7 +309,7 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
                 check_barometre_alts(path, alts, printed)
             n_figures += len(alts)
             continue
-        figs = [f for s in doc.sections for f in s.figures if f.chart is not None or f.map_slot]
+        figs = [f for s in doc.sections for f in s.figures if f.chart is not None or f.map_slot or f.bars]
         assert alts == [f.alt for f in figs], path
         for f, text in zip(figs, alts, strict=True):
             if f.headline is None:  # an empty chart (Mayotte has no establishment in the field)
@@ -346,7 +353,7 @@ def check_workbook_links(book: Path, root: Path) -> int:
     return len(figures)
 
 
-def test_every_chart_has_its_data_table_at_hand(published):
+def test_every_chart_of_the_sample_run_has_its_data_table_at_hand(published):
     """Each figure sheet of each workbook (panoramas, plaquettes, égalité, EPCI portraits, baromètre) links the
     figure's CSV (relative path), which holds its rows."""
     v = published.vintage

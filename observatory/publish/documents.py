@@ -1625,7 +1625,7 @@ def _is_pct_col(fig: Figure, i: int) -> bool:
 
 
 def _figure_json(fig: Figure, chart_path: str | None, map_info: dict | None) -> dict:
-    if (chart_path or (map_info or {}).get("path")) and not fig.alt:
+    if (chart_path or (map_info or {}).get("path") or fig.bars) and not fig.alt:
         raise PublicationError(f"figure {fig.id!r}: a chart or map without an alternative text")
     return {
         "id": fig.id,

@@ -32,7 +32,7 @@ import pandas as pd
 
 from observatory.api import read_indicators
 from observatory.errors import PublicationError
-from observatory.publish import charts, documents, layout_check, release, typst_pdf, xlsx
+from observatory.publish import alt, charts, documents, layout_check, release, typst_pdf, xlsx
 from observatory.publish.documents import (
     CHAMPS,
     Cell,
@@ -130,6 +130,16 @@ def _de(t: Territory) -> str:
     return f"du territoire « {t.libelle} »"
 
 
+def _bars_alt(subject: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> str:
+    """The alternative text of a :func:`_bars` chart (typst tags it as one figure): its values as printed."""
+    if len(series) == 1:
+        (cells,) = series.values()
+        return alt.listing(subject, [(lab, c.text()) for lab, c in zip(labels, cells, strict=True)])
+    return alt.grouped(
+        subject, labels, [(names[k], [c.text() for c in cells]) for k, cells in series.items()]
+    )
+
+
 def _bars(fig_id: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> dict:
     """A bar chart drawn by typst (``bar-chart`` of ``style.typ``): lengths relative to the largest value."""
     vmax = max((c.value for cells in series.values() for c in cells if c.ok and c.value), default=0) or 1
@@ -174,27 +184,28 @@ def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
         rows,
         note="Graphique : part de l'ESS dans l'emploi salarié privé et dans l'emploi salarié total.",
     )
-    fig.bars = _bars(
-        "comparaison",
-        [x.libelle for x in terr],
-        {
-            "prive": [x.get("part_emploi_prive") for x in terr],
-            "ess": [x.get("part_emploi_total") for x in terr],
-        },
-        {"prive": "Part de l'emploi salarié privé", "ess": "Part de l'emploi salarié total"},
+    labels = [x.libelle for x in terr]
+    series = {
+        "prive": [x.get("part_emploi_prive") for x in terr],
+        "ess": [x.get("part_emploi_total") for x in terr],
+    }
+    names = {"prive": "Part de l'emploi salarié privé", "ess": "Part de l'emploi salarié total"}
+    fig.bars = _bars("comparaison", labels, series, names)
+    fig.alt = _bars_alt(
+        f"Part de l'ESS dans l'emploi salarié {t.dans} et ses territoires de référence", labels, series, names
     )
+    fig.headline = series["prive"][0]
     return fig
 
 
-def fig_champs_bars(t: Territory) -> dict:
-    """Jobs at 31/12 by champ, as a native bar chart of the key-figure table."""
+def fig_champs_bars(t: Territory) -> tuple[dict, str]:
+    """Jobs at 31/12 by champ, as a native bar chart of the key-figure table, and its alternative text."""
     champs = ["ess", "prive_hors_ess", "public"]
-    return _bars(
-        "chiffres_cles",
-        [CHAMPS[c] for c in champs],
-        {"ess": [t.get("effectif_31_12", champ=c) for c in champs]},
-        {"ess": "Effectif salarié au 31/12"},
-    )
+    labels = [CHAMPS[c] for c in champs]
+    series = {"ess": [t.get("effectif_31_12", champ=c) for c in champs]}
+    names = {"ess": "Effectif salarié au 31/12"}
+    text = _bars_alt(f"Effectif salarié au 31/12 par champ {t.dans}", labels, series, names)
+    return _bars("chiffres_cles", labels, series, names), text
 
 
 def _has_breakdowns(t: Territory) -> bool:
@@ -223,7 +234,8 @@ def portrait_document(
     ]
     cles = fig_chiffres_cles(t, deps[0] if deps else fr, y)
     cles.chart, cles.note = None, "Graphique : effectif salarié au 31/12 par champ."
-    cles.bars = fig_champs_bars(t)
+    cles.bars, cles.alt = fig_champs_bars(t)
+    cles.headline = t.get("effectif_31_12")
     intro_cles = []
     if len(deps) > 1:
         intro_cles.append(
