@@ -363,14 +363,19 @@ def test_every_chart_of_the_sample_run_has_its_data_table_at_hand(published):
     books += portraits[:: max(1, len(portraits) // 20)]  # 20 of the ~1 250 EPCI portraits
     linked = sum(check_workbook_links(book, v) for book in books)
     assert linked >= 2 * len(books)
-    barometres = sorted(v.glob("barometre/*/*.xlsx"))
-    assert barometres
-    for book in barometres:  # one sheet per figure, each linking its CSV (the rows: tests/test_barometre.py)
-        import openpyxl
+    # the baromètre: one CSV per figure, every value equal to the semester's published table (s when secret)
+    import pandas as pd
 
-        for ws in openpyxl.load_workbook(book).worksheets:
-            target = book.parent / ws["A4"].hyperlink.target
-            assert target.is_file() and target.suffix == ".csv", (book, ws.title)
+    from tests.test_barometre import check_barometre_csvs
+
+    semesters = sorted(p.parent for p in v.glob("barometre/*/indicateurs.parquet"))
+    assert semesters
+    for folder in semesters:
+        pubs = [("france", "france", "FR")] + [
+            (p.stem, "region", p.stem.split("-", 1)[1]) for p in sorted(folder.glob("region-*.pdf"))
+        ]
+        seen = check_barometre_csvs(folder, pd.read_parquet(folder / "indicateurs.parquet"), pubs)
+        assert seen["s"] > 0 and seen["number"] > 0, (folder.name, seen)
 
 
 def test_portal_links_the_charts_data_beside_the_territory(tmp_path):

@@ -289,14 +289,6 @@ def test_publications_state_the_field_and_print_the_table(built, settings):
     assert rows[("Privé hors ESS", "2023-T4")] == ("s", "s", "s")
 
 
-def _cell(table, indicateur, trimestre, niveau, code, **keys):
-    """The table's row of a cell, or None when the table has no such cell."""
-    try:
-        return _row(table, indicateur, trimestre, niveau, code, **keys)
-    except AssertionError:
-        return None
-
-
 def _csv(path: Path) -> list[list[str]]:
     import csv
 
@@ -318,23 +310,27 @@ def _expected(row) -> str:
     return (str(int(v)) if v == int(v) else str(v)).replace(".", ",")
 
 
-def test_barometre_csv_per_figure_holds_the_published_cells(built):
-    """Every figure of the baromètre has its CSV (the panoramas' conventions), linked from its workbook sheet;
-    each value equals the published table's cell, a secret cell is written ``s``, never a number."""
+def check_barometre_csvs(folder: Path, table: pd.DataFrame, publications: list[tuple[str, str, str]]) -> dict:
+    """Each publication ``(stem, niveau, code)`` of a semester folder: its workbook's sheets link one CSV per
+    figure (``donnees/<stem>/``) holding the sheet's rows; every value of those CSV equals the published
+    table's cell (``s`` when secret, empty when not available or not in the table). Returns the counts of
+    secret, empty and numeric values checked."""
     from openpyxl import load_workbook
 
-    from observatory.publish.barometre_docs import CHAMPS, FAMILLES, build_barometre_docs
+    from observatory.publish.barometre_docs import CHAMPS, FAMILLES
     from observatory.reference.perimeter import secteurs
 
-    result, table = built
-    folder = result["path"].parent
-    build_barometre_docs(folder, regions=["53"])
+    keys = ["niveau", "code", "champ", "famille", "secteur", "indicateur", "trimestre"]
+    cells = {
+        k: row for k, row in zip(zip(*(table[c] for c in keys), strict=True), table.itertuples(), strict=True)
+    }
+    assert len(cells) == len(table)
     champ_of = {v: k for k, v in CHAMPS.items()}
     famille_of = {v: k for k, v in FAMILLES.items()}
     secteur_of = dict(zip(secteurs()["libelle_secteur"], secteurs()["secteur"], strict=True))
     inds = ["effectif_fin_trimestre", "glissement_annuel", "solde_annuel"]
     seen = {"s": 0, "": 0, "number": 0}
-    for stem, niveau, code in (("france", "france", "FR"), ("region-53", "region", "53")):
+    for stem, niveau, code in publications:
         csv_dir = folder / "donnees" / stem
         checks = 0
         for name, rows in ((p.stem, _csv(p)) for p in sorted(csv_dir.glob("*.csv"))):
@@ -343,32 +339,28 @@ def test_barometre_csv_per_figure_holds_the_published_cells(built):
             for r in body:
                 if name == "serie-longue":
                     assert head == ["Trimestre", *CHAMPS.values()]
-                    cells = [
-                        (_cell(table, "effectif_fin_trimestre", r[0], niveau, code, champ=champ_of[h]), v)
+                    pairs = [
+                        ((niveau, code, champ_of[h], "toutes", "tous", "effectif_fin_trimestre", r[0]), v)
                         for h, v in zip(head[1:], r[1:], strict=True)
                     ]
                 else:
-                    keys, q = {}, None
                     if name == "chiffres-cles":
-                        q, keys = r[1], {"champ": champ_of[r[0]]}
+                        q, key = r[1], (niveau, code, champ_of[r[0]], "toutes", "tous")
                     elif name == "familles":
-                        q, keys = r[1], {"famille": famille_of[r[0]]}
+                        q, key = r[1], (niveau, code, "ess", famille_of[r[0]], "tous")
                     elif name == "secteurs":
-                        q, keys = r[2], {"secteur": secteur_of[r[0]], "champ": champ_of[r[1]]}
+                        q, key = r[2], (niveau, code, champ_of[r[1]], "toutes", secteur_of[r[0]])
                     else:
                         assert name == "departements"
-                        q, keys = r[3], {"champ": champ_of[r[2]]}
-                    where = ("departement", r[0]) if name == "departements" else (niveau, code)
+                        q, key = r[3], ("departement", r[0], champ_of[r[2]], "toutes", "tous")
                     assert head[-3:] == [
                         "Effectif fin de trimestre",
                         "Évolution sur un an (%)",
                         "Solde sur un an",
                     ]
-                    cells = [
-                        (_cell(table, ind, q, *where, **keys), v) for ind, v in zip(inds, r[-3:], strict=True)
-                    ]
-                for row, written in cells:
-                    assert written == _expected(row), (stem, name, r, head)
+                    pairs = [((*key, ind, q), v) for ind, v in zip(inds, r[-3:], strict=True)]
+                for key, written in pairs:
+                    assert written == _expected(cells.get(key)), (stem, name, r, key)
                     seen["number" if written not in ("s", "") else written] += 1
                     checks += 1
         assert checks > 50, stem
@@ -381,6 +373,18 @@ def test_barometre_csv_per_figure_holds_the_published_cells(built):
         assert sorted(ws["A4"].hyperlink.target for ws in wb.worksheets) == sorted(
             f"donnees/{stem}/{p.name}" for p in csv_dir.glob("*.csv")
         )
+    return seen
+
+
+def test_barometre_csv_per_figure_holds_the_published_cells(built):
+    """Every figure of the baromètre has its CSV (the panoramas' conventions), linked from its workbook sheet;
+    each value equals the published table's cell, a secret cell is written ``s``, never a number."""
+    from observatory.publish.barometre_docs import build_barometre_docs
+
+    result, table = built
+    folder = result["path"].parent
+    build_barometre_docs(folder, regions=["53"])
+    seen = check_barometre_csvs(folder, table, [("france", "france", "FR"), ("region-53", "region", "53")])
     assert seen["s"] > 0 and seen[""] > 0 and seen["number"] > 0, seen
 
 
