@@ -245,11 +245,15 @@ def portrait_document(
         )
     fam = fig_familles(t, y, compact=True)
     fam.chart, fam.note = None, "Graphique : effectif salarié au 31/12 par famille."
-    fam.bars = _bars(
-        "familles",
-        [r[0] for r in fam.rows[:-1]],
-        {"ess": [r[2] for r in fam.rows[:-1]]},
-        {"ess": "Effectif salarié au 31/12"},
+    fam.bars = (  # no family with a headcount: no chart (typst tags no empty figure), the table says so
+        _bars(
+            "familles",
+            [r[0] for r in fam.rows[:-1]],
+            {"ess": [r[2] for r in fam.rows[:-1]]},
+            {"ess": "Effectif salarié au 31/12"},
+        )
+        if fam.rows[:-1]
+        else None
     )
     own = _has_breakdowns(t)
     src = t if own or not deps else deps[0]
