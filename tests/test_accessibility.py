@@ -511,6 +511,49 @@ def test_map_alt_says_secret_cells_in_words_and_states_the_extremes():
     assert f"{len(secret)} départements sous secret statistique" in text
 
 
+def test_each_national_map_has_its_data_table(tmp_path):
+    """``cartes/<map>.csv``: every territory of the map's level with the value drawn, equal to the table's cell
+    (computed apart with pandas), ``s`` when secret; the portal links it in the map's entry."""
+    import csv
+
+    from tests.fixtures_maps import fake_indicator_table, write_fake_vintage
+
+    table = fake_indicator_table()
+    for spec in maps.MAPS:
+        path = maps.write_map_csv(table, spec, tmp_path / f"{spec.name}.csv")
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f, delimiter=";"))
+        sel = table[
+            (table.niveau == spec.niveau)
+            & (table.indicateur == spec.indicateur)
+            & (table.champ == "ess")
+            & (table.famille == "toutes")
+            & (table.secteur == "tous")
+            & (table.tranche == "toutes")
+            & (table.sexe == "tous")
+            & (table.pcs == "toutes")
+        ].set_index("code")
+        assert len(rows) - 1 == (101 if spec.niveau == "departement" else 18)
+        n_secret = 0
+        for code, _name, written in rows[1:]:
+            cell = sel.loc[code] if code in sel.index else None
+            if cell is None or (cell.statut == "publie" and cell.valeur != cell.valeur):
+                assert written == "", (spec.name, code)
+            elif cell.statut.startswith("secret"):
+                assert written == "s", (spec.name, code)
+                n_secret += 1
+            else:
+                assert float(written.replace(",", ".")) == float(cell.valeur), (spec.name, code, written)
+        assert n_secret == int(sel.statut.str.startswith("secret").sum())
+    v = write_fake_vintage(tmp_path / "output")
+    (v / "cartes" / "part-ess-emploi-departements.csv").write_text("a;b\r\n", encoding="utf-8")
+    html = portal.build_portal(tmp_path / "output", 2023).read_text(encoding="utf-8")
+    entry = next(
+        li for li in re.findall(r'<li class="produit.*?</li>', html, re.DOTALL) if "Carte : Part" in li
+    )
+    assert 'href="../cartes/part-ess-emploi-departements.csv"' in entry
+
+
 def test_map_files_carry_their_text_alternative(tmp_path):
     """The SVG opens with ``<title>`` and ``<desc>`` (what a screen reader says of it), the PNG has it as its
     ``Description`` text."""

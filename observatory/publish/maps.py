@@ -836,6 +836,33 @@ def _label_departements(ax, part, inches_per_unit: float) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- outputs
+def write_map_csv(table: pd.DataFrame, spec: MapSpec, path: Path) -> Path:
+    """The data table of a national map: every territory of its level (code order) with the value it draws,
+    by the documents' CSV writer (``;``, ``,`` decimals, UTF-8 BOM, percentages 0–100, ``s`` when secret,
+    empty when not available)."""
+    from observatory.publish import documents
+
+    values = indicator_values(table, spec.indicateur, spec.niveau).set_index("code")
+    ref = cog.departements() if spec.niveau == "departement" else cog.regions()
+    code_col = "code_departement" if spec.niveau == "departement" else "code_region"
+    rows = []
+    for code, libelle in zip(ref[code_col], ref["libelle"], strict=True):
+        if code not in values.index:
+            cell = documents.Cell(None, "absent")
+        else:
+            v = values.loc[code]
+            pct = v["unite"] == "pourcent"
+            value = None if pd.isna(v["valeur"]) else float(v["valeur"]) / (100 if pct else 1)
+            statut = v["statut"] if str(v["statut"]).startswith("secret") or value is not None else "absent"
+            cell = documents.Cell(value, statut, "pourcent" if pct else "nombre")
+        rows.append([code, libelle, cell])
+    level = "Département" if spec.niveau == "departement" else "Région"
+    fig = documents.Figure(
+        spec.name, spec.title, spec.unit, spec.champ, "", ["Code", level, spec.title.split(",")[0]], rows
+    )
+    return documents.write_csv(fig, path)
+
+
 def write_geopackage(
     table: pd.DataFrame, path: Path, cache_dir: Path | None = None, geo: _Geo | None = None
 ) -> Path:
@@ -870,7 +897,8 @@ def write_geopackage(
 
 
 def render_maps(table: pd.DataFrame, out_dir: Path, cache_dir: Path | None = None) -> list[Path]:
-    """Render every national map of the vintage into ``out_dir/cartes/``: PNG and SVG, and the GeoPackage.
+    """Render every national map of the vintage into ``out_dir/cartes/``: PNG and SVG, the CSV of the values
+    each map draws, and the GeoPackage.
 
     ``out_dir`` is the vintage's publication folder (``output/<millesime>/``); ``table`` the published
     indicator table. Returns the paths written.
@@ -885,5 +913,6 @@ def render_maps(table: pd.DataFrame, out_dir: Path, cache_dir: Path | None = Non
         for ext in ("png", "svg"):
             path = cartes / f"{spec.name}.{ext}"
             written.append(save_figure(fig, path, f"{spec.title}, {millesime}", description))
+        written.append(write_map_csv(table, spec, cartes / f"{spec.name}.csv"))
     written.append(write_geopackage(table, cartes / "indicateurs.gpkg", geo=geo))
     return written

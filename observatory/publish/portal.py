@@ -205,7 +205,7 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
             [files.link("tables/indicateurs.csv"), files.link("tables/indicateurs.parquet")],
         )
     )
-    cartes = files.matching(r"cartes/(?!region-|departement-)[^/]+\.(png|svg|pdf)")
+    cartes = files.matching(r"cartes/(?!region-|departement-)[^/]+\.(png|svg|pdf|csv)")  # CSV: the map's data
     stems = sorted({rel.rsplit(".", 1)[0] for rel in cartes})
     specs = {spec.name: spec for spec in MAPS}
     for stem in stems:
