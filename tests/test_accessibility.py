@@ -425,10 +425,9 @@ def _image_descriptions(html: str) -> dict[str, str]:
     return out
 
 
-def map_headline(table, spec) -> str:
-    """The highest published value of a national map's cells (the map's "Lecture :" figure), computed with
-    pandas from the table, as the maps print it."""
-    sel = table[
+def map_cells(table, spec):
+    """The cells a national map draws (one per territory of its level), selected with pandas."""
+    return table[
         (table.niveau == spec.niveau)
         & (table.indicateur == spec.indicateur)
         & (table.champ == "ess")
@@ -437,8 +436,14 @@ def map_headline(table, spec) -> str:
         & (table.tranche == "toutes")
         & (table.sexe == "tous")
         & (table.pcs == "toutes")
-        & (table.statut == "publie")
     ]
+
+
+def map_headline(table, spec) -> str:
+    """The highest published value of a national map's cells (the map's "Lecture :" figure), computed with
+    pandas from the table, as the maps print it."""
+    sel = map_cells(table, spec)
+    sel = sel[sel.statut == "publie"]
     top = sel.valeur.astype(float).max()
     return fmt.pourcent(top / 100) if sel.unite.iloc[0] == "pourcent" else fmt.nombre(top)
 
@@ -523,16 +528,7 @@ def test_each_national_map_has_its_data_table(tmp_path):
         path = maps.write_map_csv(table, spec, tmp_path / f"{spec.name}.csv")
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f, delimiter=";"))
-        sel = table[
-            (table.niveau == spec.niveau)
-            & (table.indicateur == spec.indicateur)
-            & (table.champ == "ess")
-            & (table.famille == "toutes")
-            & (table.secteur == "tous")
-            & (table.tranche == "toutes")
-            & (table.sexe == "tous")
-            & (table.pcs == "toutes")
-        ].set_index("code")
+        sel = map_cells(table, spec).set_index("code")
         assert len(rows) - 1 == (101 if spec.niveau == "departement" else 18)
         n_secret = 0
         for code, _name, written in rows[1:]:
