@@ -234,6 +234,12 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
     names = {p.name for p in res.files}
     assert {"presque-tout.pdf", "presque-tout.xlsx", "indicateurs.parquet", "indicateurs.csv"} <= names
     assert any(p.parent.name == "donnees" for p in res.files)
+    # accessible: tagged PDF/UA-1 in French with described figures; the workbook links each figure's CSV
+    from tests.test_accessibility import check_pdf_ua, check_workbook_links
+
+    pdf = next(p for p in res.files if p.name == "presque-tout.pdf")
+    check_pdf_ua(pdf)
+    assert check_workbook_links(pdf.with_suffix(".xlsx"), pdf.parent) >= 3
     assert set(cells["niveau"]) == {"territoire"} and set(cells["libelle"]) == {"Presque tout"}
     assert res.slug in terr.read_registry(settings.warehouse, MILLESIME)
 
