@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from observatory.audit.lp import determined_cells, free_cells
+from observatory.audit.lp import determined_cells, free_cells_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, departements_of
 from observatory.audit.tables import _AUDIT_TREE, _champ_table_equations
@@ -46,6 +46,7 @@ def _lp_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findin
     None when hidden): each hidden cell determined exactly is appended to ``findings``."""
     cells = cells.copy()
     cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
+    tables = []
     for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
         sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
         if dim is None:
@@ -61,12 +62,8 @@ def _lp_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findin
             eqs = [([(d, x) for d in deps], (region, x)) for x in [*cats, total]]
             if cats:
                 eqs += [([(c, x) for x in cats], (c, total)) for c in [region, *deps]]
-            report.tables_checked += 1
-            report.hidden_checked += int(sum(v is None for v in values.values()))
-            for cell, v in determined_cells(values, eqs).items():
-                findings.append(
-                    f"hidden baromètre cell determined exactly ({trimestre}, {champ}, {dim}): {cell} = {v:g}"
-                )
+            tables.append((f"{trimestre}, {champ}, {dim}", values, eqs))
+    _determined_in(tables, report, findings)
     _barometre_champ_tables(cells, region_of, report, findings)
 
 
@@ -96,12 +93,21 @@ def _barometre_champ_tables(
         )
         for (q, niveau, code), g in t.groupby(["trimestre", "niveau", "code"], sort=True)
     ]
+    systems = []
     for name, col, head, members, g in tables:
         values = {k: (None if pd.isna(v) else float(v)) for k, v in zip(zip(col, g.champ), g.v)}
         if not members or not any(v is None for v in values.values()):
             continue
-        eqs = _champ_table_equations(tree, head, members, values)
+        systems.append((f"{name}, champs", values, _champ_table_equations(tree, head, members, values)))
+    _determined_in(systems, report, findings)
+
+
+def _determined_in(tables: list, report: AuditReport, findings: list) -> None:
+    """Each ``(name, values, equations)`` table checked: its hidden cells determined exactly are findings.
+    The cells most tables leave free are cleared by one joint LP (:func:`free_cells_many`)."""
+    frees = free_cells_many([(values, eqs) for _, values, eqs in tables])
+    for (name, values, eqs), free in zip(tables, frees, strict=True):
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
-        for cell, v in determined_cells(values, eqs, free=free_cells(values, eqs)).items():
-            findings.append(f"hidden baromètre cell determined exactly ({name}, champs): {cell} = {v:g}")
+        for cell, v in determined_cells(values, eqs, free=free).items():
+            findings.append(f"hidden baromètre cell determined exactly ({name}): {cell} = {v:g}")

@@ -37,6 +37,8 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6, free: set
     """
     from scipy.optimize import linprog
 
+    if all(v is not None or c in free for c, v in values.items()):
+        return {}  # every hidden cell already proven free: no LP
     hidden, a_eq, b_eq = _equality_system(values, equations)
     if not hidden:
         return {}
@@ -108,42 +110,133 @@ EXACT = 1e-6
 
 
 def free_cells(values: dict, equations: list) -> set:
-    """Hidden cells proven *not* determined, with one LP for the whole table instead of two per cell.
+    """Hidden cells proven *not* determined, with a few LPs for the whole table instead of two per cell.
 
-    One LP finds a solution ``x*`` of the table's equations whose smallest hidden cell ``t*`` is as large
-    as possible (``x ≥ t``, ``t ≤ 1``). For a hidden cell ``c``, ``d`` = the projection of the unit vector
-    of ``c`` on the null space of the equations: ``x* ± ε·d`` with ``ε = t*/max|d|`` still solves them
-    and stays ≥ 0, so ``c`` takes values at least ``2·ε·d_c`` apart. Cells whose range cannot be shown
-    above :data:`EXACT` this way (``t* = 0``: some cell is 0 in every solution, or ``d_c = 0``: fixed by
-    the equations) are left to :func:`lp_bounds`.
+    1. Support: LPs ``max Σ y``, ``0 ≤ y ≤ min(x, 1)`` over the hidden cells not yet seen positive, until no
+       more turns positive (most tables: one LP). The mean ``x̄`` of the solutions solves the equations and
+       is positive on every cell seen positive (the feasible set is convex).
+    2. For such a cell ``c``, ``d`` = the projection of its unit vector on the null space of the equations
+       restricted to those cells: ``x̄ ± ε·d`` with ``ε = min x̄ / max|d|`` still solves them and stays ≥ 0,
+       so ``c`` takes values at least ``2·ε·d_c`` apart.
+    Every cell returned has such a witness. Cells left out (0 in every solution found, or ``d_c = 0``: fixed
+    by the equations, or a range not shown above :data:`EXACT`) are left to :func:`lp_bounds` or
+    :func:`determined_cells`.
     """
-    from scipy.linalg import qr
+    return free_cells_many([(values, equations)])[0]
+
+
+def free_cells_many(systems: list) -> list[set]:
+    """:func:`free_cells` of each ``(values, equations)`` system, their support LPs solved as one
+    block-diagonal LP (independent blocks: the same solutions, one solver call instead of one per table)."""
+    from scipy import sparse
+
+    built = [_equality_system(values, equations) for values, equations in systems]
+    sizes = [len(hidden) for hidden, _, _ in built]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    n = int(offsets[-1])
+    if not n:
+        return [set() for _ in systems]
+    rows, cols, data, rhs = [], [], [], []
+    for i, (_, a, b) in enumerate(built):
+        r, c = np.nonzero(a)
+        rows.append(r + sum(len(x) for x in rhs))
+        cols.append(c + offsets[i])
+        data.append(a[r, c])
+        rhs.append(b)
+    m = sum(len(x) for x in rhs)
+    a_eq = sparse.csr_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n)
+    )
+    b_eq = np.concatenate(rhs)
+    found = _support(a_eq if m else None, b_eq, n)
+    if found is None:
+        if len(systems) == 1:  # inconsistent published figures: nothing is proven free
+            return [set()]
+        # one inconsistent table makes the joint LP infeasible: solve each table alone
+        return [free_cells_many([s])[0] for s in systems]
+    positive, x_mean = found
+    return [
+        _free_from_point(built[i], x_mean[offsets[i] : offsets[i + 1]], positive[offsets[i] : offsets[i + 1]])
+        for i in range(len(systems))
+    ]
+
+
+def _support(a_eq, b_eq: np.ndarray, n: int):
+    """Which of ``n`` cells ≥ 0 under ``a_eq x = b_eq`` (sparse, or None without equations) can be positive,
+    and a solution positive on all of them: LPs ``max Σ y``, ``0 ≤ y ≤ min(x, 1)`` over the cells not yet seen
+    positive, until no more turns positive; the mean of the solutions (the feasible set is convex). None when
+    the equations have no solution ≥ 0."""
+    from scipy import sparse
     from scipy.optimize import linprog
 
-    hidden, a_eq, b_eq = _equality_system(values, equations)
-    n = len(hidden)
-    if not n:
+    m = 0 if a_eq is None else a_eq.shape[0]
+    positive = np.zeros(n, bool)
+    total = np.zeros(n)
+    count = 0
+    while True:
+        todo = np.flatnonzero(~positive)
+        if not len(todo):
+            break
+        k = len(todo)
+        # variables x (n), y (k): max Σ y, y_i ≤ x_todo_i, 0 ≤ y ≤ 1
+        pick = sparse.csr_matrix((np.ones(k), (np.arange(k), todo)), shape=(k, n))
+        a_ub = sparse.hstack([-pick, sparse.identity(k)], format="csr")
+        kw = (
+            {"A_eq": sparse.hstack([a_eq, sparse.csr_matrix((m, k))], format="csr"), "b_eq": b_eq}
+            if m
+            else {}
+        )
+        obj = np.concatenate([np.zeros(n), -np.ones(k)])
+        res = linprog(
+            obj, A_ub=a_ub, b_ub=np.zeros(k), bounds=[(0, None)] * n + [(0, 1)] * k, method="highs", **kw
+        )
+        if res.status != 0:
+            return None
+        x = res.x[:n]
+        total += x
+        count += 1
+        new = (x > 1e-9) & ~positive
+        if not new.any():
+            break
+        positive |= new
+    return positive, total / max(count, 1)
+
+
+def determined_many(systems: list) -> list[dict]:
+    """:func:`determined_cells` of each ``(values, equations, also_free)`` system: the cells most tables leave
+    free cleared first by one joint LP (:func:`free_cells_many`); ``also_free``: unknowns that protect nothing
+    (they get no LP of their own)."""
+    frees = free_cells_many([(values, equations) for values, equations, _ in systems])
+    return [
+        determined_cells(values, equations, free=free | set(also))
+        for (values, equations, also), free in zip(systems, frees, strict=True)
+    ]
+
+
+def _free_from_point(system: tuple, x_mean: np.ndarray, positive: np.ndarray) -> set:
+    """The cells of ``system`` (hidden, A, b) shown free from ``x_mean``, a solution positive on ``positive``
+    (step 2 of :func:`free_cells`)."""
+    from scipy.linalg import qr
+
+    hidden, a_eq, b_eq = system
+    cols = np.flatnonzero(positive)
+    if not len(cols):
         return set()
-    obj = np.zeros(n + 1)
-    obj[-1] = -1.0
-    a_ub = np.hstack([-np.eye(n), np.ones((n, 1))])  # t − x_i ≤ 0
-    kw = {"A_eq": np.hstack([a_eq, np.zeros((len(b_eq), 1))]), "b_eq": b_eq} if len(b_eq) else {}
-    res = linprog(obj, A_ub=a_ub, b_ub=np.zeros(n), bounds=[(0, None)] * n + [(0, 1)], method="highs", **kw)
-    if res.status != 0 or res.x[-1] <= 1e-9:
-        return set()
-    t = res.x[-1]
-    # projector on the null space: I − Q Qᵀ, Q an orthonormal basis of the row space (pivoted QR of Aᵀ)
-    proj = np.eye(n)
+    x_bar = x_mean[cols]
+    # projector on the null space of the equations over those cells: I − Q Qᵀ, Q an orthonormal basis of the
+    # row space (pivoted QR of Aᵀ)
+    proj = np.eye(len(cols))
     if len(b_eq):
-        q, r, _ = qr(a_eq.T, mode="economic", pivoting=True)
+        q, r, _ = qr(a_eq[:, cols].T, mode="economic", pivoting=True)
         diag = np.abs(np.diag(r))
         rank = int((diag > diag[0] * 1e-9).sum()) if len(diag) and diag[0] > 0 else 0
         proj -= q[:, :rank] @ q[:, :rank].T
+    t = float(x_bar.min())
     free = set()
-    for i, c in enumerate(hidden):
+    for i, j in enumerate(cols):
         d = proj[:, i]
         if d[i] > 1e-12 and 2 * (t / np.abs(d).max()) * d[i] > EXACT:
-            free.add(c)
+            free.add(hidden[j])
     return free
 
 
@@ -228,8 +321,6 @@ def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0
        so a cell is fixed exactly when its unit vector lies in the row space: its component in the
        projection of random vectors on the null space (sparse least squares, LSQR) is then 0.
     """
-    from scipy import sparse
-    from scipy.optimize import linprog
     from scipy.sparse.linalg import lsqr
 
     hidden, a, b = _sparse_system(values, equations)
@@ -237,35 +328,10 @@ def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0
     if not n:
         return {}
     m = a.shape[0]
-    positive = np.zeros(n, bool)
-    points = []
-    while True:
-        todo = np.flatnonzero(~positive)
-        if not len(todo):
-            break
-        k = len(todo)
-        # variables: x (n), y (k); max Σ y; y_i ≤ x_todo_i; y ≤ 1
-        pick = sparse.csr_matrix((np.ones(k), (np.arange(k), todo)), shape=(k, n))
-        a_ub = sparse.hstack([-pick, sparse.identity(k)], format="csr")
-        a_eq = sparse.hstack([a, sparse.csr_matrix((m, k))], format="csr")
-        obj = np.concatenate([np.zeros(n), -np.ones(k)])
-        res = linprog(
-            obj,
-            A_ub=a_ub,
-            b_ub=np.zeros(k),
-            A_eq=a_eq if m else None,
-            b_eq=b if m else None,
-            bounds=[(0, None)] * n + [(0, 1)] * k,
-            method="highs",
-        )
-        if res.status != 0:  # inconsistent published figures: nothing can be bounded
-            return {}
-        x = res.x[:n]
-        points.append(x)
-        new = (x > 1e-9) & ~positive
-        if not new.any():
-            break
-        positive |= new
+    found = _support(a if m else None, b, n)
+    if found is None:  # inconsistent published figures: nothing can be bounded
+        return {}
+    positive, x_mean = found
     out = {hidden[j]: 0.0 for j in np.flatnonzero(~positive) if hidden[j] in watched}
     free = np.flatnonzero(positive)
     if not len(free):
@@ -279,7 +345,6 @@ def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0
             y = lsqr(sub.T, r, atol=1e-14, btol=1e-14, iter_lim=20 * (len(free) + m))[0] if m else np.zeros(0)
             d = r - (sub.T @ y if m else 0)
             moves = np.maximum(moves, np.abs(d))
-    x_mean = np.mean(points, axis=0)
     for j, f in enumerate(free):
         if moves[j] <= 1e-7 and hidden[f] in watched:
             out[hidden[f]] = float(x_mean[f])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from observatory.audit.lp import EXACT, _structural_zeros, determined_cells, free_cells, lp_bounds
+from observatory.audit.lp import _structural_zeros, determined_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import (
     AGE_BAND_UNPUBLISHED,
@@ -91,6 +91,7 @@ def _lp_checks(
         "tranche": None,
         "sexe": None,
     }
+    tables: list = []
     for indicateur in ("effectif_31_12", "etablissements_employeurs"):
         rows = published[published.indicateur == indicateur]
         for dim, spec in margins.items():
@@ -134,15 +135,18 @@ def _lp_checks(
                     if not any(v is None for v in values.values()):
                         continue
                     report.tables_checked += 1
-                    free = free_cells(values, eqs)
-                    report.hidden_checked += len(free)
-                    rest = [c for c, v in values.items() if v is None and c not in free]
-                    for cell, (lo, hi) in lp_bounds(values, eqs, rest).items():
-                        report.hidden_checked += 1
-                        if hi - lo <= EXACT:
-                            report.recoverable.append(
-                                f"hidden cell determined exactly ({indicateur}, {champ}, {dim}): {cell} = {lo:g}"
-                            )
+                    report.hidden_checked += int(sum(v is None for v in values.values()))
+                    tables.append((f"{indicateur}, {champ}, {dim}", values, eqs, ()))
+    _report_determined(tables, report)
+
+
+def _report_determined(tables: list, report: AuditReport) -> None:
+    """Each hidden cell determined exactly in one of ``tables`` (``(name, values, equations, also_free)``,
+    checked together: :func:`determined_many`) is a finding, named after its table."""
+    found = determined_many([(values, eqs, also) for _, values, eqs, also in tables])
+    for (name, *_), cells in zip(tables, found, strict=True):
+        for cell, v in cells.items():
+            report.recoverable.append(f"hidden cell determined exactly ({name}): {cell} = {v:g}")
 
 
 _AUDIT_TREE = (  # the champ tree, total = Σ parts (the audit's own statement of perimeter.md)
@@ -192,6 +196,7 @@ def _lp_checks_champs(
         & (published.pcs == DEFAULTS["pcs"])
     ]
 
+    tables: list = []
     for indicateur, nature in (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage")):
         rows = pub[pub.indicateur == indicateur]
         known = {
@@ -232,14 +237,13 @@ def _lp_checks_champs(
                     continue
                 eqs = _champ_table_equations(_AUDIT_TREE, head, members, values)
                 report.tables_checked += 1
-                # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
-                free = free_cells(values, eqs) | {k for k, v in values.items() if v is None and not mine[k]}
                 report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
-                for cell, v in determined_cells(values, eqs, free=free).items():
-                    report.recoverable.append(
-                        f"hidden cell determined exactly ({indicateur}, champs, {dim or 'territoire'}, {name}): "
-                        f"{cell} = {v:g}"
-                    )
+                # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
+                unwatched = {k for k, v in values.items() if v is None and not mine[k]}
+                tables.append(
+                    (f"{indicateur}, champs, {dim or 'territoire'}, {name}", values, eqs, unwatched)
+                )
+    _report_determined(tables, report)
 
 
 def _lp_checks_bands(
@@ -261,6 +265,7 @@ def _lp_checks_bands(
     if not t.indicateur.isin(codes).any():
         return
     t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
+    tables: list = []
     for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
         if (g.statut == "publie").all():
             continue
@@ -278,9 +283,6 @@ def _lp_checks_bands(
         eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, unpublished, "effectif_31_12"]]
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in values.values()))
-        # one LP clears most hidden cells at once (:func:`free_cells`); the others get their min / max LPs
-        free = free_cells(values, eqs) | {(c, unpublished) for c in geos}
-        for cell, v in determined_cells(values, eqs, free=free).items():
-            report.recoverable.append(
-                f"hidden cell determined exactly (age pyramid, {champ}, {sexe}): {cell} = {v:g}"
-            )
+        # jobs of unknown age protect nothing: no LP of their own
+        tables.append((f"age pyramid, {champ}, {sexe}", values, eqs, {(c, unpublished) for c in geos}))
+    _report_determined(tables, report)
