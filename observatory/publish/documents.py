@@ -605,6 +605,47 @@ def fig_familles(t: Territory, y: int, compact: bool = False) -> Figure:
     )
 
 
+def native_bars(fig_id: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> dict:
+    """A bar chart drawn by typst (``bar-chart`` of ``style.typ``): lengths relative to the largest value.
+
+    No image: a few boxes and the values as text, about 100× cheaper than a matplotlib SVG (a portrait or a
+    plaquette has several), tagged by the template as a figure with the :class:`Figure`'s ``alt``.
+    """
+    vmax = max((c.value for cells in series.values() for c in cells if c.ok and c.value), default=0) or 1
+    return {
+        "id": fig_id,
+        "series": [
+            {"label": names[k], "color": charts.COLORS.get(k, charts.COLORS["ensemble"])} for k in series
+        ],
+        "rows": [
+            {
+                "label": lab,
+                "values": [
+                    {"ratio": (cells[i].value / vmax) if cells[i].ok else 0, "text": cells[i].text()}
+                    for cells in series.values()
+                ],
+            }
+            for i, lab in enumerate(labels)
+        ],
+    }
+
+
+def native_familles(fam: Figure) -> Figure:
+    """:func:`fig_familles` with its chart drawn by typst (:func:`native_bars`): the headcount of each family,
+    in the table's order; no family with a headcount, no chart (typst tags no empty figure; the table says so).
+    """
+    fam.chart, fam.note = None, "Graphique : effectif salarié au 31/12 par famille."
+    rows = fam.rows[:-1]  # the last row is the ESS total
+    fam.bars = (
+        native_bars(
+            "familles", [r[0] for r in rows], {"ess": [r[2] for r in rows]}, {"ess": "Effectif salarié au 31/12"}
+        )
+        if rows
+        else None
+    )
+    return fam
+
+
 def _secteurs(t: Territory) -> list[str]:
     return [s for s in SECTEURS if t.get("effectif_31_12", secteur=s).statut != "absent"]
 
@@ -1428,7 +1469,7 @@ def panorama_document(
     pyr_intro, pyr_figs = pyramide_section_parts(t, y)
     sections = [
         Section("Chiffres clés", kpis=kpis, figures=[fig_chiffres_cles(t, fr, y)]),
-        Section("Les familles de l'ESS", figures=[fig_familles(t, y)]),
+        Section("Les familles de l'ESS", figures=[native_familles(fig_familles(t, y))]),
         Section("Les secteurs d'activité", figures=[fig_secteurs(t, y)]),
         Section("La taille des établissements", figures=[fig_tranches(t, y)]),
         Section("Les départements", figures=[fig_departements(table, t, y)]),
@@ -1517,7 +1558,7 @@ def plaquette_document(
             figures=[fig_chiffres_cles(d, reg, y)],
         ),
         Section("Poids dans la région", figures=[poids]),
-        Section("Les familles de l'ESS", figures=[fig_familles(d, y, compact=True)]),
+        Section("Les familles de l'ESS", figures=[native_familles(fig_familles(d, y, compact=True))]),
         Section("Les principaux secteurs", figures=[fig_secteurs(d, y, top=8)]),
         Section("Égalité femmes-hommes", figures=[fig_plaquette_fh(d, y)]),
         _methodologie(table, manifest, d, short=True),

@@ -131,34 +131,14 @@ def _de(t: Territory) -> str:
 
 
 def _bars_alt(subject: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> str:
-    """The alternative text of a :func:`_bars` chart (typst tags it as one figure): its values as printed."""
+    """The alternative text of a :func:`~.documents.native_bars` chart (typst tags it as one figure): its values
+    as printed."""
     if len(series) == 1:
         (cells,) = series.values()
         return alt.listing(subject, [(lab, c.text()) for lab, c in zip(labels, cells, strict=True)])
     return alt.grouped(
         subject, labels, [(names[k], [c.text() for c in cells]) for k, cells in series.items()]
     )
-
-
-def _bars(fig_id: str, labels: list[str], series: dict[str, list[Cell]], names: dict[str, str]) -> dict:
-    """A bar chart drawn by typst (``bar-chart`` of ``style.typ``): lengths relative to the largest value."""
-    vmax = max((c.value for cells in series.values() for c in cells if c.ok and c.value), default=0) or 1
-    return {
-        "id": fig_id,
-        "series": [
-            {"label": names[k], "color": charts.COLORS.get(k, charts.COLORS["ensemble"])} for k in series
-        ],
-        "rows": [
-            {
-                "label": lab,
-                "values": [
-                    {"ratio": (cells[i].value / vmax) if cells[i].ok else 0, "text": cells[i].text()}
-                    for cells in series.values()
-                ],
-            }
-            for i, lab in enumerate(labels)
-        ],
-    }
 
 
 def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
@@ -190,7 +170,7 @@ def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
         "ess": [x.get("part_emploi_total") for x in terr],
     }
     names = {"prive": "Part de l'emploi salarié privé", "ess": "Part de l'emploi salarié total"}
-    fig.bars = _bars("comparaison", labels, series, names)
+    fig.bars = documents.native_bars("comparaison", labels, series, names)
     fig.alt = _bars_alt(
         f"Part de l'ESS dans l'emploi salarié {t.dans} et ses territoires de référence", labels, series, names
     )
@@ -205,7 +185,7 @@ def fig_champs_bars(t: Territory) -> tuple[dict, str]:
     series = {"ess": [t.get("effectif_31_12", champ=c) for c in champs]}
     names = {"ess": "Effectif salarié au 31/12"}
     text = _bars_alt(f"Effectif salarié au 31/12 par champ {t.dans}", labels, series, names)
-    return _bars("chiffres_cles", labels, series, names), text
+    return documents.native_bars("chiffres_cles", labels, series, names), text
 
 
 def _has_breakdowns(t: Territory) -> bool:
@@ -243,18 +223,7 @@ def portrait_document(
             + ", ".join(f"{d.libelle} ({d.code})" for d in deps)
             + " ; il est comparé à chacun d'eux."
         )
-    fam = fig_familles(t, y, compact=True)
-    fam.chart, fam.note = None, "Graphique : effectif salarié au 31/12 par famille."
-    fam.bars = (  # no family with a headcount: no chart (typst tags no empty figure), the table says so
-        _bars(
-            "familles",
-            [r[0] for r in fam.rows[:-1]],
-            {"ess": [r[2] for r in fam.rows[:-1]]},
-            {"ess": "Effectif salarié au 31/12"},
-        )
-        if fam.rows[:-1]
-        else None
-    )
+    fam = documents.native_familles(fig_familles(t, y, compact=True))
     own = _has_breakdowns(t)
     src = t if own or not deps else deps[0]
     intro_detail = (
