@@ -1,6 +1,11 @@
 """Time the EPCI portraits of a vintage and one territory on demand (warm).
 
     python bench/bench_portraits.py OUTPUT_VINTAGE_DIR [--warehouse W] [--jobs 2] [--limit N] [--territoires K]
+    python bench/bench_portraits.py OUTPUT_VINTAGE_DIR --one-core N
+
+``--one-core N``: the first N EPCI portraits in this one process, each stage timed in CPU seconds of the
+process (all its threads, typst's included) and wall seconds: the per-portrait cost on one core, which a
+shared machine's load inflates less than the wall time (the load average is printed with it).
 
 EPCI portraits: every EPCI of the published table (or the first ``--limit``), built into a temporary folder
 by ``--jobs`` worker processes, each taking whole régions as the pipeline's région partitions do; the
@@ -67,6 +72,53 @@ def bench_epci(vintage: Path, jobs: int, limit: int | None) -> None:
     )
 
 
+def _write_csvs(doc: documents.Document, folder: Path) -> None:
+    for s in doc.sections:
+        for f in s.figures:
+            documents.write_csv(f, folder / f"{f.id}.csv")
+
+
+def bench_one_core(vintage: Path, n: int) -> None:
+    import os
+
+    from observatory.publish import xlsx
+
+    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    manifest = documents.read_manifest(vintage)
+    codes = table.codes("epci")[:n]
+    portrait.epci_places()  # the COG, read once per process: not a per-portrait cost
+    cpu = dict.fromkeys(("document", "pdf", "xlsx", "csv", "check"), 0.0)
+    wall = dict(cpu)
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-portraits-") as tmp:
+        out = Path(tmp)
+        (out / "build").mkdir()
+        batch = portrait.Batch(out / "build")
+        pdfs = {}
+
+        def timed(stage, fn, *args):
+            c, w = time.process_time(), time.perf_counter()
+            res = fn(*args)
+            cpu[stage] += time.process_time() - c
+            wall[stage] += time.perf_counter() - w
+            return res
+
+        for code in codes:
+            doc = timed("document", portrait.epci_document, table, manifest, code)
+            pdfs[code] = timed("pdf", batch.compile, doc, out / f"epci-{code}.pdf")
+            timed("xlsx", xlsx.write_workbook, doc, out / f"epci-{code}.xlsx", out / code)
+            timed("csv", _write_csvs, doc, out / code)
+        report = timed("check", portrait.check_portraits, table, pdfs)
+        if report.problems:
+            raise SystemExit("layout problems: " + "; ".join(report.problems[:5]))
+    per = {k: 1000 * v / len(codes) for k, v in cpu.items()}
+    print(
+        f"one core, {len(codes)} EPCI portraits (load average {load:.1f} → {os.getloadavg()[0]:.1f}): "
+        f"{sum(per.values()):.0f} ms CPU per portrait ({1000 * sum(wall.values()) / len(codes):.0f} ms wall): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in per.items())
+    )
+
+
 def bench_territories(vintage: Path, warehouse: Path, k: int) -> None:
     from observatory import territories as terr
     from observatory.config import Settings
@@ -109,7 +161,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--territoires", type=int, default=3)
     ap.add_argument("--skip-epci", action="store_true")
+    ap.add_argument("--one-core", type=int, default=None, metavar="N")
     args = ap.parse_args()
+    if args.one_core:
+        bench_one_core(args.vintage, args.one_core)
+        return
     if not args.skip_epci:
         bench_epci(args.vintage, args.jobs, args.limit)
     if args.warehouse is not None:
