@@ -1,6 +1,7 @@
 """Territory relations (issue #11): a département that is exactly the union of its EPCIs.
 
-The territory findings are reported by the audit, not yet blocking (see ``AuditReport``).
+The territory findings are blocking (``AuditReport.territory_blocking``): the protection proves the territory
+relations as one system (``observatory.secrecy.chains``; the chain case itself: ``test_secrecy_chains.py``).
 
 Planted disclosure: Martinique-like, a département of three EPCIs, the third of them one establishment.
 Published: the département, its région, two EPCIs; hidden: the third. Then the third = département − the
@@ -142,6 +143,7 @@ def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
     report = _audit(con, weak)
     found = [r for r in report.territory_findings if "249720061" in r]
     assert found, report.summary()
+    assert not report.passed  # blocking
     # the value given away is the true headcount of the lone establishment's EPCI
     true = truth[("epci", "249720061", "public", *secrecy.DEFAULTS.values(), "effectif_31_12")]
     assert any(r.endswith(f"= {true:g}") and "effectif_31_12" in r for r in found), found

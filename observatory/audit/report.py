@@ -10,10 +10,10 @@ class AuditReport:
     """Outcome of the audit: ``passed`` is False when any published cell breaks a rule or is recoverable.
 
     ``territory_findings`` are the hidden cells that the territory relations (every level as a union of
-    geographic atoms, EPCIs included: :mod:`observatory.audit.territories`) determine exactly. They are
-    reported, not yet blocking: the protection closes every single subtraction along these relations (a
-    département minus its other EPCIs) but does not yet prove the chains through EPCIs that straddle
-    départements or régions (issue #11). ``passed`` does not count them; :meth:`summary` says how many.
+    geographic atoms, EPCIs included: :mod:`observatory.audit.territories`) determine exactly; blocking
+    (``territory_blocking``, default True) since the protection proves those relations as one system
+    (``observatory.secrecy.chains``). ``cross_product_findings``: cells disclosed between the baromètre's
+    year-end quarter and the annual table; blocking (``cross_product_blocking``, default True).
     """
 
     published_checked: int = 0
@@ -27,10 +27,12 @@ class AuditReport:
     cross_product_checked: int = 0
     cross_product_findings: list = field(default_factory=list)
     cross_product_blocking: bool = True
+    territory_blocking: bool = True
 
     @property
     def passed(self) -> bool:
         blocking = self.cross_product_findings if self.cross_product_blocking else []
+        blocking = blocking + (self.territory_findings if self.territory_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
     def summary(self) -> str:
@@ -45,8 +47,8 @@ class AuditReport:
         if self.territory_systems:
             lines += [
                 (
-                    "  territory relations (France, régions, départements, EPCIs as unions of atoms; reported, "
-                    "not yet blocking):"
+                    "  territory relations (France, régions, départements, EPCIs as unions of atoms; "
+                    f"{'blocking' if self.territory_blocking else 'reported, not blocking'}):"
                 ),
                 (
                     f"    independent systems solved: {self.territory_systems}, hidden cells watched: "

@@ -68,11 +68,15 @@ closed along their own equations (:func:`_secondary_counts`). The baromètre's q
 same closure and 2-D repair (:func:`protect_additive`) and their own blocking audit
 (:func:`observatory.audit.audit_barometre`).
 
-Limitations: the 2-D proof covers the région × breakdown tables; the territory relations through atoms
-are closed (no equation with one hidden cell) but not proven: chains through EPCIs that straddle
-départements can still determine a cell, which the audit reports (``AuditReport.territory_findings``); tables with more than one breakdown, the
-champ tree, the sub-population and enterprise counts, and the age bands are protected by the closure (no
-equation with exactly one hidden cell), not proven by an LP.
+4. **Territory relations as one system** (:mod:`.chains`): the territory levels and their atoms, crossed with
+   the champ tree and the families, are proven as a whole after the look-ahead (chains through EPCIs that
+   straddle départements fix cells while every single equation holds two unknowns): a sparse null-space
+   test (LSQR) finds every watched cell (hidden published cells, primary cells) that the system fixes, the
+   first published cell in the complement order around it is hidden, then steps 2–3 again, to a fixed point.
+
+Limitations: the 2-D proof covers the région × breakdown tables and the territory proof the plain territory
+cells; tables with more than one breakdown, the sub-population and enterprise counts, and the age bands are
+protected by the closure (no equation with exactly one hidden cell), not proven by an LP.
 """
 
 from __future__ import annotations

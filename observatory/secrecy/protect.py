@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
@@ -183,7 +184,10 @@ def secondary(
         check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
         zero = structural_zeros(long, zero)
         tables = list(_tables_2d(cells, region_of, nature))
-        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value)
+        t1 = time.perf_counter()
+        territory = territory_system(long, cells)
+        timings[f"territory system {nature}"] = time.perf_counter() - t1
+        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value, territory)
         if nature == "montant":
             m = len(base)
             for j, b in enumerate(AGE_BANDS):

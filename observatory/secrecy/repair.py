@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from observatory.errors import SecrecyError
+from observatory.secrecy.chains import repair_chains
 from observatory.secrecy.closure import _close, _order
 from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
@@ -237,12 +238,18 @@ def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -
     return hidden, rounds
 
 
-def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[np.ndarray, int]:
+def _protect_lookahead(
+    long, tables, hidden0, cost, zero, tier, value, territory=None
+) -> tuple[np.ndarray, int]:
     """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
     equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
     whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
-    headline totals."""
+    headline totals. Then, when ``territory`` is given (``(system, published)`` of
+    :func:`observatory.secrecy.chains.territory_system`), the territory relations are proven as one system
+    and repaired, each round followed by the closure and the 2-D repair, until all hold (once, after the
+    look-ahead: each proof is a sparse solve over the whole territory system)."""
     proven: set = set()
+    tier0 = tier
     hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
     for _ in range(HEADLINE_PASSES):
         avoid = _headline_triggers(long, hidden, hidden0, tier)
@@ -255,6 +262,13 @@ def _protect_lookahead(long, tables, hidden0, cost, zero, tier, value) -> tuple[
         if (again & heads).sum() >= (hidden & heads).sum():
             break
         hidden, rounds = again, rounds + more
+    if territory is None:
+        return hidden, rounds
+    order = _order(cost, tier0)
+    primary = hidden0
+    while repair_chains(*territory, hidden, primary, zero | (value <= 0), order):
+        hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
+        rounds += more
     return hidden, rounds
 
 

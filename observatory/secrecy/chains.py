@@ -1,0 +1,181 @@
+"""The proof and repair of the territory relations as one system (step 3, after the 2-D tables).
+
+The closure (:func:`observatory.secrecy.closure._close`) leaves no equation with exactly one hidden cell, and
+the 2-D repair proves each région × breakdown table; neither sees the chains through the geographic atoms:
+an EPCI straddling two départements ties them (département = Σ its atoms, EPCI = Σ its atoms), and a cell
+can be fixed by a chain of such equations across the champ tree and the families while every single equation
+holds two unknown cells. This module takes that system — every equation of the protection whose cells are
+territory cells without secteur / tranche / sexe / pcs breakdown: territory levels and atoms, champ tree,
+families (the audit states the same relations on its own, ``observatory.audit.territories``) — proves it
+as a whole, and hides more published cells until no watched cell is fixed.
+
+The attacker's unknowns are the hidden cells and every cell never published (atoms, internal champs and
+territories), except cells known to be 0. Watched: the hidden published cells and every primary cell
+(published level or not).
+
+Proof (:func:`fixed_cells`): on the true values every unknown is positive, so the true point lies inside
+the feasible set, and an unknown is fixed exactly when its unit vector lies in the row space of the
+equations over the unknowns, i.e. when every vector of their null space is 0 on it. Random vectors
+projected on the null space (sparse least squares, LSQR, one BLAS thread) show every cell that is not
+fixed: on the sample the system is one component of some 20 000 unknowns, too large for the dense QR of
+the 2-D tables.
+
+Repair (:func:`repair_chains`): for each fixed cell, the first published cell in the complement order
+(:func:`observatory.secrecy.closure.importance`) among the nearest ones — in the equations that hold it, else
+in those of the unknown cells of these, and so on, along the local equations first (not France = Σ of a level) —
+is hidden, all at once; the caller closes again and calls it again, to a fixed point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import pandas as pd
+
+from observatory.errors import SecrecyError
+from observatory.reference.geography import ATOM_LEVEL
+from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
+
+log = logging.getLogger(__name__)
+
+#: The territory levels of the system: published levels, internal ones and the atoms.
+LEVELS = ("france", "region", "departement", "epci", "_geo_inconnu", "_epci_inconnu", ATOM_LEVEL)
+PUBLISHED_LEVELS = ("france", "region", "departement", "epci")
+#: Equation tags of the system (see :func:`observatory.secrecy.equations.equations`).
+TAGS = r"^(?:geo_|ch_|famille$)"
+#: An unknown that moves by less than this along every probe of the null space is fixed.
+FIXED_TOL = 1e-7
+PROBES = 3
+#: Equations not searched for complements (they hold every territory of a level).
+NATIONAL_TAGS = ("geo_france", "geo_epci")
+#: Equations crossed, through unknown cells, to find a published cell to hide near a fixed one.
+SEARCH_HOPS = 4
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread where ``threadpoolctl`` is installed: LSQR's many small vector operations
+    only contend across threads (ten times slower on two cores). Speed only: the result is the same."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def territory_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The equations of ``long`` (``eq``, ``cell``, ``sign``, ``tag``) that tie territory cells without
+    secteur / tranche / sexe / pcs breakdown, and the published flags of ``cells``' positions (published
+    level and champ). Positions beyond ``cells`` (age bands) are never part of the system."""
+    plain = cells.niveau.isin(LEVELS).to_numpy().copy()
+    for dim in ("secteur", "tranche", "sexe", "pcs"):
+        plain &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    published = (
+        plain & cells.niveau.isin(PUBLISHED_LEVELS).to_numpy() & cells.champ.isin(CHAMPS_PUBLIES).to_numpy()
+    )
+    cell = long.cell.to_numpy()
+    inside = np.zeros(len(cell), bool)
+    ok = cell < len(cells)
+    inside[ok] = plain[cell[ok]]
+    all_inside = pd.Series(inside).groupby(long["eq"].to_numpy()).transform("all").to_numpy()
+    tagged = long.tag.str.match(TAGS).to_numpy()
+    return long[all_inside & tagged].reset_index(drop=True), published
+
+
+def fixed_cells(system: pd.DataFrame, unknown: np.ndarray, watch: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Positions of the ``watch`` cells among the ``unknown`` ones that the equations of ``system`` fix
+    (module docstring); the other cells of the equations are known constants."""
+    from scipy import sparse
+    from scipy.sparse.linalg import lsqr
+
+    cell = system.cell.to_numpy()
+    u = unknown[cell]
+    if not (u & watch[cell]).any():
+        return np.array([], dtype=np.int64)
+    cols, col = np.unique(cell[u], return_inverse=True)
+    rows, row = np.unique(system["eq"].to_numpy()[u], return_inverse=True)
+    at = sparse.csr_matrix(
+        (system.sign.to_numpy()[u], (col, row)), shape=(len(cols), len(rows)), dtype="float64"
+    )
+    rng = np.random.default_rng(seed)
+    moves = np.zeros(len(cols))
+    with _one_blas_thread():
+        for _ in range(PROBES):
+            r = rng.standard_normal(len(cols))
+            y = lsqr(at, r, atol=1e-14, btol=1e-14, iter_lim=20 * (len(cols) + len(rows)))[0]
+            moves = np.maximum(moves, np.abs(r - at @ y))
+    fixed = cols[moves < FIXED_TOL]
+    return fixed[watch[fixed]]
+
+
+def repair_chains(
+    system: pd.DataFrame,
+    published: np.ndarray,
+    hidden: np.ndarray,
+    primary: np.ndarray,
+    zero: np.ndarray,
+    order: np.ndarray,
+) -> int:
+    """One round: the watched cells fixed by ``system``, and for each a published cell hidden (``hidden``
+    in place); returns the cells added (0: the system is proven). ``primary``: the cells hidden by a
+    primary rule (watched wherever they are); ``zero``: cells known to be 0 — structural zeros and empty
+    cells (constants, never unknowns: on the true values every unknown is then positive)."""
+    if not len(system):
+        return 0
+    n = len(published)
+    unknown = (hidden[:n] | ~published) & ~zero[:n]
+    watch = hidden[:n] & (published | primary[:n]) & ~zero[:n]
+    fixed = fixed_cells(system, unknown, watch)
+    if not len(fixed):
+        return 0
+    free = published & ~hidden[:n] & ~zero[:n]
+    # complements are searched along the local equations first: the national ones (France = Σ régions,
+    # Σ EPCIs) hold every territory, where the cheapest cell is anywhere and most often frees nothing here;
+    # they are searched only when nothing local is left (e.g. a one-département région hidden whole)
+    local = system[~system.tag.isin(NATIONAL_TAGS).to_numpy()]
+    graphs = [_graph(local), _graph(system)]
+    picks = set()
+    for target in fixed.tolist():
+        cands = []
+        for eqs_of, cells_of in graphs:
+            cands = _nearest(target, eqs_of, cells_of, free, unknown)
+            if cands:
+                break
+        if not cands:
+            raise SecrecyError(
+                f"secondary suppression: cell {target} is fixed by the territory relations and no published "
+                "cell near it is left to hide"
+            )
+        picks.add(min(cands, key=lambda c: (order[c], c)))
+    hidden[sorted(picks)] = True
+    log.info(
+        "territory relations: %d watched cells fixed (%s), %d cells hidden (%s)",
+        len(fixed),
+        fixed[:10].tolist(),
+        len(picks),
+        sorted(picks)[:10],
+    )
+    return len(picks)
+
+
+def _graph(system: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Cell → its equations, equation → its cells."""
+    eq, cell = system["eq"].to_numpy(), system.cell.to_numpy()
+    return pd.Series(eq).groupby(cell).agg(list), pd.Series(cell).groupby(eq).agg(list)
+
+
+def _nearest(
+    target: int, eqs_of: pd.Series, cells_of: pd.Series, free: np.ndarray, unknown: np.ndarray
+) -> list:
+    """The ``free`` cells nearest ``target``: in the equations holding it, else in those of the unknown
+    cells of these, and so on (breadth first, at most ``SEARCH_HOPS`` equations away)."""
+    frontier, seen = {target}, {target}
+    for _ in range(SEARCH_HOPS):
+        around = {c for a in frontier for e in eqs_of.get(a, []) for c in cells_of[e]} - seen
+        cands = [c for c in around if free[c]]
+        if cands or not around:
+            return cands
+        seen |= around
+        frontier = {c for c in around if unknown[c]}
+    return []
