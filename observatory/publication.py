@@ -94,10 +94,24 @@ def publish_indicators(
                 "csv_sha256": sha256(csv),
             }
         },
+        "cout_du_secret": secrecy_cost(con),
         **(extra or {}),
     }
     update_manifest(settings, **sections)
     return parquet
+
+
+def secrecy_cost(con) -> dict:
+    """What secrecy cost, per published level (``sql/indicators/cout_secret.sql``): the indicator table's
+    figures by statut and the share of jobs at 31/12 in hidden headcount cells (whole percent).
+
+    ``{"annuel": {niveau: {"cellules", "publie", "secret_primaire", "secret_secondaire",
+    "part_emploi_masque_pourcent"}}}``.
+    """
+    rel = run_sql(con, "indicators/cout_secret.sql")
+    cols = [d[0] for d in rel.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+    return {"annuel": {r.pop("niveau"): r for r in rows}}
 
 
 def read_manifest(settings: Settings) -> dict:

@@ -425,6 +425,36 @@ def test_published_columns_and_secret_values_empty(built):
     assert manifest["millesime"] == 2023 and manifest["tables"]["indicateurs"]["rows"] == len(df)
 
 
+def test_manifest_states_what_secrecy_cost(built):
+    """``cout_du_secret``: per level, the published table's figures by statut, and the share of jobs at
+    31/12 in hidden headcount cells (public + ESS + privé hors ESS, no breakdown), recomputed here with
+    pandas from the published table and the micro-dataset's jobs."""
+    settings, _, frames = built
+    df = pd.read_parquet(settings.vintage_output / "tables" / "indicateurs.parquet")
+    cost = json.loads((settings.vintage_output / "manifest.json").read_text())["cout_du_secret"]["annuel"]
+    assert set(cost) == {"france", "region", "departement", "epci"}
+    p = frames["postes"]
+    jobs = p[p.present_31_12]
+    area = {"france": None, "region": "code_region", "departement": "code_departement", "epci": "code_epci"}
+    for niveau, col in area.items():
+        t = df[df.niveau == niveau]
+        assert cost[niveau]["cellules"] == len(t)
+        for statut in ("publie", "secret_primaire", "secret_secondaire"):
+            assert cost[niveau][statut] == int((t.statut == statut).sum()), (niveau, statut)
+        head = t[(t.indicateur == "effectif_31_12") & t.champ.isin(["public", "ess", "prive_hors_ess"])]
+        for dim, total in {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous"}.items():
+            head = head[head[dim] == total]
+        head = head[head.pcs == "toutes"]
+        hidden = head[head.statut != "publie"]
+        champ_of = np.where(jobs.public, "public", np.where(jobs.ess, "ess", "prive_hors_ess"))
+        key = jobs[col] if col else pd.Series("FR", index=jobs.index)
+        cells = set(zip(hidden.code, hidden.champ))
+        in_hidden = [(k, c) in cells for k, c in zip(key, champ_of, strict=True)]
+        total = len(jobs) if niveau != "epci" else int(jobs[col].notna().sum())
+        expected = round(100 * sum(in_hidden) / total)
+        assert cost[niveau]["part_emploi_masque_pourcent"] == expected, niveau
+
+
 def test_rerun_gives_identical_csv_and_mask(built, tmp_path):
     settings, con, _ = built
     again = publish_sample(tmp_path)
