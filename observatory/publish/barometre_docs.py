@@ -812,45 +812,42 @@ def write_xlsx(tables: list[tuple[str, object]], dest: Path, csv_dir: Path | Non
     """
     import os
 
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     from observatory.publish.documents import export_value
-    from observatory.publish.xlsx import HEADER_ROW, NUMBER_FORMATS
+    from observatory.publish.xlsx import HEADER_ROW, NUMBER_FORMATS, new_workbook, relative_link, write_cell
 
     dest = Path(dest)
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, fig in tables:
-        ws = wb.create_sheet(name)
-        ws.append([fig.titre])
-        ws["A1"].font = Font(bold=True)
-        ws.append([CHAMP])
-        ws.append([SOURCE])
-        if csv_dir is not None:
-            link = os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", dest.parent).replace(os.sep, "/")
-            ws.append([f"Données du graphique au format CSV : {link}"])
-            ws["A4"].hyperlink = link
-            ws["A4"].font = Font(underline="single", color="1A5A99")
-        else:
-            ws.append([])
-        ws.append(fig.columns)
-        for cell in ws[HEADER_ROW]:
-            cell.font = Font(bold=True)
-        for row in fig.rows:
-            ws.append([c if isinstance(c, str) else _sheet_value(c, export_value) for c in row])
-            for j, c in enumerate(row, start=1):
-                if not isinstance(c, str) and c.ok:
-                    ws.cell(ws.max_row, j).number_format = NUMBER_FORMATS[c.kind]
-        ws.append([])
-        ws.append([NOTE])
-        for line in notes.BAROMETRE:
-            ws.append([line])
-        if fig.alt:
-            ws.append([f"Description du graphique : {fig.alt}"])
-        ws.column_dimensions["A"].width = 42
     with atomic_path(dest) as tmp:
-        wb.save(tmp)
+        wb = new_workbook(tmp)  # xlsxwriter: ~5x faster than openpyxl for these workbooks
+        bold = wb.add_format({"bold": True})
+        link_format = wb.add_format({"underline": 1, "font_color": "#1A5A99"})
+        formats = {kind: wb.add_format({"num_format": f}) for kind, f in NUMBER_FORMATS.items()}
+        for name, fig in tables:
+            ws = wb.add_worksheet(name)
+            write_cell(ws, 0, 0, fig.titre, bold)
+            write_cell(ws, 1, 0, CHAMP)
+            write_cell(ws, 2, 0, SOURCE)
+            if csv_dir is not None:
+                link = relative_link(
+                    os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", dest.parent).replace(os.sep, "/")
+                )
+                link.text = f"Données du graphique au format CSV : {link.text}"
+                ws.write_url(3, 0, link, link_format)
+            for j, col in enumerate(fig.columns):
+                write_cell(ws, HEADER_ROW - 1, j, col, bold)
+            r = HEADER_ROW  # 0-based: the row after the headers
+            for row in fig.rows:
+                for j, c in enumerate(row):
+                    if isinstance(c, str):
+                        write_cell(ws, r, j, c)
+                    else:
+                        write_cell(ws, r, j, _sheet_value(c, export_value), formats[c.kind] if c.ok else None)
+                r += 1
+            r += 1  # an empty row, then the notes
+            for line in [NOTE, *notes.BAROMETRE] + ([f"Description du graphique : {fig.alt}"] if fig.alt else []):
+                write_cell(ws, r, 0, line)
+                r += 1
+            ws.set_column(0, 0, 42)
+        wb.close()
         tmp.chmod(0o644)
     return dest
 

@@ -64,6 +64,11 @@ def relative_link(path: str) -> Url:
     return url
 
 
+def new_workbook(path: str | Path) -> xlsxwriter.Workbook:
+    """An xlsxwriter workbook built in memory, where a text is never read as a formula, a link or a number."""
+    return xlsxwriter.Workbook(str(path), _OPTIONS)
+
+
 class _Formats:
     """The workbook's cell formats, made once per combination (xlsxwriter needs one object per style)."""
 
@@ -103,7 +108,7 @@ def _sheet_name(fig_id: str, used: set[str]) -> str:
     return name
 
 
-def _write(ws, row: int, col: int, value, fmt=None) -> None:
+def write_cell(ws, row: int, col: int, value, fmt=None) -> None:
     """One cell, 0-based, by the value's own type (text stays text, a number a number, ``None`` empty)."""
     if value is None or value == "":
         if fmt is not None:
@@ -137,7 +142,7 @@ def _notes_sheet(wb: xlsxwriter.Workbook, f: _Formats, intro: list[str], used: s
         lines += [notes.DEFINITIONS, *_definitions()]
     ws.set_column(0, 0, 140)
     for i, line in enumerate(lines):
-        _write(ws, i, 0, line, f.wrap_bold if line == notes.DEFINITIONS else f.wrap)
+        write_cell(ws, i, 0, line, f.wrap_bold if line == notes.DEFINITIONS else f.wrap)
 
 
 def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
@@ -150,7 +155,7 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _OPTIONS)
+        wb = new_workbook(tmp)
         f = _Formats(wb)
         toc = wb.add_worksheet("Sommaire")
         toc.write_string(0, 0, f"{doc.titre} — {doc.sous_titre} — {doc.millesime}", f.title)
@@ -165,7 +170,7 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                 name = _sheet_name(fig.id, used)
                 toc.write_url(r, 0, f"internal:'{name}'!A1", string=name)
                 toc.write_string(r, 1, section.titre)
-                _write(toc, r, 2, fig.titre)
+                write_cell(toc, r, 2, fig.titre)
                 csv_link = (
                     os.path.relpath(Path(csv_dir) / f"{fig.id}.csv", path.parent).replace(os.sep, "/")
                     if csv_dir is not None
@@ -175,9 +180,9 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                     toc.write_url(r, 3, relative_link(csv_link))
                 r += 1
                 ws = wb.add_worksheet(name)
-                _write(ws, 0, 0, fig.titre, f.title)
-                _write(ws, 1, 0, fig.unite)
-                _write(ws, 2, 0, fig.champ)
+                write_cell(ws, 0, 0, fig.titre, f.title)
+                write_cell(ws, 1, 0, fig.unite)
+                write_cell(ws, 2, 0, fig.champ)
                 if csv_link:
                     link = relative_link(csv_link)
                     link.text = f"Données du graphique au format CSV : {csv_link}"
@@ -191,7 +196,7 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                             if v.secret:
                                 ws.write_string(HEADER_ROW + i, j, "s", f.get(bold, right=True))
                             elif v.value is None:
-                                _write(ws, HEADER_ROW + i, j, None, f.get(bold))
+                                write_cell(ws, HEADER_ROW + i, j, None, f.get(bold))
                             else:  # percentages 0–100, as in the table and the CSV; publication precision
                                 ws.write_number(
                                     HEADER_ROW + i,
@@ -200,12 +205,12 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                                     f.get(bold, NUMBER_FORMATS.get(v.kind, "General")),
                                 )
                         else:
-                            _write(ws, HEADER_ROW + i, j, v, f.get(bold))
+                            write_cell(ws, HEADER_ROW + i, j, v, f.get(bold))
                 end = HEADER_ROW + len(fig.rows) + 1  # 0-based: one empty row after the data
                 ws.write_string(end, 0, SOURCE)
-                _write(ws, end + 1, 0, fig.lecture)
+                write_cell(ws, end + 1, 0, fig.lecture)
                 if fig.note:
-                    _write(ws, end + 2, 0, fig.note)
+                    write_cell(ws, end + 2, 0, fig.note)
                 if fig.has_secret:
                     ws.write_string(end + 3, 0, NOTE_SECRET)
                 if fig.alt:
@@ -223,8 +228,8 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
             if section.metadata:
                 r += 1
                 for k, v in section.metadata:
-                    _write(toc, r, 0, k, f.bold)
-                    _write(toc, r, 1, v)
+                    write_cell(toc, r, 0, k, f.bold)
+                    write_cell(toc, r, 1, v)
                     r += 1
                 _notes_sheet(wb, f, section.intro, used)
         wb.close()
