@@ -19,6 +19,7 @@ largest contributor falls to 85 %) while it was not before the territories were 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,11 +132,18 @@ def _columns(geo: Geography, cell: Cell) -> list[int] | None:
     return [a * k + i for a in sorted(atoms) for i in leaves]
 
 
-def bounds(geo: Geography, cells: list[Cell], targets: list[Cell]) -> dict[tuple, tuple[float, float]]:
+def bounds(
+    geo: Geography, cells: list[Cell], targets: list[Cell], narrow=None
+) -> dict[tuple, tuple[float, float]]:
     """Min and max of each target cell under every published cell of ``cells`` (x ≥ 0), by LP (HiGHS).
 
     Unknowns that sit in the same published cells and the same targets are merged first (exact: they only
     ever appear as their sum), which shrinks the LP to the pieces the published cells can tell apart.
+
+    ``narrow(key, lo, hi)``: with it, every LP solution is also read as a feasible point for all the targets;
+    a target whose values over the points found so far (``lo`` ≥ its min, ``hi`` ≤ its max) are already not
+    ``narrow`` gets no LP of its own, and that inner range is returned for it instead of its min and max (a
+    wider true range cannot be narrow either).
     """
     pub = [(c, cols) for c in cells if c.statut == "publie" and c.valeur is not None
            if (cols := _columns(geo, c)) is not None]  # fmt: skip
@@ -161,13 +169,21 @@ def bounds(geo: Geography, cells: list[Cell], targets: list[Cell]) -> dict[tuple
     a_eq = matrix(pub) if pub else None
     b_eq = np.array([c.valeur for c, _ in pub]) if pub else None
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
+    seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
     out = {}
-    for (t, _cols), v in zip(tgt, objectives, strict=True):
+    for k, ((t, _cols), v) in enumerate(zip(tgt, objectives, strict=True)):
+        key = (t.territoire, t.champ, t.famille)
+        if narrow is not None and seen_lo[k] <= seen_hi[k] and not narrow(key, seen_lo[k], seen_hi[k]):
+            out[key] = (float(seen_lo[k]), float(seen_hi[k]))
+            continue
         res = []
         for sign in (1.0, -1.0):
             r = linprog(sign * v, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
             res.append(sign * r.fun if r.status == 0 else (np.inf if sign < 0 else 0.0))
-        out[(t.territoire, t.champ, t.famille)] = (res[0], res[1])
+            if r.status == 0 and narrow is not None:  # a feasible point: every target's value there
+                at = objectives @ r.x
+                seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
+        out[key] = (res[0], res[1])
     return out
 
 
@@ -225,6 +241,16 @@ def _required(nature: str, value: float, largest: float, n: int) -> tuple[float,
     return (value * (1 - SAFETY), need_up)
 
 
+def _narrow(nature: str, truth: dict, primary: set, key: tuple, lo: float, hi: float) -> bool:
+    """The range [lo, hi] of the hidden cell ``key`` is narrower than its protection needs (``primary``: the
+    keys of the primary cells; ``truth``: key → (value, largest contribution))."""
+    value, largest = truth[key]
+    if key in primary:
+        need_lo, need_up = _required(nature, value, largest, 0)
+        return hi < need_up - TOL or (value > 0 and lo > need_lo + TOL)
+    return value > 0 and hi - lo < TOL
+
+
 def audit(
     etabs: pd.DataFrame,
     table: pd.DataFrame,
@@ -263,18 +289,16 @@ def audit(
             truth[(c.territoire, c.champ, c.famille)] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
                 primary.append(c)
-        b_after = bounds(geo, cells_after, hidden)
+        narrow = functools.partial(
+            _narrow, nature, truth, {(c.territoire, c.champ, c.famille) for c in primary}
+        )
+        # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
+        b_after = bounds(geo, cells_after, hidden, narrow=narrow)
         report.checked += len(hidden)
         for c in hidden:
             key = (c.territoire, c.champ, c.famille)
             lo, hi = b_after.get(key, (0.0, np.inf))
-            value, largest = truth[key]
-            if c in primary:
-                need_lo, need_up = _required(nature, value, largest, 0)
-                narrow = hi < need_up - TOL or (value > 0 and lo > need_lo + TOL)
-            else:
-                narrow = value > 0 and hi - lo < TOL
-            if not narrow:
+            if not narrow(key, lo, hi):
                 continue
             was = bounds(geo, cells_before, [c]).get(key)  # the same set, before the new territories
             if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
