@@ -12,7 +12,7 @@ Numbers are stored as numbers with a display format (``# ##0``, ``0,0 %`` — Ex
 reader's locale separators); shares are fractions formatted as percentages; a secret cell holds the text
 ``s``, a missing one is empty.
 
-Written with xlsxwriter, in memory (about 6× faster than openpyxl for these small workbooks: ~1 250 EPCI
+Written with xlsxwriter, in memory (3–4× faster than openpyxl for these small workbooks: ~1 250 EPCI
 portraits per vintage each have one); every value is written with its explicit type (a text is never read as a
 formula or a link).
 """
