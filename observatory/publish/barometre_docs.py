@@ -192,47 +192,17 @@ def series_chart(quarters: list[str], series: dict[str, list[float | None]], pat
 
 
 def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) -> Path:
-    """Horizontal bars of year-on-year changes (fractions) around 0, one bar per champ; ``s``/``n.d.`` shown."""
-    with matplotlib.rc_context(charts.STYLE):
-        k, n = len(series), len(labels)
-        fig, ax = _figure(0.6 + n * (0.15 * k + 0.12))
-        h = 0.8 / k
-        vals = [c.valeur for cells in series.values() for c in cells if c.published]
-        span = max((abs(v) for v in vals), default=0.01) or 0.01
-        for i, (champ, cells) in enumerate(series.items()):
-            ys = [n - 1 - j + ((k - 1) / 2 - i) * h for j in range(n)]
-            xs = [c.valeur if c.published else 0.0 for c in cells]
-            ax.barh(
-                ys,
-                xs,
-                height=h * 0.92,
-                color=charts.COLORS.get(champ, charts.COLORS["ensemble"]),
-                label=CHAMPS.get(champ, champ),
-            )
-            for y, x, c in zip(ys, xs, cells, strict=True):
-                ax.text(
-                    x + (span * 0.02 if x >= 0 else -span * 0.02),
-                    y,
-                    c.text("pourcent"),
-                    ha="left" if x >= 0 else "right",
-                    va="center",
-                    fontsize=charts.FONT_SIZE - 1,
-                    color=charts.TEXT,
-                    style="normal" if c.published else "italic",
-                )
-        ax.set_xlim(-span * 1.45, span * 1.45)
-        ax.axvline(0, color="#555555", linewidth=0.8)
-        ax.set_yticks(range(n), labels[::-1])
-        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 1)))
-        ax.grid(axis="x", color=charts.GRID, linewidth=0.6)
-        ax.set_axisbelow(True)
-        ax.tick_params(axis="y", length=0)
-        ax.spines["left"].set_visible(False)
-        if k > 1:
-            ax.legend(
-                loc="upper center", bbox_to_anchor=(0.5, -0.1 if n > 4 else -0.3), ncol=k, frameon=False
-            )
-        return _save(fig, path)
+    """Horizontal bars of year-on-year changes (fractions) around 0, one bar per champ; ``s``/``n.d.`` shown
+    (:func:`observatory.publish.charts.change_bars` on the cells' values and printed texts)."""
+    return charts.change_bars(
+        labels,
+        {
+            champ: [(c.valeur if c.published else None, c.text("pourcent")) for c in cells]
+            for champ, cells in series.items()
+        },
+        CHAMPS,
+        path,
+    )
 
 
 def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None) -> Path:
@@ -843,7 +813,9 @@ def write_xlsx(tables: list[tuple[str, object]], dest: Path, csv_dir: Path | Non
                         write_cell(ws, r, j, _sheet_value(c, export_value), formats[c.kind] if c.ok else None)
                 r += 1
             r += 1  # an empty row, then the notes
-            for line in [NOTE, *notes.BAROMETRE] + ([f"Description du graphique : {fig.alt}"] if fig.alt else []):
+            for line in [NOTE, *notes.BAROMETRE] + (
+                [f"Description du graphique : {fig.alt}"] if fig.alt else []
+            ):
                 write_cell(ws, r, 0, line)
                 r += 1
             ws.set_column(0, 0, 42)

@@ -321,3 +321,47 @@ def pyramid(
         ax.spines["left"].set_visible(False)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
         return _save(fig, path)
+
+
+def change_bars(
+    labels: list[str], series: dict[str, list[tuple[float | None, str]]], names: dict[str, str], path: Path
+) -> Path:
+    """Horizontal bars of year-on-year changes (fractions) around 0, one bar per series: each bar is
+    ``(value, text)`` — ``value`` None when not published (secret or not available: a bar of 0 with its
+    ``text`` in italics) — and ``names`` labels the series in the legend."""
+    with matplotlib.rc_context(STYLE):
+        k, n = len(series), len(labels)
+        fig, ax = _figure(0.6 + n * (0.15 * k + 0.12))
+        h = 0.8 / k
+        vals = [v for bars in series.values() for v, _ in bars if v is not None]
+        span = max((abs(v) for v in vals), default=0.01) or 0.01
+        for i, (key, bars) in enumerate(series.items()):
+            ys = [n - 1 - j + ((k - 1) / 2 - i) * h for j in range(n)]
+            xs = [v if v is not None else 0.0 for v, _ in bars]
+            ax.barh(
+                ys, xs, height=h * 0.92, color=COLORS.get(key, COLORS["ensemble"]), label=names.get(key, key)
+            )
+            for y, x, (v, text) in zip(ys, xs, bars, strict=True):
+                ax.text(
+                    x + (span * 0.02 if x >= 0 else -span * 0.02),
+                    y,
+                    text,
+                    ha="left" if x >= 0 else "right",
+                    va="center",
+                    fontsize=FONT_SIZE - 1,
+                    color=TEXT,
+                    style="normal" if v is not None else "italic",
+                )
+        ax.set_xlim(-span * 1.45, span * 1.45)
+        ax.axvline(0, color="#555555", linewidth=0.8)
+        ax.set_yticks(range(n), labels[::-1])
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: fmt.pourcent(v, 1)))
+        ax.grid(axis="x", color=GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        if k > 1:
+            ax.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.1 if n > 4 else -0.3), ncol=k, frameon=False
+            )
+        return _save(fig, path)

@@ -197,8 +197,15 @@ PCT_KINDS = {"pourcent", "evolution"}
 """Kinds holding fractions in a :class:`Cell`: exported in percent (0–100), as the indicator table stores
 them, in the CSV and the XLSX alike."""
 EXPORT_DECIMALS = {
-    "nombre": 0, "pourcent": 1, "evolution": 1, "euros": 0, "euros2": 1, "montant": -3, "rang": 0,
-    "fois": 1, "solde": 0,
+    "nombre": 0,
+    "pourcent": 1,
+    "evolution": 1,
+    "euros": 0,
+    "euros2": 1,
+    "montant": -3,
+    "rang": 0,
+    "fois": 1,
+    "solde": 0,
 }
 """Decimals of an exported figure by kind (percent kinds: of the percentage), the publication precision of
 ``observatory/reference/indicateurs.csv``: a figure a document derives (a share of two published counts)
@@ -638,7 +645,10 @@ def native_familles(fam: Figure) -> Figure:
     rows = fam.rows[:-1]  # the last row is the ESS total
     fam.bars = (
         native_bars(
-            "familles", [r[0] for r in rows], {"ess": [r[2] for r in rows]}, {"ess": "Effectif salarié au 31/12"}
+            "familles",
+            [r[0] for r in rows],
+            {"ess": [r[2] for r in rows]},
+            {"ess": "Effectif salarié au 31/12"},
         )
         if rows
         else None
@@ -1363,12 +1373,11 @@ def fig_evolution(t: Territory, y: int, history: list[Vintage], perimetre: str) 
     labels = [f"{a}-{b}" for a, b in itertools.pairwise(years)]
 
     def chart(path: Path) -> Path:
-        from observatory.publish import barometre_docs as bd
+        def bar(c: Cell) -> tuple[float | None, str]:
+            text = fmt.SECRET if c.secret else fmt.evolution(c.value) if c.ok else fmt.MISSING
+            return (c.value if c.ok else None, text)
 
-        def as_b(c: Cell) -> bd.Cell:
-            return bd.Cell(c.value if c.ok else None, c.statut if c.secret or c.ok else "non_disponible")
-
-        return bd.change_bars(labels, {c: [as_b(x) for x in changes[c]] for c in champs}, path)
+        return charts.change_bars(labels, {c: [bar(x) for x in changes[c]] for c in champs}, CHAMPS, path)
 
     return Figure(
         "evolution",
