@@ -134,12 +134,14 @@ def repair_chains(
     # Σ EPCIs) hold every territory, where the cheapest cell is anywhere and most often frees nothing here;
     # they are searched only when nothing local is left (e.g. a one-département région hidden whole)
     local = system[~system.tag.isin(NATIONAL_TAGS).to_numpy()]
-    graphs = [_graph(local), _graph(system)]
+    graphs = [_graph(local), None]  # the whole system's graph: built only if some target needs it
     picks = set()
     for target in fixed.tolist():
         cands = []
-        for eqs_of, cells_of in graphs:
-            cands = _nearest(target, eqs_of, cells_of, free, unknown)
+        for i in range(len(graphs)):
+            if graphs[i] is None:
+                graphs[i] = _graph(system)
+            cands = _nearest(target, *graphs[i], free, unknown)
             if cands:
                 break
         if not cands:
@@ -159,15 +161,20 @@ def repair_chains(
     return len(picks)
 
 
-def _graph(system: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Cell → its equations, equation → its cells."""
+def _graph(system: pd.DataFrame) -> tuple[dict, dict]:
+    """Cell → its equations, equation → its cells (each list in the system's row order)."""
     eq, cell = system["eq"].to_numpy(), system.cell.to_numpy()
-    return pd.Series(eq).groupby(cell).agg(list), pd.Series(cell).groupby(eq).agg(list)
+    return _lists(cell, eq), _lists(eq, cell)
 
 
-def _nearest(
-    target: int, eqs_of: pd.Series, cells_of: pd.Series, free: np.ndarray, unknown: np.ndarray
-) -> list:
+def _lists(keys: np.ndarray, values: np.ndarray) -> dict:
+    """``{key: [values of its rows]}`` (rows in their order), with one sort instead of a Python group-by."""
+    order = np.argsort(keys, kind="stable")
+    uniq, starts = np.unique(keys[order], return_index=True)
+    return dict(zip(uniq.tolist(), (v.tolist() for v in np.split(values[order], starts[1:])), strict=True))
+
+
+def _nearest(target: int, eqs_of: dict, cells_of: dict, free: np.ndarray, unknown: np.ndarray) -> list:
     """The ``free`` cells nearest ``target``: in the equations holding it, else in those of the unknown
     cells of these, and so on (breadth first, at most ``SEARCH_HOPS`` equations away)."""
     frontier, seen = {target}, {target}
