@@ -152,23 +152,10 @@ def semestre_label(semestre: str) -> str:
 # --------------------------------------------------------------------------------------------- charts
 
 
-def _figure(height_in: float) -> tuple[Figure, object]:
-    with matplotlib.rc_context(charts.STYLE):
-        fig = Figure(figsize=(charts.WIDTH_IN, height_in))
-        ax = fig.add_subplot()
-    return fig, ax
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    with matplotlib.rc_context(charts.STYLE):
-        fig.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04)
-    return path
-
-
 def series_chart(quarters: list[str], series: dict[str, list[float | None]], path: Path) -> Path:
     """Headcount of each champ as an index, base 100 at its first published quarter (gaps where secret)."""
     with matplotlib.rc_context(charts.STYLE):
-        fig, ax = _figure(2.6)
+        fig, ax = charts._figure(2.6)
         xs = list(range(len(quarters)))
         for champ, values in series.items():
             base = next((v for v in values if v), None)
@@ -188,7 +175,7 @@ def series_chart(quarters: list[str], series: dict[str, list[float | None]], pat
         ax.axhline(100, color="#888888", linewidth=0.6)
         ax.grid(axis="y", color=charts.GRID, linewidth=0.6)
         ax.legend(loc="upper left", frameon=False, ncol=len(series))
-        return _save(fig, path)
+        return charts._save(fig, path)
 
 
 def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) -> Path:
@@ -270,7 +257,7 @@ def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None
             frameon=False,
             fontsize=charts.FONT_SIZE - 1,
         )
-        return _save(fig, path)
+        return charts._save(fig, path)
 
 
 # -------------------------------------------------------------------------------------------- content
