@@ -93,4 +93,25 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         lines.append(
             f"run {run.run_id[:8]} of {run.job_name} ({pid=} on {HOST}) had died: marked failed, pool slots freed"
         )
+    return lines + free_slots_of_finished_runs(instance)
+
+
+def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Free the pool slots still claimed (or waited for) by runs that have finished. An executor stopped
+    between a slot's claim and its step's start (Ctrl-C or SIGTERM at that moment) leaves the claim behind, and
+    every later step of the pool would wait for it forever. Returns one line per run."""
+    storage = instance.event_log_storage
+    holders: dict[str, set[str]] = {}
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        for slot in [*info.claimed_slots, *info.pending_steps]:
+            holders.setdefault(slot.run_id, set()).add(pool)
+    lines = []
+    for run_id, pools in sorted(holders.items()):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            continue
+        storage.free_concurrency_slots_for_run(run_id)
+        status = run.status.value if run is not None else "deleted"
+        lines.append(f"run {run_id[:8]} ({status}) still held a slot of pool {', '.join(sorted(pools))}: freed")
     return lines

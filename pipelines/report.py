@@ -134,7 +134,38 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             if "DagsterExecutionInterruptedError" in msg:
                 return f"interrupted (Ctrl-C or SIGTERM) during step '{event.step_key}'"
             return _one_line(f"step '{event.step_key}' failed: {msg}")
+    if any(_interrupted(event) for event in events):
+        # the step processes were stopped before they could report a failure of their own
+        running = _running_steps(events)
+        if not running:
+            return "interrupted (Ctrl-C or SIGTERM) before any step started"
+        return "interrupted (Ctrl-C or SIGTERM) during " + ", ".join(f"step '{key}'" for key in running)
     return "the run failed"
+
+
+def _interrupted(event: dg.DagsterEvent) -> bool:
+    """The executor's or the run's own word that a termination signal stopped it."""
+    message = event.message or ""
+    return (
+        event.event_type == dg.DagsterEventType.ENGINE_EVENT and "termination signal" in message
+    ) or (event.event_type == dg.DagsterEventType.RUN_FAILURE and "interrupted" in message)
+
+
+def _running_steps(events: list[dg.DagsterEvent]) -> list[str]:
+    """The steps launched (worker starting or started) and not finished, in the order they were launched."""
+    started: dict[str, None] = {}
+    for event in events:
+        if event.step_key is None:
+            continue
+        if event.event_type in (
+            dg.DagsterEventType.STEP_WORKER_STARTING,
+            dg.DagsterEventType.STEP_WORKER_STARTED,
+            dg.DagsterEventType.STEP_START,
+        ):
+            started.setdefault(event.step_key, None)
+        elif event.is_step_success or event.is_step_failure or event.is_step_skipped:
+            started.pop(event.step_key, None)
+    return list(started)
 
 
 def _one_line(text: str) -> str:

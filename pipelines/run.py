@@ -75,6 +75,8 @@ def _execute(job_fn, label: str, instance, run_config: dict, tags: dict) -> dict
         events = result.all_events
         success = result.success
         run_id = result.run_id
+    # an executor stopped between a pool slot's claim and its step's start leaves the claim behind
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     elapsed = time.perf_counter() - t0
     step = step_summary(events, label, success, elapsed)
     step["run_id"] = run_id

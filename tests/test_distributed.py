@@ -236,7 +236,7 @@ def _celery_steps(home: Path) -> dict[str, set[str]]:
 
 
 def test_steps_ran_on_both_celery_workers(distributed, cluster, monkeypatch):
-    _, _, logs = distributed
+    _, logs, _ = distributed
     home = cluster[0] / "dagster_home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's dagster.yaml reads its base_dir from it
     seen = _celery_steps(home)

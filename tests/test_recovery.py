@@ -96,3 +96,22 @@ def test_a_live_run_and_a_reused_pid_are_told_apart(instance):
 def test_dagster_yaml_turns_on_run_monitoring(instance):
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_settings.get("free_slots_after_run_end_seconds", 0) > 0
+
+
+def test_a_slot_left_by_a_finished_run_is_freed_and_a_live_runs_kept(instance):
+    # Ctrl-C / SIGTERM between a slot's claim and its step's start: the run is FAILURE, its claim stays, and
+    # every later writer step would wait for it forever (seen with `kill -TERM` 12 s into a run)
+    stopped = _run(instance, _dead_pid(), "reference_tables")
+    instance.report_run_failed(stopped, "interrupted")
+    live = _sleeper("observatory")
+    try:
+        running = _run(instance, live.pid, "staging")  # a live run waits for the slot: its claim stays
+        lines = reap_dead_runs(instance)
+        assert lines == [f"run {stopped.run_id[:8]} (FAILURE) still held a slot of pool {POOL}: freed"]
+        holders = {s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+        pending = {s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).pending_steps}
+        assert stopped.run_id not in holders | pending
+        assert running.run_id in holders | pending
+        assert reap_dead_runs(instance) == []
+    finally:
+        live.kill()
