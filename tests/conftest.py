@@ -48,14 +48,31 @@ FIXTURE_MARKS = {
 }
 
 
+# Tests that use these fixtures run on one pytest-xdist worker, so that the session's run is made once.
+SESSION_RUN_FIXTURES = ("published", "published_copy")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         names = set(MODULE_MARKS.get(module, ()))
-        for fixture in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture in fixtures:
             names.update(FIXTURE_MARKS.get(fixture, ()))
         for name in sorted(names):
             item.add_marker(getattr(pytest.mark, name))
+        # `make test` spreads the tests over two processes (pytest-xdist, `--dist loadgroup`): the users of
+        # the session's run in one group, the other tests by module (a module's fixtures are built once)
+        group = "session-run" if any(f in fixtures for f in SESSION_RUN_FIXTURES) else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_collection_finish(session) -> None:
+    """Under ``--dist loadgroup``, stop when pytest-xdist could not tag the groups (it rewrites node ids; a
+    pytest that builds them otherwise loses the groups, and every process would make the session's run)."""
+    if getattr(session.config.option, "loadgroup", False) and session.items and "@" not in session.items[0].nodeid:
+        raise pytest.UsageError("pytest-xdist --dist loadgroup cannot group the tests with this pytest version")
 
 
 def require(condition: bool, reason: str) -> None:

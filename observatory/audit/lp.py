@@ -321,6 +321,7 @@ def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0
        so a cell is fixed exactly when its unit vector lies in the row space: its component in the
        projection of random vectors on the null space (sparse least squares, LSQR) is then 0.
     """
+    from scipy import sparse
     from scipy.sparse.linalg import lsqr
 
     hidden, a, b = _sparse_system(values, equations)
@@ -337,6 +338,11 @@ def determined_sparse(values: dict, equations: list, watched: set, seed: int = 0
     if not len(free):
         return out
     sub = a[:, free]
+    # each equation scaled to unit norm (equations with no free cell dropped): the same row space, so the
+    # same projection, in a few times fewer LSQR iterations (sums over hundreds of cells beside sums of two)
+    norms = np.sqrt(np.asarray(sub.multiply(sub).sum(axis=1)).ravel())
+    sub = (sparse.diags(1 / norms[norms > 0]) @ sub[norms > 0]).tocsr()
+    m = sub.shape[0]
     rng = np.random.default_rng(seed)
     moves = np.zeros(len(free))
     with _one_blas_thread():  # LSQR's many small vector norms: threads only contend (10x slower)

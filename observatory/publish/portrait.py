@@ -20,7 +20,6 @@ charts are drawn natively by typst (``bars`` in the figure JSON, ``bar-chart`` i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -362,8 +361,8 @@ def check_portraits(table: IndicatorTable, pdfs: dict[str, Path]) -> layout_chec
     return report
 
 
-WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes that build and check EPCI portraits at once (``OBSERVATORY_WORKERS``; default: the cores, at most 2)."""
+WORKERS = release.WORKERS
+"""Processes that build and check EPCI portraits at once (:data:`observatory.publish.release.WORKERS`)."""
 _MIN_PER_WORKER = 40  # below this many portraits per process, starting a process costs more than it saves
 
 

@@ -21,6 +21,10 @@ from observatory.errors import PublicationError
 from observatory.publish import documents, layout_check
 from observatory.warehouse import writer_tag
 
+WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
+"""Processes that build publications at once (régions, EPCI portraits): ``OBSERVATORY_WORKERS``; default: the
+cores, at most 2 (each holds the indicator table and one document at a time: well under 1 GB)."""
+
 
 @dataclass
 class Release:
@@ -89,3 +93,33 @@ def publish_regions(
     }
     final["egalite"] = final_paths(written["egalite"], staging, vintage)
     return Release(final, report, moved)
+
+
+_TABLE: documents.IndicatorTable | None = None  # a worker's indicator table, read once per process
+
+
+def _read_table(vintage: Path) -> None:
+    global _TABLE
+    _TABLE = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+
+
+def _publish_one(vintage: Path, region: str) -> Release:
+    return publish_regions(vintage, [region], table=_TABLE)
+
+
+def publish_each_region(output_vintage_dir: str | Path, regions: list[str], workers: int = WORKERS) -> list[Release]:
+    """:func:`publish_regions` for each of ``regions`` (one release each, in their order), in ``workers``
+    fresh processes (``spawn``: the caller may be a Dagster step process with threads, which must not be
+    forked); each process reads the indicator table once. A région whose check fails raises its
+    :class:`PublicationError`; the régions already published stay published (each is atomic on its own)."""
+    vintage = Path(output_vintage_dir)
+    n = max(1, min(workers, len(regions)))
+    if n == 1:
+        table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+        return [publish_regions(vintage, [region], table=table) for region in regions]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_read_table, initargs=(vintage,)) as pool:
+        return list(pool.map(_publish_one, [vintage] * len(regions), regions))

@@ -41,9 +41,9 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
     regions = list(context.partition_keys)
     files, departements, pdfs = 0, [], {}
     vintage = _vintage_dir(observatory)
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")  # once for all régions
-    for region in regions:
-        written = release.publish_regions(vintage, [region], table=table).written
+    # the régions are built by release.WORKERS processes, each reading the table once
+    for region, published in zip(regions, release.publish_each_region(vintage, regions), strict=True):
+        written = published.written
         files += sum(len(v) for v in written["regions"].values())
         files += sum(len(v) for v in written["departements"].values())
         departements += sorted(written["departements"])
