@@ -219,10 +219,22 @@ class TerritoryAudit:
         return not self.problems
 
 
+def _leaves_of(etabs: pd.DataFrame):
+    """``(champ, famille) →`` the mask of the establishments in that cell's leaves, each computed once."""
+
+    @functools.cache
+    def leaves(champ: str, famille: str) -> np.ndarray:
+        return etabs["feuille"].isin(CELL_LEAVES[(champ, famille)]).to_numpy()
+
+    return leaves
+
+
 def _truth(
-    etabs: pd.DataFrame, members: np.ndarray, champ: str, famille: str
+    etabs: pd.DataFrame, members: np.ndarray, champ: str, famille: str, leaves=None
 ) -> tuple[float, float, float, int]:
-    sub = etabs[members & etabs["feuille"].isin(CELL_LEAVES[(champ, famille)]).to_numpy()]
+    if leaves is None:
+        leaves = _leaves_of(etabs)
+    sub = etabs[members & leaves(champ, famille)]
     return (
         float(len(sub)),
         float(sub["effectif"].sum()),
@@ -277,6 +289,7 @@ def audit(
     regions = _regions_of(communes, custom_after)
     geo = geography(communes, custom_after, regions)
     members_of = _members(etabs, custom_after)
+    leaves = _leaves_of(etabs)
     for nature in INDICATEURS:
         cells_after = published_cells(table, after, nature)
         cells_before = published_cells(table, before, nature)
@@ -284,7 +297,7 @@ def audit(
         # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
         primary, truth = [], {}
         for c in hidden:
-            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), c.champ, c.famille)
+            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), c.champ, c.famille, leaves)
             value = n if nature == "comptage" else eff
             truth[(c.territoire, c.champ, c.famille)] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
@@ -324,6 +337,8 @@ def _members(etabs: pd.DataFrame, custom: dict[str, tuple[str, ...]]):
         for n, c in (("region", "code_region"), ("departement", "code_departement"), ("epci", "code_epci"))
     }
 
+    # one mask per territory, asked for by every hidden cell of it (an isin over every establishment)
+    @functools.cache
     def members(name: str) -> np.ndarray:
         niveau, code = name.split(" ", 1)
         if niveau == "france":
