@@ -361,8 +361,6 @@ def check_portraits(table: IndicatorTable, pdfs: dict[str, Path]) -> layout_chec
     return report
 
 
-WORKERS = release.WORKERS
-"""Processes that build and check EPCI portraits at once (:data:`observatory.publish.release.WORKERS`)."""
 _MIN_PER_WORKER = 40  # below this many portraits per process, starting a process costs more than it saves
 
 
@@ -378,12 +376,12 @@ def _build_and_check(
 
 
 def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, layout_check.LayoutReport]:
-    """:func:`_build_and_check` over ``codes`` split between :data:`WORKERS` fresh processes (``spawn``: the
+    """:func:`_build_and_check` over ``codes`` split between :data:`release.WORKERS` fresh processes (``spawn``: the
     caller may be a Dagster step process with threads, which must not be forked)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    n = max(1, min(WORKERS, len(codes) // _MIN_PER_WORKER))
+    n = max(1, min(release.WORKERS, len(codes) // _MIN_PER_WORKER))
     if n == 1:
         return _build_and_check(vintage, staging, codes)
     chunks = [codes[i::n] for i in range(n)]
@@ -404,7 +402,7 @@ def publish_epci_portraits(output_vintage_dir: str | Path, regions: list[str] | 
     """Build, check and publish the EPCI portraits of ``regions`` (all when ``None``), staged as panoramas are.
 
     An EPCI goes with the région of most of its population. The portraits are built and checked by
-    :data:`WORKERS` processes. Returns ``{code: [final paths]}``.
+    :data:`release.WORKERS` processes. Returns ``{code: [final paths]}``.
     """
     vintage = Path(output_vintage_dir)
     epcis = read_indicators(vintage, filters=[("niveau", "==", "epci")])["code"]  # the workers read the table

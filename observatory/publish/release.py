@@ -107,7 +107,9 @@ def _publish_one(vintage: Path, region: str) -> Release:
     return publish_regions(vintage, [region], table=_TABLE)
 
 
-def publish_each_region(output_vintage_dir: str | Path, regions: list[str], workers: int = WORKERS) -> list[Release]:
+def publish_each_region(
+    output_vintage_dir: str | Path, regions: list[str], workers: int = WORKERS
+) -> list[Release]:
     """:func:`publish_regions` for each of ``regions`` (one release each, in their order), in ``workers``
     fresh processes (``spawn``: the caller may be a Dagster step process with threads, which must not be
     forked); each process reads the indicator table once. A région whose check fails raises its

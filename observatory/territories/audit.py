@@ -229,12 +229,9 @@ def _leaves_of(etabs: pd.DataFrame):
     return leaves
 
 
-def _truth(
-    etabs: pd.DataFrame, members: np.ndarray, champ: str, famille: str, leaves=None
-) -> tuple[float, float, float, int]:
-    if leaves is None:
-        leaves = _leaves_of(etabs)
-    sub = etabs[members & leaves(champ, famille)]
+def _truth(etabs: pd.DataFrame, members: np.ndarray, leaves: np.ndarray) -> tuple[float, float, float, int]:
+    """Establishments, headcount, largest contributor and rows of the establishments in both masks."""
+    sub = etabs[members & leaves]
     return (
         float(len(sub)),
         float(sub["effectif"].sum()),
@@ -297,7 +294,7 @@ def audit(
         # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
         primary, truth = [], {}
         for c in hidden:
-            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), c.champ, c.famille, leaves)
+            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), leaves(c.champ, c.famille))
             value = n if nature == "comptage" else eff
             truth[(c.territoire, c.champ, c.famille)] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
