@@ -21,9 +21,10 @@ sample: install
 run: sample
 	$(BIN)/observatory run --millesime $(MILLESIME)
 
-# Two pytest processes (pytest-xdist): the tests of the session's published run in one (it is made once), the
-# other modules in the other; the slowest steps are printed for the record.
-XDIST := -n 2 --dist loadgroup
+# Two pytest processes (pytest-xdist), taking groups of tests in the order tests/conftest.py gives them: the
+# session's published run is made once, by one process, while the other takes the modules that do not need it;
+# the slowest steps are printed for the record.
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
 test: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not pending" $(XDIST) --durations=25

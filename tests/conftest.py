@@ -3,7 +3,8 @@
 Expensive things are built once per session and shared:
 
 - ``sample_extracts``: generated raw extracts (``--fraction E2E_FRACTION --seed 42``), read-only;
-- ``published``: one whole ``observatory run`` on them (CLI, as a user would), read-only;
+- ``published``: one whole ``observatory run`` on them (CLI, as a user would), read-only; under pytest-xdist
+  both are made once for all processes (a file lock) — see the scheduling comment below;
 - ``published_copy``: a private copy of that run (extracts, warehouse, publication) for a test that runs the
   pipeline again, breaks something or kills a run, without paying for a first run of its own;
 - ``micro_published``: the hand-made micro-dataset (``tests/test_indicators.py``) through the indicators, the
@@ -17,10 +18,13 @@ the fixtures a test uses and from its module (:data:`MODULE_MARKS`), so a new te
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,12 +52,39 @@ FIXTURE_MARKS = {
 }
 
 
-# Tests that use these fixtures run on one pytest-xdist worker, so that the session's run is made once.
+# `make test` spreads the tests over two processes (pytest-xdist, `--dist loadgroup --no-loadscope-reorder`):
+# groups of tests, taken in the order below by whichever process is free. The session's run is made once, by the
+# first process that asks for it (a file lock: the other waits for it, or finds it made). The light users of
+# that run come first, so one process starts it at once while the other takes the slowest modules that do not
+# need it (about as long as the run); then the heavy users of the run, each module a group; then the rest, the
+# shortest, so that both processes end together. Measured times (`make test --durations`), to be kept roughly
+# in order when a module grows.
 SESSION_RUN_FIXTURES = ("published", "published_copy")
+SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 100, 97, 88 s
+SLOWEST_MODULES = (  # 114, 80, 69, 52, 52, 48 s
+    "test_barometre",
+    "test_secrecy_products",
+    "test_end_to_end",
+    "test_territories",
+    "test_audit",
+    "test_schedules_sensors",
+)
+
+
+def _place(module: str, uses_run: bool) -> tuple[str, tuple[int, int]]:
+    """The test's group and the group's place in the queue."""
+    if uses_run and module in SESSION_RUN_HEAVY:
+        return f"session-run-{module}", (2, SESSION_RUN_HEAVY.index(module))
+    if uses_run:
+        return "session-run", (0, 0)
+    if module in SLOWEST_MODULES:
+        return module, (1, SLOWEST_MODULES.index(module))
+    return module, (3, 0)  # a module's fixtures are built once; pytest's order within (the sort is stable)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items) -> None:
+    place = {}
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         names = set(MODULE_MARKS.get(module, ()))
@@ -62,10 +93,9 @@ def pytest_collection_modifyitems(config, items) -> None:
             names.update(FIXTURE_MARKS.get(fixture, ()))
         for name in sorted(names):
             item.add_marker(getattr(pytest.mark, name))
-        # `make test` spreads the tests over two processes (pytest-xdist, `--dist loadgroup`): the users of
-        # the session's run in one group, the other tests by module (a module's fixtures are built once)
-        group = "session-run" if any(f in fixtures for f in SESSION_RUN_FIXTURES) else module
+        group, place[item] = _place(module, any(f in fixtures for f in SESSION_RUN_FIXTURES))
         item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=place.__getitem__)
 
 
 def pytest_collection_finish(session) -> None:
@@ -158,30 +188,56 @@ def generate_extracts(env: dict, fraction: float | str = E2E_FRACTION, seed: int
     assert gen.returncode == 0, gen.stderr
 
 
+def _shared(tmp_path_factory, name: str) -> Path:
+    """A folder of the whole test session, the same for every pytest-xdist process (their temporary folders
+    are siblings)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
+@contextmanager
+def _made_once(tmp_path_factory, name: str):
+    """Hold the session-wide lock of ``name``: yields its folder and its record (``None`` until the first
+    holder writes one with ``record.write_text``)."""
+    folder = _shared(tmp_path_factory, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = folder / ".made.json"
+        yield folder, record
+
+
 @pytest.fixture(scope="session")
 def sample_extracts(tmp_path_factory) -> Path:
     """The generated extracts of the session (``data_raw`` folder, vintage inside); never write into it."""
-    root = tmp_path_factory.mktemp("extracts")
-    generate_extracts(observatory_env(root))
+    with _made_once(tmp_path_factory, "extracts") as (root, record):
+        if not record.exists():
+            generate_extracts(observatory_env(root))
+            record.write_text("{}")
     return root / "data_raw"
 
 
 @pytest.fixture(scope="session")
 def published(tmp_path_factory, sample_extracts: Path) -> Published:
     """The whole pipeline run once on the session's extracts (CLI, in process Dagster); never write into it
-    (use ``published_copy``)."""
-    root = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(sample_extracts, root / "data_raw")
-    env = observatory_env(root)
-    run = run_cli(["run", "--millesime", str(MILLESIME)], env)
-    assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr[-5000:]}"
+    (use ``published_copy``). Made once for all pytest-xdist processes; a failed run fails every test that
+    asks for it with the run's own output, without being run again."""
+    with _made_once(tmp_path_factory, "e2e") as (root, record):
+        env = observatory_env(root)
+        if not record.exists():
+            shutil.copytree(sample_extracts, root / "data_raw")
+            run = run_cli(["run", "--millesime", str(MILLESIME)], env)
+            made = {"returncode": run.returncode, "stdout": run.stdout, "stderr": run.stderr[-5000:]}
+            record.write_text(json.dumps(made))
+        made = json.loads(record.read_text())
+    assert made["returncode"] == 0, f"stdout:\n{made['stdout']}\nstderr:\n{made['stderr']}"
     return Published(
         root=root,
         data_dir=root / "data_raw",
         output_dir=root / "output",
         warehouse=root / "warehouse" / "observatory.duckdb",
         env=env,
-        log=run.stdout,
+        log=made["stdout"],
     )
 
 
