@@ -371,3 +371,94 @@ def test_free_cells_are_never_determined_and_clear_most_cells():
         cleared += len(free)
         missed += len(really_free - free)
     assert cleared > 0 and missed <= cleared // 10, (cleared, missed)
+
+
+# ------------------------------------------------------------------ intervals against protection levels
+def _one_cell_table(value: float, largest: float, complement: float, complement_largest: float):
+    """A département whose headcount by sex is published as a total only: men (primary, ``value``, largest
+    establishment ``largest``) and women (secondary, ``complement``) hidden."""
+    from observatory.audit.tables import Table2D
+
+    values = {("01", "H"): None, ("01", "F"): None, ("01", "tous"): value + complement}
+    table = Table2D("effectif_31_12", "ess", "sexe", "84", values, [([("01", "H"), ("01", "F")], ("01", "tous"))])
+    rows = [
+        (table.key(("01", "H")), "secret_primaire", value, largest),
+        (table.key(("01", "F")), "secret_secondaire", complement, complement_largest),
+    ]
+    frame = pd.DataFrame([dict(zip(KEY, k, strict=True)) for k, *_ in rows])
+    published = frame.assign(indicateur="effectif_31_12", statut=[r[1] for r in rows], valeur=np.nan)
+    cells = frame.assign(effectif=[r[2] for r in rows], max_effectif=[r[3] for r in rows])
+    return table, published, cells
+
+
+@pytest.mark.parametrize(
+    ("value", "largest", "complement", "narrow"),
+    [
+        # dominance: 95 of 100 jobs in one establishment; level 95 / 0.85 − 100 = 11.76 jobs each side
+        (100, 95, 5, True),  # bounded to [0, 105]: 5 jobs above the true value, the largest is estimated well
+        (100, 95, 11, True),  # [0, 111]: still under 11.76
+        (100, 95, 12, False),  # [0, 112]
+        # not dominant (frequency or another rule): 10 % of the value, 4 jobs on a cell of 40
+        (40, 30, 3, True),
+        (40, 30, 4, False),
+    ],
+)
+def test_a_primary_cell_bounded_closer_than_its_protection_level_is_reported(value, largest, complement, narrow):
+    from observatory.audit.intervals import narrow_intervals, protection_level
+
+    table, published, cells = _one_cell_table(value, largest, complement, complement_largest=1)
+    checked, found = narrow_intervals([table], published, cells)
+    assert checked == 1
+    assert len(found) == int(narrow), found
+    if narrow:
+        level = protection_level(value, largest)
+        assert f"[0, {value + complement:g}]" in found[0] and f"±{level:.1f}" in found[0]
+
+
+def test_protection_levels_are_insee_nk_1_85_and_ten_percent():
+    from observatory.audit.intervals import protection_level
+
+    assert protection_level(100, 95) == pytest.approx(95 / 0.85 - 100)
+    assert protection_level(100, 85) == pytest.approx(10.0)  # exactly 85 %: not dominant, the safety range
+    assert protection_level(0, 0) == 0.0
+
+
+def test_short_of_equals_one_lp_per_cell_on_a_region_table():
+    """The one-LP-for-all shortcut gives the same cells and bounds as a min and a max LP per cell."""
+    from observatory.audit.lp import lp_bounds, short_of
+
+    rng = np.random.default_rng(3)
+    deps, cats = ["a", "b", "c", "d"], ["x", "y", "z"]
+    truth = {(d, c): float(rng.integers(0, 60)) for d in deps for c in cats}
+    for d in deps:
+        truth[(d, "t")] = sum(truth[(d, c)] for c in cats)
+    for c in [*cats, "t"]:
+        truth[("R", c)] = sum(truth[(d, c)] for d in deps)
+    eqs = [([(g, c) for c in cats], (g, "t")) for g in [*deps, "R"]]
+    eqs += [([(d, c) for d in deps], ("R", c)) for c in [*cats, "t"]]
+    hidden = {("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "z"), ("d", "z")}
+    values = {k: (None if k in hidden else v) for k, v in truth.items()}
+    up = {c: truth[c] + 7 for c in hidden}
+    down = {c: truth[c] - min(7, truth[c]) for c in hidden}
+    full = lp_bounds(values, eqs)
+    expected = {c: b for c, b in full.items() if b[1] < up[c] or b[0] > down[c]}
+    got = short_of(values, eqs, up, down)
+    assert got.keys() == expected.keys()
+    for c in got:
+        assert got[c] == pytest.approx(expected[c])
+
+
+def test_observatory_audit_measures_the_intervals_of_the_micro_publication(sample):
+    """On the micro publication: every hidden primary headcount of the 2-D tables is bounded, and those
+    reported say an interval narrower than their level; without ``intervals`` nothing is measured."""
+    report = audit.audit_publication(sample, intervals=True)
+    assert report.passed  # a measure: not blocking
+    assert report.interval_checked > 0
+    assert "protection level" in report.summary()
+    plain = audit.audit_publication(sample)
+    assert plain.interval_checked == 0 and plain.interval_narrow == []
+    for line in report.interval_narrow:
+        low, high = (float(x) for x in line.split("[", 1)[1].split("]", 1)[0].split(", "))
+        value = float(line.split(" = ")[1].split(",")[0])
+        level = float(line.rsplit("±", 1)[1])
+        assert high - value < level + 0.05 or value - low < min(level, value) + 0.05, line

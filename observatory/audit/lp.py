@@ -88,6 +88,47 @@ def lp_bounds(values: dict, equations: list, cells=None) -> dict:
     return out
 
 
+def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
+    """The hidden cells whose range under the equations (cells ≥ 0) does not reach ``up[c]`` above or
+    ``down[c]`` below, with their exact ``(min, max)``.
+
+    Same answer as :func:`lp_bounds` on every cell of ``up`` and ``down``, with far fewer LPs: one LP pushes
+    all the cells of ``up`` up at once (weights ``1 / up``), one pulls all of ``down`` down; a cell that this
+    solution (a feasible point) already takes past its requirement needs no LP of its own.
+    """
+    from scipy.optimize import linprog
+
+    hidden, a_eq, b_eq = _equality_system(values, equations)
+    idx = {c: i for i, c in enumerate(hidden)}
+    kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
+
+    def solve(obj):
+        res = linprog(obj, bounds=(0, None), method="highs", **kw)
+        return res.x if res.status == 0 else None  # unbounded (a max): no point
+
+    def bound(c, sign):
+        obj = np.zeros(len(hidden))
+        obj[idx[c]] = sign
+        x = solve(obj)
+        return float(x[idx[c]]) if x is not None else (0.0 if sign > 0 else np.inf)
+
+    candidates = set()
+    for sign, need in ((-1.0, up), (1.0, down)):
+        if not need:
+            continue
+        obj = np.zeros(len(hidden))
+        for c, level in need.items():
+            obj[idx[c]] = sign / max(abs(level), 1.0)
+        x = solve(obj)
+        candidates |= {c for c, level in need.items() if x is None or sign * x[idx[c]] > sign * level}
+    out = {}
+    for c in sorted(candidates):
+        lo, hi = bound(c, 1.0), bound(c, -1.0)
+        if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
+            out[c] = (lo, hi)
+    return out
+
+
 def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
     """A total whose existing parts are all 0 by definition is 0 by definition (in place, to a fixed point).
 

@@ -14,6 +14,8 @@ class AuditReport:
     (``territory_blocking``, default True) since the protection proves those relations as one system
     (``observatory.secrecy.chains``). ``cross_product_findings``: cells disclosed between the baromètre's
     year-end quarter and the annual table; blocking (``cross_product_blocking``, default True).
+    ``interval_narrow``: hidden primary headcounts whose feasible interval in the 2-D tables is narrower than
+    INSEE's protection level (:mod:`observatory.audit.intervals`); a measure, not blocking.
     """
 
     published_checked: int = 0
@@ -28,6 +30,8 @@ class AuditReport:
     cross_product_findings: list = field(default_factory=list)
     cross_product_blocking: bool = True
     territory_blocking: bool = True
+    interval_checked: int = 0
+    interval_narrow: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -44,6 +48,12 @@ class AuditReport:
             f"  hidden cells determined exactly: {len(self.recoverable)}",
         ]
         lines += [f"    {v}" for v in (self.violations + self.recoverable)[:20]]
+        if self.interval_checked:
+            lines.append(
+                "  hidden primary headcounts bounded closer than INSEE's protection level (NK(1,85) level, "
+                f"or 10 %; reported, not blocking): {len(self.interval_narrow)} of {self.interval_checked}"
+            )
+            lines += [f"    {v}" for v in self.interval_narrow[:5]]
         if self.territory_systems:
             lines += [
                 (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from observatory.audit.intervals import narrow_intervals
 from observatory.audit.microdata import BATCH_ROWS, ETABS_COLUMNS, POSTES_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
@@ -14,20 +15,29 @@ from observatory.audit.tables import (
     _lp_checks_champs,
     _primary_violations,
     _zero_headcounts,
+    two_d_tables,
 )
 from observatory.audit.territories import check_territories, geography_of
 from observatory.errors import SecrecyError
 
 
 def audit(
-    published: pd.DataFrame, postes: pd.DataFrame, etabs: pd.DataFrame, departements: pd.DataFrame
+    published: pd.DataFrame,
+    postes: pd.DataFrame,
+    etabs: pd.DataFrame,
+    departements: pd.DataFrame,
+    intervals: bool = False,
 ) -> AuditReport:
-    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`)."""
+    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`); with
+    ``intervals``, also measure the hidden primary headcounts' intervals (:mod:`observatory.audit.intervals`)."""
     report = AuditReport()
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
     zero_keys = _zero_headcounts(cells)
-    _lp_checks(published, departements, report, zero_keys)
+    tables = list(two_d_tables(published, departements, zero_keys))
+    _lp_checks(tables, report)
+    if intervals:
+        report.interval_checked, report.interval_narrow = narrow_intervals(tables, published, cells)
     _lp_checks_champs(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
     check_territories(published, cells, geography_of(etabs), report)
@@ -42,10 +52,10 @@ def _postes_batches(con):
         yield batch.to_pandas()
 
 
-def _microdata_audit(published: pd.DataFrame, con) -> AuditReport:
+def _microdata_audit(published: pd.DataFrame, con, intervals: bool = False) -> AuditReport:
     etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
     departements = con.table("ref.departements").df()
-    return audit(published, _postes_batches(con), etabs, departements)
+    return audit(published, _postes_batches(con), etabs, departements, intervals)
 
 
 def audit_warehouse(con) -> AuditReport:
@@ -57,15 +67,16 @@ def audit_warehouse(con) -> AuditReport:
     return _microdata_audit(con.table("ind.publication").df(), con)
 
 
-def audit_publication(settings) -> AuditReport:
-    """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only)."""
+def audit_publication(settings, intervals: bool = False) -> AuditReport:
+    """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only);
+    ``intervals``: see :func:`audit`."""
     table = settings.vintage_output / "tables" / "indicateurs.parquet"
     if not table.exists():
         raise SecrecyError(f"no published table to audit: {table}")
     published = pd.read_parquet(table)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        report = _microdata_audit(published, con)
+        report = _microdata_audit(published, con, intervals)
         _across_products(published, con, settings, report)
         return report
     finally:

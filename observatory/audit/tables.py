@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -53,12 +55,40 @@ def _zero_headcounts(cells: pd.DataFrame) -> set:
     return set(_key_tuples(cells[cells.effectif == 0]))
 
 
-def _lp_checks(
-    published: pd.DataFrame,
-    departements: pd.DataFrame,
-    report: AuditReport,
-    zero_keys: frozenset = frozenset(),
-) -> None:
+def _lp_checks(tables: list, report: AuditReport) -> None:
+    """Hidden cells of the 2-D tables (:func:`two_d_tables`) determined exactly: findings."""
+    checked = []
+    for t in tables:
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in t.values.values()))
+        checked.append((f"{t.indicateur}, {t.champ}, {t.dim}", t.values, t.equations, ()))
+    _report_determined(checked, report)
+
+
+@dataclass(frozen=True)
+class Table2D:
+    """A région's table: its départements and itself × the categories of ``dim`` and their total, for one
+    indicator and champ. ``values``: ``(code, category) → published value`` (``None`` when hidden),
+    ``equations``: ``(parts, total)`` over those ids."""
+
+    indicateur: str
+    champ: str
+    dim: str
+    region: str
+    values: dict
+    equations: list
+
+    def key(self, cell: tuple) -> tuple:
+        """The ``KEY`` of the cell ``(code, category)``."""
+        code, cat = cell
+        niveau = "region" if code == self.region else "departement"
+        k = dict(DEFAULTS, niveau=niveau, code=code, champ=self.champ, **{self.dim: cat})
+        return tuple(k[c] for c in KEY)
+
+
+def two_d_tables(published: pd.DataFrame, departements: pd.DataFrame, zero_keys: frozenset = frozenset()):
+    """Every 2-D table département × breakdown (famille, secteur, tranche, sexe) of a région with its
+    margins, of the headcount and of the establishment count, that has a hidden cell."""
     two = published[published.indicateur.isin(["effectif_31_12", "etablissements_employeurs"])]
     pub = dict(
         zip(
@@ -91,7 +121,6 @@ def _lp_checks(
         "tranche": None,
         "sexe": None,
     }
-    tables: list = []
     for indicateur in ("effectif_31_12", "etablissements_employeurs"):
         rows = published[published.indicateur == indicateur]
         for dim, spec in margins.items():
@@ -132,12 +161,8 @@ def _lp_checks(
                     eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
                     eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
                     _structural_zeros(values, eqs, zeros)
-                    if not any(v is None for v in values.values()):
-                        continue
-                    report.tables_checked += 1
-                    report.hidden_checked += int(sum(v is None for v in values.values()))
-                    tables.append((f"{indicateur}, {champ}, {dim}", values, eqs, ()))
-    _report_determined(tables, report)
+                    if any(v is None for v in values.values()):
+                        yield Table2D(indicateur, champ, dim, region, values, eqs)
 
 
 def _report_determined(tables: list, report: AuditReport) -> None:

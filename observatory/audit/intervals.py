@@ -1,0 +1,75 @@
+"""How closely an attacker can bound each hidden primary headcount, against INSEE's protection levels.
+
+A hidden cell that no equation determines exactly may still be bounded too narrowly: the second largest
+employer of a dominance cell that the published margins bound to [748, 787] estimates the largest one to within a
+few percent. INSEE's protection levels (τ-Argus, ``shared/domain/secrecy.md``) say how wide the feasible
+interval of a primary cell of value ``X`` must stay on each side:
+
+- dominance NK(1,85) of the largest contributor ``x1``: ``x1 / 0.85 − X`` (the amount that would bring ``x1``
+  down to 85 % of the cell; computed as ``20·x1 / 17 − X``);
+- any other primary cell (frequency, too few jobs, another quantity dominated): 10 % of ``X`` (τ-Argus's
+  safety range of ``FREQ(3,10)``).
+
+The lower side cannot go below 0: a cell of value ``X`` needs ``X − min ≥ min(level, X)``. Feasible intervals
+are the min and max of the cell under the relations of the 2-D tables département × breakdown of each région
+(:func:`observatory.audit.tables.two_d_tables`, cells ≥ 0, published cells exact). This is a measure of the
+protection, reported and not blocking: the protection does not yet choose its secondary cells for these
+levels (issue 11, point 2).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from observatory.audit.lp import short_of
+from observatory.audit.rules import DOMINANCE, KEY
+
+SAFETY_RANGE = 0.10
+"""Protection level of a primary cell that is not a headcount dominance cell, as a share of its value."""
+TOLERANCE = 1e-6
+
+
+def protection_level(value: float, largest: float) -> float:
+    """The level a primary headcount cell of ``value`` needs on each side, ``largest`` its largest
+    establishment's headcount (NK(1,85) when it dominates the cell, 10 % of the value otherwise)."""
+    num, den = DOMINANCE
+    if value > 0 and largest * den > value * num:
+        return largest * den / num - value
+    return SAFETY_RANGE * value
+
+
+def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tuple[int, list[str]]:
+    """Bound every hidden primary headcount of ``tables`` (``Table2D`` of ``effectif_31_12``) and return how many
+    were bounded and a line for each whose interval is narrower than its protection level on either side."""
+    rows = published[(published.indicateur == "effectif_31_12") & (published.statut == "secret_primaire")]
+    primary = set(rows[KEY].itertuples(index=False, name=None))
+    truth = dict(
+        zip(
+            cells[KEY].itertuples(index=False, name=None),
+            zip(cells.effectif.astype(float), cells.max_effectif.astype(float), strict=True),
+            strict=True,
+        )
+    )
+    narrow = {}  # key → its line, from the first table that bounds it too closely
+    checked = set()
+    for t in tables:
+        if t.indicateur != "effectif_31_12":
+            continue
+        level = {}
+        for c, v in t.values.items():
+            if v is None and t.key(c) in primary and t.key(c) in truth:
+                value, largest = truth[t.key(c)]
+                level[c] = (value, protection_level(value, largest))
+        if not level:
+            continue
+        checked |= {t.key(c) for c in level}
+        up = {c: value + lv - TOLERANCE for c, (value, lv) in level.items()}
+        down = {c: value - min(lv, value) + TOLERANCE for c, (value, lv) in level.items()}
+        for cell, (low, high) in short_of(t.values, t.equations, up, down).items():
+            value, lv = level[cell]
+            narrow.setdefault(
+                t.key(cell),
+                f"hidden primary headcount bounded to [{low:g}, {high:g}] ({t.champ}, {t.dim}): {t.key(cell)} = "
+                f"{value:g}, protection level ±{lv:.1f}",
+            )
+    return len(checked), [narrow[k] for k in sorted(narrow)]
