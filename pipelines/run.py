@@ -34,10 +34,11 @@ from pipelines.report import failure_message, run_report, step_summary, write_fa
 MAX_CONCURRENT = int(os.environ.get("OBSERVATORY_MAX_CONCURRENT", "2"))
 """Steps of one run executed at once by the multiprocess executor (the machine has two cores)."""
 QUIET = {"console": {"config": {"log_level": "CRITICAL"}}}
-PRELOAD = ["pipelines.definitions", "dagster._core.storage.sqlite_storage", "mapclassify"]
-"""Modules the step processes' server imports once: the code location, the instance's storage (SQLAlchemy and
-Alembic, which every step otherwise imports on its own when it opens the instance: 0.8 s a step) and the map
-classifier (1.4 s, for the maps)."""
+PRELOAD = ["pipelines.definitions", "dagster._core.storage.sqlite_storage"]
+"""Modules the step processes' server imports once, before a job's first step: the code location and the
+instance's storage (SQLAlchemy and Alembic, which every step otherwise imports on its own when it opens the
+instance: 0.8 s a step). Not the map classifier (1.4 s): one step of one job uses it, and every job would wait
+for it."""
 
 
 def _run_config(settings: Settings, staged: Settings) -> dict:

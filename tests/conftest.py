@@ -197,8 +197,8 @@ def _shared(tmp_path_factory, name: str) -> Path:
 
 @contextmanager
 def _made_once(tmp_path_factory, name: str):
-    """Hold the session-wide lock of ``name``: yields its folder and its record (``None`` until the first
-    holder writes one with ``record.write_text``)."""
+    """Hold the session-wide lock of ``name``: yields its folder and the path of its record, which does not
+    exist until the first holder has made the thing and written it."""
     folder = _shared(tmp_path_factory, name)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder.with_suffix(".lock"), "w") as lock:
