@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -96,6 +97,16 @@ def pytest_collection_modifyitems(config, items) -> None:
         group, place[item] = _place(module, any(f in fixtures for f in SESSION_RUN_FIXTURES))
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=place.__getitem__)
+
+
+def pytest_configure(config) -> None:
+    """A test process started with SIGINT ignored (a background job of a non-interactive shell, as a CI script
+    may start it) gets the default SIGINT handler back. Dagster maps SIGTERM to SIGINT's handler when one of its
+    in-process runs ends (``dagster._utils.interrupts``): SIGTERM would then be ignored by the test process and by
+    every child it starts, an ignored signal surviving ``exec`` (seen: the portal tests' ``http.server`` outlived
+    SIGTERM after the baromètre job had run in process)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_finish(session) -> None:

@@ -166,7 +166,8 @@ def served(vintage):
 
 def _stop(proc: subprocess.Popen) -> None:
     """SIGTERM, then SIGKILL after 10 s. A server that outlives SIGTERM is said in a warning with its signal
-    state (seen once in a fresh-clone ``make test``: every server of one pytest process ignored SIGTERM)."""
+    state (how the cause was found: a test process started with SIGINT ignored, then a Dagster in-process run,
+    left SIGTERM ignored — ``tests/conftest.py::pytest_configure``)."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
