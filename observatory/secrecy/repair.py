@@ -33,7 +33,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
     """The 2-D tables (région and its départements) × (one breakdown and its total), per champ.
 
     Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
-    of its parts. The same tables as the audit (:func:`_lp_checks`).
+    of its parts. The same tables as the audit (``observatory.audit.tables.two_d_tables``, built apart).
     """
     deps_of = _departements_of(region_of)
     geo = cells.niveau.to_numpy()
