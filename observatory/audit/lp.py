@@ -102,16 +102,6 @@ def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
     idx = {c: i for i, c in enumerate(hidden)}
     kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
 
-    def solve(obj):
-        res = linprog(obj, bounds=(0, None), method="highs", **kw)
-        return res.x if res.status == 0 else None  # unbounded (a max): no point
-
-    def bound(c, sign):
-        obj = np.zeros(len(hidden))
-        obj[idx[c]] = sign
-        x = solve(obj)
-        return float(x[idx[c]]) if x is not None else (0.0 if sign > 0 else np.inf)
-
     candidates = set()
     for sign, need in ((-1.0, up), (1.0, down)):
         if not need:
@@ -119,14 +109,13 @@ def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
         obj = np.zeros(len(hidden))
         for c, level in need.items():
             obj[idx[c]] = sign / max(abs(level), 1.0)
-        x = solve(obj)
+        res = linprog(obj, bounds=(0, None), method="highs", **kw)
+        x = res.x if res.status == 0 else None  # unbounded (a max): no point
         candidates |= {c for c, level in need.items() if x is None or sign * x[idx[c]] > sign * level}
-    out = {}
-    for c in sorted(candidates):
-        lo, hi = bound(c, 1.0), bound(c, -1.0)
-        if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
-            out[c] = (lo, hi)
-    return out
+    bounds = lp_bounds(values, equations, candidates) if candidates else {}
+    return {
+        c: (lo, hi) for c, (lo, hi) in bounds.items() if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf)
+    }
 
 
 def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
