@@ -23,6 +23,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     fraction = args.fraction if args.fraction is not None else SCALES[args.scale]
     out = Path(args.out) if args.out else Settings().data_dir
+    if args.region:
+        from observatory.synth.regional import check_regions
+
+        check_regions(args.region)  # before minutes of drawing
     t0 = time.perf_counter()
     summary = synth.generate(
         out_dir=out / str(args.millesime),
@@ -31,6 +35,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         dirty_rate=args.dirty_rate,
     )
+    if args.region:
+        from observatory.synth.regional import keep_regions
+
+        summary = keep_regions(out / str(args.millesime), args.region)
     print(f"generated {out / str(args.millesime)} in {time.perf_counter() - t0:.1f} s")
     for name, rows in summary.items():
         print(f"  {name}: {rows:,} rows".replace(",", " "))
@@ -99,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--dirty-rate", type=float, default=0.002, help="share of dirty rows in each extract")
     g.add_argument("--out", default=None, help="drop zone (default: $OBSERVATORY_DATA_DIR or data_raw)")
+    g.add_argument(
+        "--region",
+        action="append",
+        default=None,
+        help="keep only this région's establishments, units, jobs and headcounts, as INSEE delivers a regional "
+        "observatory its extract (COG code; repeat for several)",
+    )
     g.set_defaults(func=_cmd_generate)
 
     c = sub.add_parser("classify", help="classify the legal units of one StockUniteLegale file")

@@ -128,7 +128,9 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
     for event in events:
         if event.is_step_failure:
             err = event.step_failure_data.error
-            while err is not None and err.cause is not None:
+            # the innermost cause, but not a worker process's traceback (concurrent.futures chains it as the
+            # cause of the error re-raised in the step: the error itself is the message)
+            while err is not None and err.cause is not None and err.cause.cls_name != "_RemoteTraceback":
                 err = err.cause
             msg = err.message.strip() if err else "unknown error"
             if "DagsterExecutionInterruptedError" in msg:

@@ -141,6 +141,15 @@ def published_regions() -> list[str]:
     return [c for c in REGION_CODES if c in wanted] or list(REGION_CODES)
 
 
+def regions_with_data(vintage: Path, wanted: list[str]) -> tuple[list[str], list[str]]:
+    """The régions of ``wanted`` that the vintage's indicator table covers, and the others (an extract of one or
+    a few régions, as a regional observatory receives it, has no cell for the rest)."""
+    from observatory.api import read_indicators
+
+    covered = set(read_indicators(vintage, filters=[("niveau", "==", "region")])["code"])
+    return [c for c in wanted if c in covered], [c for c in wanted if c not in covered]
+
+
 def run_pipeline(settings: Settings, region: str | None = None) -> bool:
     """Run the annual graph, then the régions' publications (or only ``region``'s), then the baromètre; publish
     the result in one step.
@@ -180,9 +189,14 @@ def _run(settings: Settings, staged: Settings, region: str | None, instance) -> 
     tags = {"observatory/trigger": "cli", "observatory/host": HOST, "observatory/pid": str(os.getpid())}
     steps: list[dict] = []
 
+    regions = [region] if region is not None else published_regions()
     if region is None:
         steps.append(_execute(d.observatory_job_def, "annual graph", instance, config, tags))
-    for block in _region_blocks(published_regions() if region is None else [region]):
+        if steps[-1]["ok"]:
+            regions, absent = regions_with_data(staged.vintage_output, regions)
+            if absent:
+                print(f"  no data in région(s) {', '.join(absent)}: nothing published for them")
+    for block in _region_blocks(regions):
         if not all(s["ok"] for s in steps):
             break
         label = f"region {block[0]}" if len(block) == 1 else f"regions {block[0]}…{block[-1]}"

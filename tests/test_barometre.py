@@ -173,14 +173,26 @@ def test_agriculture_and_mayotte_are_outside_the_field(built):
     assert len(mayotte) > 0
     assert (mayotte.statut == "non_disponible").all()
     assert mayotte.valeur.isna().all()  # n.d., never 0
-    # Alpes-Maritimes (département 06) is not mistaken for the région of Mayotte
-    alpes = table[
-        (table.niveau == "departement")
-        & (table.code == "06")
-        & (table.indicateur == "effectif_fin_trimestre")
-    ]
-    assert (alpes.statut == "publie").all() and (alpes.valeur == 0).all()
+    # Alpes-Maritimes (département 06, no establishment here) is not mistaken for the région of Mayotte: see
+    # test_territories_are_those_the_extract_covers
     assert _row(table, "effectif_fin_trimestre", "2023-T4").libelle == "France hors Mayotte"
+
+
+def test_territories_are_those_the_extract_covers(settings):
+    """A regional extract makes a regional baromètre: no région or département outside it (a 0 there would be
+    read as no job); Alpes-Maritimes (département 06) is a département like any other, Mayotte (région 06) is n.d."""
+    con = make_warehouse()
+    con.execute("INSERT INTO ess.etablissements VALUES ('N', 'N', '06', '93', 'ASS', 'association', true, false)")
+    con.executemany(
+        "INSERT INTO staging.effectifs_trimestriels VALUES ('N', ?, 4, 4000.0)", [(q,) for q in QUARTERS]
+    )
+    table = pd.read_parquet(barometre.build_barometre(con, settings, "2023-S2")["path"])
+    con.close()
+    assert set(table.loc[table.niveau == "region", "code"]) == {"53", "06", "93"}
+    assert set(table.loc[table.niveau == "departement", "code"]) == {"35", "29", "976", "06"}
+    # one establishment: secret by the frequency rule, as any département's would be (not n.d.)
+    assert _row(table, "effectif_fin_trimestre", "2023-T4", "departement", "06").statut == "secret_primaire"
+    assert (table[(table.niveau == "region") & (table.code == "06")].statut == "non_disponible").all()
 
 
 def test_primary_secrecy_and_inheritance(built):

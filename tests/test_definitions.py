@@ -110,6 +110,7 @@ def test_cli_ui_schedule_and_sensor_run_the_same_jobs(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(run.dg, "execute_job", fake_execute_job)
     monkeypatch.setattr(barometre, "latest_semester_key", lambda settings: "2023-S2")
+    monkeypatch.setattr(run, "regions_with_data", lambda vintage, wanted: (wanted, []))  # no table written
     settings = Settings(
         data_dir=tmp_path / "raw", output_dir=tmp_path / "output", warehouse=tmp_path / "wh" / "o.duckdb"
     )
@@ -141,3 +142,44 @@ def test_cli_ui_schedule_and_sensor_run_the_same_jobs(tmp_path, monkeypatch):
     assert {"panoramas", "portraits_epci", "portail"} == executed[1][1]
     # and the publication of a run that published nothing new is the previous one, swapped in whole
     assert (settings.output_dir / "2023").is_dir()
+
+
+def test_a_worker_process_failure_is_reported_by_its_message_not_its_traceback():
+    """A step whose worker process raised (``concurrent.futures`` chains the worker's traceback text as the
+    cause of the error re-raised in the step): the one-line message is the error's, without the traceback."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+    from dagster._utils.error import SerializableErrorInfo
+
+    from pipelines.report import failure_message
+
+    remote = SerializableErrorInfo('\n"""\nTraceback (most recent call last):\n  File "x.py"\n"""', [], "_RemoteTraceback")
+    error = SerializableErrorInfo(
+        "observatory.errors.PublicationError: régions absentes de la table des indicateurs : 01\n", [],
+        "PublicationError", cause=remote,
+    )
+    event = SimpleNamespace(
+        event_type=dg.DagsterEventType.STEP_FAILURE, is_step_failure=True, step_key="panoramas",
+        step_failure_data=SimpleNamespace(error=error),
+    )
+    message = failure_message([event])
+    assert message == (
+        "step 'panoramas' failed: observatory.errors.PublicationError: "
+        "régions absentes de la table des indicateurs : 01"
+    )
+
+
+def test_a_whole_run_publishes_the_regions_its_extracts_cover(tmp_path):
+    """``observatory run`` on a regional extract: the régions of the indicator table are published, the others
+    are named as left out (not a failed run)."""
+    import pandas as pd
+
+    from pipelines.run import regions_with_data
+
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(
+        {"niveau": ["france", "region", "region", "departement"], "code": ["FR", "53", "52", "35"]}
+    ).to_parquet(tmp_path / "tables" / "indicateurs.parquet")
+    covered, absent = regions_with_data(tmp_path, ["11", "52", "53"])
+    assert covered == ["52", "53"] and absent == ["11"]

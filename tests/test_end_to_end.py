@@ -170,6 +170,7 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
 
     from observatory.config import Settings
     from observatory.synth import generate
+    from observatory.synth.regional import keep_regions
     from pipelines import definitions
     from pipelines.resources import default_resources
 
@@ -180,7 +181,8 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
         cache_dir=ROOT / "warehouse" / "cache",
         millesime=MILLESIME,
     )
-    generate(settings.raw_dir, millesime=MILLESIME, fraction=0.005, seed=42, dirty_rate=0.002)
+    generate(settings.raw_dir, millesime=MILLESIME, fraction=0.01, seed=42, dirty_rate=0.002)
+    keep_regions(settings.raw_dir, ["52", "53"])  # a regional observatory's extract: a quarter of the time
     job = definitions.defs.resolve_job_def("observatory_job")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
@@ -199,6 +201,7 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
             assert run["read"][kind]["rows_loaded"] == rows, kind
         (quarantined,) = con.execute("SELECT count(*) FROM staging.quarantaine").fetchone()
         (published,) = con.execute("SELECT count(*) FROM ind.publication").fetchone()
+        regions = {r for (r,) in con.execute("SELECT DISTINCT code_region FROM ess.etablissements WHERE code_region IS NOT NULL").fetchall()}
     finally:
         con.close()
     assert run["published"]["qualite"]["rows_quarantined"] == quarantined > 0
@@ -210,6 +213,11 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
     job_assets = {k.to_user_string() for k in job.asset_layer.executable_asset_keys} - {"rapport_execution"}
     assert job_assets <= set(run["steps_s"]) and all(s >= 0 for s in run["steps_s"].values())
     assert shown["rows_read"].value == run["read"]["rows_read"]
+    # two régions: the map of the régions cannot be classified, it is not drawn and the report says so
+    assert regions == {"52", "53"}
+    assert "part-ess-emploi-regions" in run["published"]["cartes"]["not_drawn"]
+    assert not (settings.vintage_output / "cartes" / "part-ess-emploi-regions.png").exists()
+    assert (settings.vintage_output / "cartes" / "part-ess-emploi-departements.png").exists()
     assert shown["report"].value["read"] == run["read"]
 
 

@@ -193,3 +193,19 @@ def test_region_map_svg_and_unknown_region(table, tmp_path):
     assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
     with pytest.raises(PublicationError, match="unknown région"):
         maps.region_map(table, "99", tmp_path / "x.png")
+
+
+def test_a_map_too_few_territories_fill_is_not_drawn_and_its_old_files_go(table, tmp_path):
+    """An extract of two régions: the map of the régions cannot be classified. ``render_maps`` leaves it out,
+    says why, and removes that map's files of an earlier publication; the département maps are drawn."""
+    t = table[(table["niveau"] != "region") | table["code"].isin(["52", "53"])]
+    cartes = tmp_path / "cartes"
+    cartes.mkdir()
+    for ext in ("png", "svg", "csv"):
+        (cartes / f"part-ess-emploi-regions.{ext}").write_text("an earlier publication's map")
+    skipped: dict[str, str] = {}
+    names = {p.name for p in maps.render_maps(t, tmp_path, skipped=skipped)}
+    assert list(skipped) == ["part-ess-emploi-regions"]
+    assert "cannot classify: 2 distinct value(s) among 2 territories" in skipped["part-ess-emploi-regions"]
+    assert not list(cartes.glob("part-ess-emploi-regions.*"))
+    assert {f"{s.name}.png" for s in maps.MAPS if s.name != "part-ess-emploi-regions"} <= names

@@ -402,3 +402,43 @@ def test_secondary_establishments_mostly_in_the_head_offices_departement(data) -
     assert len(sec) > 1000
     same = (sec["dep"].to_numpy() == sieges.loc[sec["siren"]].to_numpy()).mean()
     assert 0.75 <= same <= 0.85
+
+
+def test_regional_extract_keeps_the_regions_lines_unchanged(out: Path, data, tmp_path: Path) -> None:
+    """``observatory generate --region 53 --region 52``: the establishments located in Bretagne and Pays de la
+    Loire (and the dirty ones of units kept), their units, the jobs whose workplace is there, the headcounts of
+    those establishments; every kept line is the national file's line."""
+    import shutil
+
+    from observatory.reference.cog import communes
+    from observatory.synth.regional import keep_regions
+
+    raw = tmp_path / "2023"
+    shutil.copytree(out, raw)
+    kept = keep_regions(raw, ["53", "52"])
+    where = dict(zip(communes()["code_commune"], communes()["code_region"], strict=True))
+    et = pd.read_csv(raw / "StockEtablissement_utf8.csv", dtype=str, keep_default_na=False)
+    region = et["codeCommuneEtablissement"].map(where)
+    assert set(region.dropna()) == {"52", "53"} and region.isna().sum() < 0.01 * len(et)
+    expected = data["et"][data["et"]["codeCommuneEtablissement"].map(where).isin(["52", "53"])]
+    assert len(et) == kept["StockEtablissement_utf8.csv"] >= len(expected) > 0.05 * len(data["et"])
+    ul = pd.read_csv(raw / "StockUniteLegale_utf8.csv", dtype=str, keep_default_na=False)
+    assert set(ul["siren"]) == set(et["siren"])
+    po = pd.read_csv(raw / "postes_2023.csv", dtype=str, keep_default_na=False)
+    assert set(po["REGT"]) == {"52", "53"}
+    assert len(po) == (data["postes"]["REGT"].isin(["52", "53"])).sum()
+    tr = pd.read_csv(raw / "effectifs_trimestriels.csv", dtype={"siret": str})
+    national = data["trim"]["siret"].isin(et["siret"]) | ~data["trim"]["siret"].isin(data["et"]["siret"])
+    assert (~data["trim"]["siret"].isin(data["et"]["siret"])).sum() < 0.01 * len(tr)
+    assert len(tr) == national.sum()
+    for name in ("StockEtablissement_utf8.csv", "postes_2023.csv"):
+        lines = set((out / name).read_text(encoding="utf-8").splitlines())
+        assert set((raw / name).read_text(encoding="utf-8").splitlines()) <= lines
+
+
+def test_regional_extract_refuses_an_unknown_region(tmp_path: Path) -> None:
+    from observatory.errors import ObservatoryError
+    from observatory.synth.regional import keep_regions
+
+    with pytest.raises(ObservatoryError, match=r"unknown région code\(s\) 99; known: 01, 02"):
+        keep_regions(tmp_path, ["53", "99"])

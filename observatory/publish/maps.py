@@ -168,6 +168,11 @@ class Classes:
         return out
 
 
+class TooFewTerritories(PublicationError):
+    """A national map cannot be drawn: too few territories carry a published value (an extract that covers
+    one or a few régions, or a level mostly secret)."""
+
+
 def classify(values, k: int = 5, method: str = "fisher_jenks", k_range: tuple[int, int] = K_RANGE) -> Classes:
     """Classes for a choropleth with mapclassify, never with an empty class.
 
@@ -185,7 +190,7 @@ def classify(values, k: int = 5, method: str = "fisher_jenks", k_range: tuple[in
     v = v[~np.isnan(v)]
     distinct = len(np.unique(v))
     if distinct < k_range[0]:
-        raise PublicationError(
+        raise TooFewTerritories(
             f"cannot classify: {distinct} distinct value(s) among {len(v)} territories, "
             f"at least {k_range[0]} needed for {k_range[0]} classes"
         )
@@ -637,7 +642,7 @@ def draw_map(table: pd.DataFrame, spec: MapSpec, cache_dir: Path | None = None, 
     else:
         vmax = float(layer["valeur"].max()) if layer["valeur"].notna().any() else 0.0
         if vmax <= 0:
-            raise PublicationError(f"no published '{spec.indicateur}' value to draw circles")
+            raise TooFewTerritories(f"no published '{spec.indicateur}' value to draw circles")
         drawing = _Drawing(spec, None, [], vmax=vmax)
 
     metro = geo.metro(layer, spec.niveau)
@@ -896,19 +901,30 @@ def write_geopackage(
     return path
 
 
-def render_maps(table: pd.DataFrame, out_dir: Path, cache_dir: Path | None = None) -> list[Path]:
+def render_maps(
+    table: pd.DataFrame, out_dir: Path, cache_dir: Path | None = None, skipped: dict[str, str] | None = None
+) -> list[Path]:
     """Render every national map of the vintage into ``out_dir/cartes/``: PNG and SVG, the CSV of the values
     each map draws, and the GeoPackage.
 
     ``out_dir`` is the vintage's publication folder (``output/<millesime>/``); ``table`` the published
-    indicator table. Returns the paths written.
+    indicator table. A map that too few territories can fill (:class:`TooFewTerritories`: an extract of one
+    or a few régions) is not drawn: its files of an earlier publication are removed, and its name and the
+    reason go into ``skipped`` when given. Returns the paths written.
     """
     geo = _Geo(cache_dir)
     cartes = Path(out_dir) / "cartes"
     written = []
     millesime = _millesime(table)
     for spec in MAPS:
-        fig = draw_map(table, spec, geo=geo)
+        try:
+            fig = draw_map(table, spec, geo=geo)
+        except TooFewTerritories as exc:
+            for ext in ("png", "svg", "csv"):
+                (cartes / f"{spec.name}.{ext}").unlink(missing_ok=True)
+            if skipped is not None:
+                skipped[spec.name] = str(exc)
+            continue
         description = map_alt(table, spec)
         for ext in ("png", "svg"):
             path = cartes / f"{spec.name}.{ext}"

@@ -90,11 +90,18 @@ def panoramas_layout(
     deps=[indicateurs],
     description="Maps (PNG, SVG) of ESS shares, jobs, women's share and pay gap, plus `cartes/indicateurs.gpkg`.",
 )
-def cartes(observatory: ObservatoryConfig) -> dg.MaterializeResult:
+def cartes(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) -> dg.MaterializeResult:
     vintage = _vintage_dir(observatory)
-    written = maps.render_maps(_table(vintage), vintage, cache_dir=Path(observatory.cache_dir))
+    skipped: dict[str, str] = {}
+    written = maps.render_maps(_table(vintage), vintage, cache_dir=Path(observatory.cache_dir), skipped=skipped)
+    for name, reason in skipped.items():
+        context.log.warning(f"map {name} not drawn: {reason}")
     return dg.MaterializeResult(
-        metadata={"files": len(written), "dir": dg.MetadataValue.path(str(vintage / "cartes"))}
+        metadata={
+            "files": len(written),
+            "dir": dg.MetadataValue.path(str(vintage / "cartes")),
+            "not_drawn": dg.MetadataValue.json(skipped),
+        }
     )
 
 

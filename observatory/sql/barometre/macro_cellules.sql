@@ -81,12 +81,18 @@ agregats AS (   -- France, région, département; all, by family (ESS only), by 
     )
 ),
 
-territoires AS (   -- every territory of the COG, Mayotte included (shown as non disponible)
+couverts AS (   -- the départements the extracts cover: all of them for a national extract, not for a regional one
+    SELECT DISTINCT code_departement, code_region FROM ess.etablissements WHERE code_departement IS NOT NULL
+),
+
+territoires AS (   -- every covered territory of the COG, Mayotte included (shown as non disponible): a région
+                   -- outside a regional extract is not a région without jobs
     SELECT 'france' AS niveau, 'FR' AS code, 'France hors Mayotte' AS libelle
     UNION ALL
-    SELECT 'region', code_region, libelle FROM ref.regions
+    SELECT 'region', code_region, libelle FROM ref.regions WHERE code_region IN (SELECT code_region FROM couverts)
     UNION ALL
     SELECT 'departement', code_departement, libelle FROM ref.departements
+    WHERE code_departement IN (SELECT code_departement FROM couverts)
 ),
 
 premier AS (
