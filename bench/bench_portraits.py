@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from observatory.publish import documents, portrait
+from observatory.publish import documents, model, portrait, render
 
 TARGET_EPCI_S = 300.0
 TARGET_TERRITORY_S = 20.0
@@ -37,7 +37,7 @@ TARGET_TERRITORY_S = 20.0
 
 def _region_batch(vintage: Path, codes: list[str], out: Path) -> tuple[int, float]:
     t0 = time.perf_counter()
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage)
     portrait.build_epci_portraits(table, manifest, out, codes)
     report = portrait.check_portraits(table, {c: out / portrait.SUBDIR / f"epci-{c}.pdf" for c in codes})
@@ -47,7 +47,7 @@ def _region_batch(vintage: Path, codes: list[str], out: Path) -> tuple[int, floa
 
 
 def bench_epci(vintage: Path, jobs: int, limit: int | None) -> None:
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     codes = table.codes("epci")[:limit] if limit else table.codes("epci")
     by_region: dict[str, list[str]] = {}
     for c in codes:
@@ -72,10 +72,10 @@ def bench_epci(vintage: Path, jobs: int, limit: int | None) -> None:
     )
 
 
-def _write_csvs(doc: documents.Document, folder: Path) -> None:
+def _write_csvs(doc: model.Document, folder: Path) -> None:
     for s in doc.sections:
         for f in s.figures:
-            documents.write_csv(f, folder / f"{f.id}.csv")
+            render.write_csv(f, folder / f"{f.id}.csv")
 
 
 def bench_one_core(vintage: Path, n: int) -> None:
@@ -83,7 +83,7 @@ def bench_one_core(vintage: Path, n: int) -> None:
 
     from observatory.publish import xlsx
 
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage)
     codes = table.codes("epci")[:n]
     portrait.epci_places()  # the COG, read once per process: not a per-portrait cost

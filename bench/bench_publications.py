@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from observatory.publish import documents, maps
+from observatory.publish import documents, evolution, maps, model
 
 TARGET_ALL_S = 300.0
 TARGET_REGION_S = 3.0
@@ -38,9 +38,9 @@ def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def _build_region(vintage: Path, region: str) -> tuple[str, float, dict[str, float]]:
     """One région partition: its panorama and its départements' plaquettes (timed one by one)."""
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage)
-    history = documents.earlier_vintages(vintage, table.millesime)
+    history = evolution.earlier_vintages(vintage, table.millesime)
     t = time.perf_counter()
     documents.build_region_panorama(table, manifest, region, vintage, history)
     reg_s = time.perf_counter() - t
@@ -63,7 +63,7 @@ def bench(
     """Build the maps, every panorama and plaquette and the égalité report, then rebuild one panorama."""
     wall = time.perf_counter()
     t0 = time.perf_counter()
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage)
     timings: dict = {"read_table_s": time.perf_counter() - t0, "regions": {}, "departements": {}}
     if with_maps:
@@ -87,7 +87,7 @@ def bench(
         timings["egalite_s"] = time.perf_counter() - t
     timings["all_s"] = time.perf_counter() - wall
     region = region or max(timings["regions"], key=timings["regions"].get)
-    history = documents.earlier_vintages(vintage, table.millesime)
+    history = evolution.earlier_vintages(vintage, table.millesime)
     runs = []
     for _ in range(repeat):
         t = time.perf_counter()

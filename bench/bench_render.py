@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from observatory.publish import charts, documents, layout_check, maps, xlsx
+from observatory.publish import charts, documents, layout_check, maps, model, xlsx
 
 CPU: collections.Counter = collections.Counter()
 CALLS: collections.Counter = collections.Counter()
@@ -48,7 +48,7 @@ def main() -> None:
     _timed(documents, "compile_pdf", "typst")
     _timed(xlsx, "write_workbook", "xlsx")
     _timed(documents, "write_csv", "csv")
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         t0 = time.process_time()
         res = documents.build_all(vintage, regions=regions, out_dir=tmp, table=table)

@@ -23,7 +23,22 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from pypdf import PdfReader
 
-from observatory.publish import alt, charts, colours, documents, fmt, layout_check, maps, portal
+from observatory.errors import PublicationError
+from observatory.publish import (
+    alt,
+    charts,
+    colours,
+    documents,
+    evolution,
+    figures,
+    fmt,
+    layout_check,
+    maps,
+    model,
+    portal,
+    render,
+    typst_pdf,
+)
 from tests import test_portal
 from tests.fixtures_indicateurs import build_table
 
@@ -115,7 +130,7 @@ def test_placeholders_are_said_in_words():
 
 @pytest.fixture(scope="module")
 def fake():
-    return documents.IndicatorTable(build_table())
+    return model.IndicatorTable(build_table())
 
 
 def _cell(df, niveau, code, indicateur, champ="ess", **keys):
@@ -131,7 +146,7 @@ def test_chart_alt_states_both_territories_from_the_table(fake):
     """The issue's example: the ESS share of all jobs in the région and in France, as printed."""
     df = fake.df
     t, fr = fake.territory("region", "53"), fake.territory("france", "FR")
-    fig = documents.fig_chiffres_cles(t, fr, 2023)
+    fig = figures.fig_chiffres_cles(t, fr, 2023)
     ess_53 = fmt.pourcent(_cell(df, "region", "53", "part_emploi_total").valeur / 100)
     ess_fr = fmt.pourcent(_cell(df, "france", "FR", "part_emploi_total").valeur / 100)
     public_fr = fmt.pourcent(_cell(df, "france", "FR", "part_emploi_total", champ="public").valeur / 100)
@@ -144,7 +159,7 @@ def test_alt_of_a_secret_bar_says_secret_statistique(fake):
     """Haute-Corse: the fixture hides two families' headcounts; the chart's text says so in words."""
     df = fake.df
     t = fake.territory("departement", "2B")
-    fig = documents.fig_familles(t, 2023)
+    fig = figures.fig_familles(t, 2023)
     fams = df[
         (df.niveau == "departement")
         & (df.code == "2B")
@@ -159,17 +174,17 @@ def test_alt_of_a_secret_bar_says_secret_statistique(fake):
     secret = fams[fams.statut.str.startswith("secret")]
     assert len(secret), "the fixture has secret families in Haute-Corse"
     for f in secret.famille:
-        assert f"{documents.FAMILLES[f]} secret statistique" in fig.alt
+        assert f"{model.FAMILLES[f]} secret statistique" in fig.alt
     biggest = fams[fams.statut == "publie"].sort_values("valeur").iloc[-1]
     assert fig.headline.text() == fmt.nombre(biggest.valeur)
-    assert f"{documents.FAMILLES[biggest.famille]} {fmt.nombre(biggest.valeur)}" in fig.alt
+    assert f"{model.FAMILLES[biggest.famille]} {fmt.nombre(biggest.valeur)}" in fig.alt
 
 
 def test_a_chart_without_alternative_text_is_refused(tmp_path):
     """Both guards: the model refuses a chart without text, and typst's PDF/UA-1 check refuses the image."""
-    fig = documents.Figure("x", "Titre", "Unité", "Champ", "Lecture", ["a"], [], chart=lambda p: p)
-    with pytest.raises(documents.PublicationError, match="alternative text"):
-        documents._figure_json(fig, "charts/x.svg", None)
+    fig = model.Figure("x", "Titre", "Unité", "Champ", "Lecture", ["a"], [], chart=lambda p: p)
+    with pytest.raises(PublicationError, match="alternative text"):
+        render._figure_json(fig, "charts/x.svg", None)
     build = tmp_path / "build"
     (build / "charts").mkdir(parents=True)
     (build / "charts" / "x.svg").write_text(
@@ -192,8 +207,8 @@ def test_a_chart_without_alternative_text_is_refused(tmp_path):
                 "metadata": [],
                 "figures": [
                     {
-                        **documents._figure_json(
-                            documents.Figure("x", "Titre", "U", "C", "L", ["a"], [], alt="texte"),
+                        **render._figure_json(
+                            model.Figure("x", "Titre", "U", "C", "L", ["a"], [], alt="texte"),
                             "charts/x.svg",
                             None,
                         ),
@@ -203,11 +218,11 @@ def test_a_chart_without_alternative_text_is_refused(tmp_path):
             }
         ],
     }
-    with pytest.raises(documents.PublicationError, match="alt text"):
-        documents.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
+    with pytest.raises(PublicationError, match="alt text"):
+        typst_pdf.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
     assert not (tmp_path / "x.pdf").exists()
     data["sections"][0]["figures"][0]["alt"] = "Un carré noir."
-    documents.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
+    typst_pdf.compile_pdf("plaquette.typ", data, build, tmp_path / "x.pdf")
     assert figure_alts(tmp_path / "x.pdf") == ["Un carré noir."]
     check_pdf_ua(tmp_path / "x.pdf")
 
@@ -222,7 +237,7 @@ def _products(vintage_dir: Path) -> list[Path]:
     )
 
 
-def _model(published, table, manifest, history, path: Path) -> documents.Document | None:
+def _model(published, table, manifest, history, path: Path) -> model.Document | None:
     stem, sub = path.stem, path.parent.name
     if sub == "panoramas" and stem.startswith("region-"):
         return documents.panorama_document(table, manifest, stem.split("-", 1)[1], history)
@@ -288,9 +303,9 @@ def test_every_pdf_of_the_sample_run_is_pdf_ua_with_figures_described(published)
     """Each PDF: PDF/UA-1 facts in the file; each figure's alternative text is the model's, contains its
     headline number as the document prints it, and that number is printed in the document."""
     vintage_dir = published.vintage
-    table = documents.IndicatorTable.read(vintage_dir / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage_dir / "tables" / "indicateurs.parquet")
     manifest = documents.read_manifest(vintage_dir)
-    history = documents.earlier_vintages(vintage_dir, table.millesime)
+    history = evolution.earlier_vintages(vintage_dir, table.millesime)
     pdfs = _products(vintage_dir)
     kinds = {p.parent.name if p.parent.name != vintage_dir.name else p.name for p in pdfs}
     assert {"panoramas", "egalite", "portraits"} <= kinds and any("barometre" in p.parts for p in pdfs)
@@ -622,7 +637,7 @@ def _css_vars(css: str) -> dict[str, str]:
 
 def test_text_colours_reach_4_5_to_1():
     """Every text colour of the PDFs, charts and portal against the background it is drawn on."""
-    typ = (documents.TEMPLATES / "style.typ").read_text(encoding="utf-8")
+    typ = (model.TEMPLATES / "style.typ").read_text(encoding="utf-8")
     tcol = dict(re.findall(r'#let (\w+) = rgb\("(#[0-9A-Fa-f]{6})"\)', typ))
     css = _css_vars((portal.TEMPLATES / "style.css").read_text(encoding="utf-8"))
     pairs = [

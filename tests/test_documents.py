@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from observatory.publish import documents, fmt, layout_check, notes
+from observatory.errors import PublicationError
+from observatory.publish import documents, fmt, layout_check, model, notes
 from observatory.publish.xlsx import HEADER_ROW
 from tests.fixtures_indicateurs import build_table, write_output
 
@@ -85,7 +86,7 @@ def write_two_vintages(root) -> Path:
 def vintage(tmp_path_factory):
     v = write_two_vintages(tmp_path_factory.mktemp("output"))
     result = documents.build_all(v, regions=["94"])
-    table = documents.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
     documents.build_egalite_france(table, documents.read_manifest(v), v)
     return v, result
 
@@ -164,7 +165,7 @@ def test_panorama_xlsx_numbers_equal_table(vintage, table):
     fam = {r[0]: r for r in wb["familles"].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]}
     assert fam["Associations"][2] == cell(table, "94", "effectif_31_12", famille="association").valeur
     sheet_text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
-    assert documents.SOURCE in sheet_text and "Lecture :" in sheet_text
+    assert model.SOURCE in sheet_text and "Lecture :" in sheet_text
 
 
 def test_workbook_links_styles_and_layout(vintage):
@@ -193,7 +194,7 @@ def test_secret_cells_print_s(vintage, table, panorama_text):
     assert cell(table, "94", "effectif_31_12", secteur="INF").statut == "secret_primaire"
     assert "Information et communication s s s s" in panorama_text
     assert "Transports et entreposage s s s s" in panorama_text
-    assert fmt.normalize(documents.NOTE_SECRET) in panorama_text
+    assert fmt.normalize(model.NOTE_SECRET) in panorama_text
     wb = openpyxl.load_workbook(vintage[0] / "panoramas" / "region-94.xlsx")
     sect = {r[0]: r for r in wb["secteurs"].iter_rows(min_row=HEADER_ROW + 1, values_only=True) if r[0]}
     assert sect["Information et communication"][1:] == ("s", "s", "s", "s")
@@ -209,7 +210,7 @@ def test_secret_cells_print_s(vintage, table, panorama_text):
 
 
 def test_every_section_present(vintage, panorama_text):
-    for title in documents.SECTION_TITLES["panorama"]:
+    for title in model.SECTION_TITLES["panorama"]:
         assert title in panorama_text
     v = vintage[0]
     for path, kind in [
@@ -217,7 +218,7 @@ def test_every_section_present(vintage, panorama_text):
         (v / "egalite" / "france.pdf", "egalite"),
     ]:
         text = layout_check.flat_text(path)
-        for title in documents.SECTION_TITLES[kind]:
+        for title in model.SECTION_TITLES[kind]:
             assert fmt.normalize(title) in text, (path.name, title)
     assert 2 <= len(PdfReader(str(v / "panoramas" / "departement-2A.pdf")).pages) <= 4
 
@@ -249,15 +250,15 @@ def test_layout_check_passes_and_catches_a_wrong_figure(vintage, table, monkeypa
 def test_missing_map_module_leaves_a_framed_placeholder(tmp_path, monkeypatch):
     v = write_output(tmp_path)
     monkeypatch.setitem(sys.modules, "observatory.publish.maps", types.ModuleType("observatory.publish.maps"))
-    table = documents.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
     paths = documents.build_region_panorama(table, {}, "94", v)
     text = layout_check.flat_text(paths[0])
     assert "Carte des départements non disponible" in text
     assert "n.d." in text  # no manifest: run date not available
     # no earlier vintage, no age bands in the table: one sentence each, and the layout check accepts it
-    assert fmt.normalize(documents.EVOLUTION_ABSENTE) in text
-    assert fmt.normalize(documents.PYRAMIDE_ABSENTE) in text
-    assert documents.TITRE_PYRAMIDE not in text
+    assert fmt.normalize(model.EVOLUTION_ABSENTE) in text
+    assert fmt.normalize(model.PYRAMIDE_ABSENTE) in text
+    assert model.TITRE_PYRAMIDE not in text
     assert not (v / "donnees" / "region-94" / "evolution.csv").exists()
     assert layout_check.check_pdf(paths[0], "panorama") == []
 
@@ -345,7 +346,7 @@ def test_age_pyramid_numbers_and_secret_bands(vintage, table, panorama_text):
     assert header.split(";")[:4] == ["Âge", "Femmes ESS", "Hommes ESS", "Femmes ESS (%)"]
     # France égalité report: its own section, numbers of the France rows
     text = layout_check.flat_text(v / "egalite" / "france.pdf")
-    assert "La pyramide des âges" in text and documents.TITRE_PYRAMIDE in text
+    assert "La pyramide des âges" in text and model.TITRE_PYRAMIDE in text
     fr = cell(table, "FR", "effectif_age_55_plus", sexe="H").valeur
     assert n(fmt.pourcent(fr / cell(table, "FR", "effectif_31_12").valeur)) in text
     assert (v / "donnees" / "egalite-france" / "pyramide_ages.csv").exists()
@@ -361,21 +362,21 @@ def test_failed_layout_check_leaves_the_previous_publication(tmp_path, monkeypat
     before = {p: p.read_bytes() for p in first.moved}
     # the next build of the partition fails its layout check (a section the documents do not have)
     titles = {
-        **documents.SECTION_TITLES,
-        "panorama": [*documents.SECTION_TITLES["panorama"], "Section fantôme"],
+        **model.SECTION_TITLES,
+        "panorama": [*model.SECTION_TITLES["panorama"], "Section fantôme"],
     }
     monkeypatch.setattr(layout_check, "SECTION_TITLES", titles)
     path = v / "tables" / "indicateurs.parquet"
     df = pd.read_parquet(path)
     df.loc[df.indicateur == "effectif_31_12", "valeur"] += 1  # the new build would print other numbers
     df.to_parquet(path, index=False)
-    with pytest.raises(documents.PublicationError, match="Section fantôme"):
+    with pytest.raises(PublicationError, match="Section fantôme"):
         release.publish_regions(v, ["94"])
     assert {p: p.read_bytes() for p in first.moved} == before
     assert not [p for p in v.iterdir() if p.name.startswith(".")]  # staging folder removed
     # a first publication that fails leaves nothing behind
     fresh = write_output(tmp_path / "fresh")
-    with pytest.raises(documents.PublicationError):
+    with pytest.raises(PublicationError):
         release.publish_regions(fresh, ["94"])
     assert not (fresh / "panoramas").exists() and not (fresh / "donnees").exists()
 
@@ -393,10 +394,10 @@ def test_a_lecture_never_quotes_a_secret_figure(tmp_path):
     df.loc[m, ["statut", "valeur"]] = ["secret_secondaire", float("nan")]
     df.to_parquet(path, index=False)
     text = layout_check.flat_text(
-        documents.build_region_panorama(documents.IndicatorTable(df), {}, "53", v)[0]
+        documents.build_region_panorama(model.IndicatorTable(df), {}, "53", v)[0]
     )
     assert "l'ESS emploie s" not in text
-    assert fmt.normalize(documents.LECTURE_SECRET) in text
+    assert fmt.normalize(model.LECTURE_SECRET) in text
     assert "l'ESS emploie" not in text  # the chiffres clés sentence gave way to the secrecy sentence
     assert fmt.code_version({"package": "0.1.0", "git_commit": "fb4b1bd1c04a"}) == "0.1.0 (commit fb4b1bd)"
     assert fmt.code_version(None) == fmt.MISSING

@@ -10,7 +10,7 @@ import pandas as pd
 import pypdfium2 as pdfium
 import pytest
 
-from observatory.publish import documents, fmt, layout_check, portal, portrait
+from observatory.publish import fmt, layout_check, model, portal, portrait
 from observatory.reference import cog
 from tests.fixtures_indicateurs import build_manifest, build_table
 from tests.fixtures_maps import write_fake_vintage
@@ -51,7 +51,7 @@ def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
 
 def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
     code, name = epci_29
-    table = documents.IndicatorTable(_with_epci(build_table(), code, name))
+    table = model.IndicatorTable(_with_epci(build_table(), code, name))
     written = portrait.build_epci_portraits(table, build_manifest(), tmp_path, [code])[code]
     pdf = tmp_path / "portraits" / f"epci-{code}.pdf"
     assert pdf in written and pdf.with_suffix(".xlsx") in written
@@ -88,7 +88,7 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
 def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):
     code, name = epci_29
     df = _with_epci(build_table(), code, name)
-    table = documents.IndicatorTable(df)
+    table = model.IndicatorTable(df)
     portrait.build_epci_portraits(table, build_manifest(), tmp_path, [code])
     wrong = df.copy()
     key = (
@@ -96,7 +96,7 @@ def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):
     )
     wrong.loc[key, "valeur"] = 987654
     report = portrait.check_portraits(
-        documents.IndicatorTable(wrong), {code: tmp_path / "portraits" / f"epci-{code}.pdf"}
+        model.IndicatorTable(wrong), {code: tmp_path / "portraits" / f"epci-{code}.pdf"}
     )
     assert not report.ok and any("effectif_31_12/public" in p for p in report.problems)
 

@@ -644,14 +644,14 @@ DATA_DIR = "donnees"
 def exported(cell: Cell, indicateur: str):
     """A baromètre cell as the documents' exporters take it (:class:`~observatory.publish.documents.Cell`):
     the same number, ``s`` when secret, empty in the CSV (``n.d.`` in the workbook) when not available."""
-    from observatory.publish import documents
+    from observatory.publish import model
 
     kind = KINDS[indicateur]
     if cell.statut in SECRET_STATUTS:
-        return documents.Cell(None, cell.statut, kind)
+        return model.Cell(None, cell.statut, kind)
     if not cell.published:
-        return documents.Cell(None, "absent", kind)
-    return documents.Cell(cell.valeur, "publie", kind)
+        return model.Cell(None, "absent", kind)
+    return model.Cell(cell.valeur, "publie", kind)
 
 
 def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tuple[str, object]]:
@@ -661,7 +661,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
     the published table) so the workbook and the CSV are written from the same rows, by the panoramas'
     writers; its ``alt`` is the chart's alternative text in the PDF.
     """
-    from observatory.publish import documents
+    from observatory.publish import model
 
     t, t1 = b.last, b.previous
     libelle = b.libelle(niveau, code)
@@ -673,7 +673,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
 
     def table(fig_id: str, titre: str, columns: list[str], rows: list[list]):
         f = figs.get(fig_id, {})
-        return documents.Figure(
+        return model.Figure(
             fig_id,
             titre,
             f.get("unite", ""),
@@ -754,9 +754,9 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
 
 def write_csvs(tables: list[tuple[str, object]], csv_dir: Path) -> list[Path]:
     """One CSV per figure, by the panoramas' writer (``;``, ``,`` decimals, UTF-8 BOM, ``s`` if secret)."""
-    from observatory.publish import documents
+    from observatory.publish import render
 
-    return [documents.write_csv(fig, Path(csv_dir) / f"{fig.id}.csv") for _sheet, fig in tables]
+    return [render.write_csv(fig, Path(csv_dir) / f"{fig.id}.csv") for _sheet, fig in tables]
 
 
 def write_xlsx(tables: list[tuple[str, object]], dest: Path, csv_dir: Path | None = None) -> Path:
@@ -769,7 +769,7 @@ def write_xlsx(tables: list[tuple[str, object]], dest: Path, csv_dir: Path | Non
     """
     import os
 
-    from observatory.publish.documents import export_value
+    from observatory.publish.model import export_value
     from observatory.publish.xlsx import HEADER_ROW, NUMBER_FORMATS, new_workbook, relative_link, write_cell
 
     dest = Path(dest)

@@ -7,7 +7,7 @@ For each panorama, plaquette and the égalité report of a vintage folder:
   warnings already fail the build (``typst_pdf.compile_pdf``);
 - **sections**: every section title of the document kind is in the text, and every required figure
   (age pyramid, evolution) is there or replaced by the sentence that says why
-  (``documents.REQUIRED_CONTENT``);
+  (``model.REQUIRED_CONTENT``);
 - **figures**: the key figures printed in the PDF equal the indicator table's, formatted in French:
   they are recomputed here straight from the table rows (not through the document builder) and looked
   for in the extracted text; a secret key figure must print ``s``; the panorama's change of the ESS and
@@ -27,7 +27,8 @@ import pypdfium2 as pdfium
 
 from observatory.errors import PublicationError
 from observatory.publish import fmt
-from observatory.publish.documents import REQUIRED_CONTENT, SECTION_TITLES, SOURCE, IndicatorTable, to_natural
+from observatory.publish.model import REQUIRED_CONTENT, SECTION_TITLES, SOURCE, IndicatorTable
+from observatory.reference.indicateurs import to_natural
 
 EDGE_PT = 18.0
 """Height of the strips at the top and bottom of a page where no text may be (above the header, below

@@ -845,7 +845,7 @@ def write_map_csv(table: pd.DataFrame, spec: MapSpec, path: Path) -> Path:
     """The data table of a national map: every territory of its level (code order) with the value it draws,
     by the documents' CSV writer (``;``, ``,`` decimals, UTF-8 BOM, percentages 0–100, ``s`` when secret,
     empty when not available)."""
-    from observatory.publish import documents
+    from observatory.publish import model, render
 
     values = indicator_values(table, spec.indicateur, spec.niveau).set_index("code")
     ref = cog.departements() if spec.niveau == "departement" else cog.regions()
@@ -853,19 +853,19 @@ def write_map_csv(table: pd.DataFrame, spec: MapSpec, path: Path) -> Path:
     rows = []
     for code, libelle in zip(ref[code_col], ref["libelle"], strict=True):
         if code not in values.index:
-            cell = documents.Cell(None, "absent")
+            cell = model.Cell(None, "absent")
         else:
             v = values.loc[code]
             pct = v["unite"] == "pourcent"
             value = None if pd.isna(v["valeur"]) else float(v["valeur"]) / (100 if pct else 1)
             statut = v["statut"] if str(v["statut"]).startswith("secret") or value is not None else "absent"
-            cell = documents.Cell(value, statut, "pourcent" if pct else "nombre")
+            cell = model.Cell(value, statut, "pourcent" if pct else "nombre")
         rows.append([code, libelle, cell])
     level = "Département" if spec.niveau == "departement" else "Région"
-    fig = documents.Figure(
+    fig = model.Figure(
         spec.name, spec.title, spec.unit, spec.champ, "", ["Code", level, spec.title.split(",")[0]], rows
     )
-    return documents.write_csv(fig, path)
+    return render.write_csv(fig, path)
 
 
 def write_geopackage(

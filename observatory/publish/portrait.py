@@ -31,8 +31,26 @@ import pandas as pd
 
 from observatory.api import read_indicators
 from observatory.errors import PublicationError
-from observatory.publish import alt, charts, documents, layout_check, release, typst_pdf, xlsx
-from observatory.publish.documents import (
+from observatory.publish import (
+    alt,
+    charts,
+    documents,
+    figures,
+    layout_check,
+    model,
+    release,
+    render,
+    typst_pdf,
+    xlsx,
+)
+from observatory.publish.figures import (
+    fig_chiffres_cles,
+    fig_familles,
+    fig_plaquette_fh,
+    fig_secteurs,
+    fig_tranches,
+)
+from observatory.publish.model import (
     CHAMPS,
     Cell,
     Document,
@@ -40,13 +58,8 @@ from observatory.publish.documents import (
     IndicatorTable,
     Section,
     Territory,
-    _champ_line,
-    _lecture,
-    fig_chiffres_cles,
-    fig_familles,
-    fig_plaquette_fh,
-    fig_secteurs,
-    fig_tranches,
+    champ_line,
+    lecture,
 )
 from observatory.warehouse import atomic_path
 
@@ -56,7 +69,7 @@ TERRITOIRES = "territoires"
 """Territories on demand: ``output/<m>/territoires/<slug>/``."""
 TEMPLATE = "portrait.typ"
 
-SECTION_TITLES = documents.SECTION_TITLES["portrait"]
+SECTION_TITLES = model.SECTION_TITLES["portrait"]
 NON_VENTILE = (
     "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements, "
     "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
@@ -157,8 +170,8 @@ def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
         "comparaison",
         "Le territoire et ses territoires de référence",
         "Unité : nombre, euros, %",
-        _champ_line(t, y),
-        _lecture(lect + ".", *cells),
+        champ_line(t, y),
+        lecture(lect + ".", *cells),
         ["", *[x.libelle for x in terr]],
         rows,
         note="Graphique : part de l'ESS dans l'emploi salarié privé et dans l'emploi salarié total.",
@@ -169,7 +182,7 @@ def fig_comparaison(t: Territory, refs: list[Territory], y: int) -> Figure:
         "ess": [x.get("part_emploi_total") for x in terr],
     }
     names = {"prive": "Part de l'emploi salarié privé", "ess": "Part de l'emploi salarié total"}
-    fig.bars = documents.native_bars("comparaison", labels, series, names)
+    fig.bars = figures.native_bars("comparaison", labels, series, names)
     fig.alt = _bars_alt(
         f"Part de l'ESS dans l'emploi salarié {t.dans} et ses territoires de référence", labels, series, names
     )
@@ -184,11 +197,11 @@ def fig_champs_bars(t: Territory) -> tuple[dict, str]:
     series = {"ess": [t.get("effectif_31_12", champ=c) for c in champs]}
     names = {"ess": "Effectif salarié au 31/12"}
     text = _bars_alt(f"Effectif salarié au 31/12 par champ {t.dans}", labels, series, names)
-    return documents.native_bars("chiffres_cles", labels, series, names), text
+    return figures.native_bars("chiffres_cles", labels, series, names), text
 
 
 def _has_breakdowns(t: Territory) -> bool:
-    return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in documents.SECTEURS)
+    return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in model.SECTEURS)
 
 
 def portrait_document(
@@ -222,7 +235,7 @@ def portrait_document(
             + ", ".join(f"{d.libelle} ({d.code})" for d in deps)
             + " ; il est comparé à chacun d'eux."
         )
-    fam = documents.native_familles(fig_familles(t, y, compact=True))
+    fam = figures.native_familles(fig_familles(t, y, compact=True))
     own = _has_breakdowns(t)
     src = t if own or not deps else deps[0]
     intro_detail = (
@@ -291,7 +304,7 @@ class Batch:
         self._n += 1
         name = f"data-{self._n}.json"
         (self.build / name).write_text(
-            json.dumps(documents.document_json(doc, self.build), ensure_ascii=False), encoding="utf-8"
+            json.dumps(render.document_json(doc, self.build), ensure_ascii=False), encoding="utf-8"
         )
         try:
             pdf, warnings = self.compiler.compile_with_warnings(
@@ -315,7 +328,7 @@ def write_portrait(doc: Document, batch: Batch, pdf: Path, csv_dir: Path) -> lis
     written = [batch.compile(doc, pdf), xlsx.write_workbook(doc, pdf.with_suffix(".xlsx"), csv_dir=csv_dir)]
     for s in doc.sections:
         for f in s.figures:
-            written.append(documents.write_csv(f, csv_dir / f"{f.id}.csv"))
+            written.append(render.write_csv(f, csv_dir / f"{f.id}.csv"))
     return written
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observatory.errors import PublicationError
-from observatory.publish import documents, layout_check
+from observatory.publish import documents, layout_check, model
 from observatory.warehouse import writer_tag
 
 WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
@@ -71,7 +71,7 @@ def publish_staged(
 
 
 def publish_regions(
-    output_vintage_dir: str | Path, regions: list[str], table: documents.IndicatorTable | None = None
+    output_vintage_dir: str | Path, regions: list[str], table: model.IndicatorTable | None = None
 ) -> Release:
     """Build, check and publish the panoramas and plaquettes of ``regions`` (one partition).
 
@@ -80,7 +80,7 @@ def publish_regions(
     the layout check finds a problem.
     """
     vintage = Path(output_vintage_dir)
-    table = table or documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = table or model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     written, report, staging, moved = publish_staged(
         vintage,
         f"région(s) {', '.join(regions)}",
@@ -95,12 +95,12 @@ def publish_regions(
     return Release(final, report, moved)
 
 
-_TABLE: documents.IndicatorTable | None = None  # a worker's indicator table, read once per process
+_TABLE: model.IndicatorTable | None = None  # a worker's indicator table, read once per process
 
 
 def _read_table(vintage: Path) -> None:
     global _TABLE
-    _TABLE = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    _TABLE = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
 
 
 def _publish_one(vintage: Path, region: str) -> Release:
@@ -117,7 +117,7 @@ def publish_each_region(
     vintage = Path(output_vintage_dir)
     n = max(1, min(workers, len(regions)))
     if n == 1:
-        table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+        table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
         return [publish_regions(vintage, [region], table=table) for region in regions]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -27,6 +27,7 @@ import xlsxwriter
 from xlsxwriter.url import Url
 
 from observatory.publish import notes
+from observatory.publish.model import NOTE_SECRET, SOURCE, Cell, export_value
 from observatory.warehouse import atomic_path
 
 HEADER_ROW = 5
@@ -146,13 +147,11 @@ def _notes_sheet(wb: xlsxwriter.Workbook, f: _Formats, intro: list[str], used: s
 
 
 def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
-    """Write the workbook of a :class:`~observatory.publish.documents.Document` atomically; return its path.
+    """Write the workbook of a :class:`~observatory.publish.model.Document` atomically; return its path.
 
     ``csv_dir``: where the figures' CSV files are (``<id>.csv``); each sheet and the contents link them by a
     path relative to the workbook, so the links hold wherever the vintage folder is copied.
     """
-    from observatory.publish.documents import NOTE_SECRET, SOURCE, Cell, export_value
-
     path = Path(path)
     with atomic_path(path) as tmp:
         wb = new_workbook(tmp)

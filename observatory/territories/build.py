@@ -26,7 +26,7 @@ import pandas as pd
 from observatory import territories as terr
 from observatory.config import Settings
 from observatory.errors import TerritoryError
-from observatory.publish import documents, layout_check, portrait
+from observatory.publish import documents, layout_check, model, portrait
 from observatory.territories import audit as taudit
 from observatory.territories import cells as tc
 from observatory.territories import protect as tp
@@ -193,7 +193,7 @@ def publish_territory(settings: Settings, req: terr.TerritoryRequest) -> Territo
 
 
 def _write(folder: Path, req: terr.TerritoryRequest, rows: pd.DataFrame, table: pd.DataFrame, vintage: Path):
-    it = documents.IndicatorTable(pd.concat([table, rows], ignore_index=True))
+    it = model.IndicatorTable(pd.concat([table, rows], ignore_index=True))
     manifest = documents.read_manifest(vintage)
     t = it.territory("territoire", req.slug)
     place = portrait.place_of_communes(req.communes)

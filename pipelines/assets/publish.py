@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from observatory import api
-from observatory.publish import documents, layout_check, maps, portal, release
+from observatory.publish import documents, layout_check, maps, model, portal, release
 from pipelines.assets.barometre import barometre_publications
 from pipelines.assets.indicators import indicateurs
 from pipelines.partitions import region_partitions
@@ -112,7 +112,7 @@ def cartes(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) ->
 )
 def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
     vintage = _vintage_dir(observatory)
-    table = documents.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
+    table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     written = documents.build_egalite_france(table, documents.read_manifest(vintage), vintage)
     pdf = next((str(p) for p in written if str(p).endswith(".pdf")), "")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(pdf), "files": len(written)})
