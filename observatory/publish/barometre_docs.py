@@ -13,7 +13,6 @@ fed with already formatted French text; every file is written atomically.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +27,7 @@ from matplotlib.figure import Figure
 from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt, notes
+from observatory.publish.model import Cell
 from observatory.publish.typst_pdf import compile_pdf
 from observatory.reference.indicateurs import to_natural
 from observatory.warehouse import atomic_path
@@ -62,34 +62,22 @@ SECRET_STATUTS = ("secret_primaire", "secret_secondaire")
 # ---------------------------------------------------------------------------------------------- cells
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One figure of the table: its value (``None`` unless published) and its status."""
-
-    valeur: float | None
-    statut: str
-
-    @property
-    def published(self) -> bool:
-        return self.statut == "publie" and self.valeur is not None
-
-    def text(self, kind: str = "nombre") -> str:
-        """The figure as printed: ``s`` when secret, ``n.d.`` when not available, else French format.
-
-        ``kind``: ``nombre`` (headcount), ``solde`` (signed count) or ``pourcent`` (signed change).
-        """
-        if self.statut in SECRET_STATUTS:
-            return fmt.SECRET
-        if not self.published:
-            return fmt.MISSING
-        text = fmt.pourcent(self.valeur) if kind == "pourcent" else fmt.nombre(self.valeur)
-        nonzero = any(ch in "123456789" for ch in text)
-        if kind in ("pourcent", "solde") and nonzero and not text.startswith(fmt.MINUS):
-            text = "+" + text
-        return text
+KINDS = {"effectif_fin_trimestre": "nombre", "glissement_annuel": "evolution", "solde_annuel": "solde"}
+"""How each indicator of the baromètre prints and is exported (kinds of :class:`~observatory.publish.model.Cell`:
+a headcount, a signed change in percent, a signed count)."""
 
 
-MISSING = Cell(None, "non_disponible")
+def cell_of(valeur: float | None, statut: str, indicateur: str) -> Cell:
+    """A cell of the table as the documents hold it: the value when published, ``s`` when secret, ``n.d.``
+    otherwise (outside the source's field, or no base)."""
+    kind = KINDS.get(indicateur, "nombre")
+    if statut in SECRET_STATUTS:
+        return Cell(None, statut, kind)
+    if statut != "publie" or valeur is None:
+        return Cell(None, "absent", kind)
+    return Cell(valeur, "publie", kind)
+
+
 
 
 class Barometre:
@@ -117,13 +105,14 @@ class Barometre:
             to_natural(None if pd.isna(v) else float(v), u)
             for v, u in zip(table["valeur"], table["unite"], strict=True)
         ]
-        self._cells = {k: Cell(v, s) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
+        self._cells = {k: cell_of(v, s, k[5]) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
 
     def cell(
         self, niveau, code, indicateur, trimestre, champ="ess", famille="toutes", secteur="tous"
     ) -> Cell:
         """The cell of the table, or ``n.d.`` when the table has no such row."""
-        return self._cells.get((niveau, code, champ, famille, secteur, indicateur, trimestre), MISSING)
+        key = (niveau, code, champ, famille, secteur, indicateur, trimestre)
+        return self._cells.get(key) or cell_of(None, "absent", indicateur)
 
     def libelle(self, niveau: str, code: str) -> str:
         rows = self.table.loc[(self.table["niveau"] == niveau) & (self.table["code"] == code), "libelle"]
@@ -184,7 +173,7 @@ def change_bars(labels: list[str], series: dict[str, list[Cell]], path: Path) ->
     return charts.change_bars(
         labels,
         {
-            champ: [(c.valeur if c.published else None, c.text("pourcent")) for c in cells]
+            champ: [(c.value if c.ok else None, c.text()) for c in cells]
             for champ, cells in series.items()
         },
         CHAMPS,
@@ -203,7 +192,7 @@ def change_map(cells: dict[str, Cell], path: Path, cache_dir: Path | None = None
 
     gdf = geo.geometries("departement", cache_dir)
     gdf = gdf[gdf["code"].isin(cells)].copy()
-    gdf["valeur"] = [cells[c].valeur if cells[c].published else float("nan") for c in gdf["code"]]
+    gdf["valeur"] = [cells[c].value if cells[c].ok else float("nan") for c in gdf["code"]]
     gdf["statut"] = [cells[c].statut for c in gdf["code"]]
     values = gdf["valeur"].dropna()
     span = float(values.abs().max()) if len(values) else 0.01
@@ -298,16 +287,16 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         for q in (t1, t):
             row += [
                 c("effectif_fin_trimestre", q, champ=champ).text(),
-                c("glissement_annuel", q, champ=champ).text("pourcent"),
-                c("solde_annuel", q, champ=champ).text("solde"),
+                c("glissement_annuel", q, champ=champ).text(),
+                c("solde_annuel", q, champ=champ).text(),
             ]
         chiffres.append(row)
     eff, gl, so = (c(i) for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))
-    if eff.published and gl.published:
+    if eff.ok and gl.ok:
         lecture = (
             f"Lecture : à la fin du {trimestre_label(t)}, les établissements de l'ESS emploient "
-            f"{eff.text()} salariés {where}, soit {gl.text('pourcent')} en un an "
-            f"({so.text('solde')} emplois par rapport au {trimestre_label(quarter_key(quarter_index(t) - 4))})."
+            f"{eff.text()} salariés {where}, soit {gl.text()} en un an "
+            f"({so.text()} emplois par rapport au {trimestre_label(quarter_key(quarter_index(t) - 4))})."
         )
     else:
         lecture = (
@@ -320,9 +309,9 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             lab,
             [
                 c("effectif_fin_trimestre", famille=f).text(),
-                c("glissement_annuel", t1, famille=f).text("pourcent"),
-                c("glissement_annuel", famille=f).text("pourcent"),
-                c("solde_annuel", famille=f).text("solde"),
+                c("glissement_annuel", t1, famille=f).text(),
+                c("glissement_annuel", famille=f).text(),
+                c("solde_annuel", famille=f).text(),
             ],
         )
         for f, lab in FAMILLES.items()
@@ -334,9 +323,9 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         [
             lab,
             c("effectif_fin_trimestre", secteur=s).text(),
-            c("glissement_annuel", secteur=s).text("pourcent"),
-            c("solde_annuel", secteur=s).text("solde"),
-            c("glissement_annuel", champ="prive_hors_ess", secteur=s).text("pourcent"),
+            c("glissement_annuel", secteur=s).text(),
+            c("solde_annuel", secteur=s).text(),
+            c("glissement_annuel", champ="prive_hors_ess", secteur=s).text(),
         ]
         for s, lab in secteurs
     ]
@@ -345,9 +334,9 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         [
             f"{d} {b.libelle('departement', d)}",
             b.cell("departement", d, "effectif_fin_trimestre", t).text(),
-            b.cell("departement", d, "glissement_annuel", t).text("pourcent"),
-            b.cell("departement", d, "solde_annuel", t).text("solde"),
-            b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text("pourcent"),
+            b.cell("departement", d, "glissement_annuel", t).text(),
+            b.cell("departement", d, "solde_annuel", t).text(),
+            b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text(),
         ]
         for d in deps
     ]
@@ -356,10 +345,10 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         f"Lecture : indice 100 au premier trimestre publié de chaque champ ({trimestre_label(b.first)} au plus "
         "tôt) ; un indice de 105 signifie 5 % de salariés de plus qu'à ce trimestre."
     )
-    fam_pub = next((f for f in FAMILLES if c("glissement_annuel", famille=f).published), None)
+    fam_pub = next((f for f in FAMILLES if c("glissement_annuel", famille=f).ok), None)
     lecture_familles = (
         f"Lecture : {where}, à la fin du {trimestre_label(t)}, l'effectif salarié des "
-        f"{FAMILLES[fam_pub].lower()} a évolué de {c('glissement_annuel', famille=fam_pub).text('pourcent')} "
+        f"{FAMILLES[fam_pub].lower()} a évolué de {c('glissement_annuel', famille=fam_pub).text()} "
         "en un an."
         if fam_pub
         else f"Lecture : {where}, aucune évolution par famille n'est publiable ({NOTE})"
@@ -379,7 +368,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
     }
     series_chart(
         quarters,
-        {k: [x.valeur if x.published else None for x in v] for k, v in serie.items()},
+        {k: [x.value if x.ok else None for x in v] for k, v in serie.items()},
         workdir / "serie.svg",
     )
     change_bars(
@@ -419,7 +408,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
         }
 
     def said_series(champ: str) -> str:
-        cells = [(q, x) for q, x in zip(quarters, serie[champ], strict=True) if x.published]
+        cells = [(q, x) for q, x in zip(quarters, serie[champ], strict=True) if x.ok]
         if not cells:
             return f"{CHAMPS[champ]} : {alt.said(fmt.SECRET)}"
         (q0, first), (q1, last) = cells[0], cells[-1]
@@ -427,25 +416,25 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             f"{CHAMPS[champ]} : {first.text()} salariés au {trimestre_label(q0)}, {last.text()} au "
             f"{trimestre_label(q1)}"
         )
-        base = next((x for _, x in cells if x.valeur), None)  # the chart's base: first non-zero quarter
+        base = next((x for _, x in cells if x.value), None)  # the chart's base: first non-zero quarter
         if base is None:
             return said
-        return f"{said} (indice {fmt.nombre(100 * last.valeur / base.valeur, 1)})"
+        return f"{said} (indice {fmt.nombre(100 * last.value / base.value, 1)})"
 
     alt_serie = (
         f"Effectif salarié en fin de trimestre {where}, indice base 100 au premier trimestre publié de chaque "
         f"champ. {said_series('ess')} ; {said_series('prive_hors_ess')}."
     )
-    head_serie = next((x.text() for x in reversed(serie["ess"]) if x.published), fmt.SECRET)
+    head_serie = next((x.text() for x in reversed(serie["ess"]) if x.ok), fmt.SECRET)
     alt_familles = alt.listing(
         f"Évolution sur un an de l'effectif salarié de l'ESS {where} par famille, fin {t.replace('-', ' ')}",
-        [(FAMILLES[f], c("glissement_annuel", famille=f).text("pourcent")) for f in fam_keys],
+        [(FAMILLES[f], c("glissement_annuel", famille=f).text()) for f in fam_keys],
     )
     alt_secteurs = alt.grouped(
         f"Évolution sur un an de l'effectif salarié {where} par secteur, fin {t.replace('-', ' ')}",
         [lab for _, lab in secteurs],
         [
-            (CHAMPS[ch], [c("glissement_annuel", champ=ch, secteur=s).text("pourcent") for s, _ in secteurs])
+            (CHAMPS[ch], [c("glissement_annuel", champ=ch, secteur=s).text() for s, _ in secteurs])
             for ch in ("ess", "prive_hors_ess")
         ],
     )
@@ -480,10 +469,10 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
             ],
             "kpis": [
                 {"valeur": eff.text(), "libelle": f"salariés de l'ESS fin {t.replace('-', ' ')}"},
-                {"valeur": gl.text("pourcent"), "libelle": "évolution sur un an (ESS)"},
-                {"valeur": so.text("solde"), "libelle": "emplois sur un an (ESS)"},
+                {"valeur": gl.text(), "libelle": "évolution sur un an (ESS)"},
+                {"valeur": so.text(), "libelle": "emplois sur un an (ESS)"},
                 {
-                    "valeur": c("glissement_annuel", champ="prive_hors_ess").text("pourcent"),
+                    "valeur": c("glissement_annuel", champ="prive_hors_ess").text(),
                     "libelle": "évolution sur un an (privé hors ESS)",
                 },
             ],
@@ -527,7 +516,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     lecture_familles,
                     chart="familles.svg",
                     alt_text=alt_familles,
-                    headline=c("glissement_annuel", famille=fam_keys[0]).text("pourcent")
+                    headline=c("glissement_annuel", famille=fam_keys[0]).text()
                     if fam_keys
                     else None,
                     table=table(
@@ -556,7 +545,7 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     lecture_secteurs,
                     chart="secteurs.svg",
                     alt_text=alt_secteurs,
-                    headline=c("glissement_annuel", secteur=secteurs[0][0]).text("pourcent")
+                    headline=c("glissement_annuel", secteur=secteurs[0][0]).text()
                     if secteurs
                     else None,
                     table=table(
@@ -635,23 +624,8 @@ def render_pdf(content: dict, workdir: Path, dest: Path) -> Path:
     return dest
 
 
-KINDS = {"effectif_fin_trimestre": "nombre", "glissement_annuel": "evolution", "solde_annuel": "solde"}
-"""How each indicator of the baromètre is exported (the kinds of :mod:`~observatory.publish.documents`)."""
 DATA_DIR = "donnees"
 """The CSV behind each figure: ``<semester>/donnees/<france|region-XX>/<figure>.csv``."""
-
-
-def exported(cell: Cell, indicateur: str):
-    """A baromètre cell as the documents' exporters take it (:class:`~observatory.publish.documents.Cell`):
-    the same number, ``s`` when secret, empty in the CSV (``n.d.`` in the workbook) when not available."""
-    from observatory.publish import model
-
-    kind = KINDS[indicateur]
-    if cell.statut in SECRET_STATUTS:
-        return model.Cell(None, cell.statut, kind)
-    if not cell.published:
-        return model.Cell(None, "absent", kind)
-    return model.Cell(cell.valeur, "publie", kind)
 
 
 def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tuple[str, object]]:
@@ -669,7 +643,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
     head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
 
     def values(q, **kw) -> list:
-        return [exported(b.cell(niveau, code, i, q, **kw), i) for i in KINDS]
+        return [b.cell(niveau, code, i, q, **kw) for i in KINDS]
 
     def table(fig_id: str, titre: str, columns: list[str], rows: list[list]):
         f = figs.get(fig_id, {})
@@ -690,9 +664,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
         [
             q,
             *(
-                exported(
-                    b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch), "effectif_fin_trimestre"
-                )
+                b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch)
                 for ch in CHAMPS
             ),
         ]
@@ -716,7 +688,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
             b.libelle("departement", d),
             CHAMPS[ch],
             q,
-            *(exported(b.cell("departement", d, i, q, champ=ch), i) for i in KINDS),
+            *(b.cell("departement", d, i, q, champ=ch) for i in KINDS),
         ]
         for d in _departements_of(b, niveau, code)
         for ch in ("ess", "prive_hors_ess")
