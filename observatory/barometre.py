@@ -29,6 +29,7 @@ first quarter available. It is written atomically to
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -335,6 +336,9 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
             con.execute(f"COPY ind.barometre TO '{tmp.as_posix()}' ({options})")
     by_status = dict(con.execute("SELECT statut, count(*) FROM ind.barometre GROUP BY statut").fetchall())
     rows = sum(by_status.values())
+    cost = secrecy_cost(con, q_fin)
+    with atomic_path(out / COST_FILE) as tmp:  # read by the publications' methodology line
+        tmp.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return {
         "semestre": semestre,
         "trimestres": trimestres,
@@ -345,7 +349,21 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "statut": by_status,
         "protection_conjointe": joint,
         "audit_croise": cross,
+        "cout_du_secret": cost,
     }
+
+
+COST_FILE = "cout_du_secret.json"
+"""Beside the semester's table: :func:`secrecy_cost`, for the publications' methodology line."""
+
+
+def secrecy_cost(con: duckdb.DuckDBPyConnection, q_fin: int) -> dict:
+    """What secrecy cost in this semester's baromètre, per level (``sql/barometre/cout_secret.sql``): figures by
+    statut and the share of the last quarter's jobs in hidden headcount cells (whole percent), in the shape of
+    the annual table's (:func:`observatory.publication.secrecy_cost`)."""
+    rel = run_sql(con, "barometre/cout_secret.sql", {"q_fin": q_fin})
+    cols = [d[0] for d in rel.description]
+    return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in rel.fetchall()}
 
 
 def read_barometre(barometre_dir: Path):

@@ -94,10 +94,10 @@ def publish_indicators(
                 "csv_sha256": sha256(csv),
             }
         },
-        "cout_du_secret": secrecy_cost(con),
         **(extra or {}),
     }
-    update_manifest(settings, **sections)
+    # merged, not replaced: the section also holds each baromètre's cost (written by its own job)
+    update_manifest(settings, merge={"cout_du_secret": secrecy_cost(con)}, **sections)
     return parquet
 
 
@@ -120,8 +120,15 @@ def read_manifest(settings: Settings) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def update_manifest(settings: Settings, **sections) -> Path:
-    """Add or replace top-level sections of ``manifest.json`` atomically; stamps ``created_at``.
+def _merge(into: dict, new: dict) -> dict:
+    for k, v in new.items():
+        into[k] = _merge(dict(into.get(k) or {}), v) if isinstance(v, dict) and isinstance(into.get(k), dict) else v
+    return into
+
+
+def update_manifest(settings: Settings, merge: dict | None = None, **sections) -> Path:
+    """Add or replace top-level sections of ``manifest.json`` atomically, and deep-merge ``merge`` into it (a
+    nested key set, its siblings kept); stamps ``created_at``.
 
     Steps running at once (region partitions) serialise their updates on a lock file beside the manifest.
     """
@@ -131,6 +138,7 @@ def update_manifest(settings: Settings, **sections) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         manifest = read_manifest(settings)
         manifest.update(sections)
+        _merge(manifest, merge or {})
         manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(path) as tmp:
             tmp.write_text(

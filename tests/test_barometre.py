@@ -487,3 +487,33 @@ def test_barometre_audit_catches_a_cell_recoverable_along_the_champs(settings):
     expected = f"('29', 'prive_hors_ess') = {float(q4['prive'] - q4['ess']):g}"
     hits = [r for r in report.recoverable if "2023-T4, région 53" in r and "champs" in r and expected in r]
     assert hits, report.summary()
+
+
+def test_secrecy_cost_counts_the_published_cells_and_the_hidden_jobs(built, settings):
+    """``cout_du_secret.json`` beside the semester's table: cells by status per level (counted again here from
+    the published table) and the share of the last quarter's jobs in hidden headcount cells (by hand: France
+    ESS 17 + 18 + 40 = 75 published, privé hors ESS 55 (D alone) hidden: 55 / 130 = 42 %; every département's
+    jobs are in hidden cells but Ille-et-Vilaine's privé hors ESS, which is 0: 100 %). The France publication's
+    methodology prints its level's line."""
+    import json
+
+    from observatory.publish.barometre_docs import build_barometre_docs
+    from observatory.publish.layout_check import pdf_text
+
+    result, table = built
+    cost = json.loads((result["path"].parent / "cout_du_secret.json").read_text())
+    assert cost == result["cout_du_secret"]
+    for niveau, rows in table.groupby("niveau"):
+        counts = rows["statut"].value_counts()
+        assert cost[niveau]["cellules"] == len(rows)
+        for statut in ("publie", "secret_primaire", "secret_secondaire"):
+            assert cost[niveau][statut] == counts.get(statut, 0), (niveau, statut)
+    assert cost["france"]["part_emploi_masque_pourcent"] == round(100 * 55 / 130) == 42
+    assert cost["departement"]["part_emploi_masque_pourcent"] == 100
+    build_barometre_docs(result["path"].parent, regions=["53"])
+    text = fmt.normalize(pdf_text(result["path"].parent / "france.pdf").replace("\n", " "))
+    assert (
+        "Coût du secret à l'échelon national (France) : sur 184 cases du baromètre, 17 % sont publiées, 61 % "
+        "masquées par le secret primaire et 9 % par le secret secondaire (les autres : n.d.) ; les cases "
+        "d'effectif masquées regroupent 42 % des salariés à la fin du 4e trimestre 2023."
+    ) in text

@@ -401,3 +401,58 @@ def test_a_lecture_never_quotes_a_secret_figure(tmp_path):
     assert "l'ESS emploie" not in text  # the chiffres clés sentence gave way to the secrecy sentence
     assert fmt.code_version({"package": "0.1.0", "git_commit": "fb4b1bd1c04a"}) == "0.1.0 (commit fb4b1bd)"
     assert fmt.code_version(None) == fmt.MISSING
+
+
+def test_methodology_says_what_secrecy_cost_at_the_documents_level(tmp_path):
+    """The methodology page of a panorama and of a plaquette prints the cost of secrecy of its level, read from
+    ``manifest.json`` (``cout_du_secret.annuel``): cells by status in whole percent, the share of jobs in hidden
+    headcount cells (0 is printed as less than 1 %)."""
+    v = write_output(tmp_path)
+    table = model.IndicatorTable.read(v / "tables" / "indicateurs.parquet")
+    manifest = documents.read_manifest(v) | {
+        "cout_du_secret": {
+            "annuel": {
+                "region": {"cellules": 200, "publie": 150, "secret_primaire": 30, "secret_secondaire": 20,
+                           "part_emploi_masque_pourcent": 0},
+                "departement": {"cellules": 1000, "publie": 610, "secret_primaire": 240, "secret_secondaire": 150,
+                                "part_emploi_masque_pourcent": 4},
+            }
+        }
+    }
+    region = documents.panorama_document(table, manifest, "94", None)
+    (methodo,) = [s for s in region.sections if s.titre == "Méthodologie"]
+    assert any(
+        p.endswith(
+            "Coût du secret à l'échelon régional (toutes les régions) : sur 200 cases de la table des indicateurs, "
+            "75 % sont publiées, 15 % masquées par le secret primaire et 10 % par le secret secondaire ; les cases "
+            "d'effectif masquées regroupent moins de 1 % des salariés au 31/12."
+        )
+        for p in map(fmt.normalize, methodo.intro)
+    )
+    dep = table.codes("departement")[0]
+    plaquette = documents.plaquette_document(table, manifest, dep, None)
+    (methodo,) = [s for s in plaquette.sections if s.titre == "Méthodologie"]
+    text = fmt.normalize(" ".join(methodo.intro))
+    assert "sur 1 000 cases de la table des indicateurs, 61 % sont publiées, 24 % masquées par le secret primaire " \
+        "et 15 % par le secret secondaire ; les cases d'effectif masquées regroupent 4 % des salariés" in text
+    # a manifest without the cost (an older publication): no line, no error
+    bare = documents.panorama_document(table, documents.read_manifest(v), "94", None)
+    assert "Coût du secret" not in " ".join(" ".join(s.intro) for s in bare.sections)
+
+
+def test_the_manifest_keeps_every_products_secrecy_cost(tmp_path):
+    """The annual table's cost and each baromètre's are merged into ``cout_du_secret``, whichever is written
+    last (the baromètre job runs on its own too)."""
+    from observatory.config import Settings
+    from observatory.publication import read_manifest, update_manifest
+
+    settings = Settings(output_dir=tmp_path, millesime=2023)
+    update_manifest(settings, merge={"cout_du_secret": {"barometre": {"2023-S1": {"france": {"cellules": 1}}}}})
+    update_manifest(settings, merge={"cout_du_secret": {"annuel": {"france": {"cellules": 2}}}}, millesime=2023)
+    update_manifest(settings, merge={"cout_du_secret": {"barometre": {"2023-S2": {"france": {"cellules": 3}}}}})
+    cost = read_manifest(settings)["cout_du_secret"]
+    assert cost == {
+        "annuel": {"france": {"cellules": 2}},
+        "barometre": {"2023-S1": {"france": {"cellules": 1}}, "2023-S2": {"france": {"cellules": 3}}},
+    }
+    assert read_manifest(settings)["millesime"] == 2023

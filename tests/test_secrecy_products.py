@@ -273,7 +273,7 @@ def test_blocking_cross_product_audit_stops_the_barometre_and_keeps_the_previous
     cells = year_end_cells(settings)  # publishes output/2023/barometre/2023-S2 (nothing secret)
     folder = barometre.barometre_dir(settings, "2023-S2")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert set(before) == {"indicateurs.parquet", "indicateurs.csv"}
+    assert set(before) == {"indicateurs.parquet", "indicateurs.csv", "cout_du_secret.json"}
     con = make_warehouse()
     # Ille-et-Vilaine's ESS at 2023-T4: 10 + 12 + 14 = 36 becomes 34 + 1 + 1 = 36 (same figure, 34 > 0.85 × 36)
     _plant_dominance(con, ["E350", "E351", "E352"], [34, 1, 1])

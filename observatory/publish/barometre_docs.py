@@ -12,6 +12,7 @@ fed with already formatted French text; every file is written atomically.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import matplotlib.ticker as mticker
 import pandas as pd
 from matplotlib.figure import Figure
 
-from observatory.barometre import CHAMP_SOURCE, TABLE_NAME, quarter_index, quarter_key
+from observatory.barometre import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.publish import alt, charts, fmt, notes
 from observatory.publish.model import Cell
@@ -85,6 +86,7 @@ class Barometre:
 
     def __init__(self, table: pd.DataFrame, semestre: str):
         self.table = table
+        self.cost: dict = {}  # what secrecy cost, per level (the semester's cout_du_secret.json)
         self.semestre = semestre
         self.quarters = sorted(table["trimestre"].unique(), key=quarter_index)
         self.last = self.quarters[-1]
@@ -593,6 +595,11 @@ def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> di
                     "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
                     "deux cases dont elle est calculée l'est."
                 ),
+                *(
+                    line
+                    for level in dict.fromkeys((niveau, "departement"))
+                    if (line := notes.cout_du_secret(b.cost, level, "du baromètre", f"des salariés à la fin du {trimestre_label(t)}"))
+                ),
                 SOURCE,
             ],
             "kpis": [],
@@ -801,6 +808,8 @@ def build_barometre_docs(barometre_dir: Path, regions=None) -> list[Path]:
     if not path.exists():
         raise PublicationError(f"baromètre: {path} is missing (build the baromètre table first)")
     b = Barometre(pd.read_parquet(path), barometre_dir.name)
+    cost = barometre_dir / COST_FILE
+    b.cost = json.loads(cost.read_text(encoding="utf-8")) if cost.exists() else {}
     codes = b.values("code", niveau="region") if regions is None else [str(r) for r in regions]
     written: list[Path] = []
     for niveau, code, stem in [("france", "FR", "france")] + [("region", r, f"region-{r}") for r in codes]:

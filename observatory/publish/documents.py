@@ -72,6 +72,12 @@ def _methodologie(table: IndicatorTable, manifest: dict, t: Territory, short: bo
             "l'est aussi. « n.d. » : donnée non disponible."
         ),
     ]
+    cost = notes.cout_du_secret(
+        manifest.get("cout_du_secret", {}).get("annuel"), t.niveau, "de la table des indicateurs",
+        "des salariés au 31/12",
+    )
+    if cost:
+        intro[2] += " " + cost
     if short:  # the plaquette: its workbook carries every note and definition (xlsx.write_workbook)
         intro = [*intro[:1], *intro[2:], notes.GEOGRAPHIE, notes.PRECISION]
     else:

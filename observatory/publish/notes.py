@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from observatory.publish import fmt
 from observatory.reference.indicateurs import couverture, indicateurs, libelle
 
 GEOGRAPHIE = (
@@ -74,3 +75,34 @@ def definitions(codes: Iterable[str] | None = None, *, barometre: bool = False) 
         wanted = table.indicateur.isin(_BAROMETRE_CODES)
         codes = table.indicateur[wanted if barometre else ~wanted]
     return [definition(c) for c in codes]
+
+
+ECHELONS = {
+    "france": "national (France)",
+    "region": "régional (toutes les régions)",
+    "departement": "départemental (tous les départements)",
+    "epci": "intercommunal (tous les EPCI)",
+}
+
+
+def cout_du_secret(cost: dict | None, niveau: str, table: str, emplois: str) -> str | None:
+    """What secrecy cost at one level, as the methodology pages print it, from ``manifest.json``'s
+    ``cout_du_secret`` (one product's levels): cells by status and the share of jobs in hidden headcount cells.
+    ``None`` when the cost of that level is unknown (a publication built without it)."""
+    c = (cost or {}).get(niveau)
+    if not c or not c.get("cellules"):
+        return None
+    n = c["cellules"]
+    shown = c["publie"] + c["secret_primaire"] + c["secret_secondaire"]
+    text = (
+        f"Coût du secret à l'échelon {ECHELONS.get(niveau, niveau)} : sur "
+        f"{fmt.nombre(n)} cases {table}, {fmt.pourcent(c['publie'] / n, 0)} sont publiées, "
+        f"{fmt.pourcent(c['secret_primaire'] / n, 0)} masquées par le secret primaire et "
+        f"{fmt.pourcent(c['secret_secondaire'] / n, 0)} par le secret secondaire"
+        + (" (les autres : n.d.)" if shown < n else "")
+    )
+    share = c.get("part_emploi_masque_pourcent")
+    if share is not None:  # a whole percent: 0 means less than half of one percent
+        part = fmt.pourcent(share / 100, 0) if share else f"moins de {fmt.pourcent(0.01, 0)}"
+        text += f" ; les cases d'effectif masquées regroupent {part} {emplois}"
+    return text + "."

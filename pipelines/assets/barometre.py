@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from observatory import barometre
+from observatory import barometre, publication
 from observatory.config import Settings
 from observatory.publish.barometre_docs import build_barometre_docs
 from observatory.warehouse import connect
@@ -45,6 +45,9 @@ def barometre_indicateurs(
             f"{cross['cellules']} cells in both, {cross['divulgations']} disclosed by the other product "
             f"({'blocking' if barometre.CROSS_PRODUCT_BLOCKING else 'reported, not blocking'})"
         )
+    publication.update_manifest(
+        settings, merge={"cout_du_secret": {"barometre": {context.partition_key: result["cout_du_secret"]}}}
+    )
     joint = {f"secret/{k}": v for k, v in result["protection_conjointe"].items() if k.startswith("cellules_")}
     if cross is not None:
         joint["secret/divulgations_entre_produits"] = cross["divulgations"]

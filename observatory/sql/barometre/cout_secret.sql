@@ -1,0 +1,39 @@
+-- The cost of secrecy of one semester's baromètre, per level (manifest.json, cout_du_secret.barometre, and the
+-- publications' methodology line): the figures of ind.barometre by statut, and the share of the jobs at the end
+-- of the semester's last quarter ($q_fin) held in hidden headcount cells — champs ESS and privé hors ESS without
+-- breakdown, which partition the source's private field (public only when the source has it) — in whole percent,
+-- as for the annual table (sql/indicators/cout_secret.sql).
+WITH figures AS (
+    SELECT
+        niveau,
+        count(*) AS cellules,
+        count(*) FILTER (WHERE statut = 'publie') AS publie,
+        count(*) FILTER (WHERE statut = 'secret_primaire') AS secret_primaire,
+        count(*) FILTER (WHERE statut = 'secret_secondaire') AS secret_secondaire
+    FROM ind.barometre
+    GROUP BY niveau
+),
+
+emplois AS (
+    SELECT
+        niveau,
+        sum(value) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS masques,
+        sum(value) AS total
+    FROM ind.barometre_cellules
+    WHERE q = $q_fin
+      AND champ IN ('ess', 'prive_hors_ess', 'public')
+      AND famille = 'toutes' AND secteur = 'tous'
+      AND statut <> 'non_disponible'
+    GROUP BY niveau
+)
+
+SELECT
+    f.niveau,
+    f.cellules,
+    f.publie,
+    f.secret_primaire,
+    f.secret_secondaire,
+    CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER) AS part_emploi_masque_pourcent
+FROM figures AS f
+LEFT JOIN emplois AS e USING (niveau)
+ORDER BY CASE f.niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 WHEN 'departement' THEN 2 ELSE 3 END, f.niveau;
