@@ -30,7 +30,7 @@ test: install
 	$(BIN)/python -m pytest -q -m "not pending" $(XDIST) --durations=25
 
 # Everything but the end-to-end, browser and fault tests (markers set in tests/conftest.py), on two processes
-# (4 min 35 s on this 2-core machine, quiet, against 6 min 27 s on one process; the issue asks for one minute:
+# (3 min 12 s on this 2-core machine, quiet; 4 min 35 s before the baromètre covered only the extract's régions; the issue asks for one minute:
 # not there yet — its slowest are the micro-dataset protections and audits, the territory worlds, the COG load).
 test-fast: install
 	$(BIN)/lint-imports
