@@ -517,3 +517,30 @@ def test_secrecy_cost_counts_the_published_cells_and_the_hidden_jobs(built, sett
         "masquées par le secret primaire et 9 % par le secret secondaire (les autres : n.d.) ; les cases "
         "d'effectif masquées regroupent 42 % des salariés à la fin du 4e trimestre 2023."
     ) in text
+
+
+def test_publications_built_by_two_processes_equal_those_built_by_one(built, tmp_path, monkeypatch):
+    """The baromètre's publications are independent: two worker processes (the national run's 19) write the
+    same workbooks, CSV and PDF texts as one process."""
+    import shutil
+
+    from observatory.publish import barometre_docs
+    from observatory.publish.layout_check import pdf_text
+
+    result, _ = built
+    folders = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}" / "2023-S2"
+        folder.mkdir(parents=True)
+        for name in ("indicateurs.parquet", "cout_du_secret.json"):
+            shutil.copy(result["path"].parent / name, folder / name)
+        monkeypatch.setattr(barometre_docs, "_MIN_PER_WORKER", 1)
+        written = barometre_docs.build_barometre_docs(folder, workers=workers)
+        folders[workers] = sorted(str(p.relative_to(folder)) for p in written)
+    assert folders[1] == folders[2] and len(folders[1]) > 6
+    for rel in folders[1]:
+        one, two = tmp_path / "w1" / "2023-S2" / rel, tmp_path / "w2" / "2023-S2" / rel
+        if rel.endswith(".pdf"):
+            assert pdf_text(one) == pdf_text(two), rel
+        elif rel.endswith(".csv"):
+            assert one.read_bytes() == two.read_bytes(), rel

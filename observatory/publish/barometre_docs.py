@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
@@ -87,6 +88,7 @@ class Barometre:
     def __init__(self, table: pd.DataFrame, semestre: str):
         self.table = table
         self.cost: dict = {}  # what secrecy cost, per level (the semester's cout_du_secret.json)
+        self.folder = Path(semestre)  # where its publications go (set by the reader of a semester folder)
         self.semestre = semestre
         self.quarters = sorted(table["trimestre"].unique(), key=quarter_index)
         self.last = self.quarters[-1]
@@ -107,6 +109,10 @@ class Barometre:
             to_natural(None if pd.isna(v) else float(v), u)
             for v, u in zip(table["valeur"], table["unite"], strict=True)
         ]
+        names = self.table.drop_duplicates(["niveau", "code"])
+        self._libelles = {
+            (n, c): str(x) for n, c, x in zip(names["niveau"], names["code"], names["libelle"], strict=True)
+        }
         self._cells = {k: cell_of(v, s, k[5]) for k, v, s in zip(keys, valeurs, table["statut"], strict=True)}
 
     def cell(
@@ -117,8 +123,7 @@ class Barometre:
         return self._cells.get(key) or cell_of(None, "absent", indicateur)
 
     def libelle(self, niveau: str, code: str) -> str:
-        rows = self.table.loc[(self.table["niveau"] == niveau) & (self.table["code"] == code), "libelle"]
-        return str(rows.iloc[0]) if len(rows) else code
+        return self._libelles.get((niveau, code), code)
 
     def values(self, column: str, **where) -> list[str]:
         """Distinct values of ``column`` among the rows matching ``where``, sorted."""
@@ -795,30 +800,65 @@ def _sheet_value(cell, export_value) -> object:
     return fmt.MISSING if not cell.secret and cell.value is None else export_value(cell, 100.0)
 
 
-def build_barometre_docs(barometre_dir: Path, regions=None) -> list[Path]:
+def build_barometre_docs(barometre_dir: Path, regions=None, workers: int | None = None) -> list[Path]:
     """Write ``france.pdf``/``.xlsx`` and ``region-<code>.pdf``/``.xlsx`` into ``barometre_dir``, and the CSV
     behind each of their figures under ``donnees/<france|region-XX>/``.
 
     ``barometre_dir`` is a semester folder (``output/<millesime>/barometre/<AAAA-Sn>/``) holding the
     published ``indicateurs.parquet``; ``regions`` limits the régions (default: every région of the
-    table; the France publication is always written). Returns the paths written.
+    table; the France publication is always written). The publications are independent: ``workers``
+    processes (default :data:`~observatory.publish.release.WORKERS`) build them when there are enough to pay
+    for starting them. Returns the paths written.
     """
-    barometre_dir = Path(barometre_dir)
+    from observatory.publish.release import WORKERS
+
+    b = _barometre(Path(barometre_dir))
+    codes = b.values("code", niveau="region") if regions is None else [str(r) for r in regions]
+    todo = [("france", "FR", "france")] + [("region", r, f"region-{r}") for r in codes]
+    n = min(WORKERS if workers is None else workers, len(todo) // _MIN_PER_WORKER)
+    if n <= 1:
+        return [p for niveau, code, stem in todo for p in _publication(b, niveau, code, stem)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the caller may be a Dagster step process with threads, which must not be forked
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = pool.map(_publication_in_worker, [Path(barometre_dir)] * len(todo), *zip(*todo, strict=True))
+        return [p for part in parts for p in part]
+
+
+_MIN_PER_WORKER = 5
+"""Below this many publications per process, starting a process (≈ 2 s of imports) costs more than it saves."""
+
+
+def _barometre(barometre_dir: Path) -> Barometre:
+    """The semester's published table (and what its secrecy cost), ready for look-ups."""
     path = barometre_dir / f"{TABLE_NAME}.parquet"
     if not path.exists():
         raise PublicationError(f"baromètre: {path} is missing (build the baromètre table first)")
     b = Barometre(pd.read_parquet(path), barometre_dir.name)
     cost = barometre_dir / COST_FILE
     b.cost = json.loads(cost.read_text(encoding="utf-8")) if cost.exists() else {}
-    codes = b.values("code", niveau="region") if regions is None else [str(r) for r in regions]
-    written: list[Path] = []
-    for niveau, code, stem in [("france", "FR", "france")] + [("region", r, f"region-{r}") for r in codes]:
-        with tempfile.TemporaryDirectory(prefix="barometre-") as tmp:
-            work = Path(tmp)
-            content = territory_content(b, niveau, code, work)
-            written.append(render_pdf(content, work, barometre_dir / f"{stem}.pdf"))
-        tables = data_tables(b, niveau, code, content)
-        csv_dir = barometre_dir / DATA_DIR / stem
-        written.append(write_xlsx(tables, barometre_dir / f"{stem}.xlsx", csv_dir))
-        written += write_csvs(tables, csv_dir)
-    return written
+    b.folder = barometre_dir
+    return b
+
+
+def _publication(b: Barometre, niveau: str, code: str, stem: str) -> list[Path]:
+    """One publication: its PDF, its workbook and the CSV of its figures."""
+    with tempfile.TemporaryDirectory(prefix="barometre-") as tmp:
+        work = Path(tmp)
+        content = territory_content(b, niveau, code, work)
+        written = [render_pdf(content, work, b.folder / f"{stem}.pdf")]
+    tables = data_tables(b, niveau, code, content)
+    csv_dir = b.folder / DATA_DIR / stem
+    written.append(write_xlsx(tables, b.folder / f"{stem}.xlsx", csv_dir))
+    return written + write_csvs(tables, csv_dir)
+
+
+@lru_cache(maxsize=1)
+def _worker_barometre(barometre_dir: Path) -> Barometre:
+    return _barometre(barometre_dir)
+
+
+def _publication_in_worker(barometre_dir: Path, niveau: str, code: str, stem: str) -> list[Path]:
+    return _publication(_worker_barometre(barometre_dir), niveau, code, stem)
