@@ -76,8 +76,8 @@ def _methodologie(table: IndicatorTable, manifest: dict, t: Territory, short: bo
         manifest.get("cout_du_secret", {}).get("annuel"), t.niveau, "de la table des indicateurs",
         "des salariés au 31/12",
     )
-    if cost:
-        intro[2] += " " + cost
+    if cost:  # its own paragraph, after the rule it measures (kept by the plaquette's short list below)
+        intro.insert(3, cost)
     if short:  # the plaquette: its workbook carries every note and definition (xlsx.write_workbook)
         intro = [*intro[:1], *intro[2:], notes.GEOGRAPHIE, notes.PRECISION]
     else:
