@@ -279,347 +279,313 @@ def _sectors(b: Barometre) -> list[tuple[str, str]]:
     return [(s, labels.get(s, s)) for s in present]
 
 
+def _figure(fig_id, titre, unite, lecture, chart=None, carte=None, table=None, alt_text="", headline=None) -> dict:
+    """One figure of the template; ``headline``: the number its alternative text states first, as printed
+    (``None`` for an empty chart), which the accessibility tests look for in the text and the page."""
+    return {
+        "id": fig_id,
+        "titre": titre,
+        "unite": unite,
+        "chart": chart,
+        "alt": alt_text,
+        "headline": headline,
+        "table": table,
+        "note": "",
+        "map": None if carte is None else {"path": carte, "message": ""},
+        "champ": CHAMP,
+        "source": SOURCE,
+        "lecture": lecture,
+        "secret": NOTE,
+    }
+
+
+def _table(columns: list[str], rows: list[list]) -> dict:
+    return {"columns": columns, "rows": rows, "bold": []}
+
+
+def _section(titre: str, figures: list[dict], intro: list[str] | None = None, kpis: list | None = None) -> dict:
+    return {"titre": titre, "intro": intro or [], "kpis": kpis or [], "figures": figures, "metadata": []}
+
+
+class _Publication:
+    """One territory's publication as formatted text, section by section; its charts are drawn into ``workdir``
+    by the sections that show them."""
+
+    def __init__(self, b: Barometre, niveau: str, code: str, workdir: Path):
+        self.b, self.niveau, self.code, self.workdir = b, niveau, code, workdir
+        self.t, self.t1 = b.last, b.previous
+        self.libelle = b.libelle(niveau, code)
+        self.where = fmt.locatif(niveau, code, self.libelle)
+        self.fin = f"fin {self.t.replace('-', ' ')}"
+
+    def c(self, indicateur: str, trimestre: str | None = None, **kw) -> Cell:
+        """A cell of this territory (at the semester's last quarter unless ``trimestre``)."""
+        return self.b.cell(self.niveau, self.code, indicateur, trimestre or self.t, **kw)
+
+    def key_figures(self) -> dict:
+        t, t1, c, where = self.t, self.t1, self.c, self.where
+        chiffres = []
+        for champ, label in CHAMPS.items():
+            row = [label]
+            for q in (t1, t):
+                row += [
+                    c("effectif_fin_trimestre", q, champ=champ).text(),
+                    c("glissement_annuel", q, champ=champ).text(),
+                    c("solde_annuel", q, champ=champ).text(),
+                ]
+            chiffres.append(row)
+        eff, gl, so = (c(i) for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))
+        if eff.ok and gl.ok:
+            lecture = (
+                f"Lecture : à la fin du {trimestre_label(t)}, les établissements de l'ESS emploient "
+                f"{eff.text()} salariés {where}, soit {gl.text()} en un an "
+                f"({so.text()} emplois par rapport au {trimestre_label(quarter_key(quarter_index(t) - 4))})."
+            )
+        else:
+            lecture = (
+                f"Lecture : à la fin du {trimestre_label(t)}, l'effectif salarié de l'ESS {where} "
+                f"n'est pas publiable ({eff.text()}) : {NOTE}"
+            )
+        cols_q = [
+            f"Effectif {t1.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an",
+            f"Effectif {t.replace('-', ' ')}", "Évol. 1 an", "Solde 1 an",
+        ]
+        intro = [
+            (
+                f"{semestre_label(self.b.semestre).capitalize()} : effectifs salariés à la fin du "
+                f"{trimestre_label(t1)} et du {trimestre_label(t)}, comparés au même trimestre un an plus tôt."
+            ),
+            CHAMP,
+        ]
+        kpis = [
+            {"valeur": eff.text(), "libelle": f"salariés de l'ESS {self.fin}"},
+            {"valeur": gl.text(), "libelle": "évolution sur un an (ESS)"},
+            {"valeur": so.text(), "libelle": "emplois sur un an (ESS)"},
+            {
+                "valeur": c("glissement_annuel", champ="prive_hors_ess").text(),
+                "libelle": "évolution sur un an (privé hors ESS)",
+            },
+        ]
+        fig = _figure(
+            "chiffres-cles", "Effectifs salariés et évolution sur un an", "Unité : nombre de salariés, %", lecture,
+            table=_table(["Champ", *cols_q], chiffres),
+        )
+        return _section("Chiffres clés", [fig], intro, kpis)
+
+    def series(self) -> dict:
+        t, c = self.t, self.c
+        quarters = [q for q in self.b.quarters if quarter_index(q) <= quarter_index(t)]
+        serie = {
+            champ: [c("effectif_fin_trimestre", q, champ=champ) for q in quarters]
+            for champ in ("ess", "prive_hors_ess")
+        }
+        series_chart(
+            quarters,
+            {k: [x.value if x.ok else None for x in v] for k, v in serie.items()},
+            self.workdir / "serie.svg",
+        )
+
+        def said_series(champ: str) -> str:
+            cells = [(q, x) for q, x in zip(quarters, serie[champ], strict=True) if x.ok]
+            if not cells:
+                return f"{CHAMPS[champ]} : {alt.said(fmt.SECRET)}"
+            (q0, first), (q1, last) = cells[0], cells[-1]
+            said = (
+                f"{CHAMPS[champ]} : {first.text()} salariés au {trimestre_label(q0)}, {last.text()} au "
+                f"{trimestre_label(q1)}"
+            )
+            base = next((x for _, x in cells if x.value), None)  # the chart's base: first non-zero quarter
+            if base is None:
+                return said
+            return f"{said} (indice {fmt.nombre(100 * last.value / base.value, 1)})"
+
+        alt_serie = (
+            f"Effectif salarié en fin de trimestre {self.where}, indice base 100 au premier trimestre publié de "
+            f"chaque champ. {said_series('ess')} ; {said_series('prive_hors_ess')}."
+        )
+        lecture = (
+            f"Lecture : indice 100 au premier trimestre publié de chaque champ ({trimestre_label(self.b.first)} au "
+            "plus tôt) ; un indice de 105 signifie 5 % de salariés de plus qu'à ce trimestre."
+        )
+        fig = _figure(
+            "serie-longue",
+            f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
+            "Unité : indice base 100 au premier trimestre publié",
+            lecture,
+            chart="serie.svg",
+            alt_text=alt_serie,
+            headline=next((x.text() for x in reversed(serie["ess"]) if x.ok), fmt.SECRET),
+        )
+        return _section("Série longue", [fig])
+
+    def families(self) -> dict:
+        t, t1, c, where = self.t, self.t1, self.c, self.where
+        b, niveau, code = self.b, self.niveau, self.code
+        familles = [
+            (
+                lab,
+                [
+                    c("effectif_fin_trimestre", famille=f).text(),
+                    c("glissement_annuel", t1, famille=f).text(),
+                    c("glissement_annuel", famille=f).text(),
+                    c("solde_annuel", famille=f).text(),
+                ],
+            )
+            for f, lab in FAMILLES.items()
+            if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", t) in b._cells
+        ]
+        fam_keys = [f for f, lab in FAMILLES.items() if lab in {r[0] for r in familles}]
+        change_bars(
+            [FAMILLES[f] for f in fam_keys],
+            {"ess": [c("glissement_annuel", famille=f) for f in fam_keys]},
+            self.workdir / "familles.svg",
+        )
+        fam_pub = next((f for f in FAMILLES if c("glissement_annuel", famille=f).ok), None)
+        lecture = (
+            f"Lecture : {where}, à la fin du {trimestre_label(t)}, l'effectif salarié des "
+            f"{FAMILLES[fam_pub].lower()} a évolué de {c('glissement_annuel', famille=fam_pub).text()} "
+            "en un an."
+            if fam_pub
+            else f"Lecture : {where}, aucune évolution par famille n'est publiable ({NOTE})"
+        )
+        alt_familles = alt.listing(
+            f"Évolution sur un an de l'effectif salarié de l'ESS {where} par famille, {self.fin}",
+            [(FAMILLES[f], c("glissement_annuel", famille=f).text()) for f in fam_keys],
+        )
+        columns = [
+            "Famille", f"Effectif {t.replace('-', ' ')}", f"Évol. 1 an {t1.replace('-', ' ')}",
+            f"Évol. 1 an {t.replace('-', ' ')}", "Solde 1 an",
+        ]
+        fig = _figure(
+            "familles",
+            f"Évolution sur un an de l'effectif salarié par famille, {self.fin}",
+            "Unité : %, nombre de salariés",
+            lecture,
+            chart="familles.svg",
+            alt_text=alt_familles,
+            headline=c("glissement_annuel", famille=fam_keys[0]).text() if fam_keys else None,
+            table=_table(columns, [[lab, *vals] for lab, vals in familles]),
+        )
+        return _section("Par famille de l'ESS", [fig])
+
+    def sectors(self) -> dict:
+        t, c, where = self.t, self.c, self.where
+        secteurs = _sectors(self.b)
+        rows = [
+            [
+                lab,
+                c("effectif_fin_trimestre", secteur=s).text(),
+                c("glissement_annuel", secteur=s).text(),
+                c("solde_annuel", secteur=s).text(),
+                c("glissement_annuel", champ="prive_hors_ess", secteur=s).text(),
+            ]
+            for s, lab in secteurs
+        ]
+        change_bars(
+            [lab for _, lab in secteurs],
+            {
+                champ: [c("glissement_annuel", champ=champ, secteur=s) for s, _ in secteurs]
+                for champ in ("ess", "prive_hors_ess")
+            },
+            self.workdir / "secteurs.svg",
+        )
+        lecture = (
+            f"Lecture : {where}, l'effectif salarié de l'ESS varie sur un an, à la fin du {trimestre_label(t)}, "
+            "de la valeur indiquée pour chaque secteur ; la barre bleue donne la même évolution dans le privé hors "
+            "ESS."
+        )
+        alt_secteurs = alt.grouped(
+            f"Évolution sur un an de l'effectif salarié {where} par secteur, {self.fin}",
+            [lab for _, lab in secteurs],
+            [
+                (CHAMPS[ch], [c("glissement_annuel", champ=ch, secteur=s).text() for s, _ in secteurs])
+                for ch in ("ess", "prive_hors_ess")
+            ],
+        )
+        fig = _figure(
+            "secteurs",
+            f"Évolution sur un an de l'effectif salarié par secteur, {self.fin}",
+            "Unité : %, nombre de salariés",
+            lecture,
+            chart="secteurs.svg",
+            alt_text=alt_secteurs,
+            headline=c("glissement_annuel", secteur=secteurs[0][0]).text() if secteurs else None,
+            table=_table(["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"], rows),
+        )
+        return _section("Par secteur d'activité", [fig])
+
+    def departements(self) -> dict:
+        b, t = self.b, self.t
+        deps = _departements_of(b, self.niveau, self.code)
+        rows = [
+            [
+                f"{d} {b.libelle('departement', d)}",
+                b.cell("departement", d, "effectif_fin_trimestre", t).text(),
+                b.cell("departement", d, "glissement_annuel", t).text(),
+                b.cell("departement", d, "solde_annuel", t).text(),
+                b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text(),
+            ]
+            for d in deps
+        ]
+        change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, self.workdir / "carte.svg")
+        lecture = (
+            f"Lecture : évolution sur un an de l'effectif salarié de l'ESS à la fin du {trimestre_label(t)}, par "
+            "département ; rouge : baisse, bleu : hausse, palette centrée sur 0."
+        )
+        alt_carte = alt.listing(
+            f"Carte des départements {self.where} : évolution sur un an de l'effectif salarié de l'ESS, {self.fin}",
+            [(row[0], row[2]) for row in rows],
+        )
+        fig = _figure(
+            "departements",
+            f"Évolution sur un an de l'effectif salarié de l'ESS, {self.fin}",
+            "Unité : %, nombre de salariés",
+            lecture,
+            carte="carte.svg",
+            alt_text=alt_carte,
+            headline=rows[0][2] if rows else None,
+            table=_table(["Département", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"], rows),
+        )
+        return _section("Par département", [fig])
+
+    def methodology(self) -> dict:
+        emplois = f"des salariés à la fin du {trimestre_label(self.t)}"
+        costs = [
+            line
+            for level in dict.fromkeys((self.niveau, "departement"))
+            if (line := notes.cout_du_secret(self.b.cost, level, "du baromètre", emplois))
+        ]
+        intro = [
+            CHAMP,
+            (
+                "Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
+                "(régime général de la sécurité sociale) ; les chiffres « France » sont France hors Mayotte, "
+                "somme des régions."
+            ),
+            *notes.BAROMETRE,
+            *notes.definitions(barometre=True),
+            (
+                "Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
+                "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
+                "deux cases dont elle est calculée l'est."
+            ),
+            *costs,
+            SOURCE,
+        ]
+        return _section("Méthodologie", [], intro)
+
+
 def territory_content(b: Barometre, niveau: str, code: str, workdir: Path) -> dict:
     """Everything one publication prints, as formatted text, plus the charts written into ``workdir``."""
-    t, t1 = b.last, b.previous
-    libelle = b.libelle(niveau, code)
-    where = fmt.locatif(niveau, code, libelle)
-
-    def c(indicateur, trimestre=t, **kw):
-        return b.cell(niveau, code, indicateur, trimestre, **kw)
-
-    chiffres = []
-    for champ, label in CHAMPS.items():
-        row = [label]
-        for q in (t1, t):
-            row += [
-                c("effectif_fin_trimestre", q, champ=champ).text(),
-                c("glissement_annuel", q, champ=champ).text(),
-                c("solde_annuel", q, champ=champ).text(),
-            ]
-        chiffres.append(row)
-    eff, gl, so = (c(i) for i in ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel"))
-    if eff.ok and gl.ok:
-        lecture = (
-            f"Lecture : à la fin du {trimestre_label(t)}, les établissements de l'ESS emploient "
-            f"{eff.text()} salariés {where}, soit {gl.text()} en un an "
-            f"({so.text()} emplois par rapport au {trimestre_label(quarter_key(quarter_index(t) - 4))})."
-        )
-    else:
-        lecture = (
-            f"Lecture : à la fin du {trimestre_label(t)}, l'effectif salarié de l'ESS {where} "
-            f"n'est pas publiable ({eff.text()}) : {NOTE}"
-        )
-
-    familles = [
-        (
-            lab,
-            [
-                c("effectif_fin_trimestre", famille=f).text(),
-                c("glissement_annuel", t1, famille=f).text(),
-                c("glissement_annuel", famille=f).text(),
-                c("solde_annuel", famille=f).text(),
-            ],
-        )
-        for f, lab in FAMILLES.items()
-        if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", t) in b._cells
-    ]
-    fam_keys = [f for f, lab in FAMILLES.items() if lab in {r[0] for r in familles}]
-    secteurs = _sectors(b)
-    sect_rows = [
-        [
-            lab,
-            c("effectif_fin_trimestre", secteur=s).text(),
-            c("glissement_annuel", secteur=s).text(),
-            c("solde_annuel", secteur=s).text(),
-            c("glissement_annuel", champ="prive_hors_ess", secteur=s).text(),
-        ]
-        for s, lab in secteurs
-    ]
-    deps = _departements_of(b, niveau, code)
-    dep_rows = [
-        [
-            f"{d} {b.libelle('departement', d)}",
-            b.cell("departement", d, "effectif_fin_trimestre", t).text(),
-            b.cell("departement", d, "glissement_annuel", t).text(),
-            b.cell("departement", d, "solde_annuel", t).text(),
-            b.cell("departement", d, "glissement_annuel", t, champ="prive_hors_ess").text(),
-        ]
-        for d in deps
-    ]
-
-    lecture_serie = (
-        f"Lecture : indice 100 au premier trimestre publié de chaque champ ({trimestre_label(b.first)} au plus "
-        "tôt) ; un indice de 105 signifie 5 % de salariés de plus qu'à ce trimestre."
-    )
-    fam_pub = next((f for f in FAMILLES if c("glissement_annuel", famille=f).ok), None)
-    lecture_familles = (
-        f"Lecture : {where}, à la fin du {trimestre_label(t)}, l'effectif salarié des "
-        f"{FAMILLES[fam_pub].lower()} a évolué de {c('glissement_annuel', famille=fam_pub).text()} "
-        "en un an."
-        if fam_pub
-        else f"Lecture : {where}, aucune évolution par famille n'est publiable ({NOTE})"
-    )
-    lecture_secteurs = (
-        f"Lecture : {where}, l'effectif salarié de l'ESS varie sur un an, à la fin du {trimestre_label(t)}, "
-        "de la valeur indiquée pour chaque secteur ; la barre bleue donne la même évolution dans le privé hors ESS."
-    )
-    lecture_carte = (
-        f"Lecture : évolution sur un an de l'effectif salarié de l'ESS à la fin du {trimestre_label(t)}, par "
-        "département ; rouge : baisse, bleu : hausse, palette centrée sur 0."
-    )
-    quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
-    serie = {
-        champ: [c("effectif_fin_trimestre", q, champ=champ) for q in quarters]
-        for champ in ("ess", "prive_hors_ess")
-    }
-    series_chart(
-        quarters,
-        {k: [x.value if x.ok else None for x in v] for k, v in serie.items()},
-        workdir / "serie.svg",
-    )
-    change_bars(
-        [FAMILLES[f] for f in fam_keys],
-        {"ess": [c("glissement_annuel", famille=f) for f in fam_keys]},
-        workdir / "familles.svg",
-    )
-    change_bars(
-        [lab for _, lab in secteurs],
-        {
-            champ: [c("glissement_annuel", champ=champ, secteur=s) for s, _ in secteurs]
-            for champ in ("ess", "prive_hors_ess")
-        },
-        workdir / "secteurs.svg",
-    )
-    change_map({d: b.cell("departement", d, "glissement_annuel", t) for d in deps}, workdir / "carte.svg")
-
-    def figure(
-        fig_id, titre, unite, lecture_fig, chart=None, carte=None, table=None, alt_text="", headline=None
-    ):
-        """One figure of the template; ``headline``: the number its alternative text states first, as printed
-        (``None`` for an empty chart), which the accessibility tests look for in the text and the page."""
-        return {
-            "id": fig_id,
-            "titre": titre,
-            "unite": unite,
-            "chart": chart,
-            "alt": alt_text,
-            "headline": headline,
-            "table": table,
-            "note": "",
-            "map": None if carte is None else {"path": carte, "message": ""},
-            "champ": CHAMP,
-            "source": SOURCE,
-            "lecture": lecture_fig,
-            "secret": NOTE,
-        }
-
-    def said_series(champ: str) -> str:
-        cells = [(q, x) for q, x in zip(quarters, serie[champ], strict=True) if x.ok]
-        if not cells:
-            return f"{CHAMPS[champ]} : {alt.said(fmt.SECRET)}"
-        (q0, first), (q1, last) = cells[0], cells[-1]
-        said = (
-            f"{CHAMPS[champ]} : {first.text()} salariés au {trimestre_label(q0)}, {last.text()} au "
-            f"{trimestre_label(q1)}"
-        )
-        base = next((x for _, x in cells if x.value), None)  # the chart's base: first non-zero quarter
-        if base is None:
-            return said
-        return f"{said} (indice {fmt.nombre(100 * last.value / base.value, 1)})"
-
-    alt_serie = (
-        f"Effectif salarié en fin de trimestre {where}, indice base 100 au premier trimestre publié de chaque "
-        f"champ. {said_series('ess')} ; {said_series('prive_hors_ess')}."
-    )
-    head_serie = next((x.text() for x in reversed(serie["ess"]) if x.ok), fmt.SECRET)
-    alt_familles = alt.listing(
-        f"Évolution sur un an de l'effectif salarié de l'ESS {where} par famille, fin {t.replace('-', ' ')}",
-        [(FAMILLES[f], c("glissement_annuel", famille=f).text()) for f in fam_keys],
-    )
-    alt_secteurs = alt.grouped(
-        f"Évolution sur un an de l'effectif salarié {where} par secteur, fin {t.replace('-', ' ')}",
-        [lab for _, lab in secteurs],
-        [
-            (CHAMPS[ch], [c("glissement_annuel", champ=ch, secteur=s).text() for s, _ in secteurs])
-            for ch in ("ess", "prive_hors_ess")
-        ],
-    )
-    alt_carte = alt.listing(
-        f"Carte des départements {where} : évolution sur un an de l'effectif salarié de l'ESS, fin "
-        f"{t.replace('-', ' ')}",
-        [(row[0], row[2]) for row in dep_rows],
-    )
-
-    def table(columns, rows):
-        return {"columns": columns, "rows": rows, "bold": []}
-
-    cols_q = [
-        f"Effectif {t1.replace('-', ' ')}",
-        "Évol. 1 an",
-        "Solde 1 an",
-        f"Effectif {t.replace('-', ' ')}",
-        "Évol. 1 an",
-        "Solde 1 an",
-    ]
-    evol_t = f"Évol. 1 an {t.replace('-', ' ')}"
-    sections = [
-        {
-            "titre": "Chiffres clés",
-            "intro": [
-                (
-                    f"{semestre_label(b.semestre).capitalize()} : effectifs salariés à la fin du "
-                    f"{trimestre_label(t1)} et du {trimestre_label(t)}, comparés au même trimestre "
-                    "un an plus tôt."
-                ),
-                CHAMP,
-            ],
-            "kpis": [
-                {"valeur": eff.text(), "libelle": f"salariés de l'ESS fin {t.replace('-', ' ')}"},
-                {"valeur": gl.text(), "libelle": "évolution sur un an (ESS)"},
-                {"valeur": so.text(), "libelle": "emplois sur un an (ESS)"},
-                {
-                    "valeur": c("glissement_annuel", champ="prive_hors_ess").text(),
-                    "libelle": "évolution sur un an (privé hors ESS)",
-                },
-            ],
-            "figures": [
-                figure(
-                    "chiffres-cles",
-                    "Effectifs salariés et évolution sur un an",
-                    "Unité : nombre de salariés, %",
-                    lecture,
-                    table=table(["Champ", *cols_q], chiffres),
-                )
-            ],
-            "metadata": [],
-        },
-        {
-            "titre": "Série longue",
-            "intro": [],
-            "kpis": [],
-            "figures": [
-                figure(
-                    "serie-longue",
-                    f"Effectifs salariés en fin de trimestre depuis le {trimestre_label(quarters[0])}",
-                    "Unité : indice base 100 au premier trimestre publié",
-                    lecture_serie,
-                    chart="serie.svg",
-                    alt_text=alt_serie,
-                    headline=head_serie,
-                )
-            ],
-            "metadata": [],
-        },
-        {
-            "titre": "Par famille de l'ESS",
-            "intro": [],
-            "kpis": [],
-            "figures": [
-                figure(
-                    "familles",
-                    f"Évolution sur un an de l'effectif salarié par famille, fin {t.replace('-', ' ')}",
-                    "Unité : %, nombre de salariés",
-                    lecture_familles,
-                    chart="familles.svg",
-                    alt_text=alt_familles,
-                    headline=c("glissement_annuel", famille=fam_keys[0]).text()
-                    if fam_keys
-                    else None,
-                    table=table(
-                        [
-                            "Famille",
-                            f"Effectif {t.replace('-', ' ')}",
-                            f"Évol. 1 an {t1.replace('-', ' ')}",
-                            evol_t,
-                            "Solde 1 an",
-                        ],
-                        [[lab, *vals] for lab, vals in familles],
-                    ),
-                )
-            ],
-            "metadata": [],
-        },
-        {
-            "titre": "Par secteur d'activité",
-            "intro": [],
-            "kpis": [],
-            "figures": [
-                figure(
-                    "secteurs",
-                    f"Évolution sur un an de l'effectif salarié par secteur, fin {t.replace('-', ' ')}",
-                    "Unité : %, nombre de salariés",
-                    lecture_secteurs,
-                    chart="secteurs.svg",
-                    alt_text=alt_secteurs,
-                    headline=c("glissement_annuel", secteur=secteurs[0][0]).text()
-                    if secteurs
-                    else None,
-                    table=table(
-                        ["Secteur", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
-                        sect_rows,
-                    ),
-                )
-            ],
-            "metadata": [],
-        },
-        {
-            "titre": "Par département",
-            "intro": [],
-            "kpis": [],
-            "figures": [
-                figure(
-                    "departements",
-                    f"Évolution sur un an de l'effectif salarié de l'ESS, fin {t.replace('-', ' ')}",
-                    "Unité : %, nombre de salariés",
-                    lecture_carte,
-                    carte="carte.svg",
-                    alt_text=alt_carte,
-                    headline=dep_rows[0][2] if dep_rows else None,
-                    table=table(
-                        ["Département", "Effectif ESS", "Évol. ESS", "Solde ESS", "Évol. privé hors ESS"],
-                        dep_rows,
-                    ),
-                )
-            ],
-            "metadata": [],
-        },
-        {
-            "titre": "Méthodologie",
-            "intro": [
-                CHAMP,
-                (
-                    "Les effectifs sont ceux de la déclaration des établissements à la fin de chaque trimestre "
-                    "(régime général de la sécurité sociale) ; les chiffres « France » sont France hors Mayotte, "
-                    "somme des régions."
-                ),
-                *notes.BAROMETRE,
-                *notes.definitions(barometre=True),
-                (
-                    "Secret statistique : une case de 1 ou 2 établissements, ou dont le premier établissement "
-                    "emploie plus de 85 % des salariés, n'est pas publiée (s) ; une évolution l'est dès qu'une des "
-                    "deux cases dont elle est calculée l'est."
-                ),
-                *(
-                    line
-                    for level in dict.fromkeys((niveau, "departement"))
-                    if (line := notes.cout_du_secret(b.cost, level, "du baromètre", f"des salariés à la fin du {trimestre_label(t)}"))
-                ),
-                SOURCE,
-            ],
-            "kpis": [],
-            "figures": [],
-            "metadata": [],
-        },
-    ]
+    p = _Publication(b, niveau, code, workdir)
     return {
         "doc": {
-            "titre": f"Baromètre de l'emploi dans l'ESS — {libelle}",
+            "titre": f"Baromètre de l'emploi dans l'ESS — {p.libelle}",
             "sous_titre": semestre_label(b.semestre),
             "millesime": "Observatoire de l'ESS",
         },
         "champ": CHAMP,
-        "sections": sections,
+        "sections": [p.key_figures(), p.series(), p.families(), p.sectors(), p.departements(), p.methodology()],
     }
 
 
