@@ -364,3 +364,26 @@ def test_portal_after_make_run_shows_no_existing_product_as_missing(published):
         p for p in page.items if p["territory"] == "region-53" and p["title"] == "Panorama régional"
     )
     assert sorted(Path(link).suffix for link in region["links"]) == [".pdf", ".xlsx"]
+
+
+def test_a_regional_publication_lists_its_regions_only(tmp_path):
+    """The publication of a regional extract (its table covers Pays de la Loire and Bretagne) lists those
+    régions and their départements, not 16 others with every product « non disponible »; the baromètre's cost
+    of secrecy is linked in the France section."""
+    import pandas as pd
+
+    root = write_fake_vintage(tmp_path / "output")
+    path = root / "tables" / "indicateurs.parquet"
+    table = pd.read_parquet(path)
+    table[(table.niveau != "region") | table.code.isin(["52", "53"])].to_parquet(path, index=False)
+    (root / "barometre" / "2023-S2").mkdir(parents=True, exist_ok=True)
+    (root / "barometre" / "2023-S2" / "cout_du_secret.json").write_text("{}")
+    index = portal.build_portal(tmp_path / "output", 2023)
+    page = _parse(index)
+    departements = ["44", "49", "53", "72", "85", "22", "29", "35", "56"]
+    assert sorted(page.territories) == sorted(
+        ["france-FR", "region-52", "region-53", *(f"departement-{d}" for d in departements)]
+    )
+    html = index.read_text(encoding="utf-8")
+    assert 'href="../barometre/2023-S2/cout_du_secret.json"' in html
+    assert "Baromètre 2023, semestre 2 : coût du secret statistique" in html

@@ -188,6 +188,9 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
         for s in semesters:
             title = f"Baromètre {s.replace('-S', ', semestre ')}"
             out.append(files.product(title, f"barometre/{s}/{name}", ("pdf",), ("xlsx",)))
+            cost = f"barometre/{s}/cout_du_secret.json"
+            if code is None and cost in files.all:  # France's section: the semester's cost of secrecy
+                out.append(Product(f"{title} : coût du secret statistique", [files.link(cost)]))
             # the CSV behind each of its charts and tables, right after it
             data = _figure_csvs(
                 files, f"barometre/{s}/donnees/{name}", f"{title} : données des graphiques (CSV)"
@@ -222,7 +225,10 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
 
     groups = []
     deps = cog.departements()
+    covered = _covered(files)
     for reg in cog.regions().itertuples(index=False):
+        if covered is not None and reg.code_region not in covered:
+            continue  # a regional extract's publication: the régions it does not cover are not listed
         region = Territory("region", reg.code_region, reg.libelle)
         stem = f"panoramas/region-{reg.code_region}"
         # the data behind the panorama's charts is the "Données des graphiques" product (donnees/region-XX-*.csv)
@@ -254,6 +260,18 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
     if custom:
         groups.append((Territory("groupe", "territoires", "Territoires à la demande"), custom))
     return france, groups
+
+
+def _covered(files: _Files) -> set[str] | None:
+    """The régions the published indicator table covers (all of them for a national extract), or ``None`` when
+    there is no table yet (every région is then listed, its products shown missing)."""
+    path = files.all.get("tables/indicateurs.parquet")
+    if path is None:
+        return None
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["niveau", "code"], filters=[("niveau", "==", "region")])
+    return set(table.column("code").to_pylist())
 
 
 def _map_description(files: _Files, spec) -> str:
