@@ -72,6 +72,186 @@ def _draw_group(proba_cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     return (u[:, None] > proba_cum).sum(axis=1)
 
 
+@dataclass
+class _Segments:
+    """The segments' parameters as arrays indexed by segment."""
+
+    public: np.ndarray
+    ess: np.ndarray
+    femmes: np.ndarray
+    partiel: np.ndarray  # [segment, sexe]
+    salaire: np.ndarray
+    cdd: np.ndarray
+    profil: np.ndarray
+    cum: np.ndarray  # cumulated group probabilities [profil, sexe, groupe-1]
+    prof: object
+
+    @classmethod
+    def read(cls) -> _Segments:
+        segs = params.segments()
+        prof = params.profils()
+        champ = np.array([s.champ for s in segs], dtype=object)
+        return cls(
+            public=champ == "public",
+            ess=np.isin(champ, params.FAMILLES_ESS),
+            femmes=np.array([s.femmes for s in segs]),
+            partiel=np.array([[s.partiel_h, s.partiel_f] for s in segs]),
+            salaire=np.array([s.salaire for s in segs]),
+            cdd=np.array([s.cdd for s in segs]),
+            profil=np.array([prof.noms.index(s.profil) for s in segs]),
+            cum=np.cumsum(prof.proba, axis=2)[..., :-1],
+            prof=prof,
+        )
+
+
+def _chunks(counts: np.ndarray) -> list[int]:
+    """Bounds of the establishment chunks, each about :data:`TAILLE_MORCEAU` jobs."""
+    ends = np.cumsum(counts)
+    bornes = [0]
+    while bornes[-1] < len(counts):
+        nxt = int(np.searchsorted(ends, (ends[bornes[-1] - 1] if bornes[-1] else 0) + TAILLE_MORCEAU))
+        bornes.append(min(max(nxt, bornes[-1] + 1), len(counts)))
+    return bornes
+
+
+def _people(sg: _Segments, seg: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Sex, part time, socio-professional group and PCS of each job."""
+    n = len(seg)
+    femme = rng.random(n) < sg.femmes[seg]
+    sexe_i = femme.astype(np.int64)
+    partiel = rng.random(n) < sg.partiel[seg, sexe_i]
+    p_i = sg.profil[seg]
+    groupe = _draw_group(sg.cum[p_i, sexe_i], rng.random(n))
+    pick = (rng.random(n) * sg.prof.nombre[p_i, groupe]).astype(np.int64)
+    pcs = sg.prof.debut[p_i, groupe] + np.minimum(pick, sg.prof.nombre[p_i, groupe] - 1)
+    return femme, partiel, groupe, pcs
+
+
+def _contracts(sg: _Segments, seg, kind, interim, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Contract and job type: public statutory staff are AUT; temporary-work agencies employ TTP missions."""
+    n = len(seg)
+    u = rng.random(n)
+    c31 = np.where(u < sg.cdd[seg] * 0.55, 1, np.where(u > 0.975, 2, 0))
+    cfin = np.where(u < 0.6, 1, np.where(u < 0.66, 2, np.where(u < 0.72, 4, 0)))
+    cann = np.where(u < 0.5, 1, np.where(u < 0.75, 4, 5))
+    contrat = np.where(kind == 0, c31, np.where(kind == 1, cfin, cann))
+    contrat = np.where(sg.public[seg] & (contrat == 0) & (rng.random(n) < 0.7), 5, contrat)
+    contrat = np.where(interim & (kind > 0), 3, contrat)
+    typ = np.where(contrat == 2, "A", np.where(rng.random(n) < np.where(sg.ess[seg], 0.04, 0.012), "X", "O"))
+    return contrat, typ
+
+
+def _ages(kind: np.ndarray, apprenti: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = len(kind)
+    age = np.clip(np.rint(rng.normal(41.5, 11.5, n)), 16, 67).astype(np.int16)
+    age = np.where(apprenti, 16 + (rng.random(n) * 9).astype(np.int16), age)
+    age = np.where((kind == 1) & (rng.random(n) < 0.4), np.minimum(age, 18 + (rng.random(n) * 12)), age)
+    return age.astype(np.int16)
+
+
+def _periods(kind: np.ndarray, saisonnier: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Start, end and length of each job (day of year 1..360); summer jobs in seasonal sectors."""
+    n = len(kind)
+    debut = np.where(rng.random(n) < 0.82, 1, rng.integers(2, 360, n))
+    d1 = np.where(rng.random(n) < 0.3, 1, rng.integers(1, 330, n))
+    duree1 = np.ceil(rng.exponential(75, n)).astype(np.int64)
+    ete = saisonnier & (rng.random(n) < 0.5)
+    d1 = np.where(ete, rng.integers(150, 200, n), d1)
+    duree1 = np.where(ete, rng.integers(30, 90, n), duree1)
+    f1 = np.minimum(d1 + duree1 - 1, 359)
+    d2 = rng.integers(1, 356, n)
+    f2 = np.where(rng.random(n) < 0.1, 360, np.minimum(d2 + np.ceil(rng.exponential(6, n)).astype(np.int64), 359))
+    datdeb = np.where(kind == 0, debut, np.where(kind == 1, d1, d2)).astype(np.int16)
+    datfin = np.where(kind == 0, 360, np.where(kind == 1, f1, f2)).astype(np.int16)
+    datdeb = np.minimum(datdeb, datfin)
+    return datdeb, datfin, (datfin - datdeb + 1).astype(np.int16)
+
+
+def _hours_and_pay(sg: _Segments, seg, kind, partiel, duree, femme, groupe, age, apprenti, pub, rng) -> tuple:
+    """Hours, full-time equivalent, working-time code, gross and net pay of each job."""
+    n = len(seg)
+    quotite = np.where(partiel, rng.uniform(0.25, 0.9, n), 1.0)
+    nbheur_t = HEURES_TEMPS_PLEIN * quotite * duree / 360.0
+    nbheur_a = duree * rng.uniform(1.0, 4.0, n)
+    nbheur = np.maximum(np.rint(np.where(kind == 2, nbheur_a, nbheur_t)), 1).astype(np.int32)
+    eqtp = np.round(np.where(kind == 2, nbheur / HEURES_TEMPS_PLEIN, quotite * duree / 360.0), 4)
+    cpfd = np.where(kind == 2, np.where(rng.random(n) < 0.3, "N", "P"), np.where(partiel, "P", "C"))
+    age_f = np.clip(0.78 + 0.011 * (age - 20), 0.78, 1.25)
+    horaire = (
+        SALAIRE_HORAIRE_BASE * sg.salaire[seg] * FACTEUR_GROUPE[groupe] * np.where(femme, FACTEUR_FEMMES, 1.0)
+        * age_f * np.exp(rng.normal(-0.03, 0.25, n))
+    )
+    horaire = np.where(apprenti, horaire * 0.55, np.maximum(horaire, SMIC_HORAIRE_BRUT))
+    brut = np.round(horaire * nbheur, 2)
+    net = np.round(brut * np.where(pub, 0.81, 0.78) * (1 + rng.normal(0, 0.01, n)), 2)
+    return nbheur, eqtp, cpfd, brut, net
+
+
+def _soil(sales: dict, lo: int, n: int, siret, brut, age_col, net_mask):
+    """Apply the dirty rows that fall in jobs ``lo`` .. ``lo + n - 1`` (in place; returns the SIRET column)."""
+    loc = {k: v[(v >= lo) & (v < lo + n)] - lo for k, v in sales.items()}
+    brut[loc["s_brut_negatif"]] = -np.abs(brut[loc["s_brut_negatif"]])
+    net_mask[loc["s_net_manquant"]] = True
+    age_col[loc["age_200"]] = 200
+    if len(loc["siret_longueur"]):
+        s = siret.to_pylist()
+        for i in loc["siret_longueur"]:
+            s[i] = s[i][:13]
+        siret = pa.array(s, type=pa.string()).dictionary_encode()
+    return siret
+
+
+def _chunk_table(et: Etablissements, sg: _Segments, dicts: dict, a: int, b: int, counts, fin, rng, sales, offset,
+                 parquet: bool) -> tuple[pa.Table, np.ndarray]:
+    """The jobs of establishments ``a`` .. ``b - 1`` as a table, and their gross payroll (non-annex jobs)."""
+    c = counts[a:b]
+    n = int(c.sum())
+    e = np.repeat(np.arange(a, b), c)
+    pos = np.arange(n) - np.repeat(np.cumsum(c) - c, c)
+    h = et.effectif[e]
+    kind = (pos >= h).astype(np.int8) + (pos >= h + fin[e])  # 0: 31/12, 1: ended, 2: annex
+    seg = et.seg[e]
+    pub = sg.public[seg]
+    femme, partiel, groupe, pcs = _people(sg, seg, rng)
+    contrat, typ = _contracts(sg, seg, kind, et.naf[e] == "78.20Z", rng)
+    apprenti = contrat == 2
+    age = _ages(kind, apprenti, rng)
+    datdeb, datfin, duree = _periods(kind, np.isin(et.secteur, ["HEB", "SPO", "ART"])[e], rng)
+    nbheur, eqtp, cpfd, brut, net = _hours_and_pay(sg, seg, kind, partiel, duree, femme, groupe, age, apprenti, pub, rng)
+    masse = np.bincount(e - a, weights=np.where(kind < 2, brut, 0.0), minlength=b - a)
+
+    siret = pa.DictionaryArray.from_arrays(pa.array(e.astype(np.int32)), dicts["siret"])
+    age_col = age.astype(np.int16)
+    net_mask = np.zeros(n, dtype=bool)
+    if sales:
+        siret = _soil(sales, offset, n, siret, brut, age_col, net_mask)
+    table = pa.table(
+        {
+            "SIRET": siret.cast(pa.string()) if not parquet else siret,
+            "SEXE": pa.array(np.where(femme, "2", "1")),
+            "AGE": pa.array(age_col),
+            "PCS": pa.DictionaryArray.from_arrays(pa.array(pcs.astype(np.int32)), dicts["pcs"]),
+            "CPFD": pa.array(cpfd),
+            "CONT_TRAV": pa.array(CONTRATS[contrat], type=pa.string()),
+            "TYP_EMPLOI": pa.array(typ),
+            "FILT": pa.array(np.where(kind == 2, "2", "1")),
+            "DATDEB": pa.array(datdeb),
+            "DATFIN": pa.array(datfin),
+            "DUREE": pa.array(duree),
+            "NBHEUR": pa.array(nbheur),
+            "EQTP": pa.array(eqtp),
+            "S_BRUT": pa.array(brut),
+            "S_NET": pa.array(net, mask=net_mask),
+            "DEPT": _dict(et.dept[e], dicts["dept"]),
+            "REGT": _dict(et.regt[e], dicts["regt"]),
+        }
+    )
+    if not parquet:
+        table = pa.table({k: (col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
+                          for k, col in zip(table.column_names, table.columns, strict=True)})
+    return table, masse
+
+
 def ecrire(
     path_base: Path,
     et: Etablissements,
@@ -82,22 +262,8 @@ def ecrire(
     parquet: bool,
 ) -> tuple[Path, int, np.ndarray]:
     """Write the jobs file; return its path, its row count and the gross payroll (Σ ``S_BRUT`` of non-annex
-    jobs) per establishment."""
-    segs = params.segments()
-    prof = params.profils()
-    champ = np.array([s.champ for s in segs], dtype=object)
-    public_seg = champ == "public"
-    ess_seg = np.isin(champ, params.FAMILLES_ESS)
-    femmes = np.array([s.femmes for s in segs])
-    pt = np.array([[s.partiel_h, s.partiel_f] for s in segs])
-    salaire = np.array([s.salaire for s in segs])
-    cdd = np.array([s.cdd for s in segs])
-    prof_idx = np.array([prof.noms.index(s.profil) for s in segs])
-    cum = np.cumsum(prof.proba, axis=2)[..., :-1]  # [profil, sexe, groupe-1]
-    codes = np.asarray(prof.codes, dtype=object)
-    interim = et.naf == "78.20Z"
-    saisonnier = np.isin(et.secteur, ["HEB", "SPO", "ART"])
-
+    jobs) per establishment. Jobs are drawn by chunks of establishments, each from its own stream."""
+    sg = _Segments.read()
     counts = et.effectif + fin + annexe
     total = int(counts.sum())
     rng_sale = np.random.default_rng([seed, 99])
@@ -106,129 +272,21 @@ def ecrire(
         k = max(1, round(dirty_rate * total / len(SALETES)))
         for kind in SALETES:
             sales[kind] = np.unique(rng_sale.integers(0, total, k))
-
+    dicts = {
+        "siret": pa.array(et.siret, type=pa.string()),
+        "dept": pa.array(np.unique(et.dept).astype(object), type=pa.string()),
+        "regt": pa.array(np.unique(et.regt).astype(object), type=pa.string()),
+        "pcs": pa.array(np.asarray(sg.prof.codes, dtype=object), type=pa.string()),
+    }
     masse = np.zeros(len(counts))
-    ends = np.cumsum(counts)
-    bornes = [0]
-    while bornes[-1] < len(counts):
-        nxt = int(np.searchsorted(ends, (ends[bornes[-1] - 1] if bornes[-1] else 0) + TAILLE_MORCEAU))
-        bornes.append(min(max(nxt, bornes[-1] + 1), len(counts)))
-    dict_siret = pa.array(et.siret, type=pa.string())
-    dict_dept = pa.array(np.unique(et.dept).astype(object), type=pa.string())
-    dict_regt = pa.array(np.unique(et.regt).astype(object), type=pa.string())
-    dict_pcs = pa.array(codes, type=pa.string())
-
     path = path_base.with_suffix(".parquet" if parquet else ".csv")
     writer = None
     fichier = None
     offset = 0
     try:
-        for ci, (a, b) in enumerate(itertools.pairwise(bornes)):
+        for ci, (a, b) in enumerate(itertools.pairwise(_chunks(counts))):
             rng = np.random.default_rng([seed, 7, ci])
-            c = counts[a:b]
-            n = int(c.sum())
-            e = np.repeat(np.arange(a, b), c)
-            starts = np.repeat(np.cumsum(c) - c, c)
-            pos = np.arange(n) - starts
-            h = et.effectif[e]
-            kind = (pos >= h).astype(np.int8) + (pos >= h + fin[e])  # 0: 31/12, 1: ended, 2: annex
-            seg = et.seg[e]
-            pub = public_seg[seg]
-
-            femme = rng.random(n) < femmes[seg]
-            sexe_i = femme.astype(np.int64)
-            partiel = rng.random(n) < pt[seg, sexe_i]
-            p_i = prof_idx[seg]
-            groupe = _draw_group(cum[p_i, sexe_i], rng.random(n))
-            pick = (rng.random(n) * prof.nombre[p_i, groupe]).astype(np.int64)
-            pcs = prof.debut[p_i, groupe] + np.minimum(pick, prof.nombre[p_i, groupe] - 1)
-
-            # Contracts: public statutory staff are AUT; temporary-work agencies employ TTP missions.
-            u = rng.random(n)
-            c31 = np.where(u < cdd[seg] * 0.55, 1, np.where(u > 0.975, 2, 0))
-            cfin = np.where(u < 0.6, 1, np.where(u < 0.66, 2, np.where(u < 0.72, 4, 0)))
-            cann = np.where(u < 0.5, 1, np.where(u < 0.75, 4, 5))
-            contrat = np.where(kind == 0, c31, np.where(kind == 1, cfin, cann))
-            contrat = np.where(pub & (contrat == 0) & (rng.random(n) < 0.7), 5, contrat)
-            contrat = np.where(interim[e] & (kind > 0), 3, contrat)
-            apprenti = contrat == 2
-            typ = np.where(apprenti, "A", np.where(rng.random(n) < np.where(ess_seg[seg], 0.04, 0.012), "X", "O"))
-
-            age = np.clip(np.rint(rng.normal(41.5, 11.5, n)), 16, 67).astype(np.int16)
-            age = np.where(apprenti, 16 + (rng.random(n) * 9).astype(np.int16), age)
-            age = np.where((kind == 1) & (rng.random(n) < 0.4), np.minimum(age, 18 + (rng.random(n) * 12)), age)
-            age = age.astype(np.int16)
-
-            # Dates (day of year 1..360); summer jobs in seasonal sectors.
-            debut = np.where(rng.random(n) < 0.82, 1, rng.integers(2, 360, n))
-            d1 = np.where(rng.random(n) < 0.3, 1, rng.integers(1, 330, n))
-            duree1 = np.ceil(rng.exponential(75, n)).astype(np.int64)
-            ete = saisonnier[e] & (rng.random(n) < 0.5)
-            d1 = np.where(ete, rng.integers(150, 200, n), d1)
-            duree1 = np.where(ete, rng.integers(30, 90, n), duree1)
-            f1 = np.minimum(d1 + duree1 - 1, 359)
-            d2 = rng.integers(1, 356, n)
-            f2 = np.where(rng.random(n) < 0.1, 360, np.minimum(d2 + np.ceil(rng.exponential(6, n)).astype(np.int64), 359))
-            datdeb = np.where(kind == 0, debut, np.where(kind == 1, d1, d2)).astype(np.int16)
-            datfin = np.where(kind == 0, 360, np.where(kind == 1, f1, f2)).astype(np.int16)
-            datdeb = np.minimum(datdeb, datfin)
-            duree = (datfin - datdeb + 1).astype(np.int16)
-
-            quotite = np.where(partiel, rng.uniform(0.25, 0.9, n), 1.0)
-            nbheur_t = HEURES_TEMPS_PLEIN * quotite * duree / 360.0
-            nbheur_a = duree * rng.uniform(1.0, 4.0, n)
-            nbheur = np.maximum(np.rint(np.where(kind == 2, nbheur_a, nbheur_t)), 1).astype(np.int32)
-            eqtp = np.round(np.where(kind == 2, nbheur / HEURES_TEMPS_PLEIN, quotite * duree / 360.0), 4)
-            cpfd = np.where(kind == 2, np.where(rng.random(n) < 0.3, "N", "P"), np.where(partiel, "P", "C"))
-
-            age_f = np.clip(0.78 + 0.011 * (age - 20), 0.78, 1.25)
-            horaire = (
-                SALAIRE_HORAIRE_BASE * salaire[seg] * FACTEUR_GROUPE[groupe] * np.where(femme, FACTEUR_FEMMES, 1.0)
-                * age_f * np.exp(rng.normal(-0.03, 0.25, n))
-            )
-            horaire = np.where(apprenti, horaire * 0.55, np.maximum(horaire, SMIC_HORAIRE_BRUT))
-            brut = np.round(horaire * nbheur, 2)
-            net = np.round(brut * np.where(pub, 0.81, 0.78) * (1 + rng.normal(0, 0.01, n)), 2)
-            masse[a:b] += np.bincount(e - a, weights=np.where(kind < 2, brut, 0.0), minlength=b - a)
-
-            siret = pa.DictionaryArray.from_arrays(pa.array(e.astype(np.int32)), dict_siret)
-            age_col = age.astype(np.int16)
-            net_mask = np.zeros(n, dtype=bool)
-            lo, hi = offset, offset + n
-            if sales:
-                loc = {k: v[(v >= lo) & (v < hi)] - lo for k, v in sales.items()}
-                brut[loc["s_brut_negatif"]] = -np.abs(brut[loc["s_brut_negatif"]])
-                net_mask[loc["s_net_manquant"]] = True
-                age_col[loc["age_200"]] = 200
-                if len(loc["siret_longueur"]):
-                    s = siret.to_pylist()
-                    for i in loc["siret_longueur"]:
-                        s[i] = s[i][:13]
-                    siret = pa.array(s, type=pa.string()).dictionary_encode()
-            table = pa.table(
-                {
-                    "SIRET": siret.cast(pa.string()) if not parquet else siret,
-                    "SEXE": pa.array(np.where(femme, "2", "1")),
-                    "AGE": pa.array(age_col),
-                    "PCS": pa.DictionaryArray.from_arrays(pa.array(pcs.astype(np.int32)), dict_pcs),
-                    "CPFD": pa.array(cpfd),
-                    "CONT_TRAV": pa.array(CONTRATS[contrat], type=pa.string()),
-                    "TYP_EMPLOI": pa.array(typ),
-                    "FILT": pa.array(np.where(kind == 2, "2", "1")),
-                    "DATDEB": pa.array(datdeb),
-                    "DATFIN": pa.array(datfin),
-                    "DUREE": pa.array(duree),
-                    "NBHEUR": pa.array(nbheur),
-                    "EQTP": pa.array(eqtp),
-                    "S_BRUT": pa.array(brut),
-                    "S_NET": pa.array(net, mask=net_mask),
-                    "DEPT": _dict(et.dept[e], dict_dept),
-                    "REGT": _dict(et.regt[e], dict_regt),
-                }
-            )
-            if not parquet:
-                table = pa.table({k: (col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
-                                  for k, col in zip(table.column_names, table.columns, strict=True)})
+            table, masse[a:b] = _chunk_table(et, sg, dicts, a, b, counts, fin, rng, sales, offset, parquet)
             if writer is None:
                 if parquet:
                     writer = pq.ParquetWriter(path, table.schema, compression="zstd")
@@ -237,7 +295,7 @@ def ecrire(
                     fichier.write((",".join(COLONNES) + "\n").encode())
                     writer = pacsv.CSVWriter(fichier, table.schema, write_options=OPTIONS_CSV)
             writer.write_table(table)
-            offset += n
+            offset += table.num_rows
     finally:
         if writer is not None:
             writer.close()
