@@ -177,31 +177,31 @@ def _donnees(files: _Files, *prefixes: str) -> Product | None:
     return Product("Données des graphiques (CSV)", links) if links else None
 
 
+def _barometre_products(files: _Files, semesters: list[str], kind: str, code: str | None) -> list[Product]:
+    """Each semester's baromètre of a territory (PDF, XLSX, the CSV behind its figures); France's section also
+    links the semester's cost of secrecy."""
+    name = kind if code is None else f"{kind}-{code}"
+    if not semesters:
+        return [Product("Baromètre semestriel", [Link("PDF")])]
+    out = []
+    for s in semesters:
+        title = f"Baromètre {s.replace('-S', ', semestre ')}"
+        out.append(files.product(title, f"barometre/{s}/{name}", ("pdf",), ("xlsx",)))
+        cost = f"barometre/{s}/cout_du_secret.json"
+        if code is None and cost in files.all:
+            out.append(Product(f"{title} : coût du secret statistique", [files.link(cost)]))
+        # the CSV behind each of its charts and tables, right after it
+        data = _figure_csvs(files, f"barometre/{s}/donnees/{name}", f"{title} : données des graphiques (CSV)")
+        if data is not None:
+            out.append(data)
+    return out
+
+
 def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[Territory]]]]:
     semesters = _semesters(files)
-
-    def barometre(kind: str, code: str | None) -> list[Product]:
-        name = kind if code is None else f"{kind}-{code}"
-        if not semesters:
-            return [Product("Baromètre semestriel", [Link("PDF")])]
-        out = []
-        for s in semesters:
-            title = f"Baromètre {s.replace('-S', ', semestre ')}"
-            out.append(files.product(title, f"barometre/{s}/{name}", ("pdf",), ("xlsx",)))
-            cost = f"barometre/{s}/cout_du_secret.json"
-            if code is None and cost in files.all:  # France's section: the semester's cost of secrecy
-                out.append(Product(f"{title} : coût du secret statistique", [files.link(cost)]))
-            # the CSV behind each of its charts and tables, right after it
-            data = _figure_csvs(
-                files, f"barometre/{s}/donnees/{name}", f"{title} : données des graphiques (CSV)"
-            )
-            if data is not None:
-                out.append(data)
-        return out
-
     france = Territory("france", "FR", "France")
     france.products.append(files.product("Égalité femmes-hommes", "egalite/france", ("pdf",)))
-    france.products += barometre("france", None)
+    france.products += _barometre_products(files, semesters, "france", None)
     france.products.append(
         Product(
             "Table des indicateurs",
@@ -233,7 +233,7 @@ def _territories(files: _Files) -> tuple[Territory, list[tuple[Territory, list[T
         stem = f"panoramas/region-{reg.code_region}"
         # the data behind the panorama's charts is the "Données des graphiques" product (donnees/region-XX-*.csv)
         region.products.append(files.product("Panorama régional", stem, ("pdf", "xlsx"), ("csv",)))
-        region.products += barometre("region", reg.code_region)
+        region.products += _barometre_products(files, semesters, "region", reg.code_region)
         region_maps = files.matching(rf"cartes/region-{reg.code_region}(-[^/]+)?\.(png|svg|pdf)")
         if region_maps:
             region.products.append(
