@@ -88,7 +88,8 @@ ECHELONS = {
 def cout_du_secret(cost: dict | None, niveau: str, table: str, emplois: str) -> str | None:
     """What secrecy cost at one level, as the methodology pages print it, from ``manifest.json``'s
     ``cout_du_secret`` (one product's levels): cells by status and the share of jobs in hidden headcount cells.
-    ``None`` when the cost of that level is unknown (a publication built without it)."""
+    ``None`` when the cost of that level is unknown (a publication built without it); the share of jobs is left
+    out when the cost does not give it (one or two hidden cells would be bounded by it)."""
     c = (cost or {}).get(niveau)
     if not c or not c.get("cellules"):
         return None

@@ -2,7 +2,8 @@
 -- publications' methodology line): the figures of ind.barometre by statut, and the share of the jobs at the end
 -- of the semester's last quarter ($q_fin) held in hidden headcount cells — champs ESS and privé hors ESS without
 -- breakdown, which partition the source's private field (public only when the source has it) — in whole percent,
--- as for the annual table (sql/indicators/cout_secret.sql).
+-- as for the annual table (sql/indicators/cout_secret.sql), and like it not given when one or two hidden cells
+-- make it.
 WITH figures AS (
     SELECT
         niveau,
@@ -18,6 +19,7 @@ emplois AS (
     SELECT
         niveau,
         sum(value) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS masques,
+        count(*) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS n_masques,
         sum(value) AS total
     FROM ind.barometre_cellules
     WHERE q = $q_fin
@@ -33,7 +35,10 @@ SELECT
     f.publie,
     f.secret_primaire,
     f.secret_secondaire,
-    CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER) AS part_emploi_masque_pourcent
+    CASE   -- not given when one or two hidden cells make it: it would bound them
+        WHEN coalesce(e.n_masques, 0) BETWEEN 1 AND 2 THEN NULL
+        ELSE CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER)
+    END AS part_emploi_masque_pourcent
 FROM figures AS f
 LEFT JOIN emplois AS e USING (niveau)
 ORDER BY CASE f.niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 WHEN 'departement' THEN 2 ELSE 3 END, f.niveau;

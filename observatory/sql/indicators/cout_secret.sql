@@ -1,7 +1,8 @@
 -- The cost of secrecy, per published level (manifest.json, section cout_du_secret): the figures of the
 -- indicator table by statut, and the share of jobs at 31/12 held in hidden headcount cells — on the champs
 -- public, ESS and privé hors ESS without breakdown, which partition each territory's jobs — in whole percent
--- (rounded so coarsely that it adds no useful relation between hidden cells).
+-- (rounded so coarsely that it adds no useful relation between hidden cells; not given — NULL — when one or two
+-- hidden cells make it, which it would bound).
 WITH figures AS (
     SELECT
         niveau,
@@ -17,6 +18,7 @@ emplois AS (
     SELECT
         niveau,
         sum(valeur_calculee) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS masques,
+        count(*) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS n_masques,
         sum(valeur_calculee) AS total
     FROM ind.indicateurs
     WHERE indicateur = 'effectif_31_12'
@@ -31,7 +33,10 @@ SELECT
     f.publie,
     f.secret_primaire,
     f.secret_secondaire,
-    CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER) AS part_emploi_masque_pourcent
+    CASE   -- not given when one or two hidden cells make it: it would bound them
+        WHEN coalesce(e.n_masques, 0) BETWEEN 1 AND 2 THEN NULL
+        ELSE CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER)
+    END AS part_emploi_masque_pourcent
 FROM figures AS f
 LEFT JOIN emplois AS e USING (niveau)
 ORDER BY CASE f.niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 WHEN 'departement' THEN 2 ELSE 3 END, f.niveau;
