@@ -267,25 +267,27 @@ def test_failed_annual_run_from_dagster_leaves_its_report(tmp_path, monkeypatch)
 
 
 def test_a_regional_extract_publishes_its_region(tmp_path):
-    """A CRESS's sequence on its own extract: ``observatory generate --region 53`` then ``observatory run``.
-    The run succeeds and says which régions it leaves out; Bretagne's panorama, plaquettes and baromètre are
-    published and no other région's; the map of the régions is left out (named in the run report); the portal
-    lists Bretagne and its départements only."""
-    env = observatory_env(tmp_path)
-    gen = run_cli(["generate", "--fraction", "0.01", "--region", "53", "--millesime", str(MILLESIME)], env)
+    """A CRESS's sequence on its own extract: ``observatory generate --region 94`` then ``observatory run``
+    (Corse: two départements, the smallest run of a whole région). The run succeeds and says which régions it
+    leaves out; Corse's panorama, plaquettes and baromètre are published and no other région's; the maps that
+    two territories cannot fill are left out (named in the run report); the portal lists Corse and its
+    départements only. One step and one worker at a time: a correctness test that must
+    not take the cores the session's run shares with the other test process."""
+    env = {**observatory_env(tmp_path), "OBSERVATORY_WORKERS": "1", "OBSERVATORY_MAX_CONCURRENT": "1"}
+    gen = run_cli(["generate", "--fraction", "0.02", "--region", "94", "--millesime", str(MILLESIME)], env)
     assert gen.returncode == 0, gen.stderr
     result = run_cli(["run", "--millesime", str(MILLESIME)], env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no data in région(s) 01, 02, 03, 04, 06, 11, 24, 27, 28, 32, 44, 52, 75, 76, 84, 93, 94" in result.stdout
+    assert "no data in région(s) 01, 02, 03, 04, 06, 11, 24, 27, 28, 32, 44, 52, 53, 75, 76, 84, 93:" in result.stdout
     v = tmp_path / "output" / str(MILLESIME)
-    assert sorted(p.name for p in (v / "panoramas").glob("region-*.pdf")) == ["region-53.pdf"]
+    assert sorted(p.name for p in (v / "panoramas").glob("region-*.pdf")) == ["region-94.pdf"]
     assert sorted(p.stem for p in (v / "panoramas").glob("departement-*.pdf")) == [
-        "departement-22", "departement-29", "departement-35", "departement-56"
+        "departement-2A", "departement-2B"
     ]
     semester = next((v / "barometre").iterdir())
-    assert sorted(p.name for p in semester.glob("*.pdf")) == ["france.pdf", "region-53.pdf"]
+    assert sorted(p.name for p in semester.glob("*.pdf")) == ["france.pdf", "region-94.pdf"]
     run = json.loads((v / "manifest.json").read_text())["run"]
     assert "part-ess-emploi-regions" in run["published"]["cartes"]["not_drawn"]
     assert not (v / "cartes" / "part-ess-emploi-regions.png").exists()
     html = (v / "portail" / "index.html").read_text(encoding="utf-8")
-    assert 'id="region-53"' in html and 'id="region-11"' not in html and 'id="departement-75"' not in html
+    assert 'id="region-94"' in html and 'id="region-11"' not in html and 'id="departement-75"' not in html
