@@ -268,10 +268,9 @@ def _covered(files: _Files) -> set[str] | None:
     path = files.all.get("tables/indicateurs.parquet")
     if path is None:
         return None
-    import pyarrow.parquet as pq
+    from observatory.api import read_indicators  # the one reader of the indicator table
 
-    table = pq.read_table(path, columns=["niveau", "code"], filters=[("niveau", "==", "region")])
-    return set(table.column("code").to_pylist())
+    return set(read_indicators(path, filters=[("niveau", "==", "region")])["code"])
 
 
 def _map_description(files: _Files, spec) -> str:
