@@ -13,6 +13,7 @@ import pandas as pd
 from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
+from observatory.secrecy.levels import protection_levels
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
 from observatory.secrecy.rules import (
     AGE_BAND_UNPUBLISHED,
@@ -187,7 +188,16 @@ def secondary(
         t1 = time.perf_counter()
         territory = territory_system(long, cells)
         timings[f"territory system {nature}"] = time.perf_counter() - t1
-        hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value, territory)
+        levels = None
+        if nature == "montant":  # the hidden primary headcounts keep their protection levels
+            pad = np.zeros(len(value) - len(cells))
+            up, down = protection_levels(
+                cells.effectif.to_numpy(), cells.max_effectif.to_numpy(), prim["p_montant"].to_numpy()
+            )
+            levels = (np.concatenate([up, pad]), np.concatenate([down, pad]))
+        hidden, rounds = _protect_lookahead(
+            long, tables, hidden0, cost, zero, tier_n, value, territory, levels
+        )
         if nature == "montant":
             m = len(base)
             for j, b in enumerate(AGE_BANDS):

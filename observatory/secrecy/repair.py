@@ -11,6 +11,7 @@ from observatory.errors import SecrecyError
 from observatory.secrecy.chains import repair_chains
 from observatory.secrecy.closure import _close, _order
 from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
+from observatory.secrecy.levels import repair_levels
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -239,15 +240,18 @@ def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -
 
 
 def _protect_lookahead(
-    long, tables, hidden0, cost, zero, tier, value, territory=None
+    long, tables, hidden0, cost, zero, tier, value, territory=None, levels=None
 ) -> tuple[np.ndarray, int]:
     """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
     equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
     whose sociétés commerciales count 0 jobs) is avoided next pass; a pass is kept only when it hides fewer
     headline totals. Then, when ``territory`` is given (``(system, published)`` of
     :func:`observatory.secrecy.chains.territory_system`), the territory relations are proven as one system
-    and repaired, each round followed by the closure and the 2-D repair, until all hold (once, after the
-    look-ahead: each proof is a sparse solve over the whole territory system)."""
+    and repaired, and when ``levels`` is given (``(up, down)`` of
+    :func:`observatory.secrecy.levels.protection_levels`), the hidden primary cells' intervals in the 2-D
+    tables are widened to their protection levels (:func:`observatory.secrecy.levels.repair_levels`); each
+    round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
+    territory proof is a sparse solve over the whole territory system)."""
     proven: set = set()
     tier0 = tier
     hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
@@ -262,14 +266,21 @@ def _protect_lookahead(
         if (again & heads).sum() >= (hidden & heads).sum():
             break
         hidden, rounds = again, rounds + more
-    if territory is None:
-        return hidden, rounds
     order = _order(cost, tier0)
-    primary = hidden0
-    while repair_chains(*territory, hidden, primary, zero | (value <= 0), order):
+    level_proven: set = set()
+    while True:
+        while territory is not None and repair_chains(
+            *territory, hidden, hidden0, zero | (value <= 0), order
+        ):
+            hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
+            rounds += more
+        if levels is None or not (
+            added := repair_levels(tables, hidden, zero, value, tier0, *levels, level_proven)
+        ):
+            return hidden, rounds
+        log.info("protection levels: %d cells added", added)
         hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
         rounds += more
-    return hidden, rounds
 
 
 def _headline_triggers(long, hidden, hidden0, tier) -> np.ndarray:

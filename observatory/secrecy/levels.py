@@ -1,0 +1,173 @@
+"""Protection levels: complements chosen so that every hidden primary headcount stays loosely bounded (step 5).
+
+Hiding a cell is not enough when its complements are small: with a published margin of 766 and a hidden
+complement of 19, the hidden cell is bounded to a few percent, and the second largest employer of a dominance
+cell estimates the largest one closely. INSEE's protection levels (``shared/domain/secrecy.md``, τ-Argus) say
+how far each hidden primary cell of value ``X`` must be able to move, up and down, while every published
+figure stays as it is:
+
+- dominance NK(1,85), ``x1`` the largest establishment's headcount: ``x1 / 0.85 − X`` (the amount that brings
+  ``x1`` down to 85 % of the cell), computed as ``20·x1 / 17 − X``;
+- any other primary cell: 10 % of ``X`` (the safety range of τ-Argus's ``FREQ(3,10)``);
+- downwards at most ``X`` (a headcount is not negative).
+
+For each 2-D table of :func:`observatory.secrecy.repair._tables_2d` (région and its départements × one
+breakdown, per champ; the champ tables), on the headcounts at 31/12:
+
+1. *check* — one linear programme per table and side moves the hidden cells (published cells fixed, every
+   cell ≥ 0) to push every hidden primary cell towards its level at once; a cell that gets there is safe;
+2. *choose* — for each cell that did not, the cheapest perturbation of the whole table that moves it by its
+   level (the classic attacker sub-problem of Fischetti and Salazar-González, solved as one LP): moving a
+   hidden cell costs nothing, moving a published cell costs by its :func:`~observatory.secrecy.closure.importance`
+   tier (a headline total last) and its size; every published cell that the perturbation moves is hidden.
+   That perturbation is then feasible with only hidden cells moving: the level is reached.
+
+Hiding more cells only widens intervals, so the closure and the 2-D repair that follow (new complements are
+alone in other equations) keep what this step proved; the protection loops until no step adds a cell.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+log = logging.getLogger(__name__)
+
+SAFETY_RANGE = 0.10
+#: Cost of moving a published cell by one job, per importance tier: a complement one tier up costs as much as
+#: this many complements of the tier below.
+TIER_BASE = 8.0
+_EPS = 1e-6
+
+
+def protection_levels(
+    value: np.ndarray, largest: np.ndarray, primary: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower protection levels of each cell (0 where the cell is not a primary headcount)."""
+    value = np.asarray(value, dtype=float)
+    largest = np.nan_to_num(np.asarray(largest, dtype=float))
+    dominated = (value > 0) & (largest * 20 > value * 17)
+    level = np.where(dominated, largest * 20 / 17 - value, SAFETY_RANGE * value)
+    active = primary & (value > 0)
+    return np.where(active, level, 0.0), np.where(active, np.minimum(level, value), 0.0)
+
+
+def _system(ids, rows):
+    """The table's equations as a dense matrix over its cells (``total − Σ parts = 0``), column of each cell."""
+    col = {int(c): j for j, c in enumerate(ids)}
+    a = np.zeros((len(rows), len(ids)))
+    for i, (total, parts) in enumerate(rows):
+        for c, sign in [(total, -1.0)] + [(p, 1.0) for p in parts]:
+            if c is not None:
+                a[i, col[int(c)]] += sign
+    return a[np.abs(a).sum(axis=1) > 0], col
+
+
+def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
+    """Step 1 for many tables at once: in each table ``(name, ids, a)``, the hidden cells move (published cells
+    and ``zero`` cells fixed, every cell ≥ 0) to push its ``pending`` cells (positions in ``ids``) towards
+    their ``level`` by ``side`` (+1 up, −1 down), all at once. The tables are independent blocks of one LP
+    (one solve instead of one per table). Returns, per table, whether each pending cell got to its level."""
+    mats, objs, bounds, at = [], [], [], []
+    start = 0
+    for (_name, ids, a), todo in zip(blocks, pending, strict=True):
+        cols = np.flatnonzero(hidden[ids] & ~zero[ids])
+        sub = a[:, cols]
+        sub = sub[np.abs(sub).sum(axis=1) > 0]
+        tg = np.isin(cols, todo)
+        lv = level[ids[cols]]
+        # a pending cell may move either way (another one's movement may need it), up to its level on its side
+        lo = -np.maximum(value[ids[cols]], 0.0)
+        if side < 0:
+            lo = np.where(tg, -lv, lo)
+        hi = np.where(tg & (side > 0), lv, np.inf)
+        mats.append(sparse.csr_matrix(sub.reshape(len(sub), len(cols))))
+        objs.append(np.where(tg, -float(side), 0.0))
+        bounds.append(np.column_stack([lo, hi]))
+        at.append(start + np.searchsorted(cols, todo))
+        start += len(cols)
+    a_eq = sparse.block_diag(mats, format="csr")
+    res = linprog(
+        np.concatenate(objs),
+        A_eq=a_eq,
+        b_eq=np.zeros(a_eq.shape[0]),
+        bounds=list(map(tuple, np.vstack(bounds))),
+        method="highs",
+    )
+    if res.status != 0:  # no movement is feasible: only a solver failure gets here
+        log.warning("protection levels: joint check failed (%s); each cell is examined alone", res.message)
+        return [np.zeros(len(todo), bool) for todo in pending]
+    return [
+        side * res.x[pos] >= level[ids[todo]] - _EPS for (_n, ids, _a), todo, pos in zip(blocks, pending, at)
+    ]
+
+
+def _unreached(blocks, hidden, zero, value, level, side) -> list:
+    """The cells of each table (positions in ``ids``) that cannot reach their level with the table's hidden
+    cells: :func:`_reach` on all of them, then again on those left, until a round reaches none (cells of one
+    equation under a published total cannot all move up at once, each can alone)."""
+    pending = [np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0)) for _n, ids, _a in blocks]
+    while any(len(p) for p in pending):
+        reached = _reach(blocks, pending, hidden, zero, value, level, side)
+        if not any(r.any() for r in reached):
+            break
+        pending = [p[~r] for p, r in zip(pending, reached, strict=True)]
+    return pending
+
+
+def _choose(a, movable, value, weight, target, level, side) -> np.ndarray | None:
+    """Step 2: the cheapest perturbation of the table moving column ``target`` by ``side · level``; returns the
+    movement of each column (``None`` when no perturbation of the movable cells reaches the level)."""
+    n = len(movable)
+    obj = np.concatenate([weight, weight])  # d = up − down, cost on both parts
+    bounds = [(0, None if m else 0) for m in movable] + [
+        (0, value[j] if m else 0) for j, m in enumerate(movable)
+    ]
+    t_up, t_down = (level, 0.0) if side > 0 else (0.0, level)
+    bounds[target], bounds[n + target] = (t_up, t_up), (t_down, t_down)
+    res = linprog(obj, A_eq=np.hstack([a, -a]), b_eq=np.zeros(len(a)), bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    return res.x[:n] - res.x[n:]
+
+
+def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | None = None) -> int:
+    """Hide, in each 2-D table, the published cells that the hidden primary headcounts need to reach their
+    protection levels (``up`` / ``down``, 0 where none is needed); returns the number of cells hidden.
+
+    ``zero`` cells are known without publication (constants); ``proven`` caches the tables already shown to
+    reach every level with their hidden cells, across calls.
+    """
+    proven = set() if proven is None else proven
+    blocks = []
+    for name, ids, rows in tables:
+        ids = np.asarray(ids, dtype=np.int64)
+        if not rows or (name, hidden[ids].tobytes()) in proven:
+            continue
+        if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
+            blocks.append((name, ids, _system(ids, rows)[0]))
+    added = 0
+    for side, level in ((1, up), (-1, down)):
+        for (name, ids, a), targets in zip(blocks, _unreached(blocks, hidden, zero, value, level, side)):
+            for t in targets:
+                v = np.maximum(value[ids], 0.0)
+                weight = np.where(hidden[ids], 0.0, TIER_BASE ** tier[ids] * (1 + v / (1 + v.max())))
+                d = _choose(a, ~zero[ids], v, weight, int(t), level[ids[t]], side)
+                if d is None:
+                    log.warning(
+                        "protection level out of reach in %s: cell %d (level %.1f)",
+                        name,
+                        ids[t],
+                        level[ids[t]],
+                    )
+                    continue
+                moved = ids[(np.abs(d) > _EPS) & ~hidden[ids]]
+                log.debug("level of %d in %s (side %d): hides %s", ids[t], name, side, moved.tolist())
+                hidden[moved] = True
+                added += len(moved)
+    for name, ids, _a in blocks:
+        proven.add((name, hidden[ids].tobytes()))
+    return added

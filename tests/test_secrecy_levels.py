@@ -1,0 +1,112 @@
+"""Protection levels chosen by the protection (``observatory.secrecy.levels``), checked with the audit's LP.
+
+The tables are the protection's 2-D tables (``(name, ids, rows)``: a grid of départements × sectors with its
+margins); the intervals are computed apart, by :func:`observatory.audit.lp.lp_bounds` (min and max of each
+hidden cell, published cells as they are, cells ≥ 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from observatory.audit.intervals import protection_level
+from observatory.audit.lp import lp_bounds
+from observatory.secrecy import levels
+
+
+def _grid_table(grid: np.ndarray):
+    """A (r + 1) × (c + 1) table, margins last; returns the table, the cell values and the position of each
+    (row, column) label pair (``"t"`` the margin)."""
+    nr, nc = grid.shape
+    full = np.zeros((nr + 1, nc + 1))
+    full[:nr, :nc] = grid
+    full[:nr, nc], full[nr, :nc], full[nr, nc] = grid.sum(axis=1), grid.sum(axis=0), grid.sum()
+    rl, cl = [*map(str, range(nr)), "t"], [*map(str, range(nc)), "t"]
+    pos = {(r, c): i * (nc + 1) + j for i, r in enumerate(rl) for j, c in enumerate(cl)}
+    rows = [(pos[(r, "t")], [pos[(r, c)] for c in cl[:-1]]) for r in rl]
+    rows += [(pos[("t", c)], [pos[(r, c)] for r in rl[:-1]]) for c in cl]
+    eqs = [([(r, c) for c in cl[:-1]], (r, "t")) for r in rl]
+    eqs += [([(r, c) for r in rl[:-1]], ("t", c)) for c in cl]
+    return ("montant/ess/secteur/R", np.arange(full.size), rows), full.ravel(), pos, eqs
+
+
+def _intervals(value, hidden, pos, eqs):
+    values = {k: (None if hidden[p] else float(value[p])) for k, p in pos.items()}
+    return {pos[k]: b for k, b in lp_bounds(values, eqs).items()}
+
+
+def _short(value, hidden, up, down, pos, eqs) -> list:
+    out = []
+    for p, (lo, hi) in _intervals(value, hidden, pos, eqs).items():
+        if up[p] > 0 and (hi < value[p] + up[p] - 1e-6 or lo > value[p] - down[p] + 1e-6):
+            out.append((p, lo, hi))
+    return out
+
+
+def test_levels_are_insee_nk_1_85_and_ten_percent_as_the_audit_states_them():
+    """The protection states the levels in its own code: the same figures as the audit's."""
+    value = np.array([100.0, 100, 40, 0, 10])
+    largest = np.array([95.0, 85, 30, 0, 10])
+    up, down = levels.protection_levels(value, largest, np.array([True, True, True, True, False]))
+    expect = [protection_level(v, m) for v, m in zip(value[:3], largest[:3], strict=True)]
+    assert up[:3] == pytest.approx(expect)
+    assert down[:3] == pytest.approx([min(e, v) for e, v in zip(expect, value[:3], strict=True)])
+    assert up[3:].tolist() == [0.0, 0.0] and down[3:].tolist() == [0.0, 0.0]  # empty cell, not primary
+
+
+def test_small_complements_are_widened_to_the_protection_level():
+    """A dominance cell of 100 jobs (95 in one establishment: level 11.76 each side) hidden with complements of
+    5 jobs in its row and in its column: the audit's LP bounds it to [50, 105], 5 jobs above its value. After the protection, its
+    interval reaches the level on both sides, and no margin (a territory's or a sector's total) is hidden:
+    interior cells can do it."""
+    grid = np.array([[100.0, 5, 40, 60], [5, 50, 30, 20], [70, 30, 80, 90]])
+    table, value, pos, eqs = _grid_table(grid)
+    hidden = np.zeros(value.size, bool)
+    for rc in [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]:
+        hidden[pos[rc]] = True
+    largest = np.zeros(value.size)
+    largest[pos[("0", "0")]] = 95
+    up, down = levels.protection_levels(value, largest, np.isin(np.arange(value.size), [pos[("0", "0")]]))
+    lo, hi = _intervals(value, hidden, pos, eqs)[pos[("0", "0")]]
+    assert (lo, hi) == pytest.approx((50, 105))  # narrow above: the attack gets within 5 jobs
+    tier = np.where([r == "t" or c == "t" for r, c in sorted(pos, key=pos.get)], 7.0, 2.0)
+    zero = np.zeros(value.size, bool)
+    added = levels.repair_levels([table], hidden, zero, value, tier, up, down)
+    assert added > 0
+    assert _short(value, hidden, up, down, pos, eqs) == []
+    margins = [p for (r, c), p in pos.items() if "t" in (r, c)]
+    assert not hidden[margins].any()
+    lo, hi = _intervals(value, hidden, pos, eqs)[pos[("0", "0")]]
+    assert hi >= 100 + up[pos[("0", "0")]] - 1e-6 and lo <= 100 - down[pos[("0", "0")]] + 1e-6
+
+
+def test_every_primary_reaches_its_levels_on_random_tables():
+    """On random 4 × 5 tables with random primary cells (and their closure partners), every hidden primary cell
+    reaches its protection levels after :func:`levels.repair_levels`, by the audit's LP; cells known to be 0
+    are never hidden; and the step adds nothing when every level is already reached."""
+    rng = np.random.default_rng(3)
+    repaired = 0
+    for _ in range(30):
+        grid = rng.integers(0, 60, size=(4, 5)).astype(float)
+        grid[rng.random(grid.shape) < 0.15] = 0.0
+        table, value, pos, eqs = _grid_table(grid)
+        interior = np.array([r != "t" and c != "t" for r, c in sorted(pos, key=pos.get)])
+        prim = interior & (rng.random(value.size) < 0.2) & (value > 0)
+        hidden = prim.copy()
+        for r, c in [k for k, p in pos.items() if prim[p]]:  # a partner in the row and in the column
+            hidden[pos[(r, str((int(c) + 1) % 5))]] = hidden[pos[(str((int(r) + 1) % 4), c)]] = True
+        largest = np.where(rng.random(value.size) < 0.5, value, value * 0.5)
+        up, down = levels.protection_levels(value, largest, prim)
+        zero = value == 0
+        hidden &= ~zero | prim
+        tier = np.where(interior, 2.0, 7.0)
+        before = hidden.copy()
+        added = levels.repair_levels([table], hidden, zero, value, tier, up, down)
+        assert not (hidden & ~before & zero).any()
+        assert _short(value, hidden, up, down, pos, eqs) == []
+        repaired += added > 0
+        again = hidden.copy()
+        assert levels.repair_levels([table], again, zero, value, tier, up, down) == 0
+        assert (again == hidden).all()
+    assert repaired >= 5  # the random tables do exercise the repair
