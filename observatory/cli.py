@@ -64,7 +64,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from observatory import audit
 
     settings = Settings().with_(millesime=args.millesime)
-    report = audit.audit_publication(settings, intervals=args.intervals)
+    report = audit.audit_publication(settings)
     print(report.summary())
     return 0 if report.passed else 1
 
@@ -130,12 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="independent secrecy audit of the published indicator table")
     a.add_argument("--millesime", type=int, default=Settings().millesime)
-    a.add_argument(
-        "--intervals",
-        action="store_true",
-        help="also bound every hidden primary headcount of the 2-D tables against INSEE's protection level "
-        "(a measure, not blocking; about 20 s on the sample)",
-    )
     a.set_defaults(func=_cmd_audit)
 
     t = sub.add_parser(

@@ -12,16 +12,16 @@ interval of a primary cell of value ``X`` must stay on each side:
 
 The lower side cannot go below 0: a cell of value ``X`` needs ``X − min ≥ min(level, X)``. Feasible intervals
 are the min and max of the cell under the relations of the 2-D tables département × breakdown of each région
-(:func:`observatory.audit.tables.two_d_tables`, cells ≥ 0, published cells exact). This is a measure of the
-protection, reported and not blocking: the protection does not yet choose its secondary cells for these
-levels (issue 11, point 2).
+(:func:`observatory.audit.tables.two_d_tables`, cells ≥ 0, published cells exact). A cell bounded more
+closely is a finding, blocking like the others (:class:`observatory.audit.report.AuditReport`): the protection
+chooses its complements for these levels. Stated here apart from the protection's own statement of them.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from observatory.audit.lp import short_of
+from observatory.audit.lp import short_of_many
 from observatory.audit.rules import DOMINANCE, KEY
 
 SAFETY_RANGE = 0.10
@@ -52,6 +52,7 @@ def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tu
     )
     narrow = {}  # key → its line, from the first table that bounds it too closely
     checked = set()
+    systems, levels = [], []
     for t in tables:
         if t.indicateur != "effectif_31_12":
             continue
@@ -65,7 +66,10 @@ def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tu
         checked |= {t.key(c) for c in level}
         up = {c: value + lv - TOLERANCE for c, (value, lv) in level.items()}
         down = {c: value - min(lv, value) + TOLERANCE for c, (value, lv) in level.items()}
-        for cell, (low, high) in short_of(t.values, t.equations, up, down).items():
+        systems.append((t.values, t.equations, up, down))
+        levels.append((t, level))
+    for (t, level), found in zip(levels, short_of_many(systems), strict=True):
+        for cell, (low, high) in found.items():
             value, lv = level[cell]
             narrow.setdefault(
                 t.key(cell),

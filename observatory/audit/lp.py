@@ -118,6 +118,69 @@ def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
     }
 
 
+def short_of_many(systems: list) -> list[dict]:
+    """:func:`short_of` of each ``(values, equations, up, down)`` system, with a few LPs for all of them.
+
+    The systems are independent blocks of one LP per side: every cell of ``up`` is pushed up at once, capped
+    at its requirement (a cell that gets there is shown to reach it: the solution is a feasible point), then
+    the cells left are pushed again without the others, until a round moves none past its requirement (cells
+    of one equation under a published total cannot all rise at once, each may alone); the same downwards.
+    Only the cells left get their exact :func:`lp_bounds`.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    built = [(_sparse_system(v, e), up, down) for v, e, up, down in systems]
+    if not built:
+        return []
+    offsets = np.cumsum([0] + [len(h) for (h, _a, _b), _u, _d in built])
+    n = int(offsets[-1])
+    blocks = [a for (_h, a, _b), _u, _d in built if a.shape[1]]
+    a_eq = sparse.block_diag(blocks, format="csr") if blocks else sparse.csr_matrix((0, 0))
+    b_eq = np.concatenate([b for (_h, a, b), _u, _d in built if a.shape[1]] + [np.zeros(0)])
+    left = []
+    for sign in (1.0, -1.0):  # up: max Σ x ≤ requirement; down: min Σ x ≥ requirement
+        need = {}
+        for s, ((hidden, _a, _b), up, down) in enumerate(built):
+            idx = {c: offsets[s] + i for i, c in enumerate(hidden)}
+            for c, level in (up if sign > 0 else down).items():
+                need[idx[c]] = (s, c, level)
+        pending = sorted(need)
+        while pending and n:
+            obj = np.zeros(n)
+            lo, hi = np.zeros(n), np.full(n, np.inf)
+            for j in pending:
+                obj[j] = -sign
+                if sign > 0:
+                    hi[j] = max(need[j][2], 0.0)
+                else:
+                    lo[j] = max(need[j][2], 0.0)
+            kw = {"A_eq": a_eq, "b_eq": b_eq} if a_eq.shape[0] else {}
+            res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
+            if res.status != 0:
+                break
+            got = [j for j in pending if sign * res.x[j] >= sign * need[j][2] - 1e-7]
+            if not got:
+                break
+            pending = [j for j in pending if j not in set(got)]
+        left += [need[j][:2] for j in pending]
+    out: list[dict] = [{} for _ in systems]
+    for s, ((values, equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
+        if cells:
+            for c, (lo, hi) in lp_bounds(values, equations, cells).items():
+                if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
+                    out[s][c] = (lo, hi)
+    return out
+
+
+def _group(pairs: list, n: int) -> list[set]:
+    """``(system, cell)`` pairs as the set of cells of each of ``n`` systems."""
+    out: list[set] = [set() for _ in range(n)]
+    for s, c in pairs:
+        out[s].add(c)
+    return out
+
+
 def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
     """A total whose existing parts are all 0 by definition is 0 by definition (in place, to a fixed point).
 

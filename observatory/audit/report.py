@@ -15,7 +15,8 @@ class AuditReport:
     (``observatory.secrecy.chains``). ``cross_product_findings``: cells disclosed between the baromètre's
     year-end quarter and the annual table; blocking (``cross_product_blocking``, default True).
     ``interval_narrow``: hidden primary headcounts whose feasible interval in the 2-D tables is narrower than
-    INSEE's protection level (:mod:`observatory.audit.intervals`); a measure, not blocking.
+    INSEE's protection level (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default
+    True) since the protection chooses its complements for those levels (``observatory.secrecy.levels``).
     """
 
     published_checked: int = 0
@@ -32,11 +33,13 @@ class AuditReport:
     territory_blocking: bool = True
     interval_checked: int = 0
     interval_narrow: list = field(default_factory=list)
+    interval_blocking: bool = True
 
     @property
     def passed(self) -> bool:
         blocking = self.cross_product_findings if self.cross_product_blocking else []
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
+        blocking = blocking + (self.interval_narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
     def summary(self) -> str:
@@ -51,7 +54,8 @@ class AuditReport:
         if self.interval_checked:
             lines.append(
                 "  hidden primary headcounts bounded closer than INSEE's protection level (NK(1,85) level, "
-                f"or 10 %; reported, not blocking): {len(self.interval_narrow)} of {self.interval_checked}"
+                f"or 10 %; {'blocking' if self.interval_blocking else 'reported, not blocking'}): "
+                f"{len(self.interval_narrow)} of {self.interval_checked}"
             )
             lines += [f"    {v}" for v in self.interval_narrow[:5]]
         if self.territory_systems:

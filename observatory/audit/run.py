@@ -26,10 +26,11 @@ def audit(
     postes: pd.DataFrame,
     etabs: pd.DataFrame,
     departements: pd.DataFrame,
-    intervals: bool = False,
+    intervals: bool = True,
 ) -> AuditReport:
-    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`); with
-    ``intervals``, also measure the hidden primary headcounts' intervals (:mod:`observatory.audit.intervals`)."""
+    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`), the hidden
+    primary headcounts' intervals against their protection levels included (:mod:`observatory.audit.intervals`;
+    ``intervals=False`` leaves them out, for tests of the other checks)."""
     report = AuditReport()
     cells = recompute_cells(postes, etabs)
     report.published_checked, report.violations = _primary_violations(published, cells)
@@ -52,7 +53,7 @@ def _postes_batches(con):
         yield batch.to_pandas()
 
 
-def _microdata_audit(published: pd.DataFrame, con, intervals: bool = False) -> AuditReport:
+def _microdata_audit(published: pd.DataFrame, con, intervals: bool = True) -> AuditReport:
     etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
     departements = con.table("ref.departements").df()
     return audit(published, _postes_batches(con), etabs, departements, intervals)
@@ -67,7 +68,7 @@ def audit_warehouse(con) -> AuditReport:
     return _microdata_audit(con.table("ind.publication").df(), con)
 
 
-def audit_publication(settings, intervals: bool = False) -> AuditReport:
+def audit_publication(settings, intervals: bool = True) -> AuditReport:
     """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only);
     ``intervals``: see :func:`audit`."""
     table = settings.vintage_output / "tables" / "indicateurs.parquet"
