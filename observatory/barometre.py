@@ -361,6 +361,7 @@ def secrecy_cost(con: duckdb.DuckDBPyConnection, q_fin: int) -> dict:
     """What secrecy cost in this semester's baromètre, per level (``sql/barometre/cout_secret.sql``): figures by
     statut and the share of the last quarter's jobs in hidden headcount cells (whole percent), in the shape of
     the annual table's (:func:`observatory.publication.secrecy_cost`)."""
+    run_sql(con, "indicators/macro_cout_secret.sql")
     rel = run_sql(con, "barometre/cout_secret.sql", {"q_fin": q_fin})
     cols = [d[0] for d in rel.description]
     return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in rel.fetchall()}

@@ -108,6 +108,7 @@ def secrecy_cost(con) -> dict:
     ``{"annuel": {niveau: {"cellules", "publie", "secret_primaire", "secret_secondaire",
     "part_emploi_masque_pourcent"}}}``.
     """
+    run_sql(con, "indicators/macro_cout_secret.sql")
     rel = run_sql(con, "indicators/cout_secret.sql")
     cols = [d[0] for d in rel.description]
     rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]

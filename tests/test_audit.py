@@ -423,19 +423,23 @@ def test_protection_levels_are_insee_nk_1_85_and_ten_percent():
     assert protection_level(0, 0) == 0.0
 
 
-def test_short_of_equals_one_lp_per_cell_on_a_region_table():
-    """The one-LP-for-all shortcut gives the same cells and bounds as a min and a max LP per cell."""
-    from observatory.audit.lp import lp_bounds, short_of
-
-    rng = np.random.default_rng(3)
-    deps, cats = ["a", "b", "c", "d"], ["x", "y", "z"]
-    truth = {(d, c): float(rng.integers(0, 60)) for d in deps for c in cats}
+def _region_table(rng, deps, cats, high):
+    """A région table with random cells: its true values (margins included) and its equations."""
+    truth = {(d, c): float(rng.integers(0, high)) for d in deps for c in cats}
     for d in deps:
         truth[(d, "t")] = sum(truth[(d, c)] for c in cats)
     for c in [*cats, "t"]:
         truth[("R", c)] = sum(truth[(d, c)] for d in deps)
     eqs = [([(g, c) for c in cats], (g, "t")) for g in [*deps, "R"]]
     eqs += [([(d, c) for d in deps], ("R", c)) for c in [*cats, "t"]]
+    return truth, eqs
+
+
+def test_short_of_equals_one_lp_per_cell_on_a_region_table():
+    """The one-LP-for-all shortcut gives the same cells and bounds as a min and a max LP per cell."""
+    from observatory.audit.lp import lp_bounds, short_of
+
+    truth, eqs = _region_table(np.random.default_rng(3), ["a", "b", "c", "d"], ["x", "y", "z"], 60)
     hidden = {("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "z"), ("d", "z")}
     values = {k: (None if k in hidden else v) for k, v in truth.items()}
     up = {c: truth[c] + 7 for c in hidden}
@@ -470,13 +474,7 @@ def test_short_of_many_equals_short_of_table_by_table():
     deps, cats = ["a", "b", "c"], ["x", "y", "z", "w"]
     systems, found = [], 0
     for _ in range(25):
-        truth = {(d, c): float(rng.integers(0, 40)) for d in deps for c in cats}
-        for d in deps:
-            truth[(d, "t")] = sum(truth[(d, c)] for c in cats)
-        for c in [*cats, "t"]:
-            truth[("R", c)] = sum(truth[(d, c)] for d in deps)
-        eqs = [([(g, c) for c in cats], (g, "t")) for g in [*deps, "R"]]
-        eqs += [([(d, c) for d in deps], ("R", c)) for c in [*cats, "t"]]
+        truth, eqs = _region_table(rng, deps, cats, 40)
         hidden = {k for k in truth if rng.random() < 0.35}
         values = {k: (None if k in hidden else v) for k, v in truth.items()}
         level = {c: float(rng.integers(1, 12)) for c in hidden}

@@ -1,21 +1,11 @@
+-- (macros statuts_par_niveau, part_masquee: sql/indicators/macro_cout_secret.sql)
 -- The cost of secrecy of one semester's baromètre, per level (manifest.json, cout_du_secret.barometre, and the
 -- publications' methodology line): the figures of ind.barometre by statut, and the share of the jobs at the end
 -- of the semester's last quarter ($q_fin) held in hidden headcount cells — champs ESS and privé hors ESS without
 -- breakdown, which partition the source's private field (public only when the source has it) — in whole percent,
 -- as for the annual table (sql/indicators/cout_secret.sql), and like it not given when one or two hidden cells
 -- make it.
-WITH figures AS (
-    SELECT
-        niveau,
-        count(*) AS cellules,
-        count(*) FILTER (WHERE statut = 'publie') AS publie,
-        count(*) FILTER (WHERE statut = 'secret_primaire') AS secret_primaire,
-        count(*) FILTER (WHERE statut = 'secret_secondaire') AS secret_secondaire
-    FROM ind.barometre
-    GROUP BY niveau
-),
-
-emplois AS (
+WITH emplois AS (
     SELECT
         niveau,
         sum(value) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS masques,
@@ -35,10 +25,7 @@ SELECT
     f.publie,
     f.secret_primaire,
     f.secret_secondaire,
-    CASE   -- not given when one or two hidden cells make it: it would bound them
-        WHEN coalesce(e.n_masques, 0) BETWEEN 1 AND 2 THEN NULL
-        ELSE CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER)
-    END AS part_emploi_masque_pourcent
-FROM figures AS f
+    part_masquee(e.masques, e.n_masques, e.total) AS part_emploi_masque_pourcent
+FROM statuts_par_niveau('ind.barometre') AS f
 LEFT JOIN emplois AS e USING (niveau)
 ORDER BY CASE f.niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 WHEN 'departement' THEN 2 ELSE 3 END, f.niveau;

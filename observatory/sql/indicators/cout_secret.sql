@@ -1,20 +1,10 @@
+-- (macros statuts_par_niveau, part_masquee: sql/indicators/macro_cout_secret.sql)
 -- The cost of secrecy, per published level (manifest.json, section cout_du_secret): the figures of the
 -- indicator table by statut, and the share of jobs at 31/12 held in hidden headcount cells — on the champs
 -- public, ESS and privé hors ESS without breakdown, which partition each territory's jobs — in whole percent
 -- (rounded so coarsely that it adds no useful relation between hidden cells; not given — NULL — when one or two
 -- hidden cells make it, which it would bound).
-WITH figures AS (
-    SELECT
-        niveau,
-        count(*) AS cellules,
-        count(*) FILTER (WHERE statut = 'publie') AS publie,
-        count(*) FILTER (WHERE statut = 'secret_primaire') AS secret_primaire,
-        count(*) FILTER (WHERE statut = 'secret_secondaire') AS secret_secondaire
-    FROM ind.indicateurs
-    GROUP BY niveau
-),
-
-emplois AS (
+WITH emplois AS (
     SELECT
         niveau,
         sum(valeur_calculee) FILTER (WHERE statut IN ('secret_primaire', 'secret_secondaire')) AS masques,
@@ -33,10 +23,7 @@ SELECT
     f.publie,
     f.secret_primaire,
     f.secret_secondaire,
-    CASE   -- not given when one or two hidden cells make it: it would bound them
-        WHEN coalesce(e.n_masques, 0) BETWEEN 1 AND 2 THEN NULL
-        ELSE CAST(round(100 * coalesce(e.masques, 0) / nullif(e.total, 0)) AS INTEGER)
-    END AS part_emploi_masque_pourcent
-FROM figures AS f
+    part_masquee(e.masques, e.n_masques, e.total) AS part_emploi_masque_pourcent
+FROM statuts_par_niveau('ind.indicateurs') AS f
 LEFT JOIN emplois AS e USING (niveau)
 ORDER BY CASE f.niveau WHEN 'france' THEN 0 WHEN 'region' THEN 1 WHEN 'departement' THEN 2 ELSE 3 END, f.niveau;
