@@ -7,6 +7,8 @@ hidden cell, published cells as they are, cells ≥ 0).
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,22 @@ def test_every_primary_reaches_its_levels_on_random_tables():
         assert levels.repair_levels([table], again, zero, value, tier, up, down) == 0
         assert (again == hidden).all()
     assert repaired >= 5  # the random tables do exercise the repair
+
+
+def test_the_audit_fails_a_protection_without_levels_and_passes_the_protection(tmp_path, monkeypatch):
+    """Planted disclosure, on a whole micro publication (seed 1): without the levels step, the Loiret's public
+    health headcount (21 jobs, primary) is published bounded to [0, 22] — one job above its value, against a
+    level of ±3.7 — and the audit fails; with the protection as it is, the audit passes with no narrow cell."""
+    from observatory import audit
+    from tests.test_indicators import publish_sample
+
+    protect = importlib.import_module("observatory.secrecy.protect")
+    with monkeypatch.context() as m:
+        m.setattr(protect, "protection_levels", lambda v, x, p: (np.zeros(len(v)), np.zeros(len(v))))
+        weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=1))
+    assert not weak.passed
+    assert len(weak.interval_narrow) == 1
+    assert "[0, 22]" in weak.interval_narrow[0] and "'45', 'public'" in weak.interval_narrow[0]
+    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
+    assert full.passed, full.summary()
+    assert full.interval_checked > 0 and full.interval_narrow == []
