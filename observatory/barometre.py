@@ -255,6 +255,11 @@ def protect_cells(con: duckdb.DuckDBPyConnection, millesime: int | None = None) 
             (sub.statut == "non_disponible").to_numpy(),
             region_of,
             known=known,
+            levels=secrecy.protection_levels(
+                sub.value.astype("float64").to_numpy(),
+                sub["max"].astype("float64").to_numpy(),
+                (sub.statut == "secret_primaire").to_numpy(),
+            ),
         )
         new = hidden & (sub.statut == "publie").to_numpy()
         statut[idx[new]] = "secret_secondaire"

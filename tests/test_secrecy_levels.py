@@ -131,3 +131,40 @@ def test_the_audit_fails_a_protection_without_levels_and_passes_the_protection(t
     full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
     assert full.passed, full.summary()
     assert full.interval_checked > 0 and full.interval_narrow == []
+
+
+def test_an_additive_table_such_as_a_barometre_quarter_reaches_the_levels_too():
+    """``protect_additive`` (the baromètre's quarters) with levels: a région of two départements × three
+    sectors, ESS only; the dominance cell 75 × A (100 jobs, 95 in one establishment) would be bounded to 5 jobs
+    above its value by its primary-rule partners; after the protection, the audit's LP gives it its ±11.8."""
+    import pandas as pd
+
+    from observatory.secrecy import DEFAULTS, protect_additive
+
+    grid = {"75": {"A": 100.0, "B": 5.0, "C": 300.0}, "77": {"A": 5.0, "B": 50.0, "C": 200.0}}
+    rows = []
+    for code, by in grid.items():
+        rows += [("departement", code, s, v) for s, v in by.items()]
+        rows.append(("departement", code, "tous", sum(by.values())))
+    for s in ("A", "B", "C"):
+        rows.append(("region", "11", s, grid["75"][s] + grid["77"][s]))
+    rows.append(("region", "11", "tous", sum(sum(by.values()) for by in grid.values())))
+    cells = pd.DataFrame(rows, columns=["niveau", "code", "secteur", "value"])
+    cells = cells.assign(champ="ess", **{k: v for k, v in DEFAULTS.items() if k != "secteur"})
+    pos = {(c, s): i for i, (c, s) in enumerate(zip(cells.code, cells.secteur, strict=True))}
+    value = cells.value.to_numpy()
+    primary = np.zeros(len(cells), bool)
+    primary[[pos[("75", "A")], pos[("75", "B")], pos[("77", "A")]]] = True  # the partners: frequency cells
+    largest = np.where(primary, value * 0.5, 0.0)
+    largest[pos[("75", "A")]] = 95.0
+    up, down = levels.protection_levels(value, largest, primary)
+    hidden = protect_additive(
+        cells, primary.copy(), value, np.zeros(len(cells), bool), {"75": "11", "77": "11"}, levels=(up, down)
+    )
+    eqs = [([(g, s) for s in "ABC"], (g, "tous")) for g in ("75", "77", "11")]
+    eqs += [([("75", s), ("77", s)], ("11", s)) for s in ("A", "B", "C", "tous")]
+    values = {k: (None if hidden[p] else float(value[p])) for k, p in pos.items()}
+    lo, hi = lp_bounds(values, eqs)[("75", "A")]
+    assert hi >= 100 + up[pos[("75", "A")]] - 1e-6 and lo <= 100 - down[pos[("75", "A")]] + 1e-6
+    bare = {k: (None if primary[p] or k in {("77", "B")} else float(value[p])) for k, p in pos.items()}
+    assert lp_bounds(bare, eqs)[("75", "A")][1] == pytest.approx(105)  # what the closure alone would leave

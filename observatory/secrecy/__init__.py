@@ -83,6 +83,7 @@ from __future__ import annotations
 
 from observatory.secrecy.closure import importance, structural_zeros
 from observatory.secrecy.equations import check_equations, equations
+from observatory.secrecy.levels import protection_levels
 from observatory.secrecy.protect import protect, protect_additive, secondary
 from observatory.secrecy.rules import (
     AGE_BANDS,
@@ -119,6 +120,7 @@ __all__ = [
     "primary",
     "protect",
     "protect_additive",
+    "protection_levels",
     "secondary",
     "structural_zeros",
 ]

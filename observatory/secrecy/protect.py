@@ -38,6 +38,7 @@ def protect_additive(
     known_zero: np.ndarray,
     region_of: dict,
     known: np.ndarray | None = None,
+    levels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Secondary suppression of one additive table of cells (``KEY`` columns), e.g. one baromètre quarter.
 
@@ -47,8 +48,10 @@ def protect_additive(
     secrets, and cells hidden by another product), ``known_zero`` cells known to be 0 without publication
     (outside the source's field), ``known`` cells whose value is public elsewhere (published with the same
     value by another product): hiding them protects nothing, so they are constants of the equations, never
-    complements — and so is every cell they determine alone (:func:`known_cells`). Returns the hidden flags
-    (a superset of ``hidden``); a ``known`` cell is never added.
+    complements — and so is every cell they determine alone (:func:`known_cells`). ``levels``: the ``(up,
+    down)`` protection levels of the primary cells (:func:`observatory.secrecy.levels.protection_levels`),
+    reached in the 2-D tables as for the annual headcounts. Returns the hidden flags (a superset of
+    ``hidden``); a ``known`` cell is never added.
     """
     cells = cells[KEY].reset_index(drop=True)
     long = equations(cells, region_of)
@@ -63,7 +66,7 @@ def protect_additive(
         zero = zero | const
     tier = importance(cells)
     tables = list(_tables_2d(cells, region_of, "montant"))
-    return _protect_lookahead(long, tables, hidden, value, zero, tier, value)[0]
+    return _protect_lookahead(long, tables, hidden, value, zero, tier, value, levels=levels)[0]
 
 
 def known_cells(long: pd.DataFrame, known: np.ndarray, hidden: np.ndarray) -> np.ndarray:
