@@ -74,6 +74,12 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    test (LSQR) finds every watched cell (hidden published cells, primary cells) that the system fixes, the
    first published cell in the complement order around it is hidden, then steps 2–3 again, to a fixed point.
 
+5. **Protection levels** (:mod:`.levels`): every hidden primary headcount of the 2-D tables can move by
+   INSEE's protection level (NK(1,85): ``x1 / 0.85 − X``; otherwise 10 % of ``X``) with every published cell
+   fixed — checked for all tables by block LPs, and where it cannot, the cheapest perturbation of its table
+   (published cells costed by importance tier) names the cells to hide; then steps 2–4 again, in one loop.
+   The annual headcounts and each baromètre quarter (:func:`protect_additive` with ``levels``).
+
 Limitations: the 2-D proof covers the région × breakdown tables and the territory proof the plain territory
 cells; tables with more than one breakdown, the sub-population and enterprise counts, and the age bands are
 protected by the closure (no equation with exactly one hidden cell), not proven by an LP.
