@@ -320,10 +320,12 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
     joint = protect_cells(con, settings.millesime)
     run_sql(con, "barometre/indicateurs.sql", params)
     # blocking: a table whose hidden cells can be recomputed never reaches output/
-    report = audit.audit_barometre(con.table("ind.barometre").df(), con.table("ref.departements").df())
+    report = audit.audit_barometre(
+        con.table("ind.barometre").df(), con.table("ref.departements").df(), audit.quarter_cells_of(con)
+    )
     cross = audit_across_products(con, settings.millesime, report)
     if not report.passed:
-        if report.violations or report.recoverable:
+        if report.violations or report.recoverable or report.interval_narrow:
             raise BarometreError(f"baromètre {semestre}: {report.summary()}")
         log.error("baromètre %s: %s", semestre, report.summary())
         findings = report.cross_product_findings

@@ -546,3 +546,38 @@ def test_publications_built_by_two_processes_equal_those_built_by_one(built, tmp
             assert pdf_text(one) == pdf_text(two), rel
         elif rel.endswith(".csv"):
             assert one.read_bytes() == two.read_bytes(), rel
+
+
+def test_barometre_audit_recomputes_each_cell_and_checks_the_protection_levels(settings):
+    """The audit's own recomputation of the quarterly cells (value, largest establishment) from the quarterly
+    file equals the protection's ``ind.barometre_cellules`` on the micro warehouse; with it, the hidden
+    primary headcounts are bounded against their protection levels — none too closely after the protection,
+    and a level no interval can reach (a planted MAX of ten times the cell) fails the audit."""
+    from observatory import audit
+
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")  # the blocking audit, levels included, passed
+    table = con.table("ind.barometre").df()
+    deps = con.table("ref.departements").df()
+    cells = con.table("ind.barometre_cellules").df()
+    truth = audit.quarter_cells_of(con)
+    con.close()
+    cells = cells[cells.niveau.isin(["region", "departement"]) & (cells.statut != "non_disponible")]
+    compared = 0
+    for r in cells[["niveau", "code", "champ", "famille", "secteur", "trimestre", "value", "max"]].itertuples(
+        index=False
+    ):
+        got = truth.get(tuple(r[:6]), (0.0, 0.0))
+        assert got == (float(r.value), float(r.max)), r
+        compared += 1
+    assert compared > 100
+    report = audit.audit_barometre(table, deps, truth)
+    assert report.passed and report.interval_checked > 0 and report.interval_narrow == [], report.summary()
+    eff = table[(table.indicateur == "effectif_fin_trimestre") & (table.statut == "secret_primaire")]
+    eff = eff[eff.niveau == "departement"].iloc[0]
+    key = (eff.niveau, eff.code, eff.champ, eff.famille, eff.secteur, eff.trimestre)
+    planted = dict(truth)
+    planted[key] = (truth[key][0], 10 * truth[key][0])
+    report = audit.audit_barometre(table, deps, planted)
+    assert not report.passed
+    assert any(str(key) in line for line in report.interval_narrow), report.summary()

@@ -14,7 +14,7 @@ Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALU
 
 from __future__ import annotations
 
-from observatory.audit.barometre import audit_barometre
+from observatory.audit.barometre import audit_barometre, quarter_cells, quarter_cells_of
 from observatory.audit.lp import EXACT, determined_cells, free_cells, lp_bounds
 from observatory.audit.microdata import recompute_cells
 from observatory.audit.products import audit_barometre_annual
@@ -32,5 +32,7 @@ __all__ = [
     "determined_cells",
     "free_cells",
     "lp_bounds",
+    "quarter_cells",
+    "quarter_cells_of",
     "recompute_cells",
 ]

@@ -1,23 +1,87 @@
-"""The audit of the baromètre table (``ind.barometre``): no hidden quarterly headcount determined."""
+"""The audit of the baromètre table (``ind.barometre``): no hidden quarterly headcount determined, and — given
+the quarterly file (:func:`quarter_cells`) — none bounded more closely than its protection level."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from observatory.audit.lp import determined_cells, free_cells_many
+from observatory.audit.intervals import TOLERANCE, protection_level
+from observatory.audit.lp import determined_cells, free_cells_many, short_of_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, departements_of
 from observatory.audit.tables import _AUDIT_TREE, _champ_table_equations
 
+#: The baromètre's field as the audit states it: the quarterly file covers neither agriculture nor Mayotte.
+_OUTSIDE_SECTOR, _OUTSIDE_DEPARTEMENT = "AGR", "976"
 
-def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> AuditReport:
+
+def quarter_cells(effectifs: pd.DataFrame, etabs: pd.DataFrame) -> dict:
+    """Value and largest establishment of every baromètre headcount cell, recomputed from the quarterly file
+    (``siret, trimestre, effectif_fin_trimestre``) and the classified establishments (``siret,
+    code_departement, code_region, famille_ess, secteur, ess, public``), apart from the protection's SQL.
+
+    Returns ``{(niveau, code, champ, famille, secteur, trimestre): (value, max)}`` for the régions and
+    départements, without breakdown, by family and by sector; champs ESS, privé hors ESS, privé, public.
+    """
+    q = effectifs.assign(e=effectifs.effectif_fin_trimestre.fillna(0))
+    q = q[q.trimestre.astype(str).str.fullmatch(r"[0-9]{4}-T[1-4]")]
+    q = q.groupby(["siret", "trimestre"], as_index=False).e.max()  # a duplicated row counts once
+    e = etabs.assign(
+        famille=etabs.famille_ess.fillna("hors_ess"),
+        secteur=etabs.secteur.fillna("NCL"),
+        ess=etabs.ess.fillna(False).astype(bool),
+        public=etabs.public.fillna(False).astype(bool),
+    )
+    e = e[e.code_departement.notna() & (e.code_departement != _OUTSIDE_DEPARTEMENT)]
+    e = e[e.secteur != _OUTSIDE_SECTOR]
+    rows = q.merge(e, on="siret")
+    champs = {
+        "ess": rows.ess & ~rows.public,
+        "prive_hors_ess": ~rows.ess & ~rows.public,
+        "prive": ~rows.public,
+        "public": rows.public,
+    }
+    out = {}
+    for champ, keep in champs.items():
+        sub = rows[keep.to_numpy()]
+        for niveau, geo in (("region", "code_region"), ("departement", "code_departement")):
+            for dim in (None, "famille", "secteur"):
+                by = [geo, "trimestre"] + ([dim] if dim else [])
+                agg = sub.groupby(by, sort=False).e.agg(["sum", "max"]).reset_index()
+                fam = agg[dim] if dim == "famille" else DEFAULTS["famille"]
+                sec = agg[dim] if dim == "secteur" else DEFAULTS["secteur"]
+                keys = pd.DataFrame({"c": agg[geo], "f": fam, "s": sec, "t": agg.trimestre})
+                for (c, f, se, t), v, m in zip(
+                    keys.itertuples(index=False), agg["sum"], agg["max"], strict=True
+                ):
+                    out[(niveau, c, champ, f, se, t)] = (float(v), float(m))
+    return out
+
+
+def quarter_cells_of(con) -> dict:
+    """:func:`quarter_cells` on the warehouse (the staged quarterly file and ``ess.etablissements``)."""
+    effectifs = con.execute(
+        "SELECT siret, trimestre, effectif_fin_trimestre FROM staging.effectifs_trimestriels"
+    ).df()
+    etabs = con.execute(
+        "SELECT siret, code_departement, code_region, famille_ess, secteur, ess, public FROM ess.etablissements"
+    ).df()
+    return quarter_cells(effectifs, etabs)
+
+
+def audit_barometre(
+    published: pd.DataFrame, departements: pd.DataFrame, truth: dict | None = None
+) -> AuditReport:
     """LP audit of a baromètre table (``ind.barometre``): no hidden headcount of a quarter is determined.
 
     For each quarter, champ and breakdown (families of the ESS, sectors, or none) and each région with its
     départements, the headcounts published — ``effectif_fin_trimestre``, and the year-before headcount
     that a published ``solde_annuel`` gives away (effectif(T) − solde(T)) — bound every hidden one under the
     table's equations (min/max LP, :func:`lp_bounds`). Mayotte (outside the source's field) is left out.
+    With ``truth`` (:func:`quarter_cells`), every hidden primary headcount of the région × breakdown tables is
+    also bounded against its protection level (NK(1,85) or 10 %, :mod:`observatory.audit.intervals`):
+    blocking, as for the annual table.
     """
     report = AuditReport()
     region_of = dict(zip(departements.code_departement, departements.code_region))
@@ -37,16 +101,22 @@ def audit_barometre(published: pd.DataFrame, departements: pd.DataFrame) -> Audi
             known[before] = now - float(r[6])
     cells = pd.DataFrame([(*k, v) for k, v in known.items()], columns=[*key, "trimestre", "v"])
     report.published_checked = int(cells.v.notna().sum())
-    _lp_tables(cells, region_of, report, report.recoverable)
+    primary = {
+        (*r[:5], r[5])
+        for r in eff[eff.statut == "secret_primaire"][[*key, "trimestre"]].itertuples(index=False)
+    }
+    _lp_tables(cells, region_of, report, report.recoverable, (primary, truth) if truth is not None else None)
     return report
 
 
-def _lp_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list) -> None:
+def _lp_tables(
+    cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list, levels: tuple | None = None
+) -> None:
     """Every LP table of the baromètre (:func:`audit_barometre`) over ``cells`` (key, ``trimestre``, ``v``,
     None when hidden): each hidden cell determined exactly is appended to ``findings``."""
     cells = cells.copy()
     cells["region"] = np.where(cells.niveau == "region", cells.code, cells.code.map(region_of))
-    tables = []
+    tables, keys = [], []
     for dim, other in (("famille", "secteur"), ("secteur", "famille"), (None, None)):
         sub = cells if dim is None else cells[cells[other] == DEFAULTS[other]]
         if dim is None:
@@ -63,8 +133,44 @@ def _lp_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findin
             if cats:
                 eqs += [([(c, x) for x in cats], (c, total)) for c in [region, *deps]]
             tables.append((f"{trimestre}, {champ}, {dim}", values, eqs))
+            keys.append({(c, x): _cell_key(c, x, region, champ, dim, trimestre) for c, x in values})
     _determined_in(tables, report, findings)
+    if levels is not None:
+        _narrow_in(tables, keys, *levels, report)
     _barometre_champ_tables(cells, region_of, report, findings)
+
+
+def _cell_key(code, x, region, champ, dim, trimestre) -> tuple:
+    """The published key of cell ``(code, x)`` of a région table along ``dim``."""
+    famille = x if dim == "famille" else DEFAULTS["famille"]
+    secteur = x if dim == "secteur" else DEFAULTS["secteur"]
+    return ("region" if code == region else "departement", code, champ, famille, secteur, trimestre)
+
+
+def _narrow_in(tables: list, keys: list, primary: set, truth: dict, report: AuditReport) -> None:
+    """The hidden primary headcounts of ``tables`` bounded more closely than their protection level."""
+    systems, levels = [], []
+    for (name, values, eqs), key in zip(tables, keys, strict=True):
+        level = {}
+        for c, v in values.items():
+            k = key[c]
+            if v is None and k in primary and k in truth and truth[k][0] > 0:
+                level[c] = (truth[k][0], protection_level(*truth[k]))
+        if level:
+            up = {c: x + lv - TOLERANCE for c, (x, lv) in level.items()}
+            down = {c: x - min(lv, x) + TOLERANCE for c, (x, lv) in level.items()}
+            systems.append((values, eqs, up, down))
+            levels.append((name, key, level))
+    checked = set()
+    for (name, key, level), found in zip(levels, short_of_many(systems), strict=True):
+        checked |= {key[c] for c in level}
+        for c, (low, high) in found.items():
+            x, lv = level[c]
+            report.interval_narrow.append(
+                f"hidden baromètre headcount bounded to [{low:g}, {high:g}] ({name}): {key[c]} = {x:g}, "
+                f"protection level ±{lv:.1f}"
+            )
+    report.interval_checked += len(checked)
 
 
 def _barometre_champ_tables(
