@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from observatory.audit.intervals import TOLERANCE, protection_level
-from observatory.audit.lp import determined_cells, free_cells_many, short_of_many
+from observatory.audit.intervals import bound_against_levels
+from observatory.audit.lp import determined_cells, free_cells_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, departements_of
 from observatory.audit.tables import _AUDIT_TREE, _champ_table_equations
 
+DIMS = ("famille", "secteur")
 #: The baromètre's field as the audit states it: the quarterly file covers neither agriculture nor Mayotte.
 _OUTSIDE_SECTOR, _OUTSIDE_DEPARTEMENT = "AGR", "976"
 
@@ -27,7 +28,7 @@ def quarter_cells(effectifs: pd.DataFrame, etabs: pd.DataFrame) -> dict:
     q = effectifs.assign(e=effectifs.effectif_fin_trimestre.fillna(0))
     q = q[q.trimestre.astype(str).str.fullmatch(r"[0-9]{4}-T[1-4]")]
     q = q.groupby(["siret", "trimestre"], as_index=False).e.max()  # a duplicated row counts once
-    e = etabs.assign(
+    e = etabs.drop(columns="famille_ess").assign(
         famille=etabs.famille_ess.fillna("hors_ess"),
         secteur=etabs.secteur.fillna("NCL"),
         ess=etabs.ess.fillna(False).astype(bool),
@@ -42,21 +43,21 @@ def quarter_cells(effectifs: pd.DataFrame, etabs: pd.DataFrame) -> dict:
         "prive": ~rows.public,
         "public": rows.public,
     }
-    out = {}
+    parts = []
     for champ, keep in champs.items():
         sub = rows[keep.to_numpy()]
         for niveau, geo in (("region", "code_region"), ("departement", "code_departement")):
             for dim in (None, "famille", "secteur"):
-                by = [geo, "trimestre"] + ([dim] if dim else [])
-                agg = sub.groupby(by, sort=False).e.agg(["sum", "max"]).reset_index()
-                fam = agg[dim] if dim == "famille" else DEFAULTS["famille"]
-                sec = agg[dim] if dim == "secteur" else DEFAULTS["secteur"]
-                keys = pd.DataFrame({"c": agg[geo], "f": fam, "s": sec, "t": agg.trimestre})
-                for (c, f, se, t), v, m in zip(
-                    keys.itertuples(index=False), agg["sum"], agg["max"], strict=True
-                ):
-                    out[(niveau, c, champ, f, se, t)] = (float(v), float(m))
-    return out
+                agg = sub.groupby([geo, "trimestre", *([dim] if dim else [])], sort=False).e.agg(
+                    ["sum", "max"]
+                )
+                agg = agg.reset_index().rename(columns={geo: "code"})
+                parts.append(
+                    agg.assign(niveau=niveau, champ=champ, **{d: DEFAULTS[d] for d in DIMS if d != dim})
+                )
+    out = pd.concat(parts, ignore_index=True)
+    keys = out[["niveau", "code", "champ", *DIMS, "trimestre"]].itertuples(index=False, name=None)
+    return dict(zip(keys, zip(out["sum"].astype(float), out["max"].astype(float), strict=True), strict=True))
 
 
 def quarter_cells_of(con) -> dict:
@@ -136,7 +137,10 @@ def _lp_tables(
             keys.append({(c, x): _cell_key(c, x, region, champ, dim, trimestre) for c, x in values})
     _determined_in(tables, report, findings)
     if levels is not None:
-        _narrow_in(tables, keys, *levels, report)
+        systems = [(name, values, eqs, key) for (name, values, eqs), key in zip(tables, keys, strict=True)]
+        checked, narrow = bound_against_levels(systems, *levels, "hidden baromètre headcount")
+        report.interval_checked += checked
+        report.interval_narrow += narrow
     _barometre_champ_tables(cells, region_of, report, findings)
 
 
@@ -145,32 +149,6 @@ def _cell_key(code, x, region, champ, dim, trimestre) -> tuple:
     famille = x if dim == "famille" else DEFAULTS["famille"]
     secteur = x if dim == "secteur" else DEFAULTS["secteur"]
     return ("region" if code == region else "departement", code, champ, famille, secteur, trimestre)
-
-
-def _narrow_in(tables: list, keys: list, primary: set, truth: dict, report: AuditReport) -> None:
-    """The hidden primary headcounts of ``tables`` bounded more closely than their protection level."""
-    systems, levels = [], []
-    for (name, values, eqs), key in zip(tables, keys, strict=True):
-        level = {}
-        for c, v in values.items():
-            k = key[c]
-            if v is None and k in primary and k in truth and truth[k][0] > 0:
-                level[c] = (truth[k][0], protection_level(*truth[k]))
-        if level:
-            up = {c: x + lv - TOLERANCE for c, (x, lv) in level.items()}
-            down = {c: x - min(lv, x) + TOLERANCE for c, (x, lv) in level.items()}
-            systems.append((values, eqs, up, down))
-            levels.append((name, key, level))
-    checked = set()
-    for (name, key, level), found in zip(levels, short_of_many(systems), strict=True):
-        checked |= {key[c] for c in level}
-        for c, (low, high) in found.items():
-            x, lv = level[c]
-            report.interval_narrow.append(
-                f"hidden baromètre headcount bounded to [{low:g}, {high:g}] ({name}): {key[c]} = {x:g}, "
-                f"protection level ±{lv:.1f}"
-            )
-    report.interval_checked += len(checked)
 
 
 def _barometre_champ_tables(

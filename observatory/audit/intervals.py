@@ -50,30 +50,40 @@ def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tu
             strict=True,
         )
     )
-    narrow = {}  # key → its line, from the first table that bounds it too closely
-    checked = set()
-    systems, levels = [], []
-    for t in tables:
-        if t.indicateur != "effectif_31_12":
-            continue
+    systems = [
+        (f"{t.champ}, {t.dim}", t.values, t.equations, {c: t.key(c) for c in t.values})
+        for t in tables
+        if t.indicateur == "effectif_31_12"
+    ]
+    return bound_against_levels(systems, primary, truth, "hidden primary headcount")
+
+
+def bound_against_levels(systems, primary: set, truth: dict, what: str) -> tuple[int, list[str]]:
+    """The hidden cells of ``systems`` (``(name, values, equations, key of each cell)``) whose key is in
+    ``primary``, bounded against their protection level (``truth``: key → (value, largest contributor)).
+
+    Returns how many such cells were bounded and, for each one bounded more closely than its level on
+    either side, one line (a cell found in several tables is reported once, from the first).
+    """
+    checked, narrow, kept, levels = set(), {}, [], []
+    for name, values, equations, key in systems:
         level = {}
-        for c, v in t.values.items():
-            if v is None and t.key(c) in primary and t.key(c) in truth:
-                value, largest = truth[t.key(c)]
-                level[c] = (value, protection_level(value, largest))
+        for c, v in values.items():
+            k = key[c]
+            if v is None and k in primary and k in truth and truth[k][0] > 0:
+                level[c] = (truth[k][0], protection_level(*truth[k]))
         if not level:
             continue
-        checked |= {t.key(c) for c in level}
-        up = {c: value + lv - TOLERANCE for c, (value, lv) in level.items()}
-        down = {c: value - min(lv, value) + TOLERANCE for c, (value, lv) in level.items()}
-        systems.append((t.values, t.equations, up, down))
-        levels.append((t, level))
-    for (t, level), found in zip(levels, short_of_many(systems), strict=True):
-        for cell, (low, high) in found.items():
-            value, lv = level[cell]
+        checked |= {key[c] for c in level}
+        up = {c: x + lv - TOLERANCE for c, (x, lv) in level.items()}
+        down = {c: x - min(lv, x) + TOLERANCE for c, (x, lv) in level.items()}
+        kept.append((values, equations, up, down))
+        levels.append((name, key, level))
+    for (name, key, level), found in zip(levels, short_of_many(kept), strict=True):
+        for c, (low, high) in found.items():
+            x, lv = level[c]
             narrow.setdefault(
-                t.key(cell),
-                f"hidden primary headcount bounded to [{low:g}, {high:g}] ({t.champ}, {t.dim}): {t.key(cell)} = "
-                f"{value:g}, protection level ±{lv:.1f}",
+                key[c],
+                f"{what} bounded to [{low:g}, {high:g}] ({name}): {key[c]} = {x:g}, protection level ±{lv:.1f}",
             )
     return len(checked), [narrow[k] for k in sorted(narrow)]

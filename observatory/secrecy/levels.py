@@ -14,8 +14,9 @@ figure stays as it is:
 For each 2-D table of :func:`observatory.secrecy.repair._tables_2d` (région and its départements × one
 breakdown, per champ; the champ tables), on the headcounts at 31/12:
 
-1. *check* — one linear programme per table and side moves the hidden cells (published cells fixed, every
-   cell ≥ 0) to push every hidden primary cell towards its level at once; a cell that gets there is safe;
+1. *check* — the hidden cells move (published cells fixed, every cell ≥ 0) to push every hidden primary
+   cell towards its level at once, all tables as independent blocks of one linear programme per side, then
+   again for the cells left; a cell that gets there is safe;
 2. *choose* — for each cell that did not, the cheapest perturbation of the whole table that moves it by its
    level (the classic attacker sub-problem of Fischetti and Salazar-González, solved as one LP): moving a
    hidden cell costs nothing, moving a published cell costs by its :func:`~observatory.secrecy.closure.importance`
@@ -55,15 +56,15 @@ def protection_levels(
     return np.where(active, level, 0.0), np.where(active, np.minimum(level, value), 0.0)
 
 
-def _system(ids, rows):
-    """The table's equations as a dense matrix over its cells (``total − Σ parts = 0``), column of each cell."""
+def _system(ids, rows) -> np.ndarray:
+    """The table's equations as a dense matrix over its cells ``ids`` (``total − Σ parts = 0``)."""
     col = {int(c): j for j, c in enumerate(ids)}
     a = np.zeros((len(rows), len(ids)))
     for i, (total, parts) in enumerate(rows):
         for c, sign in [(total, -1.0)] + [(p, 1.0) for p in parts]:
             if c is not None:
                 a[i, col[int(c)]] += sign
-    return a[np.abs(a).sum(axis=1) > 0], col
+    return a[np.abs(a).sum(axis=1) > 0]
 
 
 def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
@@ -148,12 +149,12 @@ def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | Non
         if not rows or (name, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            blocks.append((name, ids, _system(ids, rows)[0]))
+            blocks.append((name, ids, _system(ids, rows)))
     added = 0
     for side, level in ((1, up), (-1, down)):
         for (name, ids, a), targets in zip(blocks, _unreached(blocks, hidden, zero, value, level, side)):
+            v = np.maximum(value[ids], 0.0)
             for t in targets:
-                v = np.maximum(value[ids], 0.0)
                 weight = np.where(hidden[ids], 0.0, TIER_BASE ** tier[ids] * (1 + v / (1 + v.max())))
                 d = _choose(a, ~zero[ids], v, weight, int(t), level[ids[t]], side)
                 if d is None:
