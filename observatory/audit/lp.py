@@ -73,7 +73,7 @@ def lp_bounds(values: dict, equations: list, cells=None) -> dict:
     """
     from scipy.optimize import linprog
 
-    hidden, a_eq, b_eq = _equality_system(values, equations)
+    hidden, a_eq, b_eq = _sparse_system(values, equations)
     if not hidden:
         return {}
     idx = {c: i for i, c in enumerate(hidden)}

@@ -15,7 +15,7 @@ class AuditReport:
     (``observatory.secrecy.chains``). ``cross_product_findings``: cells disclosed between the baromètre's
     year-end quarter and the annual table; blocking (``cross_product_blocking``, default True).
     ``interval_narrow``: hidden primary headcounts whose feasible interval in the 2-D tables is narrower than
-    INSEE's protection level (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default
+    INSEE's protection level, ``territory_interval_narrow`` the same in the territory relations (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default
     True) since the protection chooses its complements for those levels (``observatory.secrecy.levels``).
     """
 
@@ -34,12 +34,15 @@ class AuditReport:
     interval_checked: int = 0
     interval_narrow: list = field(default_factory=list)
     interval_blocking: bool = True
+    territory_interval_checked: int = 0
+    territory_interval_narrow: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         blocking = self.cross_product_findings if self.cross_product_blocking else []
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
-        blocking = blocking + (self.interval_narrow if self.interval_blocking else [])
+        narrow = self.interval_narrow + self.territory_interval_narrow
+        blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
     def summary(self) -> str:
@@ -71,6 +74,12 @@ class AuditReport:
                 f"    hidden cells determined exactly: {len(self.territory_findings)}",
             ]
             lines += [f"      {v}" for v in self.territory_findings[:10]]
+            if self.territory_interval_checked:
+                lines.append(
+                    "    hidden primary headcounts bounded closer than their protection level: "
+                    f"{len(self.territory_interval_narrow)} of {self.territory_interval_checked}"
+                )
+                lines += [f"      {v}" for v in self.territory_interval_narrow[:5]]
         if self.cross_product_checked:
             lines += [
                 (

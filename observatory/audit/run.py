@@ -41,7 +41,7 @@ def audit(
         report.interval_checked, report.interval_narrow = narrow_intervals(tables, published, cells)
     _lp_checks_champs(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
-    check_territories(published, cells, geography_of(etabs), report)
+    check_territories(published, cells, geography_of(etabs), report, intervals)
     return report
 
 

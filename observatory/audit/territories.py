@@ -12,6 +12,9 @@ describes the atoms; the equations are built here, apart from the protection's):
 - and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
   ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``.
 
+Every hidden primary headcount is also bounded by these relations (min and max, cells ≥ 0) and checked
+against INSEE's protection levels, as in the 2-D tables (:mod:`observatory.audit.intervals`).
+
 Unknowns: hidden published cells, the atoms, the internal champs and territories (never published). An
 unknown is *watched* when it is a hidden published cell or an unpublished cell that breaks a primary rule
 (recomputed from the microdata): none may be determined. A cell with no establishment is an empty cell (0),
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from observatory.audit.intervals import bound_against_levels
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, FLAT, departements_of, magnitude_secret, too_few
@@ -98,9 +102,14 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_territories(
-    published: pd.DataFrame, cells: pd.DataFrame, geography: Geography, report: AuditReport
+    published: pd.DataFrame,
+    cells: pd.DataFrame,
+    geography: Geography,
+    report: AuditReport,
+    intervals: bool = True,
 ) -> None:
-    """No watched cell determined by the territory relations (module docstring); results in ``report``."""
+    """No watched cell determined by the territory relations, and (``intervals``) every hidden primary
+    headcount bounded no closer than its protection level (module docstring); results in ``report``."""
     micro = _plain(cells)
     micro = micro[micro.niveau.isin([*_LEVELS, ATOM_LEVEL])]
     pub = _plain(published)
@@ -122,7 +131,10 @@ def check_territories(
                 values[k] = None
                 watched.add(k)
         eqs = territory_equations(geography, set(values))
-        for vals, system in components(values, eqs):
+        comps = components(values, eqs)
+        if intervals and nature == "montant":
+            _bound_primaries(rows, micro, comps, report)
+        for vals, system in comps:
             mine = {k for k, v in vals.items() if v is None and k in watched}
             if not mine:
                 continue
@@ -139,3 +151,21 @@ def check_territories(
                 report.territory_findings.append(
                     f"hidden cell determined exactly ({indicateur}, territoires): {cell} = {v:g}"
                 )
+
+
+def _bound_primaries(rows: pd.DataFrame, micro: pd.DataFrame, comps: list, report: AuditReport) -> None:
+    """Every hidden primary headcount of ``rows`` bounded by the territory relations (``comps``, the
+    independent systems), against INSEE's protection levels (:mod:`observatory.audit.intervals`)."""
+    prim = rows[rows.statut == "secret_primaire"]
+    primary = set(zip(prim.niveau, prim.code, prim.champ, prim.famille, strict=True))
+    truth = dict(
+        zip(
+            zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True),
+            zip(micro.effectif.astype(float), micro.max_effectif.astype(float), strict=True),
+            strict=True,
+        )
+    )
+    systems = [(f"territoires {i + 1}", vals, eqs, {c: c for c in vals}) for i, (vals, eqs) in enumerate(comps)]
+    checked, narrow = bound_against_levels(systems, primary, truth, "hidden primary headcount")
+    report.territory_interval_checked += checked
+    report.territory_interval_narrow += narrow
