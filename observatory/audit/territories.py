@@ -165,7 +165,9 @@ def _bound_primaries(rows: pd.DataFrame, micro: pd.DataFrame, comps: list, repor
             strict=True,
         )
     )
-    systems = [(f"territoires {i + 1}", vals, eqs, {c: c for c in vals}) for i, (vals, eqs) in enumerate(comps)]
+    systems = [
+        (f"territoires {i + 1}", vals, eqs, {c: c for c in vals}) for i, (vals, eqs) in enumerate(comps)
+    ]
     checked, narrow = bound_against_levels(systems, primary, truth, "hidden primary headcount")
     report.territory_interval_checked += checked
     report.territory_interval_narrow += narrow
