@@ -25,19 +25,23 @@ from tests.test_indicators import build_micro
 EPCIS = {"200041788": 4, "249720053": 4, "249720061": 1}  # EPCI -> public establishments (the last one alone)
 
 
-def _add_martinique(con, frames) -> None:
+def _add_martinique(con, frames, jobs: dict | None = None) -> None:
+    """Public establishments in the EPCIs of 972: ``jobs`` maps each EPCI to its establishments' headcounts
+    (default: :data:`EPCIS` establishments of 9, 12, 15, … jobs)."""
+    if jobs is None:
+        sizes = iter(range(9, 1000, 3))
+        jobs = {epci: [next(sizes) for _ in range(n)] for epci, n in EPCIS.items()}
     con.execute("INSERT INTO ref.regions VALUES ('02', 'Martinique')")
     con.execute("INSERT INTO ref.departements VALUES ('972', 'Martinique', '02')")
     etabs, postes = [], []
     i = 0
-    for epci, n in EPCIS.items():
-        for _ in range(n):
+    for epci, sizes in jobs.items():
+        for n_jobs in sizes:
             i += 1
             siren = f"97200{i:04d}"
             siret = f"{siren}00001"
             geo = {"code_departement": "972", "code_region": "02", "code_epci": epci, "secteur": "ADM"}
             flags = {"ess": False, "ess_loi_2014": False, "public": True}
-            n_jobs = 6 + 3 * i
             etabs.append(
                 {
                     "siret": siret,
@@ -83,17 +87,31 @@ def _add_martinique(con, frames) -> None:
         con.unregister("_df")
 
 
-@pytest.fixture(scope="module")
-def martinique(tmp_path_factory):
+def _published_warehouse(root, jobs=None):
     from observatory.config import Settings
     from observatory.indicators import build_indicators
 
-    root = tmp_path_factory.mktemp("martinique")
     con = connect(root / "w.duckdb")
     frames = build_micro(con)
-    _add_martinique(con, frames)
+    _add_martinique(con, frames, jobs)
     build_indicators(con, Settings(output_dir=root / "output", warehouse=root / "w.duckdb", millesime=2023))
     run_sql(con, "indicators/publication.sql")
+    return con
+
+
+@pytest.fixture(scope="module")
+def martinique(tmp_path_factory):
+    con = _published_warehouse(tmp_path_factory.mktemp("martinique"))
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def martinique_narrow(tmp_path_factory):
+    """Three public EPCIs in 972: 54 jobs in four establishments, then two lone establishments (2 and 33
+    jobs), both primary (:data:`NARROW`)."""
+    jobs = {"200041788": [9, 12, 15, 18], "249720053": [2], "249720061": [33]}
+    con = _published_warehouse(tmp_path_factory.mktemp("martinique_narrow"), jobs)
     yield con
     con.close()
 
@@ -187,3 +205,100 @@ def test_geography_describes_levels_as_unions_of_atoms():
     # the COG: Martinique is the union of its three EPCIs (the issue's example)
     martinique = [a for a in geography.cog().members("departement")["972"] if not a.endswith("|?")]
     assert martinique == [f"972|{e}" for e in EPCIS]
+
+
+# Protection levels in the territory relations: a département of three public EPCIs, the two small ones
+# primary (one establishment each). Published: the département and the large EPCI, so an attacker knows
+# E2 + E3 = 89 − 54 = 35 and bounds E3 (33 jobs, one establishment: NK(1,85) level 33 / 0.85 − 33 = 5.8) to
+# [0, 35], short of 38.8 above. Neither the closure (every equation holds two hidden cells) nor the 2-D
+# tables (no EPCI in them) see it.
+NARROW = {"200041788": 54.0, "249720053": 2.0, "249720061": 33.0}
+
+
+def _narrow_system():
+    from observatory.secrecy.chains import territory_system
+
+    rows = [("departement", "972", 89.0), ("region", "02", 89.0), ("france", "FR", 89.0)]
+    rows += [("epci", e, v) for e, v in NARROW.items()]
+    rows += [(geography.ATOM_LEVEL, geography.atom_code("972", e), v) for e, v in NARROW.items()]
+    cells = pd.DataFrame(
+        [{"niveau": n, "code": c, "champ": "public", **secrecy.DEFAULTS} for n, c, _ in rows]
+    )
+    value = np.array([v for *_, v in rows])
+    long = secrecy.equations(cells, {"972": "02"})
+    system, published = territory_system(long, cells)
+    eqs = [(list(g.cell[g.sign > 0]), int(g.cell[g.sign < 0].iloc[0])) for _, g in long.groupby("eq")]
+    return cells, value, system, published, eqs
+
+
+def _bounds_of_e3(value, hidden, published, eqs):
+    """E3's (position 5) min and max by the audit's LP: published cells exact, the others unknown ≥ 0."""
+    from observatory.audit.lp import lp_bounds
+
+    vals = {i: (None if hidden[i] or not published[i] else float(v)) for i, v in enumerate(value)}
+    return lp_bounds(vals, eqs, [5])[5]
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["whole-table", "neighbourhood"])
+def test_territory_levels_hide_a_complement_so_a_lone_epci_keeps_its_level(monkeypatch, local):
+    from observatory.audit.intervals import protection_level
+    from observatory.secrecy import levels
+
+    if local:  # the search near the target, as on the sample's 20 000-cell system
+        monkeypatch.setattr(levels, "LOCAL_LIMIT", 0)
+    cells, value, system, published, eqs = _narrow_system()
+    hidden = np.zeros(len(cells), bool)
+    hidden[[4, 5]] = True  # E2, E3: primary
+    largest = np.array([33.0, 33, 33, 18, 2, 33, 18, 2, 33])
+    up, down = levels.protection_levels(value, largest, hidden.copy())
+    assert _bounds_of_e3(value, hidden, published, eqs) == pytest.approx((0.0, 35.0))  # the planted leak
+    zero = np.zeros(len(cells), bool)
+    added = levels.repair_levels_territory(
+        system, published, hidden, zero, value, closure.importance(cells), up, down
+    )
+    assert added == 1 and hidden[3] and not hidden[:3].any()  # the large EPCI, not the département
+    low, high = _bounds_of_e3(value, hidden, published, eqs)
+    level = protection_level(33.0, 33.0)
+    assert level == pytest.approx(5.8235, abs=1e-3)
+    assert high >= 33 + level and low <= 33 - level
+    # a second call finds every level reached: nothing more hidden
+    assert (
+        levels.repair_levels_territory(
+            system, published, hidden, zero, value, closure.importance(cells), up, down
+        )
+        == 0
+    )
+
+
+def test_territory_levels_on_a_whole_publication_and_the_audit_catches_them_weakened(martinique_narrow):
+    """The whole publication of the :data:`NARROW` micro-geography: the protection leaves the lone 33-job EPCI
+    its level (the audit passes); weakened by publishing every complement of 972, its région and the large
+    EPCI — the two lone EPCIs still hidden, so nothing is determined exactly — the département minus the
+    published EPCI bounds it to [0, 35], which only the audit's level check finds."""
+    con = martinique_narrow
+    report = audit.audit_warehouse(con)
+    assert report.passed and report.territory_interval_checked > 0, report.summary()
+    assert report.territory_interval_narrow == []
+    pub = _plain(con.table("ind.publication").df())
+    eff = pub[(pub.indicateur == "effectif_31_12") & (pub.champ == "public")].set_index(["niveau", "code"])
+    assert eff.statut[("epci", "249720061")] == "secret_primaire"
+    # the bound an attacker reads off the published figures: E3 ≤ département − Σ published EPCIs of 972
+    if eff.statut[("departement", "972")] == "publie":
+        epcis = eff.loc[[("epci", e) for e in NARROW]]
+        room = eff.valeur[("departement", "972")] - epcis.valeur[epcis.statut == "publie"].sum()
+        assert room >= 33 / 0.85, room
+    full = con.table("ind.publication").df()
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
+    weak = full.copy()
+    ours = ((weak.niveau == "epci") & (weak.code == "200041788")) | weak.code.isin(["972", "02"])
+    undo = ours & (weak.statut == "secret_secondaire")
+    assert undo.any()
+    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
+    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
+    weak.loc[undo, "statut"] = "publie"
+    report = _audit(con, weak)
+    assert not report.passed
+    assert not [r for r in report.territory_findings if "249720061" in r]  # not recovered exactly
+    lone = [r for r in report.territory_interval_narrow if "'249720061', 'public'" in r]
+    assert lone, report.summary()
+    assert "bounded to [0, 35]" in lone[0] and "= 33, protection level ±5.8" in lone[0], lone

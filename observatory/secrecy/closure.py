@@ -19,7 +19,8 @@ def importance(cells: pd.DataFrame) -> np.ndarray:
     0. cells never published (internal champs ``_sce`` / ``_oth``, territories ``_geo_inconnu`` /
        ``_epci_inconnu``, the pcs ``autres``);
     1. crossings of two breakdowns (sexe × pcs, famille × sexe, secteur × sexe);
-    2. one breakdown (famille, secteur, tranche, sexe, pcs), and EPCI cells;
+    2. one breakdown (famille, secteur, tranche, sexe, pcs), and EPCI cells (2.5: an EPCI's total
+       employment, the denominator of its ESS share);
     3. the ESS loi 2014 total of a territory (a secondary product);
     4. the public total of a département, then 5. its ensemble total, then 6. its privé total — in that
        order so that a hidden public cell is paired with ensemble (then, across départements, with
@@ -43,7 +44,11 @@ def importance(cells: pd.DataFrame) -> np.ndarray:
     total = np.select([head & top, head | top], [8, 7], default=dep_rank)
     total = np.where(champ == "ess_loi_2014", 3, total)
     tier = np.select([n_dims >= 2, n_dims == 1], [1, 2], default=total)
-    tier = np.where(np.isin(niveau, ["epci"]), np.minimum(tier, 2), tier).astype(float)
+    # an EPCI's cells come before the départements' (tier 2), its total employment (the denominator of its
+    # ESS share) last among them
+    epci = np.isin(niveau, ["epci"])
+    epci_total = epci & (n_dims == 0) & (champ == "ensemble")
+    tier = np.where(epci, np.where(epci_total, 2.5, np.minimum(tier, 2)), tier).astype(float)
     # Within the breakdown tiers: the legal perimeter's cells first (ess_loi_2014 = ess + sociétés
     # commerciales, so a thin sociétés commerciales cell is paired with its ess_loi_2014 cell, not with the
     # ESS one), and a région's or France's cell after its départements'.

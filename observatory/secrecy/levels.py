@@ -23,6 +23,12 @@ breakdown, per champ; the champ tables), on the headcounts at 31/12:
    tier (a headline total last) and its size; every published cell that the perturbation moves is hidden.
    That perturbation is then feasible with only hidden cells moving: the level is reached.
 
+Then the same two steps on the territory relations as one table (:func:`repair_levels_territory`: the
+EPCIs, départements, régions and France as unions of geographic atoms, crossed with the champ tree and the
+families; :mod:`observatory.secrecy.chains`), where the atoms and the internal champs and territories are
+never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
+searched near its cell first, along the local equations (:func:`_choose`).
+
 Hiding more cells only widens intervals, so the closure and the 2-D repair that follow (new complements are
 alone in other equations) keep what this step proved; the protection loops until no step adds a cell.
 """
@@ -35,6 +41,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from observatory.secrecy.chains import NATIONAL_TAGS
+
 log = logging.getLogger(__name__)
 
 SAFETY_RANGE = 0.10
@@ -42,6 +50,10 @@ SAFETY_RANGE = 0.10
 #: this many complements of the tier below.
 TIER_BASE = 8.0
 _EPS = 1e-6
+#: Tables of more cells than this are searched near each cell first (:func:`_choose`).
+LOCAL_LIMIT = 2000
+#: Equations crossed along the local equations only, before the national ones (:func:`_choose`).
+LOCAL_HOPS = 8
 
 
 def protection_levels(
@@ -56,15 +68,25 @@ def protection_levels(
     return np.where(active, level, 0.0), np.where(active, np.minimum(level, value), 0.0)
 
 
-def _system(ids, rows) -> np.ndarray:
-    """The table's equations as a dense matrix over its cells ``ids`` (``total − Σ parts = 0``)."""
+def _system(ids, rows) -> sparse.csr_matrix:
+    """The table's equations as a sparse matrix over its cells ``ids`` (``total − Σ parts = 0``)."""
     col = {int(c): j for j, c in enumerate(ids)}
-    a = np.zeros((len(rows), len(ids)))
+    r, c_, data = [], [], []
     for i, (total, parts) in enumerate(rows):
         for c, sign in [(total, -1.0)] + [(p, 1.0) for p in parts]:
             if c is not None:
-                a[i, col[int(c)]] += sign
-    return a[np.abs(a).sum(axis=1) > 0]
+                r.append(i)
+                c_.append(col[int(c)])
+                data.append(sign)
+    return _nonzero_rows(sparse.csr_matrix((data, (r, c_)), shape=(len(rows), len(ids))))
+
+
+def _nonzero_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``a`` without its rows of zeros (duplicates summed first)."""
+    a = a.tocsr()
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    return a[np.diff(a.indptr) > 0]
 
 
 def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
@@ -74,10 +96,9 @@ def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
     (one solve instead of one per table). Returns, per table, whether each pending cell got to its level."""
     mats, objs, bounds, at = [], [], [], []
     start = 0
-    for (_name, ids, a), todo in zip(blocks, pending, strict=True):
+    for (_name, ids, a, _g), todo in zip(blocks, pending, strict=True):
         cols = np.flatnonzero(hidden[ids] & ~zero[ids])
-        sub = a[:, cols]
-        sub = sub[np.abs(sub).sum(axis=1) > 0]
+        sub = _nonzero_rows(a[:, cols])
         tg = np.isin(cols, todo)
         lv = level[ids[cols]]
         # a pending cell may move either way (another one's movement may need it), up to its level on its side
@@ -85,7 +106,7 @@ def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
         if side < 0:
             lo = np.where(tg, -lv, lo)
         hi = np.where(tg & (side > 0), lv, np.inf)
-        mats.append(sparse.csr_matrix(sub.reshape(len(sub), len(cols))))
+        mats.append(sub)
         objs.append(np.where(tg, -float(side), 0.0))
         bounds.append(np.column_stack([lo, hi]))
         at.append(start + np.searchsorted(cols, todo))
@@ -102,7 +123,8 @@ def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
         log.warning("protection levels: joint check failed (%s); each cell is examined alone", res.message)
         return [np.zeros(len(todo), bool) for todo in pending]
     return [
-        side * res.x[pos] >= level[ids[todo]] - _EPS for (_n, ids, _a), todo, pos in zip(blocks, pending, at)
+        side * res.x[pos] >= level[ids[todo]] - _EPS
+        for (_n, ids, _a, _g), todo, pos in zip(blocks, pending, at)
     ]
 
 
@@ -110,7 +132,7 @@ def _unreached(blocks, hidden, zero, value, level, side) -> list:
     """The cells of each table (positions in ``ids``) that cannot reach their level with the table's hidden
     cells: :func:`_reach` on all of them, then again on those left, until a round reaches none (cells of one
     equation under a published total cannot all move up at once, each can alone)."""
-    pending = [np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0)) for _n, ids, _a in blocks]
+    pending = [np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0)) for _n, ids, _a, _g in blocks]
     while any(len(p) for p in pending):
         reached = _reach(blocks, pending, hidden, zero, value, level, side)
         if not any(r.any() for r in reached):
@@ -119,20 +141,66 @@ def _unreached(blocks, hidden, zero, value, level, side) -> list:
     return pending
 
 
-def _choose(a, movable, value, weight, target, level, side) -> np.ndarray | None:
+def _choose(a, movable, value, weight, target, level, side, grow=None, incidence=None) -> np.ndarray | None:
     """Step 2: the cheapest perturbation of the table moving column ``target`` by ``side · level``; returns the
-    movement of each column (``None`` when no perturbation of the movable cells reaches the level)."""
+    movement of each column (``None`` when no perturbation of the movable cells reaches the level).
+
+    A large table (the territory system) is searched near the target first: the columns within a few
+    equations of it move, the others stay (a perturbation of the neighbourhood that keeps every equation
+    touching it is one of the whole table). The neighbourhood grows along the ``grow`` equations (the local
+    ones: not France = Σ régions, which holds every territory) one equation further each time no
+    perturbation is found, at most :data:`LOCAL_HOPS` times; then the whole table."""
     n = len(movable)
-    obj = np.concatenate([weight, weight])  # d = up − down, cost on both parts
-    bounds = [(0, None if m else 0) for m in movable] + [
-        (0, value[j] if m else 0) for j, m in enumerate(movable)
-    ]
+    if n <= LOCAL_LIMIT:
+        return _perturbation(a, np.arange(n), movable, value, weight, target, level, side)
+    by_row, by_col = incidence or _incidence(a)
+    near = np.zeros(n, bool)
+    near[target] = True
+    for _ in range(LOCAL_HOPS):
+        rows = (by_col[:, near].sum(axis=1).A1 > 0) & (True if grow is None else grow)
+        wider = near.copy()
+        wider[np.unique(by_row[np.flatnonzero(rows)].indices)] = True
+        if wider.sum() == near.sum():
+            break
+        near = wider
+        d = _perturbation(a, np.flatnonzero(near), movable, value, weight, target, level, side)
+        if d is not None:
+            return d
+    # nothing near enough: the whole table, where the costs choose among every cell (a neighbourhood grown
+    # along the national equations would hold France's totals before the cheaper cells of other régions)
+    return _perturbation(a, np.arange(n), movable, value, weight, target, level, side)
+
+
+def _incidence(a) -> tuple:
+    """Which cells each equation holds, as 0/1 matrices by row (CSR) and by column (CSC)."""
+    by_row = abs(a).astype(bool).astype(np.int8).tocsr()
+    return by_row, by_row.tocsc()
+
+
+def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.ndarray | None:
+    """:func:`_choose` with only the columns ``cols`` moving (every equation holding one of them kept)."""
+    n = len(movable)
+    sub = _nonzero_rows(a[:, cols])
+    k = len(cols)
+    mv = movable[cols]
+    obj = np.concatenate([weight[cols], weight[cols]])  # d = up − down, cost on both parts
+    hi = np.concatenate([np.where(mv, np.inf, 0.0), np.where(mv, value[cols], 0.0)])
+    lo = np.zeros(2 * k)
+    t = int(np.searchsorted(cols, target))
     t_up, t_down = (level, 0.0) if side > 0 else (0.0, level)
-    bounds[target], bounds[n + target] = (t_up, t_up), (t_down, t_down)
-    res = linprog(obj, A_eq=np.hstack([a, -a]), b_eq=np.zeros(len(a)), bounds=bounds, method="highs")
+    lo[t], hi[t], lo[k + t], hi[k + t] = t_up, t_up, t_down, t_down
+    res = linprog(
+        obj,
+        A_eq=sparse.hstack([sub, -sub], format="csr"),
+        b_eq=np.zeros(sub.shape[0]),
+        bounds=np.column_stack([lo, hi]),
+        method="highs",
+    )
     if res.status != 0:
         return None
-    return res.x[:n] - res.x[n:]
+    d = np.zeros(n)
+    d[cols] = res.x[:k] - res.x[k:]
+    return d
 
 
 def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | None = None) -> int:
@@ -149,14 +217,53 @@ def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | Non
         if not rows or (name, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            blocks.append((name, ids, _system(ids, rows)))
+            blocks.append((name, ids, _system(ids, rows), None))
+    added = _repair_blocks(blocks, hidden, zero, value, tier, up, down)
+    for name, ids, _a, _g in blocks:
+        proven.add((name, hidden[ids].tobytes()))
+    return added
+
+
+def repair_levels_territory(system, published, hidden, zero, value, tier, up, down) -> int:
+    """:func:`repair_levels` on the territory relations as one table (``system``, ``published`` of
+    :func:`observatory.secrecy.chains.territory_system`): the EPCIs, départements and régions as unions of
+    geographic atoms, crossed with the champ tree and the families.
+
+    The attacker's unknowns there are the hidden cells and every cell never published (atoms, internal champs
+    and territories): they move for free; the levels are those of the published primary cells. Returns the
+    number of published cells hidden (``hidden`` in place).
+    """
+    if not len(system):
+        return 0
+    ids, col = np.unique(system.cell.to_numpy(), return_inverse=True)
+    eqs, row = np.unique(system["eq"].to_numpy(), return_inverse=True)
+    a = sparse.csr_matrix((system.sign.to_numpy().astype(float), (row, col)), shape=(len(eqs), len(ids)))
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    keep = np.diff(a.indptr) > 0
+    national = system.tag.isin(NATIONAL_TAGS).to_numpy()
+    grow = np.bincount(row, weights=national, minlength=len(eqs)) == 0  # the local equations
+    pub = np.zeros(len(hidden), bool)
+    pub[: len(published)] = published
+    open_ = hidden | ~pub  # the attacker's unknowns (zero cells excepted, as everywhere)
+    block = [("territoires", ids, a[keep], grow[keep])]
+    added = _repair_blocks(block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0))
+    hidden |= open_ & pub
+    return added
+
+
+def _repair_blocks(blocks, hidden, zero, value, tier, up, down) -> int:
+    """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations)`` blocks; ``hidden`` in place."""
     added = 0
     for side, level in ((1, up), (-1, down)):
-        for (name, ids, a), targets in zip(blocks, _unreached(blocks, hidden, zero, value, level, side)):
+        for (name, ids, a, grow), targets in zip(
+            blocks, _unreached(blocks, hidden, zero, value, level, side)
+        ):
             v = np.maximum(value[ids], 0.0)
+            incidence = _incidence(a) if len(targets) and len(ids) > LOCAL_LIMIT else None
             for t in targets:
                 weight = np.where(hidden[ids], 0.0, TIER_BASE ** tier[ids] * (1 + v / (1 + v.max())))
-                d = _choose(a, ~zero[ids], v, weight, int(t), level[ids[t]], side)
+                d = _choose(a, ~zero[ids], v, weight, int(t), level[ids[t]], side, grow, incidence)
                 if d is None:
                     log.warning(
                         "protection level out of reach in %s: cell %d (level %.1f)",
@@ -169,6 +276,4 @@ def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | Non
                 log.debug("level of %d in %s (side %d): hides %s", ids[t], name, side, moved.tolist())
                 hidden[moved] = True
                 added += len(moved)
-    for name, ids, _a in blocks:
-        proven.add((name, hidden[ids].tobytes()))
     return added

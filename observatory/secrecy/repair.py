@@ -11,7 +11,7 @@ from observatory.errors import SecrecyError
 from observatory.secrecy.chains import repair_chains
 from observatory.secrecy.closure import _close, _order
 from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
-from observatory.secrecy.levels import repair_levels
+from observatory.secrecy.levels import repair_levels, repair_levels_territory
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,8 @@ def _protect_lookahead(
     :func:`observatory.secrecy.chains.territory_system`), the territory relations are proven as one system
     and repaired, and when ``levels`` is given (``(up, down)`` of
     :func:`observatory.secrecy.levels.protection_levels`), the hidden primary cells' intervals in the 2-D
-    tables are widened to their protection levels (:func:`observatory.secrecy.levels.repair_levels`); each
+    tables are widened to their protection levels (:func:`observatory.secrecy.levels.repair_levels`), then
+    in the territory relations (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
     round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
     territory proof is a sparse solve over the whole territory system)."""
     proven: set = set()
@@ -274,9 +275,12 @@ def _protect_lookahead(
         ):
             hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
             rounds += more
-        if levels is None or not (
-            added := repair_levels(tables, hidden, zero, value, tier0, *levels, level_proven)
-        ):
+        if levels is None:
+            return hidden, rounds
+        added = repair_levels(tables, hidden, zero, value, tier0, *levels, level_proven)
+        if territory is not None and not added:
+            added = repair_levels_territory(*territory, hidden, zero | (value <= 0), value, tier0, *levels)
+        if not added:
             return hidden, rounds
         log.info("protection levels: %d cells added", added)
         hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
