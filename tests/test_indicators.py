@@ -605,3 +605,28 @@ def test_enterprise_counts_cannot_be_recomputed_along_champs_and_families(built)
     fam = t[(t.champ == "ess") & (t.secteur == "tous") & (t.tranche == "toutes")]
     by_fam = fam.assign(h=fam.s_entreprises != 0).groupby(["niveau", "code"]).h.sum()
     assert (by_fam != 1).all() and checked > 0
+
+
+def test_contributor_counts_sql_audit_and_pandas_agree(cells):
+    """FREQ on the contributors (issue #11): establishments with jobs at 31/12, with ETP, with gross pay, and
+    enterprises, in ``ind.cellules`` (SQL), in the audit's own recomputation (pandas, another code path),
+    and by hand for a few cells."""
+    from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
+
+    c, frames = cells
+    p = frames["postes"]
+    etabs = frames["etablissements_employeurs"]
+    audit = recompute_cells(p, etabs[[col for col in ETABS_COLUMNS if col in etabs]])
+    key = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"]
+    both = c.merge(audit, on=key, suffixes=("_sql", "_audit"))
+    assert len(both) > 0.9 * len(c)
+    for q in ("freq_effectif", "freq_etp", "freq_masse", "n_etab"):
+        assert (both[f"{q}_sql"].astype(int) == both[f"{q}_audit"].astype(int)).all(), q
+    counted = both.n_ent_sql.notna()
+    assert counted.any() and (both.n_ent_sql[counted] == both.n_ent_audit[counted]).all()
+    assert (both.freq_effectif_sql < both.n_etab_sql).any()  # some establishments without jobs at 31/12
+    f = p[(p.sexe == "F") & (p.code_departement == "75")]
+    by_etab = f.groupby("siret").agg(eff=("present_31_12", "sum"), pay=("s_brut", "sum"))
+    cell = _pick(c, niveau="departement", code="75", champ="ensemble", sexe="F")
+    assert cell.freq_effectif == (by_etab.eff > 0).sum()
+    assert cell.freq_masse == (by_etab.pay > 0).sum()

@@ -22,6 +22,9 @@ def _cell(**kw) -> pd.DataFrame:
         "n_etab": 10,
         "n_ent": 10,
         "n_salaries": 100,
+        "freq_effectif": 10,
+        "freq_etp": 10,
+        "freq_masse": 10,
         "effectif": 100,
         "max_effectif": 10,
         "etp": 100.0,
@@ -69,6 +72,39 @@ def test_bts_establishments_and_employees():
     assert not secrecy.primary(_cell(n_etab=3)).p_montant.item()
     assert secrecy.primary(_cell(n_salaries=4)).p_montant.item()
     assert not secrecy.primary(_cell(n_salaries=5)).p_montant.item()
+
+
+def test_frequency_on_the_contributors_and_the_enterprises():
+    """Ten establishments, but only two with jobs at 31/12 (or ETP, or pay): their headcount (ETP, payroll)
+    is theirs alone; ten establishments of two enterprises likewise — except in a sexe / pcs crossing, where
+    the table counts no enterprise (NULL)."""
+    for q in ("effectif", "etp", "masse"):
+        assert secrecy.primary(_cell(**{f"freq_{q}": 2})).p_montant.item(), q
+        assert not secrecy.primary(_cell(**{f"freq_{q}": 3})).p_montant.item(), q
+    assert not secrecy.primary(_cell(freq_effectif=0)).p_montant.item()  # no job at 31/12: a known 0
+    two = secrecy.primary(_cell(n_ent=2))
+    assert two.p_montant.item() and two.p_entreprises.item()
+    assert not secrecy.primary(_cell(n_ent=3)).p_montant.item()
+    assert not secrecy.primary(_cell(n_ent=None, sexe="F")).p_montant.item()
+
+
+def test_the_audit_states_the_contributor_rules_alike():
+    from observatory.audit.rules import magnitude_secret
+
+    cells = pd.concat(
+        [_cell(), _cell(freq_effectif=2), _cell(freq_masse=1), _cell(n_ent=2), _cell(n_ent=2, sexe="F")],
+        ignore_index=True,
+    )
+    assert magnitude_secret(cells).tolist() == [False, True, True, True, False]
+    assert secrecy.primary(
+        cells.assign(n_ent=cells.n_ent.where(cells.sexe == "tous"))
+    ).p_montant.tolist() == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_bts_single_employee_share_of_payroll():

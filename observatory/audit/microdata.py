@@ -36,6 +36,8 @@ _INTERNAL_CROSSINGS = ([], ["famille"])
 
 _SUMS = ["effectif", "etp", "masse", "s_net", "nbheur", "n_salaries"]
 _JOB_MAX = ["max_poste_brut", "max_poste_net"]
+#: Quantities whose contributing establishments are counted (``freq_<q>``: jobs at 31/12, ETP, gross pay).
+CONTRIBUTING = ("effectif", "etp", "masse")
 #: champ -> the leaves of the partition public / ESS / sociétés commerciales de l'ESS / other private it unites
 _CHAMP_LEAVES = {
     "ensemble": ("PUB", "ESS", "SCE", "OTH"),
@@ -216,6 +218,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
     per_cell = {
         "n_etab": ("sid", "size"),
+        **{f"freq_{q}": (f"c_{q}", "sum") for q in CONTRIBUTING},
         **{q: (q, "sum") for q in _SUMS},
         **maxima,
         **{c: (c, "max") for c in _JOB_MAX},
@@ -223,6 +226,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     combine = {
         "n_etab": "sum",
         "n_ent": "sum",
+        **{f"freq_{q}": "sum" for q in CONTRIBUTING},
         **{q: "sum" for q in _SUMS},
         **{c: "max" for c in [*maxima, *_JOB_MAX]},
     }
@@ -249,7 +253,11 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
         sid = per["sid"].to_numpy()
         dim_codes = [per[d].to_numpy() if d in job_dims else attrs[d][sid] for d in dims]
         dim_sizes = [len(codes[d]) for d in dims]
-        frame = per[[*values, "sid"]].assign(siren=attrs["siren"][sid])
+        frame = per[[*values, "sid"]].assign(
+            siren=attrs["siren"][sid],
+            # each row is one establishment in its cell: it contributes to a quantity when it is positive
+            **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
+        )
         leaf_of = leaf[sid]
         for niveau, col in _NIVEAUX.items():
             if niveau.startswith("_") and dims not in _INTERNAL_CROSSINGS:
@@ -269,10 +277,21 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             first = ~pd.Series(group * n_siren + siren).duplicated().to_numpy() & (siren >= 0)  # as nunique
             if "tranche" in dims:  # an enterprise counts once, in the band of its largest establishment here
                 band = dim_codes[dims.index("tranche")][ok]
-                top = pd.DataFrame(
-                    {"k": _mixed_radix([code[ok], leaf_of[ok], np.maximum(siren, 0)], [n_code, 4, n_siren]),
-                     "eff": etab_effectif[sub["sid"].to_numpy()], "band": band}
-                ).sort_values("eff", kind="stable").groupby("k").band.transform("last").sort_index()
+                top = (
+                    pd.DataFrame(
+                        {
+                            "k": _mixed_radix(
+                                [code[ok], leaf_of[ok], np.maximum(siren, 0)], [n_code, 4, n_siren]
+                            ),
+                            "eff": etab_effectif[sub["sid"].to_numpy()],
+                            "band": band,
+                        }
+                    )
+                    .sort_values("eff", kind="stable")
+                    .groupby("k")
+                    .band.transform("last")
+                    .sort_index()
+                )
                 keep = (band == top.to_numpy()) & (siren >= 0)
                 first = keep & ~pd.Series(np.where(keep, group * n_siren + siren, -1)).duplicated().to_numpy()
             by_leaf.insert(1, "n_ent", np.bincount(group[first], minlength=len(leaf_key)))
@@ -286,9 +305,11 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
                     if "tranche" in dims:  # once in the champ, in the band of its largest establishment there
                         idx = np.flatnonzero(in_champ)
                         d = pd.DataFrame(
-                            {"k": _mixed_radix([code[ok], np.maximum(siren, 0)], [n_code, n_siren]),
-                             "eff": etab_effectif[sub["sid"].to_numpy()],
-                             "band": dim_codes[dims.index("tranche")][ok]}
+                            {
+                                "k": _mixed_radix([code[ok], np.maximum(siren, 0)], [n_code, n_siren]),
+                                "eff": etab_effectif[sub["sid"].to_numpy()],
+                                "band": dim_codes[dims.index("tranche")][ok],
+                            }
                         ).iloc[idx]
                         top = d.sort_values("eff", kind="stable").groupby("k").band.transform("last")
                         in_champ[idx[d.band.to_numpy() != top.reindex(d.index).to_numpy()]] = False

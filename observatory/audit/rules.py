@@ -5,7 +5,9 @@ repeated here. The rules (INSEE, ``shared/domain/secrecy.md``), as exact integer
 
 - frequency: 1 or 2 contributing units is secret, 0 units is an empty cell;
 - dominance NK(1,85): secret when ``20·MAX > 17·VALUE`` (``VALUE > 0``);
-- Base Tous salariés employment and pay cells: at least 3 establishments, at least 5 (non-annex) jobs, no
+- Base Tous salariés employment and pay cells: at least 3 establishments, and 3 among those contributing to
+  each of jobs at 31/12, ETP and gross pay; at least 3 enterprises where the table counts them (not in the
+  sexe / pcs crossings); at least 5 (non-annex) jobs, no
   job above 80 % of the gross or net payroll, no establishment above 85 % of jobs at 31/12, ETP, hours,
   gross or net payroll.
 """
@@ -33,6 +35,8 @@ JOBS_MIN = 5  # non-annex jobs an employment and pay cell needs
 DOMINANCE = (17, 20)  # NK(1,85): MAX / VALUE above 17/20 (85 %) is secret
 JOB_SHARE = (4, 5)  # one job above 4/5 (80 %) of the payroll is secret
 DOMINATED_QUANTITIES = ("effectif", "etp", "masse", "nbheur", "s_net")
+#: Quantities whose *contributing* establishments take the frequency rule (with jobs at 31/12, ETP, gross pay).
+CONTRIBUTING = ("effectif", "etp", "masse")
 
 
 def _num(x) -> np.ndarray:
@@ -58,6 +62,15 @@ def magnitude_secret(cells: pd.DataFrame) -> np.ndarray:
     n_etab = np.nan_to_num(_num(cells["n_etab"]), nan=0.0)
     n_sal = np.nan_to_num(_num(cells["n_salaries"]), nan=0.0)
     out = too_few(n_etab) | ((n_etab > 0) & (n_sal < JOBS_MIN))
+    for q in CONTRIBUTING:  # establishments contributing to each quantity (recomputed from the jobs)
+        if f"freq_{q}" in cells:
+            out |= too_few(cells[f"freq_{q}"])
+    if "n_ent" in cells:  # enterprises, where the table counts them: not in the sexe / pcs crossings
+        counted = np.ones(len(cells), bool)
+        for d in ("sexe", "pcs"):
+            if d in cells:
+                counted &= (cells[d] == DEFAULTS[d]).to_numpy()
+        out |= too_few(cells["n_ent"]) & counted
     out |= dominated(cells["max_poste_brut"], cells["masse"], JOB_SHARE)
     out |= dominated(cells["max_poste_net"], cells["s_net"], JOB_SHARE)
     for q in DOMINATED_QUANTITIES:

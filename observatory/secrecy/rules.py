@@ -17,6 +17,8 @@ MIN_UNITS = 3
 AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus", "age_inconnu"]
 AGE_BAND_UNPUBLISHED = "age_inconnu"
 MIN_SALARIES = 5
+#: Quantities whose contributing establishments (``freq_<q>`` of ind.cellules) take the frequency rule.
+CONTRIBUTORS = ("effectif", "etp", "masse")
 
 
 # --------------------------------------------------------------------------------------------- primary
@@ -48,6 +50,11 @@ def montant_secret(c: pd.DataFrame) -> pd.Series:
     n_sal = c["n_salaries"].astype("float64").fillna(0)
     secret = (n_etab > 0) & (n_etab < MIN_UNITS)
     secret |= (n_etab > 0) & (n_sal < MIN_SALARIES)
+    # the frequency rule on the establishments that contribute to each quantity (jobs at 31/12, ETP, pay),
+    # and on the enterprises where the cell has an enterprise count (NULL in the sexe / pcs crossings)
+    for q in CONTRIBUTORS:
+        secret |= frequency_secret(c[f"freq_{q}"].fillna(0)).to_numpy()
+    secret |= frequency_secret(c["n_ent"].astype("float64").fillna(0)).to_numpy()
     secret |= employee_share_secret(c["max_poste_brut"], c["masse"])
     secret |= employee_share_secret(c["max_poste_net"], c["s_net"])
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
