@@ -624,9 +624,15 @@ def test_contributor_counts_sql_audit_and_pandas_agree(cells):
         assert (both[f"{q}_sql"].astype(int) == both[f"{q}_audit"].astype(int)).all(), q
     counted = both.n_ent_sql.notna()
     assert counted.any() and (both.n_ent_sql[counted] == both.n_ent_audit[counted]).all()
+    # enterprises up to 3 (SQL: two smallest ids and the largest per grain) = the audit's distinct count
+    capped = np.minimum(both.freq_entreprises_audit.astype(int), 3)
+    assert (both.freq_entreprises_sql.astype(int) == capped).all()
+    by_sex = both[(both.sexe != "tous") & both.n_ent_sql.isna()]
+    assert len(by_sex) and (by_sex.freq_entreprises_sql < 3).any() and (by_sex.freq_entreprises_sql == 3).any()
     assert (both.freq_effectif_sql < both.n_etab_sql).any()  # some establishments without jobs at 31/12
     f = p[(p.sexe == "F") & (p.code_departement == "75")]
     by_etab = f.groupby("siret").agg(eff=("present_31_12", "sum"), pay=("s_brut", "sum"))
     cell = _pick(c, niveau="departement", code="75", champ="ensemble", sexe="F")
     assert cell.freq_effectif == (by_etab.eff > 0).sum()
     assert cell.freq_masse == (by_etab.pay > 0).sum()
+    assert cell.freq_entreprises == min(3, f.siren.nunique())

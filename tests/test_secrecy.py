@@ -25,6 +25,7 @@ def _cell(**kw) -> pd.DataFrame:
         "freq_effectif": 10,
         "freq_etp": 10,
         "freq_masse": 10,
+        "freq_entreprises": 3,
         "effectif": 100,
         "max_effectif": 10,
         "etp": 100.0,
@@ -86,25 +87,28 @@ def test_frequency_on_the_contributors_and_the_enterprises():
     assert two.p_montant.item() and two.p_entreprises.item()
     assert not secrecy.primary(_cell(n_ent=3)).p_montant.item()
     assert not secrecy.primary(_cell(n_ent=None, sexe="F")).p_montant.item()
+    # in a sexe / pcs crossing, the enterprises with an establishment in the cell (counted up to 3)
+    assert secrecy.primary(_cell(n_ent=None, sexe="F", freq_entreprises=2)).p_montant.item()
 
 
 def test_the_audit_states_the_contributor_rules_alike():
     from observatory.audit.rules import magnitude_secret
 
     cells = pd.concat(
-        [_cell(), _cell(freq_effectif=2), _cell(freq_masse=1), _cell(n_ent=2), _cell(n_ent=2, sexe="F")],
+        [
+            _cell(),
+            _cell(freq_effectif=2),
+            _cell(freq_masse=1),
+            _cell(n_ent=2),
+            _cell(n_ent=2, sexe="F"),
+            _cell(n_ent=5, sexe="F", freq_entreprises=2),
+        ],
         ignore_index=True,
     )
-    assert magnitude_secret(cells).tolist() == [False, True, True, True, False]
-    assert secrecy.primary(
-        cells.assign(n_ent=cells.n_ent.where(cells.sexe == "tous"))
-    ).p_montant.tolist() == [
-        False,
-        True,
-        True,
-        True,
-        False,
-    ]
+    expect = [False, True, True, True, False, True]
+    assert magnitude_secret(cells).tolist() == expect
+    sql_like = cells.assign(n_ent=cells.n_ent.where(cells.sexe == "tous"))  # no enterprise count by sexe
+    assert secrecy.primary(sql_like).p_montant.tolist() == expect
 
 
 def test_bts_single_employee_share_of_payroll():

@@ -226,6 +226,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     combine = {
         "n_etab": "sum",
         "n_ent": "sum",
+        "freq_entreprises": "sum",
         **{f"freq_{q}": "sum" for q in CONTRIBUTING},
         **{q: "sum" for q in _SUMS},
         **{c: "max" for c in [*maxima, *_JOB_MAX]},
@@ -275,6 +276,9 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             by_leaf = sub.groupby(group, sort=True).agg(**per_cell)
             siren = sub["siren"].to_numpy()
             first = ~pd.Series(group * n_siren + siren).duplicated().to_numpy() & (siren >= 0)  # as nunique
+            # enterprises with an establishment in the cell (the frequency rule's), before the size bands'
+            # convention below
+            by_leaf.insert(1, "freq_entreprises", np.bincount(group[first], minlength=len(leaf_key)))
             if "tranche" in dims:  # an enterprise counts once, in the band of its largest establishment here
                 band = dim_codes[dims.index("tranche")][ok]
                 top = (
@@ -313,6 +317,9 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
                         ).iloc[idx]
                         top = d.sort_values("eff", kind="stable").groupby("k").band.transform("last")
                         in_champ[idx[d.band.to_numpy() != top.reindex(d.index).to_numpy()]] = False
+                    every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])
+                    ent_all = sub["siren"][every].groupby(key[every] // 4, sort=False).nunique()
+                    cell["freq_entreprises"] = ent_all.reindex(cell.index).to_numpy()
                     ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()
                     cell["n_ent"] = ent.reindex(cell.index).to_numpy()
                 parts = _split_radix(cell.index.to_numpy(), [n_code, *dim_sizes])

@@ -6,8 +6,8 @@ repeated here. The rules (INSEE, ``shared/domain/secrecy.md``), as exact integer
 - frequency: 1 or 2 contributing units is secret, 0 units is an empty cell;
 - dominance NK(1,85): secret when ``20·MAX > 17·VALUE`` (``VALUE > 0``);
 - Base Tous salariés employment and pay cells: at least 3 establishments, and 3 among those contributing to
-  each of jobs at 31/12, ETP and gross pay; at least 3 enterprises where the table counts them (not in the
-  sexe / pcs crossings); at least 5 (non-annex) jobs, no
+  each of jobs at 31/12, ETP and gross pay; at least 3 enterprises with an establishment in the cell (every
+  crossing), and an enterprise count of at least 3 where the table publishes one; at least 5 (non-annex) jobs, no
   job above 80 % of the gross or net payroll, no establishment above 85 % of jobs at 31/12, ETP, hours,
   gross or net payroll.
 """
@@ -71,6 +71,8 @@ def magnitude_secret(cells: pd.DataFrame) -> np.ndarray:
             if d in cells:
                 counted &= (cells[d] == DEFAULTS[d]).to_numpy()
         out |= too_few(cells["n_ent"]) & counted
+    if "freq_entreprises" in cells:  # enterprises with an establishment in the cell, every crossing
+        out |= too_few(cells["freq_entreprises"])
     out |= dominated(cells["max_poste_brut"], cells["masse"], JOB_SHARE)
     out |= dominated(cells["max_poste_net"], cells["s_net"], JOB_SHARE)
     for q in DOMINATED_QUANTITIES:

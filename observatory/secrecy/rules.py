@@ -51,10 +51,13 @@ def montant_secret(c: pd.DataFrame) -> pd.Series:
     secret = (n_etab > 0) & (n_etab < MIN_UNITS)
     secret |= (n_etab > 0) & (n_sal < MIN_SALARIES)
     # the frequency rule on the establishments that contribute to each quantity (jobs at 31/12, ETP, pay),
-    # and on the enterprises where the cell has an enterprise count (NULL in the sexe / pcs crossings)
+    # on the enterprise count where the cell has one (NULL in the sexe / pcs crossings; by size band, in the
+    # band of each enterprise's largest establishment), and on the enterprises with an establishment in the
+    # cell (freq_entreprises, every crossing)
     for q in CONTRIBUTORS:
         secret |= frequency_secret(c[f"freq_{q}"].fillna(0)).to_numpy()
     secret |= frequency_secret(c["n_ent"].astype("float64").fillna(0)).to_numpy()
+    secret |= frequency_secret(c["freq_entreprises"].astype("float64").fillna(0)).to_numpy()
     secret |= employee_share_secret(c["max_poste_brut"], c["masse"])
     secret |= employee_share_secret(c["max_poste_net"], c["s_net"])
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):

@@ -13,7 +13,7 @@
 -- published territory is a union of atoms, which ties the EPCIs to their départements.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
--- where no enterprise count is published), the quantities (exact DECIMAL sums, so the result does not depend
+-- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the quantities (exact DECIMAL sums, so the result does not depend
 -- on the order of summation), the largest establishment contribution to each quantity (max_*) and, except
 -- for s_net and nbheur, the number of establishments with a non-zero contribution (freq_*), the number of
 -- non-annex jobs (n_salaries) and the largest single job's gross and net pay.
@@ -88,7 +88,11 @@ JOIN (SELECT row_number() OVER () AS sid, * FROM ess.etablissements_employeurs) 
 --    its grains (sums and counts add up, maxima take the max);
 -- 3. enterprises apart: a SIREN spans grains, so they are counted per territory as distinct SIRENs, on the
 --    crossings without sexe / pcs only; a SIREN with one employer establishment is counted by count(*), the
---    others by count(DISTINCT) on an integer id (the hash only holds the SIRENs that need it);
+--    others by count(DISTINCT) on an integer id (the hash only holds the SIRENs that need it). For the
+--    frequency rule, every crossing also carries freq_entreprises, the enterprises counted up to 3: each
+--    grain keeps its mono-establishment count, the two smallest distinct ids of its other SIRENs and the
+--    largest, which add up over grains and leaves (the two smallest of a union are among the parts' two
+--    smallest; a third distinct id exists exactly when the largest is above the second smallest);
 -- 4. each champ is a union of leaves (its predicate evaluated on the leaf's flags). A SIREN with
 --    establishments in several leaves of one champ would be counted once per leaf: the surplus removes the
 --    extra counts (none when the flags are the legal unit's).
@@ -111,6 +115,10 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
     CASE niveau WHEN 'france' THEN 'FR' WHEN 'region' THEN reg WHEN 'departement' THEN dep
          WHEN 'epci' THEN epci WHEN '_piece' THEN coalesce(dep, '?') || '|' || coalesce(epci, '?')
          ELSE '?' END;
+
+-- The two smallest distinct values of a column of small lists (an enterprise summary of step 3).
+CREATE OR REPLACE TEMP MACRO deux_plus_petits(x) AS
+    list_slice(list_sort(list_distinct(flatten(list(x) FILTER (WHERE x IS NOT NULL)))), 1, 2);
 
 CREATE OR REPLACE TABLE ind.cellules AS
 WITH par_etab AS (                  -- per establishment (1), by sexe (2), by pcs (3), by sexe x pcs (4)
@@ -157,7 +165,7 @@ contributions AS (                  -- each establishment's contribution to each
         coalesce(p.etp_salaire, 0) AS etp_salaire, coalesce(p.s_net, 0) AS s_net,
         coalesce(p.nbheur, 0) AS nbheur, p.temps_partiel, p.cdd, p.age50,
         p.age_moins_25, p.age_25_34, p.age_35_44, p.age_45_54, p.age_55_plus, p.age_inconnu,
-        p.max_poste_brut, p.max_poste_net
+        p.max_poste_brut, p.max_poste_net, e.siren_id, e.mono
     FROM par_etab AS p
     JOIN etab AS e USING (sid)
     JOIN croisements AS c USING (niveau_detail)
@@ -184,7 +192,12 @@ grains AS (                         -- per région x département x EPCI x leaf 
         sum(age_55_plus) AS age_55_plus, count(*) FILTER (WHERE age_55_plus > 0) AS freq_age_55_plus, max(age_55_plus) AS max_age_55_plus,
         sum(age_inconnu) AS age_inconnu, count(*) FILTER (WHERE age_inconnu > 0) AS freq_age_inconnu, max(age_inconnu) AS max_age_inconnu,
         max(max_poste_brut) AS max_poste_brut,
-        max(max_poste_net) AS max_poste_net
+        max(max_poste_net) AS max_poste_net,
+        -- enterprises, as much as the frequency rule needs (step 3 below): mono-establishment ones counted,
+        -- the others as their two smallest distinct ids and their largest
+        count(*) FILTER (WHERE mono) AS ent_mono,
+        min(DISTINCT siren_id, 2) FILTER (WHERE NOT mono) AS ent_bas,
+        max(siren_id) FILTER (WHERE NOT mono) AS ent_haut
     FROM contributions
     GROUP BY ALL
 ),
@@ -248,7 +261,8 @@ feuilles AS (                       -- per territory x leaf x crossing value
             sum(age_55_plus) AS age_55_plus, sum(freq_age_55_plus) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
             sum(age_inconnu) AS age_inconnu, sum(freq_age_inconnu) AS freq_age_inconnu, max(max_age_inconnu) AS max_age_inconnu,
             max(max_poste_brut) AS max_poste_brut,
-            max(max_poste_net) AS max_poste_net
+            max(max_poste_net) AS max_poste_net,
+            sum(ent_mono) AS ent_mono, deux_plus_petits(ent_bas) AS ent_bas, max(ent_haut) AS ent_haut
         FROM territoires
         GROUP BY ALL
     ) AS f
@@ -383,11 +397,19 @@ cellules AS (
         sum(age_55_plus) AS age_55_plus, CAST(sum(freq_age_55_plus) AS BIGINT) AS freq_age_55_plus, max(max_age_55_plus) AS max_age_55_plus,
         sum(age_inconnu) AS age_inconnu, CAST(sum(freq_age_inconnu) AS BIGINT) AS freq_age_inconnu, max(max_age_inconnu) AS max_age_inconnu,
         coalesce(max(max_poste_brut), 0) AS max_poste_brut,
-        coalesce(max(max_poste_net), 0) AS max_poste_net
+        coalesce(max(max_poste_net), 0) AS max_poste_net,
+        sum(ent_mono) AS ent_mono, deux_plus_petits(ent_bas) AS ent_bas, max(ent_haut) AS ent_haut
     FROM champs
     GROUP BY ALL
 )
-SELECT c.* REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) - coalesce(b.en_trop, 0) AS BIGINT) AS n_ent)
+SELECT
+    c.* EXCLUDE (ent_mono, ent_bas, ent_haut)
+        REPLACE (CAST(c.n_ent - coalesce(s.en_trop, 0) - coalesce(b.en_trop, 0) AS BIGINT) AS n_ent),
+    -- enterprises with an establishment in the cell, counted up to 3 (every crossing): the mono-establishment
+    -- ones, plus the others' distinct ids — 0, 1 or 2 of the two smallest, a third when the largest is above
+    CAST(least(3, c.ent_mono + CASE coalesce(len(c.ent_bas), 0)
+        WHEN 0 THEN 0 WHEN 1 THEN 1 ELSE 2 + CAST(c.ent_haut > c.ent_bas[2] AS INTEGER) END) AS BIGINT)
+        AS freq_entreprises
 FROM cellules AS c
 LEFT JOIN surplus AS s USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
 LEFT JOIN surplus_tranche AS b USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
