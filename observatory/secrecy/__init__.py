@@ -16,8 +16,8 @@ that no cell is primary in one product and published in the other:
   (``MAX > 0.85 × VALUE``, computed as ``20·MAX > 17·VALUE`` to stay exact at the boundary);
 - **employment and pay cells** (Base Tous salariés): at least 3 establishments, and at least 3 among those
   that *contribute* to each quantity (with jobs at 31/12 for the headcount, with ETP, with pay for the
-  payroll and pay rates), at least 3 enterprises where the cell has an enterprise count (the crossings
-  without sexe / pcs), at least 5 jobs (non-annex), no single job above 80 % of the cell's gross or net pay,
+  payroll and pay rates), at least 3 enterprises with an establishment in the cell (every crossing:
+  ``freq_entreprises``) and a published enterprise count of at least 3, at least 5 jobs (non-annex), no single job above 80 % of the cell's gross or net pay,
   and no establishment above 85 % of **each** quantity (jobs at 31/12, ETP, hours, gross and net pay). All
   magnitudes of one cell share that statut;
 - sub-population counts (part-time, fixed-term, aged 50+ jobs) take the frequency and dominance rules;
