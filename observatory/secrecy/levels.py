@@ -253,7 +253,8 @@ def repair_levels_territory(system, published, hidden, zero, value, tier, up, do
 
 
 def _repair_blocks(blocks, hidden, zero, value, tier, up, down) -> int:
-    """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations)`` blocks; ``hidden`` in place."""
+    """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations, local equations or None)``
+    blocks; ``hidden`` in place."""
     added = 0
     for side, level in ((1, up), (-1, down)):
         for (name, ids, a, grow), targets in zip(
