@@ -78,3 +78,20 @@ def test_repair_hides_published_cells_until_no_watched_cell_is_fixed():
     # by hand: A|E + A|F + B|E = R − G = 155, free in two directions; the LP agrees
     lo, hi = _bounds(hidden)["A|E"]
     assert (lo, hi) == (0.0, 155.0)
+
+
+def test_a_fixed_epci_takes_another_epci_before_its_departement_total():
+    """Found at France: an EPCI fixed as its département minus the other EPCIs had the département's public
+    total two equations away (through its atom) and the other EPCIs three; the nearest-first search hid the
+    département's headline total. With the tiers, the search goes one equation further and finds the cheaper
+    EPCI. Cells: 0 EPCI A (fixed), 1 atom of A, 2 département, 3 atom of B, 4 EPCI B."""
+    eqs_of = {0: [0], 1: [0, 1], 2: [1], 3: [1, 2], 4: [2]}
+    cells_of = {0: [0, 1], 1: [2, 1, 3], 2: [4, 3]}
+    free = np.array([False, False, True, False, True])
+    unknown = np.array([True, True, False, True, False])
+    assert chains._nearest(0, eqs_of, cells_of, free, unknown) == [2]
+    tier = np.array([2.0, 0.0, 4.0, 0.0, 2.0])
+    found = chains._nearest(0, eqs_of, cells_of, free, unknown, tier < chains.HEADLINE_TIER)
+    assert sorted(found) == [2, 4]
+    order = tier  # the complement order, tier first
+    assert min(found, key=lambda c: (order[c], c)) == 4

@@ -52,6 +52,9 @@ PROBES = 3
 NATIONAL_TAGS = ("geo_france", "geo_epci")
 #: Equations crossed, through unknown cells, to find a published cell to hide near a fixed one.
 SEARCH_HOPS = 4
+#: Importance tier from which a cell is a headline total (a département's public total and above:
+#: :func:`observatory.secrecy.closure.importance`), hidden only when no cheaper cell is near.
+HEADLINE_TIER = 4
 
 
 def _one_blas_thread():
@@ -124,6 +127,7 @@ def repair_chains(
     primary: np.ndarray,
     zero: np.ndarray,
     order: np.ndarray,
+    tier: np.ndarray | None = None,
 ) -> int:
     """One round: the watched cells fixed by ``system``, and for each a published cell hidden (``hidden``
     in place); returns the cells added (0: the system is proven). ``primary``: the cells hidden by a
@@ -138,6 +142,8 @@ def repair_chains(
     if not len(fixed):
         return 0
     free = published & ~hidden[:n] & ~zero[:n]
+    # a headline total is taken only when no cheaper cell is found a few equations further
+    cheap = None if tier is None else tier[:n] < HEADLINE_TIER
     # complements are searched along the local equations first: the national ones (France = Σ régions,
     # Σ EPCIs) hold every territory, where the cheapest cell is anywhere and most often frees nothing here;
     # they are searched only when nothing local is left (e.g. a one-département région hidden whole)
@@ -149,7 +155,7 @@ def repair_chains(
         for i in range(len(graphs)):
             if graphs[i] is None:
                 graphs[i] = _graph(system)
-            cands = _nearest(target, *graphs[i], free, unknown)
+            cands = _nearest(target, *graphs[i], free, unknown, cheap)
             if cands:
                 break
         if not cands:
@@ -182,15 +188,20 @@ def _lists(keys: np.ndarray, values: np.ndarray) -> dict:
     return dict(zip(uniq.tolist(), (v.tolist() for v in np.split(values[order], starts[1:])), strict=True))
 
 
-def _nearest(target: int, eqs_of: dict, cells_of: dict, free: np.ndarray, unknown: np.ndarray) -> list:
+def _nearest(
+    target: int, eqs_of: dict, cells_of: dict, free: np.ndarray, unknown: np.ndarray, cheap=None
+) -> list:
     """The ``free`` cells nearest ``target``: in the equations holding it, else in those of the unknown
-    cells of these, and so on (breadth first, at most ``SEARCH_HOPS`` equations away)."""
-    frontier, seen = {target}, {target}
+    cells of these, and so on (breadth first, at most ``SEARCH_HOPS`` equations away). With ``cheap``, the
+    search goes on while every cell found is a headline total (not ``cheap``): e.g. an EPCI fixed as its
+    département minus the other EPCIs has the département's public total two equations away and the other
+    EPCIs three; all the cells found are returned, the caller picks the first in the complement order."""
+    frontier, seen, found = {target}, {target}, []
     for _ in range(SEARCH_HOPS):
         around = {c for a in frontier for e in eqs_of.get(a, []) for c in cells_of[e]} - seen
-        cands = [c for c in around if free[c]]
-        if cands or not around:
-            return cands
+        found += [c for c in around if free[c]]
+        if not around or (found and (cheap is None or any(cheap[c] for c in found))):
+            return found
         seen |= around
         frontier = {c for c in around if unknown[c]}
-    return []
+    return found

@@ -271,7 +271,7 @@ def _protect_lookahead(
     level_proven: set = set()
     while True:
         while territory is not None and repair_chains(
-            *territory, hidden, hidden0, zero | (value <= 0), order
+            *territory, hidden, hidden0, zero | (value <= 0), order, tier0
         ):
             hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
             rounds += more
