@@ -91,7 +91,7 @@ def test_a_fixed_epci_takes_another_epci_before_its_departement_total():
     unknown = np.array([True, True, False, True, False])
     assert chains._nearest(0, eqs_of, cells_of, free, unknown) == [2]
     tier = np.array([2.0, 0.0, 4.0, 0.0, 2.0])
-    found = chains._nearest(0, eqs_of, cells_of, free, unknown, tier < chains.HEADLINE_TIER)
+    found = chains._nearest(0, eqs_of, cells_of, free, unknown, tier < chains.TOTAL_TIER)
     assert sorted(found) == [2, 4]
     order = tier  # the complement order, tier first
     assert min(found, key=lambda c: (order[c], c)) == 4

@@ -305,7 +305,8 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
                 wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
                 cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(combine)
                 if not one_leaf and len(leaves) > 1:
-                    in_champ = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])
+                    every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])  # rows of the champ
+                    in_champ = every.copy()
                     if "tranche" in dims:  # once in the champ, in the band of its largest establishment there
                         idx = np.flatnonzero(in_champ)
                         d = pd.DataFrame(
@@ -317,7 +318,6 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
                         ).iloc[idx]
                         top = d.sort_values("eff", kind="stable").groupby("k").band.transform("last")
                         in_champ[idx[d.band.to_numpy() != top.reindex(d.index).to_numpy()]] = False
-                    every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])
                     ent_all = sub["siren"][every].groupby(key[every] // 4, sort=False).nunique()
                     cell["freq_entreprises"] = ent_all.reindex(cell.index).to_numpy()
                     ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()

@@ -15,8 +15,9 @@ class AuditReport:
     (``observatory.secrecy.chains``). ``cross_product_findings``: cells disclosed between the baromètre's
     year-end quarter and the annual table; blocking (``cross_product_blocking``, default True).
     ``interval_narrow``: hidden primary headcounts whose feasible interval in the 2-D tables is narrower than
-    INSEE's protection level, ``territory_interval_narrow`` the same in the territory relations (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default
-    True) since the protection chooses its complements for those levels (``observatory.secrecy.levels``).
+    INSEE's protection level, ``territory_interval_narrow`` the same in the territory relations
+    (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default True) since the
+    protection chooses its complements for those levels (``observatory.secrecy.levels``).
     """
 
     published_checked: int = 0

@@ -52,9 +52,10 @@ PROBES = 3
 NATIONAL_TAGS = ("geo_france", "geo_epci")
 #: Equations crossed, through unknown cells, to find a published cell to hide near a fixed one.
 SEARCH_HOPS = 4
-#: Importance tier from which a cell is a headline total (a département's public total and above:
-#: :func:`observatory.secrecy.closure.importance`), hidden only when no cheaper cell is near.
-HEADLINE_TIER = 4
+#: Importance tier from which a cell is a territory's champ total (a département's public total and above:
+#: :func:`observatory.secrecy.closure.importance`), hidden only when no cheaper cell is near. Not the
+#: look-ahead's ``repair.HEADLINE_TIER`` (7: the headline totals themselves).
+TOTAL_TIER = 4
 
 
 def _one_blas_thread():
@@ -143,7 +144,7 @@ def repair_chains(
         return 0
     free = published & ~hidden[:n] & ~zero[:n]
     # a headline total is taken only when no cheaper cell is found a few equations further
-    cheap = None if tier is None else tier[:n] < HEADLINE_TIER
+    cheap = None if tier is None else tier[:n] < TOTAL_TIER
     # complements are searched along the local equations first: the national ones (France = Σ régions,
     # Σ EPCIs) hold every territory, where the cheapest cell is anywhere and most often frees nothing here;
     # they are searched only when nothing local is left (e.g. a one-département région hidden whole)

@@ -13,10 +13,11 @@
 -- published territory is a union of atoms, which ties the EPCIs to their départements.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
--- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the quantities (exact DECIMAL sums, so the result does not depend
--- on the order of summation), the largest establishment contribution to each quantity (max_*) and, except
--- for s_net and nbheur, the number of establishments with a non-zero contribution (freq_*), the number of
--- non-annex jobs (n_salaries) and the largest single job's gross and net pay.
+-- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the
+-- quantities (exact DECIMAL sums, so the result does not depend on the order of summation), the largest
+-- establishment contribution to each quantity (max_*) and, except for s_net and nbheur, the number of
+-- establishments with a non-zero contribution (freq_*), the number of non-annex jobs (n_salaries) and the
+-- largest single job's gross and net pay.
 --
 -- The breakdown values are never NULL (staging rejects any other SEXE; the perimeter sets tranche, pcs and
 -- famille; secteur falls back to NCL below): a NULL would be folded into the breakdown's total.
