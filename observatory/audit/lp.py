@@ -159,10 +159,10 @@ def short_of_many(systems: list) -> list[dict]:
             res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
             if res.status != 0:
                 break
-            got = [j for j in pending if sign * res.x[j] >= sign * need[j][2] - 1e-7]
+            got = {j for j in pending if sign * res.x[j] >= sign * need[j][2] - 1e-7}
             if not got:
                 break
-            pending = [j for j in pending if j not in set(got)]
+            pending = [j for j in pending if j not in got]
         left += [need[j][:2] for j in pending]
     out: list[dict] = [{} for _ in systems]
     for s, ((values, equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
