@@ -168,3 +168,51 @@ def test_an_additive_table_such_as_a_barometre_quarter_reaches_the_levels_too():
     assert hi >= 100 + up[pos[("75", "A")]] - 1e-6 and lo <= 100 - down[pos[("75", "A")]] + 1e-6
     bare = {k: (None if primary[p] or k in {("77", "B")} else float(value[p])) for k, p in pos.items()}
     assert lp_bounds(bare, eqs)[("75", "A")][1] == pytest.approx(105)  # what the closure alone would leave
+
+
+def test_a_rounded_quantity_counts_its_published_values_as_intervals():
+    """A frequency cell of 56 (level 10 %: 5.6) hidden in a 2 × 2 cycle with complements of 5: taken as exact,
+    the published cells let it rise by 5 only, and the step hides more; published rounded to the unit (slack
+    0.5: each stands for ±0.5) they let it rise by 6 (the column's 70 and its total move by 0.5 each), which
+    the audit's LP over the rounding intervals confirms: nothing to hide."""
+    from observatory.audit.rounding import as_intervals
+
+    grid = np.array([[56.0, 5, 40, 60], [5, 50, 30, 20], [70, 30, 80, 90]])
+    table, value, pos, eqs = _grid_table(grid)
+    cycle = [pos[rc] for rc in [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]]
+    target = pos[("0", "0")]
+    up, down = levels.protection_levels(value, np.full(value.size, 1.0), np.arange(value.size) == target)
+    assert up[target] == pytest.approx(5.6)
+    tier = np.where([r == "t" or c == "t" for r, c in sorted(pos, key=pos.get)], 7.0, 2.0)
+    zero = np.zeros(value.size, bool)
+    exact = np.isin(np.arange(value.size), cycle)
+    assert levels.repair_levels([table], exact, zero, value, tier, up, down) > 0
+    rounded = np.isin(np.arange(value.size), cycle)
+    assert levels.repair_levels([table], rounded, zero, value, tier, up, down, slack=0.5) == 0
+    values = {k: (None if rounded[p] else float(value[p])) for k, p in pos.items()}
+    v, e, _ = as_intervals(values, eqs, 0.5)
+    lo, hi = lp_bounds(v, e, [("0", "0")])[("0", "0")]
+    assert hi == pytest.approx(62.0) and lo <= 56 - 5.6
+
+
+def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_protection(tmp_path, monkeypatch):
+    """Planted disclosure on a whole micro publication (seed 1): with levels for the headcounts only, the
+    Cher's payroll in size band 0 (38 936 €, primary) is published bounded to [0, 42 000] by the rounded
+    payrolls around it, against a level of ±3 894 €, and the audit fails; with ETP and payroll levels (the
+    protection as it is), it passes."""
+    from observatory import audit
+    from tests.test_indicators import publish_sample
+
+    protect = importlib.import_module("observatory.secrecy.protect")
+    headcounts_only = protect._magnitude_levels
+    with monkeypatch.context() as m:
+        m.setattr(protect, "_magnitude_levels", lambda *a: headcounts_only(*a)[:1])
+        weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=1))
+    assert not weak.passed
+    assert len(weak.rounded_narrow) == 1
+    assert "[0.0, 42,000.0]" in weak.rounded_narrow[0] and "'18', 'ensemble', 'toutes', 'tous', '0'" in (
+        weak.rounded_narrow[0]
+    )
+    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
+    assert full.passed, full.summary()
+    assert full.rounded_checked > 1000 and full.rounded_narrow == []

@@ -8,7 +8,9 @@ determined exactly by the published ones (min and max of the cell under the tabl
 
 Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALUE / MAX per cell),
 :mod:`.lp` (bounds of hidden cells), :mod:`.tables` (the indicator table's checks), :mod:`.barometre`
-(the baromètre's), :mod:`.products` (the baromètre's year-end quarter against the annual table), :mod:`.run`
+(the baromètre's), :mod:`.products` (the baromètre's year-end quarter against the annual table),
+:mod:`.intervals` (protection levels), :mod:`.rounding` (ETP and payroll, published values as their rounding
+intervals), :mod:`.territories` (the territory relations), :mod:`.run`
 (the whole audit), :mod:`.report`.
 """
 

@@ -18,6 +18,9 @@ class AuditReport:
     INSEE's protection level, ``territory_interval_narrow`` the same in the territory relations
     (:mod:`observatory.audit.intervals`); blocking (``interval_blocking``, default True) since the
     protection chooses its complements for those levels (``observatory.secrecy.levels``).
+    ``rounded_narrow``: the same for the quantities published rounded (ETP, payroll; published values taken
+    as the intervals they stand for: :mod:`observatory.audit.rounding`), with the hidden cells known to the
+    publication precision; blocking with the intervals.
     """
 
     published_checked: int = 0
@@ -37,12 +40,14 @@ class AuditReport:
     interval_blocking: bool = True
     territory_interval_checked: int = 0
     territory_interval_narrow: list = field(default_factory=list)
+    rounded_checked: int = 0
+    rounded_narrow: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         blocking = self.cross_product_findings if self.cross_product_blocking else []
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
-        narrow = self.interval_narrow + self.territory_interval_narrow
+        narrow = self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
         blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
@@ -62,6 +67,13 @@ class AuditReport:
                 f"{len(self.interval_narrow)} of {self.interval_checked}"
             )
             lines += [f"    {v}" for v in self.interval_narrow[:5]]
+        if self.rounded_checked:
+            lines.append(
+                "  hidden ETP and payroll cells (published values as their rounding intervals) bounded closer than "
+                f"their protection level or known to the publication precision: {len(self.rounded_narrow)} of "
+                f"{self.rounded_checked}"
+            )
+            lines += [f"    {v}" for v in self.rounded_narrow[:5]]
         if self.territory_systems:
             lines += [
                 (

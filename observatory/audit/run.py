@@ -9,6 +9,7 @@ from observatory.audit.intervals import narrow_intervals
 from observatory.audit.microdata import BATCH_ROWS, ETABS_COLUMNS, POSTES_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
+from observatory.audit.rounding import ROUNDED, check_rounded
 from observatory.audit.tables import (
     _lp_checks,
     _lp_checks_bands,
@@ -39,6 +40,8 @@ def audit(
     _lp_checks(tables, report)
     if intervals:
         report.interval_checked, report.interval_narrow = narrow_intervals(tables, published, cells)
+        rounded = list(two_d_tables(published, departements, indicateurs=tuple(ROUNDED)))
+        check_rounded(rounded, published, cells, report)
     _lp_checks_champs(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
     check_territories(published, cells, geography_of(etabs), report, intervals)

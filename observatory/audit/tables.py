@@ -86,10 +86,16 @@ class Table2D:
         return tuple(k[c] for c in KEY)
 
 
-def two_d_tables(published: pd.DataFrame, departements: pd.DataFrame, zero_keys: frozenset = frozenset()):
+def two_d_tables(
+    published: pd.DataFrame,
+    departements: pd.DataFrame,
+    zero_keys: frozenset = frozenset(),
+    indicateurs: tuple = ("effectif_31_12", "etablissements_employeurs"),
+):
     """Every 2-D table département × breakdown (famille, secteur, tranche, sexe) of a région with its
-    margins, of the headcount and of the establishment count, that has a hidden cell."""
-    two = published[published.indicateur.isin(["effectif_31_12", "etablissements_employeurs"])]
+    margins, of each of ``indicateurs`` (default: the headcount and the establishment count), that has a
+    hidden cell. ``zero_keys``: cells with nobody at 31/12, known zeros of the headcount only."""
+    two = published[published.indicateur.isin(list(indicateurs))]
     pub = dict(
         zip(
             two[[*KEY, "indicateur"]].itertuples(index=False, name=None),
@@ -121,7 +127,7 @@ def two_d_tables(published: pd.DataFrame, departements: pd.DataFrame, zero_keys:
         "tranche": None,
         "sexe": None,
     }
-    for indicateur in ("effectif_31_12", "etablissements_employeurs"):
+    for indicateur in indicateurs:
         rows = published[published.indicateur == indicateur]
         for dim, spec in margins.items():
             champ_cats = spec or [

@@ -82,7 +82,9 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    fixed — checked for all tables by block LPs, and where it cannot, the cheapest perturbation of its table
    (published cells costed by importance tier) names the cells to hide; then the same in the territory
    system of step 4 (EPCIs, atoms; the annual headcounts only); then steps 2–4 again, in one loop.
-   The annual headcounts and each baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).
+   The annual headcounts, ETP and payroll (each with its own levels and zeros; ETP and payroll published
+   rounded, so their published cells move within the rounding: :class:`~.levels.Quantity`), and each
+   baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).
 
 Limitations: the 2-D proof covers the région × breakdown tables and the territory proof the plain territory
 cells; tables with more than one breakdown, the sub-population and enterprise counts, and the age bands are

@@ -23,7 +23,10 @@ breakdown, per champ; the champ tables), on the headcounts at 31/12:
    tier (a headline total last) and its size; every published cell that the perturbation moves is hidden.
    That perturbation is then feasible with only hidden cells moving: the level is reached.
 
-Then the same two steps on the territory relations as one table (:func:`repair_levels_territory`: the
+The same on the ETP and the payroll of the same tables (:class:`Quantity`: they share the headcount's mask,
+not its values — each has its own largest establishment, and a cell with nobody at 31/12 still has ETP and
+pay); they are published rounded, so in step 1 a published cell moves within half its publication unit
+(the interval it stands for). Then the same two steps on the territory relations as one table (:func:`repair_levels_territory`: the
 EPCIs, départements, régions and France as unions of geographic atoms, crossed with the champ tree and the
 families; :mod:`observatory.secrecy.chains`), where the atoms and the internal champs and territories are
 never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
@@ -36,6 +39,7 @@ alone in other equations) keep what this step proved; the protection loops until
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -89,23 +93,28 @@ def _nonzero_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
     return a[np.diff(a.indptr) > 0]
 
 
-def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
+def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0) -> list:
     """Step 1 for many tables at once: in each table ``(name, ids, a)``, the hidden cells move (published cells
     and ``zero`` cells fixed, every cell ≥ 0) to push its ``pending`` cells (positions in ``ids``) towards
     their ``level`` by ``side`` (+1 up, −1 down), all at once. The tables are independent blocks of one LP
-    (one solve instead of one per table). Returns, per table, whether each pending cell got to its level."""
+    (one solve instead of one per table). Returns, per table, whether each pending cell got to its level.
+
+    ``slack``: half the publication unit of a quantity published rounded (ETP, payroll): a published cell
+    stands for an interval, so it may move by up to ``slack`` either way (and stays ≥ 0)."""
     mats, objs, bounds, at = [], [], [], []
     start = 0
     for (_name, ids, a, _g), todo in zip(blocks, pending, strict=True):
-        cols = np.flatnonzero(hidden[ids] & ~zero[ids])
+        cols = np.flatnonzero((hidden[ids] | (slack > 0)) & ~zero[ids])
         sub = _nonzero_rows(a[:, cols])
         tg = np.isin(cols, todo)
         lv = level[ids[cols]]
+        pub = ~hidden[ids[cols]]
         # a pending cell may move either way (another one's movement may need it), up to its level on its side
         lo = -np.maximum(value[ids[cols]], 0.0)
+        lo = np.where(pub, np.maximum(lo, -slack), lo)
         if side < 0:
             lo = np.where(tg, -lv, lo)
-        hi = np.where(tg & (side > 0), lv, np.inf)
+        hi = np.where(tg & (side > 0), lv, np.where(pub, slack, np.inf))
         mats.append(sub)
         objs.append(np.where(tg, -float(side), 0.0))
         bounds.append(np.column_stack([lo, hi]))
@@ -128,16 +137,24 @@ def _reach(blocks, pending, hidden, zero, value, level, side) -> list:
     ]
 
 
-def _unreached(blocks, hidden, zero, value, level, side) -> list:
+def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0) -> list:
     """The cells of each table (positions in ``ids``) that cannot reach their level with the table's hidden
     cells: :func:`_reach` on all of them, then again on those left, until a round reaches none (cells of one
-    equation under a published total cannot all move up at once, each can alone)."""
+    equation under a published total cannot all move up at once, each can alone). With a ``slack``, the
+    published cells held fixed first (a cell that gets there so gets there with them moving too: the smaller
+    LP settles most cells), then the cells left with the published cells moving within the slack. Only the
+    tables with cells left enter each LP."""
     pending = [np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0)) for _n, ids, _a, _g in blocks]
-    while any(len(p) for p in pending):
-        reached = _reach(blocks, pending, hidden, zero, value, level, side)
-        if not any(r.any() for r in reached):
-            break
-        pending = [p[~r] for p, r in zip(pending, reached, strict=True)]
+    for step in sorted({0.0, slack}):
+        while any(len(p) for p in pending):
+            live = [i for i, p in enumerate(pending) if len(p)]
+            reached = _reach(
+                [blocks[i] for i in live], [pending[i] for i in live], hidden, zero, value, level, side, step
+            )
+            if not any(r.any() for r in reached):
+                break
+            for i, r in zip(live, reached, strict=True):
+                pending[i] = pending[i][~r]
     return pending
 
 
@@ -203,24 +220,52 @@ def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.nd
     return d
 
 
-def repair_levels(tables, hidden, zero, value, tier, up, down, proven: set | None = None) -> int:
-    """Hide, in each 2-D table, the published cells that the hidden primary headcounts need to reach their
+@dataclass(frozen=True)
+class Quantity:
+    """One magnitude whose hidden primary cells keep their protection levels in the 2-D tables: its ``value``
+    per cell, the ``up`` / ``down`` levels (:func:`protection_levels`; 0 where none is needed), the cells
+    known without publication (``zero``: constants), and ``slack``, half its publication unit when it is
+    published rounded (a published value is the interval it stands for: :func:`_reach`)."""
+
+    name: str
+    value: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+    zero: np.ndarray
+    slack: float = 0.0
+
+
+def repair_levels(
+    tables, hidden, zero, value, tier, up, down, proven: set | None = None, slack=0.0, name=""
+) -> int:
+    """Hide, in each 2-D table, the published cells that the hidden primary cells need to reach their
     protection levels (``up`` / ``down``, 0 where none is needed); returns the number of cells hidden.
 
     ``zero`` cells are known without publication (constants); ``proven`` caches the tables already shown to
-    reach every level with their hidden cells, across calls.
+    reach every level with their hidden cells, across calls (per quantity ``name``); ``slack``: see
+    :func:`_reach`. The complements are chosen as if every published value were exact (:func:`_choose`): a
+    choice that holds then holds for the rounded values too.
     """
     proven = set() if proven is None else proven
     blocks = []
-    for name, ids, rows in tables:
+    for table, ids, rows in tables:
         ids = np.asarray(ids, dtype=np.int64)
-        if not rows or (name, hidden[ids].tobytes()) in proven:
+        if not rows or (name, table, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            blocks.append((name, ids, _system(ids, rows), None))
-    added = _repair_blocks(blocks, hidden, zero, value, tier, up, down)
-    for name, ids, _a, _g in blocks:
-        proven.add((name, hidden[ids].tobytes()))
+            blocks.append((table, ids, _system(ids, rows), None))
+    added = _repair_blocks(
+        [(f"{name} {t}".strip(), ids, a, g) for t, ids, a, g in blocks],
+        hidden,
+        zero,
+        value,
+        tier,
+        up,
+        down,
+        slack,
+    )
+    for table, ids, _a, _g in blocks:
+        proven.add((name, table, hidden[ids].tobytes()))
     return added
 
 
@@ -252,13 +297,13 @@ def repair_levels_territory(system, published, hidden, zero, value, tier, up, do
     return added
 
 
-def _repair_blocks(blocks, hidden, zero, value, tier, up, down) -> int:
+def _repair_blocks(blocks, hidden, zero, value, tier, up, down, slack: float = 0.0) -> int:
     """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations, local equations or None)``
     blocks; ``hidden`` in place."""
     added = 0
     for side, level in ((1, up), (-1, down)):
         for (name, ids, a, grow), targets in zip(
-            blocks, _unreached(blocks, hidden, zero, value, level, side)
+            blocks, _unreached(blocks, hidden, zero, value, level, side, slack)
         ):
             v = np.maximum(value[ids], 0.0)
             incidence = _incidence(a) if len(targets) and len(ids) > LOCAL_LIMIT else None

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from observatory.reference.indicateurs import decimales
 from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
-from observatory.secrecy.levels import protection_levels
+from observatory.secrecy.levels import Quantity, protection_levels
 from observatory.secrecy.repair import _protect_lookahead, _tables_2d
 from observatory.secrecy.rules import (
     AGE_BAND_UNPUBLISHED,
@@ -192,12 +193,8 @@ def secondary(
         territory = territory_system(long, cells)
         timings[f"territory system {nature}"] = time.perf_counter() - t1
         levels = None
-        if nature == "montant":  # the hidden primary headcounts keep their protection levels
-            pad = np.zeros(len(value) - len(cells))
-            up, down = protection_levels(
-                cells.effectif.to_numpy(), cells.max_effectif.to_numpy(), prim["p_montant"].to_numpy()
-            )
-            levels = (np.concatenate([up, pad]), np.concatenate([down, pad]))
+        if nature == "montant":  # the hidden primary magnitudes keep their protection levels
+            levels = _magnitude_levels(cells, prim["p_montant"].to_numpy(), value, zero)
         hidden, rounds = _protect_lookahead(
             long, tables, hidden0, cost, zero, tier_n, value, territory, levels
         )
@@ -216,6 +213,36 @@ def secondary(
     t0 = time.perf_counter()
     _secondary_counts(cells, prim, out, long_all, tier)
     timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
+    return out
+
+
+#: Magnitudes that share the headcount's mask and are published rounded: the cells' column (with its
+#: ``max_<column>``) → the published indicator, whose precision (``ref.indicateurs``) sets the slack.
+ROUNDED_MAGNITUDES = {"etp": "etp", "masse": "masse_salariale_brute"}
+
+
+def _magnitude_levels(cells: pd.DataFrame, primary: np.ndarray, value: np.ndarray, zero: np.ndarray) -> list:
+    """The protection levels of the hidden primary magnitudes (:class:`~observatory.secrecy.levels.Quantity`):
+    the headcounts at 31/12 (``value``, age bands appended; published exact, ``zero`` their known zeros),
+    then ETP and gross payroll, each with its own largest establishment (NK(1,85) on that quantity) and its
+    publication rounding as slack. A cell with nobody at 31/12 still has ETP and pay: only cells worth 0 of
+    that quantity are constants there."""
+    pad = np.zeros(len(value) - len(cells))
+    up, down = protection_levels(cells.effectif.to_numpy(), cells.max_effectif.to_numpy(), primary)
+    out = [Quantity("effectif", value, np.concatenate([up, pad]), np.concatenate([down, pad]), zero)]
+    for column, indicateur in ROUNDED_MAGNITUDES.items():
+        v = cells[column].astype("float64").fillna(0).to_numpy()
+        up, down = protection_levels(v, cells[f"max_{column}"].astype("float64").to_numpy(), primary)
+        out.append(
+            Quantity(
+                column,
+                np.concatenate([v, pad]),
+                np.concatenate([up, pad]),
+                np.concatenate([down, pad]),
+                np.concatenate([v <= 0, np.ones(len(pad), bool)]),
+                0.5 * 10.0 ** -decimales(indicateur),
+            )
+        )
     return out
 
 

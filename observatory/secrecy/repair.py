@@ -11,7 +11,7 @@ from observatory.errors import SecrecyError
 from observatory.secrecy.chains import repair_chains
 from observatory.secrecy.closure import _close, _order
 from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
-from observatory.secrecy.levels import repair_levels, repair_levels_territory
+from observatory.secrecy.levels import Quantity, repair_levels, repair_levels_territory
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -248,13 +248,19 @@ def _protect_lookahead(
     headline totals. Then, when ``territory`` is given (``(system, published)`` of
     :func:`observatory.secrecy.chains.territory_system`), the territory relations are proven as one system
     and repaired, and when ``levels`` is given (``(up, down)`` of
-    :func:`observatory.secrecy.levels.protection_levels`), the hidden primary cells' intervals in the 2-D
-    tables are widened to their protection levels (:func:`observatory.secrecy.levels.repair_levels`), then
-    in the territory relations (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
+    :func:`observatory.secrecy.levels.protection_levels` for ``value``, or a list of
+    :class:`~observatory.secrecy.levels.Quantity`, ``value``'s first: the headcounts, then ETP and payroll),
+    the hidden primary cells' intervals in the 2-D tables are widened to their protection levels
+    (:func:`observatory.secrecy.levels.repair_levels`), then in the territory relations for the first
+    quantity (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
     round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
     territory proof is a sparse solve over the whole territory system)."""
     proven: set = set()
     tier0 = tier
+    # the headcounts (``value``, published exact) first, then any other magnitude sharing the mask
+    quantities = (
+        [] if levels is None else levels if isinstance(levels, list) else [Quantity("", value, *levels, zero)]
+    )
     hidden, rounds = _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven)
     for _ in range(HEADLINE_PASSES):
         avoid = _headline_triggers(long, hidden, hidden0, tier)
@@ -277,9 +283,16 @@ def _protect_lookahead(
             rounds += more
         if levels is None:
             return hidden, rounds
-        added = repair_levels(tables, hidden, zero, value, tier0, *levels, level_proven)
+        added = 0
+        for q in quantities:
+            added += repair_levels(
+                tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
+            )
         if territory is not None and not added:
-            added = repair_levels_territory(*territory, hidden, zero | (value <= 0), value, tier0, *levels)
+            head = quantities[0]
+            added = repair_levels_territory(
+                *territory, hidden, zero | (value <= 0), value, tier0, head.up, head.down
+            )
         if not added:
             return hidden, rounds
         log.info("protection levels: %d cells added", added)

@@ -1,0 +1,104 @@
+"""The audit of the quantities published rounded (ETP, payroll): published values as the intervals they stand for.
+
+Hand-made tables whose bounds are worked out by hand (module :mod:`observatory.audit.rounding`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from observatory.audit.lp import determined_cells, lp_bounds
+from observatory.audit.report import AuditReport
+from observatory.audit.rounding import as_intervals, check_rounded, half_unit
+from observatory.audit.rules import DEFAULTS, KEY
+from observatory.audit.tables import Table2D
+
+
+def test_half_units_follow_the_publication_precision():
+    assert half_unit("etp") == 0.5  # ETP published whole
+    assert half_unit("masse_salariale_brute") == 500.0  # payroll to the thousand euros
+
+
+def test_a_hidden_cell_is_bounded_by_the_rounding_of_its_neighbours():
+    # true values a = 10.4, b = 3.3 (hidden), c = 20.4, total 34.1: published 10, 20 and 34
+    values = {("a",): 10.0, ("b",): None, ("c",): 20.0, ("T",): 34.0}
+    eqs = [([("a",), ("b",), ("c",)], ("T",))]
+    # taken as exact, b = 4 (and the true 3.3 is not even in the answer)
+    assert determined_cells(values, eqs) == {("b",): pytest.approx(4.0)}
+    v, e, added = as_intervals(values, eqs, 0.5)
+    assert added == {("a",), ("c",), ("T",)} | {
+        (t, c) for t in ("~s", "~t") for c in (("a",), ("c",), ("T",))
+    }
+    low, high = lp_bounds(v, e, [("b",)])[("b",)]
+    # b = T − a − c ∈ [33.5 − 10.5 − 20.5, 34.5 − 9.5 − 19.5]
+    assert (low, high) == (pytest.approx(2.5), pytest.approx(5.5))
+    assert determined_cells(v, e, free=added - {("b",)}) == {}
+
+
+def test_rounded_parts_that_exceed_their_rounded_total_still_bound():
+    # true values 2.6 + 2.6 + x (0.3, hidden) = 5.5: published 3, 3 and 6; taken as exact, x = 0 "recovered"
+    values = {("p",): 3.0, ("q",): 3.0, ("x",): None, ("T",): 6.0}
+    eqs = [([("p",), ("q",), ("x",)], ("T",))]
+    assert determined_cells(values, eqs) == {("x",): pytest.approx(0.0)}
+    v, e, _ = as_intervals(values, eqs, 0.5)
+    assert lp_bounds(v, e, [("x",)])[("x",)] == (pytest.approx(0.0), pytest.approx(1.5))
+
+
+def _table(second: float):
+    """Région R (départements D1, D2) × families f1, f2 of the ETP: a 2×2 cycle of hidden cells, (D1, f1)
+    primary (ETP 40.2, largest establishment 39: NK level 39 / 0.85 − 40.2 = 5.68), its complement (D2, f1)
+    worth ``second``; every margin published rounded."""
+    true = {
+        ("D1", "f1"): 40.2,
+        ("D1", "f2"): 12.3,
+        ("D2", "f1"): second,
+        ("D2", "f2"): 25.4,
+    }
+    for c in ("D1", "D2"):
+        true[(c, "toutes")] = true[(c, "f1")] + true[(c, "f2")]
+    for f in ("f1", "f2", "toutes"):
+        true[("R", f)] = true[("D1", f)] + true[("D2", f)]
+    hidden = {("D1", "f1"), ("D1", "f2"), ("D2", "f1"), ("D2", "f2")}
+    values = {c: None if c in hidden else float(np.round(v)) for c, v in true.items()}
+    eqs = [([(g, "f1"), (g, "f2")], (g, "toutes")) for g in ("R", "D1", "D2")]
+    eqs += [([("D1", f), ("D2", f)], ("R", f)) for f in ("f1", "f2", "toutes")]
+    table = Table2D("etp", "ess", "famille", "R", values, eqs)
+    rows = []
+    for c, v in true.items():
+        key = table.key(c)
+        rows.append({**dict(zip(KEY, key)), "etp": v, "max_etp": 39.0 if c == ("D1", "f1") else v / 2})
+    cells = pd.DataFrame(rows)
+    published = cells[KEY].assign(
+        indicateur="etp",
+        statut=[
+            "secret_primaire" if c == ("D1", "f1") else "secret_secondaire" if c in hidden else "publie"
+            for c in true
+        ],
+    )
+    return table, published, cells.assign(masse=0.0, max_masse=0.0)
+
+
+def test_a_complement_too_small_for_the_protection_level_is_caught():
+    table, published, cells = _table(second=2.2)
+    report = AuditReport()
+    check_rounded([table], published, cells, report)
+    assert report.rounded_checked == 4
+    # (D1, f1) ≤ R×f1 − 0 = 42.4 rounded (42, so ≤ 42.5 + 0.5 from D2's own rounding ...): far below 40.2 + 5.68
+    assert len(report.rounded_narrow) == 1
+    assert "hidden primary etp" in report.rounded_narrow[0]
+    assert (
+        str(("departement", "D1", "ess", "f1", *[DEFAULTS[d] for d in ("secteur", "tranche", "sexe", "pcs")]))
+        in (report.rounded_narrow[0])
+    )
+    assert not report.passed
+
+
+def test_a_large_complement_protects_the_primary_cell():
+    table, published, cells = _table(second=30.6)
+    report = AuditReport()
+    check_rounded([table], published, cells, report)
+    assert report.rounded_checked == 4
+    assert report.rounded_narrow == []
+    assert report.passed
