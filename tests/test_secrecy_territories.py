@@ -302,3 +302,49 @@ def test_territory_levels_on_a_whole_publication_and_the_audit_catches_them_weak
     lone = [r for r in report.territory_interval_narrow if "'249720061', 'public'" in r]
     assert lone, report.summary()
     assert "bounded to [0, 35]" in lone[0] and "= 33, protection level ±5.8" in lone[0], lone
+
+
+def test_rounding_room_is_the_interval_of_the_rounded_value():
+    from observatory.secrecy.levels import rounding_room
+
+    low, high = rounding_room(np.array([89.9, 12.5, 0.3, 4_051_234.0]), 0.5)
+    assert low[:3] == pytest.approx([-0.4, 0.0, -0.3]) and high[:3] == pytest.approx([0.6, 1.0, 0.2])
+    low, high = rounding_room(np.array([4_051_234.0, 38_936.4]), 500.0)  # payroll to the thousand euros
+    assert low == pytest.approx([-734.0, -436.4]) and high == pytest.approx([266.0, 563.6])
+    assert rounding_room(np.array([3.7]), 0.0) == (pytest.approx([0.0]), pytest.approx([0.0]))
+
+
+def test_territory_levels_of_a_rounded_quantity_read_published_values_as_intervals():
+    """The :data:`NARROW` geography in ETP (E1 54.4, E2 2.3, E3 33.2: the département 89.9), published whole:
+    an attacker reads 90 and 54, so E2 + E3 lies in [35, 37] and E3 (one establishment: level 33.2 / 0.85 −
+    33.2 = 5.86) in [0, 37], short of 39.06 above. The territory levels step with the rounding's slack hides
+    the large EPCI; the audit's LP over the rounding intervals then finds E3's level reached."""
+    from observatory.audit.lp import lp_bounds
+    from observatory.audit.rounding import as_intervals
+    from observatory.secrecy import levels
+
+    cells, _, system, published, eqs = _narrow_system()
+    etp = np.array([89.9, 89.9, 89.9, 54.4, 2.3, 33.2, 54.4, 2.3, 33.2])
+    largest = np.array([33.2, 33.2, 33.2, 18.0, 2.3, 33.2, 18.0, 2.3, 33.2])
+    hidden = np.zeros(len(cells), bool)
+    hidden[[4, 5]] = True  # E2, E3: primary
+    up, down = levels.protection_levels(etp, largest, hidden.copy())
+    assert up[5] == pytest.approx(33.2 / 0.85 - 33.2)
+
+    def bounds_of_e3():  # cells as tuples of text, as in the audit's systems
+        vals = {
+            (str(i),): (None if hidden[i] or not published[i] else float(np.round(v)))
+            for i, v in enumerate(etp)
+        }
+        e = [([(str(p),) for p in parts], (str(t),)) for parts, t in eqs]
+        v, e, _ = as_intervals(vals, e, 0.5)
+        return lp_bounds(v, e, [("5",)])[("5",)]
+
+    assert bounds_of_e3() == pytest.approx((0.0, 37.0))  # the planted leak
+    zero = np.zeros(len(cells), bool)
+    tier = closure.importance(cells)
+    added = levels.repair_levels_territory(system, published, hidden, zero, etp, tier, up, down, 0.5)
+    assert added == 1 and hidden[3] and not hidden[:3].any()
+    low, high = bounds_of_e3()
+    assert high >= 33.2 + up[5] and low <= 33.2 - down[5]
+    assert levels.repair_levels_territory(system, published, hidden, zero, etp, tier, up, down, 0.5) == 0

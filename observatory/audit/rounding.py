@@ -4,10 +4,12 @@ ETP is published whole and payroll to the thousand euros (``observatory/referenc
 ``decimales``): a published ETP of 12 says only that the cell lies in [11.5, 12.5]. An audit that took the
 rounded values as exact would be wrong both ways: the rounded parts of a table no longer add up to its
 rounded total, so its LP has no solution and bounds nothing (a disclosure passes unseen), and where it has
-one it is narrower than what an attacker really knows. Here every published cell of these quantities is an
+one, it is narrower than what an attacker really knows. Here every published cell of these quantities is an
 unknown bounded by its rounding interval (:func:`as_intervals`), every hidden cell an unknown ≥ 0, in the
-2-D tables département × breakdown of each région (:func:`observatory.audit.tables.two_d_tables`), and the
-checks are those of the exact quantities, to the publication precision:
+2-D tables département × breakdown of each région (:func:`observatory.audit.tables.two_d_tables`) and in
+the territory relations (EPCIs, départements, régions, France as unions of atoms, × champ tree and
+families: :mod:`observatory.audit.territories`), and the checks are those of the exact quantities, to the
+publication precision:
 
 - a hidden **primary** cell must keep its protection level on each side, computed on that quantity (NK(1,85)
   with the cell's largest establishment for that quantity, otherwise 10 % of its value:
@@ -16,7 +18,7 @@ checks are those of the exact quantities, to the publication precision:
   wider than the rounding interval (``max − min`` above twice the half-unit).
 
 Unlike the headcounts, a cell with nobody at 31/12 is no known zero here: its ETP and pay come from jobs
-that ended in the year.
+that ended in the year (only a cell worth 0 of the quantity is).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def as_intervals(values: dict, equations: list, half: float) -> tuple[dict, list
     ``lo = max(v − half, 0)``, ``hi = v + half`` and ``s, t ≥ 0`` are unknowns of their own: the same
     ``Σ parts = total`` form as before, so the LPs of :mod:`observatory.audit.lp` bound it unchanged.
     Returns the new values, the new equations and the unknowns added (they protect nothing: no LP of their
-    own). Cells are tuples; the added ones are ``("~lo", c)``, ``("~s", c)``, ``("~t", c)``, ``("~w", c)``.
+    own). Cells are tuples that start with text (they are sorted with the added ones: ``("~lo", c)``, ``("~s",
+    c)``, ``("~t", c)``, ``("~w", c)``).
     """
     out, eqs, added = {}, list(equations), set()
     for c, v in values.items():
@@ -62,34 +65,48 @@ def as_intervals(values: dict, equations: list, half: float) -> tuple[dict, list
 
 def check_rounded(tables: list, published: pd.DataFrame, cells: pd.DataFrame, report: AuditReport) -> None:
     """Bound every hidden cell of ``tables`` (:class:`observatory.audit.tables.Table2D` of the indicators of
-    :data:`ROUNDED`, published values as intervals) against its requirement (module docstring); findings go
-    to ``report.rounded_narrow``, blocking like the exact quantities' (``interval_blocking``)."""
-    hidden_rows = published[published.indicateur.isin(list(ROUNDED)) & (published.statut != "publie")]
-    primary = {
-        (*k, i)
-        for *k, i, st in hidden_rows[[*KEY, "indicateur", "statut"]].itertuples(index=False, name=None)
-        if st == "secret_primaire"
+    :data:`ROUNDED`) against its requirement (module docstring): :func:`check_systems`."""
+    systems = [
+        (
+            f"{t.indicateur}, {t.champ}, {t.dim}",
+            t.indicateur,
+            t.values,
+            t.equations,
+            {c: t.key(c) for c in t.values},
+        )
+        for t in tables
+        if t.indicateur in ROUNDED
+    ]
+    check_systems(systems, published, cells, report)
+
+
+def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, report: AuditReport) -> None:
+    """Bound the hidden published cells of ``systems`` — ``(name, indicateur, values, equations, key)``, values
+    as published (``None`` when hidden or never published), ``key``: cell → its ``KEY`` in ``published`` —
+    with every published value as its rounding interval (:func:`as_intervals`), against their requirement
+    (module docstring). Findings go to ``report.rounded_narrow``, blocking like the exact quantities'
+    (``interval_blocking``); a cell found in several systems is reported once."""
+    rows = published[published.indicateur.isin(list(ROUNDED)) & (published.statut != "publie")]
+    statut = {
+        (*k, i): st for *k, i, st in rows[[*KEY, "indicateur", "statut"]].itertuples(index=False, name=None)
     }
     keys = list(cells[KEY].itertuples(index=False, name=None))
     truths = {
         column: dict(zip(keys, zip(cells[column].astype(float), cells[f"max_{column}"].astype(float))))
         for column in set(ROUNDED.values())
     }
-    systems, meta = [], []
-    for t in tables:
-        column = ROUNDED.get(t.indicateur)
-        if column is None:
-            continue
-        half = half_unit(t.indicateur)
-        truth = truths[column]
-        values, eqs, _ = as_intervals(t.values, t.equations, half)
+    kept, meta = [], []
+    for name, indicateur, values, equations, key in systems:
+        half = half_unit(indicateur)
+        truth = truths[ROUNDED[indicateur]]
         up, down, need = {}, {}, {}
-        for c, v in t.values.items():
-            k = t.key(c)
-            if v is not None or k not in truth:
-                continue
+        for c, v in values.items():
+            k = key.get(c)
+            st = statut.get((*k, indicateur)) if k is not None else None
+            if v is not None or st is None or k not in truth:
+                continue  # published, or never published (an atom, an internal champ): no requirement
             x, largest = truth[k]
-            if (*k, t.indicateur) in primary and x > 0:
+            if st == "secret_primaire" and x > 0:
                 level = protection_level(x, largest)
                 up[c], down[c] = x + level - TOLERANCE, x - min(level, x) + TOLERANCE
                 need[c] = ("primary", x, level)
@@ -97,26 +114,25 @@ def check_rounded(tables: list, published: pd.DataFrame, cells: pd.DataFrame, re
                 up[c], down[c] = x + half - TOLERANCE, max(x - half, 0.0) + TOLERANCE
                 need[c] = ("other", x, half)
         if need:
-            systems.append((values, eqs, up, down))
-            meta.append((t, half, need))
-    report.rounded_checked += sum(len(need) for _, _, need in meta)
-    found_all = short_of_many(systems)
+            v2, e2, _ = as_intervals(values, equations, half)
+            kept.append((v2, e2, up, down))
+            meta.append((name, indicateur, key, half, need))
+    report.rounded_checked += sum(len(m[-1]) for m in meta)
     seen = set()
-    for (t, half, need), found in zip(meta, found_all, strict=True):
-        name = f"{t.indicateur}, {t.champ}, {t.dim}"
+    for (name, indicateur, key, half, need), found in zip(meta, short_of_many(kept), strict=True):
         for c, (low, high) in sorted(found.items()):
             kind, x, level = need[c]
-            k = (*t.key(c), t.indicateur)
+            k = (*key[c], indicateur)
             if k in seen:
                 continue
             if kind == "primary":
                 line = (
-                    f"hidden primary {t.indicateur} bounded to [{low:,.1f}, {high:,.1f}] ({name}): {k[:-1]} = "
+                    f"hidden primary {indicateur} bounded to [{low:,.1f}, {high:,.1f}] ({name}): {k[:-1]} = "
                     f"{x:,.1f}, protection level ±{level:,.1f} (published values as rounding intervals)"
                 )
             elif high - low <= 2 * half + TOLERANCE:
                 line = (
-                    f"hidden {t.indicateur} known to the publication precision, [{low:,.1f}, {high:,.1f}] "
+                    f"hidden {indicateur} known to the publication precision, [{low:,.1f}, {high:,.1f}] "
                     f"({name}): {k[:-1]} = {x:,.1f}"
                 )
             else:

@@ -28,6 +28,7 @@ import pandas as pd
 from observatory.audit.intervals import bound_against_levels
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
+from observatory.audit.rounding import ROUNDED, check_systems
 from observatory.audit.rules import DEFAULTS, FLAT, departements_of, magnitude_secret, too_few
 from observatory.reference import geography
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, Geography
@@ -151,6 +152,31 @@ def check_territories(
                 report.territory_findings.append(
                     f"hidden cell determined exactly ({indicateur}, territoires): {cell} = {v:g}"
                 )
+    if intervals:
+        check_systems(_rounded_systems(pub, micro, geography), published, cells, report)
+
+
+def _rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography) -> list:
+    """The territory relations of the ETP and of the payroll (:data:`observatory.audit.rounding.ROUNDED`),
+    as systems for :func:`observatory.audit.rounding.check_systems` (published values as their rounding
+    intervals there): published cells as published, the others unknown, a cell worth 0 a known 0."""
+    keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
+    flat = tuple(DEFAULTS[d] for d in FLAT)
+    out = []
+    for indicateur, column in ROUNDED.items():
+        values = {k: (0.0 if z else None) for k, z in zip(keys, (micro[column] == 0).to_numpy(), strict=True)}
+        rows = pub[pub.indicateur == indicateur]
+        for n, c, ch, f, st, v in zip(
+            rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
+        ):
+            k = (n, c, ch, f)
+            if st == "publie":
+                values[k] = float(v)
+            else:
+                values.setdefault(k, None)
+        eqs = territory_equations(geography, set(values))
+        out.append((f"{indicateur}, territoires", indicateur, values, eqs, {k: (*k, *flat) for k in values}))
+    return out
 
 
 def _bound_primaries(rows: pd.DataFrame, micro: pd.DataFrame, comps: list, report: AuditReport) -> None:

@@ -81,7 +81,7 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    INSEE's protection level (NK(1,85): ``x1 / 0.85 − X``; otherwise 10 % of ``X``) with every published cell
    fixed — checked for all tables by block LPs, and where it cannot, the cheapest perturbation of its table
    (published cells costed by importance tier) names the cells to hide; then the same in the territory
-   system of step 4 (EPCIs, atoms; the annual headcounts only); then steps 2–4 again, in one loop.
+   system of step 4 (EPCIs, atoms; the annual table only); then steps 2–4 again, in one loop.
    The annual headcounts, ETP and payroll (each with its own levels and zeros; ETP and payroll published
    rounded, so their published cells move within the rounding: :class:`~.levels.Quantity`), and each
    baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).

@@ -25,10 +25,10 @@ breakdown, per champ; the champ tables), on the headcounts at 31/12:
 
 The same on the ETP and the payroll of the same tables (:class:`Quantity`: they share the headcount's mask,
 not its values — each has its own largest establishment, and a cell with nobody at 31/12 still has ETP and
-pay); they are published rounded, so in step 1 a published cell moves within half its publication unit
-(the interval it stands for). Then the same two steps on the territory relations as one table (:func:`repair_levels_territory`: the
-EPCIs, départements, régions and France as unions of geographic atoms, crossed with the champ tree and the
-families; :mod:`observatory.secrecy.chains`), where the atoms and the internal champs and territories are
+pay); they are published rounded, so in step 1 a published cell moves within the interval its rounded value
+stands for (:func:`rounding_room`). Then the same two steps, quantity by quantity, on the territory relations
+as one table (:func:`repair_levels_territory`: the EPCIs, départements, régions and France as unions of
+geographic atoms, crossed with the champ tree and the families; :mod:`observatory.secrecy.chains`), where the atoms and the internal champs and territories are
 never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
 searched near its cell first, along the local equations (:func:`_choose`).
 
@@ -93,6 +93,19 @@ def _nonzero_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
     return a[np.diff(a.indptr) > 0]
 
 
+def rounding_room(value: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
+    """How far below and above its value each cell of ``value`` can be for an attacker who reads it rounded
+    to the unit ``2 · slack`` (half up, as the publication rounds: ``observatory/sql/indicators/
+    indicateurs.sql``): the interval [r − slack, r + slack] of the rounded ``r``, cut at 0, minus the value.
+    ``(0, 0)`` with no slack (a value published exact)."""
+    value = np.maximum(np.asarray(value, dtype=float), 0.0)
+    if slack <= 0:
+        return np.zeros(len(value)), np.zeros(len(value))
+    unit = 2 * slack
+    rounded = np.floor(value / unit + 0.5) * unit
+    return np.minimum(np.maximum(rounded - slack, 0.0) - value, 0.0), np.maximum(rounded + slack - value, 0.0)
+
+
 def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0) -> list:
     """Step 1 for many tables at once: in each table ``(name, ids, a)``, the hidden cells move (published cells
     and ``zero`` cells fixed, every cell ≥ 0) to push its ``pending`` cells (positions in ``ids``) towards
@@ -100,7 +113,7 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
     (one solve instead of one per table). Returns, per table, whether each pending cell got to its level.
 
     ``slack``: half the publication unit of a quantity published rounded (ETP, payroll): a published cell
-    stands for an interval, so it may move by up to ``slack`` either way (and stays ≥ 0)."""
+    stands for the interval its rounded value stands for, so it may move within it (:func:`rounding_room`)."""
     mats, objs, bounds, at = [], [], [], []
     start = 0
     for (_name, ids, a, _g), todo in zip(blocks, pending, strict=True):
@@ -109,12 +122,12 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
         tg = np.isin(cols, todo)
         lv = level[ids[cols]]
         pub = ~hidden[ids[cols]]
+        room_lo, room_hi = rounding_room(value[ids[cols]], slack)
         # a pending cell may move either way (another one's movement may need it), up to its level on its side
-        lo = -np.maximum(value[ids[cols]], 0.0)
-        lo = np.where(pub, np.maximum(lo, -slack), lo)
+        lo = np.where(pub, room_lo, -np.maximum(value[ids[cols]], 0.0))
         if side < 0:
             lo = np.where(tg, -lv, lo)
-        hi = np.where(tg & (side > 0), lv, np.where(pub, slack, np.inf))
+        hi = np.where(tg & (side > 0), lv, np.where(pub, room_hi, np.inf))
         mats.append(sub)
         objs.append(np.where(tg, -float(side), 0.0))
         bounds.append(np.column_stack([lo, hi]))
@@ -269,14 +282,16 @@ def repair_levels(
     return added
 
 
-def repair_levels_territory(system, published, hidden, zero, value, tier, up, down) -> int:
+def repair_levels_territory(
+    system, published, hidden, zero, value, tier, up, down, slack: float = 0.0
+) -> int:
     """:func:`repair_levels` on the territory relations as one table (``system``, ``published`` of
     :func:`observatory.secrecy.chains.territory_system`): the EPCIs, départements and régions as unions of
     geographic atoms, crossed with the champ tree and the families.
 
     The attacker's unknowns there are the hidden cells and every cell never published (atoms, internal champs
     and territories): they move for free; the levels are those of the published primary cells. Returns the
-    number of published cells hidden (``hidden`` in place).
+    number of published cells hidden (``hidden`` in place). ``slack``: see :func:`_reach`.
     """
     if not len(system):
         return 0
@@ -292,7 +307,9 @@ def repair_levels_territory(system, published, hidden, zero, value, tier, up, do
     pub[: len(published)] = published
     open_ = hidden | ~pub  # the attacker's unknowns (zero cells excepted, as everywhere)
     block = [("territoires", ids, a[keep], grow[keep])]
-    added = _repair_blocks(block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0))
+    added = _repair_blocks(
+        block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0), slack
+    )
     hidden |= open_ & pub
     return added
 

@@ -251,8 +251,8 @@ def _protect_lookahead(
     :func:`observatory.secrecy.levels.protection_levels` for ``value``, or a list of
     :class:`~observatory.secrecy.levels.Quantity`, ``value``'s first: the headcounts, then ETP and payroll),
     the hidden primary cells' intervals in the 2-D tables are widened to their protection levels
-    (:func:`observatory.secrecy.levels.repair_levels`), then in the territory relations for the first
-    quantity (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
+    (:func:`observatory.secrecy.levels.repair_levels`), then in the territory relations
+    (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
     round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
     territory proof is a sparse solve over the whole territory system)."""
     proven: set = set()
@@ -289,10 +289,10 @@ def _protect_lookahead(
                 tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
             )
         if territory is not None and not added:
-            head = quantities[0]
-            added = repair_levels_territory(
-                *territory, hidden, zero | (value <= 0), value, tier0, head.up, head.down
-            )
+            for q in quantities:
+                added += repair_levels_territory(
+                    *territory, hidden, q.zero | (q.value <= 0), q.value, tier0, q.up, q.down, q.slack
+                )
         if not added:
             return hidden, rounds
         log.info("protection levels: %d cells added", added)
