@@ -488,3 +488,34 @@ def test_short_of_many_equals_short_of_table_by_table():
             assert got[c] == pytest.approx(expected[c])
         found += len(got)
     assert found > 5  # the random tables do have cells bounded too closely
+
+
+def test_mean_pay_of_too_few_contributors_is_hidden_and_the_audit_checks_it(sample):
+    """The mean pay figures count their own contributors (issue #11): where a cell's magnitudes pass every
+    rule (at least 3 establishments with pay) but only 1 or 2 establishments have pay in the pay field (the
+    others pay only apprentices or annex jobs), its mean pay is hidden, primary, while its headcount is not
+    primary. Published anyway, the audit finds it — by that rule alone."""
+    con = connect(sample.warehouse, read_only=True)
+    cells = con.table("ind.cellules").df().merge(con.table("ind.masque").df(), on=KEY)
+    con.close()
+    original, df = _with_truth(sample)
+    few = cells[cells.freq_salaire.between(1, 2) & (cells.s_montant != 2)][KEY]
+    rows = df.merge(few, on=KEY)
+    pay = rows[rows.indicateur == "salaire_brut_annuel_moyen_etp"]
+    assert len(pay) > 0 and (pay.statut == "secret_primaire").all()
+    head = rows[rows.indicateur == "effectif_31_12"]
+    assert len(head) == len(pay) and not (head.statut == "secret_primaire").any()
+    planted = pay.iloc[0]
+    i = df.index[
+        (df[KEY] == planted[KEY]).all(axis=1) & (df.indicateur == "salaire_brut_annuel_moyen_etp")
+    ][0]
+    try:
+        df.loc[i, ["statut", "valeur"]] = ["publie", df.loc[i, "valeur_calculee"]]
+        _republish(sample, df.drop(columns="valeur_calculee"))
+        report = audit.audit_publication(sample, intervals=False)
+        assert not report.passed
+        assert report.violations == [
+            f"published cell breaks a primary rule: {tuple(planted[KEY])} salaire_brut_annuel_moyen_etp"
+        ]
+    finally:
+        _republish(sample, original)

@@ -44,7 +44,7 @@ from tests.bad_inputs.make_corpus import (
 
 GUERET = "23096"
 MASK_NATURES = (
-    "comptage", "entreprises", "montant", "temps_partiel", "cdd", "age50", "age_moins_25", "age_25_34",
+    "comptage", "entreprises", "montant", "salaire", "temps_partiel", "cdd", "age50", "age_moins_25", "age_25_34",
     "age_35_44", "age_45_54", "age_55_plus", "age_inconnu",
 )  # fmt: skip
 A1, A2, B1, C1, D1, E1, F1 = (

@@ -622,6 +622,10 @@ def test_contributor_counts_sql_audit_and_pandas_agree(cells):
     assert len(both) > 0.9 * len(c)
     for q in ("freq_effectif", "freq_etp", "freq_masse", "n_etab"):
         assert (both[f"{q}_sql"].astype(int) == both[f"{q}_audit"].astype(int)).all(), q
+    # the mean pay figures' contributors: pay in the pay field, hours in the hourly-pay field
+    for sql, aud in (("freq_salaire", "freq_masse_salaire"), ("freq_horaire", "freq_nbheur")):
+        assert (both[sql].astype(int) == both[aud].astype(int)).all(), sql
+    assert (both.freq_salaire <= both.freq_masse_sql).all() and (both.freq_salaire < both.freq_masse_sql).any()
     counted = both.n_ent_sql.notna()
     assert counted.any() and (both.n_ent_sql[counted] == both.n_ent_audit[counted]).all()
     # enterprises up to 3 (SQL: two smallest ids and the largest per grain) = the audit's distinct count

@@ -25,6 +25,8 @@ def _cell(**kw) -> pd.DataFrame:
         "freq_effectif": 10,
         "freq_etp": 10,
         "freq_masse": 10,
+        "freq_salaire": 10,
+        "freq_horaire": 10,
         "freq_entreprises": 3,
         "effectif": 100,
         "max_effectif": 10,
@@ -109,6 +111,22 @@ def test_the_audit_states_the_contributor_rules_alike():
     assert magnitude_secret(cells).tolist() == expect
     sql_like = cells.assign(n_ent=cells.n_ent.where(cells.sexe == "tous"))  # no enterprise count by sexe
     assert secrecy.primary(sql_like).p_montant.tolist() == expect
+
+
+def test_mean_pay_takes_its_own_contributors_in_the_protection_and_the_audit():
+    """1 or 2 establishments with pay in the pay field, or with hours in the hourly-pay field: the mean pay
+    figures are primary, the magnitudes not (they have 10 contributors); 0 is an empty field, not secret."""
+    from observatory.audit.rules import pay_rate_secret
+
+    cells = pd.concat(
+        [_cell(), _cell(freq_salaire=2), _cell(freq_horaire=1), _cell(freq_salaire=0, freq_horaire=0)],
+        ignore_index=True,
+    )
+    prim = secrecy.primary(cells)
+    assert prim.p_salaire.tolist() == [False, True, True, False]
+    assert not prim.p_montant.any()
+    audit_cells = cells.rename(columns={"freq_salaire": "freq_masse_salaire", "freq_horaire": "freq_nbheur"})
+    assert pay_rate_secret(audit_cells).tolist() == [False, True, True, False]
 
 
 def test_bts_single_employee_share_of_payroll():

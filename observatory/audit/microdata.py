@@ -34,10 +34,11 @@ _NIVEAUX = {
 _INTERNAL_CROSSINGS = ([], ["famille"])
 
 
-_SUMS = ["effectif", "etp", "masse", "s_net", "nbheur", "n_salaries"]
+_SUMS = ["effectif", "etp", "masse", "masse_salaire", "s_net", "nbheur", "n_salaries"]
 _JOB_MAX = ["max_poste_brut", "max_poste_net"]
-#: Quantities whose contributing establishments are counted (``freq_<q>``: jobs at 31/12, ETP, gross pay).
-CONTRIBUTING = ("effectif", "etp", "masse")
+#: Quantities whose contributing establishments are counted (``freq_<q>``: jobs at 31/12, ETP, gross pay, and
+#: the fields of the mean pay figures: gross pay of the pay field, hours of the hourly-pay field).
+CONTRIBUTING = ("effectif", "etp", "masse", "masse_salaire", "nbheur")
 #: champ -> the leaves of the partition public / ESS / sociétés commerciales de l'ESS / other private it unites
 _CHAMP_LEAVES = {
     "ensemble": ("PUB", "ESS", "SCE", "OTH"),
@@ -52,7 +53,18 @@ _CHAMP_LEAVES = {
 }
 
 
-POSTES_COLUMNS = ["siret", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur"]
+POSTES_COLUMNS = [
+    "siret",
+    "sexe",
+    "pcs",
+    "annexe",
+    "present_31_12",
+    "eqtp",
+    "s_brut",
+    "s_brut_salaire",
+    "s_net",
+    "nbheur",
+]
 ETABS_COLUMNS = [
     "siret",
     "siren",
@@ -139,6 +151,8 @@ def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict, codes: dict) ->
             "effectif": postes["present_31_12"].to_numpy(dtype="int64", na_value=0)[keep],
             "etp": postes["eqtp"].to_numpy(dtype="float64", na_value=np.nan)[keep],
             "masse": s_brut,
+            # the pay field (ess.postes: non-annex, no apprentice or other job, gross pay known)
+            "masse_salaire": postes["s_brut_salaire"].to_numpy(dtype="float64", na_value=np.nan)[keep],
             "s_net": np.where(annexe, 0.0, s_net),
             "nbheur": np.where(annexe, 0.0, nbheur),
             "n_salaries": (~annexe).astype("int64"),

@@ -9,7 +9,9 @@ repeated here. The rules (INSEE, ``shared/domain/secrecy.md``), as exact integer
   each of jobs at 31/12, ETP and gross pay; at least 3 enterprises with an establishment in the cell (every
   crossing), and an enterprise count of at least 3 where the table publishes one; at least 5 (non-annex) jobs, no
   job above 80 % of the gross or net payroll, no establishment above 85 % of jobs at 31/12, ETP, hours,
-  gross or net payroll.
+  gross or net payroll;
+- the mean pay figures: besides, at least 3 establishments with pay in the pay field and 3 with hours in the
+  hourly-pay field (:func:`pay_rate_secret`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ CHAMPS_PUBLIES = ["ensemble", "public", "prive", "ess", "prive_hors_ess", "ess_l
 #: the audit) they add up to the headcount.
 AGE_BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
 AGE_BAND_UNPUBLISHED = "age_inconnu"
+#: The mean pay figures: the magnitudes' rules, and their own contributors (:func:`pay_rate_secret`); the
+#: women / men gap takes them on its women's and its men's cells.
+PAY_RATES = {"salaire_brut_annuel_moyen_etp", "salaire_net_horaire_moyen"}
+PAY_GAP = "ecart_salarial_fh"
 #: Indicators published from establishment counts (frequency rule only).
 COUNT_INDICATORS = {"etablissements_employeurs", "part_etablissements_prive"}
 
@@ -78,6 +84,12 @@ def magnitude_secret(cells: pd.DataFrame) -> np.ndarray:
     for q in DOMINATED_QUANTITIES:
         out |= dominated(cells[f"max_{q}"], cells[q])
     return out
+
+
+def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:
+    """The mean pay figures' own frequency rule: 1 or 2 establishments with pay in the pay field
+    (``freq_masse_salaire``) or with hours in the hourly-pay field (``freq_nbheur``), recomputed from the jobs."""
+    return too_few(cells["freq_masse_salaire"]) | too_few(cells["freq_nbheur"])
 
 
 def departements_of(region_of: dict) -> dict:

@@ -17,8 +17,11 @@ from observatory.audit.rules import (
     DEFAULTS,
     FLAT,
     KEY,
+    PAY_GAP,
+    PAY_RATES,
     departements_of,
     magnitude_secret,
+    pay_rate_secret,
     too_few,
 )
 
@@ -39,8 +42,18 @@ def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[i
         too_few(m.n_etab),
         np.where(ent, too_few(m.n_ent) | too_few(m.n_etab), magnitude_secret(m)),
     )
+    bad |= m.indicateur.isin(PAY_RATES).to_numpy() & pay_rate_secret(m)
     for _, r in m[bad].iterrows():
         violations.append(f"published cell breaks a primary rule: {tuple(r[KEY])} {r.indicateur}")
+    # the women / men gap (on the row sexe = tous) stands on its women's and its men's cells
+    gap = pub[pub.indicateur == PAY_GAP]
+    for sexe in ("F", "H"):
+        sub = gap.assign(sexe=sexe).merge(cells, on=KEY, how="left", indicator=True)
+        found = (sub._merge == "both").to_numpy()
+        broken = ~found
+        broken[found] = magnitude_secret(sub[found]) | pay_rate_secret(sub[found])
+        for _, r in sub[broken].iterrows():
+            violations.append(f"published pay gap stands on a cell that breaks a primary rule: {tuple(r[KEY])}")
     return len(pub), violations
 
 

@@ -20,6 +20,10 @@ that no cell is primary in one product and published in the other:
   ``freq_entreprises``) and a published enterprise count of at least 3, at least 5 jobs (non-annex), no single job above 80 % of the cell's gross or net pay,
   and no establishment above 85 % of **each** quantity (jobs at 31/12, ETP, hours, gross and net pay). All
   magnitudes of one cell share that statut;
+- the mean pay figures (gross pay per ETP, net hourly wage, and the women / men gap on each sex) count their
+  own contributors: 1 or 2 establishments with pay in the pay field, or with hours in the hourly-pay field,
+  hide them, primary (``s_salaire``), even where the cell's magnitudes are published — they are ratios of
+  sums never published, so they need no complement;
 - sub-population counts (part-time, fixed-term, aged 50+ jobs) take the frequency and dominance rules;
 - women-only and men-only cells are cells of their own (the ``sexe`` breakdown).
 

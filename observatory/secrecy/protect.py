@@ -213,6 +213,10 @@ def secondary(
     t0 = time.perf_counter()
     _secondary_counts(cells, prim, out, long_all, tier)
     timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
+    # the mean pay figures: the magnitudes' statut, and primary where too few establishments contribute to
+    # their field. They are ratios of sums never published (pay and ETP of the pay field, hours), so hiding
+    # one alone gives no sum away: no complement is needed
+    out["s_salaire"] = np.where(prim["p_salaire"].to_numpy(), PRIMAIRE, out["s_montant"].to_numpy())
     return out
 
 

@@ -65,12 +65,21 @@ def montant_secret(c: pd.DataFrame) -> pd.Series:
     return secret.fillna(False).astype(bool)
 
 
+def pay_rate_secret(c: pd.DataFrame) -> pd.Series:
+    """The frequency rule on the contributors to the mean pay figures: 1 or 2 establishments with pay in the
+    pay field (``freq_salaire``: mean gross pay per ETP) or with hours in the hourly-pay field
+    (``freq_horaire``: mean net hourly wage and the women / men gap). A cell can pass the payroll's rule
+    (its apprentices and annex jobs have pay) and fail this one."""
+    return frequency_secret(c["freq_salaire"].fillna(0)) | frequency_secret(c["freq_horaire"].fillna(0))
+
+
 def primary(cells: pd.DataFrame) -> pd.DataFrame:
     """Primary secrecy flags per cell and nature (``p_<nature>`` booleans), from the cell columns."""
     out = cells[KEY].copy()
     out["p_comptage"] = frequency_secret(cells["n_etab"]).to_numpy()
     out["p_entreprises"] = frequency_secret(cells["n_ent"]).to_numpy()
     out["p_montant"] = montant_secret(cells).to_numpy()
+    out["p_salaire"] = pay_rate_secret(cells).to_numpy()
     for sub in ("temps_partiel", "cdd", "age50", *AGE_BANDS):
         out[f"p_{sub}"] = (
             frequency_secret(cells[f"freq_{sub}"]) | dominance_secret(cells[f"max_{sub}"], cells[sub])

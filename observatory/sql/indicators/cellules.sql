@@ -16,8 +16,10 @@
 -- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the
 -- quantities (exact DECIMAL sums, so the result does not depend on the order of summation), the largest
 -- establishment contribution to each quantity (max_*) and, except for s_net and nbheur, the number of
--- establishments with a non-zero contribution (freq_*), the number of non-annex jobs (n_salaries) and the
--- largest single job's gross and net pay.
+-- establishments with a non-zero contribution (freq_*; freq_salaire and freq_horaire: those with pay in the
+-- pay field, masse_salaire > 0, and with hours in the hourly-pay field, nbheur > 0 — the contributors to the
+-- mean pay figures), the number of non-annex jobs (n_salaries) and the largest single job's gross and net
+-- pay.
 --
 -- The breakdown values are never NULL (staging rejects any other SEXE; the perimeter sets tranche, pcs and
 -- famille; secteur falls back to NCL below): a NULL would be folded into the breakdown's total.
@@ -180,8 +182,10 @@ grains AS (                         -- per région x département x EPCI x leaf 
         sum(etp) AS etp,               count(*) FILTER (WHERE etp > 0) AS freq_etp,             max(etp) AS max_etp,
         sum(masse) AS masse,           count(*) FILTER (WHERE masse > 0) AS freq_masse,         max(masse) AS max_masse,
         sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
+        count(*) FILTER (WHERE masse_salaire > 0) AS freq_salaire,
         sum(s_net) AS s_net,           max(s_net) AS max_s_net,
         sum(nbheur) AS nbheur,         max(nbheur) AS max_nbheur,
+        count(*) FILTER (WHERE nbheur > 0) AS freq_horaire,
         sum(temps_partiel) AS temps_partiel, count(*) FILTER (WHERE temps_partiel > 0) AS freq_temps_partiel,
         max(temps_partiel) AS max_temps_partiel,
         sum(cdd) AS cdd,               count(*) FILTER (WHERE cdd > 0) AS freq_cdd,             max(cdd) AS max_cdd,
@@ -249,8 +253,10 @@ feuilles AS (                       -- per territory x leaf x crossing value
             sum(etp) AS etp,               sum(freq_etp) AS freq_etp,             max(max_etp) AS max_etp,
             sum(masse) AS masse,           sum(freq_masse) AS freq_masse,         max(max_masse) AS max_masse,
             sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
+            sum(freq_salaire) AS freq_salaire,
             sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
             sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
+            sum(freq_horaire) AS freq_horaire,
             sum(temps_partiel) AS temps_partiel, sum(freq_temps_partiel) AS freq_temps_partiel,
             max(max_temps_partiel) AS max_temps_partiel,
             sum(cdd) AS cdd,               sum(freq_cdd) AS freq_cdd,             max(max_cdd) AS max_cdd,
@@ -385,8 +391,10 @@ cellules AS (
         sum(etp) AS etp,               CAST(sum(freq_etp) AS BIGINT) AS freq_etp,             max(max_etp) AS max_etp,
         sum(masse) AS masse,           CAST(sum(freq_masse) AS BIGINT) AS freq_masse,         max(max_masse) AS max_masse,
         sum(masse_salaire) AS masse_salaire, sum(etp_salaire) AS etp_salaire,
+        CAST(sum(freq_salaire) AS BIGINT) AS freq_salaire,
         sum(s_net) AS s_net,           max(max_s_net) AS max_s_net,
         sum(nbheur) AS nbheur,         max(max_nbheur) AS max_nbheur,
+        CAST(sum(freq_horaire) AS BIGINT) AS freq_horaire,
         sum(temps_partiel) AS temps_partiel, CAST(sum(freq_temps_partiel) AS BIGINT) AS freq_temps_partiel,
         max(max_temps_partiel) AS max_temps_partiel,
         sum(cdd) AS cdd,               CAST(sum(freq_cdd) AS BIGINT) AS freq_cdd,             max(max_cdd) AS max_cdd,

@@ -2,7 +2,8 @@
 --
 -- Every row is one indicator of one cell. `st` is the statut code (0 publie, 1 secret_secondaire,
 -- 2 secret_primaire): a figure computed from several cells takes the worst statut of those cells
--- (greatest). `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value
+-- (greatest). The mean pay figures and the women / men gap take `s_salaire`: the magnitudes' statut, or
+-- primary where 1 or 2 establishments contribute to the pay field (observatory.secrecy.rules.pay_rate_secret). `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value
 -- inside the warehouse for the audit and never leaves it. Internal champs (_sce, _oth), internal territory
 -- levels (_geo_inconnu, _epci_inconnu) and the PCS group
 -- `autres` are protected but not published.
@@ -15,7 +16,7 @@
 CREATE OR REPLACE TABLE ind.indicateurs AS
 WITH cm AS (                        -- each cell with its statut per nature
     SELECT
-        c.*, m.s_comptage, m.s_entreprises, m.s_montant, m.s_temps_partiel, m.s_cdd, m.s_age50,
+        c.*, m.s_comptage, m.s_entreprises, m.s_montant, m.s_salaire, m.s_temps_partiel, m.s_cdd, m.s_age50,
         m.s_age_moins_25, m.s_age_25_34, m.s_age_35_44, m.s_age_45_54, m.s_age_55_plus
     FROM ind.cellules AS c
     JOIN ind.masque AS m USING (niveau, code, champ, famille, secteur, tranche, sexe, pcs)
@@ -43,11 +44,11 @@ own AS (                            -- figures of a cell alone
            'masse_salariale_brute', masse, 'euros', s_montant FROM cm
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
-           'salaire_brut_annuel_moyen_etp', masse_salaire / etp_salaire, 'euros', s_montant
+           'salaire_brut_annuel_moyen_etp', masse_salaire / etp_salaire, 'euros', s_salaire
     FROM cm WHERE etp_salaire > 0
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
-           'salaire_net_horaire_moyen', s_net / nbheur, 'euros', s_montant FROM cm WHERE nbheur > 0
+           'salaire_net_horaire_moyen', s_net / nbheur, 'euros', s_salaire FROM cm WHERE nbheur > 0
     UNION ALL
     SELECT niveau, code, champ, famille, secteur, tranche, sexe, pcs,
            'taux_temps_partiel', 100 * temps_partiel / effectif, 'pourcent', greatest(s_montant, s_temps_partiel)
@@ -98,7 +99,7 @@ ecart AS (                          -- 1 − women's / men's mean net hourly wag
     SELECT f.niveau, f.code, f.champ, f.famille, f.secteur, f.tranche, 'tous' AS sexe, f.pcs,
            'ecart_salarial_fh' AS indicateur,
            100 * (1 - (f.s_net / f.nbheur) / (h.s_net / h.nbheur)) AS valeur, 'pourcent' AS unite,
-           greatest(f.s_montant, h.s_montant) AS st
+           greatest(f.s_salaire, h.s_salaire) AS st
     FROM cm AS f
     JOIN cm AS h USING (niveau, code, champ, famille, secteur, tranche, pcs)
     WHERE f.sexe = 'F' AND h.sexe = 'H' AND f.nbheur > 0 AND h.nbheur > 0 AND h.s_net > 0
