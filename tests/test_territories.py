@@ -86,7 +86,8 @@ def world(tmp_path, finistere):
     )
     con.execute(
         "CREATE TABLE ind.etab_sexe_pcs AS SELECT siret, effectif, CAST(effectif AS DOUBLE) * 0.9 AS etp, "
-        "effectif * 30000.0 AS masse, effectif * 20000.0 AS s_net, effectif * 1500.0 AS nbheur, "
+        "effectif * 30000.0 AS masse, effectif * 28000.0 AS masse_salaire, "
+        "CAST(effectif AS DOUBLE) * 0.85 AS etp_salaire, effectif * 20000.0 AS s_net, effectif * 1500.0 AS nbheur, "
         "effectif AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net FROM e"
     )
     con.close()
@@ -259,12 +260,20 @@ def test_published_values_equal_an_independent_sum(tmp_path, world):
     }
     checked = 0
     for (champ, famille), part in expected.items():
-        for ind, v in (("etablissements_employeurs", len(part)), ("effectif_31_12", part["effectif"].sum())):
+        n = part["effectif"].sum()
+        for ind, v in (
+            ("etablissements_employeurs", len(part)),
+            ("effectif_31_12", n),
+            ("etp", round(0.9 * n)),  # ETP whole, payroll to the thousand euros (the table's precision)
+            ("masse_salariale_brute", round(30 * n) * 1000),
+            # mean pay: the pay field's gross pay over its ETP (28 000 / 0.85), not payroll / ETP; to the euro
+            ("salaire_brut_annuel_moyen_etp", 32941),
+        ):
             row = cells.loc[(champ, famille, ind)]
             if row["statut"] == "publie":
-                assert float(row["valeur"]) == pytest.approx(float(v))
+                assert float(row["valeur"]) == float(v), (champ, famille, ind)
                 checked += 1
-    assert checked >= 3
+    assert checked >= 8
 
 
 def test_two_overlapping_territories_in_turn(tmp_path, world):
@@ -326,7 +335,7 @@ def test_within_territory_closure_protects_a_lone_family():
     ):
         rows.append({"siret": str(i), "siren": str(i), "code_commune": "29019", "code_departement": DEP,
                      "code_region": REG, "code_epci": "242900314", "feuille": leaf, "effectif": 10.0 + i,
-                     "etp": 9.0, "masse": 3e5, "s_net": 2e5, "nbheur": 1.5e4, "n_salaries": 10.0 + i,
+                     "etp": 9.0, "masse": 3e5, "masse_salaire": 2.8e5, "etp_salaire": 8.5, "s_net": 2e5, "nbheur": 1.5e4, "n_salaries": 10.0 + i,
                      "max_poste_brut": 4e4, "max_poste_net": 3e4})  # fmt: skip
     etabs = pd.DataFrame(rows)
     from observatory.territories import protect as tp
@@ -360,3 +369,33 @@ def test_combos_and_audit_leaves_agree():
     for key, leaves in taudit.CELL_LEAVES.items():
         assert set(tc.COMBOS[key]) == set(leaves), key
     assert set(itertools.chain(*tc.COMBOS.values())) == set(taudit.LEAF_NAMES)
+
+
+def test_mean_pay_of_a_territory_counts_its_own_contributors():
+    """Four associations with jobs and pay, of which only two pay anyone in the pay field (the others pay
+    apprentices only): headcount, ETP and payroll publishable, the mean pay primary (issue #11); and where
+    3 establishments contribute to the pay field, the mean pay is published, to the euro (issue #12)."""
+    from observatory.territories.build import table_rows
+
+    def etab(i, pay_field: bool):
+        return {"siret": str(i), "siren": str(i), "feuille": "association", "effectif": 10.0, "etp": 9.0,
+                "masse": 3e5, "masse_salaire": 2.8e5 if pay_field else 0.0, "etp_salaire": 8.5 if pay_field else 0.0,
+                "s_net": 2e5 if pay_field else 0.0, "nbheur": 1.5e4 if pay_field else 0.0, "n_salaries": 10.0,
+                "max_poste_brut": 4e4, "max_poste_net": 3e4}  # fmt: skip
+
+    for paying, statut in ((2, "secret_primaire"), (3, "publie")):
+        cells_t = tc.aggregate(pd.DataFrame([etab(i, i < paying) for i in range(4)]))
+        prim = tc.primary(cells_t).set_index(["champ", "famille"])
+        assert not prim.p_montant[("ess", "association")]
+        mask = pd.DataFrame(
+            [
+                {"champ": ch, "famille": f, "nature": n, "statut": "interne" if (ch, f) in tc.INTERNAL else "publie"}
+                for ch, f in tc.COMBOS
+                for n in ("comptage", "montant")
+            ]
+        )
+        rows = table_rows(cells_t, mask, "t", "T", MILLESIME, "p").set_index(["champ", "famille", "indicateur"])
+        assert rows.statut[("ess", "association", "effectif_31_12")] == "publie"
+        assert rows.statut[("ess", "association", "salaire_brut_annuel_moyen_etp")] == statut
+        if statut == "publie":  # 3 × 280 000 / (3 × 8.5), to the euro
+            assert rows.valeur[("ess", "association", "salaire_brut_annuel_moyen_etp")] == 32941.0

@@ -27,6 +27,7 @@ from observatory import territories as terr
 from observatory.config import Settings
 from observatory.errors import TerritoryError
 from observatory.publish import documents, layout_check, model, portrait
+from observatory.reference.indicateurs import decimales
 from observatory.territories import audit as taudit
 from observatory.territories import cells as tc
 from observatory.territories import protect as tp
@@ -52,6 +53,14 @@ class TerritoryResult:
     seconds: float
 
 
+def _rounded(values: pd.Series, indicateurs: pd.Series) -> np.ndarray:
+    """Each value at its indicator's publication precision (``decimales``), half away from zero."""
+    v = values.astype(float).to_numpy()
+    d = indicateurs.map(decimales).to_numpy(int)
+    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)  # exact factors either way
+    return np.sign(v) * np.floor(np.abs(v) * up / down + 0.5) * down / up + 0.0
+
+
 def table_rows(
     cells_t: pd.DataFrame, mask: pd.DataFrame, slug: str, nom: str, millesime: int, perimetre: str
 ):
@@ -62,6 +71,7 @@ def table_rows(
         if r.statut != "interne"
     }
     val = {(r.champ, r.famille): r for r in cells_t.itertuples()}
+    pay_secret = dict(zip(zip(cells_t.champ, cells_t.famille), tc.pay_rate_secret(cells_t), strict=True))
     rows = []
 
     def add(champ, famille, indicateur, valeur, unite, code):
@@ -75,8 +85,9 @@ def table_rows(
         add(champ, famille, "effectif_31_12", c.effectif, "nombre", sm)
         add(champ, famille, "etp", c.etp, "nombre", sm)
         add(champ, famille, "masse_salariale_brute", c.masse, "euros", sm)
-        if c.etp > 0:
-            add(champ, famille, "salaire_brut_annuel_moyen_etp", c.masse / c.etp, "euros", sm)
+        if c.etp_salaire > 0:  # the indicator table's definition (sql/indicators/indicateurs.sql)
+            pay = max(sm, STATUT_CODE["secret_primaire"]) if pay_secret[(champ, famille)] else sm
+            add(champ, famille, "salaire_brut_annuel_moyen_etp", c.masse_salaire / c.etp_salaire, "euros", pay)
         for total, ind, field_, nature in (
             ("prive", "part_emploi_prive", "effectif", "montant"),
             ("ensemble", "part_emploi_total", "effectif", "montant"),
@@ -102,7 +113,9 @@ def table_rows(
             "sexe": "tous",
             "pcs": "toutes",
             "indicateur": df["indicateur"],
-            "valeur": np.where(df["st"] == 0, df["valeur"].astype(float).round(2), np.nan),
+            # the publication precision of each indicator (observatory/reference/indicateurs.csv), as the
+            # indicator table's (half away from zero, as DuckDB's round)
+            "valeur": np.where(df["st"] == 0, _rounded(df["valeur"], df["indicateur"]), np.nan),
             "unite": df["unite"],
             "statut": df["st"].map(STATUTS),
             "perimetre_version": perimetre,

@@ -47,7 +47,11 @@ EQUATIONS: list[tuple[tuple[str, str], list[tuple[str, str]]]] = [
 """total = Σ parts, inside one territory (a one-part equation: two names of the same cell)."""
 NATURES = {"comptage": "n_etab", "montant": "effectif"}
 """The quantity each nature's relations are checked on."""
-QUANTITIES = ["effectif", "etp", "masse", "s_net", "nbheur", "n_salaries"]
+QUANTITIES = ["effectif", "etp", "masse", "masse_salaire", "etp_salaire", "s_net", "nbheur", "n_salaries"]
+CONTRIBUTORS = ("effectif", "etp", "masse")
+"""Quantities whose contributing establishments (``freq_<q>``: a positive value) take the frequency rule."""
+PAY_FIELDS = ("masse_salaire", "nbheur")
+"""The mean pay figures' fields: their contributors take the frequency rule (:func:`pay_rate_secret`)."""
 MIN_UNITS, MIN_SALARIES = 3, 5
 
 
@@ -60,7 +64,8 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     """The cells (one row per (champ, famille) of :data:`COMBOS`) of a set of establishments.
 
     Columns: ``n_etab``, ``n_ent`` (distinct SIREN), the sums of :data:`QUANTITIES`, ``max_<q>`` (largest
-    establishment), ``max_poste_brut`` / ``max_poste_net`` (largest single job).
+    establishment), ``freq_<q>`` (establishments contributing, for :data:`CONTRIBUTORS` and
+    :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single job).
     """
     rows = []
     for (champ, famille), leaves in COMBOS.items():
@@ -69,6 +74,8 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
         for q in QUANTITIES:
             row[q] = float(sub[q].sum())
             row[f"max_{q}"] = float(sub[q].max()) if len(sub) else 0.0
+        for q in (*CONTRIBUTORS, *PAY_FIELDS):
+            row[f"freq_{q}"] = int((sub[q] > 0).sum())
         row["max_poste_brut"] = float(sub["max_poste_brut"].max()) if len(sub) else 0.0
         row["max_poste_net"] = float(sub["max_poste_net"].max()) if len(sub) else 0.0
         rows.append(row)
@@ -78,15 +85,19 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
 def primary(cells: pd.DataFrame) -> pd.DataFrame:
     """Primary secrecy per cell and nature (``p_comptage``, ``p_montant``), INSEE rules (secrecy.md).
 
-    Counts: 1 or 2 establishments. Magnitudes: fewer than 3 establishments or 3 enterprises, fewer than 5
-    jobs, one job above 80 % of the gross or net pay, one establishment above 85 % of jobs, ETP, payroll,
-    hours or net pay. An empty cell (no establishment) is not secret.
+    Counts: 1 or 2 establishments. Magnitudes: fewer than 3 establishments or 3 enterprises, 1 or 2
+    establishments contributing to jobs at 31/12, ETP or payroll, fewer than 5 jobs, one job above 80 % of
+    the gross or net pay, one establishment above 85 % of jobs, ETP, payroll, hours or net pay. An empty
+    cell (no establishment) is not secret. The mean pay's own rule: :func:`pay_rate_secret`.
     """
     n = cells["n_etab"].to_numpy(float)
     some = n > 0
     p_count = some & (n < MIN_UNITS)
     p_mag = p_count | (some & (cells["n_ent"].to_numpy(float) < MIN_UNITS))
     p_mag |= some & (cells["n_salaries"].to_numpy(float) < MIN_SALARIES)
+    for q in CONTRIBUTORS:
+        f = cells[f"freq_{q}"].to_numpy(float)
+        p_mag |= (f > 0) & (f < MIN_UNITS)
     for top, total in (("max_poste_brut", "masse"), ("max_poste_net", "s_net")):
         v = cells[total].to_numpy(float)
         p_mag |= (v > 0) & (cells[top].to_numpy(float) * 5 > v * 4)
@@ -94,3 +105,13 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
         v = cells[q].to_numpy(float)
         p_mag |= (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
     return cells[["champ", "famille"]].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
+
+
+def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:
+    """The mean pay's frequency rule: 1 or 2 establishments with pay in the pay field or with hours in the
+    hourly-pay field (as ``observatory.secrecy.rules.pay_rate_secret`` for the indicator table)."""
+    out = np.zeros(len(cells), bool)
+    for q in PAY_FIELDS:
+        f = cells[f"freq_{q}"].to_numpy(float)
+        out |= (f > 0) & (f < MIN_UNITS)
+    return out

@@ -6,7 +6,8 @@
 -- establishment; '_sce' (a société commerciale de l'ESS: ESS loi 2014, not ESS); 'public'; '_oth' (other
 -- private employers). Every published champ and family is a union of leaves (observatory.territories.cells).
 -- Quantities as in ind.cellules (sql/indicators/cellules.sql): effectif = non-annex jobs held at 31/12,
--- etp = Σ EQTP, masse = Σ S_BRUT, s_net and nbheur over non-annex jobs; n_salaries = non-annex jobs;
+-- etp = Σ EQTP, masse = Σ S_BRUT, masse_salaire and etp_salaire over the pay field (mean gross pay per ETP),
+-- s_net and nbheur over the hourly-pay field's non-annex jobs; n_salaries = non-annex jobs;
 -- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule).
 
 SELECT
@@ -20,6 +21,8 @@ SELECT
     CAST(sum(p.effectif) AS DOUBLE) AS effectif,
     CAST(sum(p.etp) AS DOUBLE) AS etp,
     CAST(sum(p.masse) AS DOUBLE) AS masse,
+    CAST(coalesce(sum(p.masse_salaire), 0) AS DOUBLE) AS masse_salaire,
+    CAST(coalesce(sum(p.etp_salaire), 0) AS DOUBLE) AS etp_salaire,
     CAST(coalesce(sum(p.s_net), 0) AS DOUBLE) AS s_net,
     CAST(coalesce(sum(p.nbheur), 0) AS DOUBLE) AS nbheur,
     CAST(sum(p.n_salaries) AS DOUBLE) AS n_salaries,
