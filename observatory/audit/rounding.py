@@ -114,13 +114,17 @@ def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, r
                 up[c], down[c] = x + half - TOLERANCE, max(x - half, 0.0) + TOLERANCE
                 need[c] = ("other", x, half)
         if need:
-            v2, e2, _ = as_intervals(values, equations, half)
-            kept.append((v2, e2, up, down))
+            # in units of the publication (ETP, thousand euros): France's payroll in euros beside a rounding of
+            # 500 € is badly scaled for the LP solver
+            unit = 2 * half
+            scaled = {c: (None if v is None else v / unit) for c, v in values.items()}
+            v2, e2, _ = as_intervals(scaled, equations, 0.5)
+            kept.append((v2, e2, {c: x / unit for c, x in up.items()}, {c: x / unit for c, x in down.items()}))
             meta.append((name, indicateur, key, half, need))
     report.rounded_checked += sum(len(m[-1]) for m in meta)
     seen = set()
     for (name, indicateur, key, half, need), found in zip(meta, short_of_many(kept), strict=True):
-        for c, (low, high) in sorted(found.items()):
+        for c, (low, high) in sorted((c, (lo * 2 * half, hi * 2 * half)) for c, (lo, hi) in found.items()):
             kind, x, level = need[c]
             k = (*key[c], indicateur)
             if k in seen:

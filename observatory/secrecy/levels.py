@@ -208,16 +208,21 @@ def _incidence(a) -> tuple:
 
 
 def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.ndarray | None:
-    """:func:`_choose` with only the columns ``cols`` moving (every equation holding one of them kept)."""
+    """:func:`_choose` with only the columns ``cols`` moving (every equation holding one of them kept).
+
+    Solved in units of ``level`` (the target moves by 1, the other cells down to at most ``value / level``):
+    the same solution, scaled back; in euros, France's payroll (1e11) beside a level of a few thousand
+    made HiGHS report well-posed perturbations infeasible."""
     n = len(movable)
     sub = _nonzero_rows(a[:, cols])
     k = len(cols)
     mv = movable[cols]
+    unit = level if level > 0 else 1.0
     obj = np.concatenate([weight[cols], weight[cols]])  # d = up − down, cost on both parts
-    hi = np.concatenate([np.where(mv, np.inf, 0.0), np.where(mv, value[cols], 0.0)])
+    hi = np.concatenate([np.where(mv, np.inf, 0.0), np.where(mv, value[cols] / unit, 0.0)])
     lo = np.zeros(2 * k)
     t = int(np.searchsorted(cols, target))
-    t_up, t_down = (level, 0.0) if side > 0 else (0.0, level)
+    t_up, t_down = (level / unit, 0.0) if side > 0 else (0.0, level / unit)
     lo[t], hi[t], lo[k + t], hi[k + t] = t_up, t_up, t_down, t_down
     res = linprog(
         obj,
@@ -229,7 +234,7 @@ def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.nd
     if res.status != 0:
         return None
     d = np.zeros(n)
-    d[cols] = res.x[:k] - res.x[k:]
+    d[cols] = (res.x[:k] - res.x[k:]) * unit
     return d
 
 
