@@ -28,8 +28,8 @@ not its values — each has its own largest establishment, and a cell with nobod
 pay); they are published rounded, so in step 1 a published cell moves within the interval its rounded value
 stands for (:func:`rounding_room`). Then the same two steps, quantity by quantity, on the territory relations
 as one table (:func:`repair_levels_territory`: the EPCIs, départements, régions and France as unions of
-geographic atoms, crossed with the champ tree and the families; :mod:`observatory.secrecy.chains`), where the atoms and the internal champs and territories are
-never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
+geographic atoms, crossed with the champ tree and the families; :mod:`observatory.secrecy.chains`), where the
+atoms and the internal champs and territories are never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
 searched near its cell first, along the local equations (:func:`_choose`).
 
 Hiding more cells only widens intervals, so the closure and the 2-D repair that follow (new complements are
