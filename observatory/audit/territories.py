@@ -118,19 +118,10 @@ def check_territories(
         secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
         keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
         zero = (micro.effectif == 0).to_numpy() if nature == "montant" else (micro.n_etab == 0).to_numpy()
-        values = {k: (0.0 if z else None) for k, z in zip(keys, zero, strict=True)}
-        watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
         rows = pub[pub.indicateur == indicateur]
-        for n, c, ch, f, st, v in zip(
-            rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
-        ):
-            k = (n, c, ch, f)
-            if st == "publie":
-                values[k] = float(v)
-                watched.discard(k)
-            elif values.get(k, None) is None:
-                values[k] = None
-                watched.add(k)
+        values, shown, hidden = _territory_values(keys, zero, rows)
+        watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
+        watched = (watched - shown) | hidden
         eqs = territory_equations(geography, set(values))
         comps = components(values, eqs)
         if intervals and nature == "montant":
@@ -156,6 +147,25 @@ def check_territories(
         check_systems(_rounded_systems(pub, micro, geography), published, cells, report)
 
 
+def _territory_values(keys: list, zero, rows: pd.DataFrame) -> tuple[dict, set, set]:
+    """The territory cells ``keys`` as the attacker sees them: a cell worth 0 (``zero``) a known 0, the others
+    unknown; then the published ``rows``: a published value known, a hidden cell unknown. Returns the values,
+    the keys published and the keys hidden (not known to be 0)."""
+    values = {k: (0.0 if z else None) for k, z in zip(keys, zero, strict=True)}
+    published, hidden = set(), set()
+    for n, c, ch, f, st, v in zip(
+        rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
+    ):
+        k = (n, c, ch, f)
+        if st == "publie":
+            values[k] = float(v)
+            published.add(k)
+        elif values.get(k) is None:
+            values[k] = None
+            hidden.add(k)
+    return values, published, hidden
+
+
 def _rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography) -> list:
     """The territory relations of the ETP and of the payroll (:data:`observatory.audit.rounding.ROUNDED`),
     as systems for :func:`observatory.audit.rounding.check_systems` (published values as their rounding
@@ -164,16 +174,8 @@ def _rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geograph
     flat = tuple(DEFAULTS[d] for d in FLAT)
     out = []
     for indicateur, column in ROUNDED.items():
-        values = {k: (0.0 if z else None) for k, z in zip(keys, (micro[column] == 0).to_numpy(), strict=True)}
         rows = pub[pub.indicateur == indicateur]
-        for n, c, ch, f, st, v in zip(
-            rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
-        ):
-            k = (n, c, ch, f)
-            if st == "publie":
-                values[k] = float(v)
-            else:
-                values.setdefault(k, None)
+        values, _, _ = _territory_values(keys, (micro[column] == 0).to_numpy(), rows)
         eqs = territory_equations(geography, set(values))
         out.append((f"{indicateur}, territoires", indicateur, values, eqs, {k: (*k, *flat) for k in values}))
     return out
