@@ -11,14 +11,18 @@ import pytest
 
 from observatory.audit.lp import determined_cells, lp_bounds
 from observatory.audit.report import AuditReport
-from observatory.audit.rounding import as_intervals, check_rounded, half_unit
+from observatory.audit.rounding import as_intervals, check_rounded
 from observatory.audit.rules import DEFAULTS, KEY
 from observatory.audit.tables import Table2D
+from observatory.reference.indicateurs import half_unit, round_published
 
 
 def test_half_units_follow_the_publication_precision():
     assert half_unit("etp") == 0.5  # ETP published whole
     assert half_unit("masse_salariale_brute") == 500.0  # payroll to the thousand euros
+    # half away from zero, as DuckDB's round in sql/indicators/indicateurs.sql
+    got = round_published([4_051_500.0, 12.5, 13.75, -0.5], ["masse_salariale_brute", "etp", "part_emploi_prive", "etp"])
+    assert got.tolist() == [4_052_000.0, 13.0, 13.8, -1.0]
 
 
 def test_a_hidden_cell_is_bounded_by_the_rounding_of_its_neighbours():

@@ -29,15 +29,10 @@ from observatory.audit.intervals import TOLERANCE, protection_level
 from observatory.audit.lp import short_of_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import KEY
-from observatory.reference.indicateurs import decimales
+from observatory.reference.indicateurs import half_unit
 
 #: Indicator → the recomputed cells' column of the same quantity (and its ``max_<column>``).
 ROUNDED = {"etp": "etp", "masse_salariale_brute": "masse"}
-
-
-def half_unit(indicateur: str) -> float:
-    """Half the publication unit of ``indicateur``: a published ``v`` stands for [v − half, v + half]."""
-    return 0.5 * 10.0 ** (-decimales(indicateur))
 
 
 def as_intervals(values: dict, equations: list, half: float) -> tuple[dict, list, set]:

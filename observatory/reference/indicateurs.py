@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 UNITES = ("nombre", "euros", "pourcent")
@@ -57,6 +58,21 @@ def unite(code: str) -> str:
 
 def decimales(code: str) -> int:
     return int(_row(code)["decimales"])
+
+
+def half_unit(code: str) -> float:
+    """Half the publication unit of ``code``: a published ``v`` stands for [v − half, v + half] (0.5 for ETP,
+    500 € for payroll)."""
+    return 0.5 * 10.0 ** -decimales(code)
+
+
+def round_published(values, codes) -> np.ndarray:
+    """Each value at the publication precision of its indicator (``codes``, one per value), half away from
+    zero as DuckDB's ``round`` in ``sql/indicators/indicateurs.sql``."""
+    v = np.asarray(values, dtype=float)
+    d = np.array([decimales(c) for c in codes], dtype=int)
+    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)  # exact factors either way
+    return np.sign(v) * np.floor(np.abs(v) * up / down + 0.5) * down / up + 0.0
 
 
 def libelle(code: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from observatory.reference.indicateurs import decimales
+from observatory.reference.indicateurs import half_unit
 from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
@@ -244,7 +244,7 @@ def _magnitude_levels(cells: pd.DataFrame, primary: np.ndarray, value: np.ndarra
                 np.concatenate([up, pad]),
                 np.concatenate([down, pad]),
                 np.concatenate([v <= 0, np.ones(len(pad), bool)]),
-                0.5 * 10.0 ** -decimales(indicateur),
+                half_unit(indicateur),
             )
         )
     return out

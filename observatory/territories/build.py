@@ -27,7 +27,7 @@ from observatory import territories as terr
 from observatory.config import Settings
 from observatory.errors import TerritoryError
 from observatory.publish import documents, layout_check, model, portrait
-from observatory.reference.indicateurs import decimales
+from observatory.reference.indicateurs import round_published
 from observatory.territories import audit as taudit
 from observatory.territories import cells as tc
 from observatory.territories import protect as tp
@@ -51,14 +51,6 @@ class TerritoryResult:
     hidden: int
     reused: bool
     seconds: float
-
-
-def _rounded(values: pd.Series, indicateurs: pd.Series) -> np.ndarray:
-    """Each value at its indicator's publication precision (``decimales``), half away from zero."""
-    v = values.astype(float).to_numpy()
-    d = indicateurs.map(decimales).to_numpy(int)
-    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)  # exact factors either way
-    return np.sign(v) * np.floor(np.abs(v) * up / down + 0.5) * down / up + 0.0
 
 
 def table_rows(
@@ -113,9 +105,8 @@ def table_rows(
             "sexe": "tous",
             "pcs": "toutes",
             "indicateur": df["indicateur"],
-            # the publication precision of each indicator (observatory/reference/indicateurs.csv), as the
-            # indicator table's (half away from zero, as DuckDB's round)
-            "valeur": np.where(df["st"] == 0, _rounded(df["valeur"], df["indicateur"]), np.nan),
+            # the publication precision of each indicator, as the indicator table's
+            "valeur": np.where(df["st"] == 0, round_published(df["valeur"], df["indicateur"]), np.nan),
             "unite": df["unite"],
             "statut": df["st"].map(STATUTS),
             "perimetre_version": perimetre,

@@ -96,8 +96,7 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     p_mag = p_count | (some & (cells["n_ent"].to_numpy(float) < MIN_UNITS))
     p_mag |= some & (cells["n_salaries"].to_numpy(float) < MIN_SALARIES)
     for q in CONTRIBUTORS:
-        f = cells[f"freq_{q}"].to_numpy(float)
-        p_mag |= (f > 0) & (f < MIN_UNITS)
+        p_mag |= _one_or_two(cells[f"freq_{q}"])
     for top, total in (("max_poste_brut", "masse"), ("max_poste_net", "s_net")):
         v = cells[total].to_numpy(float)
         p_mag |= (v > 0) & (cells[top].to_numpy(float) * 5 > v * 4)
@@ -112,6 +111,11 @@ def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:
     hourly-pay field (as ``observatory.secrecy.rules.pay_rate_secret`` for the indicator table)."""
     out = np.zeros(len(cells), bool)
     for q in PAY_FIELDS:
-        f = cells[f"freq_{q}"].to_numpy(float)
-        out |= (f > 0) & (f < MIN_UNITS)
+        out |= _one_or_two(cells[f"freq_{q}"])
     return out
+
+
+def _one_or_two(units: pd.Series) -> np.ndarray:
+    """The frequency rule on contributing units: 1 or 2 (0 is an empty field, not secret)."""
+    f = units.to_numpy(float)
+    return (f > 0) & (f < MIN_UNITS)

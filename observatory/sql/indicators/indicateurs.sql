@@ -3,8 +3,9 @@
 -- Every row is one indicator of one cell. `st` is the statut code (0 publie, 1 secret_secondaire,
 -- 2 secret_primaire): a figure computed from several cells takes the worst statut of those cells
 -- (greatest). The mean pay figures and the women / men gap take `s_salaire`: the magnitudes' statut, or
--- primary where 1 or 2 establishments contribute to the pay field (observatory.secrecy.rules.pay_rate_secret). `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value
--- inside the warehouse for the audit and never leaves it. Internal champs (_sce, _oth), internal territory
+-- primary where 1 or 2 establishments contribute to the pay field (observatory.secrecy.rules.pay_rate_secret).
+-- `valeur` is empty when the figure is secret; `valeur_calculee` keeps the computed value inside the
+-- warehouse for the audit and never leaves it. Internal champs (_sce, _oth), internal territory
 -- levels (_geo_inconnu, _epci_inconnu) and the PCS group
 -- `autres` are protected but not published.
 -- Units and precision (one convention in every published file, ref.indicateurs from
