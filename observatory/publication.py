@@ -9,9 +9,12 @@ manifest's ``created_at`` is the only field that changes.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
@@ -141,11 +144,13 @@ def update_manifest(settings: Settings, merge: dict | None = None, **sections) -
         manifest.update(sections)
         _merge(manifest, merge or {})
         manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        with atomic_path(path) as tmp:
-            tmp.write_text(
-                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
-            )
+        _write_manifest(path, manifest)
     return path
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------ one run, one publication step
@@ -161,8 +166,6 @@ def update_manifest(settings: Settings, merge: dict | None = None, **sections) -
 def stage_publication(settings: Settings) -> Settings:
     """A staging copy of the vintage's publication; returns the settings whose ``output_dir`` is the staging
     root (write there, then :func:`commit_publication`)."""
-    import os
-    import shutil
     import tempfile
 
     from observatory.warehouse import writer_tag
@@ -192,7 +195,6 @@ def stage_publication(settings: Settings) -> Settings:
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two directories in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
     import ctypes
-    import os
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -210,39 +212,199 @@ def commit_publication(settings: Settings, staged: Settings) -> Path:
     elsewhere it is two renames, and a crash between them leaves ``<millesime>.old``, which
     :func:`observatory.warehouse.recover_dir` puts back.
     """
-    import os
-    import shutil
-
     dest = Path(settings.output_dir).absolute() / str(settings.millesime)
     src = staged.vintage_output
-    if not (dest.is_dir() and _exchange(src, dest)):
-        old = dest.with_name(dest.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            os.replace(dest, old)
-        os.replace(src, dest)
-        shutil.rmtree(old, ignore_errors=True)
+    with publication_lock(settings):
+        if not (dest.is_dir() and _exchange(src, dest)):
+            old = dest.with_name(dest.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if dest.exists():
+                os.replace(dest, old)
+            os.replace(src, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        _next_generation(settings)
     discard_publication(staged)  # after an exchange, the staging root holds the previous publication
     return dest
 
 
 def discard_publication(staged: Settings) -> None:
     """Remove a staging root (after a commit, or when the run failed)."""
-    import shutil
-
     shutil.rmtree(staged.output_dir, ignore_errors=True)
 
 
 def sweep_staged(settings: Settings) -> list[Path]:
     """Staging roots of runs that died (their writer's pid is gone), removed; live runs' are kept."""
-    import shutil
-
     from observatory.warehouse import writer_alive
 
     out = Path(settings.output_dir).absolute()
     removed = []
     for path in sorted(out.parent.glob(f".{out.name}.*.tmp")):
         if writer_alive(path.name) is False:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+# ---------------------------------------------------------------- runs started by the UI, the schedule, the sensors
+#
+# ``observatory run`` stages its whole publication and swaps it in at the end (above). A run started elsewhere
+# (Dagster UI, the baromètre's schedule, the territoires sensor) is one job among others that may run at the same
+# time, so its staging folder is named after the run (``.output.run-<run id>.tmp``, shared by the run's step
+# processes) and is committed file by file: only the files the run wrote or removed change under
+# ``output/<millesime>``, and the manifest's sections it changed are merged into the current manifest. The
+# commit holds the publication lock (``output/.publication.lock``), so two runs finishing together apply one
+# after the other; a run that fails never commits, and its folder is removed by the next run (or the run
+# failure sensor). The last step of every job (the portal) commits.
+
+_SNAPSHOT = ".snapshot.json"
+_BASE_MANIFEST = ".base-manifest.json"
+
+
+def run_staging_root(settings: Settings, run_id: str) -> Path:
+    out = Path(settings.output_dir).absolute()
+    return out.parent / f".{out.name}.run-{run_id}.tmp"
+
+
+def run_of_staging(path: Path) -> str | None:
+    """The run id in a run's staging folder name (None for other names)."""
+    name = path.name
+    if ".run-" not in name or not name.endswith(".tmp"):
+        return None
+    return name.rsplit(".run-", 1)[1][: -len(".tmp")]
+
+
+@contextlib.contextmanager
+def publication_lock(settings: Settings):
+    """The lock under which a publication is committed (``output/.publication.lock``, an advisory ``flock``)."""
+    out = Path(settings.output_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".publication.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _generation_file(settings: Settings) -> Path:
+    return Path(settings.output_dir).absolute() / ".publication.generation"
+
+
+def generation(settings: Settings) -> int:
+    """How many commits ``output/`` has seen (read under the publication lock to compare)."""
+    try:
+        return int(_generation_file(settings).read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _next_generation(settings: Settings) -> None:
+    with atomic_path(_generation_file(settings)) as tmp:
+        tmp.write_text(str(generation(settings) + 1))
+
+
+def _files(vintage: Path) -> dict[str, Path]:
+    """The published files of a vintage folder by relative path (hidden names — locks, temporaries — left out)."""
+    out = {}
+    for p in sorted(vintage.rglob("*")):
+        rel = p.relative_to(vintage)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+            out[str(rel)] = p
+    return out
+
+
+def _file_state(path: Path) -> list:
+    st = path.stat()
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+def stage_for_run(settings: Settings, run_id: str) -> Settings:
+    """The settings of run ``run_id``'s staging folder, made on first call (by whichever step comes first; the
+    others wait for it): a copy of the vintage's publication, the state of each copied file and the manifest
+    as copied (what :func:`commit_run` compares with)."""
+    root = run_staging_root(settings, run_id)
+    staged = settings.with_(output_dir=root)
+    ready = root / ".ready"
+    if ready.exists():
+        return staged
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready.exists():
+            return staged
+        shutil.rmtree(root, ignore_errors=True)
+        with publication_lock(settings):  # a consistent copy: no commit under way
+            made = stage_publication(settings)
+            base_generation = generation(settings)
+        os.replace(made.output_dir, root)
+        vintage = staged.vintage_output
+        snapshot = {rel: _file_state(p) for rel, p in _files(vintage).items()}
+        (root / _SNAPSHOT).write_text(json.dumps(snapshot), encoding="utf-8")
+        (root / _BASE_MANIFEST).write_text(json.dumps(read_manifest(staged)), encoding="utf-8")
+        (root / ".generation").write_text(str(base_generation))
+        ready.touch()
+    with contextlib.suppress(OSError):
+        (root.parent / f".{root.name}.lock").unlink()
+    return staged
+
+
+def _apply_changes(into: dict, base: dict, new: dict) -> dict:
+    """``into`` with the changes from ``base`` to ``new`` (nested sections merged, keys removed in ``new`` removed)."""
+    for k in base.keys() - new.keys():
+        into.pop(k, None)
+    for k, v in new.items():
+        if base.get(k) == v:
+            continue
+        if isinstance(v, dict) and isinstance(base.get(k), dict) and isinstance(into.get(k), dict):
+            into[k] = _apply_changes(dict(into[k]), base[k], v)
+        else:
+            into[k] = v
+    return into
+
+
+def commit_run(settings: Settings, staged: Settings, refresh=None) -> list[Path]:
+    """Apply what run's staging folder ``staged`` changed to ``output/<millesime>``, under the publication lock,
+    then remove the folder. Returns the paths written or removed under ``output/<millesime>``.
+
+    ``refresh(settings)``, when given, is called under the lock after the changes when another publication was
+    committed since the run staged its copy (what lists the publication — the portal — is then rebuilt on the
+    merged result rather than on the run's copy)."""
+    root = Path(staged.output_dir)
+    src = staged.vintage_output
+    dest = settings.vintage_output
+    snapshot = json.loads((root / _SNAPSHOT).read_text(encoding="utf-8"))
+    base_manifest = json.loads((root / _BASE_MANIFEST).read_text(encoding="utf-8"))
+    now = _files(src)
+    changed = [rel for rel, p in now.items() if rel != "manifest.json" and snapshot.get(rel) != _file_state(p)]
+    removed = [rel for rel in snapshot if rel not in now and rel != "manifest.json"]
+    touched = []
+    with publication_lock(settings):
+        for rel in changed:
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(now[rel], target)
+            touched.append(target)
+        for rel in removed:
+            target = dest / rel
+            if target.is_file():
+                target.unlink()
+                touched.append(target)
+        new_manifest = read_manifest(staged)
+        if new_manifest != base_manifest:
+            manifest = _apply_changes(read_manifest(settings), base_manifest, new_manifest)
+            _write_manifest(dest / "manifest.json", manifest)
+            touched.append(dest / "manifest.json")
+        if refresh is not None and generation(settings) != int((root / ".generation").read_text() or 0):
+            refresh(settings)
+        _next_generation(settings)
+    shutil.rmtree(root, ignore_errors=True)
+    return touched
+
+
+def sweep_run_staging(settings: Settings, finished) -> list[Path]:
+    """Staging folders of runs that ``finished(run_id)`` says are over (failed, cancelled, gone), removed."""
+    out = Path(settings.output_dir).absolute()
+    removed = []
+    for path in sorted(out.parent.glob(f".{out.name}.run-*.tmp")):
+        run_id = run_of_staging(path)
+        if run_id and finished(run_id):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

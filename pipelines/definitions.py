@@ -30,7 +30,8 @@ def build_definitions() -> dg.Definitions:
         jobs=JOBS,
         schedules=ALL_SCHEDULES,
         sensors=[*ALL_SENSORS, territoires_sensor],
-        resources=default_resources(),
+        # runs of the UI, the schedule and the sensors stage their publication and commit it at their end
+        resources=default_resources(stage_run=True),
         # multiprocess (default), in_process or celery: chosen by each run's `execution` config
         executor=observatory_executor,
     )

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
+from observatory import publication
 from observatory.config import Settings
 from observatory.warehouse import ensure_schemas
 
 
 class ObservatoryConfig(dg.ConfigurableResource):
-    """Where the pipeline reads and writes; defaults come from the ``OBSERVATORY_*`` environment variables."""
+    """Where the pipeline reads and writes; defaults come from the ``OBSERVATORY_*`` environment variables.
+
+    ``stage_run``: the run writes its publication into a staging folder of its own (named after the run, shared
+    by its step processes) and its last step, the portal, commits what it changed into ``output/<millesime>``
+    (:func:`observatory.publication.commit_run`); a run that fails changes nothing there. The code location's
+    default (runs started by the UI, the schedule and the sensors); ``observatory run`` stages the whole of its
+    jobs itself and sets it off.
+    """
 
     data_dir: str = str(Settings().data_dir)
     output_dir: str = str(Settings().output_dir)
@@ -22,19 +33,71 @@ class ObservatoryConfig(dg.ConfigurableResource):
     millesime: int = Settings().millesime
     perimetre: str = Settings().perimetre
     quarantine_max: float = Settings().quarantine_max
+    stage_run: bool = False
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run is not None else None
+        if self.stage_run and context.instance is not None:
+            # staging folders of runs that are over (failed, cancelled, gone): their commit will never come
+            instance = context.instance
+            publication.sweep_run_staging(self._public(), lambda run_id: run_over(instance, run_id))
+
+    def _public(self) -> Settings:
+        return Settings(output_dir=Path(self.output_dir), millesime=self.millesime)
+
+    def _staged(self) -> Settings | None:
+        if not (self.stage_run and self._run_id):
+            return None
+        return publication.stage_for_run(self._public(), self._run_id)
+
+    def output_root(self) -> Path:
+        """Where this run writes the publication: ``output_dir``, or the run's staging folder (``stage_run``)."""
+        staged = self._staged()
+        return Path(staged.output_dir) if staged else Path(self.output_dir)
+
+    def vintage_dir(self) -> Path:
+        return self.output_root() / str(self.millesime)
+
+    def public(self, value):
+        """``value`` (a path, or a report holding paths) with the run's staging folder named as the public
+        ``output_dir`` it is committed to: what the UI's metadata and the manifest show."""
+        staged = self._staged()
+        if staged is None:
+            return value
+        old, new = str(staged.output_dir), str(Path(self.output_dir).absolute())
+        if isinstance(value, (str, Path)):
+            return str(value).replace(old, new)
+        return json.loads(json.dumps(value, default=str).replace(old, new))
+
+    def path_value(self, path) -> dg.MetadataValue:
+        """A path metadata value, as published (:meth:`public`)."""
+        return dg.MetadataValue.path(self.public(str(path)))
+
+    def commit(self, refresh=None) -> list[Path]:
+        """Commit the run's staged publication (``stage_run``; nothing otherwise): the paths changed."""
+        staged = self._staged()
+        return publication.commit_run(self._public(), staged, refresh) if staged else []
 
     def settings(self, warehouse: str) -> Settings:
-        from pathlib import Path
-
         return Settings(
             data_dir=Path(self.data_dir),
-            output_dir=Path(self.output_dir),
+            output_dir=self.output_root(),
             warehouse=Path(warehouse),
             cache_dir=Path(self.cache_dir),
             millesime=self.millesime,
             perimetre=self.perimetre,
             quarantine_max=self.quarantine_max,
         )
+
+
+_RUNNING = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+
+
+def run_over(instance, run_id: str) -> bool:
+    """Whether run ``run_id`` of ``instance`` is over (or unknown): its staging folder can go."""
+    run = instance.get_run_by_id(run_id)
+    return run is None or run.status.value not in _RUNNING
 
 
 @contextlib.contextmanager
@@ -46,8 +109,9 @@ def warehouse_connection(duckdb: DuckDBResource) -> Iterator:
         yield con
 
 
-def default_resources(settings: Settings | None = None) -> dict:
-    """The resources of the embedded setup, built from ``settings`` (default: the environment)."""
+def default_resources(settings: Settings | None = None, stage_run: bool = False) -> dict:
+    """The resources of the embedded setup, built from ``settings`` (default: the environment); ``stage_run``:
+    see :class:`ObservatoryConfig` (the code location's runs)."""
     s = settings or Settings()
     s.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
@@ -64,5 +128,6 @@ def default_resources(settings: Settings | None = None) -> dict:
             millesime=s.millesime,
             perimetre=s.perimetre,
             quarantine_max=s.quarantine_max,
+            stage_run=stage_run,
         ),
     }

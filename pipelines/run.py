@@ -30,6 +30,7 @@ from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
 from pipelines.recovery import HOST, cli_instance, reap_dead_runs
 from pipelines.report import failure_message, run_report, step_summary, write_failed_report
+from pipelines.resources import run_over
 
 MAX_CONCURRENT = int(os.environ.get("OBSERVATORY_MAX_CONCURRENT", "2"))
 """Steps of one run executed at once by the multiprocess executor (the machine has two cores)."""
@@ -65,6 +66,7 @@ def _run_config(settings: Settings, staged: Settings) -> dict:
                     "millesime": int(settings.millesime),
                     "perimetre": settings.perimetre,
                     "quarantine_max": float(settings.quarantine_max),
+                    "stage_run": False,  # the whole run is staged here, and committed by run_pipeline
                 }
             },
         },
@@ -171,6 +173,7 @@ def run_pipeline(settings: Settings, region: str | None = None) -> bool:
         recover_dir(Path(settings.output_dir).absolute() / str(settings.millesime))
         sweep_stale(settings.vintage_output)
         publication.sweep_staged(settings)
+        publication.sweep_run_staging(settings, lambda run_id: run_over(instance, run_id))
         staged = publication.stage_publication(settings)
         try:
             ok = _run(settings, staged, region, instance)

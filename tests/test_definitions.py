@@ -28,6 +28,7 @@ def test_definitions_load_and_list_the_graph():
             "portraits_epci",
             "portrait_territoire",
             "portail",
+            "publication",
             "barometre_indicateurs",
             "barometre_publications",
         ]
@@ -55,7 +56,29 @@ def test_every_run_of_the_annual_job_ends_with_its_report():
         if name not in ancestors:
             ancestors.add(name)
             todo += [k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys]
-    assert keys - {"rapport_execution"} <= ancestors
+    assert keys - {"rapport_execution", "publication"} <= ancestors
+
+
+def test_every_job_ends_with_the_commit_of_its_publication():
+    """Every job's last step commits the run's publication: every other asset of the job, and the blocking
+    layout check of the panoramas, come before it (a run of the UI publishes nothing unless all passed)."""
+    defs = definitions.build_definitions()
+    graph = defs.resolve_asset_graph()
+
+    def ancestors(key):
+        seen, todo = set(), [key]
+        while todo:
+            for parent in graph.get(todo.pop()).parent_keys:
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    before = ancestors(dg.AssetKey("publication"))
+    for name in ("observatory_job", "panoramas_job", "barometre_job", "portraits_job"):
+        keys = defs.resolve_job_def(name).asset_layer.executable_asset_keys
+        assert keys - {dg.AssetKey("publication")} <= before, name
+    assert graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("panoramas"), "panoramas_layout")).blocking
 
 
 def test_blocking_checks_guard_ingestion_classification_and_publication():
@@ -139,7 +162,7 @@ def test_cli_ui_schedule_and_sensor_run_the_same_jobs(tmp_path, monkeypatch):
     assert barometre_schedule.job_name == "barometre_job" and request.partition_key == "2023-S2"
     assert selection(barometre_schedule.job_name) == executed[2][1]
     assert selection(SENSOR_TARGET_JOB) == executed[0][1]
-    assert {"panoramas", "portraits_epci", "portail"} == executed[1][1]
+    assert {"panoramas", "portraits_epci", "portail", "publication"} == executed[1][1]
     # and the publication of a run that published nothing new is the previous one, swapped in whole
     assert (settings.output_dir / "2023").is_dir()
 

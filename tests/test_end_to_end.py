@@ -162,9 +162,10 @@ def test_missing_extract_is_a_clear_error_and_publication_is_kept(published, tmp
 
 
 def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
-    """A run of ``observatory_job`` as the UI, the sensor or the daemon starts it (not ``observatory run``)
-    writes the run report into ``manifest.json`` and into its own Dagster metadata; its row counts are the
-    staging tables' and its timings cover every asset of the job."""
+    """A run of ``observatory_job`` as the UI, the sensor or the daemon starts it (not ``observatory run``:
+    staged in its own folder, committed by its last step) writes the run report into ``manifest.json`` and
+    into its own Dagster metadata; its row counts are the staging tables' and its timings cover every asset
+    of the job."""
     import dagster as dg
     import duckdb
 
@@ -185,10 +186,12 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
     keep_regions(settings.raw_dir, ["52", "53"])  # a regional observatory's extract: a quarter of the time
     job = definitions.defs.resolve_job_def("observatory_job")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            resources=default_resources(settings), instance=instance, tags={"dagster/sensor_name": "test"}
-        )
+        result = job.execute_in_process(  # staged as the code location's runs are, committed by its last step
+            resources=default_resources(settings, stage_run=True), instance=instance,
+            tags={"dagster/sensor_name": "test"},
+        )  # fmt: skip
         assert result.success
+        assert not list(settings.output_dir.parent.glob(".output.run-*.tmp"))  # committed, then removed
         mats = instance.fetch_materializations(dg.AssetKey("rapport_execution"), limit=1).records
         shown = mats[0].asset_materialization.metadata
     run = json.loads((settings.vintage_output / "manifest.json").read_text())["run"]
@@ -210,7 +213,10 @@ def test_annual_job_run_from_dagster_writes_the_run_report(tmp_path):
     assert run["read"]["rows_rejected"] == sum(v["rows_rejected"] for v in per_extract) > 0
     assert run["published"]["indicateurs"]["dagster/row_count"] == published
     assert sorted(f["name"] for f in run["read"]["files"]) == sorted(p.name for p in settings.raw_dir.iterdir())
-    job_assets = {k.to_user_string() for k in job.asset_layer.executable_asset_keys} - {"rapport_execution"}
+    # the report is written by rapport_execution, before the commit of the run's publication
+    job_assets = {k.to_user_string() for k in job.asset_layer.executable_asset_keys} - {
+        "rapport_execution", "publication"
+    }  # fmt: skip
     assert job_assets <= set(run["steps_s"]) and all(s >= 0 for s in run["steps_s"].values())
     assert shown["rows_read"].value == run["read"]["rows_read"]
     # two régions: the map of the régions cannot be classified, it is not drawn and the report says so

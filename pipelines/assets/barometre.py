@@ -4,8 +4,6 @@ The table asset writes the warehouse (pool ``duckdb_writer``) and publishes
 ``output/<millesime>/barometre/<AAAA-Sn>/indicateurs.parquet``; the publications read only that file.
 """
 
-from pathlib import Path
-
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -56,7 +54,7 @@ def barometre_indicateurs(
             "dagster/row_count": result["rows"],
             "trimestres": ", ".join(result["trimestres"]),
             "premier_trimestre": result["premier_trimestre"],
-            "path": dg.MetadataValue.path(str(result["path"])),
+            "path": observatory.path_value(str(result["path"])),
             **{f"statut/{k}": v for k, v in result["statut"].items()},
             **joint,
         }
@@ -73,10 +71,10 @@ def barometre_indicateurs(
 def barometre_publications(
     context: dg.AssetExecutionContext, observatory: ObservatoryConfig
 ) -> dg.MaterializeResult:
-    settings = Settings(output_dir=Path(observatory.output_dir), millesime=observatory.millesime)
+    settings = Settings(output_dir=observatory.output_root(), millesime=observatory.millesime)
     folder = barometre.barometre_dir(settings, context.partition_key)
     written = build_barometre_docs(folder)
-    return dg.MaterializeResult(metadata={"files": len(written), "dir": dg.MetadataValue.path(str(folder))})
+    return dg.MaterializeResult(metadata={"files": len(written), "dir": observatory.path_value(str(folder))})
 
 
 ALL_ASSETS = [barometre_indicateurs, barometre_publications]

@@ -54,7 +54,7 @@ def indicateurs(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Ma
     manifest = publication.read_manifest(settings)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
+            "path": observatory.path_value(str(path)),
             "dagster/row_count": manifest.get("tables", {}).get("indicateurs", {}).get("rows", 0),
             "perimetre_version": settings.perimetre,
         }

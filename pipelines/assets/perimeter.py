@@ -68,7 +68,7 @@ def qualite(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Materi
         info = quality.build_quality_report(con, settings)
     return dg.MaterializeResult(
         metadata={
-            "rapport": dg.MetadataValue.path(str(info["rapport"])),
+            "rapport": observatory.path_value(str(info["rapport"])),
             "rows_quarantined": int(info["quarantaine"]),
             "rows_rejected_at_reading": int(info["lignes_rejetees"]),
             "rows_flagged": int(info["lignes_signalees"]),

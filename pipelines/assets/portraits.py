@@ -24,7 +24,7 @@ from pipelines.resources import ObservatoryConfig
 
 
 def _vintage_dir(observatory: ObservatoryConfig) -> Path:
-    return Path(observatory.output_dir) / str(observatory.millesime)
+    return observatory.vintage_dir()
 
 
 @dg.asset(
@@ -45,7 +45,7 @@ def portraits_epci(context: dg.AssetExecutionContext, observatory: ObservatoryCo
             "regions": dg.MetadataValue.json(regions),
             "epci": len(written),
             "files": sum(len(v) for v in written.values()),
-            "dir": dg.MetadataValue.path(str(_vintage_dir(observatory) / portrait.SUBDIR)),
+            "dir": observatory.path_value(str(_vintage_dir(observatory) / portrait.SUBDIR)),
         }
     )
 
@@ -107,8 +107,8 @@ def portrait_territoire(
             "cellules": len(res.cells),
             "cellules_masquees": res.hidden,
             "deja_publie": res.reused,
-            "portrait": dg.MetadataValue.path(str(pdf)),
-            "dossier": dg.MetadataValue.path(str(res.folder)),
+            "portrait": observatory.path_value(str(pdf)),
+            "dossier": observatory.path_value(str(res.folder)),
             "secondes": round(res.seconds, 2),
             "apercu": dg.MetadataValue.md(preview),
         }

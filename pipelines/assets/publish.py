@@ -13,12 +13,13 @@ from observatory import api
 from observatory.publish import documents, layout_check, maps, model, portal, release
 from pipelines.assets.barometre import barometre_publications
 from pipelines.assets.indicators import indicateurs
+from pipelines.assets.perimeter import qualite
 from pipelines.partitions import region_partitions
 from pipelines.resources import ObservatoryConfig
 
 
 def _vintage_dir(observatory: ObservatoryConfig) -> Path:
-    return Path(observatory.output_dir) / str(observatory.millesime)
+    return observatory.vintage_dir()
 
 
 def _table(vintage: Path) -> pd.DataFrame:
@@ -57,12 +58,14 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
         "files": files,
     }
     if len(pdfs) == 1:
-        metadata["panorama"] = dg.MetadataValue.path(next(iter(pdfs.values())))
+        metadata["panorama"] = observatory.path_value(next(iter(pdfs.values())))
     return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset_check(
     asset=panoramas,
+    # blocking: the portal and the commit of the run's publication wait for it (and a failure stops them)
+    blocking=True,
     description=(
         "Layout check: every PDF of the region renders without text overflow, with every section, and its key "
         "figures equal the indicator table's."
@@ -99,7 +102,7 @@ def cartes(context: dg.AssetExecutionContext, observatory: ObservatoryConfig) ->
     return dg.MaterializeResult(
         metadata={
             "files": len(written),
-            "dir": dg.MetadataValue.path(str(vintage / "cartes")),
+            "dir": observatory.path_value(str(vintage / "cartes")),
             "not_drawn": dg.MetadataValue.json(skipped),
         }
     )
@@ -115,12 +118,13 @@ def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
     table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
     written = documents.build_egalite_france(table, documents.read_manifest(vintage), vintage)
     pdf = next((str(p) for p in written if str(p).endswith(".pdf")), "")
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(pdf), "files": len(written)})
+    return dg.MaterializeResult(metadata={"path": observatory.path_value(pdf), "files": len(written)})
 
 
 @dg.asset(
     group_name="publish",
     deps=[
+        qualite,
         panoramas,
         cartes,
         egalite_france,
@@ -134,5 +138,5 @@ def egalite_france(observatory: ObservatoryConfig) -> dg.MaterializeResult:
     ),
 )
 def portail(observatory: ObservatoryConfig) -> dg.MaterializeResult:
-    path = portal.build_portal(Path(observatory.output_dir), observatory.millesime)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    path = portal.build_portal(observatory.output_root(), observatory.millesime)
+    return dg.MaterializeResult(metadata={"path": observatory.path_value(str(path))})

@@ -37,11 +37,12 @@ def rapport_execution(
     report["run_id"] = context.run.run_id
     report["trigger"] = trigger_of(dict(run.tags) if run else {})
     report["ok"] = all(report["audit"].values())
+    report = observatory.public(report)  # paths as published, not in the run's staging folder
     path = publication.update_manifest(settings, run=report)
     read = report["read"]
     return dg.MaterializeResult(
         metadata={
-            "manifest": dg.MetadataValue.path(str(path)),
+            "manifest": observatory.path_value(str(path)),
             "rows_read": read.get("rows_read", 0),
             "rows_rejected": read.get("rows_rejected", 0),
             "rows_quarantined": report["published"].get("qualite", {}).get("rows_quarantined", 0),
