@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from observatory.audit.rules import DEFAULTS
-from observatory.errors import SecrecyError
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
+from observatory.warehouse import sql_text
 
 _AUDIT_CROSSINGS = [
     [],
@@ -78,7 +80,6 @@ ETABS_COLUMNS = [
     "ess_loi_2014",
     "public",
 ]
-BATCH_ROWS = 2_000_000
 
 
 class _Codes:
@@ -108,59 +109,63 @@ class _Codes:
         return len(self.values)
 
 
-_JOB_BITS = 16  # sexe and pcs codes in the key of an establishment × sexe × pcs (a few values each)
-
-
 def _jobs_by_establishment(postes, sirets: pd.Index) -> tuple[pd.DataFrame, dict]:
-    """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay.
+    """The jobs summed per establishment × sexe × pcs (the finest crossing), with the largest job pay
+    (``sql/audit/postes_par_etablissement.sql``, in DuckDB).
 
-    ``postes`` is a DataFrame or an iterable of DataFrames (batches of jobs, so that 25 M jobs never sit in
-    memory at once: each batch is summed, then the partial sums). Jobs of an establishment that is not an
-    employer establishment are left out (as an inner join would). Returns the columns ``sid`` (position in
-    ``sirets``), ``sexe`` and ``pcs`` as integer codes (-1 when missing), then the sums and maxima; and the
-    :class:`_Codes` that decode ``sexe`` and ``pcs``.
+    ``postes``: a DataFrame of jobs (the columns :data:`POSTES_COLUMNS`), or a DuckDB connection to the
+    warehouse, whose ``ess.postes`` is then summed where it is (25 M jobs at France never come into memory).
+    Jobs of an establishment that is not one of ``sirets`` (the employer establishments) are left out, as an
+    inner join would. Returns the columns ``sid`` (position in ``sirets``), ``sexe`` and ``pcs`` as integer
+    codes (-1 when missing), then the sums and maxima; and the :class:`_Codes` that decode ``sexe`` and ``pcs``.
     """
-    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
-    codes = {"sexe": _Codes(), "pcs": _Codes()}
-    batches = [postes] if isinstance(postes, pd.DataFrame) else postes
-    parts = [_sum_jobs(batch, sirets, agg, codes) for batch in batches]
-    base = parts[0] if len(parts) == 1 else pd.concat(parts).groupby(level=0, sort=False).agg(agg)
-    k = base.index.to_numpy()
-    mask = (1 << _JOB_BITS) - 1
-    base = base.reset_index(drop=True)
-    base.insert(0, "pcs", (k & mask) - 1)
-    base.insert(0, "sexe", ((k >> _JOB_BITS) & mask) - 1)
-    base.insert(0, "sid", k >> (2 * _JOB_BITS))
-    return base, codes
+    employers = pd.DataFrame({"siret": sirets.to_numpy(dtype=object), "sid": np.arange(len(sirets))})
+    if isinstance(postes, pd.DataFrame):
+        con = duckdb.connect()
+        con.register("_audit_postes", postes[POSTES_COLUMNS])
+    else:
+        con = postes
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _audit_postes AS SELECT {', '.join(POSTES_COLUMNS)} FROM ess.postes")
+    con.register("_audit_employeurs", employers)
+    try:
+        sums = con.sql(sql_text("audit/postes_par_etablissement.sql")).to_arrow_table()
+    finally:
+        con.unregister("_audit_employeurs")
+        con.execute("DROP VIEW IF EXISTS _audit_postes")
+    base = sums.select(["sid", *_SUMS, *_JOB_MAX]).to_pandas()
+    codes = {}
+    for i, dim in enumerate(("sexe", "pcs")):  # text → integer codes in Arrow (7 M rows at France)
+        encoded = pc.dictionary_encode(sums[dim]).combine_chunks()
+        codes[dim] = _Codes(encoded.dictionary.to_pylist())
+        base.insert(1 + i, dim, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64))
+    return base.astype({"sid": "int64", "effectif": "int64", "n_salaries": "int64"}), codes
 
 
-def _sum_jobs(postes: pd.DataFrame, sirets: pd.Index, agg: dict, codes: dict) -> pd.DataFrame:
-    sid = sirets.get_indexer(postes["siret"])
-    keep = sid >= 0
-    annexe = postes["annexe"].to_numpy(dtype=bool, na_value=False)[keep]
-    s_net = postes["s_net"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    nbheur = postes["nbheur"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    s_brut = postes["s_brut"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    sexe = codes["sexe"].encode(postes["sexe"].to_numpy()[keep]) + 1
-    pcs = codes["pcs"].encode(postes["pcs"].to_numpy()[keep]) + 1
-    if max(len(codes["sexe"]), len(codes["pcs"])) >= (1 << _JOB_BITS) - 1:
-        raise SecrecyError("audit: too many distinct sexe or pcs codes in the jobs")
-    key = (sid[keep].astype(np.int64) << (2 * _JOB_BITS)) | (sexe << _JOB_BITS) | pcs
-    jobs = pd.DataFrame(
-        {
-            "effectif": postes["present_31_12"].to_numpy(dtype="int64", na_value=0)[keep],
-            "etp": postes["eqtp"].to_numpy(dtype="float64", na_value=np.nan)[keep],
-            "masse": s_brut,
-            # the pay field (ess.postes: non-annex, no apprentice or other job, gross pay known)
-            "masse_salaire": postes["s_brut_salaire"].to_numpy(dtype="float64", na_value=np.nan)[keep],
-            "s_net": np.where(annexe, 0.0, s_net),
-            "nbheur": np.where(annexe, 0.0, nbheur),
-            "n_salaries": (~annexe).astype("int64"),
-            "max_poste_brut": s_brut,
-            "max_poste_net": np.where(annexe, np.nan, s_net),
-        }
-    )
-    return jobs.groupby(key, sort=False).agg(agg)
+def _aggregate(frame: pd.DataFrame, group: np.ndarray, n: int, spec: dict) -> pd.DataFrame:
+    """``frame.groupby(group, sort=True).agg(**spec)`` for groups numbered ``0 .. n-1`` (all present), with
+    ``size``, ``sum`` and ``max`` only: sums and sizes by ``np.bincount`` (NaN counted as 0, integer columns
+    kept integer; the columns summed have no NaN), the maxima in one grouped pass."""
+    out = {}
+    maxima = {}
+    for name, (column, how) in spec.items():
+        if how == "size":
+            out[name] = np.bincount(group, minlength=n)
+        elif how == "sum":
+            v = frame[column].to_numpy()
+            # the sums of the jobs have no NaN (0 when nothing to sum: the SQL's coalesce)
+            w = np.bincount(group, weights=v, minlength=n)
+            out[name] = w.round().astype(np.int64) if v.dtype.kind in "iub" else w
+        elif how == "max":
+            maxima[name] = column
+            out[name] = None
+        else:
+            raise ValueError(how)
+    if maxima:
+        columns = sorted(set(maxima.values()))
+        top = frame[columns].groupby(group, sort=True).max()
+        for name, column in maxima.items():
+            out[name] = top[column].to_numpy()
+    return pd.DataFrame(out)
 
 
 def _mixed_radix(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
@@ -183,10 +188,21 @@ def _split_radix(key: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 _LEAVES = ("PUB", "ESS", "SCE", "OTH")
 
 
+def _atoms(etabs: pd.DataFrame) -> np.ndarray:
+    """The geographic atom of each establishment (:func:`atom_code`, computed once per département × EPCI)."""
+    pairs = etabs[["code_departement", "code_epci"]].astype(object)
+    distinct = pairs.drop_duplicates()
+    distinct = distinct.assign(
+        atom=[atom_code(d, e) for d, e in zip(distinct.code_departement, distinct.code_epci, strict=True)]
+    )
+    atoms = pairs.merge(distinct, how="left", on=["code_departement", "code_epci"])["atom"]
+    return atoms.to_numpy(dtype=object)
+
+
 def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only.
 
-    ``postes``: the jobs, a DataFrame or an iterable of DataFrames (batches).
+    ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint
@@ -214,10 +230,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
         "code_region": etabs["code_region"].to_numpy(),
         "code_departement": etabs["code_departement"].to_numpy(),
         "code_epci": etabs["code_epci"].to_numpy(),
-        "code_atome": np.array(
-            [atom_code(d, e) for d, e in zip(etabs["code_departement"], etabs["code_epci"], strict=True)],
-            dtype=object,
-        ),
+        "code_atome": _atoms(etabs),
         "geo_inconnu": np.where(etabs["code_departement"].isna(), UNKNOWN, None),
         "epci_inconnu": np.where(etabs["code_epci"].isna(), UNKNOWN, None),
     }
@@ -225,6 +238,8 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     attrs = {name: codes[name].encode(v) for name, v in attr_values.items()}
     attrs["siren"] = pd.factorize(etabs["siren"].to_numpy())[0].astype(np.int64)
     n_siren = int(attrs["siren"].max()) + 1 if len(etabs) else 1
+    # establishments whose enterprise has other employer establishments
+    multi = (np.bincount(np.maximum(attrs["siren"], 0), minlength=n_siren) > 1)[np.maximum(attrs["siren"], 0)]
     one_leaf = bool((pd.Series(leaf).groupby(attrs["siren"]).nunique() <= 1).all())
     base, job_codes = _jobs_by_establishment(postes, sirets)
     codes.update(job_codes)
@@ -248,10 +263,13 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     values = [*_SUMS, *_JOB_MAX]
     agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
     frames = []
+    by_job_dims: dict = {}  # the establishment × job breakdown sums, shared by the crossings that need them
     for dims in _AUDIT_CROSSINGS:
         job_dims = [d for d in dims if d in ("sexe", "pcs")]
         if job_dims == ["sexe", "pcs"]:
             per = base
+        elif tuple(job_dims) in by_job_dims:
+            per = by_job_dims[tuple(job_dims)]
         else:
             ok = np.ones(len(base), bool)
             for d in job_dims:
@@ -259,12 +277,13 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             b = base[ok]
             cols = [b["sid"].to_numpy(), *(b[d].to_numpy() for d in job_dims)]
             sizes = [len(sirets), *(len(codes[d]) for d in job_dims)]
-            per = b[values].groupby(_mixed_radix(cols, sizes), sort=False).agg(agg)
-            parts = _split_radix(per.index.to_numpy(), sizes)
-            per = per.reset_index(drop=True)
+            group, uniques = pd.factorize(_mixed_radix(cols, sizes))  # in order of first appearance
+            per = _aggregate(b, group, len(uniques), {c: (c, how) for c, how in agg.items()})
+            parts = _split_radix(uniques, sizes)
             per["sid"] = parts[0]
             for d, p in zip(job_dims, parts[1:], strict=True):
                 per[d] = p
+            by_job_dims[tuple(job_dims)] = per
         sid = per["sid"].to_numpy()
         dim_codes = [per[d].to_numpy() if d in job_dims else attrs[d][sid] for d in dims]
         dim_sizes = [len(codes[d]) for d in dims]
@@ -283,13 +302,17 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             for d in dim_codes:
                 ok &= d >= 0
             key = _mixed_radix([code[ok], *(d[ok] for d in dim_codes), leaf_of[ok]], [n_code, *dim_sizes, 4])
-            sub = frame[ok]
+            sub = frame if ok.all() else frame[ok]
             # groups numbered in order of first appearance (as ``groupby(sort=False)``); the enterprises of a
             # group are its distinct (group, siren) pairs, counted with one hash pass instead of ``nunique``
             group, leaf_key = pd.factorize(key)
-            by_leaf = sub.groupby(group, sort=True).agg(**per_cell)
+            by_leaf = _aggregate(sub, group, len(leaf_key), per_cell)
             siren = sub["siren"].to_numpy()
-            first = ~pd.Series(group * n_siren + siren).duplicated().to_numpy() & (siren >= 0)  # as nunique
+            # as nunique; only the rows of enterprises with several establishments can repeat a (group, siren)
+            # pair (one establishment has one row per cell), so only they are hashed
+            first = siren >= 0
+            several = multi[sub["sid"].to_numpy()]
+            first[several] &= ~pd.Series(group[several] * n_siren + siren[several]).duplicated().to_numpy()
             # enterprises with an establishment in the cell (the frequency rule's), before the size bands'
             # convention below
             by_leaf.insert(1, "freq_entreprises", np.bincount(group[first], minlength=len(leaf_key)))

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from observatory.audit.intervals import narrow_intervals
-from observatory.audit.microdata import BATCH_ROWS, ETABS_COLUMNS, POSTES_COLUMNS, recompute_cells
+from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, check_rounded
@@ -24,12 +24,13 @@ from observatory.errors import SecrecyError
 
 def audit(
     published: pd.DataFrame,
-    postes: pd.DataFrame,
+    postes,
     etabs: pd.DataFrame,
     departements: pd.DataFrame,
     intervals: bool = True,
 ) -> AuditReport:
-    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`), the hidden
+    """Audit a published indicator table against the microdata (see :mod:`observatory.audit`; ``postes``: the
+    jobs, a DataFrame or a connection to the warehouse: :func:`recompute_cells`), the hidden
     primary headcounts' intervals against their protection levels included (:mod:`observatory.audit.intervals`;
     ``intervals=False`` leaves them out, for tests of the other checks)."""
     report = AuditReport()
@@ -48,18 +49,10 @@ def audit(
     return report
 
 
-def _postes_batches(con):
-    """The jobs of ``ess.postes`` (only the columns the audit reads), in batches of :data:`BATCH_ROWS`."""
-    cols = ", ".join(POSTES_COLUMNS)
-    reader = con.sql(f"SELECT {cols} FROM ess.postes").to_arrow_reader(BATCH_ROWS)
-    for batch in reader:
-        yield batch.to_pandas()
-
-
 def _microdata_audit(published: pd.DataFrame, con, intervals: bool = True) -> AuditReport:
     etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
     departements = con.table("ref.departements").df()
-    return audit(published, _postes_batches(con), etabs, departements, intervals)
+    return audit(published, con, etabs, departements, intervals)  # the jobs summed in the warehouse
 
 
 def audit_warehouse(con) -> AuditReport:
