@@ -1,8 +1,8 @@
 """The independent secrecy audit: its own rules and relations, recomputed from the microdata.
 
 It imports nothing from :mod:`observatory.secrecy` (the protection): an error there must not be repeated
-here. It recomputes everything it checks from the microdata with plain pandas (it does not reuse
-``sql/indicators``) and proves, on the published table only, that (1) no published cell breaks a primary
+here. It recomputes everything it checks from the microdata with its own code (the jobs summed per
+establishment in DuckDB by ``sql/audit/``, the cells in pandas; it does not reuse ``sql/indicators``) and proves, on the published table only, that (1) no published cell breaks a primary
 rule and (2) in each 2-D table département × breakdown of a region with its margins, no hidden cell is
 determined exactly by the published ones (min and max of the cell under the table's equations, HiGHS).
 

@@ -1,4 +1,5 @@
-"""FREQ, VALUE and MAX of every cell, recomputed from the microdata with pandas (independent of ``sql/indicators``)."""
+"""FREQ, VALUE and MAX of every cell, recomputed from the microdata by the audit's own code (independent of
+``sql/indicators``): the jobs summed per establishment in DuckDB (``sql/audit/``), the cells in pandas."""
 
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def _atoms(etabs: pd.DataFrame) -> np.ndarray:
 
 
 def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
-    """FREQ, VALUE and MAX of every cell, from the microdata, with pandas only.
+    """FREQ, VALUE and MAX of every cell, from the microdata.
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
 
