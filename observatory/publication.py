@@ -222,7 +222,6 @@ def commit_publication(settings: Settings, staged: Settings) -> Path:
                 os.replace(dest, old)
             os.replace(src, dest)
             shutil.rmtree(old, ignore_errors=True)
-        _next_generation(settings)
     discard_publication(staged)  # after an exchange, the staging root holds the previous publication
     return dest
 
@@ -252,9 +251,9 @@ def sweep_staged(settings: Settings) -> list[Path]:
 # time, so its staging folder is named after the run (``.output.run-<run id>.tmp``, shared by the run's step
 # processes) and is committed file by file: only the files the run wrote or removed change under
 # ``output/<millesime>``, and the manifest's sections it changed are merged into the current manifest. The
-# commit holds the publication lock (``output/.publication.lock``), so two runs finishing together apply one
+# commit holds the publication lock (a ``flock`` on ``output/``), so two runs finishing together apply one
 # after the other; a run that fails never commits, and its folder is removed by the next run (or the run
-# failure sensor). The last step of every job (the portal) commits.
+# failure sensor). The last step of every job (the asset ``publication``, after the portal) commits.
 
 _SNAPSHOT = ".snapshot.json"
 _BASE_MANIFEST = ".base-manifest.json"
@@ -275,29 +274,16 @@ def run_of_staging(path: Path) -> str | None:
 
 @contextlib.contextmanager
 def publication_lock(settings: Settings):
-    """The lock under which a publication is committed (``output/.publication.lock``, an advisory ``flock``)."""
+    """The lock under which a publication is committed: an advisory ``flock`` on the ``output/`` folder itself
+    (no lock file: ``output/`` holds only the vintage folders)."""
     out = Path(settings.output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".publication.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
-def _generation_file(settings: Settings) -> Path:
-    return Path(settings.output_dir).absolute() / ".publication.generation"
-
-
-def generation(settings: Settings) -> int:
-    """How many commits ``output/`` has seen (read under the publication lock to compare)."""
+    fd = os.open(out, os.O_RDONLY)
     try:
-        return int(_generation_file(settings).read_text() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def _next_generation(settings: Settings) -> None:
-    with atomic_path(_generation_file(settings)) as tmp:
-        tmp.write_text(str(generation(settings) + 1))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _files(vintage: Path) -> dict[str, Path]:
@@ -332,13 +318,11 @@ def stage_for_run(settings: Settings, run_id: str) -> Settings:
         shutil.rmtree(root, ignore_errors=True)
         with publication_lock(settings):  # a consistent copy: no commit under way
             made = stage_publication(settings)
-            base_generation = generation(settings)
         os.replace(made.output_dir, root)
         vintage = staged.vintage_output
         snapshot = {rel: _file_state(p) for rel, p in _files(vintage).items()}
         (root / _SNAPSHOT).write_text(json.dumps(snapshot), encoding="utf-8")
         (root / _BASE_MANIFEST).write_text(json.dumps(read_manifest(staged)), encoding="utf-8")
-        (root / ".generation").write_text(str(base_generation))
         ready.touch()
     with contextlib.suppress(OSError):
         (root.parent / f".{root.name}.lock").unlink()
@@ -363,9 +347,9 @@ def commit_run(settings: Settings, staged: Settings, refresh=None) -> list[Path]
     """Apply what run's staging folder ``staged`` changed to ``output/<millesime>``, under the publication lock,
     then remove the folder. Returns the paths written or removed under ``output/<millesime>``.
 
-    ``refresh(settings)``, when given, is called under the lock after the changes when another publication was
-    committed since the run staged its copy (what lists the publication — the portal — is then rebuilt on the
-    merged result rather than on the run's copy)."""
+    ``refresh(settings)``, when given, is called under the lock after the changes: what lists the publication
+    (the portal) is rebuilt on the merged result, which holds what other runs committed since this one staged
+    its copy."""
     root = Path(staged.output_dir)
     src = staged.vintage_output
     dest = settings.vintage_output
@@ -391,9 +375,8 @@ def commit_run(settings: Settings, staged: Settings, refresh=None) -> list[Path]
             manifest = _apply_changes(read_manifest(settings), base_manifest, new_manifest)
             _write_manifest(dest / "manifest.json", manifest)
             touched.append(dest / "manifest.json")
-        if refresh is not None and generation(settings) != int((root / ".generation").read_text() or 0):
+        if refresh is not None:
             refresh(settings)
-        _next_generation(settings)
     shutil.rmtree(root, ignore_errors=True)
     return touched
 

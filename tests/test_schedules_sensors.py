@@ -18,8 +18,7 @@ from observatory.config import Settings
 from pipelines import sensors
 from pipelines.assets.barometre import ALL_ASSETS as BAROMETRE_ASSETS
 from pipelines.assets.barometre import barometre_indicateurs
-from pipelines.assets.publish import portail
-from pipelines.jobs import barometre_job
+from pipelines.jobs import END, barometre_job
 from pipelines.partitions import (
     REGION_CODES,
     SEMESTER_CRON,
@@ -34,7 +33,7 @@ from pipelines.schedules import barometre_schedule, semester_due
 from pipelines.sensors import data_raw_sensor
 from tests.test_barometre import make_warehouse
 
-ALL_ASSETS = [*BAROMETRE_ASSETS, portail]  # the baromètre job ends with the portal
+ALL_ASSETS = [*BAROMETRE_ASSETS, *END]  # the baromètre job ends with the portal and the commit
 
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -200,21 +202,45 @@ def _atoms(etabs: pd.DataFrame) -> np.ndarray:
     return atoms.to_numpy(dtype=object)
 
 
-def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
-    """FREQ, VALUE and MAX of every cell, from the microdata.
+_MAXIMA = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
+#: What each cell × leaf holds, from the rows of its establishments (one row per establishment in the cell).
+_PER_CELL = {
+    "n_etab": ("sid", "size"),
+    **{f"freq_{q}": (f"c_{q}", "sum") for q in CONTRIBUTING},
+    **{q: (q, "sum") for q in _SUMS},
+    **_MAXIMA,
+    **{c: (c, "max") for c in _JOB_MAX},
+}
+#: How the leaves of a champ combine (the enterprise counts add up when a SIREN has one leaf).
+_COMBINE = {
+    "n_etab": "sum",
+    "n_ent": "sum",
+    "freq_entreprises": "sum",
+    **{f"freq_{q}": "sum" for q in CONTRIBUTING},
+    **{q: "sum" for q in _SUMS},
+    **{c: "max" for c in [*_MAXIMA, *_JOB_MAX]},
+}
+_JOB_AGG = {c: (c, "sum") for c in _SUMS} | {c: (c, "max") for c in _JOB_MAX}
 
-    ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
 
-    Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
-    establishment × crossing; each territory level is grouped once per crossing by the four disjoint
-    leaves public / ESS / sociétés commerciales de l'ESS / other private, and a champ is the union of its
-    leaves (sums add, maxima take the max). The enterprise count adds up over leaves because a SIREN has
-    one leaf (checked: otherwise it is counted per champ directly). Every grouping key is one integer (the
-    codes of the territory, the breakdowns and the leaf), decoded to text at the end; a missing breakdown
-    value leaves the row out of that crossing, as a groupby on the text columns does.
-    """
+@dataclass
+class _Establishments:
+    """The employer establishments as integer codes: their ``siret`` index, leaf (0 public, 1 ESS, 2 sociétés
+    commerciales de l'ESS, 3 other private), the codes of their territories and breakdowns (``attrs``,
+    decoded by ``codes``), their enterprise (``attrs["siren"]``), whether it has other establishments
+    (``multi``) and whether every enterprise has one leaf (``one_leaf``)."""
+
+    sirets: pd.Index
+    leaf: np.ndarray
+    attrs: dict
+    codes: dict
+    n_siren: int
+    multi: np.ndarray
+    one_leaf: bool
+
+
+def _establishments(etabs: pd.DataFrame) -> _Establishments:
     etabs = etabs.drop_duplicates("siret").reset_index(drop=True)
-    sirets = pd.Index(etabs["siret"])
     leaf = np.select(
         [
             etabs.public.fillna(False).to_numpy(bool),
@@ -237,141 +263,150 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     }
     codes = {name: _Codes() for name in attr_values}
     attrs = {name: codes[name].encode(v) for name, v in attr_values.items()}
-    attrs["siren"] = pd.factorize(etabs["siren"].to_numpy())[0].astype(np.int64)
-    n_siren = int(attrs["siren"].max()) + 1 if len(etabs) else 1
-    # establishments whose enterprise has other employer establishments
-    multi = (np.bincount(np.maximum(attrs["siren"], 0), minlength=n_siren) > 1)[np.maximum(attrs["siren"], 0)]
-    one_leaf = bool((pd.Series(leaf).groupby(attrs["siren"]).nunique() <= 1).all())
-    base, job_codes = _jobs_by_establishment(postes, sirets)
-    codes.update(job_codes)
-    etab_effectif = np.bincount(base["sid"], weights=base["effectif"], minlength=len(sirets))
-    maxima = {f"max_{q}": (q, "max") for q in ("effectif", "etp", "masse", "s_net", "nbheur")}
-    per_cell = {
-        "n_etab": ("sid", "size"),
-        **{f"freq_{q}": (f"c_{q}", "sum") for q in CONTRIBUTING},
-        **{q: (q, "sum") for q in _SUMS},
-        **maxima,
-        **{c: (c, "max") for c in _JOB_MAX},
-    }
-    combine = {
-        "n_etab": "sum",
-        "n_ent": "sum",
-        "freq_entreprises": "sum",
-        **{f"freq_{q}": "sum" for q in CONTRIBUTING},
-        **{q: "sum" for q in _SUMS},
-        **{c: "max" for c in [*maxima, *_JOB_MAX]},
-    }
-    values = [*_SUMS, *_JOB_MAX]
-    agg = {c: "sum" for c in _SUMS} | {c: "max" for c in _JOB_MAX}
+    siren = pd.factorize(etabs["siren"].to_numpy())[0].astype(np.int64)
+    attrs["siren"] = siren
+    n_siren = int(siren.max()) + 1 if len(etabs) else 1
+    multi = (np.bincount(np.maximum(siren, 0), minlength=n_siren) > 1)[np.maximum(siren, 0)]
+    one_leaf = bool((pd.Series(leaf).groupby(siren).nunique() <= 1).all())
+    return _Establishments(pd.Index(etabs["siret"]), leaf, attrs, codes, n_siren, multi, one_leaf)
+
+
+def _by_job_dims(base: pd.DataFrame, job_dims: list, n_sirets: int, codes: dict) -> pd.DataFrame:
+    """The jobs summed per establishment × ``job_dims`` (a subset of sexe, pcs) from ``base`` (per establishment ×
+    sexe × pcs); a missing value of one of ``job_dims`` leaves the row out."""
+    if job_dims == ["sexe", "pcs"]:
+        return base
+    ok = np.ones(len(base), bool)
+    for d in job_dims:
+        ok &= base[d].to_numpy() >= 0
+    b = base[ok]
+    cols = [b["sid"].to_numpy(), *(b[d].to_numpy() for d in job_dims)]
+    sizes = [n_sirets, *(len(codes[d]) for d in job_dims)]
+    group, uniques = pd.factorize(_mixed_radix(cols, sizes))  # in order of first appearance
+    per = _aggregate(b, group, len(uniques), _JOB_AGG)
+    parts = _split_radix(uniques, sizes)
+    per["sid"] = parts[0]
+    for d, p in zip(job_dims, parts[1:], strict=True):
+        per[d] = p
+    return per
+
+
+def _largest_band(k: np.ndarray, eff: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """For each row, the band of the row with the largest ``eff`` among the rows of its ``k`` (ties: the last)."""
+    d = pd.DataFrame({"k": k, "eff": eff, "band": band})
+    return d.sort_values("eff", kind="stable").groupby("k").band.transform("last").sort_index().to_numpy()
+
+
+def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
+    """FREQ, VALUE and MAX of every cell, from the microdata.
+
+    ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
+
+    Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
+    establishment × crossing; each territory level is grouped once per crossing by the four disjoint
+    leaves public / ESS / sociétés commerciales de l'ESS / other private, and a champ is the union of its
+    leaves (sums add, maxima take the max). The enterprise count adds up over leaves because a SIREN has
+    one leaf (checked: otherwise it is counted per champ directly). Every grouping key is one integer (the
+    codes of the territory, the breakdowns and the leaf), decoded to text at the end; a missing breakdown
+    value leaves the row out of that crossing, as a groupby on the text columns does.
+    """
+    est = _establishments(etabs)
+    base, job_codes = _jobs_by_establishment(postes, est.sirets)
+    codes = {**est.codes, **job_codes}
+    etab_effectif = np.bincount(base["sid"], weights=base["effectif"], minlength=len(est.sirets))
     frames = []
     by_job_dims: dict = {}  # the establishment × job breakdown sums, shared by the crossings that need them
     for dims in _AUDIT_CROSSINGS:
         job_dims = [d for d in dims if d in ("sexe", "pcs")]
-        if job_dims == ["sexe", "pcs"]:
-            per = base
-        elif tuple(job_dims) in by_job_dims:
-            per = by_job_dims[tuple(job_dims)]
-        else:
-            ok = np.ones(len(base), bool)
-            for d in job_dims:
-                ok &= base[d].to_numpy() >= 0
-            b = base[ok]
-            cols = [b["sid"].to_numpy(), *(b[d].to_numpy() for d in job_dims)]
-            sizes = [len(sirets), *(len(codes[d]) for d in job_dims)]
-            group, uniques = pd.factorize(_mixed_radix(cols, sizes))  # in order of first appearance
-            per = _aggregate(b, group, len(uniques), {c: (c, how) for c, how in agg.items()})
-            parts = _split_radix(uniques, sizes)
-            per["sid"] = parts[0]
-            for d, p in zip(job_dims, parts[1:], strict=True):
-                per[d] = p
-            by_job_dims[tuple(job_dims)] = per
+        if tuple(job_dims) not in by_job_dims:
+            by_job_dims[tuple(job_dims)] = _by_job_dims(base, job_dims, len(est.sirets), codes)
+        per = by_job_dims[tuple(job_dims)]
         sid = per["sid"].to_numpy()
-        dim_codes = [per[d].to_numpy() if d in job_dims else attrs[d][sid] for d in dims]
-        dim_sizes = [len(codes[d]) for d in dims]
-        frame = per[[*values, "sid"]].assign(
-            siren=attrs["siren"][sid],
+        dim_codes = [per[d].to_numpy() if d in job_dims else est.attrs[d][sid] for d in dims]
+        frame = per[[*_SUMS, *_JOB_MAX, "sid"]].assign(
+            siren=est.attrs["siren"][sid],
+            eff=etab_effectif[sid],
             # each row is one establishment in its cell: it contributes to a quantity when it is positive
             **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
         )
-        leaf_of = leaf[sid]
         for niveau, col in _NIVEAUX.items():
             if niveau.startswith("_") and dims not in _INTERNAL_CROSSINGS:
                 continue
-            code = np.zeros(len(per), np.int64) if col is None else attrs[col][sid]
-            n_code = 1 if col is None else len(codes[col])
+            code = np.zeros(len(per), np.int64) if col is None else est.attrs[col][sid]
             ok = code >= 0
             for d in dim_codes:
                 ok &= d >= 0
-            key = _mixed_radix([code[ok], *(d[ok] for d in dim_codes), leaf_of[ok]], [n_code, *dim_sizes, 4])
             sub = frame if ok.all() else frame[ok]
-            # groups numbered in order of first appearance (as ``groupby(sort=False)``); the enterprises of a
-            # group are its distinct (group, siren) pairs, counted with one hash pass instead of ``nunique``
-            group, leaf_key = pd.factorize(key)
-            by_leaf = _aggregate(sub, group, len(leaf_key), per_cell)
-            siren = sub["siren"].to_numpy()
-            # as nunique; only the rows of enterprises with several establishments can repeat a (group, siren)
-            # pair (one establishment has one row per cell), so only they are hashed
-            first = siren >= 0
-            several = multi[sub["sid"].to_numpy()]
-            first[several] &= ~pd.Series(group[several] * n_siren + siren[several]).duplicated().to_numpy()
-            # enterprises with an establishment in the cell (the frequency rule's), before the size bands'
-            # convention below
-            by_leaf.insert(1, "freq_entreprises", np.bincount(group[first], minlength=len(leaf_key)))
-            if "tranche" in dims:  # an enterprise counts once, in the band of its largest establishment here
-                band = dim_codes[dims.index("tranche")][ok]
-                top = (
-                    pd.DataFrame(
-                        {
-                            "k": _mixed_radix(
-                                [code[ok], leaf_of[ok], np.maximum(siren, 0)], [n_code, 4, n_siren]
-                            ),
-                            "eff": etab_effectif[sub["sid"].to_numpy()],
-                            "band": band,
-                        }
-                    )
-                    .sort_values("eff", kind="stable")
-                    .groupby("k")
-                    .band.transform("last")
-                    .sort_index()
-                )
-                keep = (band == top.to_numpy()) & (siren >= 0)
-                first = keep & ~pd.Series(np.where(keep, group * n_siren + siren, -1)).duplicated().to_numpy()
-            by_leaf.insert(1, "n_ent", np.bincount(group[first], minlength=len(leaf_key)))
-            for champ, leaves in _CHAMP_LEAVES.items():
-                if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
-                    continue
-                wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
-                cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(combine)
-                if not one_leaf and len(leaves) > 1:
-                    every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])  # rows of the champ
-                    in_champ = every.copy()
-                    if "tranche" in dims:  # once in the champ, in the band of its largest establishment there
-                        idx = np.flatnonzero(in_champ)
-                        d = pd.DataFrame(
-                            {
-                                "k": _mixed_radix([code[ok], np.maximum(siren, 0)], [n_code, n_siren]),
-                                "eff": etab_effectif[sub["sid"].to_numpy()],
-                                "band": dim_codes[dims.index("tranche")][ok],
-                            }
-                        ).iloc[idx]
-                        top = d.sort_values("eff", kind="stable").groupby("k").band.transform("last")
-                        in_champ[idx[d.band.to_numpy() != top.reindex(d.index).to_numpy()]] = False
-                    ent_all = sub["siren"][every].groupby(key[every] // 4, sort=False).nunique()
-                    cell["freq_entreprises"] = ent_all.reindex(cell.index).to_numpy()
-                    ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()
-                    cell["n_ent"] = ent.reindex(cell.index).to_numpy()
-                parts = _split_radix(cell.index.to_numpy(), [n_code, *dim_sizes])
-                cell = cell.reset_index(drop=True)
-                keys = {
-                    "code": np.full(len(cell), "FR", dtype=object)
-                    if col is None
-                    else codes[col].decode(parts[0])
-                }
-                keys.update({d: codes[d].decode(p) for d, p in zip(dims, parts[1:], strict=True)})
-                cell = pd.concat([pd.DataFrame(keys), cell], axis=1)
-                cell["niveau"], cell["champ"] = niveau, champ
-                frames.append(cell)
+            level = _Level(niveau, col, code[ok], [d[ok] for d in dim_codes], est.leaf[sid][ok])
+            frames += _level_cells(level, dims, sub, est, codes)
     out = pd.concat(frames, ignore_index=True)
     for k, v in DEFAULTS.items():
         out[k] = out[k].fillna(v) if k in out else v
     return out
+
+
+@dataclass
+class _Level:
+    """The rows of one territory level in one crossing: the territory code of each row (``col``'s codes, or 0
+    for France), its breakdown codes and its leaf."""
+
+    niveau: str
+    col: str | None
+    code: np.ndarray
+    dim_codes: list
+    leaf: np.ndarray
+
+
+def _level_cells(level: _Level, dims: list, sub: pd.DataFrame, est: _Establishments, codes: dict) -> list:
+    """The cells of one territory level in one crossing, per champ (frames with the key columns)."""
+    n_code = 1 if level.col is None else len(codes[level.col])
+    dim_sizes = [len(codes[d]) for d in dims]
+    key = _mixed_radix([level.code, *level.dim_codes, level.leaf], [n_code, *dim_sizes, 4])
+    # groups numbered in order of first appearance (as ``groupby(sort=False)``); the enterprises of a
+    # group are its distinct (group, siren) pairs, counted with one hash pass instead of ``nunique``
+    group, leaf_key = pd.factorize(key)
+    by_leaf = _aggregate(sub, group, len(leaf_key), _PER_CELL)
+    siren = sub["siren"].to_numpy()
+    n_siren = est.n_siren
+    # as nunique; only the rows of enterprises with several establishments can repeat a (group, siren) pair
+    # (one establishment has one row per cell), so only they are hashed
+    first = siren >= 0
+    several = est.multi[sub["sid"].to_numpy()]
+    first[several] &= ~pd.Series(group[several] * n_siren + siren[several]).duplicated().to_numpy()
+    # enterprises with an establishment in the cell (the frequency rule's), before the size bands' convention
+    by_leaf.insert(1, "freq_entreprises", np.bincount(group[first], minlength=len(leaf_key)))
+    eff = sub["eff"].to_numpy()
+    if "tranche" in dims:  # an enterprise counts once, in the band of its largest establishment here
+        band = level.dim_codes[dims.index("tranche")]
+        k = _mixed_radix([level.code, level.leaf, np.maximum(siren, 0)], [n_code, 4, n_siren])
+        keep = (band == _largest_band(k, eff, band)) & (siren >= 0)
+        first = keep & ~pd.Series(np.where(keep, group * n_siren + siren, -1)).duplicated().to_numpy()
+    by_leaf.insert(1, "n_ent", np.bincount(group[first], minlength=len(leaf_key)))
+    frames = []
+    for champ, leaves in _CHAMP_LEAVES.items():
+        if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
+            continue
+        wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
+        cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(_COMBINE)
+        if not est.one_leaf and len(leaves) > 1:
+            every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])  # rows of the champ
+            in_champ = every.copy()
+            if "tranche" in dims:  # once in the champ, in the band of its largest establishment there
+                idx = np.flatnonzero(in_champ)
+                band = level.dim_codes[dims.index("tranche")][idx]
+                k = _mixed_radix([level.code, np.maximum(siren, 0)], [n_code, n_siren])[idx]
+                in_champ[idx[band != _largest_band(k, eff[idx], band)]] = False
+            ent_all = sub["siren"][every].groupby(key[every] // 4, sort=False).nunique()
+            cell["freq_entreprises"] = ent_all.reindex(cell.index).to_numpy()
+            ent = sub["siren"][in_champ].groupby(key[in_champ] // 4, sort=False).nunique()
+            cell["n_ent"] = ent.reindex(cell.index).to_numpy()
+        parts = _split_radix(cell.index.to_numpy(), [n_code, *dim_sizes])
+        cell = cell.reset_index(drop=True)
+        keys = {
+            "code": np.full(len(cell), "FR", dtype=object) if level.col is None else codes[level.col].decode(parts[0])
+        }
+        keys.update({d: codes[d].decode(p) for d, p in zip(dims, parts[1:], strict=True)})
+        cell = pd.concat([pd.DataFrame(keys), cell], axis=1)
+        cell["niveau"], cell["champ"] = level.niveau, champ
+        frames.append(cell)
+    return frames

@@ -26,8 +26,9 @@ def _rebuild_portal(settings) -> None:
     deps=[portail, rapport_execution],
     description=(
         "Commits the run's staged publication into `output/<millesime>`: only the files this run wrote or "
-        "removed, the manifest's sections merged, under the publication lock; the portal rebuilt when another "
-        "run committed meanwhile. A failed run never gets here. (`observatory run` commits itself: no-op.)"
+        "removed, the manifest's sections merged, under the publication lock; then the portal rebuilt on the "
+        "result (other runs may have committed meanwhile). A failed run never gets here. (`observatory run` "
+        "commits itself: no-op.)"
     ),
 )
 def publication(observatory: ObservatoryConfig) -> dg.MaterializeResult:

@@ -8,14 +8,16 @@
 --   s_net, nbheur net pay and hours of the non-annex jobs; n_salaries the non-annex jobs
 --   max_poste_*   the largest job's gross pay (every job) and net pay (non-annex jobs)
 -- A float NaN (a test's DataFrame) counts as missing, as NULL does; a sum of nothing is 0, a max of nothing NULL.
+-- Sums are compensated (fsum): in practice the same bits whatever order the threads add the jobs in (two runs
+-- of the sample compared), where a plain sum of doubles differed in the last bits from one run to the next.
 SELECT
     e.sid, p.sexe, p.pcs,
     coalesce(sum(coalesce(p.present_31_12::BIGINT, 0)), 0) AS effectif,
-    coalesce(sum(nullif(p.eqtp::DOUBLE, 'NaN')), 0) AS etp,
-    coalesce(sum(nullif(p.s_brut::DOUBLE, 'NaN')), 0) AS masse,
-    coalesce(sum(nullif(p.s_brut_salaire::DOUBLE, 'NaN')), 0) AS masse_salaire,
-    coalesce(sum(CASE WHEN NOT coalesce(p.annexe, false) THEN nullif(p.s_net::DOUBLE, 'NaN') END), 0) AS s_net,
-    coalesce(sum(CASE WHEN NOT coalesce(p.annexe, false) THEN nullif(p.nbheur::DOUBLE, 'NaN') END), 0) AS nbheur,
+    coalesce(fsum(nullif(p.eqtp::DOUBLE, 'NaN')), 0) AS etp,
+    coalesce(fsum(nullif(p.s_brut::DOUBLE, 'NaN')), 0) AS masse,
+    coalesce(fsum(nullif(p.s_brut_salaire::DOUBLE, 'NaN')), 0) AS masse_salaire,
+    coalesce(fsum(CASE WHEN NOT coalesce(p.annexe, false) THEN nullif(p.s_net::DOUBLE, 'NaN') END), 0) AS s_net,
+    coalesce(fsum(CASE WHEN NOT coalesce(p.annexe, false) THEN nullif(p.nbheur::DOUBLE, 'NaN') END), 0) AS nbheur,
     count(*) FILTER (WHERE NOT coalesce(p.annexe, false)) AS n_salaries,
     max(nullif(p.s_brut::DOUBLE, 'NaN')) AS max_poste_brut,
     max(CASE WHEN NOT coalesce(p.annexe, false) THEN nullif(p.s_net::DOUBLE, 'NaN') END) AS max_poste_net
