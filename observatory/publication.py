@@ -252,10 +252,13 @@ def sweep_staged(settings: Settings) -> list[Path]:
 # processes) and is committed file by file: only the files the run wrote or removed change under
 # ``output/<millesime>``, and the manifest's sections it changed are merged into the current manifest. The
 # commit holds the publication lock (a ``flock`` on ``output/``), so two runs finishing together apply one
-# after the other; a run that fails never commits, and its folder is removed by the next run (or the run
-# failure sensor). The last step of every job (the asset ``publication``, after the portal) commits.
+# after the other; a run that fails never commits, and its folder is removed by the next run's steps (or the
+# next ``observatory run``). The last step of every job (the asset ``publication``, after the portal) commits.
 
 _SNAPSHOT = ".snapshot.json"
+UNKNOWN_RUN_AGE_S = 24 * 3600
+"""A staging folder of a run that the sweeping instance does not know is removed after this long (a live run
+of another Dagster instance keeps its folder meanwhile)."""
 _BASE_MANIFEST = ".base-manifest.json"
 
 
@@ -382,12 +385,19 @@ def commit_run(settings: Settings, staged: Settings, refresh=None) -> list[Path]
 
 
 def sweep_run_staging(settings: Settings, finished) -> list[Path]:
-    """Staging folders of runs that ``finished(run_id)`` says are over (failed, cancelled, gone), removed."""
+    """Staging folders of runs that ``finished(run_id)`` says are over (failed, cancelled), removed; ``None``
+    means the run is unknown (another Dagster instance's, or deleted): its folder is removed only when older
+    than :data:`UNKNOWN_RUN_AGE_S`."""
+    import time
+
     out = Path(settings.output_dir).absolute()
     removed = []
     for path in sorted(out.parent.glob(f".{out.name}.run-*.tmp")):
         run_id = run_of_staging(path)
-        if run_id and finished(run_id):
+        over = finished(run_id) if run_id else False
+        if over is None:
+            over = time.time() - path.stat().st_mtime > UNKNOWN_RUN_AGE_S
+        if over:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

@@ -21,10 +21,10 @@ class ObservatoryConfig(dg.ConfigurableResource):
     """Where the pipeline reads and writes; defaults come from the ``OBSERVATORY_*`` environment variables.
 
     ``stage_run``: the run writes its publication into a staging folder of its own (named after the run, shared
-    by its step processes) and its last step, the portal, commits what it changed into ``output/<millesime>``
-    (:func:`observatory.publication.commit_run`); a run that fails changes nothing there. The code location's
-    default (runs started by the UI, the schedule and the sensors); ``observatory run`` stages the whole of its
-    jobs itself and sets it off.
+    by its step processes) and its last step, the asset ``publication``, commits what it changed into
+    ``output/<millesime>`` (:func:`observatory.publication.commit_run`); a run that fails changes nothing there.
+    The code location's default (runs started by the UI, the schedule and the sensors); ``observatory run``
+    stages the whole of its jobs itself and sets it off.
     """
 
     data_dir: str = str(Settings().data_dir)
@@ -94,10 +94,11 @@ class ObservatoryConfig(dg.ConfigurableResource):
 _RUNNING = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
 
-def run_over(instance, run_id: str) -> bool:
-    """Whether run ``run_id`` of ``instance`` is over (or unknown): its staging folder can go."""
+def run_over(instance, run_id: str) -> bool | None:
+    """Whether run ``run_id`` of ``instance`` is over (its staging folder can go); None when the instance does
+    not know it (another instance's run: :func:`observatory.publication.sweep_run_staging` waits)."""
     run = instance.get_run_by_id(run_id)
-    return run is None or run.status.value not in _RUNNING
+    return None if run is None else run.status.value not in _RUNNING
 
 
 @contextlib.contextmanager

@@ -80,11 +80,19 @@ def test_a_run_commits_only_what_it_changed_and_merges_with_a_run_committed_mean
 
 def test_staging_folders_of_finished_runs_are_swept_and_live_ones_kept(tmp_path):
     settings = _published(tmp_path)
+    import os
+    import time
+
     done = publication.stage_for_run(settings, "done")
     live = publication.stage_for_run(settings, "live")
-    removed = publication.sweep_run_staging(settings, lambda run_id: run_id == "done")
-    assert removed == [Path(done.output_dir)]
-    assert Path(live.output_dir).is_dir() and not Path(done.output_dir).exists()
+    foreign = publication.stage_for_run(settings, "foreign")  # another instance's run: unknown here
+    lost = publication.stage_for_run(settings, "lost")  # unknown, and a day old
+    day_ago = time.time() - publication.UNKNOWN_RUN_AGE_S - 60
+    os.utime(lost.output_dir, (day_ago, day_ago))
+    status = {"done": True, "live": False}
+    removed = publication.sweep_run_staging(settings, lambda run_id: status.get(run_id))
+    assert sorted(removed) == sorted([Path(done.output_dir), Path(lost.output_dir)])
+    assert Path(live.output_dir).is_dir() and Path(foreign.output_dir).is_dir()
 
 
 # ------------------------------------------------------------------------------------------ as a Dagster job
