@@ -226,6 +226,15 @@ def commit_publication(settings: Settings, staged: Settings) -> Path:
     return dest
 
 
+def as_published(value, staged: Settings, settings: Settings):
+    """``value`` (a path, or a report holding paths) with the staging root ``staged.output_dir`` named as the
+    ``output/`` it is committed to: what the manifest and the UI's metadata show."""
+    old, new = str(staged.output_dir), str(Path(settings.output_dir).absolute())
+    if isinstance(value, (str, Path)):
+        return str(value).replace(old, new)
+    return json.loads(json.dumps(value, default=str).replace(old, new))
+
+
 def discard_publication(staged: Settings) -> None:
     """Remove a staging root (after a commit, or when the run failed)."""
     shutil.rmtree(staged.output_dir, ignore_errors=True)

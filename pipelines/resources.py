@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,12 +62,7 @@ class ObservatoryConfig(dg.ConfigurableResource):
         """``value`` (a path, or a report holding paths) with the run's staging folder named as the public
         ``output_dir`` it is committed to: what the UI's metadata and the manifest show."""
         staged = self._staged()
-        if staged is None:
-            return value
-        old, new = str(staged.output_dir), str(Path(self.output_dir).absolute())
-        if isinstance(value, (str, Path)):
-            return str(value).replace(old, new)
-        return json.loads(json.dumps(value, default=str).replace(old, new))
+        return value if staged is None else publication.as_published(value, staged, self._public())
 
     def path_value(self, path) -> dg.MetadataValue:
         """A path metadata value, as published (:meth:`public`)."""

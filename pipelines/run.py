@@ -13,7 +13,6 @@ changes no file under ``output/``. Before it starts, runs of earlier ``observato
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -218,8 +217,7 @@ def _run(settings: Settings, staged: Settings, region: str | None, instance) -> 
     scope = f"region {region}" if region else "full"
     report = run_report(settings, steps, time.perf_counter() - t0, scope)
     # the report names files where the run wrote them: the staged publication, which becomes output/<millesime>
-    public = str(Path(settings.output_dir).absolute())
-    report = json.loads(json.dumps(report, default=str).replace(str(staged.output_dir), public))
+    report = publication.as_published(report, staged, settings)
     if ok:
         publication.update_manifest(staged, run=report)
         publication.commit_publication(settings, staged)

@@ -135,6 +135,8 @@ def _jobs_by_establishment(postes, sirets: pd.Index) -> tuple[pd.DataFrame, dict
     finally:
         con.unregister("_audit_employeurs")
         con.execute("DROP VIEW IF EXISTS _audit_postes")
+        if con is not postes:  # the in-memory database of a DataFrame
+            con.close()
     base = sums.select(["sid", *_SUMS, *_JOB_MAX]).to_pandas()
     codes = {}
     for i, dim in enumerate(("sexe", "pcs")):  # text → integer codes in Arrow (7 M rows at France)
