@@ -253,8 +253,9 @@ def test_territory_levels_hide_a_complement_so_a_lone_epci_keeps_its_level(monke
     up, down = levels.protection_levels(value, largest, hidden.copy())
     assert _bounds_of_e3(value, hidden, published, eqs) == pytest.approx((0.0, 35.0))  # the planted leak
     zero = np.zeros(len(cells), bool)
+    reached: dict = {}
     added = levels.repair_levels_territory(
-        system, published, hidden, zero, value, closure.importance(cells), up, down
+        system, published, hidden, zero, value, closure.importance(cells), up, down, reached=reached
     )
     assert added == 1 and hidden[3] and not hidden[:3].any()  # the large EPCI, not the département
     low, high = _bounds_of_e3(value, hidden, published, eqs)
@@ -265,6 +266,15 @@ def test_territory_levels_hide_a_complement_so_a_lone_epci_keeps_its_level(monke
     assert (
         levels.repair_levels_territory(
             system, published, hidden, zero, value, closure.importance(cells), up, down
+        )
+        == 0
+    )
+    # E2 and E3 are remembered as reached, both ways: given that memory, the next call solves no LP at all
+    assert reached[1] == reached[-1] == {4, 5}
+    monkeypatch.setattr(levels, "_reach", lambda *a, **k: pytest.fail("proved again"))
+    assert (
+        levels.repair_levels_territory(
+            system, published, hidden, zero, value, closure.importance(cells), up, down, reached=reached
         )
         == 0
     )

@@ -125,45 +125,28 @@ def short_of_many(systems: list) -> list[dict]:
     at its requirement (a cell that gets there is shown to reach it: the solution is a feasible point), then
     the cells left are pushed again without the others, until a round moves none past its requirement (cells
     of one equation under a published total cannot all rise at once, each may alone); the same downwards.
-    Only the cells left get their exact :func:`lp_bounds`.
+    Each round's LP holds only the systems with cells left (the others are independent of them). Only the
+    cells left at the end get their exact :func:`lp_bounds`.
     """
-    from scipy import sparse
-    from scipy.optimize import linprog
-
     built = [(_sparse_system(v, e), up, down) for v, e, up, down in systems]
-    if not built:
-        return []
-    offsets = np.cumsum([0] + [len(h) for (h, _a, _b), _u, _d in built])
-    n = int(offsets[-1])
-    blocks = [a for (_h, a, _b), _u, _d in built if a.shape[1]]
-    a_eq = sparse.block_diag(blocks, format="csr") if blocks else sparse.csr_matrix((0, 0))
-    b_eq = np.concatenate([b for (_h, a, b), _u, _d in built if a.shape[1]] + [np.zeros(0)])
     left = []
     for sign in (1.0, -1.0):  # up: max Σ x ≤ requirement; down: min Σ x ≥ requirement
-        need = {}
+        pending = {}
         for s, ((hidden, _a, _b), up, down) in enumerate(built):
-            idx = {c: offsets[s] + i for i, c in enumerate(hidden)}
-            for c, level in (up if sign > 0 else down).items():
-                need[idx[c]] = (s, c, level)
-        pending = sorted(need)
-        while pending and n:
-            obj = np.zeros(n)
-            lo, hi = np.zeros(n), np.full(n, np.inf)
-            for j in pending:
-                obj[j] = -sign
-                if sign > 0:
-                    hi[j] = max(need[j][2], 0.0)
-                else:
-                    lo[j] = max(need[j][2], 0.0)
-            kw = {"A_eq": a_eq, "b_eq": b_eq} if a_eq.shape[0] else {}
-            res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
-            if res.status != 0:
+            idx = {c: i for i, c in enumerate(hidden)}
+            need = up if sign > 0 else down
+            if need:
+                pending[s] = {idx[c]: (c, level) for c, level in need.items()}
+        while pending:
+            got = _push(sign, [(built[s][0], need) for s, need in pending.items()])
+            if got is None or not any(got):
                 break
-            got = {j for j in pending if sign * res.x[j] >= sign * need[j][2] - 1e-7}
-            if not got:
-                break
-            pending = [j for j in pending if j not in got]
-        left += [need[j][:2] for j in pending]
+            pending = {
+                s: {j: cl for j, cl in need.items() if j not in reached}
+                for (s, need), reached in zip(pending.items(), got, strict=True)
+            }
+            pending = {s: need for s, need in pending.items() if need}
+        left += [(s, c) for s, need in pending.items() for c, _level in need.values()]
     out: list[dict] = [{} for _ in systems]
     for s, ((values, equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
         if cells:
@@ -171,6 +154,37 @@ def short_of_many(systems: list) -> list[dict]:
                 if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
                     out[s][c] = (lo, hi)
     return out
+
+
+def _push(sign: float, systems: list) -> list[set] | None:
+    """One round of :func:`short_of_many` on ``((hidden, a_eq, b_eq), {position: (cell, requirement)})``
+    systems: their pending cells pushed towards their requirements at once, the systems as independent blocks
+    of one LP. Returns, per system, the positions that got there (``None`` when the LP fails)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    sizes = [len(hidden) for (hidden, _a, _b), _need in systems]
+    offsets = np.cumsum([0, *sizes])
+    n = int(offsets[-1])
+    obj, lo, hi = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+    for start, (_system, need) in zip(offsets, systems):
+        for j, (_c, level) in need.items():
+            obj[start + j] = -sign
+            if sign > 0:
+                hi[start + j] = max(level, 0.0)
+            else:
+                lo[start + j] = max(level, 0.0)
+    blocks = [a for (_h, a, _b), _need in systems]
+    a_eq = sparse.block_diag(blocks, format="csr")
+    b_eq = np.concatenate([b for (_h, _a, b), _need in systems])
+    kw = {"A_eq": a_eq, "b_eq": b_eq} if a_eq.shape[0] else {}
+    res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
+    if res.status != 0:
+        return None
+    return [
+        {j for j, (_c, level) in need.items() if sign * res.x[start + j] >= sign * level - 1e-7}
+        for start, (_system, need) in zip(offsets, systems)
+    ]
 
 
 def _group(pairs: list, n: int) -> list[set]:

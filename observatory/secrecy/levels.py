@@ -150,14 +150,17 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
     ]
 
 
-def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0) -> list:
+def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0, known=frozenset()) -> list:
     """The cells of each table (positions in ``ids``) that cannot reach their level with the table's hidden
     cells: :func:`_reach` on all of them, then again on those left, until a round reaches none (cells of one
     equation under a published total cannot all move up at once, each can alone). With a ``slack``, the
     published cells held fixed first (a cell that gets there so gets there with them moving too: the smaller
     LP settles most cells), then the cells left with the published cells moving within the slack. Only the
-    tables with cells left enter each LP."""
-    pending = [np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0)) for _n, ids, _a, _g in blocks]
+    tables with cells left enter each LP. Cells of ``known`` (cell numbers) are taken as reached."""
+    pending = [
+        np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0) & ~np.isin(ids, list(known)))
+        for _n, ids, _a, _g in blocks
+    ]
     for step in sorted({0.0, slack}):
         while any(len(p) for p in pending):
             live = [i for i, p in enumerate(pending) if len(p)]
@@ -288,7 +291,7 @@ def repair_levels(
 
 
 def repair_levels_territory(
-    system, published, hidden, zero, value, tier, up, down, slack: float = 0.0
+    system, published, hidden, zero, value, tier, up, down, slack: float = 0.0, reached: dict | None = None
 ) -> int:
     """:func:`repair_levels` on the territory relations as one table (``system``, ``published`` of
     :func:`observatory.secrecy.chains.territory_system`): the EPCIs, départements and régions as unions of
@@ -297,6 +300,11 @@ def repair_levels_territory(
     The attacker's unknowns there are the hidden cells and every cell never published (atoms, internal champs
     and territories): they move for free; the levels are those of the published primary cells. Returns the
     number of published cells hidden (``hidden`` in place). ``slack``: see :func:`_reach`.
+
+    ``reached`` (by side, +1 / −1, the cells shown to reach their level) carries the proof from one call to
+    the next on the same quantity: between two calls cells are only hidden, never published again, and a
+    hidden cell only widens the attacker's freedom, so a cell that reached its level still does; only the
+    others are proven again (the protection calls this once per round of its loop).
     """
     if not len(system):
         return 0
@@ -313,20 +321,24 @@ def repair_levels_territory(
     open_ = hidden | ~pub  # the attacker's unknowns (zero cells excepted, as everywhere)
     block = [("territoires", ids, a[keep], grow[keep])]
     added = _repair_blocks(
-        block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0), slack
+        block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0), slack, reached
     )
     hidden |= open_ & pub
     return added
 
 
-def _repair_blocks(blocks, hidden, zero, value, tier, up, down, slack: float = 0.0) -> int:
+def _repair_blocks(blocks, hidden, zero, value, tier, up, down, slack: float = 0.0, reached=None) -> int:
     """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations, local equations or None)``
-    blocks; ``hidden`` in place."""
+    blocks; ``hidden`` in place. ``reached``: see :func:`repair_levels_territory` (updated in place)."""
     added = 0
     for side, level in ((1, up), (-1, down)):
-        for (name, ids, a, grow), targets in zip(
-            blocks, _unreached(blocks, hidden, zero, value, level, side, slack)
-        ):
+        known = set() if reached is None else reached.setdefault(side, set())
+        pending = _unreached(blocks, hidden, zero, value, level, side, slack, known)
+        for (_n, ids, _a, _g), left in zip(blocks, pending, strict=True):
+            todo = hidden[ids] & ~zero[ids] & (level[ids] > 0)
+            todo[left] = False
+            known.update(ids[todo].tolist())  # reached with the hidden cells as they are now
+        for (name, ids, a, grow), targets in zip(blocks, pending, strict=True):
             v = np.maximum(value[ids], 0.0)
             incidence = _incidence(a) if len(targets) and len(ids) > LOCAL_LIMIT else None
             for t in targets:
@@ -344,4 +356,5 @@ def _repair_blocks(blocks, hidden, zero, value, tier, up, down, slack: float = 0
                 log.debug("level of %d in %s (side %d): hides %s", ids[t], name, side, moved.tolist())
                 hidden[moved] = True
                 added += len(moved)
+                known.add(int(ids[t]))  # the perturbation now moves hidden cells only
     return added

@@ -275,6 +275,7 @@ def _protect_lookahead(
         hidden, rounds = again, rounds + more
     order = _order(cost, tier0)
     level_proven: set = set()
+    territory_reached: dict = {}  # per quantity: the cells shown to reach their levels (only hiding follows)
     while True:
         while territory is not None and repair_chains(
             *territory, hidden, hidden0, zero | (value <= 0), order, tier0
@@ -291,7 +292,15 @@ def _protect_lookahead(
         if territory is not None and not added:
             for q in quantities:
                 added += repair_levels_territory(
-                    *territory, hidden, q.zero | (q.value <= 0), q.value, tier0, q.up, q.down, q.slack
+                    *territory,
+                    hidden,
+                    q.zero | (q.value <= 0),
+                    q.value,
+                    tier0,
+                    q.up,
+                    q.down,
+                    q.slack,
+                    territory_reached.setdefault(q.name, {}),
                 )
         if not added:
             return hidden, rounds
