@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from observatory.audit import tables as audit_tables
 from observatory.audit.rules import DEFAULTS, KEY
 from observatory.secrecy import repair
 from observatory.warehouse import connect
+from tests.conftest import run_cli
 from tests.test_indicators import publish_sample
 
 
@@ -30,9 +34,27 @@ def _republish(settings, df):
     df.to_parquet(settings.vintage_output / "tables" / "indicateurs.parquet", index=False)
 
 
+def _audit_command(settings) -> subprocess.CompletedProcess:
+    """``observatory audit`` as an analyst types it, on the publication and warehouse of ``settings``."""
+    env = dict(
+        os.environ,
+        OBSERVATORY_OUTPUT_DIR=str(settings.output_dir),
+        OBSERVATORY_WAREHOUSE=str(settings.warehouse),
+        OBSERVATORY_MILLESIME=str(settings.millesime),
+    )
+    return run_cli(["audit", "--millesime", str(settings.millesime)], env)
+
+
 def test_audit_catches_a_primary_cell_published(sample):
+    """The audit, and the ``observatory audit`` command (its exit code and its summary), on the micro
+    publication as protected, then with one primary headcount published."""
     table = sample.vintage_output / "tables" / "indicateurs.parquet"
     original = pd.read_parquet(table)
+    clean = _audit_command(sample)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    lines = clean.stdout.splitlines()
+    assert lines[0] == "secrecy audit: PASSED"
+    assert int(lines[1].split(": ")[1]) > 1000  # published cells checked against the primary rules
     try:
         df = original.copy()
         i = df.index[(df.statut == "secret_primaire") & (df.indicateur == "effectif_31_12")][0]
@@ -41,6 +63,9 @@ def test_audit_catches_a_primary_cell_published(sample):
         report = audit.audit_publication(sample)
         assert not report.passed
         assert any("primary rule" in v for v in report.violations)
+        planted = _audit_command(sample)
+        assert planted.returncode == 1 and planted.stdout.startswith("secrecy audit: FAILED")
+        assert "published cells breaking a primary rule: 1" in planted.stdout
     finally:
         _republish(sample, original)
 

@@ -129,12 +129,6 @@ def test_manifest_lists_inputs_and_the_run(published):
     assert read["postes"]["rows_loaded"] + read["postes"]["rows_rejected"] == read["postes"]["rows_read"]
 
 
-def test_published_cells_pass_the_audit_command(published):
-    result = run_cli(["audit", "--millesime", str(MILLESIME)], published.env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASSED" in result.stdout
-
-
 def test_one_region_is_rebuilt_alone(published_copy):
     v = published_copy.vintage
     bretagne = v / "panoramas" / "region-53.pdf"

@@ -85,9 +85,13 @@ def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, r
     statut = {
         (*k, i): st for *k, i, st in rows[[*KEY, "indicateur", "statut"]].itertuples(index=False, name=None)
     }
-    keys = list(cells[KEY].itertuples(index=False, name=None))
+    # the truth of the cells hidden in some rounded indicator only (a tenth of the cells, on the sample)
+    hidden_cells = cells.merge(rows[KEY].drop_duplicates(), on=KEY)
+    keys = list(hidden_cells[KEY].itertuples(index=False, name=None))
     truths = {
-        column: dict(zip(keys, zip(cells[column].astype(float), cells[f"max_{column}"].astype(float))))
+        column: dict(
+            zip(keys, zip(hidden_cells[column].astype(float), hidden_cells[f"max_{column}"].astype(float)))
+        )
         for column in set(ROUNDED.values())
     }
     kept, meta = [], []

@@ -221,97 +221,25 @@ def _cell_keys(variables: list[_Var], codes: tuple) -> list[tuple]:
 
 def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) -> int:
     """Run τ-Argus on one table; mark new secondary cells in ``status``; return how many were added."""
-    from pytauargus.arb import micro_arb
-    from pytauargus.micro import micro_asc_rda
-    from pytauargus.result import TableResult
-
     rec, variables = _records(spec, esp)
     if rec.empty:
         return 0
-    names = [v.name for v in variables]
-    wd = workdir / spec.name
-    wd.mkdir(parents=True, exist_ok=True)
-    hrc = {v.name: h for v in variables if (h := v.write_hrc(wd / f"{v.name}.hrc"))}
-    # (records, total) of every cell: leaf cells first (vectorised), then their ancestors
-    leaves = rec.groupby(names, sort=True).resp.agg(["size", "sum"])
-    stats: dict = {}
-    for codes, n_leaf, total_leaf in leaves.itertuples(name=None):
-        codes = codes if isinstance(codes, tuple) else (codes,)
-        for cell in itertools.product(*[v.ancestors(c) for v, c in zip(variables, codes)]):
-            n, total = stats.get(cell, (0, 0.0))
-            stats[cell] = (n + int(n_leaf), total + total_leaf)
-    stats = {cell: (n, round(total, 2)) for cell, (n, total) in stats.items()}
-    unsafe = []  # primary cells, and cells hidden by another table (linked tables: they need protection here)
-    for cell in sorted(stats):
-        keys = [k for k in _cell_keys(variables, cell) if k in status]
-        if any(status[k] != PUBLIE for k in keys):
-            unsafe.append(cell)
+    stats = _cell_stats(rec, variables)
+    # primary cells, and cells hidden by another table (linked tables: they need protection here)
+    unsafe = [
+        cell
+        for cell in sorted(stats)
+        if any(status[k] != PUBLIE for k in _cell_keys(variables, cell) if k in status)
+    ]
     if not unsafe:
         return 0
-    # A primary cell equal to one of its primary children (the siblings are empty) is implied by it;
-    # marking both crashes the engine, and τ-Argus hides the parent itself. Checked after the run.
-    children = [{} for _ in variables]
-    for i, v in enumerate(variables):
-        for code, par in v.parent.items():
-            children[i].setdefault(par if par is not None else "Total", []).append(code)
-    unsafe_set = set(unsafe)
-    lines = []
-    implied_cells = set()
-    for cell in unsafe:
-        implied = any(
-            (child := cell[:i] + (c,) + cell[i + 1 :]) in unsafe_set and stats[child] == stats[cell]
-            for i in range(len(cell))
-            for c in children[i].get(cell[i], [])
-        )
-        if implied:
-            implied_cells.add(cell)
-        else:
-            lines.append(";".join(cell) + ";U")
-    apriori = wd / "apriori.hst"
-    apriori.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    implied_cells = _implied(unsafe, stats, variables)
+    wd = workdir / spec.name
+    wd.mkdir(parents=True, exist_ok=True)
     try:
-        micro_asc_rda(
-            {c: rec[c].tolist() for c in rec.columns},
-            asc_filename=str(wd / "micro.asc"),
-            rda_filename=str(wd / "micro.rda"),
-            hrc=hrc or None,
-            hierleadstring="@" if hrc else None,
-            decimals=2,
-        )
-        micro_arb(
-            arb_filename=str(wd / "batch.arb"),
-            asc_filename=str(wd / "micro.asc"),
-            rda_filename=str(wd / "micro.rda"),
-            explanatory_vars=[names],
-            response_var="resp",
-            safety_rules="",
-            suppress=TAUARGUS_SUPPRESS,
-            output_names=[str(wd / "table.tab")],
-            output_type="5",
-            output_options="SO+",
-            apriori={"hst": [str(apriori)], "sep": ";"},
-        )
-        done = subprocess.run(  # in a child process: an engine crash must not take the pipeline down
-            [
-                sys.executable,
-                "-c",
-                "import sys; from pytauargus.engine import run_batch; run_batch(sys.argv[1])",
-                str(wd / "batch.arb"),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=TAUARGUS_TIMEOUT,
-            cwd=wd,  # the engine writes its scratch files in the working directory
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"engine exit code {done.returncode}: {done.stderr.strip()[-300:]}")
-        out = TableResult(
-            path=str(wd / "table.tab"), exp_vars=names, response="resp", is_freq=False
-        ).dataframe()
+        out_status = _run_engine(rec, variables, [c for c in unsafe if c not in implied_cells], wd)
     except Exception as exc:
         raise SecrecyError(f"τ-Argus failed on table {spec.name}: {exc}") from exc
-    out_status = {tuple(str(r[n]).strip() for n in names): r["status"] for _, r in out.iterrows()}
     # An implied cell stays hidden all the same (it is primary or already hidden in ``status``): τ-Argus may
     # report it safe, the equation closure (:func:`_close`) then protects it in every margin it sits in.
     lost = [c for c in unsafe if c not in implied_cells and out_status.get(c) not in ("U", "M")]
@@ -327,3 +255,86 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
                     status[k] = SECONDAIRE
                     added += 1
     return added
+
+
+def _cell_stats(rec: pd.DataFrame, variables: list) -> dict:
+    """``(records, total)`` of every cell of the table: leaf cells first (vectorised), then their ancestors."""
+    names = [v.name for v in variables]
+    leaves = rec.groupby(names, sort=True).resp.agg(["size", "sum"])
+    stats: dict = {}
+    for codes, n_leaf, total_leaf in leaves.itertuples(name=None):
+        codes = codes if isinstance(codes, tuple) else (codes,)
+        for cell in itertools.product(*[v.ancestors(c) for v, c in zip(variables, codes)]):
+            n, total = stats.get(cell, (0, 0.0))
+            stats[cell] = (n + int(n_leaf), total + total_leaf)
+    return {cell: (n, round(total, 2)) for cell, (n, total) in stats.items()}
+
+
+def _implied(unsafe: list, stats: dict, variables: list) -> set:
+    """The unsafe cells equal to one of their unsafe children (the siblings are empty): implied by it. Marking
+    both crashes the engine, and τ-Argus hides the parent itself; checked after the run."""
+    children = [{} for _ in variables]
+    for i, v in enumerate(variables):
+        for code, par in v.parent.items():
+            children[i].setdefault(par if par is not None else "Total", []).append(code)
+    unsafe_set = set(unsafe)
+    return {
+        cell
+        for cell in unsafe
+        if any(
+            (child := cell[:i] + (c,) + cell[i + 1 :]) in unsafe_set and stats[child] == stats[cell]
+            for i in range(len(cell))
+            for c in children[i].get(cell[i], [])
+        )
+    }
+
+
+def _run_engine(rec: pd.DataFrame, variables: list, apriori_cells: list, wd: Path) -> dict:
+    """τ-Argus in batch on the records ``rec`` with ``apriori_cells`` marked unsafe, in the folder ``wd``:
+    the status of every cell of the table (``U`` primary, ``M`` secondary, ``S`` safe…)."""
+    from pytauargus.arb import micro_arb
+    from pytauargus.micro import micro_asc_rda
+    from pytauargus.result import TableResult
+
+    names = [v.name for v in variables]
+    hrc = {v.name: h for v in variables if (h := v.write_hrc(wd / f"{v.name}.hrc"))}
+    apriori = wd / "apriori.hst"
+    apriori.write_text("\n".join(";".join(cell) + ";U" for cell in apriori_cells) + "\n", encoding="utf-8")
+    micro_asc_rda(
+        {c: rec[c].tolist() for c in rec.columns},
+        asc_filename=str(wd / "micro.asc"),
+        rda_filename=str(wd / "micro.rda"),
+        hrc=hrc or None,
+        hierleadstring="@" if hrc else None,
+        decimals=2,
+    )
+    micro_arb(
+        arb_filename=str(wd / "batch.arb"),
+        asc_filename=str(wd / "micro.asc"),
+        rda_filename=str(wd / "micro.rda"),
+        explanatory_vars=[names],
+        response_var="resp",
+        safety_rules="",
+        suppress=TAUARGUS_SUPPRESS,
+        output_names=[str(wd / "table.tab")],
+        output_type="5",
+        output_options="SO+",
+        apriori={"hst": [str(apriori)], "sep": ";"},
+    )
+    done = subprocess.run(  # in a child process: an engine crash must not take the pipeline down
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pytauargus.engine import run_batch; run_batch(sys.argv[1])",
+            str(wd / "batch.arb"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TAUARGUS_TIMEOUT,
+        cwd=wd,  # the engine writes its scratch files in the working directory
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"engine exit code {done.returncode}: {done.stderr.strip()[-300:]}")
+    out = TableResult(path=str(wd / "table.tab"), exp_vars=names, response="resp", is_freq=False).dataframe()
+    return {tuple(str(r[n]).strip() for n in names): r["status"] for _, r in out.iterrows()}
