@@ -724,18 +724,7 @@ def _read_csv_table(
         raise ExtractError(file, expected="a readable CSV file", found=_first_line(exc)) from None
     con.execute("CREATE OR REPLACE TEMP TABLE _entete (nom_genere VARCHAR, nom VARCHAR)")
     con.executemany("INSERT INTO _entete VALUES (?, ?)", list(zip(generated, names, strict=True)))
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _seuils AS
-        WITH sautees AS (
-            SELECT ligne, row_number() OVER (ORDER BY ligne) AS j
-            FROM (SELECT CAST(line AS BIGINT) AS ligne FROM _csv_rejets
-                  UNION SELECT unnest($blancs::BIGINT[]))
-        )  -- v = readable rows before the j-th skipped line: rows ranked after v are shifted by j
-        SELECT ligne - 1 - j AS v, max(j) AS j FROM sautees GROUP BY ALL
-        """,
-        {"blancs": scan.blank_lines},
-    )
+    run_sql(con, "staging/lignes_sautees.sql", {"blancs": scan.blank_lines})
     # _brut is in line order (the staging SQL may rely on it: a single-table SELECT keeps the order). With no
     # skipped line it is a plain projection of _lu; otherwise the ASOF join (which does not keep the order)
     # is materialised sorted on _ligne.
@@ -750,29 +739,7 @@ def _read_csv_table(
             "FROM _lu AS l ASOF LEFT JOIN _seuils AS s ON l._rang > s.v ORDER BY _ligne"
         )
         con.sql("SELECT * FROM _lu_ordonne").create_view("_brut", replace=True)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _rejets AS
-        SELECT CAST(r.line AS BIGINT) AS ligne,
-               coalesce(e.nom, r.column_name) AS colonne,
-               left(trim(r.csv_line, chr(10) || chr(13)), 200) AS valeur,
-               CASE r.error_type
-                   WHEN 'INVALID ENCODING' THEN 'encodage_invalide'
-                   WHEN 'INVALID UNICODE' THEN 'encodage_invalide'
-                   WHEN 'TOO MANY COLUMNS' THEN 'colonnes_en_trop'
-                   WHEN 'MISSING COLUMNS' THEN 'colonnes_manquantes'
-                   WHEN 'UNQUOTED VALUE' THEN 'guillemet_non_ferme'
-                   WHEN 'LINE SIZE OVER MAXIMUM' THEN 'ligne_trop_longue'
-                   ELSE 'ligne_illisible'
-               END AS motif,
-               $fichier AS _fichier
-        FROM (SELECT *, row_number() OVER (PARTITION BY line ORDER BY byte_position) AS k FROM _csv_rejets) AS r
-        LEFT JOIN _entete AS e ON e.nom_genere = r.column_name
-        WHERE r.k = 1
-        """,
-        {"fichier": file},
-    )
-    con.execute("UPDATE _rejets SET colonne = $last WHERE colonne IS NULL", {"last": names[-1]})
+    run_sql(con, "staging/rejets_csv.sql", {"fichier": file, "derniere_colonne": names[-1]})
 
 
 def _first_line(exc: Exception) -> str:

@@ -615,13 +615,10 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
     """
     from observatory.publish import model
 
-    t, t1 = b.last, b.previous
+    t = b.last
     libelle = b.libelle(niveau, code)
     figs = {f["id"]: f for s in content["sections"] for f in s["figures"]}
     head = ["Champ", "Trimestre", "Effectif fin de trimestre", "Évolution sur un an", "Solde sur un an"]
-
-    def values(q, **kw) -> list:
-        return [b.cell(niveau, code, i, q, **kw) for i in KINDS]
 
     def table(fig_id: str, titre: str, columns: list[str], rows: list[list]):
         f = figs.get(fig_id, {})
@@ -637,41 +634,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
         )
 
     quarters = [q for q in b.quarters if quarter_index(q) <= quarter_index(t)]
-    chiffres = [[label, q, *values(q, champ=ch)] for ch, label in CHAMPS.items() for q in (t1, t)]
-    serie = [
-        [
-            q,
-            *(
-                b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch)
-                for ch in CHAMPS
-            ),
-        ]
-        for q in quarters
-    ]
-    familles = [
-        [FAMILLES[f], q, *values(q, famille=f)]
-        for f in FAMILLES
-        for q in (t1, t)
-        if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", q) in b._cells
-    ]
-    secteurs = [
-        [lab, CHAMPS[ch], q, *values(q, champ=ch, secteur=s)]
-        for s, lab in _sectors(b)
-        for ch in ("ess", "prive_hors_ess")
-        for q in (t1, t)
-    ]
-    departements = [
-        [
-            d,
-            b.libelle("departement", d),
-            CHAMPS[ch],
-            q,
-            *(b.cell("departement", d, i, q, champ=ch) for i in KINDS),
-        ]
-        for d in _departements_of(b, niveau, code)
-        for ch in ("ess", "prive_hors_ess")
-        for q in (t1, t)
-    ]
+    rows = _figure_rows(b, niveau, code, quarters)
     return [
         (
             "Chiffres clés",
@@ -679,7 +642,7 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
                 "chiffres-cles",
                 f"Baromètre de l'emploi dans l'ESS — {libelle} — {semestre_label(b.semestre)}",
                 head,
-                chiffres,
+                rows["chiffres"],
             ),
         ),
         (
@@ -688,18 +651,62 @@ def data_tables(b: Barometre, niveau: str, code: str, content: dict) -> list[tup
                 "serie-longue",
                 f"Effectifs salariés en fin de trimestre depuis {quarters[0]} — {libelle}",
                 ["Trimestre", *CHAMPS.values()],
-                serie,
+                rows["serie"],
             ),
         ),
-        ("Familles", table("familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], familles)),
-        ("Secteurs", table("secteurs", f"Par secteur — {libelle}", ["Secteur", *head], secteurs)),
+        (
+            "Familles",
+            table("familles", f"ESS par famille — {libelle}", ["Famille", *head[1:]], rows["familles"]),
+        ),
+        ("Secteurs", table("secteurs", f"Par secteur — {libelle}", ["Secteur", *head], rows["secteurs"])),
         (
             "Départements",
             table(
-                "departements", f"Par département — {libelle}", ["Code", "Département", *head], departements
+                "departements",
+                f"Par département — {libelle}",
+                ["Code", "Département", *head],
+                rows["departements"],
             ),
         ),
     ]
+
+
+def _figure_rows(b: Barometre, niveau: str, code: str, quarters: list[str]) -> dict[str, list[list]]:
+    """The rows of :func:`data_tables`' figures, by figure: cells of the published table (``b.cell``)."""
+    t, t1 = b.last, b.previous
+
+    def values(q, **kw) -> list:
+        return [b.cell(niveau, code, i, q, **kw) for i in KINDS]
+
+    def by_departement(d: str, ch: str, q: str) -> list:
+        cells = [b.cell("departement", d, i, q, champ=ch) for i in KINDS]
+        return [d, b.libelle("departement", d), CHAMPS[ch], q, *cells]
+
+    return {
+        "chiffres": [[label, q, *values(q, champ=ch)] for ch, label in CHAMPS.items() for q in (t1, t)],
+        "serie": [
+            [q, *(b.cell(niveau, code, "effectif_fin_trimestre", q, champ=ch) for ch in CHAMPS)]
+            for q in quarters
+        ],
+        "familles": [
+            [FAMILLES[f], q, *values(q, famille=f)]
+            for f in FAMILLES
+            for q in (t1, t)
+            if (niveau, code, "ess", f, "tous", "effectif_fin_trimestre", q) in b._cells
+        ],
+        "secteurs": [
+            [lab, CHAMPS[ch], q, *values(q, champ=ch, secteur=s)]
+            for s, lab in _sectors(b)
+            for ch in ("ess", "prive_hors_ess")
+            for q in (t1, t)
+        ],
+        "departements": [
+            by_departement(d, ch, q)
+            for d in _departements_of(b, niveau, code)
+            for ch in ("ess", "prive_hors_ess")
+            for q in (t1, t)
+        ],
+    }
 
 
 def write_csvs(tables: list[tuple[str, object]], csv_dir: Path) -> list[Path]:

@@ -258,7 +258,7 @@ def _run_table(spec: TableSpec, esp: pd.DataFrame, status: dict, workdir: Path) 
 
 
 def _cell_stats(rec: pd.DataFrame, variables: list) -> dict:
-    """``(records, total)`` of every cell of the table: leaf cells first (vectorised), then their ancestors."""
+    """``(records, total)`` of every cell of the table: the leaf cells (vectorised), then their ancestors."""
     names = [v.name for v in variables]
     leaves = rec.groupby(names, sort=True).resp.agg(["size", "sum"])
     stats: dict = {}
