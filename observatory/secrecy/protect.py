@@ -140,25 +140,8 @@ def secondary(
     tier_of = dict(zip(keys, tier.tolist()))
     timings["equations"] = time.perf_counter() - t0
     for nature in ("montant", "comptage"):
-        p = dict(zip(keys, prim[f"p_{nature}"].tolist()))
-        status = {k: PRIMAIRE if v else PUBLIE for k, v in p.items()}
-        for spec in TAUARGUS_TABLES:
-            t0 = time.perf_counter()
-            added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
-            released = [
-                k for k, v in status.items() if v == SECONDAIRE and tier_of[k] >= TAUARGUS_RELEASE_TIER
-            ]
-            for k in released:
-                status[k] = PUBLIE
-            added -= len(released)
-            timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"] = time.perf_counter() - t0
-            log.info(
-                "τ-Argus %s_%s_%s: %d cells hidden, %.2f s",
-                nature,
-                *spec[:2],
-                added,
-                timings[f"tauargus {nature}_{spec[0]}_{spec[1]}"],
-            )
+        primary = dict(zip(keys, prim[f"p_{nature}"].tolist()))
+        status = _tauargus_status(nature, primary, esp, tier_of, workdir, timings)
         t0 = time.perf_counter()
         code = np.array([status[k] for k in keys], dtype=np.int64)
         universe = _universe(cells, nature)
@@ -218,6 +201,25 @@ def secondary(
     # one alone gives no sum away: no complement is needed
     out["s_salaire"] = np.where(prim["p_salaire"].to_numpy(), PRIMAIRE, out["s_montant"].to_numpy())
     return out
+
+
+def _tauargus_status(nature: str, primary: dict, esp, tier_of: dict, workdir: Path, timings: dict) -> dict:
+    """τ-Argus on the core tables of ``nature``, one after the other (linked: a cell hidden by one is unsafe
+    in the next): the status of every cell (``primary``: cell key → primary flag). A complement of a
+    headline tier (:data:`TAUARGUS_RELEASE_TIER` and up) is published again: the closure chooses cheaper
+    ones."""
+    status = {k: PRIMAIRE if v else PUBLIE for k, v in primary.items()}
+    for spec in TAUARGUS_TABLES:
+        t0 = time.perf_counter()
+        added = _run_table(TableSpec(*spec, nature), esp, status, workdir)
+        released = [k for k, v in status.items() if v == SECONDAIRE and tier_of[k] >= TAUARGUS_RELEASE_TIER]
+        for k in released:
+            status[k] = PUBLIE
+        added -= len(released)
+        name = f"tauargus {nature}_{spec[0]}_{spec[1]}"
+        timings[name] = time.perf_counter() - t0
+        log.info("τ-Argus %s_%s_%s: %d cells hidden, %.2f s", nature, *spec[:2], added, timings[name])
+    return status
 
 
 #: Magnitudes that share the headcount's mask and are published rounded: the cells' column (with its
