@@ -227,13 +227,17 @@ def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.nd
     t = int(np.searchsorted(cols, target))
     t_up, t_down = (level / unit, 0.0) if side > 0 else (0.0, level / unit)
     lo[t], hi[t], lo[k + t], hi[k + t] = t_up, t_up, t_down, t_down
-    res = linprog(
-        obj,
-        A_eq=sparse.hstack([sub, -sub], format="csr"),
-        b_eq=np.zeros(sub.shape[0]),
-        bounds=np.column_stack([lo, hi]),
-        method="highs",
-    )
+    problem = {
+        "A_eq": sparse.hstack([sub, -sub], format="csr"),
+        "b_eq": np.zeros(sub.shape[0]),
+        "bounds": np.column_stack([lo, hi]),
+        "method": "highs",
+    }
+    # without HiGHS's presolve: on the sample's whole territory table it took 0.8 s of a 0.9-s solve (0.1 s
+    # without, same optimum); with it again should the solver not conclude without
+    res = linprog(obj, options={"presolve": False}, **problem)
+    if res.status not in (0, 2):
+        res = linprog(obj, **problem)
     if res.status != 0:
         return None
     d = np.zeros(n)
