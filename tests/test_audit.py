@@ -544,3 +544,37 @@ def test_mean_pay_of_too_few_contributors_is_hidden_and_the_audit_checks_it(samp
         ]
     finally:
         _republish(sample, original)
+
+
+def test_audit_bounds_the_etp_of_a_sector_along_the_champ_tree(sample):
+    """The champ tables crossed with a breakdown (issue #11): a hidden ETP of one champ in one sector of a
+    département, whose other champs of that sector are all published, is known to the publication precision
+    through the champ tree alone (ess = privé − privé hors ESS) — a relation that neither the one-champ tables
+    nor the territory systems hold. Published as planted, the audit finds it there; as protected, it does
+    not."""
+    original, df = _with_truth(sample)
+    flat = (df.famille == "toutes") & (df.tranche == "toutes") & (df.sexe == "tous") & (df.pcs == "toutes")
+    etp = df[flat & (df.indicateur == "etp") & (df.secteur != "tous") & (df.niveau == "departement")]
+    # a primary ETP large enough that ±1 (two published values rounded to the unit) is inside its level
+    hidden = etp[(etp.champ == "ess") & (etp.statut == "secret_primaire") & (etp.valeur_calculee >= 20)]
+    # a sector whose other champs are published or secondary: publishing those breaks no primary rule
+    target = next(
+        t
+        for t in hidden.itertuples()
+        if not (
+            (etp.code == t.code) & (etp.secteur == t.secteur) & (etp.champ != "ess")
+            & (etp.statut == "secret_primaire")
+        ).any()
+    )
+    same = etp[(etp.code == target.code) & (etp.secteur == target.secteur)]
+    others = same.index[(same.champ != "ess") & (same.statut != "publie")]
+    assert len(others) > 0
+    try:
+        report = _audit_with_published(sample, df, others)
+        lines = [line for line in report.rounded_narrow if "champs, secteur" in line]
+        assert not report.passed and lines
+        assert any(f"'{target.code}', 'ess', 'toutes', '{target.secteur}'" in line for line in lines), lines
+    finally:
+        _republish(sample, original)
+    clean = audit.audit_publication(sample)
+    assert clean.passed and not [line for line in clean.rounded_narrow if "champs" in line]

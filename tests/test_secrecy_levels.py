@@ -198,8 +198,8 @@ def test_a_rounded_quantity_counts_its_published_values_as_intervals():
 def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_protection(tmp_path, monkeypatch):
     """Planted disclosure on a whole micro publication (seed 1): with levels for the headcounts only, the
     Cher's payroll in size band 0 (38 936 €, primary) is published bounded to [0, 42 000] by the rounded
-    payrolls around it, against a level of ±3 894 €, and the audit fails; with ETP and payroll levels (the
-    protection as it is), it passes."""
+    payrolls around it, against a level of ±3 894 €, and Île-de-France's private one through the champ tree,
+    and the audit fails; with ETP and payroll levels (the protection as it is), it passes."""
     from observatory import audit
     from tests.test_indicators import publish_sample
 
@@ -209,10 +209,13 @@ def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_prot
         m.setattr(protect, "_magnitude_levels", lambda *a: headcounts_only(*a)[:1])
         weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=1))
     assert not weak.passed
-    assert len(weak.rounded_narrow) == 1
+    assert len(weak.rounded_narrow) == 2
     assert "[0.0, 42,000.0]" in weak.rounded_narrow[0] and "'18', 'ensemble', 'toutes', 'tous', '0'" in (
         weak.rounded_narrow[0]
     )
+    # and one that only the champ tables show: Île-de-France's private payroll in size band 0 (134 343 €),
+    # bounded through the champ tree of the size-band table
+    assert "[0.0, 144,500.0] (masse_salariale_brute, champs, tranche, ('region', '11'))" in weak.rounded_narrow[1]
     full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
     assert full.passed, full.summary()
     assert full.rounded_checked > 1000 and full.rounded_narrow == []

@@ -10,7 +10,8 @@ Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALU
 :mod:`.lp` (bounds of hidden cells), :mod:`.tables` (the indicator table's checks), :mod:`.barometre`
 (the baromètre's), :mod:`.products` (the baromètre's year-end quarter against the annual table),
 :mod:`.intervals` (protection levels), :mod:`.rounding` (ETP and payroll, published values as their rounding
-intervals), :mod:`.territories` (the territory relations), :mod:`.run`
+intervals; the champ tables' intervals are in :mod:`.tables`), :mod:`.territories` (the territory relations),
+:mod:`.run`
 (the whole audit), :mod:`.report`.
 """
 

@@ -16,6 +16,7 @@ from observatory.audit.tables import (
     _lp_checks_champs,
     _primary_violations,
     _zero_headcounts,
+    check_champ_intervals,
     two_d_tables,
 )
 from observatory.audit.territories import check_territories, geography_of
@@ -44,6 +45,8 @@ def audit(
         rounded = list(two_d_tables(published, departements, indicateurs=tuple(ROUNDED)))
         check_rounded(rounded, published, cells, report)
     _lp_checks_champs(published, cells, departements, report, zero_keys)
+    if intervals:
+        check_champ_intervals(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
     check_territories(published, cells, geography_of(etabs), report, intervals)
     return report

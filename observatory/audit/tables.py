@@ -221,15 +221,62 @@ def _lp_checks_champs(
     report: AuditReport,
     zero_keys: frozenset = frozenset(),
 ) -> None:
-    """The 2-D tables along the champ tree: per région, (région, départements) × champs; per région and
-    département, (secteur, tranche or sexe, and its total) × champs — headcounts and establishment counts.
+    """The 2-D tables along the champ tree (:func:`champ_tables`) of headcounts and establishment counts: no
+    hidden cell determined exactly.
 
     A published cell is known when its statut is ``publie``. The internal champs (sociétés commerciales de
     l'ESS, other private) are never published: they are unknowns of the tables, and one that breaks a
-    primary rule (from the recomputed ``cells``) must not be determined, like a hidden published cell. A
-    headcount that is 0 in the microdata is 0 by definition (every establishment is in size band 0,
-    visible from which cells exist), as on the protection side.
+    primary rule (from the recomputed ``cells``) must not be determined, like a hidden published cell.
     """
+    tables: list = []
+    for table in champ_tables(published, cells, departements, CHAMP_TABLE_COUNTS, zero_keys):
+        values, mine = table.values, table.watched
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
+        # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
+        unwatched = {k for k, v in values.items() if v is None and not mine[k]}
+        tables.append((table.name, values, table.equations, unwatched))
+    _report_determined(tables, report)
+
+
+#: The champ tables' indicators: ``(indicateur, nature of its primary rules, breakdowns crossed)``.
+CHAMP_TABLE_COUNTS = (
+    ("effectif_31_12", "montant", ("secteur", "tranche", "sexe")),
+    ("etablissements_employeurs", "comptage", ("secteur", "tranche")),
+)
+CHAMP_TABLE_MAGNITUDES = (
+    ("effectif_31_12", "montant", ("secteur", "tranche", "sexe")),
+    ("etp", "montant", ("secteur", "tranche", "sexe")),
+    ("masse_salariale_brute", "montant", ("secteur", "tranche", "sexe")),
+)
+
+
+@dataclass
+class ChampTable:
+    """One table along the champ tree: cells ``(column, champ)`` — the column a territory (the région and its
+    départements) or a category of one breakdown (and its total) — with their published values (``None``:
+    hidden or never published), equations, whether each unknown must not be found (``watched``: hidden
+    published cells, and internal cells that break a primary rule) and each cell's ``KEY`` (``key``)."""
+
+    indicateur: str
+    name: str
+    values: dict
+    equations: list
+    watched: dict
+    key: dict
+
+
+def champ_tables(
+    published: pd.DataFrame,
+    cells: pd.DataFrame,
+    departements: pd.DataFrame,
+    indicateurs=CHAMP_TABLE_COUNTS,
+    zero_keys: frozenset = frozenset(),
+):
+    """The 2-D tables along the champ tree, for each of ``indicateurs``: per région, (région, départements) ×
+    champs; per région and département, (a breakdown's categories and total) × champs. Only tables with a
+    hidden cell. A headcount that is 0 in the microdata is 0 by definition (every establishment is in size
+    band 0, visible from which cells exist), as on the protection side; not its ETP or pay."""
     region_of = dict(zip(departements.code_departement, departements.code_region))
     deps_of = departements_of(region_of)
     micro = cells[cells.niveau.isin(["region", "departement"]) & (cells.famille == DEFAULTS["famille"])]
@@ -239,9 +286,7 @@ def _lp_checks_champs(
         & (published.famille == DEFAULTS["famille"])
         & (published.pcs == DEFAULTS["pcs"])
     ]
-
-    tables: list = []
-    for indicateur, nature in (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage")):
+    for indicateur, nature, dims in indicateurs:
         rows = pub[pub.indicateur == indicateur]
         known = {
             k: (float(v) if st == "publie" else None)
@@ -253,14 +298,13 @@ def _lp_checks_champs(
         watched = {k for k, v in known.items() if v is None}
         watched |= {k for k, s in zip(internal, secret) if s}
         known.update(dict.fromkeys(internal))
-        if nature == "montant":
+        if indicateur == "effectif_31_12":
             for k in zero_keys & known.keys():
                 known[k] = 0.0
         frame = pd.DataFrame(list(known), columns=KEY, dtype=object)
         frame["v"] = pd.Series(list(known.values()), dtype=object)
         frame["w"] = [k in watched for k in known]
         frame["region"] = np.where(frame.niveau == "region", frame.code, frame.code.map(region_of))
-        dims = ("secteur", "tranche", "sexe") if nature == "montant" else ("secteur", "tranche")
         for dim in (None, *dims):
             sub = frame
             for d in FLAT:
@@ -270,7 +314,6 @@ def _lp_checks_champs(
             for name, g in groups:
                 keys = list(zip(g.code if dim is None else g[dim], g.champ))
                 values = dict(zip(keys, g.v))
-                mine = dict(zip(keys, g.w))
                 if not any(v is None for v in values.values()):
                     continue
                 if dim is None:  # columns: the région (total) and its départements
@@ -279,15 +322,14 @@ def _lp_checks_champs(
                     head, members = DEFAULTS[dim], sorted({c for c in g[dim] if c != DEFAULTS[dim]})
                 if not members:
                     continue
-                eqs = _champ_table_equations(_AUDIT_TREE, head, members, values)
-                report.tables_checked += 1
-                report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
-                # unwatched unknowns (internal cells that pass the primary rules) get no LP of their own
-                unwatched = {k for k, v in values.items() if v is None and not mine[k]}
-                tables.append(
-                    (f"{indicateur}, champs, {dim or 'territoire'}, {name}", values, eqs, unwatched)
+                yield ChampTable(
+                    indicateur,
+                    f"{indicateur}, champs, {dim or 'territoire'}, {name}",
+                    values,
+                    _champ_table_equations(_AUDIT_TREE, head, members, values),
+                    dict(zip(keys, g.w)),
+                    dict(zip(keys, g[KEY].itertuples(index=False, name=None))),
                 )
-    _report_determined(tables, report)
 
 
 def _lp_checks_bands(
@@ -330,3 +372,40 @@ def _lp_checks_bands(
         # jobs of unknown age protect nothing: no LP of their own
         tables.append((f"age pyramid, {champ}, {sexe}", values, eqs, {(c, unpublished) for c in geos}))
     _report_determined(tables, report)
+
+
+def check_champ_intervals(
+    published: pd.DataFrame,
+    cells: pd.DataFrame,
+    departements: pd.DataFrame,
+    report: AuditReport,
+    zero_keys: frozenset = frozenset(),
+) -> None:
+    """The champ tables (:func:`champ_tables`) of the headcounts, the ETP and the payroll, bounded as the
+    one-champ tables are: every hidden primary headcount against its protection level
+    (:func:`~observatory.audit.intervals.bound_against_levels`, into ``report.interval_*``), the hidden ETP
+    and payroll with the published values as their rounding intervals
+    (:func:`~observatory.audit.rounding.check_systems`, into ``report.rounded_*``). Both blocking."""
+    from observatory.audit.intervals import bound_against_levels
+    from observatory.audit.rounding import check_systems
+
+    tables = list(champ_tables(published, cells, departements, CHAMP_TABLE_MAGNITUDES, zero_keys))
+    heads = [t for t in tables if t.indicateur == "effectif_31_12"]
+    if heads:
+        rows = published[(published.indicateur == "effectif_31_12") & (published.statut == "secret_primaire")]
+        primary = set(rows[KEY].itertuples(index=False, name=None))
+        some = cells.merge(rows[KEY].drop_duplicates(), on=KEY)  # the primary cells' truth only
+        truth = dict(
+            zip(
+                some[KEY].itertuples(index=False, name=None),
+                zip(some.effectif.astype(float), some.max_effectif.astype(float), strict=True),
+                strict=True,
+            )
+        )
+        systems = [(t.name, t.values, t.equations, t.key) for t in heads]
+        checked, narrow = bound_against_levels(systems, primary, truth, "hidden primary headcount")
+        report.interval_checked += checked
+        report.interval_narrow += narrow
+    magnitudes = [t for t in tables if t.indicateur != "effectif_31_12"]
+    systems = [(t.name, t.indicateur, t.values, t.equations, t.key) for t in magnitudes]
+    check_systems(systems, published, cells, report)
