@@ -163,25 +163,35 @@ def two_d_tables(
                     continue
                 for region in sorted(set(region_of.values())):
                     deps = sorted(d for d, r in region_of.items() if r == region)
-                    geos = [("region", region)] + [("departement", d) for d in deps]
-                    values = {}
-                    zeros = set()
-                    for niveau, code in geos:
-                        for cat in [*cats, DEFAULTS[dim]]:
-                            key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
-                            k = (*(key[c] for c in KEY), indicateur)
-                            nobody = dim == "tranche" and cat == "0" or k[:-1] in zero_keys
-                            if indicateur == "effectif_31_12" and nobody:
-                                values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
-                                zeros.add((code, cat))
-                            elif k in pub:
-                                statut, valeur = pub[k]
-                                values[(code, cat)] = None if statut != "publie" else float(valeur)
-                    eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
-                    eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
-                    _structural_zeros(values, eqs, zeros)
-                    if any(v is None for v in values.values()):
-                        yield Table2D(indicateur, champ, dim, region, values, eqs)
+                    table = _region_table(pub, zero_keys, indicateur, champ, dim, cats, region, deps)
+                    if table is not None:
+                        yield table
+
+
+def _region_table(pub: dict, zero_keys, indicateur: str, champ: str, dim: str, cats: list, region: str, deps):
+    """:func:`two_d_tables`' table of one région: (région, its départements ``deps``) × (the categories
+    ``cats`` of ``dim`` and their total), with their published values (``pub``: key → (statut, valeur));
+    ``None`` when it has no hidden cell."""
+    geos = [("region", region)] + [("departement", d) for d in deps]
+    values = {}
+    zeros = set()
+    for niveau, code in geos:
+        for cat in [*cats, DEFAULTS[dim]]:
+            key = dict(DEFAULTS, niveau=niveau, code=code, champ=champ, **{dim: cat})
+            k = (*(key[c] for c in KEY), indicateur)
+            nobody = dim == "tranche" and cat == "0" or k[:-1] in zero_keys
+            if indicateur == "effectif_31_12" and nobody:
+                values[(code, cat)] = 0.0  # nobody at 31/12 by definition: a known zero
+                zeros.add((code, cat))
+            elif k in pub:
+                statut, valeur = pub[k]
+                values[(code, cat)] = None if statut != "publie" else float(valeur)
+    eqs = [([(g[1], cat) for cat in cats], (g[1], DEFAULTS[dim])) for g in geos]
+    eqs += [([(d, cat) for d in deps], (region, cat)) for cat in [*cats, DEFAULTS[dim]]]
+    _structural_zeros(values, eqs, zeros)
+    if any(v is None for v in values.values()):
+        return Table2D(indicateur, champ, dim, region, values, eqs)
+    return None
 
 
 def _report_determined(tables: list, report: AuditReport) -> None:
