@@ -146,6 +146,51 @@ def _notes_sheet(wb: xlsxwriter.Workbook, f: _Formats, intro: list[str], used: s
         write_cell(ws, i, 0, line, f.wrap_bold if line == notes.DEFINITIONS else f.wrap)
 
 
+def _figure_sheet(ws, f: _Formats, fig, csv_link: str | None) -> None:
+    """One figure's sheet: title, unit, field, the link to its CSV, the table (secret cells as « s »,
+    numbers at the publication precision), source, reading note, notes and the chart's description."""
+    write_cell(ws, 0, 0, fig.titre, f.title)
+    write_cell(ws, 1, 0, fig.unite)
+    write_cell(ws, 2, 0, fig.champ)
+    if csv_link:
+        link = relative_link(csv_link)
+        link.text = f"Données du graphique au format CSV : {csv_link}"
+        ws.write_url(3, 0, link, f.link)
+    for j, col in enumerate(fig.columns):
+        ws.write_string(HEADER_ROW - 1, j, col or "Indicateur", f.head)
+    for i, row in enumerate(fig.rows):
+        bold = i in fig.bold_rows
+        for j, v in enumerate(row):
+            if isinstance(v, Cell):
+                if v.secret:
+                    ws.write_string(HEADER_ROW + i, j, "s", f.get(bold, right=True))
+                elif v.value is None:
+                    write_cell(ws, HEADER_ROW + i, j, None, f.get(bold))
+                else:  # percentages 0–100, as in the table and the CSV; publication precision
+                    ws.write_number(
+                        HEADER_ROW + i,
+                        j,
+                        export_value(v, 100.0),
+                        f.get(bold, NUMBER_FORMATS.get(v.kind, "General")),
+                    )
+            else:
+                write_cell(ws, HEADER_ROW + i, j, v, f.get(bold))
+    end = HEADER_ROW + len(fig.rows) + 1  # 0-based: one empty row after the data
+    ws.write_string(end, 0, SOURCE)
+    write_cell(ws, end + 1, 0, fig.lecture)
+    if fig.note:
+        write_cell(ws, end + 2, 0, fig.note)
+    if fig.has_secret:
+        ws.write_string(end + 3, 0, NOTE_SECRET)
+    if fig.alt:
+        ws.write_string(end + 4, 0, f"Description du graphique : {fig.alt}")
+    ws.set_column(0, 0, 44)
+    if len(fig.columns) > 1:
+        ws.set_column(1, len(fig.columns) - 1, 18)
+    ws.set_row(HEADER_ROW - 1, 30)
+    ws.freeze_panes(HEADER_ROW, 1)
+
+
 def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> Path:
     """Write the workbook of a :class:`~observatory.publish.model.Document` atomically; return its path.
 
@@ -178,47 +223,7 @@ def write_workbook(doc, path: str | Path, csv_dir: str | Path | None = None) -> 
                 if csv_link:
                     toc.write_url(r, 3, relative_link(csv_link))
                 r += 1
-                ws = wb.add_worksheet(name)
-                write_cell(ws, 0, 0, fig.titre, f.title)
-                write_cell(ws, 1, 0, fig.unite)
-                write_cell(ws, 2, 0, fig.champ)
-                if csv_link:
-                    link = relative_link(csv_link)
-                    link.text = f"Données du graphique au format CSV : {csv_link}"
-                    ws.write_url(3, 0, link, f.link)
-                for j, col in enumerate(fig.columns):
-                    ws.write_string(HEADER_ROW - 1, j, col or "Indicateur", f.head)
-                for i, row in enumerate(fig.rows):
-                    bold = i in fig.bold_rows
-                    for j, v in enumerate(row):
-                        if isinstance(v, Cell):
-                            if v.secret:
-                                ws.write_string(HEADER_ROW + i, j, "s", f.get(bold, right=True))
-                            elif v.value is None:
-                                write_cell(ws, HEADER_ROW + i, j, None, f.get(bold))
-                            else:  # percentages 0–100, as in the table and the CSV; publication precision
-                                ws.write_number(
-                                    HEADER_ROW + i,
-                                    j,
-                                    export_value(v, 100.0),
-                                    f.get(bold, NUMBER_FORMATS.get(v.kind, "General")),
-                                )
-                        else:
-                            write_cell(ws, HEADER_ROW + i, j, v, f.get(bold))
-                end = HEADER_ROW + len(fig.rows) + 1  # 0-based: one empty row after the data
-                ws.write_string(end, 0, SOURCE)
-                write_cell(ws, end + 1, 0, fig.lecture)
-                if fig.note:
-                    write_cell(ws, end + 2, 0, fig.note)
-                if fig.has_secret:
-                    ws.write_string(end + 3, 0, NOTE_SECRET)
-                if fig.alt:
-                    ws.write_string(end + 4, 0, f"Description du graphique : {fig.alt}")
-                ws.set_column(0, 0, 44)
-                if len(fig.columns) > 1:
-                    ws.set_column(1, len(fig.columns) - 1, 18)
-                ws.set_row(HEADER_ROW - 1, 30)
-                ws.freeze_panes(HEADER_ROW, 1)
+                _figure_sheet(wb.add_worksheet(name), f, fig, csv_link)
         toc.set_column(0, 0, 20)
         toc.set_column(1, 1, 40)
         toc.set_column(2, 2, 80)
