@@ -624,14 +624,41 @@ def _figure(figsize):
     return Figure(figsize=figsize, dpi=100)
 
 
+def _paris_inset(ax, drawing: _Drawing, metro) -> None:
+    """The département map's inset of Paris and the petite couronne (codes written on them), and its frame
+    on the main map."""
+    import matplotlib.patches as mpatches
+
+    pc = metro[metro["code"].isin(PETITE_COURONNE)]
+    inset = ax.inset_axes((0.80, 0.47, 0.20, 0.25), label="paris")
+    _frame(inset)
+    drawing.draw(inset, pc, linewidth=0.8)
+    _fit(inset, pc.total_bounds, 0.06)
+    for _, row in pc.iterrows():
+        p = row.geometry.representative_point()
+        inset.text(
+            p.x,
+            p.y,
+            row["code"],
+            fontsize=6.5,
+            color="#1a1a1a",
+            ha="center",
+            va="center",
+            path_effects=_halo(),
+            zorder=4,
+        )
+    inset.set_title("Paris et petite couronne", fontsize=7, color=TEXT_GREY, pad=2)
+    x0, y0, x1, y1 = pc.total_bounds
+    frame = mpatches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#333333", linewidth=0.6)
+    ax.add_patch(frame)
+
+
 def draw_map(table: pd.DataFrame, spec: MapSpec, cache_dir: Path | None = None, geo: _Geo | None = None):
     """The matplotlib Figure of one national map (France with overseas insets; Paris zoom on département maps).
 
     Axes are named by their label: ``metropole``, ``dom-971``…``dom-976``, ``paris`` (département maps).
     Secret territories are drawn by collections with gid ``secret``; the legend has gid ``legende``.
     """
-    import matplotlib.patches as mpatches
-
     geo = geo or _Geo(cache_dir)
     millesime = _millesime(table)
     values = indicator_values(table, spec.indicateur, spec.niveau)
@@ -667,29 +694,7 @@ def draw_map(table: pd.DataFrame, spec: MapSpec, cache_dir: Path | None = None, 
     _legend(ax, drawing, layer)
 
     if spec.niveau == "departement":
-        pc = metro[metro["code"].isin(PETITE_COURONNE)]
-        inset = ax.inset_axes((0.80, 0.47, 0.20, 0.25), label="paris")
-        _frame(inset)
-        drawing.draw(inset, pc, linewidth=0.8)
-        _fit(inset, pc.total_bounds, 0.06)
-        for _, row in pc.iterrows():
-            p = row.geometry.representative_point()
-            inset.text(
-                p.x,
-                p.y,
-                row["code"],
-                fontsize=6.5,
-                color="#1a1a1a",
-                ha="center",
-                va="center",
-                path_effects=_halo(),
-                zorder=4,
-            )
-        inset.set_title("Paris et petite couronne", fontsize=7, color=TEXT_GREY, pad=2)
-        x0, y0, x1, y1 = pc.total_bounds
-        ax.add_patch(
-            mpatches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#333333", linewidth=0.6)
-        )
+        _paris_inset(ax, drawing, metro)
 
     box_w = (map_w - 4 * 0.15) / 5
     for i, (dep, (name, _crs)) in enumerate(DOM.items()):
