@@ -181,6 +181,32 @@ def _draw_codes(spec: tuple[list[str], np.ndarray], n: int, rng: np.random.Gener
     return np.asarray(codes, dtype=object)[_draw(np.cumsum(p), rng.random(n))]
 
 
+def _places(com, champ_u, e_ul, e_eff, e_rang, n_ul: int, rng: np.random.Generator) -> tuple:
+    """The communes of the units and of their establishments: a unit's head office drawn by its field's
+    weights, its secondary establishments mostly (3 in 4) in the head office's département, the others
+    anywhere by the field's weights."""
+    taille_u = np.bincount(e_ul, weights=e_eff, minlength=n_ul)
+    u_com = np.zeros(n_ul, dtype=np.int64)
+    for champ, cum in com.cum.items():
+        m = np.flatnonzero(champ_u == champ)
+        u_com[m] = _draw(cum, _uniformes_stratifiees(taille_u[m], rng))
+    e_com = u_com[e_ul].copy()
+    sec = e_rang > 0
+    n_sec = int(sec.sum())
+    same_dep = rng.random(n_sec) < 0.75
+    base = e_com[sec]
+    lo = com.cum["prive"][com.dep_debut[base] - 1] * (com.dep_debut[base] > 0)
+    hi = com.cum["prive"][com.dep_fin[base] - 1]
+    u_in = lo + rng.random(n_sec) * (hi - lo)
+    champ_e = champ_u[e_ul[sec]]
+    anywhere = np.zeros(n_sec, dtype=np.int64)
+    for champ, cum in com.cum.items():
+        m = champ_e == champ
+        anywhere[m] = _draw(cum, rng.random(int(m.sum())))
+    e_com[sec] = np.where(same_dep, _draw(com.cum["prive"], u_in), anywhere)
+    return u_com, e_com
+
+
 def build(fraction: float, rng: np.random.Generator) -> Population:
     """Draw the whole population at ``fraction`` of the national volume."""
     com = load_communes()
@@ -227,27 +253,8 @@ def build(fraction: float, rng: np.random.Generator) -> Population:
     counts = np.diff(np.r_[starts, len(e_ul_a)])
     e_rang = np.arange(len(e_ul_a)) - np.repeat(starts, counts)
 
-    # Places: head office by the field's weights, secondary ones mostly in the same département.
     champ_u = np.asarray([segs[s].champ for s in range(len(segs))], dtype=object)[u_seg_a]
-    taille_u = np.bincount(e_ul_a, weights=e_eff_a, minlength=n_ul)
-    u_com = np.zeros(n_ul, dtype=np.int64)
-    for champ, cum in com.cum.items():
-        m = np.flatnonzero(champ_u == champ)
-        u_com[m] = _draw(cum, _uniformes_stratifiees(taille_u[m], rng))
-    e_com = u_com[e_ul_a].copy()
-    sec = e_rang > 0
-    n_sec = int(sec.sum())
-    same_dep = rng.random(n_sec) < 0.75
-    base = e_com[sec]
-    lo = com.cum["prive"][com.dep_debut[base] - 1] * (com.dep_debut[base] > 0)
-    hi = com.cum["prive"][com.dep_fin[base] - 1]
-    u_in = lo + rng.random(n_sec) * (hi - lo)
-    champ_e = champ_u[e_ul_a[sec]]
-    anywhere = np.zeros(n_sec, dtype=np.int64)
-    for champ, cum in com.cum.items():
-        m = champ_e == champ
-        anywhere[m] = _draw(cum, rng.random(int(m.sum())))
-    e_com[sec] = np.where(same_dep, _draw(com.cum["prive"], u_in), anywhere)
+    u_com, e_com = _places(com, champ_u, e_ul_a, e_eff_a, e_rang, n_ul, rng)
 
     # Local law of Alsace-Moselle: associations inscrites (9260), associations coopératives inscrites (5195).
     am = np.isin(com.dep[u_com], ALSACE_MOSELLE)
