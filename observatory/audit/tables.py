@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from observatory.audit.intervals import bound_against_levels
 from observatory.audit.lp import _structural_zeros, determined_many
 from observatory.audit.report import AuditReport
+from observatory.audit.rounding import check_systems
 from observatory.audit.rules import (
     AGE_BAND_UNPUBLISHED,
     AGE_BANDS,
@@ -314,6 +316,7 @@ def champ_tables(
         frame = pd.DataFrame(list(known), columns=KEY, dtype=object)
         frame["v"] = pd.Series(list(known.values()), dtype=object)
         frame["w"] = [k in watched for k in known]
+        frame["k"] = pd.Series(list(known), dtype=object)  # each row's KEY, as a tuple
         frame["region"] = np.where(frame.niveau == "region", frame.code, frame.code.map(region_of))
         for dim in (None, *dims):
             sub = frame
@@ -338,7 +341,7 @@ def champ_tables(
                     values,
                     _champ_table_equations(_AUDIT_TREE, head, members, values),
                     dict(zip(keys, g.w)),
-                    dict(zip(keys, g[KEY].itertuples(index=False, name=None))),
+                    dict(zip(keys, g.k)),
                 )
 
 
@@ -396,9 +399,6 @@ def check_champ_intervals(
     (:func:`~observatory.audit.intervals.bound_against_levels`, into ``report.interval_*``), the hidden ETP
     and payroll with the published values as their rounding intervals
     (:func:`~observatory.audit.rounding.check_systems`, into ``report.rounded_*``). Both blocking."""
-    from observatory.audit.intervals import bound_against_levels
-    from observatory.audit.rounding import check_systems
-
     tables = list(champ_tables(published, cells, departements, CHAMP_TABLE_MAGNITUDES, zero_keys))
     heads = [t for t in tables if t.indicateur == "effectif_31_12"]
     if heads:
