@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -397,8 +398,6 @@ def sweep_run_staging(settings: Settings, finished) -> list[Path]:
     """Staging folders of runs that ``finished(run_id)`` says are over (failed, cancelled), removed; ``None``
     means the run is unknown (another Dagster instance's, or deleted): its folder is removed only when older
     than :data:`UNKNOWN_RUN_AGE_S`."""
-    import time
-
     out = Path(settings.output_dir).absolute()
     removed = []
     for path in sorted(out.parent.glob(f".{out.name}.run-*.tmp")):

@@ -38,18 +38,26 @@ def protection_level(value: float, largest: float) -> float:
     return SAFETY_RANGE * value
 
 
-def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tuple[int, list[str]]:
-    """Bound every hidden primary headcount of ``tables`` (``Table2D`` of ``effectif_31_12``) and return how many
-    were bounded and a line for each whose interval is narrower than its protection level on either side."""
+def primary_headcounts(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[set, dict]:
+    """The keys of the hidden primary headcounts of ``published``, and their truth from the recomputed
+    ``cells``: key → (value, largest establishment's headcount). Only those cells' keys are built (a merge
+    first: tuples of every cell cost seconds on the sample)."""
     rows = published[(published.indicateur == "effectif_31_12") & (published.statut == "secret_primaire")]
-    primary = set(rows[KEY].itertuples(index=False, name=None))
+    some = cells.merge(rows[KEY].drop_duplicates(), on=KEY)
     truth = dict(
         zip(
-            cells[KEY].itertuples(index=False, name=None),
-            zip(cells.effectif.astype(float), cells.max_effectif.astype(float), strict=True),
+            some[KEY].itertuples(index=False, name=None),
+            zip(some.effectif.astype(float), some.max_effectif.astype(float), strict=True),
             strict=True,
         )
     )
+    return set(rows[KEY].itertuples(index=False, name=None)), truth
+
+
+def narrow_intervals(tables, published: pd.DataFrame, cells: pd.DataFrame) -> tuple[int, list[str]]:
+    """Bound every hidden primary headcount of ``tables`` (``Table2D`` of ``effectif_31_12``) and return how many
+    were bounded and a line for each whose interval is narrower than its protection level on either side."""
+    primary, truth = primary_headcounts(published, cells)
     systems = [
         (f"{t.champ}, {t.dim}", t.values, t.equations, {c: t.key(c) for c in t.values})
         for t in tables

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from observatory.audit.intervals import bound_against_levels
+from observatory.audit.intervals import bound_against_levels, primary_headcounts
 from observatory.audit.lp import _structural_zeros, determined_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import check_systems
@@ -402,16 +402,7 @@ def check_champ_intervals(
     tables = list(champ_tables(published, cells, departements, CHAMP_TABLE_MAGNITUDES, zero_keys))
     heads = [t for t in tables if t.indicateur == "effectif_31_12"]
     if heads:
-        rows = published[(published.indicateur == "effectif_31_12") & (published.statut == "secret_primaire")]
-        primary = set(rows[KEY].itertuples(index=False, name=None))
-        some = cells.merge(rows[KEY].drop_duplicates(), on=KEY)  # the primary cells' truth only
-        truth = dict(
-            zip(
-                some[KEY].itertuples(index=False, name=None),
-                zip(some.effectif.astype(float), some.max_effectif.astype(float), strict=True),
-                strict=True,
-            )
-        )
+        primary, truth = primary_headcounts(published, cells)
         systems = [(t.name, t.values, t.equations, t.key) for t in heads]
         checked, narrow = bound_against_levels(systems, primary, truth, "hidden primary headcount")
         report.interval_checked += checked
