@@ -39,7 +39,8 @@ import duckdb
 from observatory import audit, secrecy
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
-from observatory.warehouse import atomic_path, run_sql
+from observatory.files import atomic_path
+from observatory.warehouse import run_sql
 
 FREQ_MIN = 3
 """Frequency rule: a cell of 1 or 2 establishments is secret (an empty cell is not)."""

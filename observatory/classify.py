@@ -21,8 +21,9 @@ import duckdb
 
 from observatory.config import DEFAULT_PERIMETRE
 from observatory.errors import ExtractError
+from observatory.files import atomic_path
 from observatory.reference.load import load
-from observatory.warehouse import atomic_path, connect, run_sql
+from observatory.warehouse import connect, run_sql
 
 REQUIRED = (
     "siren",

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from observatory.config import Settings
 from observatory.errors import PublicationError
-from observatory.warehouse import atomic_path, copy_to_parquet, run_sql
+from observatory.files import atomic_path
+from observatory.warehouse import copy_to_parquet, run_sql
 
 TABLE = "indicateurs"
 
@@ -161,7 +162,7 @@ def _write_manifest(path: Path, manifest: dict) -> None:
 # (the evolution section reads them). Only when every step and check has passed does
 # :func:`commit_publication` swap the staged vintage folder into ``output/<millesime>`` (two renames); a failed
 # or killed run changes no file under ``output/``. A swap interrupted by a crash leaves ``<millesime>.old``
-# complete, which :func:`observatory.warehouse.sweep_stale` (and :func:`recover_dir`) put back.
+# complete, which :func:`observatory.files.sweep_stale` (and :func:`recover_dir`) put back.
 
 
 def stage_publication(settings: Settings) -> Settings:
@@ -169,7 +170,7 @@ def stage_publication(settings: Settings) -> Settings:
     root (write there, then :func:`commit_publication`)."""
     import tempfile
 
-    from observatory.warehouse import writer_tag
+    from observatory.files import writer_tag
 
     out = Path(settings.output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
@@ -211,7 +212,7 @@ def commit_publication(settings: Settings, staged: Settings) -> Path:
 
     On Linux the two folders are exchanged in one step, so a reader never finds the vintage folder missing;
     elsewhere it is two renames, and a crash between them leaves ``<millesime>.old``, which
-    :func:`observatory.warehouse.recover_dir` puts back.
+    :func:`observatory.files.recover_dir` puts back.
     """
     dest = Path(settings.output_dir).absolute() / str(settings.millesime)
     src = staged.vintage_output
@@ -243,7 +244,7 @@ def discard_publication(staged: Settings) -> None:
 
 def sweep_staged(settings: Settings) -> list[Path]:
     """Staging roots of runs that died (their writer's pid is gone), removed; live runs' are kept."""
-    from observatory.warehouse import writer_alive
+    from observatory.files import writer_alive
 
     out = Path(settings.output_dir).absolute()
     removed = []

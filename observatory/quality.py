@@ -19,7 +19,7 @@ motifs are in ``sql/quality/libelles.sql``. The page is rendered by ``publish/te
 with autoescape on, and is self-contained (inline CSS, no script, no external resource).
 
 The page is written into a temporary folder that replaces ``qualite/`` in one step
-(:func:`observatory.warehouse.atomic_dir`), the rejects file atomically beside the warehouse: a failure at any
+(:func:`observatory.files.atomic_dir`), the rejects file atomically beside the warehouse: a failure at any
 point leaves the previous report whole (and ``observatory run`` publishes the page only with the rest of the
 run, see :func:`observatory.publication.stage_publication`).
 """
@@ -34,10 +34,11 @@ import duckdb
 
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
+from observatory.files import atomic_dir
 from observatory.ingest import EXTRACTS, IngestReport
 from observatory.perimeter import loaded_version
 from observatory.publish import fmt
-from observatory.warehouse import atomic_dir, copy_to_parquet, run_sql
+from observatory.warehouse import copy_to_parquet, run_sql
 
 REPORT_DIR = "qualite"
 REPORT_FILE = "rapport.html"

@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 
 from observatory.config import Settings
-from observatory.warehouse import pid_alive
+from observatory.files import pid_alive
 
 HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"

@@ -23,8 +23,8 @@ import dagster as dg
 from observatory import publication
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
+from observatory.files import recover_dir, sweep_stale
 from observatory.runlock import run_lock
-from observatory.warehouse import recover_dir, sweep_stale
 from pipelines import definitions as d
 from pipelines.partitions import REGION_CODES
 from pipelines.recovery import HOST, cli_instance, reap_dead_runs

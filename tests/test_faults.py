@@ -277,7 +277,7 @@ def _kill_mid_write(dest: Path) -> Path:
     """A process killed while writing ``dest`` through ``atomic_path``: returns the temporary file it left."""
     code = (
         "import sys, time\n"
-        "from observatory.warehouse import atomic_path\n"
+        "from observatory.files import atomic_path\n"
         "with atomic_path(sys.argv[1]) as tmp:\n"
         "    tmp.write_bytes(b'PAR1 half written')\n"
         "    print(tmp, flush=True)\n"
@@ -654,14 +654,14 @@ def test_reader_sees_only_whole_tables_and_never_blocks_the_run(observed_run: Ob
 def test_sweep_removes_dead_writers_files_only(tmp_path):
     """Unit check of the sweep ``observatory run`` does first: a killed writer's temporary file goes, a live
     writer's stays, an interrupted folder swap is undone."""
-    from observatory import warehouse
+    from observatory import files
 
     dead = _kill_mid_write(tmp_path / "tables" / "indicateurs.parquet")
-    with warehouse.atomic_path(tmp_path / "panoramas" / "region-53.pdf") as live:  # this process: alive
+    with files.atomic_path(tmp_path / "panoramas" / "region-53.pdf") as live:  # this process: alive
         live.write_bytes(b"%PDF-")
         (tmp_path / "portail.old").mkdir()
         (tmp_path / "portail.old" / "index.html").write_text("v1")
-        removed = warehouse.sweep_stale(tmp_path)
+        removed = files.sweep_stale(tmp_path)
         assert removed == [dead]
         assert not dead.exists() and live.exists()
     assert (tmp_path / "portail" / "index.html").read_text() == "v1"

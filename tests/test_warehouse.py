@@ -1,4 +1,4 @@
-"""The warehouse helpers: SQL files with bound parameters, atomic publication of files and folders."""
+"""The warehouse helpers (SQL files with bound parameters) and the atomic publication of files and folders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from observatory import warehouse
+from observatory import files, warehouse
 
 
 def test_split_statements_ignores_semicolons_in_strings_and_comments():
@@ -27,9 +27,9 @@ def test_run_sql_binds_only_used_parameters(tmp_path, monkeypatch):
 
 def test_atomic_path_keeps_previous_file_on_failure(tmp_path):
     dest = tmp_path / "out" / "table.csv"
-    with warehouse.atomic_path(dest) as tmp:
+    with files.atomic_path(dest) as tmp:
         tmp.write_text("v1")
-    with pytest.raises(RuntimeError), warehouse.atomic_path(dest) as tmp:
+    with pytest.raises(RuntimeError), files.atomic_path(dest) as tmp:
         tmp.write_text("half-writ")
         raise RuntimeError("crash")
     assert dest.read_text() == "v1"
@@ -38,13 +38,13 @@ def test_atomic_path_keeps_previous_file_on_failure(tmp_path):
 
 def test_atomic_dir_swaps_and_recovers(tmp_path):
     dest = tmp_path / "portail"
-    with warehouse.atomic_dir(dest) as tmp:
+    with files.atomic_dir(dest) as tmp:
         (tmp / "index.html").write_text("v1")
     # A crash between the two renames leaves only dest.old: recover_dir puts it back.
     os.replace(dest, tmp_path / "portail.old")
-    warehouse.recover_dir(dest)
+    files.recover_dir(dest)
     assert (dest / "index.html").read_text() == "v1"
-    with pytest.raises(ValueError), warehouse.atomic_dir(dest) as tmp:
+    with pytest.raises(ValueError), files.atomic_dir(dest) as tmp:
         (tmp / "index.html").write_text("v2")
         raise ValueError
     assert (dest / "index.html").read_text() == "v1"

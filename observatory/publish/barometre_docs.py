@@ -28,11 +28,11 @@ from matplotlib.figure import Figure
 
 from observatory.barometre import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
+from observatory.files import atomic_path
 from observatory.publish import alt, charts, fmt, notes
 from observatory.publish.model import Cell
 from observatory.publish.typst_pdf import compile_pdf
 from observatory.reference.indicateurs import to_natural
-from observatory.warehouse import atomic_path
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "barometre.typ"
 SOURCE = "Source : Urssaf (effectifs trimestriels du régime général), Insee (SIRENE) — traitement Observatoire de l'ESS"

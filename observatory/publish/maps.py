@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from observatory.errors import PublicationError
+from observatory.files import atomic_path
 from observatory.publish import fmt
 from observatory.reference import cog
-from observatory.warehouse import atomic_path
 
 SOURCE = "Source : Insee (SIRENE, Base Tous salariés) — traitement Observatoire de l'ESS"
 #: Overseas départements: name and local projection of their inset.

@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from observatory.errors import PublicationError
+from observatory.files import atomic_dir
 from observatory.publish import fmt, notes
 from observatory.publish.maps import MAPS, map_alt
 from observatory.reference import cog
-from observatory.warehouse import atomic_dir
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "portal"
 ASSETS = ("style.css", "portail.js")

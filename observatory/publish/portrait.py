@@ -31,6 +31,7 @@ import pandas as pd
 
 from observatory.api import read_indicators
 from observatory.errors import PublicationError
+from observatory.files import atomic_path
 from observatory.publish import (
     alt,
     charts,
@@ -61,7 +62,6 @@ from observatory.publish.model import (
     champ_line,
     lecture,
 )
-from observatory.warehouse import atomic_path
 
 SUBDIR = "portraits"
 """EPCI portraits: ``output/<m>/portraits/epci-<siren>.pdf`` / ``.xlsx``; CSV under ``donnees/epci-<siren>/``."""

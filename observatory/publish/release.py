@@ -2,7 +2,7 @@
 
 The partition's panorama, plaquettes, workbooks and CSV files are built into a staging folder inside the
 vintage folder (``.staging-regions.<host>-<pid>.<random>.tmp``: hidden from the portal, swept by
-:func:`observatory.warehouse.sweep_stale` when its writer was killed), laid out like the vintage folder.
+:func:`observatory.files.sweep_stale` when its writer was killed), laid out like the vintage folder.
 The layout check then reads the staged PDFs against the published indicator table; only when it passes
 is each file moved into place, one atomic rename per file (same file system). A failed check raises
 :class:`~observatory.errors.PublicationError` naming the problems, and nothing in the vintage folder has
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observatory.errors import PublicationError
+from observatory.files import writer_tag
 from observatory.publish import documents, layout_check, model
-from observatory.warehouse import writer_tag
 
 WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
 """Processes that build publications at once (régions, EPCI portraits): ``OBSERVATORY_WORKERS``; default: the

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import PublicationError
+from observatory.files import atomic_path
 from observatory.publish import xlsx
 from observatory.publish.model import (
     NOTE_SECRET,
@@ -34,7 +35,6 @@ from observatory.publish.model import (
     run_date,
 )
 from observatory.publish.typst_pdf import compile_pdf
-from observatory.warehouse import atomic_path
 
 
 # --------------------------------------------------------------------------------------------- writers

@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 from observatory.errors import PublicationError
+from observatory.files import atomic_path
 from observatory.publish import charts
-from observatory.warehouse import atomic_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PDF_STANDARDS = ["ua-1"]

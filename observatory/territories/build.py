@@ -26,12 +26,13 @@ import pandas as pd
 from observatory import territories as terr
 from observatory.config import Settings
 from observatory.errors import TerritoryError
+from observatory.files import atomic_dir
 from observatory.publish import documents, layout_check, model, portrait
 from observatory.reference.indicateurs import round_published
 from observatory.territories import audit as taudit
 from observatory.territories import cells as tc
 from observatory.territories import protect as tp
-from observatory.warehouse import atomic_dir, connect
+from observatory.warehouse import connect
 
 STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
 STATUTS = {v: k for k, v in STATUT_CODE.items()}
