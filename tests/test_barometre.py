@@ -581,3 +581,34 @@ def test_barometre_audit_recomputes_each_cell_and_checks_the_protection_levels(s
     report = audit.audit_barometre(table, deps, planted)
     assert not report.passed
     assert any(str(key) in line for line in report.interval_narrow), report.summary()
+
+
+def test_barometre_audit_bounds_a_primary_along_the_champs(settings):
+    """The protection levels are checked in the champ tables too (privé = ESS + privé hors ESS per territory),
+    not only in the région × breakdown tables. Finistère's privé hors ESS of 2023-T4 (D alone, 55, primary) is
+    bounded by nothing in the breakdown tables (Bretagne's is hidden too); publish Finistère's privé (C + D = 95)
+    and it is bounded to [20, 95] along the champs. With the truth of a cell that needs a level wider than that
+    (largest contributor planted at ten times the cell), only the champ table's bound finds it too narrow."""
+    from observatory import audit
+
+    con = make_warehouse()
+    barometre.build_barometre(con, settings, "2023-S2")
+    table = con.table("ind.barometre").df()
+    deps = con.table("ref.departements").df()
+    truth = audit.quarter_cells_of(con)
+    con.close()
+    key = ("departement", "29", "prive_hors_ess", "toutes", "tous", "2023-T4")
+    assert truth[key] == (55.0, 55.0)
+    planted = {**truth, key: (55.0, 550.0)}
+    assert audit.audit_barometre(table, deps, planted).passed  # unbounded above: wide enough
+    leak = table.copy()
+    cell = (leak.indicateur == "effectif_fin_trimestre") & (leak.trimestre == "2023-T4")
+    cell &= (leak.niveau == "departement") & (leak.code == "29") & (leak.champ == "prive")
+    cell &= (leak.famille == "toutes") & (leak.secteur == "tous")
+    (i,) = leak.index[cell]
+    leak.loc[i, ["statut", "valeur"]] = ["publie", 95.0]
+    assert audit.audit_barometre(leak, deps, truth).passed  # the true level (±9.7) holds in [20, 95]
+    report = audit.audit_barometre(leak, deps, planted)
+    assert not report.passed and not report.recoverable, report.summary()
+    (line,) = [line for line in report.interval_narrow if str(key) in line]
+    assert "bounded to [20, 95]" in line and "champs" in line, line

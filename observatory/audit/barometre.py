@@ -80,9 +80,9 @@ def audit_barometre(
     départements, the headcounts published — ``effectif_fin_trimestre``, and the year-before headcount
     that a published ``solde_annuel`` gives away (effectif(T) − solde(T)) — bound every hidden one under the
     table's equations (min/max LP, :func:`lp_bounds`). Mayotte (outside the source's field) is left out.
-    With ``truth`` (:func:`quarter_cells`), every hidden primary headcount of the région × breakdown tables is
-    also bounded against its protection level (NK(1,85) or 10 %, :mod:`observatory.audit.intervals`):
-    blocking, as for the annual table.
+    With ``truth`` (:func:`quarter_cells`), every hidden primary headcount of the région × breakdown tables and
+    of the champ tables is also bounded against its protection level (NK(1,85) or 10 %,
+    :mod:`observatory.audit.intervals`): blocking, as for the annual table.
     """
     report = AuditReport()
     region_of = dict(zip(departements.code_departement, departements.code_region))
@@ -136,12 +136,12 @@ def _lp_tables(
             tables.append((f"{trimestre}, {champ}, {dim}", values, eqs))
             keys.append({(c, x): _cell_key(c, x, region, champ, dim, trimestre) for c, x in values})
     _determined_in(tables, report, findings)
+    systems = [(name, values, eqs, key) for (name, values, eqs), key in zip(tables, keys, strict=True)]
+    systems += _barometre_champ_tables(cells, region_of, report, findings)
     if levels is not None:
-        systems = [(name, values, eqs, key) for (name, values, eqs), key in zip(tables, keys, strict=True)]
         checked, narrow = bound_against_levels(systems, *levels, "hidden baromètre headcount")
         report.interval_checked += checked
         report.interval_narrow += narrow
-    _barometre_champ_tables(cells, region_of, report, findings)
 
 
 def _cell_key(code, x, region, champ, dim, trimestre) -> tuple:
@@ -151,39 +151,37 @@ def _cell_key(code, x, region, champ, dim, trimestre) -> tuple:
     return ("region" if code == region else "departement", code, champ, famille, secteur, trimestre)
 
 
-def _barometre_champ_tables(
-    cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list
-) -> None:
+def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list) -> list:
     """The baromètre's tables along the champ tree (privé = ESS + privé hors ESS…), per quarter: (région,
-    départements) × champs, and per territory (sectors and their total) × champs."""
+    départements) × champs, and per territory (sectors and their total) × champs. Their hidden cells determined
+    exactly go to ``findings``; returns the tables as ``(name, values, equations, published key of each cell)``,
+    for the protection levels' check."""
     present = set(cells.champ)
     tree = [(t, parts) for t, parts in _AUDIT_TREE if {t, *parts} <= present]
     if not tree:
-        return
+        return []
     deps_of = departements_of(region_of)
     t = cells[(cells.famille == DEFAULTS["famille"]) & (cells.region != "06")]
-    plain = t[t.secteur == DEFAULTS["secteur"]]
+    secteur = DEFAULTS["secteur"]
+    plain = t[t.secteur == secteur]
     tables = [
         (f"{q}, région {r}", g.code, r, deps_of.get(r, []), g)
         for (q, r), g in plain.groupby(["trimestre", "region"], sort=True)
     ]
     tables += [
-        (
-            f"{q}, {niveau} {code}, secteurs",
-            g.secteur,
-            DEFAULTS["secteur"],
-            sorted(set(g.secteur) - {DEFAULTS["secteur"]}),
-            g,
-        )
+        (f"{q}, {niveau} {code}, secteurs", g.secteur, secteur, sorted(set(g.secteur) - {secteur}), g)
         for (q, niveau, code), g in t.groupby(["trimestre", "niveau", "code"], sort=True)
     ]
-    systems = []
+    systems, keys = [], []
     for name, col, head, members, g in tables:
         values = {k: (None if pd.isna(v) else float(v)) for k, v in zip(zip(col, g.champ), g.v)}
         if not members or not any(v is None for v in values.values()):
             continue
         systems.append((f"{name}, champs", values, _champ_table_equations(tree, head, members, values)))
+        rows = g[["niveau", "code", "champ", "famille", "secteur", "trimestre"]].itertuples(index=False, name=None)
+        keys.append(dict(zip(zip(col, g.champ), rows, strict=True)))
     _determined_in(systems, report, findings)
+    return [(name, values, eqs, key) for (name, values, eqs), key in zip(systems, keys, strict=True)]
 
 
 def _determined_in(tables: list, report: AuditReport, findings: list) -> None:
