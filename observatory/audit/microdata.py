@@ -213,15 +213,10 @@ _PER_CELL = {
     **_MAXIMA,
     **{c: (c, "max") for c in _JOB_MAX},
 }
-#: How the leaves of a champ combine (the enterprise counts add up when a SIREN has one leaf).
-_COMBINE = {
-    "n_etab": "sum",
-    "n_ent": "sum",
-    "freq_entreprises": "sum",
-    **{f"freq_{q}": "sum" for q in CONTRIBUTING},
-    **{q: "sum" for q in _SUMS},
-    **{c: "max" for c in [*_MAXIMA, *_JOB_MAX]},
-}
+#: How the leaves of a champ combine (the enterprise counts add up when a SIREN has one leaf): these add up…
+_ADDED = ["n_etab", "n_ent", "freq_entreprises", *(f"freq_{q}" for q in CONTRIBUTING), *_SUMS]
+#: … and these take the largest.
+_LARGEST = [*_MAXIMA, *_JOB_MAX]
 _JOB_AGG = {c: (c, "sum") for c in _SUMS} | {c: (c, "max") for c in _JOB_MAX}
 
 
@@ -347,6 +342,15 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _combine(by_leaf: pd.DataFrame, cell_key: np.ndarray, n_leaves: int) -> pd.DataFrame:
+    """The cells of a champ from the rows of its leaves (``cell_key``: each row's cell, in order of first
+    appearance). A champ of one leaf has one row per cell: its rows are its cells."""
+    if n_leaves == 1:
+        return by_leaf[[*_ADDED, *_LARGEST]].set_axis(pd.Index(cell_key))
+    group = by_leaf.groupby(cell_key, sort=False)
+    return pd.concat([group[_ADDED].sum(), group[_LARGEST].max()], axis=1)
+
+
 @dataclass
 class _Level:
     """The rows of one territory level in one crossing: the territory code of each row (``col``'s codes, or 0
@@ -389,7 +393,7 @@ def _level_cells(level: _Level, dims: list, sub: pd.DataFrame, est: _Establishme
         if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
             continue
         wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
-        cell = by_leaf[wanted].groupby(leaf_key[wanted] // 4, sort=False).agg(_COMBINE)
+        cell = _combine(by_leaf[wanted], leaf_key[wanted] // 4, len(leaves))
         if not est.one_leaf and len(leaves) > 1:
             every = np.isin(key % 4, [_LEAVES.index(x) for x in leaves])  # rows of the champ
             in_champ = every.copy()

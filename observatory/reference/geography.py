@@ -50,7 +50,14 @@ class Geography:
 
     def members(self, niveau: str) -> dict[str, list[str]]:
         """Territory code → the sorted atom codes it unites, for ``france``, ``region``, ``departement``,
-        ``epci`` and the internal levels ``_geo_inconnu`` / ``_epci_inconnu`` (code ``?``)."""
+        ``epci`` and the internal levels ``_geo_inconnu`` / ``_epci_inconnu`` (code ``?``). Computed once per
+        level and geography (the audit states its territory relations once per indicator); read-only."""
+        known = self.__dict__.setdefault("_members_memo", {})  # a memo beside the frozen fields
+        if niveau not in known:
+            known[niveau] = self._members(niveau)
+        return known[niveau]
+
+    def _members(self, niveau: str) -> dict[str, list[str]]:
         a = self.atoms
         if niveau == "france":
             return {"FR": sorted(a.atom)}
