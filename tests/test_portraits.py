@@ -82,7 +82,10 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
 
     assert check_workbook_links(pdf.with_suffix(".xlsx"), tmp_path) >= 3
     # the sector and women-and-men figures are the département's, and the portrait says so
-    assert "Finistère" in text and "ne publie ni les secteurs" in text
+    expected = fmt.normalize(
+        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie ni les secteurs"
+    )
+    assert expected in text and "sont celles du département Finistère (29)" in text
 
 
 def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):

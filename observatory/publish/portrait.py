@@ -136,9 +136,10 @@ def epci_places() -> dict[str, Place]:
 
 
 def _de(t: Territory) -> str:
-    """ "de la CC du Pays de Landerneau", "du territoire Pays de Brest": the territory after « à l'échelle »."""
+    """ "de l'EPCI CC du Pays de Landerneau", "du territoire « Pays de Brest »": the territory after « à
+    l'échelle »."""
     if t.niveau == "epci":
-        return f"l'EPCI {t.libelle}"
+        return f"de l'EPCI {t.libelle}"
     return f"du territoire « {t.libelle} »"
 
 
@@ -239,7 +240,7 @@ def portrait_document(
     own = _has_breakdowns(t)
     src = t if own or not deps else deps[0]
     intro_detail = (
-        [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=f"du département {src.libelle}")]
+        [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=f"du département {src.libelle} ({src.code})")]
     )
     sect = fig_secteurs(src, y, top=8)
     sect.chart, sect.note = None, ""
