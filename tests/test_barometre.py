@@ -561,6 +561,14 @@ def test_barometre_audit_recomputes_each_cell_and_checks_the_protection_levels(s
     deps = con.table("ref.departements").df()
     cells = con.table("ind.barometre_cellules").df()
     truth = audit.quarter_cells_of(con)
+    # the same SQL over DataFrames: a (siret, quarter) given twice counts once (its largest), a quarter not
+    # written AAAA-Tn is outside the field
+    effectifs = con.table("staging.effectifs_trimestriels").df()
+    extra = pd.DataFrame(
+        {"siret": ["A", "C"], "trimestre": ["2023-T4", "2023-Q4"], "effectif_fin_trimestre": [3, 999]}
+    )
+    etabs = con.table("ess.etablissements").df()
+    assert audit.quarter_cells(pd.concat([effectifs, extra], ignore_index=True), etabs) == truth
     con.close()
     cells = cells[cells.niveau.isin(["region", "departement"]) & (cells.statut != "non_disponible")]
     compared = 0

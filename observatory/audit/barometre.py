@@ -3,6 +3,7 @@ the quarterly file (:func:`quarter_cells`) — none bounded more closely than it
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -11,64 +12,55 @@ from observatory.audit.lp import determined_cells, free_cells_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, departements_of
 from observatory.audit.tables import _AUDIT_TREE, _champ_table_equations
+from observatory.warehouse import sql_text
 
-DIMS = ("famille", "secteur")
-#: The baromètre's field as the audit states it: the quarterly file covers neither agriculture nor Mayotte.
-_OUTSIDE_SECTOR, _OUTSIDE_DEPARTEMENT = "AGR", "976"
+_EFFECTIFS = ["siret", "trimestre", "effectif_fin_trimestre"]
+_ETABLISSEMENTS = ["siret", "code_departement", "code_region", "famille_ess", "secteur", "ess", "public"]
 
 
 def quarter_cells(effectifs: pd.DataFrame, etabs: pd.DataFrame) -> dict:
     """Value and largest establishment of every baromètre headcount cell, recomputed from the quarterly file
     (``siret, trimestre, effectif_fin_trimestre``) and the classified establishments (``siret,
-    code_departement, code_region, famille_ess, secteur, ess, public``), apart from the protection's SQL.
+    code_departement, code_region, famille_ess, secteur, ess, public``) by the audit's own SQL
+    (``sql/audit/barometre_trimestres.sql``: the field and the cells are stated there), apart from the
+    protection's.
 
     Returns ``{(niveau, code, champ, famille, secteur, trimestre): (value, max)}`` for the régions and
     départements, without breakdown, by family and by sector; champs ESS, privé hors ESS, privé, public.
     """
-    q = effectifs.assign(e=effectifs.effectif_fin_trimestre.fillna(0))
-    q = q[q.trimestre.astype(str).str.fullmatch(r"[0-9]{4}-T[1-4]")]
-    q = q.groupby(["siret", "trimestre"], as_index=False).e.max()  # a duplicated row counts once
-    e = etabs.drop(columns="famille_ess").assign(
-        famille=etabs.famille_ess.fillna("hors_ess"),
-        secteur=etabs.secteur.fillna("NCL"),
-        ess=etabs.ess.fillna(False).astype(bool),
-        public=etabs.public.fillna(False).astype(bool),
-    )
-    e = e[e.code_departement.notna() & (e.code_departement != _OUTSIDE_DEPARTEMENT)]
-    e = e[e.secteur != _OUTSIDE_SECTOR]
-    rows = q.merge(e, on="siret")
-    champs = {
-        "ess": rows.ess & ~rows.public,
-        "prive_hors_ess": ~rows.ess & ~rows.public,
-        "prive": ~rows.public,
-        "public": rows.public,
-    }
-    parts = []
-    for champ, keep in champs.items():
-        sub = rows[keep.to_numpy()]
-        for niveau, geo in (("region", "code_region"), ("departement", "code_departement")):
-            for dim in (None, "famille", "secteur"):
-                agg = sub.groupby([geo, "trimestre", *([dim] if dim else [])], sort=False).e.agg(
-                    ["sum", "max"]
-                )
-                agg = agg.reset_index().rename(columns={geo: "code"})
-                parts.append(
-                    agg.assign(niveau=niveau, champ=champ, **{d: DEFAULTS[d] for d in DIMS if d != dim})
-                )
-    out = pd.concat(parts, ignore_index=True)
-    keys = out[["niveau", "code", "champ", *DIMS, "trimestre"]].itertuples(index=False, name=None)
-    return dict(zip(keys, zip(out["sum"].astype(float), out["max"].astype(float), strict=True), strict=True))
+    con = duckdb.connect()
+    try:
+        con.register("_audit_effectifs", effectifs[_EFFECTIFS])
+        con.register("_audit_etablissements", etabs[_ETABLISSEMENTS])
+        return _quarter_cells(con)
+    finally:
+        con.close()
 
 
 def quarter_cells_of(con) -> dict:
-    """:func:`quarter_cells` on the warehouse (the staged quarterly file and ``ess.etablissements``)."""
-    effectifs = con.execute(
-        "SELECT siret, trimestre, effectif_fin_trimestre FROM staging.effectifs_trimestriels"
-    ).df()
-    etabs = con.execute(
-        "SELECT siret, code_departement, code_region, famille_ess, secteur, ess, public FROM ess.etablissements"
-    ).df()
-    return quarter_cells(effectifs, etabs)
+    """:func:`quarter_cells` on the warehouse (the staged quarterly file and ``ess.etablissements``), summed
+    where they are (18 M quarterly rows at France never come into memory)."""
+    views = {
+        "_audit_effectifs": ("staging.effectifs_trimestriels", _EFFECTIFS),
+        "_audit_etablissements": ("ess.etablissements", _ETABLISSEMENTS),
+    }
+    for view, (table, columns) in views.items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(columns)} FROM {table}")
+    try:
+        return _quarter_cells(con)
+    finally:
+        for view in views:
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+
+
+def _quarter_cells(con) -> dict:
+    cells = con.sql(sql_text("audit/barometre_trimestres.sql")).fetchnumpy()
+    keys = zip(
+        *(cells[k].tolist() for k in ("niveau", "code", "champ", "famille", "secteur", "trimestre")),
+        strict=True,
+    )
+    values = zip(cells["valeur"].tolist(), cells["plus_grand"].tolist(), strict=True)
+    return dict(zip(keys, values, strict=True))
 
 
 def audit_barometre(
@@ -151,7 +143,9 @@ def _cell_key(code, x, region, champ, dim, trimestre) -> tuple:
     return ("region" if code == region else "departement", code, champ, famille, secteur, trimestre)
 
 
-def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list) -> list:
+def _barometre_champ_tables(
+    cells: pd.DataFrame, region_of: dict, report: AuditReport, findings: list
+) -> list:
     """The baromètre's tables along the champ tree (privé = ESS + privé hors ESS…), per quarter: (région,
     départements) × champs, and per territory (sectors and their total) × champs. Their hidden cells determined
     exactly go to ``findings``; returns the tables as ``(name, values, equations, published key of each cell)``,
@@ -178,7 +172,9 @@ def _barometre_champ_tables(cells: pd.DataFrame, region_of: dict, report: AuditR
         if not members or not any(v is None for v in values.values()):
             continue
         systems.append((f"{name}, champs", values, _champ_table_equations(tree, head, members, values)))
-        rows = g[["niveau", "code", "champ", "famille", "secteur", "trimestre"]].itertuples(index=False, name=None)
+        rows = g[["niveau", "code", "champ", "famille", "secteur", "trimestre"]].itertuples(
+            index=False, name=None
+        )
         keys.append(dict(zip(zip(col, g.champ), rows, strict=True)))
     _determined_in(systems, report, findings)
     return [(name, values, eqs, key) for (name, values, eqs), key in zip(systems, keys, strict=True)]
