@@ -25,23 +25,33 @@ etab AS (
     FROM _audit_etablissements
     WHERE code_departement IS NOT NULL AND code_departement <> '976' AND coalesce(secteur, 'NCL') <> 'AGR'
 ),
-champs AS (
-    SELECT q.trimestre, q.e, etab.code_region, etab.code_departement, etab.famille, etab.secteur, c.champ
+-- the establishments' headcounts summed (and their largest kept) per territory × breakdown × leaf × quarter
+-- first: the champs and the levels below are unions of these groups
+groupes AS (
+    SELECT
+        etab.code_region, etab.code_departement, etab.famille, etab.secteur, etab.ess, etab.public, q.trimestre,
+        sum(q.e) AS s,
+        max(q.e) AS m
     FROM q
     JOIN etab USING (siret)
+    GROUP BY ALL
+),
+champs AS (
+    SELECT g.trimestre, g.s, g.m, g.code_region, g.code_departement, g.famille, g.secteur, c.champ
+    FROM groupes AS g
     JOIN (VALUES ('ess'), ('prive_hors_ess'), ('prive'), ('public')) AS c (champ)
         ON CASE c.champ
-            WHEN 'ess' THEN etab.ess AND NOT etab.public
-            WHEN 'prive_hors_ess' THEN NOT etab.ess AND NOT etab.public
-            WHEN 'prive' THEN NOT etab.public
-            ELSE etab.public
+            WHEN 'ess' THEN g.ess AND NOT g.public
+            WHEN 'prive_hors_ess' THEN NOT g.ess AND NOT g.public
+            WHEN 'prive' THEN NOT g.public
+            ELSE g.public
         END
 ),
 territoires AS (
-    SELECT 'region' AS niveau, code_region AS code, champ, famille, secteur, trimestre, e
+    SELECT 'region' AS niveau, code_region AS code, champ, famille, secteur, trimestre, s, m
     FROM champs WHERE code_region IS NOT NULL
     UNION ALL
-    SELECT 'departement', code_departement, champ, famille, secteur, trimestre, e
+    SELECT 'departement', code_departement, champ, famille, secteur, trimestre, s, m
     FROM champs
 )
 SELECT
@@ -49,8 +59,8 @@ SELECT
     CASE WHEN grouping(famille) = 0 THEN famille ELSE 'toutes' END AS famille,
     CASE WHEN grouping(secteur) = 0 THEN secteur ELSE 'tous' END AS secteur,
     trimestre,
-    sum(e)::DOUBLE AS valeur,
-    max(e)::DOUBLE AS plus_grand
+    sum(s)::DOUBLE AS valeur,
+    max(m)::DOUBLE AS plus_grand
 FROM territoires
 GROUP BY GROUPING SETS (
     (niveau, code, champ, trimestre),
