@@ -48,14 +48,25 @@ champ_source AS (   -- establishments in the source's field, with their territor
       AND coalesce(e.secteur, 'NCL') <> 'AGR'
 ),
 
+groupes AS (   -- the establishments counted, summed and their largest kept per quarter x territory x
+                -- breakdown x leaf first: every cell below is a union of these groups
+    SELECT
+        q, code_departement, code_region, famille_ess, secteur, ess, public,
+        count(*) FILTER (WHERE effectif > 0) AS freq,
+        sum(effectif) AS value,
+        max(effectif) AS max
+    FROM champ_source
+    GROUP BY ALL
+),
+
 par_champ AS (   -- ess and prive_hors_ess partition the private field; public only when the source has it
-    SELECT *, 'ess' AS champ FROM champ_source WHERE ess AND NOT public
+    SELECT *, 'ess' AS champ FROM groupes WHERE ess AND NOT public
     UNION ALL
-    SELECT *, 'prive_hors_ess' AS champ FROM champ_source WHERE NOT ess AND NOT public
+    SELECT *, 'prive_hors_ess' AS champ FROM groupes WHERE NOT ess AND NOT public
     UNION ALL
-    SELECT *, 'prive' AS champ FROM champ_source WHERE NOT public
+    SELECT *, 'prive' AS champ FROM groupes WHERE NOT public
     UNION ALL
-    SELECT *, 'public' AS champ FROM champ_source WHERE public
+    SELECT *, 'public' AS champ FROM groupes WHERE public
 ),
 
 agregats AS (   -- France, région, département; all, by family (ESS only), by sector
@@ -70,9 +81,9 @@ agregats AS (   -- France, région, département; all, by family (ESS only), by 
         coalesce(code_departement, code_region, 'FR') AS code,
         CASE WHEN grouping(famille_ess) = 0 THEN famille_ess ELSE 'toutes' END AS famille,
         CASE WHEN grouping(secteur) = 0 THEN secteur ELSE 'tous' END AS secteur,
-        count(*) FILTER (WHERE effectif > 0) AS freq,
-        sum(effectif) AS value,
-        max(effectif) AS max
+        sum(freq)::BIGINT AS freq,
+        sum(value) AS value,
+        max(max) AS max
     FROM par_champ
     GROUP BY GROUPING SETS (
         (q, champ), (q, champ, code_region), (q, champ, code_departement),
