@@ -46,8 +46,8 @@ def _audit_command(settings) -> subprocess.CompletedProcess:
 
 
 def test_audit_catches_a_primary_cell_published(sample):
-    """The audit, and the ``observatory audit`` command (its exit code and its summary), on the micro
-    publication as protected, then with one primary headcount published."""
+    """The ``observatory audit`` command (its exit code and its summary; the API's ``audit_publication`` that
+    it calls), on the micro publication as protected, then with one primary headcount published."""
     table = sample.vintage_output / "tables" / "indicateurs.parquet"
     original = pd.read_parquet(table)
     clean = _audit_command(sample)
@@ -60,9 +60,6 @@ def test_audit_catches_a_primary_cell_published(sample):
         i = df.index[(df.statut == "secret_primaire") & (df.indicateur == "effectif_31_12")][0]
         df.loc[i, ["statut", "valeur"]] = ["publie", 1.0]
         _republish(sample, df)
-        report = audit.audit_publication(sample)
-        assert not report.passed
-        assert any("primary rule" in v for v in report.violations)
         planted = _audit_command(sample)
         assert planted.returncode == 1 and planted.stdout.startswith("secrecy audit: FAILED")
         assert "published cells breaking a primary rule: 1" in planted.stdout
