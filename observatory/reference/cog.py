@@ -82,11 +82,14 @@ def communes() -> pd.DataFrame:
     ``COM``, the population used to weight it). Secteurs municipaux (``SRM``) are left out.
 
     Read from the cache (:func:`communes_cache_path`) when it is there; built and cached otherwise (a cache
-    that cannot be written is only logged).
+    that cannot be written is only logged, one that cannot be read is built again).
     """
     path = communes_cache_path()
     if path.exists():
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # not a Parquet file of ours: built again, and replaced
+            log.warning("COG cache %s unreadable (%s): rebuilt", path, exc)
     out = _build_communes()
     try:
         with atomic_path(path) as tmp:
