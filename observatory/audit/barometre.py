@@ -39,7 +39,7 @@ def quarter_cells(effectifs: pd.DataFrame, etabs: pd.DataFrame) -> dict:
 
 def quarter_cells_of(con) -> dict:
     """:func:`quarter_cells` on the warehouse (the staged quarterly file and ``ess.etablissements``), summed
-    where they are (18 M quarterly rows at France never come into memory)."""
+    where they are (the 22 M quarterly rows of France never come into memory)."""
     views = {
         "_audit_effectifs": ("staging.effectifs_trimestriels", _EFFECTIFS),
         "_audit_etablissements": ("ess.etablissements", _ETABLISSEMENTS),
