@@ -30,9 +30,9 @@ test: install
 	$(BIN)/python -m pytest -q -m "not pending" $(XDIST) --durations=25
 
 # Everything but the end-to-end, browser and fault tests (markers set in tests/conftest.py), on two processes
-# (4 min 36 s for 433 tests on the slower 2-core machine of 4 December, quiet; 3 min 12 s for 398 on the faster one;
+# (3 min 7 s for 435 tests on the slower 2-core machine of 4 December, quiet; 3 min 12 s for 398 on the faster one;
 # the issue asks for one minute: not there yet — its slowest are the micro-dataset protections and audits, about
-# 6 s each of mostly fixed cost, the territory worlds, the COG load).
+# 4 s each of mostly fixed cost, the territory worlds).
 test-fast: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not e2e and not browser and not faults" $(XDIST)
