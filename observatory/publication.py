@@ -23,7 +23,7 @@ from pathlib import Path
 
 from observatory.config import Settings
 from observatory.errors import PublicationError
-from observatory.files import atomic_path
+from observatory.files import atomic_path, writer_alive, writer_tag
 from observatory.warehouse import copy_to_parquet, run_sql
 
 TABLE = "indicateurs"
@@ -170,8 +170,6 @@ def stage_publication(settings: Settings) -> Settings:
     root (write there, then :func:`commit_publication`)."""
     import tempfile
 
-    from observatory.files import writer_tag
-
     out = Path(settings.output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix=f".{out.name}.{writer_tag()}.", suffix=".tmp", dir=out.parent))
@@ -244,8 +242,6 @@ def discard_publication(staged: Settings) -> None:
 
 def sweep_staged(settings: Settings) -> list[Path]:
     """Staging roots of runs that died (their writer's pid is gone), removed; live runs' are kept."""
-    from observatory.files import writer_alive
-
     out = Path(settings.output_dir).absolute()
     removed = []
     for path in sorted(out.parent.glob(f".{out.name}.*.tmp")):
