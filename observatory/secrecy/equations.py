@@ -44,8 +44,8 @@ def _universe(cells: pd.DataFrame, nature: str) -> np.ndarray:
     """Cells taking part in the equations of a nature (published, or derivable from published cells).
 
     Establishment counts are published without the sexe / pcs breakdown only (and are not additive over
-    it); EPCI cells are published for the champ and famille crossings only — their other crossings are
-    neither published nor derivable (each of their equations holds some 1 250 unpublished EPCI).
+    it); EPCI cells are published for the champ and famille crossings only, the only ones ``ind.cellules``
+    computes at that level (``sql/indicators/cellules.sql``: ``croisement_du_niveau``).
     """
     ok = np.ones(len(cells), bool)
     if nature == "comptage":

@@ -9,8 +9,11 @@
 -- the sociétés commerciales de l'ESS) and _oth (prive_hors_ess AND NOT ess_loi_2014). Likewise two internal
 -- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI,
 -- and the geographic atoms _piece (code '<département>|<EPCI>', '?' when unknown: the intersections of
--- départements and EPCIs, observatory/reference/geography.py), without breakdown or by famille only: every
--- published territory is a union of atoms, which ties the EPCIs to their départements.
+-- départements and EPCIs, observatory/reference/geography.py): every published territory is a union of atoms,
+-- which ties the EPCIs to their départements. The EPCIs, _epci_inconnu and the atoms carry two crossings only,
+-- none and famille: an EPCI is published for its champs and families only (products.md), so no other crossing
+-- of theirs is published or derivable, and computing it would cost most of the table (six cells in seven at
+-- France) for nothing.
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
 -- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the
@@ -119,6 +122,11 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
          WHEN 'epci' THEN epci WHEN '_piece' THEN coalesce(dep, '?') || '|' || coalesce(epci, '?')
          ELSE '?' END;
 
+-- Whether a territory level carries a crossing: the EPCI-like levels (the EPCIs, the unknown EPCI, the atoms)
+-- only none (31) and famille (15).
+CREATE OR REPLACE TEMP MACRO croisement_du_niveau(niveau, croisement) AS
+    niveau NOT IN ('epci', '_epci_inconnu', '_piece') OR croisement IN (31, 15);
+
 -- The two smallest distinct values of a column of small lists (an enterprise summary of step 3).
 CREATE OR REPLACE TEMP MACRO deux_plus_petits(x) AS
     list_slice(list_sort(list_distinct(flatten(list(x) FILTER (WHERE x IS NOT NULL)))), 1, 2);
@@ -209,12 +217,12 @@ grains AS (                         -- per région x département x EPCI x leaf 
 niveaux(niveau) AS (
     VALUES ('france'), ('region'), ('departement'), ('epci'), ('_geo_inconnu'), ('_epci_inconnu'), ('_piece')
 ),
-territoires AS (                    -- each grain in every territory it belongs to (an atom: no breakdown
-                                    -- but the families, where the territory relations are published)
+territoires AS (                    -- each grain in every territory it belongs to, in the crossings of
+                                    -- that level (croisement_du_niveau)
     SELECT t.niveau, territoire_code(t.niveau, g.code_region, g.code_departement, g.code_epci) AS code, g.*
     FROM grains AS g
     JOIN niveaux AS t ON dans_territoire(t.niveau, g.code_region, g.code_departement, g.code_epci)
-        AND (t.niveau <> '_piece' OR g.croisement IN (31, 15))
+        AND croisement_du_niveau(t.niveau, g.croisement)
 ),
 etab_territoire AS (                -- each establishment in every territory it belongs to, and whether its
     SELECT                          -- band is that of its enterprise's largest establishment there
@@ -237,7 +245,7 @@ entreprises AS (                    -- per territory x leaf x crossing value wit
     FROM etab_territoire AS e
     JOIN croisements AS c ON c.niveau_detail = 1
     WHERE ((c.croisement & 4) = 4 OR e.plus_grand)   -- by size band: once, in its largest establishment's band
-      AND (e.niveau <> '_piece' OR c.croisement IN (31, 15))
+      AND croisement_du_niveau(e.niveau, c.croisement)
     GROUP BY ALL
 ),
 feuilles AS (                       -- per territory x leaf x crossing value
@@ -345,9 +353,10 @@ surplus AS (                        -- such a SIREN is counted once per leaf of 
                        ('_piece')
             ) AS n(niveau)
             CROSS JOIN (        -- the crossings with an enterprise count (no sexe, no pcs)
-                VALUES (false, false, false, false, false), (true, false, false, false, false),
-                       (false, true, false, false, false)   -- the size bands: surplus_tranche below
-            ) AS x(champ_famille, secteur, tranche, sexe, pcs)
+                VALUES (false, false, false, false, false, 31), (true, false, false, false, false, 15),
+                       (false, true, false, false, false, 23)   -- the size bands: surplus_tranche below
+            ) AS x(champ_famille, secteur, tranche, sexe, pcs, croisement)
+            WHERE croisement_du_niveau(n.niveau, x.croisement)
         ) AS t
         JOIN appartenance AS a USING (feuille)
         WHERE code IS NOT NULL
@@ -361,6 +370,7 @@ tranche_feuille AS (                -- such a SIREN per territory and leaf: the 
            max(effectif_etab) AS effectif_etab
     FROM etab_territoire
     WHERE siren_id IN (SELECT siren_id FROM etab GROUP BY siren_id HAVING count(DISTINCT feuille) > 1)
+      AND croisement_du_niveau(niveau, 27)     -- the size bands' crossing
     GROUP BY ALL
 ),
 surplus_tranche AS (                -- counted once per leaf of the champ, in each leaf's band: keep one count,

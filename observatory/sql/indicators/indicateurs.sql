@@ -185,7 +185,8 @@ FROM tous AS t
 LEFT JOIN libelles AS l USING (niveau, code)
 LEFT JOIN (SELECT indicateur, decimales FROM ref.indicateurs) AS p USING (indicateur)  -- every code listed (tested)
 WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.niveau NOT LIKE '\_%' ESCAPE '\' AND t.pcs <> 'autres'
-    AND (                               -- EPCI: secondary protection covers champs and families only
+    AND (                               -- EPCI: champs and families only (the only cells computed there;
+                                        -- the figures of other crossings, e.g. the share of women, have no cell)
         t.niveau <> 'epci'
         OR (t.secteur = 'tous' AND t.tranche = 'toutes' AND t.sexe = 'tous' AND t.pcs = 'toutes'
             AND t.indicateur NOT IN ('part_femmes', 'part_femmes_cadres', 'part_cadres', 'ecart_salarial_fh'))
