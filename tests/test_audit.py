@@ -67,6 +67,27 @@ def test_audit_catches_a_primary_cell_published(sample):
         _republish(sample, original)
 
 
+def test_audit_fails_an_epci_cell_by_sector_it_does_not_recompute(sample):
+    """The EPCIs are published for their champs and families only: the audit recomputes no other crossing
+    there, so a published EPCI cell by sector (a protection that let one through) fails it, with its key."""
+    table = sample.vintage_output / "tables" / "indicateurs.parquet"
+    original = pd.read_parquet(table)
+    try:
+        epci = original[
+            (original.niveau == "epci") & (original.statut == "publie")
+            & (original.indicateur == "effectif_31_12") & (original.famille == "toutes")
+        ]  # fmt: skip
+        sector = min(set(original.secteur) - {"tous"})
+        planted = epci.iloc[[0]].assign(secteur=sector, valeur=1.0)
+        _republish(sample, pd.concat([original, planted], ignore_index=True))
+        report = audit.audit_publication(sample, intervals=False)
+        assert not report.passed
+        found = [v for v in report.violations if v.startswith("no microdata")]
+        assert len(found) == 1 and f"'{epci.code.iloc[0]}'" in found[0] and f"'{sector}'" in found[0], found
+    finally:
+        _republish(sample, original)
+
+
 def _with_truth(sample):
     """The published table, and a copy of it with each row's true value (``valeur_calculee``)."""
     original = pd.read_parquet(sample.vintage_output / "tables" / "indicateurs.parquet")

@@ -35,8 +35,12 @@ _NIVEAUX = {
     "_geo_inconnu": "geo_inconnu",
     "_epci_inconnu": "epci_inconnu",
 }
-#: The crossings computed for the internal levels (the territory relations hold on these only).
-_INTERNAL_CROSSINGS = ([], ["famille"])
+#: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
+#: relations hold on these only) and for the EPCIs, published for their champs and families only
+#: (``products.md``). A published EPCI cell of another crossing has no recomputed cell, and the audit reports
+#: it (:func:`observatory.audit.tables._primary_violations`).
+_CHAMP_CROSSINGS = ([], ["famille"])
+_CHAMP_LEVELS = ("epci",)
 
 
 _SUMS = ["effectif", "etp", "masse", "masse_salaire", "s_net", "nbheur", "n_salaries"]
@@ -327,7 +331,7 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
         )
         for niveau, col in _NIVEAUX.items():
-            if niveau.startswith("_") and dims not in _INTERNAL_CROSSINGS:
+            if (niveau.startswith("_") or niveau in _CHAMP_LEVELS) and dims not in _CHAMP_CROSSINGS:
                 continue
             code = np.zeros(len(per), np.int64) if col is None else est.attrs[col][sid]
             ok = code >= 0

@@ -34,7 +34,9 @@ def _primary_violations(published: pd.DataFrame, cells: pd.DataFrame) -> tuple[i
     violations = []
     missing = merged[merged._merge == "left_only"]
     violations += [
-        f"no microdata for published cell {tuple(r[KEY])} {r.indicateur}" for _, r in missing.iterrows()
+        f"no microdata for published cell {tuple(r[KEY])} {r.indicateur} (a cell the audit does not recompute, "
+        "e.g. an EPCI by sector, is never to be published)"
+        for _, r in missing.iterrows()
     ]
     m = merged[merged._merge == "both"].reset_index(drop=True)
     count = m.indicateur.isin(COUNT_INDICATORS)
