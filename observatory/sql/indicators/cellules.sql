@@ -165,9 +165,11 @@ etab AS (
 croisements(niveau_detail, croisement) AS (  -- which crossings each detail level feeds
     VALUES (1, 31), (1, 15), (1, 23), (1, 27), (2, 29), (2, 13), (2, 21), (3, 30), (4, 28)
 ),
-contributions AS (                  -- each establishment's contribution to each crossing
-    SELECT
-        e.code_region, e.code_departement, e.code_epci, e.feuille, c.croisement,
+contributions AS (                  -- each establishment's contribution to each crossing (its EPCI only in
+    SELECT                          -- the crossings of the EPCI-like levels: the others group by département)
+        e.code_region, e.code_departement,
+        CASE WHEN croisement_du_niveau('epci', c.croisement) THEN e.code_epci END AS code_epci,
+        e.feuille, c.croisement,
         CASE WHEN (c.croisement & 16) = 0 THEN e.famille_ess END AS famille,
         CASE WHEN (c.croisement & 8) = 0 THEN e.secteur END AS secteur,
         CASE WHEN (c.croisement & 4) = 0 THEN e.tranche END AS tranche,
