@@ -10,6 +10,8 @@ two others. The audit must catch it on that weakened mask, and pass on what the 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,9 +149,8 @@ def test_protection_hides_a_complement_epci_and_the_audit_proves_it(martinique):
     )
 
 
-def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
-    """The weakened mask: every EPCI of 972 published but the primary one."""
-    con = martinique
+def _every_epci_of_972_but_the_primary_one(con) -> tuple[pd.DataFrame, pd.Series]:
+    """The weakened mask: every EPCI of 972 published but the primary one; and the true values."""
     pub = con.table("ind.publication").df()
     truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
     weak = pub.copy()
@@ -158,6 +159,13 @@ def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
     keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
     weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
     weak.loc[undo, "statut"] = "publie"
+    return weak, truth
+
+
+def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
+    """The weakened mask: every EPCI of 972 published but the primary one."""
+    con = martinique
+    weak, truth = _every_epci_of_972_but_the_primary_one(con)
     report = _audit(con, weak)
     found = [r for r in report.territory_findings if "249720061" in r]
     assert found, report.summary()
@@ -165,6 +173,28 @@ def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
     # the value given away is the true headcount of the lone establishment's EPCI
     true = truth[("epci", "249720061", "public", *secrecy.DEFAULTS.values(), "effectif_31_12")]
     assert any(r.endswith(f"= {true:g}") and "effectif_31_12" in r for r in found), found
+
+
+def test_territory_checks_in_a_second_process_report_the_same(martinique, monkeypatch):
+    """A large publication has its territory relations checked in a second process while the first checks the
+    2-D tables (``observatory/audit/run.py``): the same report, findings included, as in one process — here
+    forced on the weakened micro mask, which the territory relations fail."""
+    weak, _truth = _every_epci_of_972_but_the_primary_one(martinique)
+    alone = _audit(martinique, weak)
+    started = []
+
+    class Pool(audit_run.ProcessPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            started.append(fn.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(audit_run, "BESIDE_MIN_ROWS", 0)
+    monkeypatch.setattr(audit_run.config, "WORKERS", 2)
+    monkeypatch.setattr(audit_run, "ProcessPoolExecutor", Pool)
+    beside = _audit(martinique, weak)
+    assert started == ["_territory_report"]
+    assert alone.territory_findings and not alone.passed
+    assert dataclasses.asdict(beside) == dataclasses.asdict(alone)
 
 
 def test_equations_tie_an_epci_to_its_departement_through_the_atoms():

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, fields
+
 import duckdb
+import numpy as np
 import pandas as pd
 
+from observatory import config
 from observatory.audit.intervals import narrow_intervals
 from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, check_rounded
+from observatory.audit.rules import DEFAULTS, FLAT
 from observatory.audit.tables import (
     _lp_checks,
     _lp_checks_bands,
@@ -21,6 +30,8 @@ from observatory.audit.tables import (
 )
 from observatory.audit.territories import check_territories, geography_of
 from observatory.errors import SecrecyError
+
+log = logging.getLogger(__name__)
 
 
 def audit(
@@ -36,6 +47,7 @@ def audit(
     ``intervals=False`` leaves them out, for tests of the other checks)."""
     report = AuditReport()
     cells = recompute_cells(postes, etabs)
+    territories = _territories_beside(published, cells, etabs, intervals)
     report.published_checked, report.violations = _primary_violations(published, cells)
     zero_keys = _zero_headcounts(cells)
     tables = list(two_d_tables(published, departements, zero_keys))
@@ -48,8 +60,76 @@ def audit(
     if intervals:
         check_champ_intervals(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
-    check_territories(published, cells, geography_of(etabs), report, intervals)
+    _add(report, territories.result())
     return report
+
+
+#: Below this many published rows, the territory relations are checked in the caller's process: a second
+#: process (≈ 2 s to start) pays only on a real publication (the sample's table has 517 280 rows).
+BESIDE_MIN_ROWS = 100_000
+
+
+def _territories_beside(published: pd.DataFrame, cells: pd.DataFrame, etabs: pd.DataFrame, intervals: bool):
+    """The territory relations' checks (:func:`check_territories`) started in a second process when the
+    publication is large and a second worker is allowed (``OBSERVATORY_WORKERS``), so that they run while this
+    process checks the 2-D tables; otherwise run here. Returns an object whose ``result()`` is their report.
+
+    The territory relations hold on cells without breakdown only: the other process receives those rows.
+    ``spawn``: the caller may be a Dagster step process with threads, which must not be forked."""
+    args = (published[_plain_mask(published)], cells[_plain_mask(cells)], geography_of(etabs), intervals)
+    if config.WORKERS < 2 or len(published) < BESIDE_MIN_ROWS:
+        return _Done(_territory_report(*args))
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_territory_report, *args)
+    pool.shutdown(wait=False)  # the worker ends with its one task
+    return _Beside(future, args)
+
+
+def _plain_mask(frame: pd.DataFrame):
+    ok = np.ones(len(frame), bool)
+    for d in FLAT:
+        ok &= (frame[d] == DEFAULTS[d]).to_numpy()
+    return ok
+
+
+def _territory_report(published, cells, geography, intervals: bool) -> AuditReport:
+    report = AuditReport()
+    check_territories(published, cells, geography, report, intervals)
+    return report
+
+
+@dataclass
+class _Done:
+    report: AuditReport
+
+    def result(self) -> AuditReport:
+        return self.report
+
+
+@dataclass
+class _Beside:
+    """The territory checks running in another process; run here instead if that process could not work
+    (e.g. a script without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from)."""
+
+    future: Future
+    args: tuple
+
+    def result(self) -> AuditReport:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            log.warning("audit: the territory relations' process failed to start; checked in this process")
+            return _territory_report(*self.args)
+
+
+def _add(report: AuditReport, part: AuditReport) -> None:
+    """``part``'s counts and findings added to ``report``'s (its flags, e.g. ``territory_blocking``, left)."""
+    for f in fields(AuditReport):
+        value = getattr(part, f.name)
+        if isinstance(value, list):
+            getattr(report, f.name).extend(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            setattr(report, f.name, getattr(report, f.name) + value)
 
 
 def _microdata_audit(published: pd.DataFrame, con, intervals: bool = True) -> AuditReport:

@@ -17,13 +17,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from observatory import config
 from observatory.errors import PublicationError
 from observatory.files import writer_tag
 from observatory.publish import documents, layout_check, model
 
-WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes that build publications at once (régions, EPCI portraits): ``OBSERVATORY_WORKERS``; default: the
-cores, at most 2 (each holds the indicator table and one document at a time: well under 1 GB)."""
+WORKERS = config.WORKERS
+"""Processes that build publications at once (régions, EPCI portraits): ``OBSERVATORY_WORKERS`` (each holds the
+indicator table and one document at a time: well under 1 GB)."""
 
 
 @dataclass
