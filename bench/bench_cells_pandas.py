@@ -16,17 +16,21 @@ Two engines, each in its own child process so that its peak RSS is its own (``os
   ``ess.etablissements_employeurs`` are views over the Parquet files; result: ``ind.cellules`` as Arrow.
 - ``pandas``  the same cells in pandas and numpy: jobs read ≈ 2 M rows at a time and summed per
   establishment × sexe × pcs under integer keys (amounts in exact integer units as the SQL's DECIMAL: cents,
-  1e-4 ETP, 1e-2 hours), then per establishment and detail; then, one territory level and one crossing at a
-  time, grouped per territory × breakdown × *leaf* (the establishment's (public, ess, ess_loi_2014) flags);
-  a champ is the union of its leaves (sums add, maxima take the max, enterprises are distinct SIRENs: a
-  SIREN found in several leaves of a champ is counted once).
+  1e-4 ETP, 1e-2 hours; a NULL amount adds nothing, and a gross payroll of jobs whose pay is all unknown stays
+  NULL as the SQL's ``sum``), then per establishment and detail; then, one territory level and one crossing at
+  a time (the EPCIs, ``_epci_inconnu`` and the atoms ``_piece`` only none and famille), grouped per
+  territory × breakdown × *leaf* (the establishment's (public, ess, ess_loi_2014) flags); a champ is the
+  union of its leaves (sums add, maxima take the max, enterprises are distinct SIRENs: a SIREN found in
+  several leaves of a champ is counted once). Enterprises: ``n_ent`` on the crossings without sexe / pcs (by
+  size band: once per territory and champ, in the band of its largest establishment of the champ there), ``freq_entreprises`` (the
+  distinct SIRENs of the cell up to 3) on every crossing.
 
 Time is measured inside the child from reading the Parquet files to the result in memory (interpreter start
 and imports excluded). The parent watches the child's RSS and kills it above ``--max-rss-mb`` or after
 ``--timeout`` seconds; a killed engine is reported with the phases it finished (pandas prints one line per
 territory level), not as a crash. The two results must be the same rows with the same values: sorted on
-the cell key, counts and decimal sums compared exactly (DECIMAL scaled to integers); the run fails
-otherwise. Results are printed and appended to ``bench/out/results.jsonl``.
+the cell key, counts and decimal sums compared exactly (DECIMAL scaled to integers, NULL as -1); the run
+fails otherwise. Results are printed and appended to ``bench/out/results.jsonl``.
 """
 
 from __future__ import annotations
@@ -47,36 +51,46 @@ OUT = ROOT / "out"
 WORK = Path("/work/national-data/cells")
 BATCH_ROW_GROUPS = 16  # jobs read ≈ 2 M rows at a time by the pandas engine (DuckDB writes 122 880-row groups)
 
-POSTES_COLUMNS = ["siret", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_net", "nbheur",
-                  "temps_partiel", "cdd", "age"]
+POSTES_COLUMNS = ["siret", "sexe", "pcs", "annexe", "present_31_12", "eqtp", "s_brut", "s_brut_salaire",
+                  "eqtp_salaire", "s_net", "nbheur", "temps_partiel", "cdd", "age"]
 ETAB_COLUMNS = ["siret", "siren", "code_region", "code_departement", "code_epci", "secteur", "tranche",
-                "famille_ess", "ess", "ess_loi_2014", "public"]
+                "effectif_31_12", "famille_ess", "ess", "ess_loi_2014", "public"]
 
 SEXES = ["F", "H"]                                   # ess.postes.sexe (staging rejects any other SEXE)
 PCS = ["autres", "cadres", "employes", "ouvriers", "prof_intermediaires"]   # ess.postes.pcs groups
 KEYS = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"]
 DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
-BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus"]
+BANDS = ["age_moins_25", "age_25_34", "age_35_44", "age_45_54", "age_55_plus", "age_inconnu"]
 COUNTED = ["temps_partiel", "cdd", "age50", *BANDS]
-SUMS = ["n_salaries", "effectif", "etp", "masse", "s_net", "nbheur", *COUNTED]   # summed per cell
-FREQS = ["effectif", "etp", "masse", *COUNTED]       # establishments with a non-zero contribution
+SUMS = ["n_salaries", "effectif", "etp", "masse", "masse_salaire", "etp_salaire", "s_net", "nbheur",
+        *COUNTED]                                    # summed per cell
+# freq_<name>: establishments with a non-zero contribution to <column> (pay field: masse_salaire > 0, hourly
+# pay field: nbheur > 0)
+FREQS = {"effectif": "effectif", "etp": "etp", "masse": "masse", "salaire": "masse_salaire",
+         "horaire": "nbheur", **{q: q for q in COUNTED}}
 MAXES = ["effectif", "etp", "masse", "s_net", "nbheur", *COUNTED]   # largest establishment contribution
 JOB_MAX = ["max_poste_brut", "max_poste_net"]        # largest single job
+# Internal columns: the jobs of known gross pay (masse is NULL without any) and the masse fed to max_masse
+# (-1 when NULL: the max is -1 exactly when every contribution is NULL, and the sum is NULL then too).
+JOB_SUMS = [*SUMS, "n_brut"]
+MAX_SOURCE = {"masse": "masse_connue"}
 COLUMNS = [
     *KEYS, "n_etab", "n_ent", "n_salaries",
     *(c for q in ("effectif", "etp", "masse") for c in (q, f"freq_{q}", f"max_{q}")),
-    "s_net", "max_s_net", "nbheur", "max_nbheur",
+    "masse_salaire", "etp_salaire", "freq_salaire",
+    "s_net", "max_s_net", "nbheur", "max_nbheur", "freq_horaire",
     *(c for q in COUNTED for c in (q, f"freq_{q}", f"max_{q}")),
-    *JOB_MAX,
+    *JOB_MAX, "freq_entreprises",
 ]
 
 # The nine crossings of cellules.sql; sexe and pcs are job attributes, the others the establishment's.
 CROSSINGS = [(), ("famille",), ("secteur",), ("tranche",), ("sexe",), ("famille", "sexe"), ("secteur", "sexe"),
              ("pcs",), ("sexe", "pcs")]
-# Territory levels: (column, kind) — "in" the establishments with that code, "missing" those without.
-LEVELS = {"france": (None, "in"), "region": ("code_region", "in"), "departement": ("code_departement", "in"),
-          "epci": ("code_epci", "in"), "_geo_inconnu": ("code_departement", "missing"),
-          "_epci_inconnu": ("code_epci", "missing")}
+# Territory levels (the establishment's code in each: engine_pandas); the EPCI-like ones carry only the
+# crossings none and famille (croisement_du_niveau).
+LEVELS = ["france", "region", "departement", "epci", "_geo_inconnu", "_epci_inconnu", "_piece"]
+EPCI_LIKE = ("epci", "_epci_inconnu", "_piece")
+EPCI_CROSSINGS = [(), ("famille",)]
 
 
 def _true(x) -> bool:
@@ -106,10 +120,13 @@ FAMILLE_CHAMPS = ("ess", "ess_loi_2014")
 
 def prepare_inputs(fraction: float, millesime: int, perimetre: str, work: Path) -> Path:
     """``<work>/cells-<f>/`` with ``postes.parquet`` and ``etablissements.parquet`` (made if missing)."""
+    import pyarrow.parquet as pq
     from bench_pandas_baseline import prepare
 
     cells = work / f"cells-{fraction:g}"
-    if (cells / "done").exists():
+    if (cells / "done").exists() and all(  # an export of an older column list is made again
+            set(columns) <= set(pq.read_schema(cells / f"{name}.parquet").names)
+            for name, columns in (("postes", POSTES_COLUMNS), ("etablissements", ETAB_COLUMNS))):
         return cells
     staged = prepare(fraction, millesime, perimetre, work)
     shutil.rmtree(cells, ignore_errors=True)
@@ -228,28 +245,36 @@ def _codes(values, labels):
 def _job_sums(po, sirets):
     """One batch of jobs summed per establishment × sexe × pcs (index: the key of :func:`_mixed_radix` on
     the establishment's position in ``sirets``, the sexe and the pcs); jobs of other SIRETs are left out (the
-    inner join). Amounts are exact integers: cents, 1e-4 ETP, 1e-2 hours."""
+    inner join). Amounts are exact integers: cents, 1e-4 ETP, 1e-2 hours; a NULL amount adds 0 (``n_brut``
+    counts the jobs of known gross pay, so that a masse of none of them stays NULL)."""
     import numpy as np
     import pandas as pd
 
-    for col in ("age", "eqtp", "s_brut", "s_net"):  # guaranteed by the staging rules
-        assert not po[col].isna().any(), f"ess.postes.{col} has NULLs"
-    assert (po["s_brut"] >= 0).all() and (po["s_net"] >= 0).all(), "negative pay"
+    assert not po["eqtp"].isna().any(), "ess.postes.eqtp has NULLs"  # guaranteed by the staging rules
+    for col in ("s_brut", "s_brut_salaire", "s_net"):
+        assert (po[col].fillna(0) >= 0).all(), f"negative {col}"
     sid = sirets.get_indexer(po["siret"].cat.categories.astype(np.int64))[po["siret"].cat.codes.to_numpy()]
     keep = sid >= 0
     po, sid = po[keep], sid[keep]
     present = po["present_31_12"].to_numpy()
     annexe = po["annexe"].to_numpy()
-    age = po["age"].to_numpy()
-    masse = np.rint(po["s_brut"].to_numpy() * 100).astype(np.int64)
-    s_net = np.where(annexe, 0, np.rint(po["s_net"].to_numpy() * 100)).astype(np.int64)
+    age = np.asarray(po["age"], dtype=float)  # NaN: impossible age in the extract (no band but age_inconnu)
+
+    def units(col: str, scale: int):
+        return np.rint(np.nan_to_num(np.asarray(po[col], dtype=float)) * scale).astype(np.int64)
+
+    s_brut = np.asarray(po["s_brut"], dtype=float)
+    masse = units("s_brut", 100)
+    s_net = np.where(annexe, 0, units("s_net", 100))  # FILTER (WHERE NOT annexe)
     jobs = pd.DataFrame({
         "n_salaries": ~annexe,
         "effectif": present,
-        "etp": np.rint(po["eqtp"].to_numpy() * 10_000).astype(np.int64),
+        "etp": units("eqtp", 10_000),
         "masse": masse,
+        "masse_salaire": units("s_brut_salaire", 100),
+        "etp_salaire": units("eqtp_salaire", 10_000),
         "s_net": s_net,
-        "nbheur": np.where(annexe, 0, np.rint(po["nbheur"].fillna(0).to_numpy() * 100)).astype(np.int64),
+        "nbheur": np.where(annexe, 0, units("nbheur", 100)),
         "temps_partiel": present & po["temps_partiel"].to_numpy(),
         "cdd": present & po["cdd"].to_numpy(),
         "age50": present & (age >= 50),
@@ -258,12 +283,15 @@ def _job_sums(po, sirets):
         "age_35_44": present & (age >= 35) & (age <= 44),
         "age_45_54": present & (age >= 45) & (age <= 54),
         "age_55_plus": present & (age >= 55),
+        "age_inconnu": present & np.isnan(age),
+        "n_brut": ~np.isnan(s_brut),
+        # a NULL pay as 0: pay is >= 0, and a cell without any known pay gets 0 (coalesce at the end)
         "max_poste_brut": masse,
-        "max_poste_net": s_net,  # annex jobs as 0: pay is >= 0, and an all-annex cell gets 0 (coalesce)
+        "max_poste_net": s_net,
     })
     key = _mixed_radix([sid, _codes(po["sexe"], SEXES), _codes(po["pcs"], PCS)], [len(sirets), len(SEXES), len(PCS)])
     g = jobs.groupby(key, sort=False)
-    out = g[SUMS].sum().astype(np.int64)
+    out = g[JOB_SUMS].sum().astype(np.int64)
     out[JOB_MAX] = g[JOB_MAX].max()
     return out
 
@@ -288,13 +316,26 @@ def engine_pandas(inputs: Path, phases: dict):
     sirets = pd.Index(et["siret"].astype(np.int64))  # 14 digits (staging rule): an integer key, fast to look up
     assert sirets.is_unique, "ess.etablissements_employeurs has one row per SIRET"
     attr, uniques = {}, {}
-    for name, col in (("famille", "famille_ess"), ("secteur", "secteur"), ("tranche", "tranche"),
-                      ("code_region", "code_region"), ("code_departement", "code_departement"),
-                      ("code_epci", "code_epci")):
+    for name, col in (("famille", "famille_ess"), ("secteur", "secteur"), ("tranche", "tranche")):
         values = et[col].fillna("NCL") if name == "secteur" else et[col]
         attr[name], uniques[name] = pd.factorize(values)
+    assert (attr["tranche"] >= 0).all(), "the perimeter sets every establishment's tranche"
+    # Per territory level, each establishment's code there (-1: not in the level) and the codes' labels, as
+    # dans_territoire / territoire_code: the unknown département / EPCI as '?', the atoms '<dép>|<EPCI>'.
+    dep, epci = et["code_departement"], et["code_epci"]
+    territory = {"france": (np.zeros(len(et), np.int64), np.array(["FR"], dtype=object))}
+    for niveau, col in (("region", "code_region"), ("departement", "code_departement"), ("epci", "code_epci")):
+        codes, values = pd.factorize(et[col])
+        territory[niveau] = (codes, np.asarray(values, dtype=object))
+    for niveau, col in (("_geo_inconnu", dep), ("_epci_inconnu", epci)):
+        territory[niveau] = (np.where(col.isna().to_numpy(), 0, -1), np.array(["?"], dtype=object))
+    codes, values = pd.factorize(dep.fillna("?").astype(str) + "|" + epci.fillna("?").astype(str))
+    territory["_piece"] = (codes, np.asarray(values, dtype=object))
+    assert list(territory) == LEVELS
+    assert et["siren"].notna().all(), "every establishment has a SIREN"
     siren, _ = pd.factorize(et["siren"])
     n_siren = int(siren.max()) + 1
+    effectif_etab = et["effectif_31_12"].to_numpy(np.int64)  # the size band's headcount (arg_max)
     # the leaf as in cellules.sql: 100 public + 10 ess + ess_loi_2014, 9 for NULL
     digits = [et[c].astype("Int64").fillna(9).to_numpy(np.int64) for c in ("public", "ess", "ess_loi_2014")]
     leaf, leaf_codes = pd.factorize(100 * digits[0] + 10 * digits[1] + digits[2])
@@ -306,7 +347,7 @@ def engine_pandas(inputs: Path, phases: dict):
     multi = pd.Series(leaf).groupby(siren).nunique()
     multi_leaf_siren = np.zeros(n_siren, bool)
     multi_leaf_siren[multi.index[multi.to_numpy() > 1]] = True
-    del et, digits
+    del et, digits, dep, epci
     phase("read + code establishments")
 
     # Jobs, read BATCH_ROW_GROUPS Parquet row groups at a time: summed per establishment × sexe × pcs (one
@@ -317,7 +358,7 @@ def engine_pandas(inputs: Path, phases: dict):
                           .to_pandas(), sirets)
                 for i in range(0, len(groups), BATCH_ROW_GROUPS)]
     g = pd.concat(partials).groupby(level=0, sort=False)
-    base = g[SUMS].sum()
+    base = g[JOB_SUMS].sum()
     base[JOB_MAX] = g[JOB_MAX].max()
     del partials, g
     phase("jobs → establishment × sexe × pcs")
@@ -333,14 +374,15 @@ def engine_pandas(inputs: Path, phases: dict):
             d = base.reset_index(drop=True)
         else:
             g = base.groupby(_mixed_radix(parts, sizes), sort=False)
-            d = g[SUMS].sum()
+            d = g[JOB_SUMS].sum()
             d[JOB_MAX] = g[JOB_MAX].max()
             parts = _split_radix(d.index.to_numpy(), sizes)
             d = d.reset_index(drop=True)
         for x, codes in zip(("sid", *job_dims), parts, strict=True):
             d[x] = codes
-        for q in FREQS:
-            d[f"freq_{q}"] = (d[q].to_numpy() > 0).astype(np.int64)
+        for name, q in FREQS.items():
+            d[f"freq_{name}"] = (d[q].to_numpy() > 0).astype(np.int64)
+        d["masse_connue"] = np.where(d["n_brut"].to_numpy() > 0, d["masse"].to_numpy(), -1)
         details[job_dims] = d
     del base
     phase("per establishment and detail")
@@ -351,25 +393,20 @@ def engine_pandas(inputs: Path, phases: dict):
               "secteur": np.asarray(uniques["secteur"], dtype=object),
               "tranche": np.asarray(uniques["tranche"], dtype=object),
               "sexe": np.asarray(SEXES, dtype=object), "pcs": np.asarray(PCS, dtype=object)}
-    sum_cols = [*SUMS, *(f"freq_{q}" for q in FREQS)]
-    max_cols = [*MAXES, *JOB_MAX]
+    sum_cols = [*SUMS, *(f"freq_{name}" for name in FREQS)]
+    max_cols = [*(MAX_SOURCE.get(q, q) for q in MAXES), *JOB_MAX]
     out_max = [f"max_{c}" for c in MAXES] + JOB_MAX
     frames = []
-    for niveau, (col, kind) in LEVELS.items():
-        for dims in CROSSINGS:
+    for niveau in LEVELS:
+        territory_code, code_labels = territory[niveau]
+        n_code = len(code_labels)
+        for dims in EPCI_CROSSINGS if niveau in EPCI_LIKE else CROSSINGS:
             d = details[tuple(x for x in dims if x in ("sexe", "pcs"))]
             sid = d["sid"].to_numpy()
             champs = FAMILLE_CHAMPS if "famille" in dims else tuple(CHAMPS)
             ok = np.isin(leaf[sid], np.concatenate([members[c] for c in champs]))
-            if col is None:
-                code, n_code, code_labels = np.zeros(len(d), np.int64), 1, np.array(["FR"], dtype=object)
-            elif kind == "in":
-                code, n_code = attr[col][sid], len(uniques[col])
-                code_labels = np.asarray(uniques[col], dtype=object)
-                ok &= code >= 0
-            else:
-                code, n_code, code_labels = np.zeros(len(d), np.int64), 1, np.array(["?"], dtype=object)
-                ok &= attr[col][sid] < 0
+            code = territory_code[sid]
+            ok &= code >= 0
             dim_codes = [d[x].to_numpy() if x in ("sexe", "pcs") else attr[x][sid] for x in dims]
             for c in dim_codes:
                 ok &= c >= 0
@@ -383,33 +420,49 @@ def engine_pandas(inputs: Path, phases: dict):
             key[~ok] = -1  # otherwise the rows left out are grouped under -1 and dropped: no copy of the frame
             assert key.max() * n_siren < 2**62, "(cell, siren) pairs do not fit in int64"
             by_leaf = _grouped(d, key, sum_cols, max_cols, out_max).drop(index=-1, errors="ignore")
-            # enterprises per (territory, breakdown, leaf): distinct (key, siren) pairs; none is counted in the
-            # crossings with sexe or pcs (-1 here, NULL in the result, as in cellules.sql)
-            counts_ent = not {"sexe", "pcs"} & set(dims)
-            if counts_ent:
-                pairs = pd.unique(key[ok] * n_siren + siren[sid[ok]])
-                by_leaf["n_ent"] = pd.Series(pairs // n_siren).value_counts().reindex(by_leaf.index).to_numpy()
-            else:
-                by_leaf["n_ent"] = 0
             leaf_key = by_leaf.index.to_numpy()
+            ent = siren[sid]
+            # enterprises with an establishment in each (territory, breakdown, leaf): distinct (key, siren) pairs
+            pairs = pd.unique(key[ok] * n_siren + ent[ok])
+            by_leaf["n_dist"] = pd.Series(pairs // n_siren).value_counts().reindex(leaf_key, fill_value=0).to_numpy()
+            by_band = dims == ("tranche",)
+            if by_band:
+                # an enterprise in the band of its largest establishment per territory and leaf (arg_max(tranche,
+                # effectif_etab): the band is a function of the headcount, so ties share it); kept: those, largest
+                # first
+                kept = np.flatnonzero(ok)
+                kept = kept[np.argsort(-effectif_etab[sid[kept]], kind="stable")]
+                owner = (code[kept] * n_leaf + leaf[sid[kept]]) * n_siren + ent[kept]
+                kept = kept[~pd.Series(owner).duplicated().to_numpy()]
+                by_leaf["n_ent"] = pd.Series(key[kept]).value_counts().reindex(leaf_key, fill_value=0).to_numpy()
+            counts_ent = not {"sexe", "pcs"} & set(dims)  # n_ent NULL in the crossings with sexe or pcs
             cell_key, cell_leaf = leaf_key // n_leaf, leaf_key % n_leaf
-            multi_rows = ok & multi_leaf_siren[siren[sid]]
+            multi_rows = ok & multi_leaf_siren[ent]
             for champ in champs:
                 wanted = np.isin(cell_leaf, members[champ])
                 if not wanted.any():
                     continue
                 part = by_leaf[wanted]
                 g = part.groupby(cell_key[wanted], sort=False)
-                cell = g[["n_etab", "n_ent", *sum_cols]].sum()
+                cell = g[["n_etab", "n_dist", *(["n_ent"] if by_band else []), *sum_cols]].sum()
                 cell[out_max] = g[out_max].max()
-                if not counts_ent:
-                    cell["n_ent"] = -1
-                elif multi_rows.any():  # a SIREN in several leaves of the champ is one enterprise
-                    rows = multi_rows & np.isin(leaf[sid], members[champ])
-                    k, s = key[rows] // n_leaf, siren[sid[rows]]
+                rows = multi_rows & np.isin(leaf[sid], members[champ])
+                if rows.any():  # a SIREN in several leaves of the champ is one enterprise (surplus)
+                    k, s = key[rows] // n_leaf, ent[rows]
                     per_leaf = pd.DataFrame({"k": k, "s": s, "l": leaf[sid[rows]]}).drop_duplicates()
                     extra = per_leaf.groupby(["k", "s"]).size().sub(1).groupby(level="k").sum()
-                    cell["n_ent"] -= extra.reindex(cell.index, fill_value=0).to_numpy()
+                    cell["n_dist"] -= extra.reindex(cell.index, fill_value=0).to_numpy()
+                    if by_band:  # counted once, in the band of its largest establishment of the champ (surplus_tranche)
+                        mine = kept[multi_leaf_siren[ent[kept]] & np.isin(leaf[sid[kept]], members[champ])]
+                        top = mine[~pd.Series(code[mine] * n_siren + ent[mine]).duplicated().to_numpy()]
+                        fix = (pd.Series(key[top] // n_leaf).value_counts()
+                               .sub(pd.Series(key[mine] // n_leaf).value_counts(), fill_value=0))
+                        cell["n_ent"] += fix.reindex(cell.index, fill_value=0).to_numpy().astype(np.int64)
+                if not counts_ent:
+                    cell["n_ent"] = -1
+                elif not by_band:
+                    cell["n_ent"] = cell["n_dist"]
+                cell["freq_entreprises"] = np.minimum(cell["n_dist"].to_numpy(), 3)
                 parts = _split_radix(cell.index.to_numpy(), sizes[:-1])
                 cell = cell.reset_index(drop=True)
                 keys = {"niveau": niveau, "code": code_labels[parts[0]], "champ": champ}
@@ -420,6 +473,9 @@ def engine_pandas(inputs: Path, phases: dict):
     out = pd.concat(frames, ignore_index=True)
     out = out[COLUMNS].astype({c: np.int64 for c in COLUMNS[len(KEYS):]})
     out["n_ent"] = out["n_ent"].astype("Int64").mask(out["n_ent"] < 0)
+    unknown_pay = out["max_masse"] < 0  # no job of the cell has a known gross pay: masse NULL as in SQL
+    for c in ("masse", "max_masse"):
+        out[c] = out[c].astype("Int64").mask(unknown_pay)
     phase("assemble")
     return out
 
@@ -496,7 +552,8 @@ def check_equal(duck: Path, pandas_result: Path) -> int:
     """Raise unless both results hold the same cells with the same values; return the number of cells.
 
     DECIMAL columns of the DuckDB result are scaled to integers (× 10^scale) and every measure compared
-    exactly; both sides are sorted on the cell key by the same DuckDB ORDER BY."""
+    exactly, NULL as -1 on both sides (n_ent in the crossings with sexe or pcs; masse and max_masse of a cell
+    whose jobs all lack a gross pay); both sides are sorted on the cell key by the same DuckDB ORDER BY."""
     import duckdb
     import numpy as np
 
@@ -506,20 +563,18 @@ def check_equal(duck: Path, pandas_result: Path) -> int:
                              {"p": str(duck)}).fetchall())
     if list(types) != COLUMNS:
         raise AssertionError(f"cellules.sql columns differ from the pandas engine's: {list(types)}")
-    exprs = []
+    exprs, plain = [], []
     for c, t in types.items():
         if c in KEYS:
             exprs.append(c)
-        elif t.startswith("DECIMAL"):
-            scale = int(t.rstrip(")").split(",")[1])
-            exprs.append(f"CAST({c} * {10 ** scale} AS BIGINT) AS {c}")
-        elif c == "n_ent":  # NULL (no enterprise count) in the crossings with sexe or pcs: compared as -1
-            exprs.append(f"coalesce(CAST({c} AS BIGINT), -1) AS {c}")
+            plain.append(c)
         else:
-            exprs.append(f"CAST({c} AS BIGINT) AS {c}")
+            scale = int(t.rstrip(")").split(",")[1]) if t.startswith("DECIMAL") else 0
+            exprs.append(f"coalesce(CAST({c} * {10 ** scale} AS BIGINT), -1) AS {c}")
+            plain.append(f"coalesce(CAST({c} AS BIGINT), -1) AS {c}")
     order = ", ".join(KEYS)
     a = con.execute(f"SELECT {', '.join(exprs)} FROM read_parquet($p) ORDER BY {order}", {"p": str(duck)}).df()
-    b = con.execute(f"SELECT * REPLACE (coalesce(n_ent, -1) AS n_ent) FROM read_parquet($p) ORDER BY {order}",
+    b = con.execute(f"SELECT {', '.join(plain)} FROM read_parquet($p) ORDER BY {order}",
                     {"p": str(pandas_result)}).df()
     for name, df in (("duckdb", a), ("pandas", b)):
         if df.duplicated(KEYS).any():
