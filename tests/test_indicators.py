@@ -640,3 +640,34 @@ def test_contributor_counts_sql_audit_and_pandas_agree(cells):
     assert cell.freq_effectif == (by_etab.eff > 0).sum()
     assert cell.freq_masse == (by_etab.pay > 0).sum()
     assert cell.freq_entreprises == min(3, f.siren.nunique())
+
+
+def test_the_natures_closed_in_two_processes_give_the_same_mask(monkeypatch):
+    """On a large table the establishment counts are closed in a second process while this one closes the
+    magnitudes (``observatory/secrecy/protect.py``): the same mask, column for column, as in one process —
+    forced here on the micro-dataset."""
+    import importlib
+
+    protect_module = importlib.import_module("observatory.secrecy.protect")  # not the function of that name
+
+    con = connect()
+    build_micro(con)
+    run_sql(con, "indicators/cellules.sql")
+    protect_module.protect(con)
+    alone = con.table("ind.masque").df()
+    started = []
+
+    class Pool(protect_module.ProcessPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            started.append((fn.__name__, args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(protect_module, "BESIDE_MIN_CELLS", 0)
+    monkeypatch.setattr(protect_module.config, "WORKERS", 2)
+    monkeypatch.setattr(protect_module, "ProcessPoolExecutor", Pool)
+    protect_module.protect(con)
+    beside = con.table("ind.masque").df()
+    con.close()
+    assert started == [("_nature_status", "comptage")]
+    assert (alone.s_comptage == 1).any() and (alone.s_montant == 1).any()  # both natures chose complements
+    pd.testing.assert_frame_equal(beside, alone)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from observatory import config
 from observatory.reference.indicateurs import half_unit
 from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
@@ -139,60 +144,16 @@ def secondary(
     tier = same_figure_tiers(long_all, importance(cells))
     tier_of = dict(zip(keys, tier.tolist()))
     timings["equations"] = time.perf_counter() - t0
-    for nature in ("montant", "comptage"):
-        primary = dict(zip(keys, prim[f"p_{nature}"].tolist()))
-        status = _tauargus_status(nature, primary, esp, tier_of, workdir, timings)
-        t0 = time.perf_counter()
-        code = np.array([status[k] for k in keys], dtype=np.int64)
-        universe = _universe(cells, nature)
-        # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
-        long = _inside(long_all, universe)
-        value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
-        cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
-        # a headcount of 0 at 31/12 is known without publication: its establishments are all in size band 0
-        # (what the audit assumes of an attacker too)
-        zero = (
-            ((cells.tranche == "0") | (cells.effectif == 0)).to_numpy()
-            if nature == "montant"
-            else np.zeros(len(cells), bool)
-        )
-        hidden0, tier_n = code != PUBLIE, tier
-        if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
-            base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
-            long = pd.concat([long, long_bands], ignore_index=True)
-            # a band is secret with its cell (the cell's rules apply to its pyramid) or by its own rules
-            band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
-            band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
-            value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
-            known = (bands.tranche == AGE_BAND_UNPUBLISHED).to_numpy()  # the unknown-age band (AGE_BANDS)
-            band_p &= ~known
-            zero = np.concatenate([zero, known])
-            hidden0 = np.concatenate([hidden0, (band_p | np.tile(hidden0[base], len(AGE_BANDS))) & ~known])
-            tier_n = np.concatenate([tier, importance(bands)])
-        check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
-        zero = structural_zeros(long, zero)
-        tables = list(_tables_2d(cells, region_of, nature))
-        t1 = time.perf_counter()
-        territory = territory_system(long, cells)
-        timings[f"territory system {nature}"] = time.perf_counter() - t1
-        levels = None
-        if nature == "montant":  # the hidden primary magnitudes keep their protection levels
-            levels = _magnitude_levels(cells, prim["p_montant"].to_numpy(), value, zero)
-        hidden, rounds = _protect_lookahead(
-            long, tables, hidden0, cost, zero, tier_n, value, territory, levels
-        )
-        if nature == "montant":
-            m = len(base)
-            for j, b in enumerate(AGE_BANDS):
-                h = hidden[len(cells) + j * m : len(cells) + (j + 1) * m]
-                st = np.where(band_p[j * m : (j + 1) * m], PRIMAIRE, np.where(h, SECONDAIRE, PUBLIE))
-                out[f"s_{b}"] = PUBLIE
-                out.loc[out.index[base], f"s_{b}"] = st
-            hidden = hidden[: len(cells)]
-        code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
-        timings[f"closure {nature}"] = time.perf_counter() - t0
-        log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
-        out[f"s_{nature}"] = code
+    natures = ("montant", "comptage")
+    args = {n: (n, cells, prim, esp, long_all, tier, tier_of, keys, region_of, workdir) for n in natures}
+    beside = _start_beside("comptage", args["comptage"], len(cells))
+    results = {"montant": _nature_status(*args["montant"])}
+    results["comptage"] = beside.result() if beside else _nature_status(*args["comptage"])
+    for nature in natures:
+        columns, nature_timings = results[nature]
+        timings.update(nature_timings)
+        for name, value in columns.items():
+            out[name] = value
     t0 = time.perf_counter()
     _secondary_counts(cells, prim, out, long_all, tier)
     timings["closure sub-populations, enterprises"] = time.perf_counter() - t0
@@ -201,6 +162,103 @@ def secondary(
     # one alone gives no sum away: no complement is needed
     out["s_salaire"] = np.where(prim["p_salaire"].to_numpy(), PRIMAIRE, out["s_montant"].to_numpy())
     return out
+
+
+#: Below this many cells, both natures are closed in the caller's process: a second process (≈ 2 s to start,
+#: the tables to send) pays only on a large table (France: 109 348 cells; the sample: 74 481).
+BESIDE_MIN_CELLS = 100_000
+
+
+def _start_beside(nature: str, args: tuple, n_cells: int):
+    """:func:`_nature_status` of ``nature`` started in a second process when the table is large and a second
+    worker is allowed (``OBSERVATORY_WORKERS``): the natures share no cell status until
+    :func:`_secondary_counts`. ``None`` otherwise. ``spawn``: the caller may be a Dagster step process with
+    threads, which must not be forked."""
+    if config.WORKERS < 2 or n_cells < BESIDE_MIN_CELLS:
+        return None
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_nature_status, *args)
+    pool.shutdown(wait=False)  # the worker ends with its one task
+    return _Beside(future, args)
+
+
+@dataclass
+class _Beside:
+    """A nature closed in another process; closed here instead if that process could not work (e.g. a script
+    without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from)."""
+
+    future: Future
+    args: tuple
+
+    def result(self) -> tuple[dict, dict]:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            log.warning(
+                "protection: the %s nature's process failed to start; closed in this process", self.args[0]
+            )
+            return _nature_status(*self.args)
+
+
+def _nature_status(nature, cells, prim, esp, long_all, tier, tier_of, keys, region_of, workdir) -> tuple:
+    """One nature (``montant``, ``comptage``): τ-Argus on its core tables, then the closure with its
+    protection levels; returns the statut columns it sets (``s_<nature>``, and the age bands' for
+    ``montant``) and its timings."""
+    timings: dict = {}
+    columns: dict = {}
+    primary = dict(zip(keys, prim[f"p_{nature}"].tolist()))
+    status = _tauargus_status(nature, primary, esp, tier_of, workdir, timings)
+    t0 = time.perf_counter()
+    code = np.array([status[k] for k in keys], dtype=np.int64)
+    universe = _universe(cells, nature)
+    # an equation holding a cell outside the universe (unpublished, not derivable) is no constraint
+    long = _inside(long_all, universe)
+    value = cells["n_etab" if nature == "comptage" else "effectif"].astype("float64").to_numpy()
+    cost = cells["n_etab" if nature == "comptage" else "etp"].astype("float64").fillna(0).to_numpy()
+    # a headcount of 0 at 31/12 is known without publication: its establishments are all in size band 0
+    # (what the audit assumes of an attacker too)
+    zero = (
+        ((cells.tranche == "0") | (cells.effectif == 0)).to_numpy()
+        if nature == "montant"
+        else np.zeros(len(cells), bool)
+    )
+    hidden0, tier_n = code != PUBLIE, tier
+    if nature == "montant":  # the age bands join the headcounts' equations (they add up to them)
+        base, long_bands, bands = _band_system(cells, region_of, int(long_all["eq"].max()) + 1)
+        long = pd.concat([long, long_bands], ignore_index=True)
+        # a band is secret with its cell (the cell's rules apply to its pyramid) or by its own rules
+        band_p = np.concatenate([prim[f"p_{b}"].to_numpy()[base] for b in AGE_BANDS])
+        band_v = np.concatenate([cells[b].astype("float64").to_numpy()[base] for b in AGE_BANDS])
+        value, cost = np.concatenate([value, band_v]), np.concatenate([cost, band_v])
+        known = (bands.tranche == AGE_BAND_UNPUBLISHED).to_numpy()  # the unknown-age band (AGE_BANDS)
+        band_p &= ~known
+        zero = np.concatenate([zero, known])
+        hidden0 = np.concatenate([hidden0, (band_p | np.tile(hidden0[base], len(AGE_BANDS))) & ~known])
+        tier_n = np.concatenate([tier, importance(bands)])
+    check_equations(long, value, "n_etab" if nature == "comptage" else "effectif and age bands")
+    zero = structural_zeros(long, zero)
+    tables = list(_tables_2d(cells, region_of, nature))
+    t1 = time.perf_counter()
+    territory = territory_system(long, cells)
+    timings[f"territory system {nature}"] = time.perf_counter() - t1
+    levels = None
+    if nature == "montant":  # the hidden primary magnitudes keep their protection levels
+        levels = _magnitude_levels(cells, prim["p_montant"].to_numpy(), value, zero)
+    hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value, territory, levels)
+    if nature == "montant":
+        m = len(base)
+        for j, b in enumerate(AGE_BANDS):
+            h = hidden[len(cells) + j * m : len(cells) + (j + 1) * m]
+            st = np.where(band_p[j * m : (j + 1) * m], PRIMAIRE, np.where(h, SECONDAIRE, PUBLIE))
+            column = np.full(len(cells), PUBLIE, dtype=np.int64)
+            column[base] = st
+            columns[f"s_{b}"] = column
+        hidden = hidden[: len(cells)]
+    code = np.where(hidden & (code == PUBLIE), SECONDAIRE, code)
+    timings[f"closure {nature}"] = time.perf_counter() - t0
+    log.info("closure %s: %d rounds, %d cells hidden in all", nature, rounds, int(hidden.sum()))
+    columns[f"s_{nature}"] = code
+    return columns, timings
 
 
 def _tauargus_status(nature: str, primary: dict, esp, tier_of: dict, workdir: Path, timings: dict) -> dict:
