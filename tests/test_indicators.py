@@ -648,6 +648,8 @@ def test_the_natures_closed_in_two_processes_give_the_same_mask(monkeypatch):
     forced here on the micro-dataset."""
     import importlib
 
+    from observatory import beside
+
     protect_module = importlib.import_module("observatory.secrecy.protect")  # not the function of that name
 
     con = connect()
@@ -657,14 +659,14 @@ def test_the_natures_closed_in_two_processes_give_the_same_mask(monkeypatch):
     alone = con.table("ind.masque").df()
     started = []
 
-    class Pool(protect_module.ProcessPoolExecutor):
+    class Pool(beside.ProcessPoolExecutor):
         def submit(self, fn, *args, **kwargs):
             started.append((fn.__name__, args[0]))
             return super().submit(fn, *args, **kwargs)
 
     monkeypatch.setattr(protect_module, "BESIDE_MIN_CELLS", 0)
-    monkeypatch.setattr(protect_module.config, "WORKERS", 2)
-    monkeypatch.setattr(protect_module, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(beside.config, "WORKERS", 2)
+    monkeypatch.setattr(beside, "ProcessPoolExecutor", Pool)
     protect_module.protect(con)
     beside = con.table("ind.masque").df()
     con.close()

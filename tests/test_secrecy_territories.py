@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from observatory import audit, secrecy
+from observatory import audit, beside, secrecy
 from observatory.audit import run as audit_run
 from observatory.audit.microdata import ETABS_COLUMNS
 from observatory.reference import geography
@@ -183,18 +183,18 @@ def test_territory_checks_in_a_second_process_report_the_same(martinique, monkey
     alone = _audit(martinique, weak)
     started = []
 
-    class Pool(audit_run.ProcessPoolExecutor):
+    class Pool(beside.ProcessPoolExecutor):
         def submit(self, fn, *args, **kwargs):
             started.append(fn.__name__)
             return super().submit(fn, *args, **kwargs)
 
     monkeypatch.setattr(audit_run, "BESIDE_MIN_ROWS", 0)
-    monkeypatch.setattr(audit_run.config, "WORKERS", 2)
-    monkeypatch.setattr(audit_run, "ProcessPoolExecutor", Pool)
-    beside = _audit(martinique, weak)
+    monkeypatch.setattr(beside.config, "WORKERS", 2)
+    monkeypatch.setattr(beside, "ProcessPoolExecutor", Pool)
+    two = _audit(martinique, weak)
     assert started == ["_territory_report"]
     assert alone.territory_findings and not alone.passed
-    assert dataclasses.asdict(beside) == dataclasses.asdict(alone)
+    assert dataclasses.asdict(two) == dataclasses.asdict(alone)
 
 
 def test_equations_tie_an_epci_to_its_departement_through_the_atoms():

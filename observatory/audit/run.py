@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from observatory import config
+from observatory import beside
 from observatory.audit.intervals import narrow_intervals
 from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
@@ -30,8 +26,6 @@ from observatory.audit.tables import (
 )
 from observatory.audit.territories import check_territories, geography_of
 from observatory.errors import SecrecyError
-
-log = logging.getLogger(__name__)
 
 
 def audit(
@@ -70,19 +64,12 @@ BESIDE_MIN_ROWS = 100_000
 
 
 def _territories_beside(published: pd.DataFrame, cells: pd.DataFrame, etabs: pd.DataFrame, intervals: bool):
-    """The territory relations' checks (:func:`check_territories`) started in a second process when the
-    publication is large and a second worker is allowed (``OBSERVATORY_WORKERS``), so that they run while this
-    process checks the 2-D tables; otherwise run here. Returns an object whose ``result()`` is their report.
-
-    The territory relations hold on cells without breakdown only: the other process receives those rows.
-    ``spawn``: the caller may be a Dagster step process with threads, which must not be forked."""
+    """The territory relations' checks (:func:`check_territories`), in a second process when the publication
+    is large (:func:`observatory.beside.start`), so that they run while this process checks the 2-D tables.
+    Returns an object whose ``result()`` is their report. They hold on cells without breakdown only: the
+    other process receives those rows."""
     args = (published[_plain_mask(published)], cells[_plain_mask(cells)], geography_of(etabs), intervals)
-    if config.WORKERS < 2 or len(published) < BESIDE_MIN_ROWS:
-        return _Done(_territory_report(*args))
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(_territory_report, *args)
-    pool.shutdown(wait=False)  # the worker ends with its one task
-    return _Beside(future, args)
+    return beside.start(_territory_report, *args, enabled=len(published) >= BESIDE_MIN_ROWS)
 
 
 def _plain_mask(frame: pd.DataFrame):
@@ -96,30 +83,6 @@ def _territory_report(published, cells, geography, intervals: bool) -> AuditRepo
     report = AuditReport()
     check_territories(published, cells, geography, report, intervals)
     return report
-
-
-@dataclass
-class _Done:
-    report: AuditReport
-
-    def result(self) -> AuditReport:
-        return self.report
-
-
-@dataclass
-class _Beside:
-    """The territory checks running in another process; run here instead if that process could not work
-    (e.g. a script without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from)."""
-
-    future: Future
-    args: tuple
-
-    def result(self) -> AuditReport:
-        try:
-            return self.future.result()
-        except BrokenProcessPool:
-            log.warning("audit: the territory relations' process failed to start; checked in this process")
-            return _territory_report(*self.args)
 
 
 def _add(report: AuditReport, part: AuditReport) -> None:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import tempfile
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from observatory import config
+from observatory import beside
 from observatory.reference.indicateurs import half_unit
 from observatory.secrecy.chains import territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
@@ -146,9 +142,9 @@ def secondary(
     timings["equations"] = time.perf_counter() - t0
     natures = ("montant", "comptage")
     args = {n: (n, cells, prim, esp, long_all, tier, tier_of, keys, region_of, workdir) for n in natures}
-    beside = _start_beside("comptage", args["comptage"], len(cells))
-    results = {"montant": _nature_status(*args["montant"])}
-    results["comptage"] = beside.result() if beside else _nature_status(*args["comptage"])
+    # the counts in a second process on a large table, while this one closes the magnitudes
+    counts = beside.start(_nature_status, *args["comptage"], enabled=len(cells) >= BESIDE_MIN_CELLS)
+    results = {"montant": _nature_status(*args["montant"]), "comptage": counts.result()}
     for nature in natures:
         columns, nature_timings = results[nature]
         timings.update(nature_timings)
@@ -167,37 +163,6 @@ def secondary(
 #: Below this many cells, both natures are closed in the caller's process: a second process (≈ 2 s to start,
 #: the tables to send) pays only on a large table (France: 109 348 cells; the sample: 74 481).
 BESIDE_MIN_CELLS = 100_000
-
-
-def _start_beside(nature: str, args: tuple, n_cells: int):
-    """:func:`_nature_status` of ``nature`` started in a second process when the table is large and a second
-    worker is allowed (``OBSERVATORY_WORKERS``): the natures share no cell status until
-    :func:`_secondary_counts`. ``None`` otherwise. ``spawn``: the caller may be a Dagster step process with
-    threads, which must not be forked."""
-    if config.WORKERS < 2 or n_cells < BESIDE_MIN_CELLS:
-        return None
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(_nature_status, *args)
-    pool.shutdown(wait=False)  # the worker ends with its one task
-    return _Beside(future, args)
-
-
-@dataclass
-class _Beside:
-    """A nature closed in another process; closed here instead if that process could not work (e.g. a script
-    without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from)."""
-
-    future: Future
-    args: tuple
-
-    def result(self) -> tuple[dict, dict]:
-        try:
-            return self.future.result()
-        except BrokenProcessPool:
-            log.warning(
-                "protection: the %s nature's process failed to start; closed in this process", self.args[0]
-            )
-            return _nature_status(*self.args)
 
 
 def _nature_status(nature, cells, prim, esp, long_all, tier, tier_of, keys, region_of, workdir) -> tuple:
