@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -41,6 +42,7 @@ _NIVEAUX = {
 #: it (:func:`observatory.audit.tables._primary_violations`).
 _CHAMP_CROSSINGS = ([], ["famille"])
 _CHAMP_LEVELS = ("epci",)
+assert _AUDIT_CROSSINGS[: len(_CHAMP_CROSSINGS)] == list(_CHAMP_CROSSINGS)  # made first (recompute_cells)
 
 
 _SUMS = ["effectif", "etp", "masse", "masse_salaire", "s_net", "nbheur", "n_salaries"]
@@ -298,10 +300,13 @@ def _largest_band(k: np.ndarray, eff: np.ndarray, band: np.ndarray) -> np.ndarra
     return d.sort_values("eff", kind="stable").groupby("k").band.transform("last").sort_index().to_numpy()
 
 
-def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
+def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = None) -> pd.DataFrame:
     """FREQ, VALUE and MAX of every cell, from the microdata.
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
+    ``champ_cells`` (optional) is called with the cells of the crossings none and famille as soon as they are
+    made, before the other crossings (the territory relations hold on those only: the audit starts checking
+    them meanwhile).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint
@@ -340,7 +345,13 @@ def recompute_cells(postes, etabs: pd.DataFrame) -> pd.DataFrame:
             sub = frame if ok.all() else frame[ok]
             level = _Level(niveau, col, code[ok], [d[ok] for d in dim_codes], est.leaf[sid][ok])
             frames += _level_cells(level, dims, sub, est, codes)
-    out = pd.concat(frames, ignore_index=True)
+        if champ_cells is not None and dims == _CHAMP_CROSSINGS[-1]:  # the last of them (the list's order)
+            champ_cells(_with_defaults(pd.concat(frames, ignore_index=True)))
+    return _with_defaults(pd.concat(frames, ignore_index=True))
+
+
+def _with_defaults(out: pd.DataFrame) -> pd.DataFrame:
+    """The breakdown columns a crossing does not have, at their totals."""
     for k, v in DEFAULTS.items():
         out[k] = out[k].fillna(v) if k in out else v
     return out

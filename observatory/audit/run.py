@@ -40,8 +40,13 @@ def audit(
     primary headcounts' intervals against their protection levels included (:mod:`observatory.audit.intervals`;
     ``intervals=False`` leaves them out, for tests of the other checks)."""
     report = AuditReport()
-    cells = recompute_cells(postes, etabs)
-    territories = _territories_beside(published, cells, etabs, intervals)
+    started = []  # the territory relations, started as soon as their cells (none, famille) are made
+
+    def territories_of(champ_cells: pd.DataFrame) -> None:
+        started.append(_territories_beside(published, champ_cells, etabs, intervals))
+
+    cells = recompute_cells(postes, etabs, champ_cells=territories_of)
+    (territories,) = started
     report.published_checked, report.violations = _primary_violations(published, cells)
     zero_keys = _zero_headcounts(cells)
     tables = list(two_d_tables(published, departements, zero_keys))
