@@ -9,8 +9,8 @@ from pathlib import Path
 DEFAULT_MILLESIME = 2023
 DEFAULT_PERIMETRE = "insee-2008-4f"
 WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes that work at once inside one step (the régions' publications, the EPCI portraits, the audit's two
-halves): ``OBSERVATORY_WORKERS``; default: the cores, at most 2."""
+"""Processes that work at once inside one step (the régions' publications, the EPCI portraits, the two halves of
+the protection and of the audit on a large table): ``OBSERVATORY_WORKERS``; default: the cores, at most 2."""
 
 
 def _path(var: str, default: str) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from observatory import beside
@@ -14,7 +13,6 @@ from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, check_rounded
-from observatory.audit.rules import DEFAULTS, FLAT
 from observatory.audit.tables import (
     _lp_checks,
     _lp_checks_bands,
@@ -24,7 +22,7 @@ from observatory.audit.tables import (
     check_champ_intervals,
     two_d_tables,
 )
-from observatory.audit.territories import check_territories, geography_of
+from observatory.audit.territories import _plain, check_territories, geography_of
 from observatory.errors import SecrecyError
 
 
@@ -73,15 +71,8 @@ def _territories_beside(published: pd.DataFrame, cells: pd.DataFrame, etabs: pd.
     is large (:func:`observatory.beside.start`), so that they run while this process checks the 2-D tables.
     Returns an object whose ``result()`` is their report. They hold on cells without breakdown only: the
     other process receives those rows."""
-    args = (published[_plain_mask(published)], cells[_plain_mask(cells)], geography_of(etabs), intervals)
+    args = (_plain(published), _plain(cells), geography_of(etabs), intervals)
     return beside.start(_territory_report, *args, enabled=len(published) >= BESIDE_MIN_ROWS)
-
-
-def _plain_mask(frame: pd.DataFrame):
-    ok = np.ones(len(frame), bool)
-    for d in FLAT:
-        ok &= (frame[d] == DEFAULTS[d]).to_numpy()
-    return ok
 
 
 def _territory_report(published, cells, geography, intervals: bool) -> AuditReport:

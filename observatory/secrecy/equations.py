@@ -44,17 +44,13 @@ def _universe(cells: pd.DataFrame, nature: str) -> np.ndarray:
     """Cells taking part in the equations of a nature (published, or derivable from published cells).
 
     Establishment counts are published without the sexe / pcs breakdown only (and are not additive over
-    it); EPCI cells are published for the champ and famille crossings only, the only ones ``ind.cellules``
-    computes at that level (``sql/indicators/cellules.sql``: ``croisement_du_niveau``).
+    it). The EPCIs, published for the champ and famille crossings only, have no other cell: ``ind.cellules``
+    computes none (``sql/indicators/cellules.sql``: ``croisement_du_niveau``).
     """
     ok = np.ones(len(cells), bool)
     if nature == "comptage":
         ok &= (cells.sexe == "tous").to_numpy() & (cells.pcs == "toutes").to_numpy()
-    epci = cells.niveau.isin(["epci", "_epci_inconnu", ATOM_LEVEL]).to_numpy()
-    plain = np.ones(len(cells), bool)
-    for dim in _FLAT:
-        plain &= (cells[dim] == DEFAULTS[dim]).to_numpy()
-    return ok & (~epci | plain)
+    return ok
 
 
 def equations(cells: pd.DataFrame, region_of: dict) -> pd.DataFrame:
