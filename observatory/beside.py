@@ -23,14 +23,14 @@ log = logging.getLogger(__name__)
 
 def start(fn: Callable, *args, enabled: bool = True):
     """``fn(*args)`` started in a second process when ``enabled`` and a second worker is allowed
-    (``OBSERVATORY_WORKERS``); otherwise called here at once. The returned object's ``result()`` is what
+    (``OBSERVATORY_WORKERS``, :func:`observatory.config.workers`); otherwise called here at once. The returned object's ``result()`` is what
     ``fn`` returned.
 
     ``fn`` and its arguments are pickled (``fn`` a module-level function). ``spawn``: the caller may be a
     Dagster step process with threads, which must not be forked. A process that cannot start (e.g. a script
     without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from) is replaced by a call
     here, with a warning."""
-    if not enabled or config.WORKERS < 2:
+    if not enabled or config.workers() < 2:
         return _Done(fn(*args))
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     future = pool.submit(fn, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +12,13 @@ DEFAULT_PERIMETRE = "insee-2008-4f"
 WORKERS = int(os.environ.get("OBSERVATORY_WORKERS", str(min(2, os.cpu_count() or 1))))
 """Processes that work at once inside one step (the régions' publications, the EPCI portraits, the two halves of
 the protection and of the audit on a large table): ``OBSERVATORY_WORKERS``; default: the cores, at most 2."""
+
+
+def workers() -> int:
+    """The processes the calling process may work with at once: :data:`WORKERS`, or 1 in a daemonic process,
+    which may not start processes of its own (a ``dagster-celery`` worker runs each step in one: its prefork
+    pool's children are daemonic). Every pool of the package asks here before it starts."""
+    return 1 if multiprocessing.current_process().daemon else WORKERS
 
 
 def _path(var: str, default: str) -> Path:

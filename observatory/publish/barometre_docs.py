@@ -26,6 +26,7 @@ import matplotlib.ticker as mticker
 import pandas as pd
 from matplotlib.figure import Figure
 
+from observatory import config
 from observatory.barometre import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.files import atomic_path
@@ -780,15 +781,13 @@ def build_barometre_docs(barometre_dir: Path, regions=None, workers: int | None 
     ``barometre_dir`` is a semester folder (``output/<millesime>/barometre/<AAAA-Sn>/``) holding the
     published ``indicateurs.parquet``; ``regions`` limits the régions (default: every région of the
     table; the France publication is always written). The publications are independent: ``workers``
-    processes (default :data:`~observatory.publish.release.WORKERS`) build them when there are enough to pay
+    processes (default :func:`observatory.config.workers`) build them when there are enough to pay
     for starting them. Returns the paths written.
     """
-    from observatory.publish.release import WORKERS
-
     b = _barometre(Path(barometre_dir))
     codes = b.values("code", niveau="region") if regions is None else [str(r) for r in regions]
     todo = [("france", "FR", "france")] + [("region", r, f"region-{r}") for r in codes]
-    n = min(WORKERS if workers is None else workers, len(todo) // _MIN_PER_WORKER)
+    n = min(config.workers() if workers is None else workers, len(todo) // _MIN_PER_WORKER)
     if n <= 1:
         return [p for niveau, code, stem in todo for p in _publication(b, niveau, code, stem)]
     import multiprocessing

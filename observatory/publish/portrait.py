@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from observatory import config
 from observatory.api import read_indicators
 from observatory.errors import PublicationError
 from observatory.files import atomic_path
@@ -390,12 +391,12 @@ def _build_and_check(
 
 
 def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, layout_check.LayoutReport]:
-    """:func:`_build_and_check` over ``codes`` split between :data:`release.WORKERS` fresh processes (``spawn``: the
+    """:func:`_build_and_check` over ``codes`` split between :func:`observatory.config.workers` fresh processes (``spawn``: the
     caller may be a Dagster step process with threads, which must not be forked)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    n = max(1, min(release.WORKERS, len(codes) // _MIN_PER_WORKER))
+    n = max(1, min(config.workers(), len(codes) // _MIN_PER_WORKER))
     if n == 1:
         return _build_and_check(vintage, staging, codes)
     chunks = [codes[i::n] for i in range(n)]
@@ -416,7 +417,7 @@ def publish_epci_portraits(output_vintage_dir: str | Path, regions: list[str] | 
     """Build, check and publish the EPCI portraits of ``regions`` (all when ``None``), staged as panoramas are.
 
     An EPCI goes with the région of most of its population. The portraits are built and checked by
-    :data:`release.WORKERS` processes. Returns ``{code: [final paths]}``.
+    :func:`observatory.config.workers` processes. Returns ``{code: [final paths]}``.
     """
     vintage = Path(output_vintage_dir)
     epcis = read_indicators(vintage, filters=[("niveau", "==", "epci")])["code"]  # the workers read the table

@@ -22,9 +22,8 @@ from observatory.errors import PublicationError
 from observatory.files import writer_tag
 from observatory.publish import documents, layout_check, model
 
-WORKERS = config.WORKERS
-"""Processes that build publications at once (régions, EPCI portraits): ``OBSERVATORY_WORKERS`` (each holds the
-indicator table and one document at a time: well under 1 GB)."""
+# The régions' publications and the EPCI portraits are built by :func:`observatory.config.workers` processes
+# (``OBSERVATORY_WORKERS``), each holding the indicator table and one document at a time: well under 1 GB.
 
 
 @dataclass
@@ -109,14 +108,14 @@ def _publish_one(vintage: Path, region: str) -> Release:
 
 
 def publish_each_region(
-    output_vintage_dir: str | Path, regions: list[str], workers: int = WORKERS
+    output_vintage_dir: str | Path, regions: list[str], workers: int | None = None
 ) -> list[Release]:
     """:func:`publish_regions` for each of ``regions`` (one release each, in their order), in ``workers``
-    fresh processes (``spawn``: the caller may be a Dagster step process with threads, which must not be
+    (default :func:`observatory.config.workers`) fresh processes (``spawn``: the caller may be a Dagster step process with threads, which must not be
     forked); each process reads the indicator table once. A région whose check fails raises its
     :class:`PublicationError`; the régions already published stay published (each is atomic on its own)."""
     vintage = Path(output_vintage_dir)
-    n = max(1, min(workers, len(regions)))
+    n = max(1, min(config.workers() if workers is None else workers, len(regions)))
     if n == 1:
         table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
         return [publish_regions(vintage, [region], table=table) for region in regions]

@@ -42,7 +42,7 @@ def panoramas(context: dg.AssetExecutionContext, observatory: ObservatoryConfig)
     regions = list(context.partition_keys)
     files, departements, pdfs = 0, [], {}
     vintage = _vintage_dir(observatory)
-    # the régions are built by release.WORKERS processes, each reading the table once
+    # the régions are built by observatory.config.workers() processes, each reading the table once
     for region, published in zip(regions, release.publish_each_region(vintage, regions), strict=True):
         written = published.written
         files += sum(len(v) for v in written["regions"].values())
