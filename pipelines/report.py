@@ -111,6 +111,10 @@ def summary_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+INTERRUPTED_MARKS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "Query interrupted")
+"""What a step's error says when a Ctrl-C or SIGTERM stopped it (the last: DuckDB's, for a query it cancelled)."""
+
+
 def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
     """The user-facing message of a run's first failure, in one line: the failed check with what it found, or
     the failed step's innermost cause, without a traceback."""
@@ -125,6 +129,7 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             return _one_line(
                 f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} failed{why}"
             )
+    interrupted = any(_interrupted(event) for event in events)
     for event in events:
         if event.is_step_failure:
             err = event.step_failure_data.error
@@ -133,10 +138,12 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
             while err is not None and err.cause is not None and err.cause.cls_name != "_RemoteTraceback":
                 err = err.cause
             msg = err.message.strip() if err else "unknown error"
-            if "DagsterExecutionInterruptedError" in msg:
+            # a step stopped by the signal fails with what was running: Dagster's interruption, or a DuckDB
+            # query that the signal interrupted ("Query interrupted")
+            if interrupted or any(mark in msg for mark in INTERRUPTED_MARKS):
                 return f"interrupted (Ctrl-C or SIGTERM) during step '{event.step_key}'"
             return _one_line(f"step '{event.step_key}' failed: {msg}")
-    if any(_interrupted(event) for event in events):
+    if interrupted:
         # the step processes were stopped before they could report a failure of their own
         running = _running_steps(events)
         if not running:
@@ -147,7 +154,7 @@ def failure_message(events: Iterable[dg.DagsterEvent]) -> str:
 
 def _interrupted(event: dg.DagsterEvent) -> bool:
     """The executor's or the run's own word that a termination signal stopped it."""
-    message = event.message or ""
+    message = getattr(event, "message", None) or ""
     return (
         event.event_type == dg.DagsterEventType.ENGINE_EVENT and "termination signal" in message
     ) or (event.event_type == dg.DagsterEventType.RUN_FAILURE and "interrupted" in message)

@@ -193,6 +193,35 @@ def test_a_worker_process_failure_is_reported_by_its_message_not_its_traceback()
     )
 
 
+def test_a_duckdb_query_stopped_by_sigterm_is_reported_as_an_interruption():
+    """SIGTERM during ``staging``: the step's DuckDB query is cancelled and the step fails with DuckDB's
+    "Query interrupted" (seen in the SIGTERM fault test); the run's one line says it was interrupted, during
+    which step, as for Dagster's own interruption."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+    from dagster._utils.error import SerializableErrorInfo
+
+    from pipelines.report import failure_message
+
+    def failed(message: str):
+        error = SerializableErrorInfo(message, [], "RuntimeError")
+        return SimpleNamespace(
+            event_type=dg.DagsterEventType.STEP_FAILURE, is_step_failure=True, step_key="staging",
+            step_failure_data=SimpleNamespace(error=error), message="",
+        )
+
+    expected = "interrupted (Ctrl-C or SIGTERM) during step 'staging'"
+    assert failure_message([failed("RuntimeError: Query interrupted\n")]) == expected
+    signal = SimpleNamespace(
+        event_type=dg.DagsterEventType.ENGINE_EVENT, is_step_failure=False, step_key=None,
+        message="Multiprocess executor: received termination signal - forwarding to active child processes",
+    )
+    assert failure_message([signal, failed("OSError: [Errno 32] Broken pipe\n")]) == expected
+    # without a signal, a step's own error stays its message
+    assert failure_message([failed("RuntimeError: disk full\n")]) == "step 'staging' failed: RuntimeError: disk full"
+
+
 def test_a_whole_run_publishes_the_regions_its_extracts_cover(tmp_path):
     """``observatory run`` on a regional extract: the régions of the indicator table are published, the others
     are named as left out (not a failed run)."""
