@@ -63,6 +63,7 @@ FIXTURE_MARKS = {
 SESSION_RUN_FIXTURES = ("published", "published_copy")
 SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 100, 97, 88 s
 SLOWEST_MODULES = (  # 114, 80, 69, 52, 52, 48 s
+    "test_distributed",  # `make test-system` only (≈ 300 s): beside the session's run, which it does not use
     "test_barometre",
     "test_secrecy_products",
     "test_end_to_end",

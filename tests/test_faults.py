@@ -432,9 +432,10 @@ class Killed:
 
 
 @pytest.fixture(scope="module")
-def killed_runs(world: World, bad_runs) -> list[Killed]:
+def killed_runs(world: World) -> list[Killed]:
     """One run killed with SIGKILL at each point of :data:`KILL_POINTS`, one after the other; each next run
-    meets the dead one in the instance (its slot in the ``duckdb_writer`` pool still taken)."""
+    meets the dead one in the instance (its slot in the ``duckdb_writer`` pool still taken). Independent of the
+    bad-extract runs (``make test``), which ``make test-system`` does not repeat."""
     out = []
     for step, delay in KILL_POINTS:
         log = world.root / f"run-killed-{step}.log"
@@ -447,13 +448,13 @@ def killed_runs(world: World, bad_runs) -> list[Killed]:
     return out
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_killed_runs_change_no_published_file(killed_runs):
     for k in killed_runs:
         assert k.changed == [], f"killed during {k.step}: {k.changed[:10]}"
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_next_run_reports_the_dead_one_and_does_not_wait_on_it(killed_runs):
     """The run after a killed one says in one line that the dead run was marked failed and its slots freed, and
     goes on (it reached its own kill point, past the pool the dead run held)."""
@@ -497,7 +498,7 @@ def stopped_run(world: World, killed_runs) -> Stopped:
     return Stopped(rc, log.read_text(), _unchanged(world), _reap(sorted(family)), statuses, seconds)
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_sigterm_stops_a_run_cleanly(stopped_run: Stopped):
     s = stopped_run
     assert s.returncode not in (0, -signal.SIGKILL), s.log
@@ -602,7 +603,7 @@ def observed_run(world: World, stopped_run) -> Observed:
     )
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_second_run_refuses_naming_the_first(observed_run: Observed):
     second = observed_run.second
     assert second.returncode == 2, second.stderr
@@ -612,7 +613,7 @@ def test_second_run_refuses_naming_the_first(observed_run: Observed):
     assert len(second.stderr.strip().splitlines()) == 1, second.stderr
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_next_run_finishes_and_publishes_the_new_publication_whole(world: World, observed_run: Observed):
     o = observed_run
     assert o.proc_returncode == 0, o.log[-5000:]
@@ -639,7 +640,7 @@ def test_next_run_finishes_and_publishes_the_new_publication_whole(world: World,
     assert files["panoramas/region-84.pdf"] == world.baseline["panoramas/region-84.pdf"]  # not in the subset
 
 
-@pytest.mark.pending
+@pytest.mark.system
 def test_reader_sees_only_whole_tables_and_never_blocks_the_run(observed_run: Observed):
     o = observed_run
     assert o.errors == []
