@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observatory.config import Settings
-from observatory.publish import maps, portal
+from observatory.publish import map_specs, maps, portal
 from observatory.reference import geo
 
 _WARM_CHILD = """
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:<55} {results[key]:8.2f} s")
 
         g = _timed("maps: load layers", results, maps._Geo, cache)
-        for spec in maps.MAPS:
+        for spec in map_specs.MAPS:
             fig = _timed(f"map {spec.name}: draw", results, maps.draw_map, table, spec, geo=g)
             for ext in ("png", "svg"):
                 _timed(

@@ -33,6 +33,7 @@ from observatory.publish import (
     figures,
     fmt,
     layout_check,
+    map_specs,
     maps,
     model,
     portal,
@@ -473,7 +474,7 @@ def check_maps_described(vintage_dir: Path) -> int:
     table = pd.read_parquet(vintage_dir / "tables" / "indicateurs.parquet")
     page = (vintage_dir / "portail" / "index.html").read_text(encoding="utf-8")
     described = _image_descriptions(page)
-    specs = {s.name: s for s in maps.MAPS}
+    specs = {s.name: s for s in map_specs.MAPS}
     assert described, "the portal links no map"
     for href, text in described.items():
         text = html_lib.unescape(text)
@@ -482,7 +483,7 @@ def check_maps_described(vintage_dir: Path) -> int:
         head = map_headline(table, spec)
         assert fmt.normalize(head) in fmt.normalize(text), (href, head, text[:200])
         assert fmt.SECRET not in text.split() and fmt.MISSING not in text, (href, text)
-        assert text == maps.map_alt(table, spec)
+        assert text == map_specs.map_alt(table, spec)
         if href.endswith(".svg"):
             svg = (vintage_dir / "portail" / href).resolve().read_bytes().decode("utf-8", "replace")
             if not svg.startswith("fake "):  # a real map (the fake vintage holds placeholder bytes)
@@ -512,9 +513,9 @@ def test_map_alt_says_secret_cells_in_words_and_states_the_extremes():
     from tests.fixtures_maps import fake_indicator_table
 
     table = fake_indicator_table()
-    spec = maps.MAPS[0]
-    text = maps.map_alt(table, spec)
-    values = maps.indicator_values(table, spec.indicateur, spec.niveau)
+    spec = map_specs.MAPS[0]
+    text = map_specs.map_alt(table, spec)
+    values = map_specs.indicator_values(table, spec.indicateur, spec.niveau)
     secret = values[values.statut.str.startswith("secret")]
     assert len(secret)
     for name in secret.libelle:
@@ -539,7 +540,7 @@ def test_each_national_map_has_its_data_table(tmp_path):
     from tests.fixtures_maps import fake_indicator_table, write_fake_vintage
 
     table = fake_indicator_table()
-    for spec in maps.MAPS:
+    for spec in map_specs.MAPS:
         path = maps.write_map_csv(table, spec, tmp_path / f"{spec.name}.csv")
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f, delimiter=";"))
@@ -573,9 +574,9 @@ def test_map_files_carry_their_text_alternative(tmp_path):
     from tests.fixtures_maps import fake_indicator_table
 
     table = fake_indicator_table()
-    spec = maps.MAPS[0]
+    spec = map_specs.MAPS[0]
     fig = maps.draw_map(table, spec)
-    text = maps.map_alt(table, spec)
+    text = map_specs.map_alt(table, spec)
     svg = maps.save_figure(fig, tmp_path / "m.svg", "Titre", text).read_text(encoding="utf-8")
     root = svg[svg.index("<svg") :]
     assert 'role="img"' in root[: root.index(">")]
@@ -611,9 +612,9 @@ def test_colour_blind_simulation_merges_red_and_green():
 
 @pytest.mark.parametrize("deficiency", DEFICIENCIES)
 def test_map_classes_stay_apart_for_colour_blind_readers(deficiency):
-    for cmap in sorted({spec.cmap for spec in maps.MAPS}):
-        for k in range(maps.K_RANGE[0], maps.K_RANGE[1] + 1):
-            cols = maps.class_colors(cmap, k)
+    for cmap in sorted({spec.cmap for spec in map_specs.MAPS}):
+        for k in range(map_specs.K_RANGE[0], map_specs.K_RANGE[1] + 1):
+            cols = map_specs.class_colors(cmap, k)
             seen = [c if deficiency is None else colours.simulate(c, deficiency) for c in cols]
             steps = [colours.delta_e(a, b) for a, b in itertools.pairwise(seen)]
             assert min(steps) >= 10, (cmap, k, deficiency, steps)
@@ -712,7 +713,7 @@ def test_portal_of_the_sample_run_describes_its_maps_and_links_the_barometre_dat
     """Every map picture the portal links has its text alternative with the map's headline (the SVG holds the
     same text); every CSV behind a baromètre figure is linked in its territory's entry."""
     v = published.vintage
-    assert check_maps_described(v) == 2 * len(maps.MAPS)  # PNG and SVG of each national map
+    assert check_maps_described(v) == 2 * len(map_specs.MAPS)  # PNG and SVG of each national map
     page = (v / "portail" / "index.html").read_text(encoding="utf-8")
     csvs = sorted(v.glob("barometre/*/donnees/*/*.csv"))
     assert csvs and len(csvs) == 5 * len(list(v.glob("barometre/*/*.pdf")))  # five figures per publication

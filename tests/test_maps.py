@@ -10,10 +10,10 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 from observatory.errors import PublicationError
-from observatory.publish import maps
+from observatory.publish import map_specs, maps
 from tests.fixtures_maps import fake_indicator_table, secret_departements
 
-SPEC = {s.name: s for s in maps.MAPS}
+SPEC = {s.name: s for s in map_specs.MAPS}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def _legend_texts(fig):
 
 
 def test_indicator_values_pick_the_total_cell(table):
-    v = maps.indicator_values(table, "part_emploi_total", "departement")
+    v = map_specs.indicator_values(table, "part_emploi_total", "departement")
     assert len(v) == 101
     assert v["valeur"].max() < 99  # the 'association' family distractor (99 %) is not picked up
     assert set(v.loc[v["valeur"].isna(), "code"]) == secret_departements("part_emploi_total")
@@ -60,24 +60,24 @@ def test_classify_never_makes_an_empty_class():
     rng = np.random.default_rng(1)
     values = rng.uniform(5, 20, 101)
     for method in ("fisher_jenks", "quantiles"):
-        c = maps.classify(values, k=5, method=method)
+        c = map_specs.classify(values, k=5, method=method)
         assert 4 <= c.k <= 6 and min(c.counts) >= 1 and sum(c.counts) == 101
         assert np.all(np.diff(c.bounds) > 0)
     # Heavy ties: quantiles cannot make 4-6 distinct classes; natural breaks are used instead, none empty.
     tied = [1.0] * 60 + [2.0] * 20 + [3.0, 4.0, 5.0, 6.0, 7.0] * 4
-    c = maps.classify(tied, k=5, method="quantiles")
+    c = map_specs.classify(tied, k=5, method="quantiles")
     assert c.method == "fisher_jenks" and min(c.counts) >= 1 and 4 <= c.k <= 6
     assert (np.bincount(c.classify(tied), minlength=c.k) >= 1).all()
     with pytest.raises(PublicationError, match="distinct value"):
-        maps.classify([1.0, 1.0, 2.0, 2.0, 3.0, np.nan])
+        map_specs.classify([1.0, 1.0, 2.0, 2.0, 3.0, np.nan])
 
 
 def test_class_labels_are_in_french_format():
-    c = maps.Classes(bounds=(7.04, 9.1, 11.75, 13.9, 16.0), counts=(3, 4, 5, 6), method="fisher_jenks")
+    c = map_specs.Classes(bounds=(7.04, 9.1, 11.75, 13.9, 16.0), counts=(3, 4, 5, 6), method="fisher_jenks")
     assert c.labels()[0] == "de 7,0 à 9,1 (3)"
     assert c.labels()[1] == "plus de 9,1 à 11,8 (4)"
     # a class of one value (equal bounds) does not force 3 decimals on the whole legend
-    one = maps.Classes(bounds=(2.64, 2.64, 7.56, 10.33, 13.56), counts=(1, 8, 7, 9), method="fisher_jenks")
+    one = map_specs.Classes(bounds=(2.64, 2.64, 7.56, 10.33, 13.56), counts=(1, 8, 7, 9), method="fisher_jenks")
     assert one.labels() == [
         "de 2,6 à 2,6 (1)",
         "plus de 2,6 à 7,6 (8)",
@@ -93,9 +93,9 @@ def test_departement_map(table, geo):
     axes = _axes(fig)
     assert {"metropole", "paris", *(f"dom-{d}" for d in maps.DOM)} <= set(axes)
 
-    values = maps.indicator_values(table, spec.indicateur, "departement")
-    classes = maps.classify(values["valeur"])
-    colors = maps.class_colors(spec.cmap, classes.k)
+    values = map_specs.indicator_values(table, spec.indicateur, "departement")
+    classes = map_specs.classify(values["valeur"])
+    colors = map_specs.class_colors(spec.cmap, classes.k)
     title, labels = _legend_texts(fig)
     assert "Fisher-Jenks" in title and f"{classes.k} classes" in title
     class_labels = [t for t in labels if t.startswith(("de ", "plus de "))]
@@ -160,7 +160,7 @@ def test_render_maps_writes_png_svg_and_gpkg(table, tmp_path):
     paths = maps.render_maps(table, tmp_path)
     cartes = tmp_path / "cartes"
     names = {p.name for p in paths}
-    for spec in maps.MAPS:
+    for spec in map_specs.MAPS:
         assert {f"{spec.name}.png", f"{spec.name}.svg"} <= names
         with Image.open(cartes / f"{spec.name}.png") as img:
             assert img.info["dpi"][0] >= 150
@@ -208,4 +208,4 @@ def test_a_map_too_few_territories_fill_is_not_drawn_and_its_old_files_go(table,
     assert list(skipped) == ["part-ess-emploi-regions"]
     assert "cannot classify: 2 distinct value(s) among 2 territories" in skipped["part-ess-emploi-regions"]
     assert not list(cartes.glob("part-ess-emploi-regions.*"))
-    assert {f"{s.name}.png" for s in maps.MAPS if s.name != "part-ess-emploi-regions"} <= names
+    assert {f"{s.name}.png" for s in map_specs.MAPS if s.name != "part-ess-emploi-regions"} <= names

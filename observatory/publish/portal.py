@@ -26,7 +26,7 @@ from urllib.parse import quote
 from observatory.errors import PublicationError
 from observatory.files import atomic_dir
 from observatory.publish import fmt, notes
-from observatory.publish.maps import MAPS, map_alt
+from observatory.publish.map_specs import MAPS, map_alt
 from observatory.reference import cog
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "portal"
