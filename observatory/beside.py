@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 def start(fn: Callable, *args, enabled: bool = True):
     """``fn(*args)`` started in a second process when ``enabled`` and a second worker is allowed
-    (``OBSERVATORY_WORKERS``, :func:`observatory.config.workers`); otherwise called here at once. The returned object's ``result()`` is what
-    ``fn`` returned.
+    (:func:`observatory.config.workers`: ``OBSERVATORY_WORKERS``, 1 in a daemonic process); otherwise called
+    here at once. The returned object's ``result()`` is what ``fn`` returned.
 
     ``fn`` and its arguments are pickled (``fn`` a module-level function). ``spawn``: the caller may be a
     Dagster step process with threads, which must not be forked. A process that cannot start (e.g. a script

@@ -112,7 +112,8 @@ def summary_markdown(report: dict) -> str:
 
 
 INTERRUPTED_MARKS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "Query interrupted")
-"""What a step's error says when a Ctrl-C or SIGTERM stopped it (the last: DuckDB's, for a query it cancelled)."""
+"""What a step's error says when a Ctrl-C or SIGTERM stopped it (the last is DuckDB's, for a query it
+cancelled)."""
 
 
 def failure_message(events: Iterable[dg.DagsterEvent]) -> str:

@@ -219,7 +219,8 @@ def test_a_duckdb_query_stopped_by_sigterm_is_reported_as_an_interruption():
     )
     assert failure_message([signal, failed("OSError: [Errno 32] Broken pipe\n")]) == expected
     # without a signal, a step's own error stays its message
-    assert failure_message([failed("RuntimeError: disk full\n")]) == "step 'staging' failed: RuntimeError: disk full"
+    own = failure_message([failed("RuntimeError: disk full\n")])
+    assert own == "step 'staging' failed: RuntimeError: disk full"
 
 
 def test_a_whole_run_publishes_the_regions_its_extracts_cover(tmp_path):

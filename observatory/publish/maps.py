@@ -9,8 +9,8 @@ zero) where a source excludes a territory (Mayotte). Every map carries a title, 
 field (*champ*) and a "Lecture :" sentence.
 
 What each map shows, its classes and its words are in :mod:`observatory.publish.map_specs`; here, the
-drawing. The maps read only the published indicator table (``output/<millesime>/tables/indicateurs.parquet``) and the
-geometries of :mod:`observatory.reference.geo`. Files are written atomically.
+drawing. The maps read only the published indicator table (``output/<millesime>/tables/indicateurs.parquet``)
+and the geometries of :mod:`observatory.reference.geo`. Files are written atomically.
 """
 
 from __future__ import annotations

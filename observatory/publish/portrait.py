@@ -391,8 +391,8 @@ def _build_and_check(
 
 
 def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, layout_check.LayoutReport]:
-    """:func:`_build_and_check` over ``codes`` split between :func:`observatory.config.workers` fresh processes (``spawn``: the
-    caller may be a Dagster step process with threads, which must not be forked)."""
+    """:func:`_build_and_check` over ``codes`` split between :func:`observatory.config.workers` fresh
+    processes (``spawn``: the caller may be a Dagster step process with threads, which must not be forked)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

@@ -111,9 +111,10 @@ def publish_each_region(
     output_vintage_dir: str | Path, regions: list[str], workers: int | None = None
 ) -> list[Release]:
     """:func:`publish_regions` for each of ``regions`` (one release each, in their order), in ``workers``
-    (default :func:`observatory.config.workers`) fresh processes (``spawn``: the caller may be a Dagster step process with threads, which must not be
-    forked); each process reads the indicator table once. A région whose check fails raises its
-    :class:`PublicationError`; the régions already published stay published (each is atomic on its own)."""
+    (default :func:`observatory.config.workers`) fresh processes (``spawn``: the caller may be a Dagster step
+    process with threads, which must not be forked); each process reads the indicator table once. A région
+    whose check fails raises its :class:`PublicationError`; the régions already published stay published (each
+    is atomic on its own)."""
     vintage = Path(output_vintage_dir)
     n = max(1, min(config.workers() if workers is None else workers, len(regions)))
     if n == 1:
