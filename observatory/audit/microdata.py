@@ -15,9 +15,15 @@ from observatory.audit.rules import DEFAULTS
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 from observatory.warehouse import sql_text
 
+#: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
+#: relations hold on these only) and for the EPCIs, published for their champs and families only
+#: (``products.md``). A published EPCI cell of another crossing has no recomputed cell, and the audit reports
+#: it (:func:`observatory.audit.tables._primary_violations`).
+_CHAMP_CROSSINGS = ([], ["famille"])
+_CHAMP_LEVELS = ("epci",)
+# the champ crossings first: recompute_cells hands them over as soon as they are made
 _AUDIT_CROSSINGS = [
-    [],
-    ["famille"],
+    *_CHAMP_CROSSINGS,
     ["secteur"],
     ["tranche"],
     ["sexe"],
@@ -36,13 +42,6 @@ _NIVEAUX = {
     "_geo_inconnu": "geo_inconnu",
     "_epci_inconnu": "epci_inconnu",
 }
-#: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
-#: relations hold on these only) and for the EPCIs, published for their champs and families only
-#: (``products.md``). A published EPCI cell of another crossing has no recomputed cell, and the audit reports
-#: it (:func:`observatory.audit.tables._primary_violations`).
-_CHAMP_CROSSINGS = ([], ["famille"])
-_CHAMP_LEVELS = ("epci",)
-assert _AUDIT_CROSSINGS[: len(_CHAMP_CROSSINGS)] == list(_CHAMP_CROSSINGS)  # made first (recompute_cells)
 
 
 _SUMS = ["effectif", "etp", "masse", "masse_salaire", "s_net", "nbheur", "n_salaries"]
@@ -345,7 +344,7 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
             sub = frame if ok.all() else frame[ok]
             level = _Level(niveau, col, code[ok], [d[ok] for d in dim_codes], est.leaf[sid][ok])
             frames += _level_cells(level, dims, sub, est, codes)
-        if champ_cells is not None and dims == _CHAMP_CROSSINGS[-1]:  # the last of them (the list's order)
+        if champ_cells is not None and dims == _CHAMP_CROSSINGS[-1]:  # the last of them (made first)
             champ_cells(_with_defaults(pd.concat(frames, ignore_index=True)))
     return _with_defaults(pd.concat(frames, ignore_index=True))
 
