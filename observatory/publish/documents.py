@@ -21,19 +21,21 @@ from observatory.publish.evolution import Vintage, earlier_vintages, evolution_l
 from observatory.publish.figures import (
     fig_chiffres_cles,
     fig_departements,
-    fig_ecarts,
     fig_emplois,
     fig_familles,
-    fig_femmes_familles,
-    fig_femmes_secteurs,
     fig_pcs,
-    fig_plaquette_fh,
-    fig_salaires,
     fig_secteurs,
-    fig_sexe,
     fig_tranches,
     native_familles,
     pyramide_section_parts,
+)
+from observatory.publish.figures_egalite import (
+    fig_ecarts,
+    fig_femmes_familles,
+    fig_femmes_secteurs,
+    fig_plaquette_fh,
+    fig_salaires,
+    fig_sexe,
 )
 from observatory.publish.model import (
     Document,

@@ -48,10 +48,10 @@ from observatory.publish import (
 from observatory.publish.figures import (
     fig_chiffres_cles,
     fig_familles,
-    fig_plaquette_fh,
     fig_secteurs,
     fig_tranches,
 )
+from observatory.publish.figures_egalite import fig_plaquette_fh
 from observatory.publish.model import (
     CHAMPS,
     Cell,
