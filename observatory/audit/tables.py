@@ -353,9 +353,33 @@ def _lp_checks_bands(
     report: AuditReport,
     zero_keys: frozenset = frozenset(),
 ) -> None:
-    """The age pyramid: per champ, sexe and région, the table départements (and région) × age bands with
-    the headcount as total; no hidden band or headcount may be determined by the published ones. A cell
-    with no job at 31/12 (``zero_keys``) has a known pyramid of zeros."""
+    """The age pyramid (:func:`band_tables`): no hidden band or headcount may be determined by the published
+    ones."""
+    tables: list = []
+    for t in band_tables(published, departements, zero_keys):
+        report.tables_checked += 1
+        report.hidden_checked += int(sum(v is None for v in t.values.values()))
+        tables.append((t.name, t.values, t.equations, t.unwatched))
+    _report_determined(tables, report)
+
+
+@dataclass
+class BandTable:
+    """One age pyramid: cells ``(code, indicateur)``, their published values (``None``: hidden, or the jobs of
+    unknown age), equations, the unknowns that protect nothing (``unwatched``: jobs of unknown age) and each
+    cell's ``(indicateur, *KEY)`` (``key``)."""
+
+    name: str
+    values: dict
+    equations: list
+    unwatched: set
+    key: dict
+
+
+def band_tables(published: pd.DataFrame, departements: pd.DataFrame, zero_keys: frozenset = frozenset()):
+    """The age pyramids: per champ, sexe and région, the table départements (and région) × age bands with
+    the headcount as total, when one of its cells is hidden. A cell with no job at 31/12 (``zero_keys``) has
+    a known pyramid of zeros."""
     codes = [f"effectif_{b}" for b in AGE_BANDS]
     unpublished = f"effectif_{AGE_BAND_UNPUBLISHED}"
     region_of = dict(zip(departements.code_departement, departements.code_region))
@@ -366,7 +390,6 @@ def _lp_checks_bands(
     if not t.indicateur.isin(codes).any():
         return
     t = t.assign(region=np.where(t.niveau == "region", t.code, t.code.map(region_of)))
-    tables: list = []
     for (champ, sexe, region), g in t.groupby(["champ", "sexe", "region"], sort=True):
         if (g.statut == "publie").all():
             continue
@@ -382,11 +405,13 @@ def _lp_checks_bands(
             values.setdefault((c, unpublished), 0.0 if values.get((c, "effectif_31_12")) == 0.0 else None)
         eqs = [([(c, i) for i in [*codes, unpublished]], (c, "effectif_31_12")) for c in geos]
         eqs += [([(d, i) for d in deps], (region, i)) for i in [*codes, unpublished, "effectif_31_12"]]
-        report.tables_checked += 1
-        report.hidden_checked += int(sum(v is None for v in values.values()))
-        # jobs of unknown age protect nothing: no LP of their own
-        tables.append((f"age pyramid, {champ}, {sexe}", values, eqs, {(c, unpublished) for c in geos}))
-    _report_determined(tables, report)
+        flat = dict(DEFAULTS, champ=champ, sexe=sexe)
+        key = {
+            (c, i): (i, *(dict(flat, niveau="region" if c == region else "departement", code=c)[k] for k in KEY))
+            for c in geos
+            for i in [*codes, unpublished, "effectif_31_12"]
+        }
+        yield BandTable(f"age pyramid, {champ}, {sexe}", values, eqs, {(c, unpublished) for c in geos}, key)
 
 
 def check_champ_intervals(

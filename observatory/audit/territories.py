@@ -111,21 +111,13 @@ def check_territories(
 ) -> None:
     """No watched cell determined by the territory relations, and (``intervals``) every hidden primary
     headcount bounded no closer than its protection level (module docstring); results in ``report``."""
-    micro = _plain(cells)
-    micro = micro[micro.niveau.isin([*_LEVELS, ATOM_LEVEL])]
+    micro = _levels(_plain(cells))
     pub = _plain(published)
     for indicateur, nature in _INDICATEURS:
-        secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
-        keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
-        zero = (micro.effectif == 0).to_numpy() if nature == "montant" else (micro.n_etab == 0).to_numpy()
-        rows = pub[pub.indicateur == indicateur]
-        values, shown, hidden = _territory_values(keys, zero, rows)
-        watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
-        watched = (watched - shown) | hidden
-        eqs = territory_equations(geography, set(values))
+        values, eqs, watched = territory_system(pub, micro, geography, indicateur, nature)
         comps = components(values, eqs)
         if intervals and nature == "montant":
-            _bound_primaries(rows, micro, comps, report)
+            _bound_primaries(pub[pub.indicateur == indicateur], micro, comps, report)
         for vals, system in comps:
             mine = {k for k, v in vals.items() if v is None and k in watched}
             if not mine:
@@ -145,6 +137,25 @@ def check_territories(
                 )
     if intervals:
         check_systems(_rounded_systems(pub, micro, geography), published, cells, report)
+
+
+def _levels(micro: pd.DataFrame) -> pd.DataFrame:
+    return micro[micro.niveau.isin([*_LEVELS, ATOM_LEVEL])]
+
+
+def territory_system(
+    pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography, indicateur: str, nature: str
+) -> tuple[dict, list, set]:
+    """The territory relations of ``indicateur`` (primary rules of ``nature``) as one system: the values as
+    the attacker sees them, the equations and the watched unknowns. ``pub`` and ``micro``: the published and
+    recomputed cells without breakdown (:func:`_plain`)."""
+    micro = _levels(micro)
+    secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
+    keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
+    zero = (micro.effectif == 0).to_numpy() if nature == "montant" else (micro.n_etab == 0).to_numpy()
+    values, shown, hidden = _territory_values(keys, zero, pub[pub.indicateur == indicateur])
+    watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
+    return values, territory_equations(geography, set(values)), (watched - shown) | hidden
 
 
 def _territory_values(keys: list, zero, rows: pd.DataFrame) -> tuple[dict, set, set]:
