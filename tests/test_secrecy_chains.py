@@ -95,3 +95,79 @@ def test_a_fixed_epci_takes_another_epci_before_its_departement_total():
     assert sorted(found) == [2, 4]
     order = tier  # the complement order, tier first
     assert min(found, key=lambda c: (order[c], c)) == 4
+
+
+# The one-breakdown tables and the territory relations together (``chains.joint_system``): région R =
+# départements D1 + D2, secteurs A + B, champ privé = ESS + privé hors ESS. The hidden pattern below (found by
+# a search over random patterns) leaves every hidden cell free in each 2-D table of one champ (territory ×
+# secteur) and in each champ table of one cell (privé = ESS + privé hors ESS), and in the territory system;
+# the tables together fix D2's privé total.
+JOINT_CHAMPS = ("prive", "ess", "prive_hors_ess")
+JOINT_HIDDEN = [0, 1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 26]
+
+
+def _joint_world():
+    from observatory import secrecy
+
+    rows = [
+        {"niveau": n, "code": c, "champ": ch, **dict(secrecy.DEFAULTS, secteur=s)}
+        for n, c in (("region", "R"), ("departement", "D1"), ("departement", "D2"))
+        for s in ("tous", "A", "B")
+        for ch in JOINT_CHAMPS
+    ]
+    cells = pd.DataFrame(rows)
+    leaf = {
+        (c, s, ch): 10.0 + 7 * i
+        for i, (c, s, ch) in enumerate(
+            (c, s, ch) for c in ("D1", "D2") for s in ("A", "B") for ch in ("ess", "prive_hors_ess")
+        )
+    }
+
+    def value(code, s, ch):
+        codes = ("D1", "D2") if code == "R" else (code,)
+        secs = ("A", "B") if s == "tous" else (s,)
+        chs = ("ess", "prive_hors_ess") if ch == "prive" else (ch,)
+        return sum(leaf[(c, x, y)] for c in codes for x in secs for y in chs)
+
+    values = np.array([value(r.code, r.secteur, r.champ) for r in cells.itertuples()])
+    return cells, values, secrecy.equations(cells, {"D1": "R", "D2": "R"})
+
+
+def _determined_by_lp(long, values, hidden) -> dict:
+    """The audit's LP (:func:`observatory.audit.lp.determined_cells`) on the same cells: hidden unknown."""
+    from observatory.audit.lp import determined_cells
+
+    vals = {i: (None if hidden[i] else float(v)) for i, v in enumerate(values)}
+    eqs = [(list(g.cell[g.sign > 0]), int(g.cell[g.sign < 0].iloc[0])) for _, g in long.groupby("eq")]
+    return determined_cells(vals, eqs)
+
+
+def test_the_joint_system_fixes_a_cell_that_no_table_fixes_alone_and_its_repair_frees_it():
+    cells, values, long = _joint_world()
+    hidden = np.zeros(len(cells), bool)
+    hidden[JOINT_HIDDEN] = True
+    territory, _ = chains.territory_system(long, cells)
+    joint, published = chains.joint_system(long, cells)
+    assert joint["eq"].nunique() == long["eq"].nunique() == 27  # every equation of this world
+    members = long.groupby("eq").cell.apply(list)
+    code, sect, champ = cells.code.to_numpy(), cells.secteur.to_numpy(), cells.champ.to_numpy()
+    tables = [[e for e, cs in members.items() if all(champ[c] == ch for c in cs)] for ch in JOINT_CHAMPS]
+    tables += [
+        [e for e, cs in members.items() if all(code[c] == g and sect[c] == s for c in cs)]
+        for g in ("R", "D1", "D2")
+        for s in ("tous", "A", "B")
+    ]
+    for eqs in [*tables, territory["eq"].unique()]:
+        assert not len(chains.fixed_cells(long[long["eq"].isin(eqs)], hidden, hidden))
+    assert chains.fixed_cells(joint, hidden, hidden).tolist() == [18]
+    assert (cells.iloc[18][["code", "secteur", "champ"]].tolist()) == ["D2", "tous", "prive"]
+    assert _determined_by_lp(long, values, hidden) == {18: values[18]}  # the audit's LP finds it too
+    zero = np.zeros(len(cells), bool)
+    order = np.arange(len(cells))
+    primary = hidden.copy()
+    rounds = 0
+    while chains.repair_chains(joint, published, hidden, primary, zero, order, name="test"):
+        rounds += 1
+    assert rounds >= 1 and hidden.sum() > len(JOINT_HIDDEN)
+    assert not len(chains.fixed_cells(joint, hidden, hidden))
+    assert _determined_by_lp(long, values, hidden) == {}

@@ -80,6 +80,11 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    straddle départements fix cells while every single equation holds two unknowns): a sparse null-space
    test (LSQR) finds every watched cell (hidden published cells, primary cells) that the system fixes, the
    first published cell in the complement order around it is hidden, then steps 2–3 again, to a fixed point.
+   Once that system is proven, the same proof and repair on the territory relations and the one-breakdown
+   tables together (:func:`.chains.joint_system`: France, régions and départements × secteur, tranche or
+   sexe, each with the champ tree): a cell can be fixed by a 2-D table and its département's sector × champ
+   table together while each alone leaves it free (on the sample, 21 such cells before this step). The audit
+   checks every family of relations at once on its own (``observatory.audit.joint``).
 
 5. **Protection levels** (:mod:`.levels`): every hidden primary headcount of the 2-D tables can move by
    INSEE's protection level (NK(1,85): ``x1 / 0.85 − X``; otherwise 10 % of ``X``) with every published cell
@@ -90,9 +95,10 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    rounded, so their published cells move within the rounding: :class:`~.levels.Quantity`), and each
    baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).
 
-Limitations: the 2-D proof covers the région × breakdown tables and the territory proof the plain territory
-cells; tables with more than one breakdown, the sub-population and enterprise counts, and the age bands are
-protected by the closure (no equation with exactly one hidden cell), not proven by an LP.
+Limitations: the 2-D proof covers the région × breakdown tables, the territory proof the plain territory
+cells and the joint proof both with the one-breakdown tables; tables with more than one breakdown, the
+sub-population and enterprise counts, and the age bands are protected by the closure (no equation with exactly
+one hidden cell), not proven by an LP (the audit's joint check includes the age pyramids).
 """
 
 from __future__ import annotations

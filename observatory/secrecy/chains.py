@@ -45,6 +45,8 @@ LEVELS = ("france", "region", "departement", "epci", "_geo_inconnu", "_epci_inco
 PUBLISHED_LEVELS = ("france", "region", "departement", "epci")
 #: Equation tags of the system (see :func:`observatory.secrecy.equations.equations`).
 TAGS = r"^(?:geo_|ch_|famille$)"
+#: And of the joint system (:func:`joint_system`): the one-breakdown tables' too.
+JOINT_TAGS = r"^(?:geo_|ch_|famille$|secteur$|tranche$|sexe$)"
 #: An unknown that moves by less than this along every probe of the null space is fixed.
 FIXED_TOL = 1e-7
 #: Probes of the null space. A fixed cell never moves, so the probes can only err towards "fixed" (a free
@@ -76,18 +78,48 @@ def territory_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFr
     """The equations of ``long`` (``eq``, ``cell``, ``sign``, ``tag``) that tie territory cells without
     secteur / tranche / sexe / pcs breakdown, and the published flags of ``cells``' positions (published
     level and champ). Positions beyond ``cells`` (age bands) are never part of the system."""
-    plain = cells.niveau.isin(LEVELS).to_numpy().copy()
-    for dim in ("secteur", "tranche", "sexe", "pcs"):
-        plain &= (cells[dim] == DEFAULTS[dim]).to_numpy()
+    return _system(long, cells, _breakdowns(cells) == 0, TAGS)
+
+
+def joint_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`territory_system` with the one-breakdown tables around it, as one system: besides the territory
+    cells without breakdown, the cells of France, a région or a département with one secteur, tranche or sexe
+    breakdown (famille and pcs totals), and the equations between them — the 2-D tables région × breakdown
+    and, per territory, breakdown × champ tree. A hidden cell of a 2-D table that is also a cell of its
+    département's sector × champ table can be fixed by both together while each alone leaves it free (the
+    audit checks the same families together: ``observatory.audit.joint``)."""
+    n = _breakdowns(cells)
+    one = (
+        (n == 1)
+        & cells.niveau.isin(("france", "region", "departement")).to_numpy()
+        & (cells.famille == DEFAULTS["famille"]).to_numpy()
+        & (cells.pcs == DEFAULTS["pcs"]).to_numpy()
+    )
+    return _system(long, cells, (n == 0) | one, JOINT_TAGS)
+
+
+def _breakdowns(cells: pd.DataFrame) -> np.ndarray:
+    """How many of secteur, tranche, sexe each cell breaks down, a pcs breakdown counting 2 (never part of
+    these systems); the famille crossings are apart (territory cells: :func:`joint_system`)."""
+    n = np.zeros(len(cells), np.int64)
+    for dim in ("secteur", "tranche", "sexe"):
+        n += (cells[dim] != DEFAULTS[dim]).to_numpy()
+    return n + 2 * (cells.pcs != DEFAULTS["pcs"]).to_numpy()
+
+
+def _system(long: pd.DataFrame, cells: pd.DataFrame, member: np.ndarray, tags: str):
+    """The equations of ``long`` whose cells are all territory-level ``member`` cells and whose tag matches
+    ``tags``, and the published flags of ``cells``' positions (members at a published level and champ)."""
+    member = member & cells.niveau.isin(LEVELS).to_numpy()
     published = (
-        plain & cells.niveau.isin(PUBLISHED_LEVELS).to_numpy() & cells.champ.isin(CHAMPS_PUBLIES).to_numpy()
+        member & cells.niveau.isin(PUBLISHED_LEVELS).to_numpy() & cells.champ.isin(CHAMPS_PUBLIES).to_numpy()
     )
     cell = long.cell.to_numpy()
     inside = np.zeros(len(cell), bool)
     ok = cell < len(cells)
-    inside[ok] = plain[cell[ok]]
+    inside[ok] = member[cell[ok]]
     all_inside = pd.Series(inside).groupby(long["eq"].to_numpy()).transform("all").to_numpy()
-    tagged = long.tag.str.match(TAGS).to_numpy()
+    tagged = long.tag.str.match(tags).to_numpy()
     return long[all_inside & tagged].reset_index(drop=True), published
 
 
@@ -133,11 +165,13 @@ def repair_chains(
     zero: np.ndarray,
     order: np.ndarray,
     tier: np.ndarray | None = None,
+    name: str = "territory relations",
 ) -> int:
     """One round: the watched cells fixed by ``system``, and for each a published cell hidden (``hidden``
     in place); returns the cells added (0: the system is proven). ``primary``: the cells hidden by a
     primary rule (watched wherever they are); ``zero``: cells known to be 0 — structural zeros and empty
-    cells (constants, never unknowns: on the true values every unknown is then positive)."""
+    cells (constants, never unknowns: on the true values every unknown is then positive). ``name``: the
+    system's, for the log and the error."""
     if not len(system):
         return 0
     n = len(published)
@@ -165,13 +199,14 @@ def repair_chains(
                 break
         if not cands:
             raise SecrecyError(
-                f"secondary suppression: cell {target} is fixed by the territory relations and no published "
-                "cell near it is left to hide"
+                f"secondary suppression: cell {target} is fixed by the {name} and no published cell near it is "
+                "left to hide"
             )
         picks.add(min(cands, key=lambda c: (order[c], c)))
     hidden[sorted(picks)] = True
     log.info(
-        "territory relations: %d watched cells fixed (%s), %d cells hidden (%s)",
+        "%s: %d watched cells fixed (%s), %d cells hidden (%s)",
+        name,
         len(fixed),
         fixed[:10].tolist(),
         len(picks),

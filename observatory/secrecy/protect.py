@@ -12,7 +12,7 @@ import pandas as pd
 
 from observatory import beside
 from observatory.reference.indicateurs import half_unit
-from observatory.secrecy.chains import territory_system
+from observatory.secrecy.chains import joint_system, territory_system
 from observatory.secrecy.closure import _close, importance, same_figure_tiers, structural_zeros
 from observatory.secrecy.equations import _inside, _universe, check_equations, equations
 from observatory.secrecy.levels import Quantity, protection_levels
@@ -204,12 +204,12 @@ def _nature_status(nature, cells, prim, esp, long_all, tier, tier_of, keys, regi
     zero = structural_zeros(long, zero)
     tables = list(_tables_2d(cells, region_of, nature))
     t1 = time.perf_counter()
-    territory = territory_system(long, cells)
+    territory, joint = territory_system(long, cells), joint_system(long, cells)
     timings[f"territory system {nature}"] = time.perf_counter() - t1
     levels = None
     if nature == "montant":  # the hidden primary magnitudes keep their protection levels
         levels = _magnitude_levels(cells, prim["p_montant"].to_numpy(), value, zero)
-    hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value, territory, levels)
+    hidden, rounds = _protect_lookahead(long, tables, hidden0, cost, zero, tier_n, value, territory, levels, joint)
     if nature == "montant":
         m = len(base)
         for j, b in enumerate(AGE_BANDS):

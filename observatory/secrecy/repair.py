@@ -239,8 +239,11 @@ def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -
     return hidden, rounds
 
 
+JOINT = "territory relations and one-breakdown tables together"
+
+
 def _protect_lookahead(
-    long, tables, hidden0, cost, zero, tier, value, territory=None, levels=None
+    long, tables, hidden0, cost, zero, tier, value, territory=None, levels=None, joint=None
 ) -> tuple[np.ndarray, int]:
     """:func:`_protect_pass`, then up to ``HEADLINE_PASSES`` passes with a look-ahead: a complement whose
     equation then had only a headline total left to hide (e.g. the ESS loi 2014 total of a département
@@ -254,7 +257,9 @@ def _protect_lookahead(
     (:func:`observatory.secrecy.levels.repair_levels`), then in the territory relations
     (:func:`~observatory.secrecy.levels.repair_levels_territory`); each
     round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
-    territory proof is a sparse solve over the whole territory system)."""
+    territory proof is a sparse solve over the whole territory system). ``joint`` (of
+    :func:`observatory.secrecy.chains.joint_system`): once the territory system is proven, the same proof and
+    repair on the territory relations and the one-breakdown tables together."""
     proven: set = set()
     tier0 = tier
     # the headcounts (``value``, published exact) first, then any other magnitude sharing the mask
@@ -277,8 +282,12 @@ def _protect_lookahead(
     level_proven: set = set()
     territory_reached: dict = {}  # per quantity: the cells shown to reach their levels (only hiding follows)
     while True:
-        while territory is not None and repair_chains(
-            *territory, hidden, hidden0, zero | (value <= 0), order, tier0
+        while territory is not None and (
+            repair_chains(*territory, hidden, hidden0, zero | (value <= 0), order, tier0)
+            or (
+                joint is not None
+                and repair_chains(*joint, hidden, hidden0, zero | (value <= 0), order, tier0, JOINT)
+            )
         ):
             hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
             rounds += more
