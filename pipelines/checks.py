@@ -124,7 +124,8 @@ def ess_orphan_rate(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> d
     description=(
         "Independent secrecy audit of the table about to be published: FREQ and MAX recomputed from the "
         "microdata in pandas for every published cell (no primary rule broken), and a min/max linear program "
-        "per hidden cell of each 2-D table with published margins (no hidden cell determined exactly)."
+        "per hidden cell of each 2-D table with published margins (no hidden cell determined exactly), then the "
+        "territory relations, and every family of relations at once."
     ),
 )
 def indicateurs_secrecy_audit(duckdb: DuckDBResource) -> dg.AssetCheckResult:
@@ -139,6 +140,8 @@ def indicateurs_secrecy_audit(duckdb: DuckDBResource) -> dg.AssetCheckResult:
             "tables_checked": report.tables_checked,
             "hidden_cells_checked": report.hidden_checked,
             "recoverable_hidden_cells": len(report.recoverable),
+            "joint_systems_checked": report.joint_systems,
+            "recoverable_hidden_cells_jointly": len(report.joint_findings),
         },
     )
 

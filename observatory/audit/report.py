@@ -20,7 +20,10 @@ class AuditReport:
     protection chooses its complements for those levels (``observatory.secrecy.levels``).
     ``rounded_narrow``: the same for the quantities published rounded (ETP, payroll; published values taken
     as the intervals they stand for: :mod:`observatory.audit.rounding`), with the hidden cells known to the
-    publication precision; blocking with the intervals.
+    publication precision; blocking with the intervals. ``joint_findings``: hidden cells determined exactly
+    by the systems that tie several tables or families of relations together (:mod:`observatory.audit.joint`);
+    blocking (``joint_blocking``, default True) since the protection proves those systems as one
+    (``observatory.secrecy.chains.joint_system``).
     """
 
     published_checked: int = 0
@@ -42,11 +45,16 @@ class AuditReport:
     territory_interval_narrow: list = field(default_factory=list)
     rounded_checked: int = 0
     rounded_narrow: list = field(default_factory=list)
+    joint_systems: int = 0
+    joint_hidden: int = 0
+    joint_findings: list = field(default_factory=list)
+    joint_blocking: bool = True
 
     @property
     def passed(self) -> bool:
         blocking = self.cross_product_findings if self.cross_product_blocking else []
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
+        blocking = blocking + (self.joint_findings if self.joint_blocking else [])
         narrow = self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
         blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
@@ -93,6 +101,17 @@ class AuditReport:
                     f"{len(self.territory_interval_narrow)} of {self.territory_interval_checked}"
                 )
                 lines += [f"      {v}" for v in self.territory_interval_narrow[:5]]
+        if self.joint_systems:
+            lines += [
+                (
+                    "  every family of relations at once (2-D tables, champ tables, age pyramids, territories: "
+                    "the systems tied across tables; "
+                    f"{'blocking' if self.joint_blocking else 'reported, not blocking'}):"
+                ),
+                f"    systems solved: {self.joint_systems}, hidden cells watched: {self.joint_hidden}",
+                f"    hidden cells determined exactly: {len(self.joint_findings)}",
+            ]
+            lines += [f"      {v}" for v in self.joint_findings[:10]]
         if self.cross_product_checked:
             lines += [
                 (

@@ -9,6 +9,7 @@ import pandas as pd
 
 from observatory import beside
 from observatory.audit.intervals import narrow_intervals
+from observatory.audit.joint import check_joint, family_relations
 from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
 from observatory.audit.report import AuditReport
@@ -24,6 +25,7 @@ from observatory.audit.tables import (
 )
 from observatory.audit.territories import _plain, check_territories, geography_of
 from observatory.errors import SecrecyError
+from observatory.reference.geography import Geography
 
 
 def audit(
@@ -40,8 +42,10 @@ def audit(
     report = AuditReport()
     started = []  # the territory relations, started as soon as their cells (none, famille) are made
 
+    geography = geography_of(etabs)
+
     def territories_of(champ_cells: pd.DataFrame) -> None:
-        started.append(_territories_beside(published, champ_cells, etabs, intervals))
+        started.append(_territories_beside(published, champ_cells, geography, intervals))
 
     cells = recompute_cells(postes, etabs, champ_cells=territories_of)
     (territories,) = started
@@ -57,6 +61,7 @@ def audit(
     if intervals:
         check_champ_intervals(published, cells, departements, report, zero_keys)
     _lp_checks_bands(published, departements, report, zero_keys)
+    check_joint(family_relations(published, cells, departements, geography, zero_keys, two_d=tables), report)
     _add(report, territories.result())
     return report
 
@@ -66,12 +71,12 @@ def audit(
 BESIDE_MIN_ROWS = 100_000
 
 
-def _territories_beside(published: pd.DataFrame, cells: pd.DataFrame, etabs: pd.DataFrame, intervals: bool):
+def _territories_beside(published: pd.DataFrame, cells: pd.DataFrame, geography: Geography, intervals: bool):
     """The territory relations' checks (:func:`check_territories`), in a second process when the publication
     is large (:func:`observatory.beside.start`), so that they run while this process checks the 2-D tables.
     Returns an object whose ``result()`` is their report. They hold on cells without breakdown only: the
     other process receives those rows."""
-    args = (_plain(published), _plain(cells), geography_of(etabs), intervals)
+    args = (_plain(published), _plain(cells), geography, intervals)
     return beside.start(_territory_report, *args, enabled=len(published) >= BESIDE_MIN_ROWS)
 
 

@@ -1,0 +1,144 @@
+"""Every relation at once: the families of relations checked together where they share hidden cells.
+
+The audit checks each family of relations on its own systems: the 2-D tables département × breakdown of each
+région (:func:`~observatory.audit.tables.two_d_tables`), the tables along the champ tree
+(:func:`~observatory.audit.tables.champ_tables`), the age pyramids (:func:`~observatory.audit.tables.band_tables`)
+and the territory relations (:mod:`observatory.audit.territories`). An attacker holds all of them at once: a
+hidden cell of a département × sector table that is also a cell of the sector × champ table of its département
+may be narrowed by the two together more than by either.
+
+Here every cell of every family gets one name, ``(indicateur, *KEY)`` (internal unknowns included: the
+champs ``_sce`` / ``_oth``, the atoms, the jobs of unknown age), the equations of all families are put
+together, and the union is split into independent systems (:func:`~observatory.audit.lp.components`). A system
+whose equations all come from one system of one family was checked there; every other one — tied across
+tables or families by a hidden cell — is checked again as one: no watched cell determined exactly. What an
+attacker knows is the union of what each family knows (a cell known in one is known in all).
+
+The joint systems are large (on the sample, one of 34 000 hidden headcounts and one of 27 000 establishment
+counts, tied by the internal champs and the atoms), so they are solved sparse (:func:`determined_sparse`).
+The findings are blocking (``AuditReport.joint_blocking``): the protection proves the same families as one
+system (``observatory.secrecy.chains.joint_system``, stated there on its own). The protection levels are not
+checked on the joint systems: the min and max of each primary cell in systems that size took more than ten
+minutes on the sample; each family bounds them on its own systems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
+from observatory.audit.report import AuditReport
+from observatory.audit.rules import DEFAULTS, FLAT
+from observatory.audit.tables import CHAMP_TABLE_COUNTS, band_tables, champ_tables, two_d_tables
+from observatory.audit.territories import _INDICATEURS, _plain, territory_system
+from observatory.reference.geography import Geography
+
+#: Above this many hidden cells a joint system is solved sparse (:func:`determined_sparse`).
+DENSE_LIMIT = 400
+
+
+@dataclass
+class Relations:
+    """One system of one family: ``values`` (cell → published value, ``None`` unknown), ``equations``
+    ``(parts, total)``, each cell's global name (``name``: cell → ``(indicateur, *KEY)``) and the unknowns that
+    must not be found (``watched``)."""
+
+    family: str
+    values: dict
+    equations: list
+    name: dict
+    watched: set
+
+
+def family_relations(
+    published: pd.DataFrame,
+    cells: pd.DataFrame,
+    departements: pd.DataFrame,
+    geography: Geography,
+    zero_keys: frozenset,
+    two_d: list | None = None,
+) -> list[Relations]:
+    """The systems of the four families over the headcounts and the establishment counts (``two_d``: the 2-D
+    tables when already built)."""
+    out = []
+    for t in two_d_tables(published, departements, zero_keys) if two_d is None else two_d:
+        name = {c: (t.indicateur, *t.key(c)) for c in t.values}
+        watched = {c for c, v in t.values.items() if v is None}
+        out.append(Relations("tableaux 2-D", t.values, t.equations, name, watched))
+    for t in champ_tables(published, cells, departements, CHAMP_TABLE_COUNTS, zero_keys):
+        name = {c: (t.indicateur, *k) for c, k in t.key.items()}
+        out.append(Relations("champs", t.values, t.equations, name, {c for c, w in t.watched.items() if w}))
+    for t in band_tables(published, departements, zero_keys):
+        watched = {c for c, v in t.values.items() if v is None} - t.unwatched
+        out.append(Relations("pyramides", t.values, t.equations, t.key, watched))
+    flat = tuple(DEFAULTS[d] for d in FLAT)
+    for indicateur, nature in _INDICATEURS:
+        values, eqs, watched = territory_system(_plain(published), _plain(cells), geography, indicateur, nature)
+        name = {c: (indicateur, *c, *flat) for c in values}
+        out.append(Relations("territoires", values, eqs, name, watched))
+    return out
+
+
+def check_joint(relations: list[Relations], report: AuditReport) -> dict:
+    """The systems of ``relations`` put together (module docstring): each watched unknown determined exactly
+    by a system that no one system of a family holds whole is a finding (``report.joint_findings``). Returns
+    those cells, by global name, with their value."""
+    values, watched, origin, sharpened = _union(relations)
+    out = {}
+    for vals, system in components(values, list(origin)):
+        sources = [origin[_eq_id(e)] for e in system]
+        if set.intersection(*sources) and sharpened.isdisjoint(vals):
+            continue  # one system holds every equation, and knows what the others know: checked with its family
+        mine = {c for c, v in vals.items() if v is None and c in watched}
+        if not mine:
+            continue
+        families = " + ".join(sorted({relations[s].family for group in sources for s in group}))
+        report.joint_systems += 1
+        report.joint_hidden += len(mine)
+        if sum(v is None for v in vals.values()) > DENSE_LIMIT:
+            found = determined_sparse(vals, system, mine)
+        else:
+            unwatched = {c for c, v in vals.items() if v is None and c not in watched}
+            found = determined_cells(vals, system, free=free_cells(vals, system) | unwatched)
+        report.joint_findings += [
+            f"hidden cell determined exactly ({families}): {c} = {v:g}" for c, v in sorted(found.items())
+        ]
+        out.update(found)
+    return out
+
+
+def _eq_id(equation: tuple) -> tuple:
+    parts, total = equation
+    return tuple(sorted(parts)), total
+
+
+def _union(relations: list[Relations]) -> tuple[dict, set, dict, set]:
+    """Every system's cells under their global names: the values (known in one system, known in all), the
+    watched unknowns, each distinct equation with the systems it comes from, and the cells unknown in some
+    system but known in another."""
+    values: dict = {}
+    unknown_somewhere: set = set()
+    watched: set = set()
+    origin: dict = {}
+    for s, r in enumerate(relations):
+        for c, v in r.values.items():
+            g = r.name[c]
+            if v is not None or g not in values:
+                values[g] = v
+            if v is None:
+                unknown_somewhere.add(g)
+        watched |= {r.name[c] for c in r.watched}
+
+        def name(c, s=s, r=r):
+            # a cell a table leaves out is an empty cell: a 0 of its own
+            return r.name[c] if c in r.values else ("_vide", s, c)
+
+        for parts, total in r.equations:
+            for c in (*parts, total):
+                if c not in r.values:
+                    values[name(c)] = 0.0
+            origin.setdefault(_eq_id(([name(p) for p in parts], name(total))), set()).add(s)
+    watched = {g for g in watched if values.get(g) is None}
+    return values, watched, origin, {g for g in unknown_somewhere if values[g] is not None}
