@@ -7,7 +7,8 @@ The warehouse (``ess.*`` and ``ref.*`` filled by the pipeline) is copied to a te
 never writes it. Steps: ``sql/indicators/cellules.sql``, :func:`observatory.secrecy.protect` (with its own
 per-step timings: primary, each τ-Argus table, each closure), ``indicateurs.sql`` and ``publication.sql``,
 then :func:`observatory.audit.audit_warehouse` with each of its parts timed (``recompute_cells``,
-``_primary_violations``, ``_lp_checks``, ``_lp_checks_bands``; the module functions are wrapped).
+``_primary_violations``, ``_lp_checks``, ``_lp_checks_bands``, the joint check's ``family_relations`` and
+``check_joint``; the module functions are wrapped).
 
 Per step: wall seconds, CPU seconds (user + system of this process and of its finished children, i.e.
 τ-Argus) and the peak RSS of the process during the step (VmHWM, reset before each step). On a shared
@@ -40,7 +41,15 @@ from observatory.config import Settings
 from observatory.warehouse import connect, run_sql
 
 OUT = Path(__file__).resolve().parent / "out"
-AUDIT_PARTS = ("recompute_cells", "_primary_violations", "_lp_checks", "_lp_checks_champs", "_lp_checks_bands")
+AUDIT_PARTS = (
+    "recompute_cells",
+    "_primary_violations",
+    "_lp_checks",
+    "_lp_checks_champs",
+    "_lp_checks_bands",
+    "family_relations",
+    "check_joint",
+)
 
 
 def cpu_seconds() -> float:
@@ -90,6 +99,7 @@ def report_sha(report: audit.AuditReport) -> str:
             report.hidden_checked,
             sorted(report.violations),
             sorted(report.recoverable),
+            sorted(report.joint_findings),
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]

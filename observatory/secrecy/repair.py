@@ -281,12 +281,13 @@ def _protect_lookahead(
     order = _order(cost, tier0)
     level_proven: set = set()
     territory_reached: dict = {}  # per quantity: the cells shown to reach their levels (only hiding follows)
+    tried: dict = {}  # the joint system's fixed cells, and how many rounds each was found fixed
     while True:
         while territory is not None and (
             repair_chains(*territory, hidden, hidden0, zero | (value <= 0), order, tier0)
             or (
                 joint is not None
-                and repair_chains(*joint, hidden, hidden0, zero | (value <= 0), order, tier0, JOINT)
+                and repair_chains(*joint, hidden, hidden0, zero | (value <= 0), order, tier0, JOINT, tried)
             )
         ):
             hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
