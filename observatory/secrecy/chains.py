@@ -174,7 +174,8 @@ def repair_chains(
     cells (constants, never unknowns: on the true values every unknown is then positive). ``name``: the
     system's, for the log and the error. ``tried`` (kept by the caller across rounds): how many rounds each
     cell was already found fixed; a cell found again gets its 2, 4, 8… cheapest candidates hidden, not one
-    (deep in a hidden region, one complement at a time took a round each: 1 s on the sample, 3 s at France)."""
+    (deep in a hidden region, one complement at a time took a round each: 1 s on the sample, 3 s at France),
+    the extra ones never a headline total (tier ≥ ``TOTAL_TIER``)."""
     if not len(system):
         return 0
     n = len(published)
@@ -205,8 +206,10 @@ def repair_chains(
                 f"secondary suppression: cell {target} is fixed by the {name} and no published cell near it is "
                 "left to hide"
             )
+        ranked = sorted(cands, key=lambda c: (order[c], c))
         k = 0 if tried is None else tried.get(target, 0)
-        picks.update(sorted(cands, key=lambda c: (order[c], c))[: 2**k])
+        # the extra complements of a cell found again: never a headline total
+        picks.update([ranked[0], *[c for c in ranked[1:] if cheap is None or cheap[c]][: 2**k - 1]])
         if tried is not None:
             tried[target] = k + 1
     hidden[sorted(picks)] = True
