@@ -28,6 +28,8 @@ def test_protected_publication_passes_the_audit(sample):
     assert report.passed, report.summary()
     assert report.published_checked > 1000
     assert report.tables_checked > 10 and report.hidden_checked > 50  # secondary cells really were bounded
+    # every family at once (observatory.audit.joint): systems no table holds whole, solved, nothing found
+    assert report.joint_systems >= 2 and report.joint_hidden > 500 and report.joint_findings == []
 
 
 def _republish(settings, df):
