@@ -5,6 +5,7 @@ territory's cells like :mod:`observatory.publish.figures`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from observatory.publish import alt, charts, fmt
@@ -26,6 +27,17 @@ from observatory.publish.model import (
 )
 
 
+def _women_bars(rows: list) -> Callable[[Path], Path]:
+    """The chart of a share of women per row (``[label, Cell]``): horizontal bars in the women's colour."""
+
+    def chart(path: Path) -> Path:
+        return charts.barh(
+            [r[0] for r in rows], [r[1].value for r in rows], path, fmt_value=fmt.pourcent, color=charts.COLORS["F"]
+        )
+
+    return chart
+
+
 def fig_femmes_familles(t: Territory, y: int) -> Figure:
     """Share of women by ESS family."""
     fams = [f for f in FAMILLES if t.get("part_femmes", famille=f).statut != "absent"]
@@ -40,14 +52,7 @@ def fig_femmes_familles(t: Territory, y: int) -> Figure:
         else ""
     )
 
-    def chart(path: Path) -> Path:
-        return charts.barh(
-            [r[0] for r in rows],
-            [r[1].value for r in rows],
-            path,
-            fmt_value=fmt.pourcent,
-            color=charts.COLORS["F"],
-        )
+    chart = _women_bars(rows)
 
     return Figure(
         "femmes_familles",
@@ -80,14 +85,7 @@ def fig_femmes_secteurs(t: Territory, y: int) -> Figure:
         else ""
     )
 
-    def chart(path: Path) -> Path:
-        return charts.barh(
-            [r[0] for r in rows],
-            [r[1].value for r in rows],
-            path,
-            fmt_value=fmt.pourcent,
-            color=charts.COLORS["F"],
-        )
+    chart = _women_bars(rows)
 
     return Figure(
         "femmes_secteurs",
