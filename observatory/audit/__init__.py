@@ -11,8 +11,7 @@ Modules: :mod:`.rules` (the rules, stated again), :mod:`.microdata` (FREQ / VALU
 (the baromètre's), :mod:`.products` (the baromètre's year-end quarter against the annual table),
 :mod:`.intervals` (protection levels), :mod:`.rounding` (ETP and payroll, published values as their rounding
 intervals; the champ tables' intervals are in :mod:`.tables`), :mod:`.territories` (the territory relations),
-:mod:`.run`
-(the whole audit), :mod:`.report`.
+:mod:`.joint` (every family of relations at once), :mod:`.run` (the whole audit), :mod:`.report`.
 """
 
 from __future__ import annotations
