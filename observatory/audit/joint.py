@@ -31,7 +31,6 @@ import pandas as pd
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, FLAT
-from observatory.audit.tables import CHAMP_TABLE_COUNTS, band_tables, champ_tables, two_d_tables
 from observatory.audit.territories import _INDICATEURS, _plain, territory_system
 from observatory.reference.geography import Geography
 
@@ -53,24 +52,21 @@ class Relations:
 
 
 def family_relations(
-    published: pd.DataFrame,
-    cells: pd.DataFrame,
-    departements: pd.DataFrame,
-    geography: Geography,
-    zero_keys: frozenset,
-    two_d: list | None = None,
+    two_d: list, champs: list, bands: list, published: pd.DataFrame, cells: pd.DataFrame, geography: Geography
 ) -> list[Relations]:
-    """The systems of the four families over the headcounts and the establishment counts (``two_d``: the 2-D
-    tables when already built)."""
+    """The systems of the four families over the headcounts and the establishment counts: the tables the
+    audit's own checks built (``two_d``: :func:`~observatory.audit.tables.two_d_tables`, ``champs``:
+    :func:`~observatory.audit.tables.champ_tables` of the counts, ``bands``:
+    :func:`~observatory.audit.tables.band_tables`), and the territory relations of each indicator."""
     out = []
-    for t in two_d_tables(published, departements, zero_keys) if two_d is None else two_d:
+    for t in two_d:
         name = {c: (t.indicateur, *t.key(c)) for c in t.values}
         watched = {c for c, v in t.values.items() if v is None}
         out.append(Relations("tableaux 2-D", t.values, t.equations, name, watched))
-    for t in champ_tables(published, cells, departements, CHAMP_TABLE_COUNTS, zero_keys):
+    for t in champs:
         name = {c: (t.indicateur, *k) for c, k in t.key.items()}
         out.append(Relations("champs", t.values, t.equations, name, {c for c, w in t.watched.items() if w}))
-    for t in band_tables(published, departements, zero_keys):
+    for t in bands:
         watched = {c for c, v in t.values.items() if v is None} - t.unwatched
         out.append(Relations("pyramides", t.values, t.equations, t.key, watched))
     flat = tuple(DEFAULTS[d] for d in FLAT)

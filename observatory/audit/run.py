@@ -57,11 +57,11 @@ def audit(
         report.interval_checked, report.interval_narrow = narrow_intervals(tables, published, cells)
         rounded = list(two_d_tables(published, departements, indicateurs=tuple(ROUNDED)))
         check_rounded(rounded, published, cells, report)
-    _lp_checks_champs(published, cells, departements, report, zero_keys)
+    champs = _lp_checks_champs(published, cells, departements, report, zero_keys)
     if intervals:
         check_champ_intervals(published, cells, departements, report, zero_keys)
-    _lp_checks_bands(published, departements, report, zero_keys)
-    check_joint(family_relations(published, cells, departements, geography, zero_keys, two_d=tables), report)
+    bands = _lp_checks_bands(published, departements, report, zero_keys)
+    check_joint(family_relations(tables, champs, bands, published, cells, geography), report)
     _add(report, territories.result())
     return report
 

@@ -234,16 +234,17 @@ def _lp_checks_champs(
     departements: pd.DataFrame,
     report: AuditReport,
     zero_keys: frozenset = frozenset(),
-) -> None:
+) -> list:
     """The 2-D tables along the champ tree (:func:`champ_tables`) of headcounts and establishment counts: no
-    hidden cell determined exactly.
+    hidden cell determined exactly. Returns the tables (:class:`ChampTable`).
 
     A published cell is known when its statut is ``publie``. The internal champs (sociétés commerciales de
     l'ESS, other private) are never published: they are unknowns of the tables, and one that breaks a
     primary rule (from the recomputed ``cells``) must not be determined, like a hidden published cell.
     """
+    built = list(champ_tables(published, cells, departements, CHAMP_TABLE_COUNTS, zero_keys))
     tables: list = []
-    for table in champ_tables(published, cells, departements, CHAMP_TABLE_COUNTS, zero_keys):
+    for table in built:
         values, mine = table.values, table.watched
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None and mine[k] for k, v in values.items()))
@@ -251,6 +252,7 @@ def _lp_checks_champs(
         unwatched = {k for k, v in values.items() if v is None and not mine[k]}
         tables.append((table.name, values, table.equations, unwatched))
     _report_determined(tables, report)
+    return built
 
 
 #: The champ tables' indicators: ``(indicateur, nature of its primary rules, breakdowns crossed)``.
@@ -352,15 +354,15 @@ def _lp_checks_bands(
     departements: pd.DataFrame,
     report: AuditReport,
     zero_keys: frozenset = frozenset(),
-) -> None:
+) -> list:
     """The age pyramid (:func:`band_tables`): no hidden band or headcount may be determined by the published
-    ones."""
-    tables: list = []
-    for t in band_tables(published, departements, zero_keys):
+    ones. Returns the tables (:class:`BandTable`)."""
+    built = list(band_tables(published, departements, zero_keys))
+    for t in built:
         report.tables_checked += 1
         report.hidden_checked += int(sum(v is None for v in t.values.values()))
-        tables.append((t.name, t.values, t.equations, t.unwatched))
-    _report_determined(tables, report)
+    _report_determined([(t.name, t.values, t.equations, t.unwatched) for t in built], report)
+    return built
 
 
 @dataclass
