@@ -99,12 +99,10 @@ def joint_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _breakdowns(cells: pd.DataFrame) -> np.ndarray:
-    """How many of secteur, tranche, sexe each cell breaks down, a pcs breakdown counting 2 (never part of
-    these systems); the famille crossings are apart (territory cells: :func:`joint_system`)."""
-    n = np.zeros(len(cells), np.int64)
-    for dim in ("secteur", "tranche", "sexe"):
-        n += (cells[dim] != DEFAULTS[dim]).to_numpy()
-    return n + 2 * (cells.pcs != DEFAULTS["pcs"]).to_numpy()
+    """How many of secteur, tranche, sexe, pcs each cell breaks down (the famille crossings apart: they are
+    territory cells)."""
+    dims = ("secteur", "tranche", "sexe", "pcs")
+    return sum((cells[d] != DEFAULTS[d]).to_numpy().astype(np.int64) for d in dims)
 
 
 def _system(long: pd.DataFrame, cells: pd.DataFrame, member: np.ndarray, tags: str):
