@@ -60,7 +60,18 @@ def territory_equations(geography: Geography, cells: set) -> list:
     pairs = sorted({(ch, f) for _, _, ch, f in cells})
     units = sorted({(n, c) for n, c, _, _ in cells})
     deps_of = departements_of(geography.region_of())
-    members = {niveau: geography.members(niveau) for niveau in _ATOM_LEVELS}
+    # a territory none of whose cells nor atoms' cells is in ``cells`` gives equations of known zeros only,
+    # which bound nothing (every reader drops an equation without an unknown): left out once per level,
+    # not once per (champ, famille) — the COG's 1 250 EPCIs on a test's few territories
+    present = set(units)
+    members = {
+        niveau: {
+            code: atoms
+            for code, atoms in geography.members(niveau).items()
+            if (niveau, code) in present or any((ATOM_LEVEL, a) in present for a in atoms)
+        }
+        for niveau in _ATOM_LEVELS
+    }
     eqs = []
     for ch, f in pairs:
         regions = [("region", r, ch, f) for r in sorted(deps_of)]
