@@ -325,7 +325,9 @@ def micro_joint(tmp_path_factory):
             " effectif_fin_trimestre INTEGER, masse_salariale DOUBLE)"
         )
         rows = [(r.siret, q, int(r.effectif_31_12), 0.0) for r in etabs.itertuples() for q in QUARTERS]
-        con.executemany("INSERT INTO staging.effectifs_trimestriels VALUES (?, ?, ?, ?)", rows)
+        con.register("quarterly", pd.DataFrame(rows))  # one INSERT: executemany took 2.7 s for these 4 800 rows
+        con.execute("INSERT INTO staging.effectifs_trimestriels SELECT * FROM quarterly")
+        con.unregister("quarterly")
         cell = etabs[(etabs.code_departement == "18") & (etabs.famille_ess == "fondation") & etabs.ess]
         cell = cell[cell.effectif_31_12 > 0].sort_values(["effectif_31_12", "siret"], ascending=[False, True])
         if planted:
