@@ -242,6 +242,22 @@ def _protect_pass(long, tables, hidden0, cost, zero, tier, value, proven=None) -
 JOINT = "territory relations and one-breakdown tables together"
 
 
+def _prove_relations(territory, joint, hidden, hidden0, zero, order, tier, tried: dict, state: dict) -> bool:
+    """One round of proof and repair of the territory relations, or, once they are proven and when ``joint``
+    is given, of the joint system alone; True when cells were hidden (``hidden`` in place).
+
+    The joint system holds every equation of the territory system, on the same cells with the same published
+    flags: a cell the territory relations fix is fixed there too. And from one round to the next cells are
+    only hidden. So after the first proof of the territory system (``state["territory"]``), proving the joint
+    system proves both: the territory proof that preceded each joint round found nothing (at France, 7 of
+    them, 1.4 s each)."""
+    if not state.get("territory"):
+        if repair_chains(*territory, hidden, hidden0, zero, order, tier):
+            return True
+        state["territory"] = joint is not None
+    return joint is not None and repair_chains(*joint, hidden, hidden0, zero, order, tier, JOINT, tried) > 0
+
+
 def _protect_lookahead(
     long, tables, hidden0, cost, zero, tier, value, territory=None, levels=None, joint=None
 ) -> tuple[np.ndarray, int]:
@@ -282,13 +298,10 @@ def _protect_lookahead(
     level_proven: set = set()
     territory_reached: dict = {}  # per quantity: the cells shown to reach their levels (only hiding follows)
     tried: dict = {}  # the joint system's fixed cells, and how many rounds each was found fixed
+    state: dict = {}
     while True:
-        while territory is not None and (
-            repair_chains(*territory, hidden, hidden0, zero | (value <= 0), order, tier0)
-            or (
-                joint is not None
-                and repair_chains(*joint, hidden, hidden0, zero | (value <= 0), order, tier0, JOINT, tried)
-            )
+        while territory is not None and _prove_relations(
+            territory, joint, hidden, hidden0, zero | (value <= 0), order, tier0, tried, state
         ):
             hidden, more = _protect_pass(long, tables, hidden, cost, zero, tier0, value, proven)
             rounds += more
