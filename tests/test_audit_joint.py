@@ -52,3 +52,24 @@ def test_a_cell_known_in_one_family_is_known_in_all():
     assert check_joint([b], AuditReport()) == {}  # alone: checked with its family
     a = _named("pyramides", {"w": 2.0}, [], set())
     assert check_joint([a, b], AuditReport()) == {"x": 3.0, "u": 7.0}
+
+
+def test_two_families_together_bound_a_primary_cell_closer_than_its_level():
+    """x + y = 55 in one family (x = 50 a primary headcount, level ±5); y + z = 8 in another. Alone, the first
+    lets x go anywhere in [0, 55], as far as its level on each side; together y ≤ 8, so x ≥ 47: x cannot go
+    down to 45. The joint check finds it, blocking; with the level of 2, x's interval [47, 55] is wide
+    enough."""
+    a = _named("tableaux 2-D", {"x": None, "y": None, "t": 55.0}, [(["x", "y"], "t")], {"x", "y"})
+    b = _named("territoires", {"y": None, "z": None, "s": 8.0}, [(["y", "z"], "s")], {"y", "z"})
+    report = AuditReport()
+    assert check_joint([a], report, {"x": (50.0, 5.0)}) == {}  # alone: its family's own check
+    assert report.joint_interval_checked == 0 and report.passed
+    assert check_joint([a, b], report, {"x": (50.0, 5.0)}) == {}
+    assert report.joint_interval_checked == 1
+    assert report.joint_interval_narrow == [
+        "hidden primary headcount bounded to [47, 55] (tableaux 2-D + territoires): x = 50, protection level ±5.0"
+    ]
+    assert not report.passed
+    wide = AuditReport()
+    check_joint([a, b], wide, {"x": (50.0, 2.0)})
+    assert wide.joint_interval_checked == 1 and wide.joint_interval_narrow == [] and wide.passed

@@ -221,3 +221,39 @@ def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_prot
     full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
     assert full.passed, full.summary()
     assert full.rounded_checked > 1000 and full.rounded_narrow == []
+
+
+def test_the_audit_fails_levels_proven_on_the_territory_relations_alone_and_passes_the_protection(
+    tmp_path, monkeypatch
+):
+    """Planted disclosure on a whole micro publication (seed 5): with the territory relations' levels proven on
+    the territory system alone (as before the joint system), the Loiret's public headcount in finance (24 jobs,
+    primary, level ±4.2) is bounded to [23, 57] by the 2-D tables, the champ tables and the territory relations
+    together, while each family alone leaves it wide enough: only the audit's joint check finds it. The
+    protection proves the levels on the joint system (``repair._protect_lookahead``): the audit passes."""
+    from observatory import audit
+    from tests.test_indicators import publish_sample
+
+    protect = importlib.import_module("observatory.secrecy.protect")
+    repair = importlib.import_module("observatory.secrecy.repair")
+    territory_system, on_system = protect.territory_system, repair.repair_levels_territory
+    made = {}
+
+    def territory_only(long, cells):
+        made["territory"] = territory_system(long, cells)
+        return made["territory"]
+
+    with monkeypatch.context() as m:
+        m.setattr(protect, "territory_system", territory_only)
+        m.setattr(
+            repair, "repair_levels_territory", lambda _s, _p, *a, **k: on_system(*made["territory"], *a, **k)
+        )
+        weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=5))
+    assert not weak.passed
+    assert weak.interval_narrow == weak.territory_interval_narrow == weak.rounded_narrow == []
+    assert weak.joint_findings == [] and len(weak.joint_interval_narrow) == 1
+    assert weak.joint_interval_narrow[0].startswith("hidden primary headcount bounded to [23, 57]")
+    assert "'departement', '45', 'public', 'toutes', 'FIN'" in weak.joint_interval_narrow[0]
+    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=5))
+    assert full.passed, full.summary()
+    assert full.joint_interval_checked > 50 and full.joint_interval_narrow == []

@@ -23,7 +23,9 @@ class AuditReport:
     publication precision; blocking with the intervals. ``joint_findings``: hidden cells determined exactly
     by the systems that tie several tables or families of relations together (:mod:`observatory.audit.joint`);
     blocking (``joint_blocking``, default True) since the protection proves those systems as one
-    (``observatory.secrecy.chains.joint_system``).
+    (``observatory.secrecy.chains.joint_system``). ``joint_interval_narrow``: hidden primary headcounts
+    bounded closer than their protection level by those systems; blocking with the intervals (the protection
+    widens them on the same joint system: ``observatory.secrecy.levels.repair_levels_territory``).
     """
 
     published_checked: int = 0
@@ -49,6 +51,8 @@ class AuditReport:
     joint_hidden: int = 0
     joint_findings: list = field(default_factory=list)
     joint_blocking: bool = True
+    joint_interval_checked: int = 0
+    joint_interval_narrow: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -56,6 +60,7 @@ class AuditReport:
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
         blocking = blocking + (self.joint_findings if self.joint_blocking else [])
         narrow = self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
+        narrow = narrow + self.joint_interval_narrow
         blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
@@ -112,6 +117,12 @@ class AuditReport:
                 f"    hidden cells determined exactly: {len(self.joint_findings)}",
             ]
             lines += [f"      {v}" for v in self.joint_findings[:10]]
+            if self.joint_interval_checked:
+                lines.append(
+                    "    hidden primary headcounts bounded closer than their protection level: "
+                    f"{len(self.joint_interval_narrow)} of {self.joint_interval_checked}"
+                )
+                lines += [f"      {v}" for v in self.joint_interval_narrow[:5]]
         if self.cross_product_checked:
             lines += [
                 (

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from observatory import beside
-from observatory.audit.intervals import narrow_intervals
+from observatory.audit.intervals import narrow_intervals, primary_headcounts, protection_level
 from observatory.audit.joint import check_joint, family_relations
 from observatory.audit.microdata import ETABS_COLUMNS, recompute_cells
 from observatory.audit.products import audit_barometre_annual
@@ -61,9 +61,21 @@ def audit(
     if intervals:
         check_champ_intervals(published, cells, departements, report, zero_keys)
     bands = _lp_checks_bands(published, departements, report, zero_keys)
-    check_joint(family_relations(tables, champs, bands, published, cells, geography), report)
+    relations = family_relations(tables, champs, bands, published, cells, geography)
+    check_joint(relations, report, _joint_levels(published, cells) if intervals else None)
     _add(report, territories.result())
     return report
+
+
+def _joint_levels(published: pd.DataFrame, cells: pd.DataFrame) -> dict:
+    """The hidden primary headcounts under their global names in the joint systems
+    (:mod:`observatory.audit.joint`), with their true value and protection level."""
+    primary, truth = primary_headcounts(published, cells)
+    return {
+        ("effectif_31_12", *k): (truth[k][0], protection_level(*truth[k]))
+        for k in primary
+        if k in truth and truth[k][0] > 0
+    }
 
 
 #: Below this many published rows, the territory relations are checked in the caller's process: a second

@@ -87,7 +87,8 @@ def joint_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame,
     breakdown (famille and pcs totals), and the equations between them — the 2-D tables région × breakdown
     and, per territory, breakdown × champ tree. A hidden cell of a 2-D table that is also a cell of its
     département's sector × champ table can be fixed by both together while each alone leaves it free (the
-    audit checks the same families together: ``observatory.audit.joint``)."""
+    audit checks the same families together: ``observatory.audit.joint``). The protection levels of the
+    primary cells are proven on it too (:func:`observatory.secrecy.levels.repair_levels_territory`)."""
     n = _breakdowns(cells)
     one = (
         (n == 1)

@@ -27,10 +27,14 @@ The same on the ETP and the payroll of the same tables (:class:`Quantity`: they 
 not its values — each has its own largest establishment, and a cell with nobody at 31/12 still has ETP and
 pay); they are published rounded, so in step 1 a published cell moves within the interval its rounded value
 stands for (:func:`rounding_room`). Then the same two steps, quantity by quantity, on the territory relations
-as one table (:func:`repair_levels_territory`: the EPCIs, départements, régions and France as unions of
-geographic atoms, crossed with the champ tree and the families; :mod:`observatory.secrecy.chains`), where the
-atoms and the internal champs and territories are never published and move for free. That table holds some 20 000 cells on the sample: each perturbation is
-searched near its cell first, along the local equations (:func:`_choose`).
+and the one-breakdown tables as one table (:func:`repair_levels_territory` on the joint system of
+:mod:`observatory.secrecy.chains`: the EPCIs, départements, régions and France as unions of geographic atoms,
+crossed with the champ tree and the families, with the cells of France, régions and départements × one
+secteur, tranche or sexe), where the atoms and the internal champs and territories are never published and
+move for free. A primary cell each family leaves wide enough can be bounded closer by all of them together
+(on the sample, 32 headcounts when the levels were proven on the territory relations alone). That table holds
+some 34 000 hidden cells on the sample: each perturbation is searched near its cell first, along the local
+equations (:func:`_choose`).
 
 Hiding more cells only widens intervals, so the closure and the 2-D repair that follow (new complements are
 alone in other equations) keep what this step proved; the protection loops until no step adds a cell.
@@ -298,7 +302,8 @@ def repair_levels_territory(
     system, published, hidden, zero, value, tier, up, down, slack: float = 0.0, reached: dict | None = None
 ) -> int:
     """:func:`repair_levels` on the territory relations as one table (``system``, ``published`` of
-    :func:`observatory.secrecy.chains.territory_system`): the EPCIs, départements and régions as unions of
+    :func:`observatory.secrecy.chains.territory_system`, or of :func:`~observatory.secrecy.chains.joint_system`
+    with the one-breakdown tables, as the protection calls it): the EPCIs, départements and régions as unions of
     geographic atoms, crossed with the champ tree and the families.
 
     The attacker's unknowns there are the hidden cells and every cell never published (atoms, internal champs

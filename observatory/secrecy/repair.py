@@ -275,7 +275,10 @@ def _protect_lookahead(
     round is followed by the closure and the 2-D repair, until nothing is added (after the look-ahead: each
     territory proof is a sparse solve over the whole territory system). ``joint`` (of
     :func:`observatory.secrecy.chains.joint_system`): once the territory system is proven, the same proof and
-    repair on the territory relations and the one-breakdown tables together."""
+    repair on the territory relations and the one-breakdown tables together, and the levels proven on that
+    joint system instead of the territory system alone (it holds every territory equation: a feasible point of
+    the one is one of the other, so a cell that reaches its level there reaches it in both; the audit bounds
+    the primary cells on its own joint systems, ``observatory.audit.joint``)."""
     proven: set = set()
     tier0 = tier
     # the headcounts (``value``, published exact) first, then any other magnitude sharing the mask
@@ -315,7 +318,7 @@ def _protect_lookahead(
         if territory is not None and not added:
             for q in quantities:
                 added += repair_levels_territory(
-                    *territory,
+                    *(territory if joint is None else joint),
                     hidden,
                     q.zero | (q.value <= 0),
                     q.value,
