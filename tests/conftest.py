@@ -57,12 +57,13 @@ FIXTURE_MARKS = {
 # groups of tests, taken in the order below by whichever process is free. The session's run is made once, by the
 # first process that asks for it (a file lock: the other waits for it, or finds it made). The light users of
 # that run come first, so one process starts it at once while the other takes the slowest modules that do not
-# need it (about as long as the run); then the heavy users of the run, each module a group; then the rest, the
-# shortest, so that both processes end together. Measured times (`make test --durations`), to be kept roughly
-# in order when a module grows.
+# need it, then the rest of the modules that do not need it (together longer than the run: the other process
+# never waits on it); the heavy users of the run, each module a group, come last, for both processes (the
+# session's run took 243 s of a 404-s `make test` on 5 December, the slowest modules 232 s, the rest 135 s, the
+# heavy users 138 s). Measured times (`make test --durations`), to be kept roughly in order when a module grows.
 SESSION_RUN_FIXTURES = ("published", "published_copy")
-SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 100, 97, 88 s
-SLOWEST_MODULES = (  # 114, 80, 69, 52, 52, 48 s
+SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 63, 37, 39 s
+SLOWEST_MODULES = (  # test_distributed apart: 22, 19, 67, 37, 79, 7 s
     "test_distributed",  # `make test-system` only (≈ 300 s): beside the session's run, which it does not use
     "test_barometre",
     "test_secrecy_products",
@@ -76,12 +77,12 @@ SLOWEST_MODULES = (  # 114, 80, 69, 52, 52, 48 s
 def _place(module: str, uses_run: bool) -> tuple[str, tuple[int, int]]:
     """The test's group and the group's place in the queue."""
     if uses_run and module in SESSION_RUN_HEAVY:
-        return f"session-run-{module}", (2, SESSION_RUN_HEAVY.index(module))
+        return f"session-run-{module}", (3, SESSION_RUN_HEAVY.index(module))
     if uses_run:
         return "session-run", (0, 0)
     if module in SLOWEST_MODULES:
         return module, (1, SLOWEST_MODULES.index(module))
-    return module, (3, 0)  # a module's fixtures are built once; pytest's order within (the sort is stable)
+    return module, (2, 0)  # a module's fixtures are built once; pytest's order within (the sort is stable)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

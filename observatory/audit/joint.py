@@ -20,7 +20,8 @@ The findings are blocking (``AuditReport.joint_blocking``): the protection prove
 system (``observatory.secrecy.chains.joint_system``, stated there on its own). The same systems bound the
 hidden primary headcounts against their protection levels (``levels`` of :func:`check_joint`): on the sample
 the joint system of the headcounts holds 34 000 hidden cells and 7 900 primary ones; the LPs that push all of
-them up at once, then down, take about 35 s (two per cell took more than ten minutes). The protection widens
+them up at once, then down, take about 7 s when each reaches its level (two LPs per cell took more than ten
+minutes), and 35 s on a publication with 32 cells short of it (their exact bounds). The protection widens
 them on its own joint system (``observatory.secrecy.levels.repair_levels_territory``).
 """
 
