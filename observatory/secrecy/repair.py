@@ -277,8 +277,8 @@ def _protect_lookahead(
     :func:`observatory.secrecy.chains.joint_system`): once the territory system is proven, the same proof and
     repair on the territory relations and the one-breakdown tables together, and the levels proven on that
     joint system instead of the territory system alone (it holds every territory equation: a feasible point of
-    the one is one of the other, so a cell that reaches its level there reaches it in both; the audit bounds
-    the primary cells on its own joint systems, ``observatory.audit.joint``)."""
+    the joint system is one of the territory system, so a cell that reaches its level there reaches it in both;
+    the audit bounds the primary cells on its own joint systems, ``observatory.audit.joint``)."""
     proven: set = set()
     tier0 = tier
     # the headcounts (``value``, published exact) first, then any other magnitude sharing the mask
