@@ -39,22 +39,24 @@ def sha256(path: str | Path) -> str:
 
 
 def code_version() -> dict:
-    """Package version and, when the code is a git checkout, the commit."""
+    """Package version and, when the code is a git checkout, the commit and whether the package's tracked
+    files (its Python and SQL) differ from it (``git_modified``: a publication made from local changes does
+    not claim the commit alone)."""
     try:
         version = metadata.version("ess-observatory")
     except metadata.PackageNotFoundError:
         version = "unknown"
+    package_dir = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        commit = _git(package_dir, "rev-parse", "HEAD")
+        modified = bool(_git(package_dir, "status", "--porcelain", "--untracked-files=no", "--", "."))
     except (OSError, subprocess.CalledProcessError):
-        commit = None
-    return {"package": version, "git_commit": commit}
+        commit, modified = None, None
+    return {"package": version, "git_commit": commit, "git_modified": modified}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def publish_indicators(

@@ -400,6 +400,8 @@ def test_a_lecture_never_quotes_a_secret_figure(tmp_path):
     assert fmt.normalize(model.LECTURE_SECRET) in text
     assert "l'ESS emploie" not in text  # the chiffres clés sentence gave way to the secrecy sentence
     assert fmt.code_version({"package": "0.1.0", "git_commit": "fb4b1bd1c04a"}) == "0.1.0 (commit fb4b1bd)"
+    local = {"package": "0.1.0", "git_commit": "fb4b1bd1c04a", "git_modified": True}
+    assert fmt.code_version(local) == "0.1.0 (commit fb4b1bd modifié)"
     assert fmt.code_version(None) == fmt.MISSING
 
 

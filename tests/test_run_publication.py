@@ -164,3 +164,28 @@ def test_the_code_locations_runs_stage_and_the_cli_does_not():
     for name in ("observatory_job", "panoramas_job", "barometre_job", "portraits_job"):
         job = definitions.defs.resolve_job_def(name)
         assert dg.AssetKey("publication") in job.asset_layer.executable_asset_keys, name
+
+
+def test_code_version_says_when_the_package_differs_from_its_commit(tmp_path, monkeypatch):
+    """A publication made from local changes to the package's tracked files does not claim the commit alone
+    (``git_modified``); an untracked file (a notebook, a scratch script) does not count."""
+    import subprocess
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "publication.py").write_text("x = 1\n")
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)  # fmt: skip
+
+    git("init", "-q")
+    git("add", "pkg/publication.py")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(publication, "__file__", str(pkg / "publication.py"))
+    clean = publication.code_version()
+    assert len(clean["git_commit"]) == 40 and clean["git_modified"] is False
+    (pkg / "scratch.py").write_text("")
+    assert publication.code_version()["git_modified"] is False
+    (pkg / "publication.py").write_text("x = 2\n")
+    assert publication.code_version()["git_modified"] is True

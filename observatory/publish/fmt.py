@@ -189,11 +189,14 @@ def locatif(niveau: str, code: str, libelle: str, type_nom: str | int | None = N
 
 
 def code_version(version: object) -> str:
-    """The manifest's ``code_version`` for a reader: ``0.1.0 (commit fb4b1bd)``; ``n.d.`` when missing."""
+    """The manifest's ``code_version`` for a reader: ``0.1.0 (commit fb4b1bd)``, ``0.1.0 (commit fb4b1bd
+    modifié)`` when the package's files differed from the commit; ``n.d.`` when missing."""
     if not version:
         return MISSING
     if isinstance(version, dict):
         package = str(version.get("package") or MISSING)
         commit = version.get("git_commit")
-        return f"{package} (commit {str(commit)[:7]})" if commit else package
+        if not commit:
+            return package
+        return f"{package} (commit {str(commit)[:7]}{' modifié' if version.get('git_modified') else ''})"
     return str(version)
