@@ -73,25 +73,36 @@ def bound_against_levels(systems, primary: set, truth: dict, what: str) -> tuple
     Returns how many such cells were bounded and, for each one bounded more closely than its level on
     either side, one line (a cell found in several tables is reported once, from the first).
     """
-    checked, narrow, kept, levels = set(), {}, [], []
+    checked, leveled = set(), []
     for name, values, equations, key in systems:
         level = {}
         for c, v in values.items():
             k = key[c]
             if v is None and k in primary and k in truth and truth[k][0] > 0:
                 level[c] = (truth[k][0], protection_level(*truth[k]))
-        if not level:
-            continue
-        checked |= {key[c] for c in level}
+        if level:
+            checked |= {key[c] for c in level}
+            leveled.append((name, values, equations, key, level))
+    return len(checked), narrower_than_levels(leveled, what)
+
+
+def narrower_than_levels(systems, what: str) -> list[str]:
+    """One line for each cell of ``systems`` (``(name, values, equations, key of each cell, {cell: (value,
+    protection level)})``) whose range under its system's equations (cells ≥ 0) does not reach ``value + level``
+    above or ``value − min(level, value)`` below, with a few LPs for all of them
+    (:func:`~observatory.audit.lp.short_of_many`); a cell found in several systems is reported once, from the
+    first, and the lines are sorted by key."""
+    kept = []
+    for _name, values, equations, _key, level in systems:
         up = {c: x + lv - TOLERANCE for c, (x, lv) in level.items()}
         down = {c: x - min(lv, x) + TOLERANCE for c, (x, lv) in level.items()}
         kept.append((values, equations, up, down))
-        levels.append((name, key, level))
-    for (name, key, level), found in zip(levels, short_of_many(kept), strict=True):
+    narrow = {}
+    for (name, _v, _e, key, level), found in zip(systems, short_of_many(kept), strict=True):
         for c, (low, high) in found.items():
             x, lv = level[c]
             narrow.setdefault(
                 key[c],
                 f"{what} bounded to [{low:g}, {high:g}] ({name}): {key[c]} = {x:g}, protection level ±{lv:.1f}",
             )
-    return len(checked), [narrow[k] for k in sorted(narrow)]
+    return [narrow[k] for k in sorted(narrow)]

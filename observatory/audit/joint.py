@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from observatory.audit.intervals import TOLERANCE
-from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells, short_of_many
+from observatory.audit.intervals import narrower_than_levels
+from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import DEFAULTS, FLAT
 from observatory.audit.territories import _INDICATEURS, _plain, territory_system
@@ -93,7 +93,7 @@ def check_joint(relations: list[Relations], report: AuditReport, levels: dict | 
     each bounded closer than its level on either side is a finding (``report.joint_interval_narrow``)."""
     values, watched, origin, sharpened = _union(relations)
     out = {}
-    bounded = []  # (families, values, equations, {cell: (value, level)}) of the systems with primary cells
+    bounded = []  # (families, values, equations, names, {cell: (value, level)}): systems with primary cells
     for vals, system in components(values, list(origin)):
         sources = [origin[_eq_id(e)] for e in system]
         if set.intersection(*sources) and sharpened.isdisjoint(vals):
@@ -115,28 +115,10 @@ def check_joint(relations: list[Relations], report: AuditReport, levels: dict | 
         out.update(found)
         mine = {c: levels[c] for c in mine if c in levels and c not in found} if levels else {}
         if mine:
-            bounded.append((families, vals, system, mine))
-    if bounded:
-        _bound_against_levels(bounded, report)
+            bounded.append((families, vals, system, {c: c for c in mine}, mine))
+    report.joint_interval_checked += sum(len(level) for *_s, level in bounded)
+    report.joint_interval_narrow += narrower_than_levels(bounded, "hidden primary headcount")
     return out
-
-
-def _bound_against_levels(bounded: list, report: AuditReport) -> None:
-    """The hidden primary cells of the joint systems ``bounded`` (``(families, values, equations, {cell:
-    (value, level)})``) against their protection levels: a cell of value ``X`` must reach ``X + level`` above
-    and ``X − min(level, X)`` below (``observatory.audit.intervals``)."""
-    systems = []
-    for _families, vals, system, level in bounded:
-        up = {c: x + lv - TOLERANCE for c, (x, lv) in level.items()}
-        down = {c: x - min(lv, x) + TOLERANCE for c, (x, lv) in level.items()}
-        systems.append((vals, system, up, down))
-        report.joint_interval_checked += len(level)
-    for (families, _v, _s, level), found in zip(bounded, short_of_many(systems), strict=True):
-        report.joint_interval_narrow += [
-            f"hidden primary headcount bounded to [{low:g}, {high:g}] ({families}): {c} = {level[c][0]:g}, "
-            f"protection level ±{level[c][1]:.1f}"
-            for c, (low, high) in sorted(found.items())
-        ]
 
 
 def _eq_id(equation: tuple) -> tuple:

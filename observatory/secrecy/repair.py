@@ -299,7 +299,8 @@ def _protect_lookahead(
         hidden, rounds = again, rounds + more
     order = _order(cost, tier0)
     level_proven: set = set()
-    territory_reached: dict = {}  # per quantity: the cells shown to reach their levels (only hiding follows)
+    levels_reached: dict = {}  # per quantity: the cells shown to reach their levels in the territory (or joint)
+    # system (only hiding follows)
     tried: dict = {}  # the joint system's fixed cells, and how many rounds each was found fixed
     state: dict = {}
     while True:
@@ -326,7 +327,7 @@ def _protect_lookahead(
                     q.up,
                     q.down,
                     q.slack,
-                    territory_reached.setdefault(q.name, {}),
+                    levels_reached.setdefault(q.name, {}),
                 )
         if not added:
             return hidden, rounds
