@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from observatory.audit.lp import determined_cells, lp_bounds
+from observatory.audit.joint import Relations, check_joint_rounded
+from observatory.audit.lp import Interval, determined_cells, lp_bounds
 from observatory.audit.report import AuditReport
-from observatory.audit.rounding import as_intervals, check_rounded
+from observatory.audit.rounding import as_intervals, check_rounded, check_systems
 from observatory.audit.rules import DEFAULTS, KEY
 from observatory.audit.tables import Table2D
 from observatory.reference.indicateurs import half_unit, round_published
@@ -31,14 +32,11 @@ def test_a_hidden_cell_is_bounded_by_the_rounding_of_its_neighbours():
     eqs = [([("a",), ("b",), ("c",)], ("T",))]
     # taken as exact, b = 4 (and the true 3.3 is not even in the answer)
     assert determined_cells(values, eqs) == {("b",): pytest.approx(4.0)}
-    v, e, added = as_intervals(values, eqs, 0.5)
-    assert added == {("a",), ("c",), ("T",)} | {
-        (t, c) for t in ("~s", "~t") for c in (("a",), ("c",), ("T",))
-    }
-    low, high = lp_bounds(v, e, [("b",)])[("b",)]
+    v = as_intervals(values, 0.5)
+    assert v == {("a",): Interval(9.5, 10.5), ("b",): None, ("c",): Interval(19.5, 20.5), ("T",): Interval(33.5, 34.5)}
+    low, high = lp_bounds(v, eqs, [("b",)])[("b",)]
     # b = T − a − c ∈ [33.5 − 10.5 − 20.5, 34.5 − 9.5 − 19.5]
     assert (low, high) == (pytest.approx(2.5), pytest.approx(5.5))
-    assert determined_cells(v, e, free=added - {("b",)}) == {}
 
 
 def test_rounded_parts_that_exceed_their_rounded_total_still_bound():
@@ -46,8 +44,7 @@ def test_rounded_parts_that_exceed_their_rounded_total_still_bound():
     values = {("p",): 3.0, ("q",): 3.0, ("x",): None, ("T",): 6.0}
     eqs = [([("p",), ("q",), ("x",)], ("T",))]
     assert determined_cells(values, eqs) == {("x",): pytest.approx(0.0)}
-    v, e, _ = as_intervals(values, eqs, 0.5)
-    assert lp_bounds(v, e, [("x",)])[("x",)] == (pytest.approx(0.0), pytest.approx(1.5))
+    assert lp_bounds(as_intervals(values, 0.5), eqs, [("x",)])[("x",)] == (pytest.approx(0.0), pytest.approx(1.5))
 
 
 def _table(second: float):
@@ -106,3 +103,47 @@ def test_a_large_complement_protects_the_primary_cell():
     assert report.rounded_checked == 4
     assert report.rounded_narrow == []
     assert report.passed
+
+
+def _two_families(b: float):
+    """The ETP of three hidden cells in two families of relations: a 2-D table holds x + y = 1000 (x primary,
+    32 ETP, its largest establishment 30: NK level 30 / 0.85 − 32 = 3.29), the territory relations
+    y + z = ``b``; every total published rounded (to the unit). Neither family alone bounds x: the first
+    leaves y free, the second does not hold x."""
+    names = {"x": ("departement", "D1"), "y": ("departement", "D2"), "z": ("epci", "E1")}
+    names |= {"a": ("region", "R"), "b": ("departement", "D3")}
+    key = {c: (n, code, "ess", *[DEFAULTS[d] for d in KEY[3:]]) for c, (n, code) in names.items()}
+    true = {"x": 32.0, "y": 968.0, "z": b - 968.0, "a": 1000.0, "b": b}
+    hidden = {"x", "y", "z"}
+    rows = [{**dict(zip(KEY, key[c])), "etp": v, "max_etp": 30.0 if c == "x" else v} for c, v in true.items()]
+    cells = pd.DataFrame(rows).assign(masse=0.0, max_masse=0.0)
+    status = {"x": "secret_primaire", "y": "secret_secondaire", "z": "secret_secondaire"}
+    published = cells[KEY].assign(indicateur="etp", statut=[status.get(c, "publie") for c in true])
+
+    def family(name, equations):
+        values = {c: None if c in hidden else true[c] for eq in equations for c in (*eq[0], eq[1])}
+        return Relations(name, values, equations, {c: ("etp", *key[c]) for c in values}, hidden & set(values))
+
+    return [family("tableaux 2-D", [(["x", "y"], "a")]), family("territoires", [(["y", "z"], "b")])], published, cells
+
+
+def test_two_families_together_bound_a_hidden_etp_closer_than_its_level():
+    # together: x = a − y ≥ 999.5 − 970.5 = 29 (y ≤ b, z ≥ 0), above 32 − 3.29 = 28.71
+    relations, published, cells = _two_families(b=970.0)
+    for r in relations:  # each family alone, as the audit's own checks do: x stays wide enough
+        checked, narrow = check_systems(
+            [(r.family, "etp", r.values, r.equations, {c: n[1:] for c, n in r.name.items()})], published, cells
+        )
+        assert (checked, narrow) == (2, [])  # x and y in the first, y and z in the second
+    report = AuditReport()
+    check_joint_rounded(relations, published, cells, report)
+    assert report.joint_rounded_checked == 1  # x, the primary cell (the others are checked by each family)
+    assert len(report.joint_rounded_narrow) == 1
+    line = report.joint_rounded_narrow[0]
+    assert "hidden primary etp bounded to [29.0, 1,000.5]" in line and "every family at once" in line
+    assert "'D1'" in line and not report.passed
+    # a larger b leaves y room to be small: x ≥ 999.5 − 985.5 = 14, below 28.71
+    relations, published, cells = _two_families(b=985.0)
+    report = AuditReport()
+    check_joint_rounded(relations, published, cells, report)
+    assert report.joint_rounded_checked == 1 and report.joint_rounded_narrow == [] and report.passed

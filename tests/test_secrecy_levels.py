@@ -192,8 +192,7 @@ def test_a_rounded_quantity_counts_its_published_values_as_intervals():
     rounded = np.isin(np.arange(value.size), cycle)
     assert levels.repair_levels([table], rounded, zero, value, tier, up, down, slack=0.5) == 0
     values = {k: (None if rounded[p] else float(value[p])) for k, p in pos.items()}
-    v, e, _ = as_intervals(values, eqs, 0.5)
-    lo, hi = lp_bounds(v, e, [("0", "0")])[("0", "0")]
+    lo, hi = lp_bounds(as_intervals(values, 0.5), eqs, [("0", "0")])[("0", "0")]
     assert hi == pytest.approx(62.0) and lo <= 56 - 5.6
 
 
@@ -229,7 +228,8 @@ def test_the_audit_fails_levels_proven_on_the_territory_relations_alone_and_pass
     """Planted disclosure on a whole micro publication (seed 5): with the territory relations' levels proven on
     the territory system alone (as before the joint system), the Loiret's public headcount in finance (24 jobs,
     primary, level ±4.2) is bounded to [23, 57] by the 2-D tables, the champ tables and the territory relations
-    together, while each family alone leaves it wide enough: only the audit's joint check finds it. The
+    together, while each family alone leaves it wide enough: only the audit's joint check finds it; its ETP
+    and payroll likewise, with the published values as their rounding intervals (``--joint-rounded``). The
     protection proves the levels on the joint system (``repair._protect_lookahead``): the audit passes."""
     from observatory import audit
     from tests.test_indicators import publish_sample
@@ -248,12 +248,18 @@ def test_the_audit_fails_levels_proven_on_the_territory_relations_alone_and_pass
         m.setattr(
             repair, "repair_levels_territory", lambda _s, _p, *a, **k: on_system(*made["territory"], *a, **k)
         )
-        weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=5))
+        weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=5), joint_rounded=True)
     assert not weak.passed
     assert weak.interval_narrow == weak.territory_interval_narrow == weak.rounded_narrow == []
     assert weak.joint_findings == [] and len(weak.joint_interval_narrow) == 1
     assert weak.joint_interval_narrow[0].startswith("hidden primary headcount bounded to [23, 57]")
     assert "'departement', '45', 'public', 'toutes', 'FIN'" in weak.joint_interval_narrow[0]
-    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=5))
+    # the same cell's ETP (16.1, level ±2.8) and payroll (446 469 €, ±78 789 €)
+    etp, pay = weak.joint_rounded_narrow
+    assert etp.startswith("hidden primary etp bounded to [14.0, 49.2] (champs + tableaux 2-D + territoires")
+    assert pay.startswith("hidden primary masse_salariale_brute bounded to [425,000.0, 1,302,500.0]")
+    assert "'departement', '45', 'public', 'toutes', 'FIN'" in etp and "'45', 'public', 'toutes', 'FIN'" in pay
+    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=5), joint_rounded=True)
     assert full.passed, full.summary()
     assert full.joint_interval_checked > 50 and full.joint_interval_narrow == []
+    assert full.joint_rounded_checked > 200 and full.joint_rounded_narrow == []

@@ -377,8 +377,7 @@ def test_territory_levels_of_a_rounded_quantity_read_published_values_as_interva
             for i, v in enumerate(etp)
         }
         e = [([(str(p),) for p in parts], (str(t),)) for parts, t in eqs]
-        v, e, _ = as_intervals(vals, e, 0.5)
-        return lp_bounds(v, e, [("5",)])[("5",)]
+        return lp_bounds(as_intervals(vals, 0.5), e, [("5",)])[("5",)]
 
     assert bounds_of_e3() == pytest.approx((0.0, 37.0))  # the planted leak
     zero = np.zeros(len(cells), bool)

@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Interval(NamedTuple):
+    """A cell known to lie in ``[lo, hi]`` (a value published rounded: :mod:`observatory.audit.rounding`): an
+    unknown of :func:`lp_bounds` and :func:`short_of_many` bounded by it, where an unknown (``None``) is
+    only ≥ 0."""
+
+    lo: float
+    hi: float
+
+
+def _unknown(v) -> bool:
+    return v is None or isinstance(v, Interval)
+
+
+def _bounds(values: dict, hidden: list) -> np.ndarray:
+    """Each unknown's ``(lo, hi)``: its :class:`Interval`, else ``(0, inf)``."""
+    out = np.zeros((len(hidden), 2))
+    out[:, 1] = np.inf
+    for j, c in enumerate(hidden):
+        v = values[c]
+        if v is not None:
+            out[j] = v
+    return out
 
 
 def _equality_system(values: dict, equations: list) -> tuple[list, np.ndarray, np.ndarray]:
@@ -66,7 +91,8 @@ def determined_cells(values: dict, equations: list, tol: float = 1e-6, free: set
 
 
 def lp_bounds(values: dict, equations: list, cells=None) -> dict:
-    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0.
+    """Min and max of each hidden cell (value None) under ``Σ cells = total`` equations, cells ≥ 0 (an
+    :class:`Interval` value: an unknown within it).
 
     ``equations`` are ``(parts, total)`` pairs of cell ids; ``cells`` (default: every hidden cell) are
     those to bound. Returns ``{cell: (min, max)}``, max ``inf`` when unbounded.
@@ -78,12 +104,13 @@ def lp_bounds(values: dict, equations: list, cells=None) -> dict:
         return {}
     idx = {c: i for i, c in enumerate(hidden)}
     kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
+    box = _bounds(values, hidden)
     out = {}
     for c in hidden if cells is None else sorted(cells):
         obj = np.zeros(len(hidden))
         obj[idx[c]] = 1.0
-        lo = linprog(obj, bounds=(0, None), method="highs", **kw)
-        hi = linprog(-obj, bounds=(0, None), method="highs", **kw)
+        lo = linprog(obj, bounds=box, method="highs", **kw)
+        hi = linprog(-obj, bounds=box, method="highs", **kw)
         out[c] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
     return out
 
@@ -128,11 +155,11 @@ def short_of_many(systems: list) -> list[dict]:
     Each round's LP holds only the systems with cells left (the others are independent of them). Only the
     cells left at the end get their exact :func:`lp_bounds`.
     """
-    built = [(_sparse_system(v, e), up, down) for v, e, up, down in systems]
+    built = [((*_sparse_system(v, e), v), up, down) for v, e, up, down in systems]
     left = []
     for sign in (1.0, -1.0):  # up: max Σ x ≤ requirement; down: min Σ x ≥ requirement
         pending = {}
-        for s, ((hidden, _a, _b), up, down) in enumerate(built):
+        for s, ((hidden, _a, _b, _v), up, down) in enumerate(built):
             idx = {c: i for i, c in enumerate(hidden)}
             need = up if sign > 0 else down
             if need:
@@ -163,10 +190,11 @@ def _push(sign: float, systems: list) -> list[set] | None:
     from scipy import sparse
     from scipy.optimize import linprog
 
-    sizes = [len(hidden) for (hidden, _a, _b), _need in systems]
+    sizes = [len(hidden) for (hidden, _a, _b, _v), _need in systems]
     offsets = np.cumsum([0, *sizes])
     n = int(offsets[-1])
-    obj, lo, hi = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+    obj = np.zeros(n)
+    lo, hi = np.vstack([_bounds(v, hidden) for (hidden, _a, _b, v), _need in systems] or [np.zeros((0, 2))]).T
     for start, (_system, need) in zip(offsets, systems):
         for j, (_c, level) in need.items():
             obj[start + j] = -sign
@@ -174,9 +202,9 @@ def _push(sign: float, systems: list) -> list[set] | None:
                 hi[start + j] = max(level, 0.0)
             else:
                 lo[start + j] = max(level, 0.0)
-    blocks = [a for (_h, a, _b), _need in systems]
+    blocks = [a for (_h, a, _b, _v), _need in systems]
     a_eq = sparse.block_diag(blocks, format="csr")
-    b_eq = np.concatenate([b for (_h, _a, b), _need in systems])
+    b_eq = np.concatenate([b for (_h, _a, b, _v), _need in systems])
     kw = {"A_eq": a_eq, "b_eq": b_eq} if a_eq.shape[0] else {}
     res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
     if res.status != 0:
@@ -386,7 +414,7 @@ def _sparse_system(values: dict, equations: list):
     """:func:`_equality_system` as a sparse matrix (CSR) for systems of thousands of hidden cells."""
     from scipy import sparse
 
-    hidden = sorted(c for c, v in values.items() if v is None)
+    hidden = sorted(c for c, v in values.items() if _unknown(v))
     idx = {c: i for i, c in enumerate(hidden)}
     r, col, data, rhs = [], [], [], []
     for parts, total in equations:
@@ -394,7 +422,7 @@ def _sparse_system(values: dict, equations: list):
         b = 0.0
         for c, sign in [(p, 1.0) for p in parts] + [(total, -1.0)]:
             v = values.get(c, 0.0)
-            if v is None:
+            if _unknown(v):
                 coef[idx[c]] = coef.get(idx[c], 0.0) + sign
             else:
                 b -= sign * v

@@ -26,6 +26,9 @@ class AuditReport:
     (``observatory.secrecy.chains.joint_system``). ``joint_interval_narrow``: hidden primary headcounts
     bounded closer than their protection level by those systems; blocking with the intervals (the protection
     widens them on the same joint system: ``observatory.secrecy.levels.repair_levels_territory``).
+    ``joint_rounded_narrow``: hidden primary ETP and payroll cells bounded closer than their protection level
+    by their families at once (:func:`observatory.audit.joint.check_joint_rounded`, ``observatory audit
+    --joint-rounded``); blocking with the intervals.
     """
 
     published_checked: int = 0
@@ -53,6 +56,8 @@ class AuditReport:
     joint_blocking: bool = True
     joint_interval_checked: int = 0
     joint_interval_narrow: list = field(default_factory=list)
+    joint_rounded_checked: int = 0
+    joint_rounded_narrow: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -60,7 +65,7 @@ class AuditReport:
         blocking = blocking + (self.territory_findings if self.territory_blocking else [])
         blocking = blocking + (self.joint_findings if self.joint_blocking else [])
         narrow = self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
-        narrow = narrow + self.joint_interval_narrow
+        narrow = narrow + self.joint_interval_narrow + self.joint_rounded_narrow
         blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
@@ -123,6 +128,13 @@ class AuditReport:
                     f"{len(self.joint_interval_narrow)} of {self.joint_interval_checked}"
                 )
                 lines += [f"      {v}" for v in self.joint_interval_narrow[:5]]
+        if self.joint_rounded_checked:
+            lines.append(
+                "  hidden primary ETP and payroll cells bounded closer than their protection level by their "
+                "families at once (2-D tables, champ tables, territories; published values as their rounding "
+                f"intervals): {len(self.joint_rounded_narrow)} of {self.joint_rounded_checked}"
+            )
+            lines += [f"    {v}" for v in self.joint_rounded_narrow[:5]]
         if self.cross_product_checked:
             lines += [
                 (

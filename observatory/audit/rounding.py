@@ -26,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 
 from observatory.audit.intervals import TOLERANCE, protection_level
-from observatory.audit.lp import short_of_many
+from observatory.audit.lp import Interval, short_of_many
 from observatory.audit.report import AuditReport
 from observatory.audit.rules import KEY
 from observatory.reference.indicateurs import half_unit
@@ -35,27 +35,15 @@ from observatory.reference.indicateurs import half_unit
 ROUNDED = {"etp": "etp", "masse_salariale_brute": "masse"}
 
 
-def as_intervals(values: dict, equations: list, half: float) -> tuple[dict, list, set]:
-    """The system ``(values, equations)`` with every published value ``v`` as the interval it stands for.
-
-    Each published cell ``c`` becomes an unknown with ``c = lo + s`` and ``s + t = hi − lo``, where
-    ``lo = max(v − half, 0)``, ``hi = v + half`` and ``s, t ≥ 0`` are unknowns of their own: the same
-    ``Σ parts = total`` form as before, so the LPs of :mod:`observatory.audit.lp` bound it unchanged.
-    Returns the new values, the new equations and the unknowns added (they protect nothing: no LP of their
-    own). Cells are tuples that start with text (they are sorted with the added ones: ``("~lo", c)``, ``("~s",
-    c)``, ``("~t", c)``, ``("~w", c)``).
-    """
-    out, eqs, added = {}, list(equations), set()
-    for c, v in values.items():
-        if v is None:
-            out[c] = None
-            continue
-        lo, hi = max(float(v) - half, 0.0), float(v) + half
-        lo_c, s, t, w = ("~lo", c), ("~s", c), ("~t", c), ("~w", c)
-        out.update({c: None, lo_c: lo, s: None, t: None, w: hi - lo})
-        eqs += [([lo_c, s], c), ([s, t], w)]
-        added |= {c, s, t}
-    return out, eqs, added
+def as_intervals(values: dict, half: float) -> dict:
+    """``values`` with every published value ``v`` as the interval it stands for: an unknown within
+    ``[max(v − half, 0), v + half]`` (:class:`~observatory.audit.lp.Interval`, which the LPs of
+    :func:`~observatory.audit.lp.lp_bounds` and :func:`~observatory.audit.lp.short_of_many` take as its
+    bounds); a hidden cell (``None``) stays an unknown ≥ 0."""
+    return {
+        c: None if v is None else Interval(max(float(v) - half, 0.0), float(v) + half)
+        for c, v in values.items()
+    }
 
 
 def check_rounded(tables: list, published: pd.DataFrame, cells: pd.DataFrame, report: AuditReport) -> None:
@@ -72,15 +60,20 @@ def check_rounded(tables: list, published: pd.DataFrame, cells: pd.DataFrame, re
         for t in tables
         if t.indicateur in ROUNDED
     ]
-    check_systems(systems, published, cells, report)
+    checked, narrow = check_systems(systems, published, cells)
+    report.rounded_checked += checked
+    report.rounded_narrow += narrow
 
 
-def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, report: AuditReport) -> None:
+def check_systems(
+    systems: list, published: pd.DataFrame, cells: pd.DataFrame, primary_only: bool = False
+) -> tuple[int, list]:
     """Bound the hidden published cells of ``systems`` — ``(name, indicateur, values, equations, key)``, values
     as published (``None`` when hidden or never published), ``key``: cell → its ``KEY`` in ``published`` —
     with every published value as its rounding interval (:func:`as_intervals`), against their requirement
-    (module docstring). Findings go to ``report.rounded_narrow``, blocking like the exact quantities'
-    (``interval_blocking``); a cell found in several systems is reported once."""
+    (module docstring). Returns the number of cells checked and the findings (a cell found in several systems
+    is reported once): the callers put them in ``AuditReport.rounded_narrow`` (``joint_rounded_narrow`` for
+    the joint systems), blocking like the exact quantities' (``interval_blocking``)."""
     rows = published[published.indicateur.isin(list(ROUNDED)) & (published.statut != "publie")]
     statut = {
         (*k, i): st for *k, i, st in rows[[*KEY, "indicateur", "statut"]].itertuples(index=False, name=None)
@@ -109,7 +102,7 @@ def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, r
                 level = protection_level(x, largest)
                 up[c], down[c] = x + level - TOLERANCE, x - min(level, x) + TOLERANCE
                 need[c] = ("primary", x, level)
-            else:
+            elif not primary_only:
                 up[c], down[c] = x + half - TOLERANCE, max(x - half, 0.0) + TOLERANCE
                 need[c] = ("other", x, half)
         if need:
@@ -117,10 +110,16 @@ def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, r
             # 500 € is badly scaled for the LP solver
             unit = 2 * half
             scaled = {c: (None if v is None else v / unit) for c, v in values.items()}
-            v2, e2, _ = as_intervals(scaled, equations, 0.5)
-            kept.append((v2, e2, {c: x / unit for c, x in up.items()}, {c: x / unit for c, x in down.items()}))
+            kept.append(
+                (
+                    as_intervals(scaled, 0.5),
+                    equations,
+                    {c: x / unit for c, x in up.items()},
+                    {c: x / unit for c, x in down.items()},
+                )
+            )
             meta.append((name, indicateur, key, half, need))
-    report.rounded_checked += sum(len(m[-1]) for m in meta)
+    checked, lines = sum(len(m[-1]) for m in meta), []
     seen = set()
     for (name, indicateur, key, half, need), found in zip(meta, short_of_many(kept), strict=True):
         for c, (low, high) in sorted((c, (lo * 2 * half, hi * 2 * half)) for c, (lo, hi) in found.items()):
@@ -141,4 +140,5 @@ def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, r
             else:
                 continue
             seen.add(k)
-            report.rounded_narrow.append(line)
+            lines.append(line)
+    return checked, lines

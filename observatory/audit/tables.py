@@ -422,12 +422,13 @@ def check_champ_intervals(
     departements: pd.DataFrame,
     report: AuditReport,
     zero_keys: frozenset = frozenset(),
-) -> None:
+) -> list:
     """The champ tables (:func:`champ_tables`) of the headcounts, the ETP and the payroll, bounded as the
     one-champ tables are: every hidden primary headcount against its protection level
     (:func:`~observatory.audit.intervals.bound_against_levels`, into ``report.interval_*``), the hidden ETP
     and payroll with the published values as their rounding intervals
-    (:func:`~observatory.audit.rounding.check_systems`, into ``report.rounded_*``). Both blocking."""
+    (:func:`~observatory.audit.rounding.check_systems`, into ``report.rounded_*``). Both blocking. Returns the
+    champ tables of the ETP and the payroll (for :func:`observatory.audit.joint.check_joint_rounded`)."""
     tables = list(champ_tables(published, cells, departements, CHAMP_TABLE_MAGNITUDES, zero_keys))
     heads = [t for t in tables if t.indicateur == "effectif_31_12"]
     if heads:
@@ -438,4 +439,7 @@ def check_champ_intervals(
         report.interval_narrow += narrow
     magnitudes = [t for t in tables if t.indicateur != "effectif_31_12"]
     systems = [(t.name, t.indicateur, t.values, t.equations, t.key) for t in magnitudes]
-    check_systems(systems, published, cells, report)
+    checked, narrow = check_systems(systems, published, cells)
+    report.rounded_checked += checked
+    report.rounded_narrow += narrow
+    return magnitudes

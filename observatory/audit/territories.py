@@ -147,7 +147,9 @@ def check_territories(
                     f"hidden cell determined exactly ({indicateur}, territoires): {cell} = {v:g}"
                 )
     if intervals:
-        check_systems(_rounded_systems(pub, micro, geography), published, cells, report)
+        checked, narrow = check_systems(rounded_systems(pub, micro, geography), published, cells)
+        report.rounded_checked += checked
+        report.rounded_narrow += narrow
 
 
 def _levels(micro: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +190,7 @@ def _territory_values(keys: list, zero, rows: pd.DataFrame) -> tuple[dict, set, 
     return values, published, hidden
 
 
-def _rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography) -> list:
+def rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography) -> list:
     """The territory relations of the ETP and of the payroll (:data:`observatory.audit.rounding.ROUNDED`),
     as systems for :func:`observatory.audit.rounding.check_systems` (published values as their rounding
     intervals there): published cells as published, the others unknown, a cell worth 0 a known 0."""
