@@ -114,7 +114,19 @@ def test_every_primary_reaches_its_levels_on_random_tables():
     assert repaired >= 5  # the random tables do exercise the repair
 
 
-def test_the_audit_fails_a_protection_without_levels_and_passes_the_protection(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def protected_seed_1(tmp_path_factory):
+    """The audit of the micro publication of seed 1 as the protection makes it (shared by the two tests that
+    weaken the protection of the same publication)."""
+    from observatory import audit
+    from tests.test_indicators import publish_sample
+
+    return audit.audit_publication(publish_sample(tmp_path_factory.mktemp("full"), seed=1))
+
+
+def test_the_audit_fails_a_protection_without_levels_and_passes_the_protection(
+    tmp_path, monkeypatch, protected_seed_1
+):
     """Planted disclosure, on a whole micro publication (seed 1): without the levels step, the Loiret's public
     health headcount (21 jobs, primary) is published bounded to [0, 22] — one job above its value, against a
     level of ±3.7 — and the audit fails; with the protection as it is, the audit passes with no narrow cell.
@@ -130,7 +142,7 @@ def test_the_audit_fails_a_protection_without_levels_and_passes_the_protection(t
     assert not weak.passed
     assert len(weak.interval_narrow) == 1
     assert "[0, 22]" in weak.interval_narrow[0] and "'45', 'public'" in weak.interval_narrow[0]
-    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
+    full = protected_seed_1
     assert full.passed, full.summary()
     assert full.interval_checked > 0 and full.interval_narrow == []
 
@@ -196,7 +208,9 @@ def test_a_rounded_quantity_counts_its_published_values_as_intervals():
     assert hi == pytest.approx(62.0) and lo <= 56 - 5.6
 
 
-def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_protection(tmp_path, monkeypatch):
+def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_protection(
+    tmp_path, monkeypatch, protected_seed_1
+):
     """Planted disclosure on a whole micro publication (seed 1): with levels for the headcounts only, the
     Cher's payroll in size band 0 (38 936 €, primary) is published bounded to [0, 42 000] by the rounded
     payrolls around it, against a level of ±3 894 €, and Île-de-France's private one through the champ tree,
@@ -217,7 +231,7 @@ def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_prot
     # and one that only the champ tables show: Île-de-France's private payroll in size band 0 (134 343 €),
     # bounded through the champ tree of the size-band table
     assert "[0.0, 144,500.0] (masse_salariale_brute, champs, tranche, ('region', '11'))" in weak.rounded_narrow[1]
-    full = audit.audit_publication(publish_sample(tmp_path / "full", seed=1))
+    full = protected_seed_1
     assert full.passed, full.summary()
     assert full.rounded_checked > 1000 and full.rounded_narrow == []
 
