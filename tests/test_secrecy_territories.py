@@ -162,11 +162,16 @@ def _every_epci_of_972_but_the_primary_one(con) -> tuple[pd.DataFrame, pd.Series
     return weak, truth
 
 
-def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
+@pytest.fixture(scope="module")
+def weak_972(martinique):
+    """The weakened mask (:func:`_every_epci_of_972_but_the_primary_one`), the true values and its audit."""
+    weak, truth = _every_epci_of_972_but_the_primary_one(martinique)
+    return weak, truth, _audit(martinique, weak)
+
+
+def test_audit_catches_an_epci_recovered_from_its_departement(weak_972):
     """The weakened mask: every EPCI of 972 published but the primary one."""
-    con = martinique
-    weak, truth = _every_epci_of_972_but_the_primary_one(con)
-    report = _audit(con, weak)
+    _weak, truth, report = weak_972
     found = [r for r in report.territory_findings if "249720061" in r]
     assert found, report.summary()
     assert not report.passed  # blocking
@@ -175,12 +180,11 @@ def test_audit_catches_an_epci_recovered_from_its_departement(martinique):
     assert any(r.endswith(f"= {true:g}") and "effectif_31_12" in r for r in found), found
 
 
-def test_territory_checks_in_a_second_process_report_the_same(martinique, monkeypatch):
+def test_territory_checks_in_a_second_process_report_the_same(martinique, weak_972, monkeypatch):
     """A large publication has its territory relations checked in a second process while the first checks the
     2-D tables (``observatory/audit/run.py``): the same report, findings included, as in one process — here
     forced on the weakened micro mask, which the territory relations fail."""
-    weak, _truth = _every_epci_of_972_but_the_primary_one(martinique)
-    alone = _audit(martinique, weak)
+    weak, _truth, alone = weak_972
     started = []
 
     class Pool(beside.ProcessPoolExecutor):
