@@ -12,7 +12,7 @@ import pytest
 from observatory.audit.joint import Relations, check_joint_rounded
 from observatory.audit.lp import Interval, determined_cells, lp_bounds
 from observatory.audit.report import AuditReport
-from observatory.audit.rounding import as_intervals, check_rounded, check_systems
+from observatory.audit.rounding import as_intervals, bound_systems, check_rounded
 from observatory.audit.rules import DEFAULTS, KEY
 from observatory.audit.tables import Table2D
 from observatory.reference.indicateurs import half_unit, round_published
@@ -131,7 +131,7 @@ def test_two_families_together_bound_a_hidden_etp_closer_than_its_level():
     # together: x = a − y ≥ 999.5 − 970.5 = 29 (y ≤ b, z ≥ 0), above 32 − 3.29 = 28.71
     relations, published, cells = _two_families(b=970.0)
     for r in relations:  # each family alone, as the audit's own checks do: x stays wide enough
-        checked, narrow = check_systems(
+        checked, narrow = bound_systems(
             [(r.family, "etp", r.values, r.equations, {c: n[1:] for c, n in r.name.items()})], published, cells
         )
         assert (checked, narrow) == (2, [])  # x and y in the first, y and z in the second

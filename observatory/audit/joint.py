@@ -36,10 +36,10 @@ import pandas as pd
 from observatory.audit.intervals import narrower_than_levels
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
-from observatory.audit.rounding import ROUNDED, check_systems
+from observatory.audit.rounding import ROUNDED, bound_systems
 from observatory.audit.rules import DEFAULTS, FLAT
-from observatory.audit.territories import _INDICATEURS, _LEVELS, _plain, rounded_systems, territory_system
-from observatory.reference.geography import ATOM_LEVEL, Geography
+from observatory.audit.territories import _INDICATEURS, _levels, _plain, rounded_systems, territory_system
+from observatory.reference.geography import Geography
 
 #: Above this many hidden cells a joint system is solved sparse (:func:`determined_sparse`).
 DENSE_LIMIT = 400
@@ -138,8 +138,8 @@ def rounded_relations(
     for t in champs:
         name = {c: (t.indicateur, *k) for c, k in t.key.items()}
         out.append(Relations("champs", t.values, t.equations, name, {c for c, w in t.watched.items() if w}))
-    micro = cells[cells.niveau.isin([*_LEVELS, ATOM_LEVEL])]
-    for _n, indicateur, values, eqs, key in rounded_systems(_plain(published), _plain(micro), geography):
+    micro = _levels(_plain(cells))
+    for _n, indicateur, values, eqs, key in rounded_systems(_plain(published), micro, geography):
         name = {c: (indicateur, *key[c]) for c in values}
         out.append(Relations("territoires", values, eqs, name, _unknown(values)))
     return out
@@ -154,7 +154,7 @@ def check_joint_rounded(
 ) -> None:
     """The hidden primary ETP and payroll cells bounded on all their families at once (``relations`` of
     :func:`rounded_relations`) against their protection levels, every published value the interval it
-    stands for (:func:`observatory.audit.rounding.check_systems`). Findings in ``report.joint_rounded_narrow``
+    stands for (:func:`observatory.audit.rounding.bound_systems`). Findings in ``report.joint_rounded_narrow``
     (blocking with the intervals). The protection proves these levels on its own joint system, with the
     published values moving within their rounding (``observatory.secrecy.levels.repair_levels_territory``);
     the other hidden cells' requirement (not known to the publication precision) stays with each family.
@@ -184,7 +184,7 @@ def check_joint_rounded(
         vals = {c: values[c] for c in cells_of}
         name = f"{' + '.join(sorted(names))}, every family at once"
         systems.append((name, indicateur, vals, equations, {c: c[1:] for c in vals}))
-    checked, narrow = check_systems(systems, published, cells, primary_only=True)
+    checked, narrow = bound_systems(systems, published, cells, primary_only=True)
     report.joint_rounded_checked += checked
     report.joint_rounded_narrow += narrow
 

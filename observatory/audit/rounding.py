@@ -60,20 +60,25 @@ def check_rounded(tables: list, published: pd.DataFrame, cells: pd.DataFrame, re
         for t in tables
         if t.indicateur in ROUNDED
     ]
-    checked, narrow = check_systems(systems, published, cells)
+    check_systems(systems, published, cells, report)
+
+
+def check_systems(systems: list, published: pd.DataFrame, cells: pd.DataFrame, report: AuditReport) -> None:
+    """:func:`bound_systems`, its findings into ``report.rounded_narrow`` (blocking like the exact quantities':
+    ``interval_blocking``)."""
+    checked, narrow = bound_systems(systems, published, cells)
     report.rounded_checked += checked
     report.rounded_narrow += narrow
 
 
-def check_systems(
+def bound_systems(
     systems: list, published: pd.DataFrame, cells: pd.DataFrame, primary_only: bool = False
 ) -> tuple[int, list]:
     """Bound the hidden published cells of ``systems`` — ``(name, indicateur, values, equations, key)``, values
     as published (``None`` when hidden or never published), ``key``: cell → its ``KEY`` in ``published`` —
     with every published value as its rounding interval (:func:`as_intervals`), against their requirement
     (module docstring). Returns the number of cells checked and the findings (a cell found in several systems
-    is reported once): the callers put them in ``AuditReport.rounded_narrow`` (``joint_rounded_narrow`` for
-    the joint systems), blocking like the exact quantities' (``interval_blocking``)."""
+    is reported once). ``primary_only``: the hidden primary cells only (their protection levels)."""
     rows = published[published.indicateur.isin(list(ROUNDED)) & (published.statut != "publie")]
     statut = {
         (*k, i): st for *k, i, st in rows[[*KEY, "indicateur", "statut"]].itertuples(index=False, name=None)

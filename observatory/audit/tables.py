@@ -439,7 +439,5 @@ def check_champ_intervals(
         report.interval_narrow += narrow
     magnitudes = [t for t in tables if t.indicateur != "effectif_31_12"]
     systems = [(t.name, t.indicateur, t.values, t.equations, t.key) for t in magnitudes]
-    checked, narrow = check_systems(systems, published, cells)
-    report.rounded_checked += checked
-    report.rounded_narrow += narrow
+    check_systems(systems, published, cells, report)
     return magnitudes

@@ -147,9 +147,7 @@ def check_territories(
                     f"hidden cell determined exactly ({indicateur}, territoires): {cell} = {v:g}"
                 )
     if intervals:
-        checked, narrow = check_systems(rounded_systems(pub, micro, geography), published, cells)
-        report.rounded_checked += checked
-        report.rounded_narrow += narrow
+        check_systems(rounded_systems(pub, micro, geography), published, cells, report)
 
 
 def _levels(micro: pd.DataFrame) -> pd.DataFrame:
