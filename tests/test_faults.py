@@ -6,7 +6,8 @@ régions (``OBSERVATORY_REGIONS``), so that they are short:
 
 1. bad extracts at several stages (an unreadable file, jobs that match no establishment, a quarantine rate above
    the threshold): each run fails with one line naming the file or the check, and every file under
-   ``output/`` is byte-identical;
+   ``output/`` is byte-identical (these start from the session's extracts and a few files of its publication:
+   :data:`BAD_RUN_PUBLICATION`);
 2. runs killed with SIGKILL at several points — while ``staging`` holds the ``duckdb_writer`` pool slot, during
    the secrecy step, while the régions render — each leave every file under ``output/`` byte-identical; each
    next run reports the dead one (marked failed, its slots freed) and does not wait on it;
@@ -22,6 +23,7 @@ import fcntl
 import itertools
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -367,20 +369,36 @@ BAD = {
 }
 
 
+# What the bad-extract runs start from: a few files of the session's publication, those a failing run would be
+# likeliest to touch (the quality page and the table were once rewritten in place by one), not the whole 330 MB
+# that each run would copy to its staging folder before failing. Any file added, removed or rewritten is caught.
+BAD_RUN_PUBLICATION = (
+    "manifest.json", "tables/indicateurs.csv", "tables/indicateurs.parquet", "qualite/rapport.html",
+    "portail/index.html", "panoramas/region-53.pdf",
+)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def bad_runs(world: World) -> dict:
+def bad_runs(published, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("bad-extracts")
+    world = World(root, _env(root, published.env))
+    for rel in BAD_RUN_PUBLICATION:
+        (world.vintage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(published.vintage / rel, world.vintage / rel)
+    world.baseline = _files(world.vintage)
     out = {}
     for case, edit in BAD.items():
         data = world.root / f"data_bad_{case}"
         raw = data / str(MILLESIME)
         raw.mkdir(parents=True)
-        for f in world.raw.iterdir():
+        for f in published.raw.iterdir():
             if f.name.startswith("postes"):
                 _rewrite_csv(f, raw / f.name, edit)
             else:
                 os.link(f, raw / f.name)
         result = run_cli(["run", "--millesime", str(MILLESIME)], {**world.env, "OBSERVATORY_DATA_DIR": str(data)})
         out[case] = (result, _unchanged(world))
+    assert sorted(world.baseline) == sorted(BAD_RUN_PUBLICATION)  # the files compared were there
     return out
 
 
