@@ -74,8 +74,13 @@ SLOWEST_MODULES = (  # test_distributed apart: 22, 19, 67, 37, 79, 7 s
 )
 
 
-def _place(module: str, uses_run: bool) -> tuple[str, tuple[int, int]]:
-    """The test's group and the group's place in the queue."""
+def _place(module: str, uses_run: bool, system: bool = False) -> tuple[str, tuple[int, int]]:
+    """The test's group and the group's place in the queue. Under ``make test-system``, one process makes the
+    session's run and its rerun (idempotence) while the other runs the Celery runs then the fault runs: a system
+    test with runs of its own (the regional extract's) comes last, for the first process to take when it is
+    free, instead of delaying the fault runs."""
+    if system and not uses_run and module != "test_distributed":
+        return f"{module}-system", (4, 0)
     if uses_run and module in SESSION_RUN_HEAVY:
         return f"session-run-{module}", (3, SESSION_RUN_HEAVY.index(module))
     if uses_run:
@@ -96,7 +101,8 @@ def pytest_collection_modifyitems(config, items) -> None:
             names.update(FIXTURE_MARKS.get(fixture, ()))
         for name in sorted(names):
             item.add_marker(getattr(pytest.mark, name))
-        group, place[item] = _place(module, any(f in fixtures for f in SESSION_RUN_FIXTURES))
+        system = item.get_closest_marker("system") is not None
+        group, place[item] = _place(module, any(f in fixtures for f in SESSION_RUN_FIXTURES), system)
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=place.__getitem__)
 
