@@ -58,12 +58,13 @@ FIXTURE_MARKS = {
 # first process that asks for it (a file lock: the other waits for it, or finds it made). The light users of
 # that run come first, so one process starts it at once while the other takes the slowest modules that do not
 # need it, then the rest of the modules that do not need it (together longer than the run: the other process
-# never waits on it); the heavy users of the run, each module a group, come last, for both processes (the
-# session's run took 243 s of a 404-s `make test` on 5 December, the slowest modules 232 s, the rest 135 s, the
-# heavy users 138 s). Measured times (`make test --durations`), to be kept roughly in order when a module grows.
+# never waits on it); the heavy users of the run, each module a group, come last, for both processes (at 1c3984e
+# on 5 December, in a 421-s `make test`: the session's run and its light users 318 s, the modules that do not need
+# it 347 s, the heavy users 115 s). Measured times (`make test --durations`), to be kept roughly in order when a
+# module grows.
 SESSION_RUN_FIXTURES = ("published", "published_copy")
-SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 63, 37, 39 s
-SLOWEST_MODULES = (  # test_distributed apart: 22, 19, 67, 37, 79, 7 s
+SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 46, 32, 37 s
+SLOWEST_MODULES = (  # test_distributed apart: 24, 24, 21, 19, 44, 8 s
     "test_distributed",  # `make test-system` only (≈ 300 s): beside the session's run, which it does not use
     "test_barometre",
     "test_secrecy_products",
