@@ -8,6 +8,7 @@ carries its writer's host and process id, so that :func:`sweep_stale` removes on
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -16,6 +17,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def locked(lock_file: str | Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock (``flock``) on ``lock_file`` (created if missing) for the block: writers
+    that share a file or a folder take their turns. The kernel releases it if the holder dies."""
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from observatory.config import Settings
 from observatory.errors import PublicationError
-from observatory.files import atomic_path, writer_alive, writer_tag
+from observatory.files import atomic_path, locked, writer_alive, writer_tag
 from observatory.warehouse import copy_to_parquet, run_sql
 
 TABLE = "indicateurs"
@@ -142,8 +142,7 @@ def update_manifest(settings: Settings, merge: dict | None = None, **sections) -
     """
     path = settings.vintage_output / "manifest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(".manifest.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(path.with_name(".manifest.lock")):
         manifest = read_manifest(settings)
         manifest.update(sections)
         _merge(manifest, merge or {})
@@ -323,8 +322,7 @@ def stage_for_run(settings: Settings, run_id: str) -> Settings:
     if ready.exists():
         return staged
     root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(root.parent / f".{root.name}.lock"):
         if ready.exists():
             return staged
         shutil.rmtree(root, ignore_errors=True)

@@ -18,7 +18,6 @@ Everything is in WGS 84 (EPSG:4326); the maps project it (Lambert-93, local over
 
 from __future__ import annotations
 
-import fcntl
 import logging
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from observatory.config import Settings
 from observatory.errors import ObservatoryError
-from observatory.files import atomic_path
+from observatory.files import atomic_path, locked
 from observatory.reference import cog
 
 log = logging.getLogger(__name__)
@@ -78,8 +77,7 @@ def geometries(niveau: str, cache_dir: Path | None = None):
     path = cache_path(niveau, cache_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".build.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or by the kernel if we die
+        with locked(path.parent / ".build.lock"):
             if not path.exists():  # built by another process while this one waited
                 build_cache(path.parent.parent)
     return gpd.read_parquet(path)

@@ -21,7 +21,6 @@ first, and a territory requested again keeps its mask (published masks never cha
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import re
@@ -33,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory.errors import TerritoryError
-from observatory.files import atomic_path
+from observatory.files import atomic_path, locked
 
 CODE_COLUMNS = ("code_commune", "commune", "code", "codgeo", "code_insee", "insee")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -159,8 +158,7 @@ def record(warehouse: str | Path, millesime: int, req: TerritoryRequest, masque:
     """Add a published territory and its mask to the registry (atomically, under a lock)."""
     path = registry_path(warehouse, millesime)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(path.with_name(f".{path.name}.lock")):
         reg = read_registry(warehouse, millesime)
         reg[req.slug] = {
             "nom": req.nom,
