@@ -225,6 +225,23 @@ def test_cells_against_pandas(cells):
             assert cell.max_poste_brut == pytest.approx(d.s_brut.max())
 
 
+def test_epci_cells_by_sex_against_pandas(cells):
+    """An EPCI's cells by sexe (ESS only) and its atoms', recomputed with pandas from the jobs."""
+    c, frames = cells
+    p = frames["postes"]
+    ess = p[p.ess & p.code_epci.notna()]
+    checked = 0
+    for (epci, sexe), d in ess.groupby(["code_epci", "sexe"]):
+        cell = _pick(c, niveau="epci", code=epci, champ="ess", sexe=sexe)
+        assert cell.effectif == d.present_31_12.sum()
+        assert cell.etp == pytest.approx(d.eqtp.sum())
+        assert cell.n_etab == d.siret.nunique()
+        checked += 1
+    assert checked >= 4
+    sexes = c[c.niveau.isin(["epci", "_piece", "_epci_inconnu"]) & (c.sexe != "tous")]
+    assert set(sexes.champ) == {"ess"} and set(sexes.famille) == {"toutes"} and set(sexes.pcs) == {"toutes"}
+
+
 def test_sex_pcs_and_family_cells(cells):
     c, frames = cells
     p = frames["postes"]
@@ -419,8 +436,13 @@ def test_published_columns_and_secret_values_empty(built):
     assert df.loc[df.statut == "publie", "valeur"].notna().all()
     assert not df.champ.str.startswith("_").any() and "autres" not in set(df.pcs)
     epci = df[df.niveau == "epci"]
-    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.sexe) == {"tous"}
-    assert "association" in set(epci.famille)
+    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.tranche) == {"toutes"}
+    assert set(epci.pcs) == {"toutes"} and "association" in set(epci.famille)
+    # the EPCIs by sexe: the ESS only, no family, no PCS figure (the portraits' women and men)
+    sexes = epci[epci.sexe != "tous"]
+    assert set(sexes.sexe) == {"F", "H"} and set(sexes.champ) == {"ess"} and set(sexes.famille) == {"toutes"}
+    assert not epci.indicateur.isin(["part_cadres", "part_femmes_cadres"]).any()
+    assert {"part_femmes", "ecart_salarial_fh"} <= set(epci[epci.sexe == "tous"].indicateur)
     manifest = json.loads((settings.vintage_output / "manifest.json").read_text())
     assert manifest["millesime"] == 2023 and manifest["tables"]["indicateurs"]["rows"] == len(df)
 

@@ -27,9 +27,10 @@ from tests.test_indicators import build_micro
 EPCIS = {"200041788": 4, "249720053": 4, "249720061": 1}  # EPCI -> public establishments (the last one alone)
 
 
-def _add_martinique(con, frames, jobs: dict | None = None) -> None:
-    """Public establishments in the EPCIs of 972: ``jobs`` maps each EPCI to its establishments' headcounts
-    (default: :data:`EPCIS` establishments of 9, 12, 15, … jobs)."""
+def _add_martinique(con, frames, jobs: dict | None = None, ess: bool = False) -> None:
+    """Public establishments in the EPCIs of 972 (associations with ``ess``): ``jobs`` maps each EPCI to its
+    establishments' headcounts (default: :data:`EPCIS` establishments of 9, 12, 15, … jobs); their jobs
+    alternate men and women."""
     if jobs is None:
         sizes = iter(range(9, 1000, 3))
         jobs = {epci: [next(sizes) for _ in range(n)] for epci, n in EPCIS.items()}
@@ -43,14 +44,15 @@ def _add_martinique(con, frames, jobs: dict | None = None) -> None:
             siren = f"97200{i:04d}"
             siret = f"{siren}00001"
             geo = {"code_departement": "972", "code_region": "02", "code_epci": epci, "secteur": "ADM"}
-            flags = {"ess": False, "ess_loi_2014": False, "public": True}
+            flags = {"ess": ess, "ess_loi_2014": ess, "public": not ess}
+            famille = "association" if ess else "hors_ess"
             etabs.append(
                 {
                     "siret": siret,
                     "siren": siren,
                     "code_commune": None,
                     **geo,
-                    "famille_ess": "hors_ess",
+                    "famille_ess": famille,
                     **flags,
                     "effectif_31_12": n_jobs,
                     "tranche": "1-9" if n_jobs < 10 else "10-49",
@@ -64,7 +66,7 @@ def _add_martinique(con, frames, jobs: dict | None = None) -> None:
                         "siret": siret,
                         "siren": siren,
                         **geo,
-                        "famille_ess": "hors_ess",
+                        "famille_ess": famille,
                         **flags,
                         "sexe": "F" if j % 2 else "H",
                         "age": 30 + j,
@@ -89,13 +91,13 @@ def _add_martinique(con, frames, jobs: dict | None = None) -> None:
         con.unregister("_df")
 
 
-def _published_warehouse(root, jobs=None):
+def _published_warehouse(root, jobs=None, ess: bool = False):
     from observatory.config import Settings
     from observatory.indicators import build_indicators
 
     con = connect(root / "w.duckdb")
     frames = build_micro(con)
-    _add_martinique(con, frames, jobs)
+    _add_martinique(con, frames, jobs, ess)
     build_indicators(con, Settings(output_dir=root / "output", warehouse=root / "w.duckdb", millesime=2023))
     run_sql(con, "indicators/publication.sql")
     return con
@@ -114,6 +116,15 @@ def martinique_narrow(tmp_path_factory):
     jobs), both primary (:data:`NARROW`)."""
     jobs = {"200041788": [9, 12, 15, 18], "249720053": [2], "249720061": [33]}
     con = _published_warehouse(tmp_path_factory.mktemp("martinique_narrow"), jobs)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def martinique_ess(tmp_path_factory):
+    """The same three EPCIs of 972 with associations instead (the last EPCI's alone): the EPCIs' ESS is
+    published by sexe."""
+    con = _published_warehouse(tmp_path_factory.mktemp("martinique_ess"), ess=True)
     yield con
     con.close()
 
@@ -199,6 +210,44 @@ def test_territory_checks_in_a_second_process_report_the_same(martinique, weak_9
     assert started == ["_territory_report"]
     assert alone.territory_findings and not alone.passed
     assert dataclasses.asdict(two) == dataclasses.asdict(alone)
+
+
+def _ess_women(pub: pd.DataFrame, indicateur: str = "effectif_31_12") -> pd.Series:
+    """The statut of each 972 territory's ESS women (``niveau/code``) in ``pub``."""
+    rows = pub[(pub.indicateur == indicateur) & (pub.champ == "ess") & (pub.famille == "toutes")]
+    rows = rows[(rows.secteur == "tous") & (rows.tranche == "toutes") & (rows.pcs == "toutes")]
+    rows = rows[(rows.sexe == "F") & (rows.code.isin([*EPCIS, "972"]))]
+    return rows.set_index("code").statut
+
+
+def test_an_epci_s_women_are_protected_against_its_departement_and_the_audit_catches_them_given_away(
+    martinique_ess,
+):
+    """Martinique is exactly its three EPCIs. The lone association's EPCI has its women primary; the
+    protection hides another cell among the département's women and the other EPCIs' (else département −
+    the other two gives them away), and the audit passes. Published with their true values, those cells give
+    the lone EPCI's women away, and the audit names them with their true headcount."""
+    con = martinique_ess
+    pub = con.table("ind.publication").df()
+    women = _ess_women(pub)
+    assert women["249720061"] == "secret_primaire"
+    assert (women[["972", "200041788", "249720053"]] != "publie").any(), "972 − the others gives it away"
+    share = pub[(pub.indicateur == "part_femmes") & (pub.niveau == "epci") & (pub.champ == "ess")]
+    assert (share.statut == "publie").any() and share.set_index("code").statut["249720061"] != "publie"
+    report = audit.audit_warehouse(con)
+    assert report.passed, report.summary()
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
+    weak = pub.copy()
+    undo = weak.code.isin(["02", "972", "200041788", "249720053"]) & (weak.sexe == "F") & (weak.champ == "ess")
+    undo &= weak.statut == "secret_secondaire"
+    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
+    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
+    weak.loc[undo, "statut"] = "publie"
+    report = _audit(con, weak)
+    assert not report.passed
+    true = truth[("epci", "249720061", "ess", "toutes", "tous", "toutes", "F", "toutes", "effectif_31_12")]
+    found = [r for r in report.territory_findings + report.joint_findings if "249720061" in r and "'F'" in r]
+    assert any(r.endswith(f"= {true:g}") for r in found), report.summary()
 
 
 def test_equations_tie_an_epci_to_its_departement_through_the_atoms():

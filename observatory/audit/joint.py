@@ -37,8 +37,14 @@ from observatory.audit.intervals import narrower_than_levels
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, bound_systems
-from observatory.audit.rules import DEFAULTS, FLAT
-from observatory.audit.territories import _INDICATEURS, _levels, _plain, rounded_systems, territory_system
+from observatory.audit.territories import (
+    _INDICATEURS,
+    _levels,
+    _plain,
+    full_key,
+    rounded_systems,
+    territory_system,
+)
 from observatory.reference.geography import Geography
 
 #: Above this many hidden cells a joint system is solved sparse (:func:`determined_sparse`).
@@ -76,12 +82,11 @@ def family_relations(
     for t in bands:
         watched = {c for c, v in t.values.items() if v is None} - t.unwatched
         out.append(Relations("pyramides", t.values, t.equations, t.key, watched))
-    flat = tuple(DEFAULTS[d] for d in FLAT)
     for indicateur, nature in _INDICATEURS:
         values, eqs, watched = territory_system(
             _plain(published), _plain(cells), geography, indicateur, nature
         )
-        name = {c: (indicateur, *c, *flat) for c in values}
+        name = {c: (indicateur, *full_key(c)) for c in values}
         out.append(Relations("territoires", values, eqs, name, watched))
     return out
 

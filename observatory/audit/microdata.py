@@ -16,17 +16,16 @@ from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 from observatory.warehouse import sql_text
 
 #: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
-#: relations hold on these only) and for the EPCIs, published for their champs and families only
-#: (``products.md``). A published EPCI cell of another crossing has no recomputed cell, and the audit reports
-#: it (:func:`observatory.audit.tables._primary_violations`).
-_CHAMP_CROSSINGS = ([], ["famille"])
+#: relations hold on these only) and for the EPCIs, published for their champs, families and sexes only. A
+#: published EPCI cell of another crossing has no recomputed cell, and the audit reports it
+#: (:func:`observatory.audit.tables._primary_violations`).
+_CHAMP_CROSSINGS = ([], ["famille"], ["sexe"])
 _CHAMP_LEVELS = ("epci",)
-# the champ crossings first: recompute_cells hands them over as soon as they are made
+# the territory crossings first: recompute_cells hands them over as soon as they are made
 _AUDIT_CROSSINGS = [
     *_CHAMP_CROSSINGS,
     ["secteur"],
     ["tranche"],
-    ["sexe"],
     ["pcs"],
     ["sexe", "pcs"],
     ["famille", "sexe"],
@@ -303,9 +302,9 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
     """FREQ, VALUE and MAX of every cell, from the microdata.
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
-    ``champ_cells`` (optional) is called with the cells of the crossings none and famille as soon as they are
-    made, before the other crossings (the territory relations hold on those only: the audit starts checking
-    them meanwhile).
+    ``champ_cells`` (optional) is called with the cells of the crossings none, famille and sexe as soon as they
+    are made, before the other crossings (the territory relations hold on those only: the audit starts
+    checking them meanwhile).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint

@@ -10,7 +10,12 @@ describes the atoms; the equations are built here, apart from the protection's):
 - within each territory, the champ tree (ensemble = public + privé, privé = ESS + privé hors ESS, privé hors
   ESS = sociétés commerciales de l'ESS + autres, ESS loi 2014 = ESS + sociétés commerciales);
 - and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
-  ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``.
+  ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``;
+- and the sexes, for the headcounts, ETP and payroll: every territory relation and champ-tree equation
+  above holds for the women and for the men (an EPCI's women = Σ its atoms' women), and a territory's cell is
+  its women's plus its men's (the EPCIs are published by sexe: their portraits' women and men).
+
+A cell is keyed ``(niveau, code, champ, famille, sexe)`` (:func:`full_key` gives its key in the table).
 
 Every hidden primary headcount is also bounded by these relations (min and max, cells ≥ 0) and checked
 against INSEE's protection levels, as in the 2-D tables (:mod:`observatory.audit.intervals`).
@@ -46,19 +51,26 @@ _ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
 #: Above this many hidden cells a system is solved sparse (:func:`determined_sparse`), not with dense LPs.
 DENSE_LIMIT = 400
 _INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
+_SEXES = ("F", "H")
+
+
+def full_key(k: tuple) -> tuple:
+    """A territory cell ``(niveau, code, champ, famille, sexe)``'s key in the table (``rules.KEY``)."""
+    return (*k[:4], DEFAULTS["secteur"], DEFAULTS["tranche"], k[4], DEFAULTS["pcs"])
 
 
 def territory_equations(geography: Geography, cells: set) -> list:
-    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille)``, for the ``(champ,
-    famille)`` pairs and territories present in ``cells``.
+    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, sexe)``, for the ``(champ,
+    famille, sexe)`` triples and territories present in ``cells`` (the sexes without the families).
 
     The territory levels as unions of atoms, stated level by level (the same solutions as "every level =
     Σ of its atoms", in smaller independent systems): France = Σ régions + ``_geo_inconnu``, a région = Σ
     its départements, a département (and ``_geo_inconnu``) = Σ its atoms, an EPCI (and ``_epci_inconnu``)
     = Σ its atoms.
     """
-    pairs = sorted({(ch, f) for _, _, ch, f in cells})
-    units = sorted({(n, c) for n, c, _, _ in cells})
+    pairs = sorted({(ch, f, x) for _, _, ch, f, x in cells})
+    units = sorted({(n, c) for n, c, *_ in cells})
+    sexes = sorted({x for *_, x in cells})
     deps_of = departements_of(geography.region_of())
     # a territory none of whose cells nor atoms' cells is in ``cells`` gives equations of known zeros only,
     # which bound nothing (every reader drops an equation without an unknown): left out once per level,
@@ -73,29 +85,36 @@ def territory_equations(geography: Geography, cells: set) -> list:
         for niveau in _ATOM_LEVELS
     }
     eqs = []
-    for ch, f in pairs:
-        regions = [("region", r, ch, f) for r in sorted(deps_of)]
-        eqs.append(([*regions, ("_geo_inconnu", UNKNOWN, ch, f)], ("france", "FR", ch, f)))
+    for ch, f, x in pairs:
+        regions = [("region", r, ch, f, x) for r in sorted(deps_of)]
+        eqs.append(([*regions, ("_geo_inconnu", UNKNOWN, ch, f, x)], ("france", "FR", ch, f, x)))
         eqs += [
-            ([("departement", d, ch, f) for d in deps], ("region", r, ch, f)) for r, deps in deps_of.items()
+            ([("departement", d, ch, f, x) for d in deps], ("region", r, ch, f, x))
+            for r, deps in deps_of.items()
         ]
         for niveau, by_code in members.items():
             eqs += [
-                ([(ATOM_LEVEL, a, ch, f) for a in atoms], (niveau, code, ch, f))
+                ([(ATOM_LEVEL, a, ch, f, x) for a in atoms], (niveau, code, ch, f, x))
                 for code, atoms in by_code.items()
             ]
-    families = sorted({f for _, _, ch, f in cells if f != DEFAULTS["famille"]})
+    tous, toutes = DEFAULTS["sexe"], DEFAULTS["famille"]
+    families = sorted({f for _, _, ch, f, _ in cells if f != toutes})
+    by_sexe = tous in sexes and set(_SEXES) <= set(sexes)
+    champs = sorted({ch for _, _, ch, f, x in cells if x != tous})
     for niveau, code in units:
         u = (niveau, code)
-        for total, parts in _TREE:
-            eqs.append(([(*u, p, DEFAULTS["famille"]) for p in parts], (*u, total, DEFAULTS["famille"])))
+        for x in sexes:
+            for total, parts in _TREE:
+                eqs.append(([(*u, p, toutes, x) for p in parts], (*u, total, toutes, x)))
+        if by_sexe:
+            eqs += [([(*u, ch, toutes, x) for x in _SEXES], (*u, ch, toutes, tous)) for ch in champs]
         for champ in ("ess", "ess_loi_2014"):
             fams = [f for f in families if champ == "ess_loi_2014" or f != _SCE_FAMILY]
             if fams:
-                eqs.append(([(*u, champ, f) for f in fams], (*u, champ, DEFAULTS["famille"])))
+                eqs.append(([(*u, champ, f, tous) for f in fams], (*u, champ, toutes, tous)))
         for f in families:
-            other = (*u, "_sce", DEFAULTS["famille"]) if f == _SCE_FAMILY else (*u, "ess", f)
-            eqs.append(([other], (*u, "ess_loi_2014", f)))
+            other = (*u, "_sce", toutes, tous) if f == _SCE_FAMILY else (*u, "ess", f, tous)
+            eqs.append(([other], (*u, "ess_loi_2014", f, tous)))
     return eqs
 
 
@@ -107,10 +126,16 @@ def geography_of(etabs: pd.DataFrame) -> Geography:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    ok = pd.Series(True, index=frame.index)
+    """The territory cells: no secteur, tranche or pcs breakdown, and the sexes without the families."""
+    ok = (frame.sexe == DEFAULTS["sexe"]) | (frame.famille == DEFAULTS["famille"])
     for d in FLAT:
-        ok &= frame[d] == DEFAULTS[d]
+        if d != "sexe":
+            ok &= frame[d] == DEFAULTS[d]
     return frame[ok]
+
+
+def _keys(frame: pd.DataFrame) -> list:
+    return list(zip(frame.niveau, frame.code, frame.champ, frame.famille, frame.sexe, strict=True))
 
 
 def check_territories(
@@ -161,8 +186,10 @@ def territory_system(
     the attacker sees them, the equations and the watched unknowns. ``pub`` and ``micro``: the published and
     recomputed cells without breakdown (:func:`_plain`)."""
     micro = _levels(micro)
+    if nature != "montant":  # counts are published without the sexe breakdown
+        micro, pub = micro[micro.sexe == DEFAULTS["sexe"]], pub[pub.sexe == DEFAULTS["sexe"]]
     secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
-    keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
+    keys = _keys(micro)
     zero = (micro.effectif == 0).to_numpy() if nature == "montant" else (micro.n_etab == 0).to_numpy()
     values, shown, hidden = _territory_values(keys, zero, pub[pub.indicateur == indicateur])
     watched = {k for k, s, z in zip(keys, secret, zero, strict=True) if s and not z}
@@ -175,10 +202,7 @@ def _territory_values(keys: list, zero, rows: pd.DataFrame) -> tuple[dict, set, 
     the keys published and the keys hidden (not known to be 0)."""
     values = {k: (0.0 if z else None) for k, z in zip(keys, zero, strict=True)}
     published, hidden = set(), set()
-    for n, c, ch, f, st, v in zip(
-        rows.niveau, rows.code, rows.champ, rows.famille, rows.statut, rows.valeur, strict=True
-    ):
-        k = (n, c, ch, f)
+    for k, st, v in zip(_keys(rows), rows.statut, rows.valeur, strict=True):
         if st == "publie":
             values[k] = float(v)
             published.add(k)
@@ -192,14 +216,13 @@ def rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography
     """The territory relations of the ETP and of the payroll (:data:`observatory.audit.rounding.ROUNDED`),
     as systems for :func:`observatory.audit.rounding.check_systems` (published values as their rounding
     intervals there): published cells as published, the others unknown, a cell worth 0 a known 0."""
-    keys = list(zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True))
-    flat = tuple(DEFAULTS[d] for d in FLAT)
+    keys = _keys(micro)
     out = []
     for indicateur, column in ROUNDED.items():
         rows = pub[pub.indicateur == indicateur]
         values, _, _ = _territory_values(keys, (micro[column] == 0).to_numpy(), rows)
         eqs = territory_equations(geography, set(values))
-        out.append((f"{indicateur}, territoires", indicateur, values, eqs, {k: (*k, *flat) for k in values}))
+        out.append((f"{indicateur}, territoires", indicateur, values, eqs, {k: full_key(k) for k in values}))
     return out
 
 
@@ -207,13 +230,9 @@ def _bound_primaries(rows: pd.DataFrame, micro: pd.DataFrame, comps: list, repor
     """Every hidden primary headcount of ``rows`` bounded by the territory relations (``comps``, the
     independent systems), against INSEE's protection levels (:mod:`observatory.audit.intervals`)."""
     prim = rows[rows.statut == "secret_primaire"]
-    primary = set(zip(prim.niveau, prim.code, prim.champ, prim.famille, strict=True))
+    primary = set(_keys(prim))
     truth = dict(
-        zip(
-            zip(micro.niveau, micro.code, micro.champ, micro.famille, strict=True),
-            zip(micro.effectif.astype(float), micro.max_effectif.astype(float), strict=True),
-            strict=True,
-        )
+        zip(_keys(micro), zip(micro.effectif.astype(float), micro.max_effectif.astype(float), strict=True))
     )
     systems = [
         (f"territoires {i + 1}", vals, eqs, {c: c for c in vals}) for i, (vals, eqs) in enumerate(comps)

@@ -64,7 +64,9 @@ Hiding more cells never makes a protected pattern unsafe. Same inputs → same m
 ``0`` are 0 by definition: those cells protect ETP / pay, not headcounts. Cells hidden nowhere published —
 internal champs ``_sce`` / ``_oth``, the pcs ``autres``, territories ``_geo_inconnu`` / ``_epci_inconnu``
 (establishments without a département / EPCI) — are protected like published ones, since subtraction
-gives them away. EPCI cells are published for the champ and family crossings only. When no cell is left
+gives them away. EPCI cells are published for the champ and family crossings, and the ESS by sexe (the
+portraits' women and men; with their atoms, in the joint system of step 4 and as per-EPCI sexe × champ tables
+in step 3). When no cell is left
 to hide in an equation, the build fails (:class:`SecrecyError`): nothing is published unprotected.
 Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
 
@@ -90,7 +92,9 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    INSEE's protection level (NK(1,85): ``x1 / 0.85 − X``; otherwise 10 % of ``X``) with every published cell
    fixed — checked for all tables by block LPs, and where it cannot, the cheapest perturbation of its table
    (published cells costed by importance tier) names the cells to hide; then the same in the territory
-   system of step 4 (EPCIs, atoms; the annual table only); then steps 2–4 again, in one loop.
+   system of step 4 (EPCIs, atoms; the annual table only), where the published ETP and payroll are held at
+   their exact values (a stronger attacker than one who reads them rounded: safe, and it spares LPs of
+   minutes); then steps 2–4 again, in one loop.
    The annual headcounts, ETP and payroll (each with its own levels and zeros; ETP and payroll published
    rounded, so their published cells move within the rounding: :class:`~.levels.Quantity`), and each
    baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).

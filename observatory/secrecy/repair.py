@@ -34,7 +34,9 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
     """The 2-D tables (région and its départements) × (one breakdown and its total), per champ.
 
     Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
-    of its parts. The same tables as the audit (``observatory.audit.tables.two_d_tables``, built apart).
+    of its parts. The same tables as the audit (``observatory.audit.tables.two_d_tables``, built apart),
+    and each EPCI's sexe × champ table (:func:`_champ_tables`; the audit holds those equations in its
+    territory relations, ``observatory.audit.territories``).
     """
     deps_of = _departements_of(region_of)
     geo = cells.niveau.to_numpy()
@@ -43,6 +45,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
         geo == "departement", pd.Series(code).map(region_of).to_numpy(), np.where(geo == "region", code, None)
     )
     base = cells.assign(_reg=reg_of_cell)
+    epci = base[geo == "epci"]  # an EPCI's tables: its cells by sexe × champs (its only other breakdown)
     base = base[base._reg.notna() & base.niveau.isin(["region", "departement"])]
     for dim in _TABLE_DIMS[nature]:
         others = [d for d in ("famille", *_FLAT) if d != dim]
@@ -65,7 +68,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
             for c in [*cats, DEFAULTS[dim]]:
                 rows.append((pos.get((region, c)), [pos.get((d, c)) for d in geos[1:]]))
             yield f"{nature}/{champ}/{dim}/{region}", t.index.to_numpy(), rows
-    yield from _champ_tables(base, deps_of, nature)
+    yield from _champ_tables(base, deps_of, nature, epci)
 
 
 #: The champ tree as equations ``total = Σ parts``, from :data:`_CHAMP_EDGES`.
@@ -75,13 +78,13 @@ _CHAMP_TREE = tuple(
 )
 
 
-def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str):
+def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataFrame | None = None):
     """The 2-D tables whose second dimension is the champ tree (what the panoramas set side by side: ESS,
     privé hors ESS, public and their totals), for :func:`_tables_2d`:
 
     - per région, (région and its départements) × champs, on the cells without breakdown;
-    - per territory (région, département), (one breakdown and its total) × champs, e.g. the ESS share of
-      each sector's jobs.
+    - per territory (région, département, and the EPCIs of ``epci``, their cells by sexe), (one breakdown and
+      its total) × champs, e.g. the ESS share of each sector's jobs, or an EPCI's women and men.
 
     The internal champs ``_sce`` / ``_oth`` are cells of these tables (known unless hidden). An equation
     of the tree is used when all its champs are computed (the baromètre has no internal champs); a
@@ -110,7 +113,8 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str):
     for dim in _TABLE_DIMS[nature]:
         if dim == "famille":
             continue
-        sub = base[base.famille == DEFAULTS["famille"]]
+        sub = pd.concat([base, epci]) if dim == "sexe" and epci is not None else base
+        sub = sub[sub.famille == DEFAULTS["famille"]]
         for d in _FLAT:
             if d != dim:
                 sub = sub[sub[d] == DEFAULTS[d]]
@@ -120,7 +124,8 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str):
                 continue
             pos = dict(zip(zip(t[dim], t.champ), t.index.to_numpy()))
             rows = [r for c in [*cats, DEFAULTS[dim]] for r in champ_rows(pos, c)]
-            for champ in sorted(set(t.champ)):
+            # the champs broken down (an EPCI's sexes: the ESS only; elsewhere every champ with a cell)
+            for champ in sorted(set(t.champ[t[dim] != DEFAULTS[dim]])):
                 if (tot := pos.get((DEFAULTS[dim], champ))) is not None:
                     rows.append((tot, [pos.get((c, champ)) for c in cats]))
             yield f"{nature}/champs/{dim}/{niveau}/{code}", t.index.to_numpy(), rows
@@ -317,6 +322,11 @@ def _protect_lookahead(
                 tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
             )
         if territory is not None and not added:
+            # no rounding slack in the territory system: its published ETP and payroll are held at their exact
+            # values, as if the attacker read them unrounded. That attacker knows more than the real one, so
+            # a level proven against him holds (a few more cells are widened), and it spares the LPs where
+            # every published cell moves within its rounding (up to 150 s each on the sample once the EPCIs
+            # are published by sexe)
             for q in quantities:
                 added += repair_levels_territory(
                     *(territory if joint is None else joint),
@@ -326,7 +336,7 @@ def _protect_lookahead(
                     tier0,
                     q.up,
                     q.down,
-                    q.slack,
+                    0.0,
                     levels_reached.setdefault(q.name, {}),
                 )
         if not added:

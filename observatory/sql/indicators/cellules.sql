@@ -10,10 +10,10 @@
 -- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI,
 -- and the geographic atoms _piece (code '<département>|<EPCI>', '?' when unknown: the intersections of
 -- départements and EPCIs, observatory/reference/geography.py): every published territory is a union of atoms,
--- which ties the EPCIs to their départements. The EPCIs, _epci_inconnu and the atoms carry two crossings only,
--- none and famille: an EPCI is published for its champs and families only (products.md), so no other crossing
--- of theirs is published or derivable, and computing it would cost most of the table (six cells in seven at
--- France) for nothing.
+-- which ties the EPCIs to their départements. The EPCIs, _epci_inconnu and the atoms carry three crossings
+-- only, none, famille and sexe: an EPCI is published for its champs, families and the two sexes (its
+-- portrait's figures), so no other crossing of theirs is published or derivable, and computing the sector and
+-- size crossings would cost most of the table (six cells in seven at France).
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
 -- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the
@@ -123,9 +123,9 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
          ELSE '?' END;
 
 -- Whether a territory level carries a crossing: the EPCI-like levels (the EPCIs, the unknown EPCI, the atoms)
--- only none (31) and famille (15).
+-- only none (31), famille (15) and sexe (29).
 CREATE OR REPLACE TEMP MACRO croisement_du_niveau(niveau, croisement) AS
-    niveau NOT IN ('epci', '_epci_inconnu', '_piece') OR croisement IN (31, 15);
+    niveau NOT IN ('epci', '_epci_inconnu', '_piece') OR croisement IN (31, 15, 29);
 
 -- The two smallest distinct values of a column of small lists (an enterprise summary of step 3).
 CREATE OR REPLACE TEMP MACRO deux_plus_petits(x) AS
@@ -312,7 +312,9 @@ champs AS (                         -- each leaf in every champ it belongs to
     FROM feuilles AS f
     JOIN appartenance AS a USING (feuille)
     -- famille crossings exist only within ess / ess_loi_2014
-    WHERE (f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL)
+    WHERE ((f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL))
+    -- and the EPCI-like levels' sexe crossing within ess only (what the portraits show)
+        AND ((f.croisement & 2) = 2 OR a.champ = 'ess' OR f.niveau NOT IN ('epci', '_epci_inconnu', '_piece'))
 ),
 plusieurs AS (                      -- establishments of SIRENs that have establishments in several leaves
     SELECT * FROM ind.etab_sexe_pcs

@@ -185,10 +185,12 @@ FROM tous AS t
 LEFT JOIN libelles AS l USING (niveau, code)
 LEFT JOIN (SELECT indicateur, decimales FROM ref.indicateurs) AS p USING (indicateur)  -- every code listed (tested)
 WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.niveau NOT LIKE '\_%' ESCAPE '\' AND t.pcs <> 'autres'
-    AND (                               -- EPCI: champs and families only (the only cells computed there;
-                                        -- the figures of other crossings, e.g. the share of women, have no cell)
+    AND (                               -- EPCI: champs, families and sexes (the only cells computed there;
+                                        -- the figures of other crossings, e.g. the share of cadres, have no
+                                        -- cell); the sexes without the families, as computed
         t.niveau <> 'epci'
-        OR (t.secteur = 'tous' AND t.tranche = 'toutes' AND t.sexe = 'tous' AND t.pcs = 'toutes'
-            AND t.indicateur NOT IN ('part_femmes', 'part_femmes_cadres', 'part_cadres', 'ecart_salarial_fh'))
+        OR (t.secteur = 'tous' AND t.tranche = 'toutes' AND t.pcs = 'toutes'
+            AND (t.sexe = 'tous' OR t.famille = 'toutes')
+            AND t.indicateur NOT IN ('part_femmes_cadres', 'part_cadres'))
     )
 ORDER BY t.niveau, t.code, t.champ, t.famille, t.secteur, t.tranche, t.sexe, t.pcs, t.indicateur;
