@@ -26,18 +26,17 @@ def epci_29() -> tuple[str, str]:
 
 
 def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
-    """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, the ESS
-    association headcount secret (as the pipeline publishes EPCIs: no sector, size or sex crossing)."""
+    """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, and its ESS cells by
+    sexe, the ESS association headcount secret (as the pipeline publishes EPCIs: no sector, size or PCS
+    crossing, the sexes for the ESS only); the EPCI's ESS share of women is 61.3 %."""
     dep = table[
         (table["niveau"] == "departement")
         & (table["code"] == "29")
         & (table["secteur"] == "tous")
         & (table["tranche"] == "toutes")
-        & (table["sexe"] == "tous")
         & (table["pcs"] == "toutes")
-        & ~table["indicateur"].isin(
-            ["part_region", "rang_region", "rang_france", "part_femmes", "ecart_salarial_fh"]
-        )
+        & ((table["sexe"] == "tous") | ((table["champ"] == "ess") & (table["famille"] == "toutes")))
+        & ~table["indicateur"].isin(["part_region", "rang_region", "rang_france", "part_cadres", "part_femmes_cadres"])
     ].copy()
     dep["niveau"], dep["code"], dep["libelle"] = "epci", code, name
     counts = dep["unite"].isin(["nombre", "euros"]) & ~dep["indicateur"].str.startswith("salaire")
@@ -46,6 +45,8 @@ def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
         (dep["champ"] == "ess") & (dep["famille"] == "association") & (dep["indicateur"] == "effectif_31_12")
     )
     dep.loc[hide, ["valeur", "statut"]] = [None, "secret_primaire"]
+    women = (dep["champ"] == "ess") & (dep["famille"] == "toutes") & (dep["indicateur"] == "part_femmes")
+    dep.loc[women & (dep["sexe"] == "tous"), ["valeur", "statut"]] = [61.3, "publie"]
     return pd.concat([table, dep], ignore_index=True)
 
 
@@ -81,11 +82,17 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
     from tests.test_accessibility import check_workbook_links
 
     assert check_workbook_links(pdf.with_suffix(".xlsx"), tmp_path) >= 3
-    # the sector and women-and-men figures are the département's, and the portrait says so
+    # the sector and size figures are the département's, and the portrait says so; the women and men its own
     expected = fmt.normalize(
-        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie ni les secteurs"
+        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie ni les secteurs, ni la taille des "
+        "établissements (le secret statistique n'y est établi que pour les champs, les familles de l'ESS et les "
+        "deux sexes)"
     )
     assert expected in text and "sont celles du département Finistère (29)" in text
+    fh = (tmp_path / "donnees" / f"epci-{code}" / "femmes_hommes.csv").read_text(encoding="utf-8-sig")
+    share = next(line for line in fh.splitlines() if line.startswith("Part des femmes"))
+    assert share == "Part des femmes;;;61,3", share
+    assert "Part des cadres" not in fh  # no PCS figure for an EPCI
 
 
 def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):

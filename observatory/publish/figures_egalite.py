@@ -248,8 +248,9 @@ def fig_ecarts(t: Territory, y: int) -> Figure:
     )
 
 
-def fig_plaquette_fh(t: Territory, y: int) -> Figure:
-    """Women and men in the département's ESS: share, part-time, cadres, hourly wage, gap."""
+def fig_plaquette_fh(t: Territory, y: int, cadres: bool = True) -> Figure:
+    """Women and men in the territory's ESS: share, part-time, cadres, hourly wage, gap. ``cadres=False``
+    leaves out the share of cadres (an EPCI: the table has no PCS breakdown there)."""
     rows = [
         [
             "Part des femmes",
@@ -277,17 +278,21 @@ def fig_plaquette_fh(t: Territory, y: int) -> Figure:
         ],
     ]
     gap = t.get("ecart_salarial_fh")
-    ratio = derive(lambda a, b: b / a, rows[2][1], rows[2][2], kind="fois")
-    lect = (
-        f"en {y}, {t.dans}, le salaire net horaire moyen des femmes de l'ESS est inférieur de {gap.text()} "
-        f"à celui des hommes ; un homme a {ratio.text()} fois plus de chances d'être cadre qu'une femme."
-    )
+    lect = f"en {y}, {t.dans}, le salaire net horaire moyen des femmes de l'ESS est inférieur de {gap.text()} "
+    if cadres:
+        ratio = derive(lambda a, b: b / a, rows[2][1], rows[2][2], kind="fois")
+        lect += f"à celui des hommes ; un homme a {ratio.text()} fois plus de chances d'être cadre qu'une femme."
+        shown = (gap, ratio)
+    else:
+        rows = [r for r in rows if r[0] != "Part des cadres"]
+        lect += "à celui des hommes."
+        shown = (gap,)
     return Figure(
         "femmes_hommes",
         "Femmes et hommes dans l'ESS",
         "Unité : %, euros par heure",
         champ_line(t, y, CHAMP_POSTES),
-        lecture(lect, gap, ratio),
+        lecture(lect, *shown),
         ["", "Femmes", "Hommes", "Ensemble"],
         rows,
         note=f"Écart de salaire net horaire femmes-hommes : {gap.text()}.",

@@ -8,9 +8,10 @@ written three ways as every publication is: the PDF (typst), the XLSX and the CS
 What it shows: key figures (ESS, privé hors ESS and public: establishments, jobs, ETP, payroll, pay per ETP,
 shares of private and of all employment), the ESS families, a comparison with the territory's
 département(s), région(s) and France (jobs, shares, pay, part-time, women, pay gap), then sectors, size bands
-and women and men. The indicator table publishes EPCI cells for the champ and family crossings only (the
-protection's secondary suppression covers no other crossing at that level): where the territory has no
-sector, size or sex cell, those figures are the département's and a sentence says so.
+and women and men. The indicator table publishes EPCI cells for the champs, the families and the two sexes
+only (the protection's secondary suppression covers no other crossing at that level): an EPCI's women and
+men are its own, its sectors and size bands its département's, and a territory on demand (champs and families
+only) shows its département's for both; a sentence says so.
 
 Speed: about 1 250 EPCI portraits per vintage. Matplotlib would cost ~0.2 s per chart, so the portrait's
 charts are drawn natively by typst (``bars`` in the figure JSON, ``bar-chart`` in ``style.typ``), and one
@@ -75,6 +76,11 @@ NON_VENTILE = (
     "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements, "
     "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
     "de l'ESS) : les figures de cette partie sont celles {du}."
+)
+NON_VENTILE_SECTEURS = (
+    "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements "
+    "(le secret statistique n'y est établi que pour les champs, les familles de l'ESS et les deux sexes) : "
+    "les figures de cette partie sont celles {du}."
 )
 
 COMPARAISON = [
@@ -206,6 +212,10 @@ def _has_breakdowns(t: Territory) -> bool:
     return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in model.SECTEURS)
 
 
+def _has_sexes(t: Territory) -> bool:
+    return t.get("effectif_31_12", sexe="F").statut != "absent"
+
+
 def portrait_document(
     table: IndicatorTable,
     manifest: dict,
@@ -238,22 +248,23 @@ def portrait_document(
             + " ; il est comparé à chacun d'eux."
         )
     fam = figures.native_familles(fig_familles(t, y, compact=True))
-    own = _has_breakdowns(t)
+    own, own_sexes = _has_breakdowns(t), _has_sexes(t)
     src = t if own or not deps else deps[0]
-    intro_detail = (
-        [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=f"du département {src.libelle} ({src.code})")]
-    )
+    du = f"du département {src.libelle} ({src.code})"
+    intro_detail = [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=du)]
+    if own_sexes and not own and deps:  # an EPCI: its own women and men, its département's sectors and sizes
+        intro_detail = [NON_VENTILE_SECTEURS.format(de=_de(t), du=du)]
     sect = fig_secteurs(src, y, top=8)
     sect.chart, sect.note = None, ""
     tranches = fig_tranches(src, y)
     tranches.chart = None
-    fh = fig_plaquette_fh(src, y)
+    fh = fig_plaquette_fh(t, y, cadres=own) if own_sexes else fig_plaquette_fh(src, y)
     sections = [
         Section("Chiffres clés", intro=intro_cles, kpis=kpis, figures=[cles]),
         Section("Comparaison territoriale", figures=[fig_comparaison(t, refs, y)]),
         Section("Les familles de l'ESS", figures=[fam]),
         Section("Secteurs et taille des établissements", intro=intro_detail, figures=[sect, tranches]),
-        Section("Égalité femmes-hommes", intro=list(intro_detail), figures=[fh]),
+        Section("Égalité femmes-hommes", intro=[] if own_sexes else list(intro_detail), figures=[fh]),
         documents._methodologie(table, manifest, t, short=True),
     ]
     return Document(
