@@ -12,8 +12,9 @@ describes the atoms; the equations are built here, apart from the protection's):
 - and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
   ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``;
 - and the sexes, for the headcounts, ETP and payroll: every territory relation and champ-tree equation
-  above holds for the women and for the men (an EPCI's women = Σ its atoms' women), and a territory's cell is
-  its women's plus its men's (the EPCIs are published by sexe: their portraits' women and men).
+  above holds for the women and for the men (an EPCI's ESS women = Σ its atoms' ESS women), and a territory's
+  cell is its women's plus its men's (the EPCIs' ESS is published by sexe: their portraits' women and men).
+  The EPCIs and atoms have the ESS alone by sexe (no other champ, no champ tree there).
 
 A cell is keyed ``(niveau, code, champ, famille, sexe)`` (:func:`full_key` gives its key in the table).
 
@@ -52,6 +53,10 @@ _ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
 DENSE_LIMIT = 400
 _INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
 _SEXES = ("F", "H")
+#: The levels made of atoms' cells, and the champs they have by sexe (the EPCIs publish the ESS's women and
+#: men only; ``observatory.audit.microdata`` computes no other champ by sexe there, as the protection).
+_ATOMIC = ("epci", "_epci_inconnu", ATOM_LEVEL)
+_SEXE_CHAMPS = ("ess",)
 
 
 def full_key(k: tuple) -> tuple:
@@ -92,6 +97,8 @@ def territory_equations(geography: Geography, cells: set) -> list:
             ([("departement", d, ch, f, x) for d in deps], ("region", r, ch, f, x))
             for r, deps in deps_of.items()
         ]
+        if x != DEFAULTS["sexe"] and ch not in _SEXE_CHAMPS:
+            continue  # the atoms have no such cell (a missing cell would be read as an empty one)
         for niveau, by_code in members.items():
             eqs += [
                 ([(ATOM_LEVEL, a, ch, f, x) for a in atoms], (niveau, code, ch, f, x))
@@ -103,11 +110,17 @@ def territory_equations(geography: Geography, cells: set) -> list:
     champs = sorted({ch for _, _, ch, f, x in cells if x != tous})
     for niveau, code in units:
         u = (niveau, code)
+        atomic = niveau in _ATOMIC
         for x in sexes:
-            for total, parts in _TREE:
-                eqs.append(([(*u, p, toutes, x) for p in parts], (*u, total, toutes, x)))
+            if x == tous or not atomic:  # the atomic levels by sexe: the ESS alone, no champ tree
+                for total, parts in _TREE:
+                    eqs.append(([(*u, p, toutes, x) for p in parts], (*u, total, toutes, x)))
         if by_sexe:
-            eqs += [([(*u, ch, toutes, x) for x in _SEXES], (*u, ch, toutes, tous)) for ch in champs]
+            eqs += [
+                ([(*u, ch, toutes, x) for x in _SEXES], (*u, ch, toutes, tous))
+                for ch in champs
+                if not atomic or ch in _SEXE_CHAMPS
+            ]
         for champ in ("ess", "ess_loi_2014"):
             fams = [f for f in families if champ == "ess_loi_2014" or f != _SCE_FAMILY]
             if fams:
