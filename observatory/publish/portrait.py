@@ -213,7 +213,9 @@ def _has_breakdowns(t: Territory) -> bool:
 
 
 def _has_sexes(t: Territory) -> bool:
-    return t.get("effectif_31_12", sexe="F").statut != "absent"
+    """Whether the table breaks the territory's ESS down by sexe (an EPCI's: one sexe alone when the other
+    has no job)."""
+    return any(t.get("effectif_31_12", sexe=s).statut != "absent" for s in ("F", "H"))
 
 
 def portrait_document(
