@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from observatory.audit.rules import DEFAULTS
+from observatory.audit.rules import ATOMIC_LEVELS, ATOMIC_SEXE_CHAMPS, DEFAULTS
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 from observatory.warehouse import sql_text
 
@@ -21,11 +21,6 @@ from observatory.warehouse import sql_text
 #: (:func:`observatory.audit.tables._primary_violations`).
 _CHAMP_CROSSINGS = ([], ["famille"], ["sexe"])
 _CHAMP_LEVELS = ("epci",)
-#: The levels whose sexe crossing is computed for the ESS only (what the EPCIs publish by sexe), as the
-#: protection computes them: the other champs' women and men of an EPCI or an atom are no unknowns of the
-#: territory relations (limitation: where one atom holds a département's whole figure by sexe of another
-#: champ, that figure is checked at the département only).
-_SEXE_ESS_ONLY = ("epci", ATOM_LEVEL, "_epci_inconnu")
 # the territory crossings first: recompute_cells hands them over as soon as they are made
 _AUDIT_CROSSINGS = [
     *_CHAMP_CROSSINGS,
@@ -410,7 +405,7 @@ def _level_cells(level: _Level, dims: list, sub: pd.DataFrame, est: _Establishme
     for champ, leaves in _CHAMP_LEAVES.items():
         if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
             continue
-        if dims == ["sexe"] and level.niveau in _SEXE_ESS_ONLY and champ != "ess":
+        if dims == ["sexe"] and level.niveau in ATOMIC_LEVELS and champ not in ATOMIC_SEXE_CHAMPS:
             continue
         wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
         cell = _combine(by_leaf[wanted], leaf_key[wanted] // 4, len(leaves))

@@ -35,7 +35,15 @@ from observatory.audit.intervals import bound_against_levels
 from observatory.audit.lp import components, determined_cells, determined_sparse, free_cells
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, check_systems
-from observatory.audit.rules import DEFAULTS, FLAT, departements_of, magnitude_secret, too_few
+from observatory.audit.rules import (
+    ATOMIC_LEVELS,
+    ATOMIC_SEXE_CHAMPS,
+    DEFAULTS,
+    FLAT,
+    departements_of,
+    magnitude_secret,
+    too_few,
+)
 from observatory.reference import geography
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, Geography
 
@@ -53,10 +61,6 @@ _ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
 DENSE_LIMIT = 400
 _INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
 _SEXES = ("F", "H")
-#: The levels made of atoms' cells, and the champs they have by sexe (the EPCIs publish the ESS's women and
-#: men only; ``observatory.audit.microdata`` computes no other champ by sexe there, as the protection).
-_ATOMIC = ("epci", "_epci_inconnu", ATOM_LEVEL)
-_SEXE_CHAMPS = ("ess",)
 
 
 def full_key(k: tuple) -> tuple:
@@ -97,7 +101,7 @@ def territory_equations(geography: Geography, cells: set) -> list:
             ([("departement", d, ch, f, x) for d in deps], ("region", r, ch, f, x))
             for r, deps in deps_of.items()
         ]
-        if x != DEFAULTS["sexe"] and ch not in _SEXE_CHAMPS:
+        if x != DEFAULTS["sexe"] and ch not in ATOMIC_SEXE_CHAMPS:
             continue  # the atoms have no such cell (a missing cell would be read as an empty one)
         for niveau, by_code in members.items():
             eqs += [
@@ -110,7 +114,7 @@ def territory_equations(geography: Geography, cells: set) -> list:
     champs = sorted({ch for _, _, ch, f, x in cells if x != tous})
     for niveau, code in units:
         u = (niveau, code)
-        atomic = niveau in _ATOMIC
+        atomic = niveau in ATOMIC_LEVELS
         for x in sexes:
             if x == tous or not atomic:  # the atomic levels by sexe: the ESS alone, no champ tree
                 for total, parts in _TREE:
@@ -119,7 +123,7 @@ def territory_equations(geography: Geography, cells: set) -> list:
             eqs += [
                 ([(*u, ch, toutes, x) for x in _SEXES], (*u, ch, toutes, tous))
                 for ch in champs
-                if not atomic or ch in _SEXE_CHAMPS
+                if not atomic or ch in ATOMIC_SEXE_CHAMPS
             ]
         for champ in ("ess", "ess_loi_2014"):
             fams = [f for f in families if champ == "ess_loi_2014" or f != _SCE_FAMILY]

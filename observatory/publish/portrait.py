@@ -253,9 +253,9 @@ def portrait_document(
     own, own_sexes = _has_breakdowns(t), _has_sexes(t)
     src = t if own or not deps else deps[0]
     du = f"du département {src.libelle} ({src.code})"
-    intro_detail = [] if own or not deps else [NON_VENTILE.format(de=_de(t), du=du)]
-    if own_sexes and not own and deps:  # an EPCI: its own women and men, its département's sectors and sizes
-        intro_detail = [NON_VENTILE_SECTEURS.format(de=_de(t), du=du)]
+    intro_detail = []
+    if deps and not own:  # an EPCI (its own women and men) or a territory on demand: the département's figures
+        intro_detail = [(NON_VENTILE_SECTEURS if own_sexes else NON_VENTILE).format(de=_de(t), du=du)]
     sect = fig_secteurs(src, y, top=8)
     sect.chart, sect.note = None, ""
     tranches = fig_tranches(src, y)

@@ -122,10 +122,11 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
          WHEN 'epci' THEN epci WHEN '_piece' THEN coalesce(dep, '?') || '|' || coalesce(epci, '?')
          ELSE '?' END;
 
--- Whether a territory level carries a crossing: the EPCI-like levels (the EPCIs, the unknown EPCI, the atoms)
--- only none (31), famille (15) and sexe (29).
+-- The EPCI-like levels (the EPCIs, the unknown EPCI, the atoms), and whether a territory level carries a
+-- crossing: those only none (31), famille (15) and sexe (29; the ESS only, step 4).
+CREATE OR REPLACE TEMP MACRO niveau_epci(niveau) AS niveau IN ('epci', '_epci_inconnu', '_piece');
 CREATE OR REPLACE TEMP MACRO croisement_du_niveau(niveau, croisement) AS
-    niveau NOT IN ('epci', '_epci_inconnu', '_piece') OR croisement IN (31, 15, 29);
+    NOT niveau_epci(niveau) OR croisement IN (31, 15, 29);
 
 -- The two smallest distinct values of a column of small lists (an enterprise summary of step 3).
 CREATE OR REPLACE TEMP MACRO deux_plus_petits(x) AS
@@ -314,7 +315,7 @@ champs AS (                         -- each leaf in every champ it belongs to
     -- famille crossings exist only within ess / ess_loi_2014
     WHERE ((f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL))
     -- and the EPCI-like levels' sexe crossing within ess only (what the portraits show)
-        AND ((f.croisement & 2) = 2 OR a.champ = 'ess' OR f.niveau NOT IN ('epci', '_epci_inconnu', '_piece'))
+        AND ((f.croisement & 2) = 2 OR a.champ = 'ess' OR NOT niveau_epci(f.niveau))
 ),
 plusieurs AS (                      -- establishments of SIRENs that have establishments in several leaves
     SELECT * FROM ind.etab_sexe_pcs
