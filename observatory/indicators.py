@@ -13,8 +13,9 @@
 Crossings published (territory × champ × one of): none, famille (ess, ess_loi_2014 only), secteur, tranche,
 sexe, pcs, sexe × pcs, famille × sexe and secteur × sexe (for the share of women by family and sector).
 Territories: ``france`` (code ``FR``), ``region``, ``departement``, ``epci`` (EPCI published for the champ
-and family crossings, and for the ESS by sexe — its portrait's women and men: that is what the secondary
-suppression covers at that level; ``ind.cellules`` holds no other EPCI crossing).
+and family crossings, for the ESS by sexe — its portrait's women and men — and for the ESS's establishments
+and jobs at 31/12 by size band — its portrait's size figure: that is what the secondary suppression covers at
+that level; ``ind.cellules`` holds no other EPCI crossing).
 """
 
 from __future__ import annotations

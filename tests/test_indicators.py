@@ -242,6 +242,27 @@ def test_epci_cells_by_sex_against_pandas(cells):
     assert set(sexes.champ) == {"ess"} and set(sexes.famille) == {"toutes"} and set(sexes.pcs) == {"toutes"}
 
 
+def test_epci_cells_by_size_band_against_pandas(cells):
+    """An EPCI's ESS cells by size band (the establishment's band) recomputed with pandas from the jobs and
+    establishments; the bands add up to the EPCI's ESS, and no other champ or breakdown has them there."""
+    c, frames = cells
+    p, e = frames["postes"], frames["etablissements_employeurs"]
+    ess = p[p.ess & p.code_epci.notna()].merge(e[["siret", "tranche"]], on="siret")
+    checked = 0
+    for (epci, tranche), d in ess.groupby(["code_epci", "tranche"]):
+        cell = _pick(c, niveau="epci", code=epci, champ="ess", tranche=tranche)
+        assert cell.effectif == d.present_31_12.sum()
+        assert cell.n_etab == d.siret.nunique()
+        checked += 1
+    assert checked >= 4
+    bands = c[c.niveau.isin(["epci", "_piece", "_epci_inconnu"]) & (c.tranche != "toutes")]
+    assert set(bands.champ) == {"ess"} and set(bands.famille) == {"toutes"} and set(bands.sexe) == {"tous"}
+    total = bands[bands.niveau == "epci"].groupby("code").effectif.sum()
+    ess_epci = c[(c.niveau == "epci") & (c.champ == "ess") & (c.famille == "toutes") & (c.tranche == "toutes")]
+    ess_epci = ess_epci[(ess_epci.sexe == "tous") & (ess_epci.secteur == "tous") & (ess_epci.pcs == "toutes")]
+    assert total.to_dict() == ess_epci.set_index("code").effectif.to_dict()
+
+
 def test_sex_pcs_and_family_cells(cells):
     c, frames = cells
     p = frames["postes"]
@@ -436,8 +457,13 @@ def test_published_columns_and_secret_values_empty(built):
     assert df.loc[df.statut == "publie", "valeur"].notna().all()
     assert not df.champ.str.startswith("_").any() and "autres" not in set(df.pcs)
     epci = df[df.niveau == "epci"]
-    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.tranche) == {"toutes"}
-    assert set(epci.pcs) == {"toutes"} and "association" in set(epci.famille)
+    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.pcs) == {"toutes"}
+    assert "association" in set(epci.famille)
+    # the EPCIs by size band: the ESS's establishments and jobs at 31/12 only (the portraits' size figure)
+    bands = epci[epci.tranche != "toutes"]
+    assert {"0", "1-9", "10-49"} <= set(bands.tranche) and set(bands.champ) == {"ess"}
+    assert set(bands.famille) == {"toutes"} and set(bands.sexe) == {"tous"}
+    assert set(bands.indicateur) == {"effectif_31_12", "etablissements_employeurs"}
     # the EPCIs by sexe: the ESS only, no family, no PCS figure (the portraits' women and men)
     sexes = epci[epci.sexe != "tous"]
     assert set(sexes.sexe) == {"F", "H"} and set(sexes.champ) == {"ess"} and set(sexes.famille) == {"toutes"}

@@ -224,13 +224,17 @@ def test_the_audit_fails_a_protection_without_payroll_levels_and_passes_the_prot
         m.setattr(protect, "_magnitude_levels", lambda *a: headcounts_only(*a)[:1])
         weak = audit.audit_publication(publish_sample(tmp_path / "weak", seed=1))
     assert not weak.passed
-    assert len(weak.rounded_narrow) == 2
+    # two cells, each found by its 2-D table and again by the territory relations (which hold the size bands
+    # since the EPCIs are published by size band)
+    assert len(weak.rounded_narrow) == 4
     assert "[0.0, 42,000.0]" in weak.rounded_narrow[0] and "'18', 'ensemble', 'toutes', 'tous', '0'" in (
         weak.rounded_narrow[0]
     )
-    # and one that only the champ tables show: Île-de-France's private payroll in size band 0 (134 343 €),
-    # bounded through the champ tree of the size-band table
+    # and one that only the champ tables show among the 2-D tables: Île-de-France's private payroll in size
+    # band 0 (134 343 €), bounded through the champ tree of the size-band table
     assert "[0.0, 144,500.0] (masse_salariale_brute, champs, tranche, ('region', '11'))" in weak.rounded_narrow[1]
+    territoires = [r for r in weak.rounded_narrow if "(masse_salariale_brute, territoires)" in r]
+    assert [r.split(": ", 1)[1] for r in territoires] == [r.split(": ", 1)[1] for r in weak.rounded_narrow[:2]]
     full = protected_seed_1
     assert full.passed, full.summary()
     assert full.rounded_checked > 1000 and full.rounded_narrow == []

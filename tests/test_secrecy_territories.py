@@ -250,6 +250,37 @@ def test_an_epci_s_women_are_protected_against_its_departement_and_the_audit_cat
     assert any(r.endswith(f"= {true:g}") for r in found), report.summary()
 
 
+@pytest.mark.parametrize(
+    ("indicateur", "true"), [("effectif_31_12", 33), ("etablissements_employeurs", 1)], ids=["jobs", "establishments"]
+)
+def test_an_epci_s_size_band_is_protected_against_its_departement_and_the_audit_catches_it_given_away(
+    martinique_ess, indicateur, true
+):
+    """The EPCIs' ESS is published by size band (their portraits' figure). The lone association's EPCI has its
+    10-49 band primary (one establishment of 33 jobs): the protection hides another cell among Martinique's
+    ESS by size band and the other EPCIs' (else 972 − the other two gives it away). Published with their true
+    values, those cells give it away, and the audit names it with its true value."""
+    con = martinique_ess
+    pub = con.table("ind.publication").df()
+    rows = pub[(pub.indicateur == indicateur) & (pub.champ == "ess") & (pub.famille == "toutes")]
+    rows = rows[(rows.sexe == "tous") & (rows.code.isin([*EPCIS, "972", "02"]))]
+    band = rows[rows.tranche == "10-49"].set_index("code").statut
+    assert band["249720061"] == "secret_primaire"
+    assert (band[["972", "200041788", "249720053"]] != "publie").any(), "972 − the others gives it away"
+    assert (band == "publie").any()  # the other EPCIs' bands are published where safe
+    assert audit.audit_warehouse(con).passed
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
+    weak = pub.copy()
+    undo = weak.index.isin(rows.index) & (weak.statut == "secret_secondaire")
+    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
+    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
+    weak.loc[undo, "statut"] = "publie"
+    report = _audit(con, weak)
+    assert not report.passed
+    found = [r for r in report.territory_findings + report.joint_findings if "249720061" in r and "'10-49'" in r]
+    assert any(r.endswith(f"= {true:g}") for r in found), report.summary()
+
+
 def test_equations_tie_an_epci_to_its_departement_through_the_atoms():
     """The protection's own equations: département = Σ atoms, EPCI = its atom; the closure then hides a
     second EPCI (not only an atom) next to a primary one."""

@@ -11,21 +11,21 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from observatory.audit.rules import ATOMIC_LEVELS, ATOMIC_SEXE_CHAMPS, DEFAULTS
+from observatory.audit.rules import ATOMIC_BREAKDOWN_CHAMPS, ATOMIC_DIMS, ATOMIC_LEVELS, DEFAULTS
 from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 from observatory.warehouse import sql_text
 
 #: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
-#: relations hold on these only) and for the EPCIs, published for their champs, families and sexes only. A
-#: published EPCI cell of another crossing has no recomputed cell, and the audit reports it
+#: relations hold on these only) and for the EPCIs, published for their champs, families, sexes and size bands
+#: only. A published EPCI cell of another crossing has no recomputed cell, and the audit reports it
 #: (:func:`observatory.audit.tables._primary_violations`).
-_CHAMP_CROSSINGS = ([], ["famille"], ["sexe"])
+_ATOMIC_BREAKDOWNS = [[d] for d in ATOMIC_DIMS]
+_CHAMP_CROSSINGS = ([], ["famille"], *_ATOMIC_BREAKDOWNS)
 _CHAMP_LEVELS = ("epci",)
 # the territory crossings first: recompute_cells hands them over as soon as they are made
 _AUDIT_CROSSINGS = [
     *_CHAMP_CROSSINGS,
     ["secteur"],
-    ["tranche"],
     ["pcs"],
     ["sexe", "pcs"],
     ["famille", "sexe"],
@@ -302,8 +302,8 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
     """FREQ, VALUE and MAX of every cell, from the microdata.
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
-    ``champ_cells`` (optional) is called with the cells of the crossings none, famille and sexe as soon as they
-    are made, before the other crossings (the territory relations hold on those only: the audit starts
+    ``champ_cells`` (optional) is called with the cells of the crossings none, famille, sexe and tranche as soon
+    as they are made, before the other crossings (the territory relations hold on those only: the audit starts
     checking them meanwhile).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
@@ -405,7 +405,7 @@ def _level_cells(level: _Level, dims: list, sub: pd.DataFrame, est: _Establishme
     for champ, leaves in _CHAMP_LEAVES.items():
         if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
             continue
-        if dims == ["sexe"] and level.niveau in ATOMIC_LEVELS and champ not in ATOMIC_SEXE_CHAMPS:
+        if dims in _ATOMIC_BREAKDOWNS and level.niveau in ATOMIC_LEVELS and champ not in ATOMIC_BREAKDOWN_CHAMPS:
             continue
         wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
         cell = _combine(by_leaf[wanted], leaf_key[wanted] // 4, len(leaves))

@@ -11,12 +11,14 @@ describes the atoms; the equations are built here, apart from the protection's):
   ESS = sociétés commerciales de l'ESS + autres, ESS loi 2014 = ESS + sociétés commerciales);
 - and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
   ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``;
-- and the sexes, for the headcounts, ETP and payroll: every territory relation and champ-tree equation
-  above holds for the women and for the men (an EPCI's ESS women = Σ its atoms' ESS women), and a territory's
-  cell is its women's plus its men's (the EPCIs' ESS is published by sexe: their portraits' women and men).
-  The EPCIs and atoms have the ESS alone by sexe (no other champ, no champ tree there).
+- and the sexes (headcounts, ETP and payroll) and the size bands (those and the establishment counts): every
+  territory relation and champ-tree equation above holds for the women, for the men and for each size band
+  (an EPCI's ESS women = Σ its atoms' ESS women), and a territory's cell is its women's plus its men's, and
+  the sum of its size bands (the EPCIs' ESS is published by sexe and by size band: their portraits' figures).
+  The EPCIs and atoms have the ESS alone by sexe and by size band (no other champ, no champ tree there).
 
-A cell is keyed ``(niveau, code, champ, famille, sexe)`` (:func:`full_key` gives its key in the table).
+A cell is keyed ``(niveau, code, champ, famille, (sexe, tranche))``, at most one of the three broken down
+(:func:`full_key` gives its key in the table).
 
 Every hidden primary headcount is also bounded by these relations (min and max, cells ≥ 0) and checked
 against INSEE's protection levels, as in the 2-D tables (:mod:`observatory.audit.intervals`).
@@ -36,8 +38,8 @@ from observatory.audit.lp import components, determined_cells, determined_sparse
 from observatory.audit.report import AuditReport
 from observatory.audit.rounding import ROUNDED, check_systems
 from observatory.audit.rules import (
+    ATOMIC_BREAKDOWN_CHAMPS,
     ATOMIC_LEVELS,
-    ATOMIC_SEXE_CHAMPS,
     DEFAULTS,
     FLAT,
     departements_of,
@@ -60,17 +62,20 @@ _ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
 #: Above this many hidden cells a system is solved sparse (:func:`determined_sparse`), not with dense LPs.
 DENSE_LIMIT = 400
 _INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
-_SEXES = ("F", "H")
+#: The breakdowns of a territory cell's last coordinate, in its order, and that coordinate unbroken.
+_DIMS = ("sexe", "tranche")
+_NONE = tuple(DEFAULTS[d] for d in _DIMS)
 
 
 def full_key(k: tuple) -> tuple:
-    """A territory cell ``(niveau, code, champ, famille, sexe)``'s key in the table (``rules.KEY``)."""
-    return (*k[:4], DEFAULTS["secteur"], DEFAULTS["tranche"], k[4], DEFAULTS["pcs"])
+    """A territory cell ``(niveau, code, champ, famille, (sexe, tranche))``'s key in the table (``rules.KEY``)."""
+    (sexe, tranche) = k[4]
+    return (*k[:4], DEFAULTS["secteur"], tranche, sexe, DEFAULTS["pcs"])
 
 
 def territory_equations(geography: Geography, cells: set) -> list:
-    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, sexe)``, for the ``(champ,
-    famille, sexe)`` triples and territories present in ``cells`` (the sexes without the families).
+    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, (sexe, tranche))``, for the
+    ``(champ, famille, breakdown)`` triples and territories present in ``cells`` (one breakdown at a time).
 
     The territory levels as unions of atoms, stated level by level (the same solutions as "every level =
     Σ of its atoms", in smaller independent systems): France = Σ régions + ``_geo_inconnu``, a région = Σ
@@ -79,7 +84,7 @@ def territory_equations(geography: Geography, cells: set) -> list:
     """
     pairs = sorted({(ch, f, x) for _, _, ch, f, x in cells})
     units = sorted({(n, c) for n, c, *_ in cells})
-    sexes = sorted({x for *_, x in cells})
+    breakdowns = sorted({x for *_, x in cells})
     deps_of = departements_of(geography.region_of())
     # a territory none of whose cells nor atoms' cells is in ``cells`` gives equations of known zeros only,
     # which bound nothing (every reader drops an equation without an unknown): left out once per level,
@@ -101,37 +106,41 @@ def territory_equations(geography: Geography, cells: set) -> list:
             ([("departement", d, ch, f, x) for d in deps], ("region", r, ch, f, x))
             for r, deps in deps_of.items()
         ]
-        if x != DEFAULTS["sexe"] and ch not in ATOMIC_SEXE_CHAMPS:
+        if x != _NONE and ch not in ATOMIC_BREAKDOWN_CHAMPS:
             continue  # the atoms have no such cell (a missing cell would be read as an empty one)
         for niveau, by_code in members.items():
             eqs += [
                 ([(ATOM_LEVEL, a, ch, f, x) for a in atoms], (niveau, code, ch, f, x))
                 for code, atoms in by_code.items()
             ]
-    tous, toutes = DEFAULTS["sexe"], DEFAULTS["famille"]
+    toutes = DEFAULTS["famille"]
     families = sorted({f for _, _, ch, f, _ in cells if f != toutes})
-    by_sexe = tous in sexes and set(_SEXES) <= set(sexes)
-    champs = sorted({ch for _, _, ch, f, x in cells if x != tous})
+    # per breakdown, its categories and the champs broken down by it (a category no cell has is empty)
+    by_dim = {}
+    for i, d in enumerate(_DIMS):
+        mine = [x for x in breakdowns if x[i] != _NONE[i]]
+        if mine:
+            by_dim[d] = (mine, sorted({ch for _, _, ch, _, x in cells if x in mine}))
     for niveau, code in units:
         u = (niveau, code)
         atomic = niveau in ATOMIC_LEVELS
-        for x in sexes:
-            if x == tous or not atomic:  # the atomic levels by sexe: the ESS alone, no champ tree
+        for x in breakdowns:
+            if x == _NONE or not atomic:  # the atomic levels broken down: the ESS alone, no champ tree
                 for total, parts in _TREE:
                     eqs.append(([(*u, p, toutes, x) for p in parts], (*u, total, toutes, x)))
-        if by_sexe:
+        for cats, champs in by_dim.values():
             eqs += [
-                ([(*u, ch, toutes, x) for x in _SEXES], (*u, ch, toutes, tous))
+                ([(*u, ch, toutes, x) for x in cats], (*u, ch, toutes, _NONE))
                 for ch in champs
-                if not atomic or ch in ATOMIC_SEXE_CHAMPS
+                if not atomic or ch in ATOMIC_BREAKDOWN_CHAMPS
             ]
         for champ in ("ess", "ess_loi_2014"):
             fams = [f for f in families if champ == "ess_loi_2014" or f != _SCE_FAMILY]
             if fams:
-                eqs.append(([(*u, champ, f, tous) for f in fams], (*u, champ, toutes, tous)))
+                eqs.append(([(*u, champ, f, _NONE) for f in fams], (*u, champ, toutes, _NONE)))
         for f in families:
-            other = (*u, "_sce", toutes, tous) if f == _SCE_FAMILY else (*u, "ess", f, tous)
-            eqs.append(([other], (*u, "ess_loi_2014", f, tous)))
+            other = (*u, "_sce", toutes, _NONE) if f == _SCE_FAMILY else (*u, "ess", f, _NONE)
+            eqs.append(([other], (*u, "ess_loi_2014", f, _NONE)))
     return eqs
 
 
@@ -143,16 +152,19 @@ def geography_of(etabs: pd.DataFrame) -> Geography:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """The territory cells: no secteur, tranche or pcs breakdown, and the sexes without the families."""
-    ok = (frame.sexe == DEFAULTS["sexe"]) | (frame.famille == DEFAULTS["famille"])
+    """The territory cells: no secteur or pcs breakdown, and at most one of famille, sexe and tranche."""
+    n = (frame.famille != DEFAULTS["famille"]).astype(int)
     for d in FLAT:
-        if d != "sexe":
-            ok &= frame[d] == DEFAULTS[d]
-    return frame[ok]
+        if d in _DIMS:
+            n += (frame[d] != DEFAULTS[d]).astype(int)
+        else:
+            n += 2 * (frame[d] != DEFAULTS[d]).astype(int)
+    return frame[n <= 1]
 
 
 def _keys(frame: pd.DataFrame) -> list:
-    return list(zip(frame.niveau, frame.code, frame.champ, frame.famille, frame.sexe, strict=True))
+    x = zip(frame.sexe, frame.tranche, strict=True)
+    return list(zip(frame.niveau, frame.code, frame.champ, frame.famille, x, strict=True))
 
 
 def check_territories(
@@ -203,7 +215,7 @@ def territory_system(
     the attacker sees them, the equations and the watched unknowns. ``pub`` and ``micro``: the published and
     recomputed cells without breakdown (:func:`_plain`)."""
     micro = _levels(micro)
-    if nature != "montant":  # counts are published without the sexe breakdown
+    if nature != "montant":  # counts are published without the sexe breakdown (by size band, they are)
         micro, pub = micro[micro.sexe == DEFAULTS["sexe"]], pub[pub.sexe == DEFAULTS["sexe"]]
     secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
     keys = _keys(micro)

@@ -22,6 +22,10 @@ _TABLE_DIMS = {
 }
 
 
+#: The breakdowns of the EPCIs' cells (their ESS's): each EPCI's (breakdown and its total) × champs table.
+_EPCI_DIMS = ("sexe", "tranche")
+
+
 def _departements_of(region_of: dict) -> dict:
     """Région → its départements (sorted), from département → région."""
     deps_of: dict = {}
@@ -35,8 +39,8 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
 
     Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
     of its parts. The same tables as the audit (``observatory.audit.tables.two_d_tables``, built apart),
-    and each EPCI's sexe × champ table (:func:`_champ_tables`; the audit holds those equations in its
-    territory relations, ``observatory.audit.territories``).
+    and each EPCI's sexe × champ and size band × champ tables (:func:`_champ_tables`; the audit holds those
+    equations in its territory relations, ``observatory.audit.territories``).
     """
     deps_of = _departements_of(region_of)
     geo = cells.niveau.to_numpy()
@@ -45,7 +49,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
         geo == "departement", pd.Series(code).map(region_of).to_numpy(), np.where(geo == "region", code, None)
     )
     base = cells.assign(_reg=reg_of_cell)
-    epci = base[geo == "epci"]  # an EPCI's tables: its cells by sexe × champs (its only other breakdown)
+    epci = base[geo == "epci"]  # an EPCI's tables: its cells by sexe or size band × champs
     base = base[base._reg.notna() & base.niveau.isin(["region", "departement"])]
     for dim in _TABLE_DIMS[nature]:
         others = [d for d in ("famille", *_FLAT) if d != dim]
@@ -83,8 +87,9 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataF
     privé hors ESS, public and their totals), for :func:`_tables_2d`:
 
     - per région, (région and its départements) × champs, on the cells without breakdown;
-    - per territory (région, département, and the EPCIs of ``epci``, their cells by sexe), (one breakdown and
-      its total) × champs, e.g. the ESS share of each sector's jobs, or an EPCI's women and men.
+    - per territory (région, département, and the EPCIs of ``epci``, their cells by sexe and by size band),
+      (one breakdown and its total) × champs, e.g. the ESS share of each sector's jobs, or an EPCI's women
+      and men.
 
     The internal champs ``_sce`` / ``_oth`` are cells of these tables (known unless hidden). An equation
     of the tree is used when all its champs are computed (the baromètre has no internal champs); a
@@ -113,7 +118,7 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataF
     for dim in _TABLE_DIMS[nature]:
         if dim == "famille":
             continue
-        sub = pd.concat([base, epci]) if dim == "sexe" and epci is not None else base
+        sub = pd.concat([base, epci]) if dim in _EPCI_DIMS and epci is not None else base
         sub = sub[sub.famille == DEFAULTS["famille"]]
         for d in _FLAT:
             if d != dim:
@@ -124,7 +129,7 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataF
                 continue
             pos = dict(zip(zip(t[dim], t.champ), t.index.to_numpy()))
             rows = [r for c in [*cats, DEFAULTS[dim]] for r in champ_rows(pos, c)]
-            # the champs broken down (an EPCI's sexes: the ESS only; elsewhere every champ with a cell)
+            # the champs broken down (an EPCI's sexes and size bands: the ESS only; elsewhere every champ)
             for champ in sorted(set(t.champ[t[dim] != DEFAULTS[dim]])):
                 if (tot := pos.get((DEFAULTS[dim], champ))) is not None:
                     rows.append((tot, [pos.get((c, champ)) for c in cats]))
