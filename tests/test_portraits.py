@@ -26,16 +26,19 @@ def epci_29() -> tuple[str, str]:
 
 
 def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
-    """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, and its ESS cells by
-    sexe, the ESS association headcount secret (as the pipeline publishes EPCIs: no sector, size or PCS
-    crossing, the sexes for the ESS only); the EPCI's ESS share of women is 61.3 %."""
+    """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, its ESS cells by
+    sexe, and its ESS establishments and jobs by size band, the ESS association headcount secret (as the
+    pipeline publishes EPCIs: no sector or PCS crossing, the sexes and size bands for the ESS only); the
+    EPCI's ESS share of women is 61.3 %."""
+    ess = (table["champ"] == "ess") & (table["famille"] == "toutes")
+    bands = ess & (table["sexe"] == "tous") & table["indicateur"].isin(["effectif_31_12", "etablissements_employeurs"])
     dep = table[
         (table["niveau"] == "departement")
         & (table["code"] == "29")
         & (table["secteur"] == "tous")
-        & (table["tranche"] == "toutes")
+        & ((table["tranche"] == "toutes") | bands)
         & (table["pcs"] == "toutes")
-        & ((table["sexe"] == "tous") | ((table["champ"] == "ess") & (table["famille"] == "toutes")))
+        & ((table["sexe"] == "tous") | ess)
         & ~table["indicateur"].isin(["part_region", "rang_region", "rang_france", "part_cadres", "part_femmes_cadres"])
     ].copy()
     dep["niveau"], dep["code"], dep["libelle"] = "epci", code, name
@@ -82,13 +85,23 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
     from tests.test_accessibility import check_workbook_links
 
     assert check_workbook_links(pdf.with_suffix(".xlsx"), tmp_path) >= 3
-    # the sector and size figures are the département's, and the portrait says so; the women and men its own
+    # the sector figure is the département's, and the portrait says so; the size bands, women and men its own
     expected = fmt.normalize(
-        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie ni les secteurs, ni la taille des "
-        "établissements (le secret statistique n'y est établi que pour les champs, les familles de l'ESS et les "
-        "deux sexes)"
+        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie pas les secteurs (le secret "
+        "statistique n'y est établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des "
+        "établissements) : la figure des secteurs est celle du département Finistère (29)"
     )
-    assert expected in text and "sont celles du département Finistère (29)" in text
+    assert expected in text
+    epci, dep = table.territory("epci", code), table.territory("departement", "29")
+    tranches = list(
+        csv.reader(
+            (tmp_path / "donnees" / f"epci-{code}" / "tranches.csv").open(encoding="utf-8-sig"), delimiter=";"
+        )
+    )
+    row = next(r for r in tranches if r[0] == model.TRANCHES["10-49"])
+    n, e = (epci.get(i, tranche="10-49").value for i in ("etablissements_employeurs", "effectif_31_12"))
+    assert dep.get("etablissements_employeurs", tranche="10-49").value > 10 * n - 10  # a tenth, as made
+    assert fmt.normalize(row[1]) == fmt.nombre(n) and fmt.normalize(row[3]) == fmt.nombre(e), row
     fh = (tmp_path / "donnees" / f"epci-{code}" / "femmes_hommes.csv").read_text(encoding="utf-8-sig")
     share = next(line for line in fh.splitlines() if line.startswith("Part des femmes"))
     assert share == "Part des femmes;;;61,3", share

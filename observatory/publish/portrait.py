@@ -82,6 +82,11 @@ NON_VENTILE_SECTEURS = (
     "(le secret statistique n'y est établi que pour les champs, les familles de l'ESS et les deux sexes) : "
     "les figures de cette partie sont celles {du}."
 )
+NON_VENTILE_SECTEUR_SEUL = (
+    "À l'échelle {de}, la table des indicateurs ne publie pas les secteurs (le secret statistique n'y est "
+    "établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des établissements) : "
+    "la figure des secteurs est celle {du}."
+)
 
 COMPARAISON = [
     # (label, indicateur, champ, kind)
@@ -212,6 +217,12 @@ def _has_breakdowns(t: Territory) -> bool:
     return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in model.SECTEURS)
 
 
+def _has_tranches(t: Territory) -> bool:
+    """Whether the table breaks the territory's ESS establishments down by size band (an EPCI's: its
+    establishments and jobs at 31/12 only)."""
+    return any(t.get("etablissements_employeurs", tranche=k).statut != "absent" for k in model.TRANCHES)
+
+
 def _has_sexes(t: Territory) -> bool:
     """Whether the table breaks the territory's ESS down by sexe (an EPCI's: one sexe alone when the other
     has no job)."""
@@ -250,15 +261,17 @@ def portrait_document(
             + " ; il est comparé à chacun d'eux."
         )
     fam = figures.native_familles(fig_familles(t, y, compact=True))
-    own, own_sexes = _has_breakdowns(t), _has_sexes(t)
+    own, own_sexes, own_tranches = _has_breakdowns(t), _has_sexes(t), _has_tranches(t)
     src = t if own or not deps else deps[0]
     du = f"du département {src.libelle} ({src.code})"
     intro_detail = []
-    if deps and not own:  # an EPCI (its own women and men) or a territory on demand: the département's figures
-        intro_detail = [(NON_VENTILE_SECTEURS if own_sexes else NON_VENTILE).format(de=_de(t), du=du)]
+    if deps and not own:  # an EPCI (its own women and men and size bands) or a territory on demand: the
+        # département's figures
+        sentence = NON_VENTILE_SECTEURS if own_sexes else NON_VENTILE
+        intro_detail = [(NON_VENTILE_SECTEUR_SEUL if own_tranches else sentence).format(de=_de(t), du=du)]
     sect = fig_secteurs(src, y, top=8)
     sect.chart, sect.note = None, ""
-    tranches = fig_tranches(src, y)
+    tranches = fig_tranches(t if own_tranches else src, y)
     tranches.chart = None
     fh = fig_plaquette_fh(t, y, cadres=own) if own_sexes else fig_plaquette_fh(src, y)
     sections = [
