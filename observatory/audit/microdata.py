@@ -405,7 +405,8 @@ def _level_cells(level: _Level, dims: list, sub: pd.DataFrame, est: _Establishme
     for champ, leaves in _CHAMP_LEAVES.items():
         if "famille" in dims and champ not in ("ess", "ess_loi_2014"):
             continue
-        if dims in _ATOMIC_BREAKDOWNS and level.niveau in ATOMIC_LEVELS and champ not in ATOMIC_BREAKDOWN_CHAMPS:
+        atomic_breakdown = dims in _ATOMIC_BREAKDOWNS and level.niveau in ATOMIC_LEVELS
+        if atomic_breakdown and champ not in ATOMIC_BREAKDOWN_CHAMPS:
             continue
         wanted = np.isin(leaf_key % 4, [_LEAVES.index(x) for x in leaves])
         cell = _combine(by_leaf[wanted], leaf_key[wanted] // 4, len(leaves))

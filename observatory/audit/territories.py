@@ -41,7 +41,6 @@ from observatory.audit.rules import (
     ATOMIC_BREAKDOWN_CHAMPS,
     ATOMIC_LEVELS,
     DEFAULTS,
-    FLAT,
     departements_of,
     magnitude_secret,
     too_few,
@@ -153,13 +152,9 @@ def geography_of(etabs: pd.DataFrame) -> Geography:
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """The territory cells: no secteur or pcs breakdown, and at most one of famille, sexe and tranche."""
-    n = (frame.famille != DEFAULTS["famille"]).astype(int)
-    for d in FLAT:
-        if d in _DIMS:
-            n += (frame[d] != DEFAULTS[d]).astype(int)
-        else:
-            n += 2 * (frame[d] != DEFAULTS[d]).astype(int)
-    return frame[n <= 1]
+    broken = sum((frame[d] != DEFAULTS[d]).astype(int) for d in ("famille", *_DIMS))
+    flat = (frame.secteur == DEFAULTS["secteur"]) & (frame.pcs == DEFAULTS["pcs"])
+    return frame[flat & (broken <= 1)]
 
 
 def _keys(frame: pd.DataFrame) -> list:
@@ -215,7 +210,7 @@ def territory_system(
     the attacker sees them, the equations and the watched unknowns. ``pub`` and ``micro``: the published and
     recomputed cells without breakdown (:func:`_plain`)."""
     micro = _levels(micro)
-    if nature != "montant":  # counts are published without the sexe breakdown (by size band, they are)
+    if nature != "montant":  # counts are published without the sexe breakdown (with the size bands)
         micro, pub = micro[micro.sexe == DEFAULTS["sexe"]], pub[pub.sexe == DEFAULTS["sexe"]]
     secret = magnitude_secret(micro) if nature == "montant" else too_few(micro.n_etab)
     keys = _keys(micro)

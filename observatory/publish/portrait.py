@@ -77,11 +77,6 @@ NON_VENTILE = (
     "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
     "de l'ESS) : les figures de cette partie sont celles {du}."
 )
-NON_VENTILE_SECTEURS = (
-    "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements "
-    "(le secret statistique n'y est établi que pour les champs, les familles de l'ESS et les deux sexes) : "
-    "les figures de cette partie sont celles {du}."
-)
 NON_VENTILE_SECTEUR_SEUL = (
     "À l'échelle {de}, la table des indicateurs ne publie pas les secteurs (le secret statistique n'y est "
     "établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des établissements) : "
@@ -264,11 +259,11 @@ def portrait_document(
     own, own_sexes, own_tranches = _has_breakdowns(t), _has_sexes(t), _has_tranches(t)
     src = t if own or not deps else deps[0]
     du = f"du département {src.libelle} ({src.code})"
+    non_ventile = NON_VENTILE.format(de=_de(t), du=du)
     intro_detail = []
-    if deps and not own:  # an EPCI (its own women and men and size bands) or a territory on demand: the
+    if deps and not own:  # an EPCI (its own size bands, women and men) or a territory on demand: the
         # département's figures
-        sentence = NON_VENTILE_SECTEURS if own_sexes else NON_VENTILE
-        intro_detail = [(NON_VENTILE_SECTEUR_SEUL if own_tranches else sentence).format(de=_de(t), du=du)]
+        intro_detail = [NON_VENTILE_SECTEUR_SEUL.format(de=_de(t), du=du) if own_tranches else non_ventile]
     sect = fig_secteurs(src, y, top=8)
     sect.chart, sect.note = None, ""
     tranches = fig_tranches(t if own_tranches else src, y)
@@ -279,7 +274,9 @@ def portrait_document(
         Section("Comparaison territoriale", figures=[fig_comparaison(t, refs, y)]),
         Section("Les familles de l'ESS", figures=[fam]),
         Section("Secteurs et taille des établissements", intro=intro_detail, figures=[sect, tranches]),
-        Section("Égalité femmes-hommes", intro=[] if own_sexes else list(intro_detail), figures=[fh]),
+        Section(
+            "Égalité femmes-hommes", intro=[non_ventile] if intro_detail and not own_sexes else [], figures=[fh]
+        ),
         documents._methodologie(table, manifest, t, short=True),
     ]
     return Document(
