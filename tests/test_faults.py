@@ -137,8 +137,16 @@ def _sigkill(proc: subprocess.Popen) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def _reap(pids: list[int]) -> list[str]:
-    """Kill (by pid) the processes of a killed run that are still alive; return their command lines."""
+def _reap(pids: list[int], grace: float = 30.0) -> list[str]:
+    """Kill (by pid) the processes of a run that outlive it by ``grace`` seconds; return their command lines.
+
+    The grace is for the run's forkserver: it exits when it reads the end of the run's pipe, which a loaded
+    machine may take more than a second to schedule (CI saw it alive one second after a run had ended). A
+    process that is still there after half a minute has outlived the run.
+    """
+    deadline = time.monotonic() + grace
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
     left = [p for p in pids if _alive(p)]
     lines = [_cmdline(p) for p in left]
     for p in left:
