@@ -201,6 +201,26 @@ def test_closure_hides_the_loi_2014_total_not_the_ess_total():
     assert hidden.tolist() == [True, False, True, False, True]
 
 
+def test_a_total_that_is_its_only_part_takes_the_part_s_tier():
+    # the Côte-d'Or's ESS loi 2014 total is its ESS total (eq 0: no ESS commercial company there); eq 1: the
+    # région's loi 2014 total = its two départements'; the Nièvre's (5 jobs) is primary. By tier and size the
+    # Côte-d'Or's loi 2014 total (tier 3, 1 000) is the cheapest complement, and it would take the ESS total
+    # (tier 7) with it: as one figure they both rank 7, and the closure hides the région's loi 2014 total.
+    t = tuple(secrecy.DEFAULTS.values())
+    rows = [("departement", "21", "ess"), ("departement", "21", "ess_loi_2014")]
+    rows += [("departement", "58", "ess_loi_2014"), ("region", "27", "ess_loi_2014")]
+    cells = _keys([(*r, *t) for r in rows])
+    cost = np.array([1000.0, 1000.0, 5.0, 1005.0])
+    long = pd.DataFrame({"eq": [0, 0, 1, 1, 1], "cell": [1, 0, 3, 1, 2], "sign": [-1.0, 1, -1.0, 1, 1]})
+    tier = secrecy.importance(cells)
+    assert tier.tolist() == [7, 3, 3, 3]
+    same = closure.same_figure_tiers(long, tier)
+    assert same.tolist() == [7, 7, 3, 3]
+    hidden0, zero = np.array([False, False, True, False]), np.zeros(4, bool)
+    assert closure._close(long, hidden0, cost, zero, tier)[0].tolist() == [True, True, True, False]
+    assert closure._close(long, hidden0, cost, zero, same)[0].tolist() == [False, False, True, True]
+
+
 def test_structural_zeros_reach_parents_whose_children_are_all_zero_and_their_parts():
     # eq 0: cell 2 = cells 0 + 1 (both in size band 0); eq 1: cell 3 (a one-département région) = cell 2;
     # eq 2: cell 5 = cells 0 + 4 (4 is not zero by definition)

@@ -148,18 +148,19 @@ def _close(
 
 
 def same_figure_tiers(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
-    """Cells that are one and the same figure through the geographic atoms — an EPCI that is one atom, a
-    département that is one atom (an EPCI covering a whole département) — take the highest importance
-    tier among them: hiding one hides the others, so a cheap EPCI complement must not drag down a
-    département's headline total."""
+    """Cells that are one and the same figure — an equation of two cells, total = its only part — take the
+    highest importance tier among them: hiding one hides the others, so a cheap complement must not drag down a
+    headline total. Such pairs come from every relation: an EPCI or a département that is one geographic atom,
+    an ESS loi 2014 total that is the ESS total (no ESS commercial company there: the Bas-Rhin's ESS total
+    went with its loi 2014 total as a cheap tier-3 complement), a sector or a size band that holds all of its
+    total."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    geo = long[long.tag.isin(["geo_atom_dep", "geo_atom_epci"]).to_numpy()]
-    if not len(geo):
+    size = long.groupby("eq").cell.transform("size").to_numpy()
+    pairs = long[size == 2].sort_values(["eq", "sign"], kind="stable")
+    if not len(pairs):
         return tier
-    size = geo.groupby("eq").cell.transform("size").to_numpy()
-    pairs = geo[size == 2].sort_values(["eq", "sign"], kind="stable")
     a = pairs.cell.to_numpy()[0::2]
     b = pairs.cell.to_numpy()[1::2]
     n = len(tier)
