@@ -201,7 +201,7 @@ def test_closure_hides_the_loi_2014_total_not_the_ess_total():
     assert hidden.tolist() == [True, False, True, False, True]
 
 
-def test_a_total_that_is_its_only_part_takes_the_part_s_tier():
+def test_a_headline_total_s_twin_takes_its_tier():
     # the Côte-d'Or's ESS loi 2014 total is its ESS total (eq 0: no ESS commercial company there); eq 1: the
     # région's loi 2014 total = its two départements'; the Nièvre's (5 jobs) is primary. By tier and size the
     # Côte-d'Or's loi 2014 total (tier 3, 1 000) is the cheapest complement, and it would take the ESS total
@@ -211,11 +211,37 @@ def test_a_total_that_is_its_only_part_takes_the_part_s_tier():
     rows += [("departement", "58", "ess_loi_2014"), ("region", "27", "ess_loi_2014")]
     cells = _keys([(*r, *t) for r in rows])
     cost = np.array([1000.0, 1000.0, 5.0, 1005.0])
-    long = pd.DataFrame({"eq": [0, 0, 1, 1, 1], "cell": [1, 0, 3, 1, 2], "sign": [-1.0, 1, -1.0, 1, 1]})
+    long = pd.DataFrame(
+        {
+            "eq": [0, 0, 1, 1, 1],
+            "cell": [1, 0, 3, 1, 2],
+            "sign": [-1.0, 1, -1.0, 1, 1],
+            "tag": ["ch_loi", "ch_loi", "geo_region", "geo_region", "geo_region"],
+        }
+    )
     tier = secrecy.importance(cells)
     assert tier.tolist() == [7, 3, 3, 3]
     same = closure.same_figure_tiers(long, tier)
     assert same.tolist() == [7, 7, 3, 3]
+    # below the headline tiers, twins keep their own (a family that is all its total is as cheap as before),
+    # except through a geographic atom: an EPCI's atom (tier 0) is the EPCI (tier 2)
+    twins = _keys(
+        [
+            ("epci", "200054781", "ess", *t),
+            ("_piece", "69|200054781", "ess", *t),
+            ("departement", "21", "ess", "association", *t[1:]),
+            ("departement", "21", "ess", "association", "tous", "toutes", "F", "toutes"),
+        ]
+    )
+    pairs = pd.DataFrame(
+        {
+            "eq": [0, 0, 1, 1],
+            "cell": [0, 1, 2, 3],
+            "sign": [-1.0, 1, -1.0, 1],
+            "tag": ["geo_atom_epci", "geo_atom_epci", "sexe", "sexe"],
+        }
+    )
+    assert closure.same_figure_tiers(pairs, secrecy.importance(twins)).tolist() == [2, 2, 2, 1]
     hidden0, zero = np.array([False, False, True, False]), np.zeros(4, bool)
     assert closure._close(long, hidden0, cost, zero, tier)[0].tolist() == [True, True, True, False]
     assert closure._close(long, hidden0, cost, zero, same)[0].tolist() == [False, False, True, True]

@@ -148,12 +148,21 @@ def _close(
 
 
 def same_figure_tiers(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
-    """Cells that are one and the same figure — an equation of two cells, total = its only part — take the
-    highest importance tier among them: hiding one hides the others, so a cheap complement must not drag down a
-    headline total. Such pairs come from every relation: an EPCI or a département that is one geographic atom,
-    an ESS loi 2014 total that is the ESS total (no ESS commercial company there: the Bas-Rhin's ESS total
-    went with its loi 2014 total as a cheap tier-3 complement), a sector or a size band that holds all of its
-    total."""
+    """Cells that are one and the same figure — an equation of two cells, total = its only part — share an
+    importance tier: hiding one hides the others. Through the geographic atoms (an EPCI or a département that
+    is one atom) they take the highest tier among them, whatever it is; through any other relation only a
+    headline total's tier (≥ 4: a département's, a région's or France's champ total) is shared — an ESS loi 2014
+    total that is the ESS total (no ESS commercial company there: the Bas-Rhin's ESS total went with its loi
+    2014 total, a cheap tier-3 complement). Sharing the lower tiers too (a family or a size band that holds all
+    of its total) moved the complements onto the EPCIs' ESS totals at France (517 → 438 published)."""
+    geo = long.tag.isin(["geo_atom_dep", "geo_atom_epci"]).to_numpy()
+    tier = np.maximum(tier, _highest_among_twins(long[geo], tier))
+    top = _highest_among_twins(long, tier)
+    return np.where(top >= 4, np.maximum(tier, top), tier)
+
+
+def _highest_among_twins(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
+    """For each cell, the highest tier among the cells tied to it by equations of two cells."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -166,5 +175,4 @@ def same_figure_tiers(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
     n = len(tier)
     graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    top = pd.Series(tier).groupby(label).transform("max").to_numpy()
-    return np.maximum(tier, top)
+    return pd.Series(tier).groupby(label).transform("max").to_numpy()
