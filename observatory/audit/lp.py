@@ -322,9 +322,9 @@ def _support(a_eq, b_eq: np.ndarray, n: int):
             else {}
         )
         obj = np.concatenate([np.zeros(n), -np.ones(k)])
-        res = linprog(
-            obj, A_ub=a_ub, b_ub=np.zeros(k), bounds=[(0, None)] * n + [(0, 1)] * k, method="highs", **kw
-        )
+        # bounds as an array: scipy reads a list of n + k pairs one by one (tens of ms at the sample's sizes)
+        bounds = np.column_stack([np.zeros(n + k), np.concatenate([np.full(n, np.inf), np.ones(k)])])
+        res = linprog(obj, A_ub=a_ub, b_ub=np.zeros(k), bounds=bounds, method="highs", **kw)
         if res.status != 0:
             return None
         x = res.x[:n]

@@ -149,7 +149,7 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
         np.concatenate(objs),
         A_eq=a_eq,
         b_eq=np.zeros(a_eq.shape[0]),
-        bounds=list(map(tuple, np.vstack(bounds))),
+        bounds=np.vstack(bounds),  # an array: scipy reads a list of pairs one by one
         method="highs",
     )
     if res.status != 0:  # no movement is feasible: only a solver failure gets here
