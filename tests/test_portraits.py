@@ -108,6 +108,44 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
     assert "Part des cadres" not in fh  # no PCS figure for an EPCI
 
 
+def test_an_epci_without_any_ess_employer_prints_zeros_not_missing(tmp_path, epci_29):
+    """An EPCI whose table has no ESS cell (no ESS employer: cells exist only where establishments contribute;
+    334 of the sample's 1 250 EPCIs) prints its ESS as 0 and 0,0 %, its ESS rates and the ESS's share of
+    itself as without object, says why, and takes the département's breakdowns, saying so."""
+    code, name = epci_29
+    df = _with_epci(build_table(), code, name)
+    df = df[~((df["niveau"] == "epci") & (df["champ"] == "ess"))]
+    table = model.IndicatorTable(df)
+    assert portrait.without_ess(table.territory("epci", code))
+    assert not portrait.without_ess(table.territory("departement", "29"))
+    portrait.build_epci_portraits(table, build_manifest(), tmp_path, [code])
+    pdf = tmp_path / "portraits" / f"epci-{code}.pdf"
+    report = portrait.check_portraits(table, {code: pdf})
+    assert report.ok, report.problems
+    text = layout_check.flat_text(pdf)
+    assert fmt.normalize("Aucun établissement employeur de l'ESS n'est recensé") in text
+    assert fmt.normalize("les figures de cette partie sont celles du département Finistère (29)") in text
+    assert fmt.MISSING not in text.split("Méthodologie")[0]  # nothing printed as missing
+    data = tmp_path / "donnees" / f"epci-{code}"
+
+    def rows(name: str) -> dict[str, list[str]]:
+        with (data / name).open(encoding="utf-8-sig") as f:
+            return {r[0]: r[1:] for r in csv.reader(f, delimiter=";")}
+
+    comparaison = rows("comparaison.csv")
+    dep = table.territory("departement", "29")
+    assert comparaison["Effectif salarié de l'ESS au 31/12"][:2] == ["0", str(int(dep.get("effectif_31_12").value))]
+    assert comparaison["Part de l'ESS dans l'emploi salarié total"][0] == "0"
+    assert comparaison["Taux de temps partiel (ESS)"][0] == ""  # without object
+    cles = rows("chiffres_cles.csv")
+    epci = table.territory("epci", code)
+    assert cles["Effectif salarié au 31/12"][:2] == ["0", str(int(epci.get("effectif_31_12", champ="prive_hors_ess").value))]
+    assert rows("familles.csv") == {
+        "Famille": ["Établissements employeurs", "Effectif salarié au 31/12", "Part des effectifs de l'ESS (%)"],
+        "Ensemble de l'ESS": ["0", "0", ""],
+    }
+
+
 def test_layout_check_catches_a_wrong_key_figure(tmp_path, epci_29):
     code, name = epci_29
     df = _with_epci(build_table(), code, name)

@@ -94,7 +94,9 @@ def fig_familles(t: Territory, y: int, compact: bool = False) -> Figure:
         if not compact:
             row += [t.get("etp", famille=f), t.get("masse_salariale_brute", famille=f)]
         rows.append(row)
-    tot = ["Ensemble de l'ESS", t.get("etablissements_employeurs"), total, Cell(1.0, kind="pourcent")]
+    empty = total.ok and total.value == 0  # no ESS employer: no share of it
+    whole = Cell(None, "sans_objet", "pourcent") if empty else Cell(1.0, kind="pourcent")
+    tot = ["Ensemble de l'ESS", t.get("etablissements_employeurs"), total, whole]
     if not compact:
         tot += [t.get("etp"), t.get("masse_salariale_brute")]
     rows.append(tot)

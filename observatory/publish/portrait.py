@@ -83,6 +83,12 @@ NON_VENTILE_SECTEUR_SEUL = (
     "la figure des secteurs est celle {du}."
 )
 
+SANS_ESS = (
+    "Aucun établissement employeur de l'ESS n'est recensé {dans} en {y} : les effectifs et les établissements "
+    "de l'ESS y sont nuls, ses salaires, taux et parts internes sans objet (–)."
+)
+SANS_ESS_DETAIL = "Aucun établissement employeur de l'ESS n'est recensé {dans} : les figures de cette partie sont celles {du}."
+
 COMPARAISON = [
     # (label, indicateur, champ, kind)
     ("Effectif salarié de l'ESS au 31/12", "effectif_31_12", "ess", "nombre"),
@@ -94,6 +100,57 @@ COMPARAISON = [
     ("Part des femmes (ESS)", "part_femmes", "ess", None),
     ("Écart de salaire horaire femmes-hommes (ESS)", "ecart_salarial_fh", "ess", None),
 ]
+
+
+_ESS_TOTAL = ("ess", "toutes", "tous", "toutes", "tous", "toutes")
+
+
+class WithoutESS:
+    """A territory with no ESS employer establishment (many EPCIs of the sample, a few at France), as its
+    portrait reads it: the table has no ESS cell there (a cell exists only where establishments contribute),
+    which is an empty cell, not a missing one — the ESS totals' counts and sums are 0, its shares of the
+    territory's employment 0 %, its rates, means and inner shares without object (``–``). Every other cell,
+    and the ESS's breakdowns (no family, sector, band or sexe is listed), as in ``t``.
+
+    Publishing these zeros gives nothing away: the protection and the audit take an empty cell as known (a
+    constant of their equations), and the privé total minus the privé hors ESS already says it."""
+
+    ZERO = ("effectif_31_12", "etablissements_employeurs", "entreprises_employeuses", "etp", "masse_salariale_brute")  # fmt: skip
+    SHARES = ("part_emploi_total", "part_emploi_prive", "part_etablissements_prive")
+
+    def __init__(self, t: Territory):
+        self._t = t
+
+    def __getattr__(self, name: str):
+        return getattr(self._t, name)
+
+    def get(
+        self,
+        indicateur: str,
+        champ: str = "ess",
+        famille: str = "toutes",
+        secteur: str = "tous",
+        tranche: str = "toutes",
+        sexe: str = "tous",
+        pcs: str = "toutes",
+        kind: str | None = None,
+    ) -> Cell:
+        cell = self._t.get(indicateur, champ, famille, secteur, tranche, sexe, pcs, kind)
+        if (champ, famille, secteur, tranche, sexe, pcs) != _ESS_TOTAL or cell.statut != "absent":
+            return cell
+        if indicateur in self.ZERO:
+            return Cell(0.0, "publie", cell.kind)
+        if indicateur in self.SHARES:
+            return Cell(0.0, "publie", kind or "pourcent")
+        return Cell(None, "sans_objet", cell.kind)
+
+
+def without_ess(t: Territory) -> bool:
+    """Whether ``t`` is in the table (its ensemble is) but has no ESS employer establishment."""
+    return (
+        t.get("etablissements_employeurs").statut == "absent"
+        and t.get("etablissements_employeurs", champ="ensemble").statut != "absent"
+    )
 
 
 @dataclass(frozen=True)
@@ -234,6 +291,9 @@ def portrait_document(
 ) -> Document:
     """Assemble the portrait of ``t`` (an EPCI or a territory on demand) located by ``place``."""
     y = table.millesime
+    raw, sans_ess = t, without_ess(t)
+    if sans_ess:
+        t = WithoutESS(t)
     deps = [table.territory("departement", d) for d in place.departements if table.has("departement", d)]
     regs = [table.territory("region", r) for r in place.regions if table.has("region", r)]
     fr = table.territory("france", table.codes("france")[0]) if table.codes("france") else None
@@ -248,7 +308,7 @@ def portrait_document(
     cles.chart, cles.note = None, "Graphique : effectif salarié au 31/12 par champ."
     cles.bars, cles.alt = fig_champs_bars(t)
     cles.headline = t.get("effectif_31_12")
-    intro_cles = []
+    intro_cles = [SANS_ESS.format(dans=t.dans, y=y)] if sans_ess else []
     if len(deps) > 1:
         intro_cles.append(
             f"Ce territoire s'étend sur {len(deps)} départements : "
@@ -256,12 +316,14 @@ def portrait_document(
             + " ; il est comparé à chacun d'eux."
         )
     fam = figures.native_familles(fig_familles(t, y, compact=True))
-    own, own_sexes, own_tranches = _has_breakdowns(t), _has_sexes(t), _has_tranches(t)
+    own, own_sexes, own_tranches = _has_breakdowns(raw), _has_sexes(raw), _has_tranches(raw)
     src = t if own or not deps else deps[0]
     du = f"du département {src.libelle} ({src.code})"
     non_ventile = NON_VENTILE.format(de=_de(t), du=du)
     intro_detail = []
-    if deps and not own:  # an EPCI (its own size bands, women and men) or a territory on demand: the
+    if deps and sans_ess:
+        intro_detail = [SANS_ESS_DETAIL.format(dans=t.dans, du=du)]
+    elif deps and not own:  # an EPCI (its own size bands, women and men) or a territory on demand: the
         # département's figures
         intro_detail = [NON_VENTILE_SECTEUR_SEUL.format(de=_de(t), du=du) if own_tranches else non_ventile]
     sect = fig_secteurs(src, y, top=8)
@@ -275,7 +337,9 @@ def portrait_document(
         Section("Les familles de l'ESS", figures=[fam]),
         Section("Secteurs et taille des établissements", intro=intro_detail, figures=[sect, tranches]),
         Section(
-            "Égalité femmes-hommes", intro=[non_ventile] if intro_detail and not own_sexes else [], figures=[fh]
+            "Égalité femmes-hommes",
+            intro=intro_detail if sans_ess else [non_ventile] if intro_detail and not own_sexes else [],
+            figures=[fh],
         ),
         documents._methodologie(table, manifest, t, short=True),
     ]
