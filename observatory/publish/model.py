@@ -289,13 +289,17 @@ class Territory:
         """The cell for these keys. Values with ``unite='pourcent'`` (percent, 0–100) become fractions."""
         hit = self._cells.get((champ, famille, secteur, tranche, sexe, pcs, indicateur))
         if hit is None:
-            return Cell(None, "absent", kind or KIND_OF.get(indicateur, "nombre"))
+            return self._absent(indicateur, (champ, famille, secteur, tranche, sexe, pcs), kind)
         valeur, statut, unite = hit
         value = (
             None if valeur is None or pd.isna(valeur) or str(statut).startswith("secret") else float(valeur)
         )
         default = "pourcent" if unite == "pourcent" else KIND_OF.get(indicateur, "nombre")
         return Cell(to_natural(value, unite), str(statut), kind or default)
+
+    def _absent(self, indicateur: str, key: tuple, kind: str | None) -> Cell:
+        """The cell of ``key`` (champ, famille, secteur, tranche, sexe, pcs) that the table does not have."""
+        return Cell(None, "absent", kind or KIND_OF.get(indicateur, "nombre"))
 
     @property
     def dans(self) -> str:

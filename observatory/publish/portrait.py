@@ -105,7 +105,7 @@ COMPARAISON = [
 _ESS_TOTAL = ("ess", "toutes", "tous", "toutes", "tous", "toutes")
 
 
-class WithoutESS:
+class WithoutESS(Territory):
     """A territory with no ESS employer establishment (many EPCIs of the sample, a few at France), as its
     portrait reads it: the table has no ESS cell there (a cell exists only where establishments contribute),
     which is an empty cell, not a missing one — the ESS totals' counts and sums are 0, its shares of the
@@ -119,24 +119,12 @@ class WithoutESS:
     SHARES = ("part_emploi_total", "part_emploi_prive", "part_etablissements_prive")
 
     def __init__(self, t: Territory):
-        self._t = t
+        super().__init__(t.niveau, t.code, t.libelle)
+        self._cells = t._cells
 
-    def __getattr__(self, name: str):
-        return getattr(self._t, name)
-
-    def get(
-        self,
-        indicateur: str,
-        champ: str = "ess",
-        famille: str = "toutes",
-        secteur: str = "tous",
-        tranche: str = "toutes",
-        sexe: str = "tous",
-        pcs: str = "toutes",
-        kind: str | None = None,
-    ) -> Cell:
-        cell = self._t.get(indicateur, champ, famille, secteur, tranche, sexe, pcs, kind)
-        if (champ, famille, secteur, tranche, sexe, pcs) != _ESS_TOTAL or cell.statut != "absent":
+    def _absent(self, indicateur: str, key: tuple, kind: str | None) -> Cell:
+        cell = super()._absent(indicateur, key, kind)
+        if key != _ESS_TOTAL:
             return cell
         if indicateur in self.ZERO:
             return Cell(0.0, "publie", cell.kind)
