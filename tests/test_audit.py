@@ -372,6 +372,25 @@ def test_audit_catches_a_secret_internal_champ_given_away_by_the_legal_perimeter
     assert report.recoverable == []
 
 
+def test_a_territory_without_ess_gives_its_prive_hors_ess_away_by_its_prive_total():
+    """No ESS employer: the table has no ESS cell there, a known 0 (and the EPCI portraits print it), so the
+    privé hors ESS total is the privé total. Published privé and hidden privé hors ESS: the audit recovers the
+    hidden one; with the privé total hidden as well (and the public one, which the ensemble would give), not."""
+    deps = pd.DataFrame({"code_departement": ["971"], "code_region": ["01"]})
+    cells = _champ_cells(sce_units=3)
+    cells = cells[cells.champ != "ess"].copy()
+    for champ, jobs, units in (("prive_hors_ess", 80, 35), ("ess_loi_2014", 6, 3), ("_oth", 74, 32)):
+        cells.loc[cells.champ == champ, ["effectif", "n_salaries", "n_etab"]] = [jobs, jobs, units]
+    report = audit.AuditReport()
+    audit_tables._lp_checks_champs(_champ_publication(cells, {"prive_hors_ess"}), cells, deps, report)
+    found = {r.split(": ", 1)[1] for r in report.recoverable}
+    assert {"('971', 'prive_hors_ess') = 80", "('971', 'prive_hors_ess') = 35"} <= found, report.recoverable
+    report = audit.AuditReport()
+    hidden = {"prive_hors_ess", "prive", "public"}
+    audit_tables._lp_checks_champs(_champ_publication(cells, hidden), cells, deps, report)
+    assert report.recoverable == []
+
+
 def test_protection_finds_the_same_fixed_cells_as_the_audit_lp():
     """The protection's test of a 2-D table (pivoted QR on the hidden columns, one LP for cells worth 0)
     and the audit's min/max LPs agree on which hidden cells are fixed, on random 3 × 3 tables."""

@@ -87,7 +87,10 @@ SANS_ESS = (
     "Aucun établissement employeur de l'ESS n'est recensé {dans} en {y} : les effectifs et les établissements "
     "de l'ESS y sont nuls, ses salaires, taux et parts internes sans objet (–)."
 )
-SANS_ESS_DETAIL = "Aucun établissement employeur de l'ESS n'est recensé {dans} : les figures de cette partie sont celles {du}."
+SANS_ESS_DETAIL = (
+    "Aucun établissement employeur de l'ESS n'est recensé {dans} : les figures de cette partie sont "
+    "celles {du}."
+)
 
 COMPARAISON = [
     # (label, indicateur, champ, kind)
@@ -279,9 +282,9 @@ def portrait_document(
 ) -> Document:
     """Assemble the portrait of ``t`` (an EPCI or a territory on demand) located by ``place``."""
     y = table.millesime
-    raw, sans_ess = t, without_ess(t)
+    sans_ess = without_ess(t)
     if sans_ess:
-        t = WithoutESS(t)
+        t = WithoutESS(t)  # its breakdowns stay absent: the département's are shown
     deps = [table.territory("departement", d) for d in place.departements if table.has("departement", d)]
     regs = [table.territory("region", r) for r in place.regions if table.has("region", r)]
     fr = table.territory("france", table.codes("france")[0]) if table.codes("france") else None
@@ -304,7 +307,7 @@ def portrait_document(
             + " ; il est comparé à chacun d'eux."
         )
     fam = figures.native_familles(fig_familles(t, y, compact=True))
-    own, own_sexes, own_tranches = _has_breakdowns(raw), _has_sexes(raw), _has_tranches(raw)
+    own, own_sexes, own_tranches = _has_breakdowns(t), _has_sexes(t), _has_tranches(t)
     src = t if own or not deps else deps[0]
     du = f"du département {src.libelle} ({src.code})"
     non_ventile = NON_VENTILE.format(de=_de(t), du=du)

@@ -36,6 +36,7 @@ import pandas as pd
 
 from observatory.errors import SecrecyError
 from observatory.reference.geography import ATOM_LEVEL
+from observatory.secrecy.closure import TOTAL_TIER
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,6 @@ PROBES = 2
 NATIONAL_TAGS = ("geo_france", "geo_epci")
 #: Equations crossed, through unknown cells, to find a published cell to hide near a fixed one.
 SEARCH_HOPS = 4
-#: Importance tier from which a cell is a territory's champ total (a département's public total and above:
-#: :func:`observatory.secrecy.closure.importance`), hidden only when no cheaper cell is near. Not the
-#: look-ahead's ``repair.HEADLINE_TIER`` (7: the headline totals themselves).
-TOTAL_TIER = 4
 
 
 def _one_blas_thread():

@@ -9,6 +9,12 @@ from observatory.errors import SecrecyError
 from observatory.secrecy.equations import _FLAT
 from observatory.secrecy.rules import DEFAULTS
 
+#: Importance tier from which a cell is a territory's champ total (a département's public total and above:
+#: :func:`importance`): hidden only when no cheaper cell is near (``chains.repair_chains``), and its tier shared
+#: by its twin (:func:`same_figure_tiers`). Not the look-ahead's ``repair.HEADLINE_TIER`` (7: the headline
+#: totals themselves).
+TOTAL_TIER = 4
+
 
 def importance(cells: pd.DataFrame) -> np.ndarray:
     """Importance tier of each cell (0 = hidden first as a complement … 8 = hidden last).
@@ -151,14 +157,15 @@ def same_figure_tiers(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
     """Cells that are one and the same figure — an equation of two cells, total = its only part — share an
     importance tier: hiding one hides the others. Through the geographic atoms (an EPCI or a département that
     is one atom) they take the highest tier among them, whatever it is; through any other relation only a
-    headline total's tier (≥ 4: a département's, a région's or France's champ total) is shared — an ESS loi 2014
-    total that is the ESS total (no ESS commercial company there: the Bas-Rhin's ESS total went with its loi
-    2014 total, a cheap tier-3 complement). Sharing the lower tiers too (a family or a size band that holds all
-    of its total) moved the complements onto the EPCIs' ESS totals at France (517 → 438 published)."""
+    headline total's tier (≥ :data:`TOTAL_TIER`: a département's, a région's or France's champ total) is
+    shared — an ESS loi 2014 total that is the ESS total (no ESS commercial company there: the Bas-Rhin's
+    ESS total went with its loi 2014 total, a cheap tier-3 complement). Sharing the lower tiers too (a family
+    or a size band that holds all of its total) moved the complements onto the EPCIs' ESS totals at France
+    (517 → 438 published)."""
     geo = long.tag.isin(["geo_atom_dep", "geo_atom_epci"]).to_numpy()
     tier = np.maximum(tier, _highest_among_twins(long[geo], tier))
     top = _highest_among_twins(long, tier)
-    return np.where(top >= 4, np.maximum(tier, top), tier)
+    return np.where(top >= TOTAL_TIER, np.maximum(tier, top), tier)
 
 
 def _highest_among_twins(long: pd.DataFrame, tier: np.ndarray) -> np.ndarray:
