@@ -129,7 +129,9 @@ def audit_warehouse(con) -> AuditReport:
     Same audit as :func:`audit_publication`; the pipeline runs it as a blocking check so that a table that
     fails it never reaches ``output/``.
     """
-    return _microdata_audit(con.table("ind.publication").df(), con)
+    # through Arrow, as `audit_publication` reads the Parquet file: the same frame (str columns), without the
+    # Python strings of DuckDB's `.df()` (3.0 s against 0.6 s for the sample's 535 k rows)
+    return _microdata_audit(con.table("ind.publication").to_arrow_table().to_pandas(), con)
 
 
 def audit_publication(settings, intervals: bool = True, joint_rounded: bool = False) -> AuditReport:
