@@ -55,6 +55,10 @@ def ess_tables(duckdb: DuckDBResource, observatory: ObservatoryConfig) -> dg.Mat
     group_name="perimeter",
     kinds={"html", "parquet"},
     pool=WRITER,
+    # ready with the protection (ess_tables), and a fraction of a second long: first, or it waits in the
+    # pool's queue through the protection, is handed the slot when the protection ends, and holds it — while
+    # the audit, next on the critical path, waits — until Dagster's backoff next checks its claim (6 s here)
+    op_tags={"dagster/priority": "1"},
     deps=[ess_tables],
     description=(
         "Data-quality report `qualite/rapport.html` (public: rejected and flagged rows counted by extract and "
