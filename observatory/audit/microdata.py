@@ -153,7 +153,8 @@ def _jobs_by_establishment(postes, sirets: pd.Index) -> tuple[pd.DataFrame, dict
 def _aggregate(frame: pd.DataFrame, group: np.ndarray, n: int, spec: dict) -> pd.DataFrame:
     """``frame.groupby(group, sort=True).agg(**spec)`` for groups numbered ``0 .. n-1`` (all present), with
     ``size``, ``sum`` and ``max`` only: sums and sizes by ``np.bincount`` (NaN counted as 0, integer columns
-    kept integer; the columns summed have no NaN), the maxima in one grouped pass."""
+    kept integer; the columns summed have no NaN), the maxima by ``np.fmax.at`` (NaN skipped, as pandas' max;
+    twice as fast as a grouped pass, which hashes the group numbers again)."""
     out = {}
     maxima = {}
     for name, (column, how) in spec.items():
@@ -169,11 +170,14 @@ def _aggregate(frame: pd.DataFrame, group: np.ndarray, n: int, spec: dict) -> pd
             out[name] = None
         else:
             raise ValueError(how)
-    if maxima:
-        columns = sorted(set(maxima.values()))
-        top = frame[columns].groupby(group, sort=True).max()
-        for name, column in maxima.items():
-            out[name] = top[column].to_numpy()
+    top = {}
+    for column in set(maxima.values()):
+        v = frame[column].to_numpy()
+        # every group has a row: the start value is replaced (NaN stays where a group has only NaN)
+        top[column] = np.full(n, np.nan if v.dtype.kind == "f" else np.iinfo(v.dtype).min, dtype=v.dtype)
+        np.fmax.at(top[column], group, v)
+    for name, column in maxima.items():
+        out[name] = top[column]
     return pd.DataFrame(out)
 
 
@@ -319,20 +323,24 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
     codes = {**est.codes, **job_codes}
     etab_effectif = np.bincount(base["sid"], weights=base["effectif"], minlength=len(est.sirets))
     frames = []
-    by_job_dims: dict = {}  # the establishment × job breakdown sums, shared by the crossings that need them
+    # the establishment × job breakdown sums and their rows' attributes, shared by the crossings with the same
+    # job breakdowns (four of them for none, famille, tranche and secteur)
+    by_job_dims: dict = {}
     for dims in _AUDIT_CROSSINGS:
         job_dims = [d for d in dims if d in ("sexe", "pcs")]
         if tuple(job_dims) not in by_job_dims:
-            by_job_dims[tuple(job_dims)] = _by_job_dims(base, job_dims, len(est.sirets), codes)
-        per = by_job_dims[tuple(job_dims)]
+            per = _by_job_dims(base, job_dims, len(est.sirets), codes)
+            sid = per["sid"].to_numpy()
+            frame = per[[*_SUMS, *_JOB_MAX, "sid"]].assign(
+                siren=est.attrs["siren"][sid],
+                eff=etab_effectif[sid],
+                # each row is one establishment in its cell: it contributes to a quantity when it is positive
+                **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
+            )
+            by_job_dims[tuple(job_dims)] = per, frame
+        per, frame = by_job_dims[tuple(job_dims)]
         sid = per["sid"].to_numpy()
         dim_codes = [per[d].to_numpy() if d in job_dims else est.attrs[d][sid] for d in dims]
-        frame = per[[*_SUMS, *_JOB_MAX, "sid"]].assign(
-            siren=est.attrs["siren"][sid],
-            eff=etab_effectif[sid],
-            # each row is one establishment in its cell: it contributes to a quantity when it is positive
-            **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
-        )
         for niveau, col in _NIVEAUX.items():
             if (niveau.startswith("_") or niveau in _CHAMP_LEVELS) and dims not in _CHAMP_CROSSINGS:
                 continue
