@@ -176,9 +176,12 @@ def _aggregate(frame: pd.DataFrame, group: np.ndarray, n: int, spec: dict) -> pd
         # every group has a row: the start value is replaced (NaN stays where a group has only NaN)
         top[column] = np.full(n, np.nan if v.dtype.kind == "f" else np.iinfo(v.dtype).min, dtype=v.dtype)
         np.fmax.at(top[column], group, v)
+    used = set()
     for name, column in maxima.items():
-        out[name] = top[column]
-    return pd.DataFrame(out)
+        out[name] = top[column].copy() if column in used else top[column]
+        used.add(column)
+    # the arrays are new: one block each, not copied into 2-D blocks (8.7 s of a France audit)
+    return pd.DataFrame(out, copy=False)
 
 
 def _mixed_radix(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
@@ -331,25 +334,38 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
         if tuple(job_dims) not in by_job_dims:
             per = _by_job_dims(base, job_dims, len(est.sirets), codes)
             sid = per["sid"].to_numpy()
-            frame = per[[*_SUMS, *_JOB_MAX, "sid"]].assign(
-                siren=est.attrs["siren"][sid],
-                eff=etab_effectif[sid],
-                # each row is one establishment in its cell: it contributes to a quantity when it is positive
-                **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
+            frame = pd.DataFrame(  # one block per column, not copied into 2-D blocks (nothing writes to them)
+                {
+                    **{c: per[c].to_numpy() for c in (*_SUMS, *_JOB_MAX, "sid")},
+                    "siren": est.attrs["siren"][sid],
+                    "eff": etab_effectif[sid],
+                    # each row is one establishment in its cell: it contributes to a quantity when positive
+                    **{f"c_{q}": (per[q].to_numpy() > 0).astype(np.int64) for q in CONTRIBUTING},
+                },
+                copy=False,
             )
             by_job_dims[tuple(job_dims)] = per, frame
         per, frame = by_job_dims[tuple(job_dims)]
         sid = per["sid"].to_numpy()
         dim_codes = [per[d].to_numpy() if d in job_dims else est.attrs[d][sid] for d in dims]
+        leaf = est.leaf[sid]
+        dims_ok = np.ones(len(per), bool)
+        for d in dim_codes:
+            dims_ok &= d >= 0
+        kept = []  # (rows kept, their frame): levels with the same rows (France, régions…) share one copy
         for niveau, col in _NIVEAUX.items():
             if (niveau.startswith("_") or niveau in _CHAMP_LEVELS) and dims not in _CHAMP_CROSSINGS:
                 continue
             code = np.zeros(len(per), np.int64) if col is None else est.attrs[col][sid]
-            ok = code >= 0
-            for d in dim_codes:
-                ok &= d >= 0
-            sub = frame if ok.all() else frame[ok]
-            level = _Level(niveau, col, code[ok], [d[ok] for d in dim_codes], est.leaf[sid][ok])
+            ok = dims_ok & (code >= 0)
+            if ok.all():
+                sub, level = frame, _Level(niveau, col, code, dim_codes, leaf)
+            else:
+                sub = next((f for rows, f in kept if np.array_equal(rows, ok)), None)
+                if sub is None:
+                    sub = frame[ok]
+                    kept.append((ok, sub))
+                level = _Level(niveau, col, code[ok], [d[ok] for d in dim_codes], leaf[ok])
             frames += _level_cells(level, dims, sub, est, codes)
         if champ_cells is not None and dims == _CHAMP_CROSSINGS[-1]:  # the last of them (made first)
             champ_cells(_with_defaults(pd.concat(frames, ignore_index=True)))
