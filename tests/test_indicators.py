@@ -703,6 +703,11 @@ def test_contributor_counts_sql_audit_and_pandas_agree(cells):
     by_sex = both[(both.sexe != "tous") & both.n_ent_sql.isna()]
     assert len(by_sex) and (by_sex.freq_entreprises_sql < 3).any() and (by_sex.freq_entreprises_sql == 3).any()
     assert (both.freq_effectif_sql < both.n_etab_sql).any()  # some establishments without jobs at 31/12
+    # the quantities and the largest contributions (the dominance rule's), summed and maxed both ways
+    for q in ("effectif", "etp", "masse", "max_effectif", "max_etp", "max_masse", "max_s_net", "max_poste_brut"):
+        sql, aud = both[f"{q}_sql"].astype(float).to_numpy(), both[f"{q}_audit"].astype(float).to_numpy()
+        assert np.allclose(sql, aud, rtol=1e-9, atol=1e-6), q
+    assert (both.max_masse_sql.astype(float) < both.masse_sql.astype(float)).any()
     f = p[(p.sexe == "F") & (p.code_departement == "75")]
     by_etab = f.groupby("siret").agg(eff=("present_31_12", "sum"), pay=("s_brut", "sum"))
     cell = _pick(c, niveau="departement", code="75", champ="ensemble", sexe="F")
