@@ -12,6 +12,7 @@ from observatory.secrecy.chains import repair_chains
 from observatory.secrecy.closure import _close, _order
 from observatory.secrecy.equations import _CHAMP_EDGES, _FLAT
 from observatory.secrecy.levels import Quantity, repair_levels, repair_levels_territory
+from observatory.secrecy.rounded import widen_rounded
 from observatory.secrecy.rules import CHAMPS_PUBLIES, DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -326,6 +327,11 @@ def _protect_lookahead(
             added += repair_levels(
                 tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
             )
+        for q in quantities:  # the hidden parts that a published total's rounding gives away
+            widened = widen_rounded(long, hidden, q.value, q.zero, q.slack, q.up > 0, order)
+            if widened:
+                log.info("%s: %d totals hidden that their rounding gave away", q.name, widened)
+            added += widened
         if territory is not None and not added:
             # no rounding slack in the territory system: its published ETP and payroll are held at their exact
             # values, as if the attacker read them unrounded. That attacker knows more than the real one, so
