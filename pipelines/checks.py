@@ -133,6 +133,7 @@ def indicateurs_secrecy_audit(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         report = audit.audit_warehouse(con)
     return dg.AssetCheckResult(
         passed=report.passed,
+        description=report.reason() or None,
         metadata={
             "summary": dg.MetadataValue.md(report.summary()),
             "published_cells_checked": report.published_checked,

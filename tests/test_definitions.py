@@ -236,3 +236,33 @@ def test_a_whole_run_publishes_the_regions_its_extracts_cover(tmp_path):
     ).to_parquet(tmp_path / "tables" / "indicateurs.parquet")
     covered, absent = regions_with_data(tmp_path, ["11", "52", "53"])
     assert covered == ["52", "53"] and absent == ["11"]
+
+
+def test_a_failed_secrecy_audit_says_what_it_found_in_the_run_s_one_line():
+    """The audit check's description is the report's reason (how many findings block the publication and the
+    first), and the run's one-line message carries it: the analyst sees which cell, not only which check."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+
+    from observatory.audit import AuditReport
+    from pipelines.report import failure_message
+
+    found = "hidden etp known to the publication precision, [0.0, 0.5] (etp, champs, tranche, ('departement', '26'))"
+    report = AuditReport(rounded_narrow=[found, "another"], recoverable=[])
+    assert AuditReport().reason() == "" and not report.passed
+    assert report.reason() == f"2 finding(s) block the publication, the first: {found}"
+    # a finding that does not block (territory relations reported only) gives no reason
+    assert AuditReport(territory_findings=["x"], territory_blocking=False).reason() == ""
+    evaluation = SimpleNamespace(
+        passed=False,
+        check_name="indicateurs_secrecy_audit",
+        asset_key=dg.AssetKey("indicateurs_proteges"),
+        description=report.reason(),
+    )
+    event = SimpleNamespace(
+        event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, event_specific_data=evaluation
+    )
+    assert failure_message([event]) == (
+        f"check 'indicateurs_secrecy_audit' on indicateurs_proteges failed: {report.reason()}"
+    )

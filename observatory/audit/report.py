@@ -69,6 +69,28 @@ class AuditReport:
         blocking = blocking + (narrow if self.interval_blocking else [])
         return not self.violations and not self.recoverable and not blocking
 
+    def reason(self) -> str:
+        """Why the audit failed, in one line (the run's error message): how many findings block the
+        publication, and the first of them; empty when it passed."""
+        blocking = [
+            *self.violations,
+            *self.recoverable,
+            *(self.cross_product_findings if self.cross_product_blocking else []),
+            *(self.territory_findings if self.territory_blocking else []),
+            *(self.joint_findings if self.joint_blocking else []),
+        ]
+        if self.interval_blocking:
+            blocking += [
+                *self.interval_narrow,
+                *self.territory_interval_narrow,
+                *self.rounded_narrow,
+                *self.joint_interval_narrow,
+                *self.joint_rounded_narrow,
+            ]
+        if not blocking:
+            return ""
+        return f"{len(blocking)} finding(s) block the publication, the first: {blocking[0]}"
+
     def summary(self) -> str:
         lines = [
             f"secrecy audit: {'PASSED' if self.passed else 'FAILED'}",
