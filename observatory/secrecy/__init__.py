@@ -97,7 +97,9 @@ same closure and 2-D repair (:func:`protect_additive`) and their own blocking au
    minutes); then steps 2–4 again, in one loop.
    The annual headcounts, ETP and payroll (each with its own levels and zeros; ETP and payroll published
    rounded, so their published cells move within the rounding: :class:`~.levels.Quantity`), and each
-   baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables).
+   baromètre quarter (:func:`protect_additive` with ``levels``, 2-D tables). In the same loop, the hidden
+   ETP and payroll cells that are not primary: a part that one equation bounds no wider than the publication
+   unit (e.g. under a published total that rounds to 0) gets that equation loosened (:mod:`.rounded`).
 
 Limitations: the 2-D proof covers the région × breakdown tables, the territory proof the plain territory
 cells and the joint proof both with the one-breakdown tables; tables with more than one breakdown, the
