@@ -9,6 +9,7 @@ import pytest
 
 from observatory.audit.lp import lp_bounds
 from observatory.audit.rounding import as_intervals
+from observatory.secrecy.levels import Quantity
 from observatory.secrecy.rounded import known_to_rounding, widen_rounded
 
 HALF = 0.5  # ETP: published whole
@@ -21,6 +22,13 @@ def _long(equations: list[tuple[int, list[int]]]) -> pd.DataFrame:
         rows.append((e, total, -1.0))
         rows += [(e, p, 1.0) for p in parts]
     return pd.DataFrame(rows, columns=["eq", "cell", "sign"])
+
+
+def _etp(value: np.ndarray, levelled: np.ndarray) -> Quantity:
+    """ETP published whole, its cells worth 0 known, a protection level (1 ETP) on the ``levelled`` cells."""
+    value = np.asarray(value, dtype=float)
+    up = np.where(levelled, 1.0, 0.0)
+    return Quantity("etp", value, up, np.minimum(up, value), value <= 0, HALF)
 
 
 def _flags(n: int, on=()) -> np.ndarray:
@@ -38,16 +46,15 @@ def test_a_total_published_as_zero_gives_its_hidden_part_away_and_its_own_total_
     long = _long([(0, [1, 2]), (3, [0])])
     hidden = _flags(4, [1, 2])
     levelled = _flags(4, [1])
-    zero = value <= 0
-    found = known_to_rounding(long, hidden, value, zero, HALF, levelled)
+    found = known_to_rounding(long, hidden, _etp(value, levelled))
     assert found[["eq", "cell"]].to_numpy().tolist() == [[0, 2]]
     assert found.high.iloc[0] == pytest.approx(0.5)
     order = np.arange(4)
-    assert widen_rounded(long, hidden, value, zero, HALF, levelled, order) == 1
+    assert widen_rounded(long, hidden, _etp(value, levelled), order) == 1
     assert hidden.tolist() == [True, True, True, False]
-    assert widen_rounded(long, hidden, value, zero, HALF, levelled, order) == 1
+    assert widen_rounded(long, hidden, _etp(value, levelled), order) == 1
     assert hidden.all()
-    assert widen_rounded(long, hidden, value, zero, HALF, levelled, order) == 0
+    assert widen_rounded(long, hidden, _etp(value, levelled), order) == 0
 
 
 def test_a_published_sibling_can_loosen_the_equation_instead_of_the_total():
@@ -56,10 +63,10 @@ def test_a_published_sibling_can_loosen_the_equation_instead_of_the_total():
     chooses."""
     value = np.array([5.2, 4.9, 0.3])
     long = _long([(0, [1, 2])])
-    zero, levelled = value <= 0, _flags(3)
+    levelled = _flags(3)
     for order, expected in (([0, 1, 2], 0), ([2, 0, 1], 1)):
         hidden = _flags(3, [2])
-        assert widen_rounded(long, hidden, value, zero, HALF, levelled, np.array(order)) == 1
+        assert widen_rounded(long, hidden, _etp(value, levelled), np.array(order)) == 1
         assert np.flatnonzero(hidden).tolist() == sorted([2, expected])
 
 
@@ -68,14 +75,13 @@ def test_wide_enough_levelled_and_zero_parts_are_left():
     value = np.array([12.3, 6.0, 6.3, 0.0, 0.2])
     long = _long([(0, [1, 2]), (4, [3])])
     hidden = _flags(5, [1, 2, 3])
-    zero = value <= 0
-    assert known_to_rounding(long, hidden, value, zero, HALF, _flags(5)).empty
+    assert known_to_rounding(long, hidden, _etp(value, _flags(5))).empty
     # a hidden part worth 0 (a known zero) under a published 0, and a primary cell with its level: not here
     long = _long([(4, [3, 1])])
     value2 = np.array([0.0, 0.2, 0.0, 0.0, 0.2])
     hidden = _flags(5, [1, 3])
-    assert known_to_rounding(long, hidden, value2, value2 <= 0, HALF, _flags(5, [1])).empty
-    assert known_to_rounding(long, hidden, value2, value2 <= 0, HALF, _flags(5)).cell.tolist() == [1]
+    assert known_to_rounding(long, hidden, _etp(value2, _flags(5, [1]))).empty
+    assert known_to_rounding(long, hidden, _etp(value2, _flags(5))).cell.tolist() == [1]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -93,8 +99,7 @@ def test_one_equation_flags_exactly_what_the_audit_lp_bounds_to_the_unit(seed):
         hidden = _flags(n + 1, rng.choice(np.arange(1, n + 1), 1 if rng.random() < 0.6 else 2, replace=False))
         hidden[0] = rng.random() < 0.15
         long = _long([(0, list(range(1, n + 1)))])
-        zero = value <= 0
-        flagged = set(known_to_rounding(long, hidden, value, zero, HALF, _flags(n + 1)).cell.tolist())
+        flagged = set(known_to_rounding(long, hidden, _etp(value, _flags(n + 1))).cell.tolist())
         published = {i: (None if hidden[i] else float(np.floor(value[i] + 0.5))) for i in range(n + 1)}
         bounds = lp_bounds(as_intervals(published, HALF), [(list(range(1, n + 1)), 0)])
         narrow = {

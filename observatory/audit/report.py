@@ -59,37 +59,26 @@ class AuditReport:
     joint_rounded_checked: int = 0
     joint_rounded_narrow: list = field(default_factory=list)
 
+    def blocking(self) -> list:
+        """The findings that stop the publication, in the order :meth:`summary` prints their families."""
+        found = [*self.violations, *self.recoverable]
+        found += self.cross_product_findings if self.cross_product_blocking else []
+        found += self.territory_findings if self.territory_blocking else []
+        found += self.joint_findings if self.joint_blocking else []
+        if self.interval_blocking:
+            found += self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
+            found += self.joint_interval_narrow + self.joint_rounded_narrow
+        return found
+
     @property
     def passed(self) -> bool:
-        blocking = self.cross_product_findings if self.cross_product_blocking else []
-        blocking = blocking + (self.territory_findings if self.territory_blocking else [])
-        blocking = blocking + (self.joint_findings if self.joint_blocking else [])
-        narrow = self.interval_narrow + self.territory_interval_narrow + self.rounded_narrow
-        narrow = narrow + self.joint_interval_narrow + self.joint_rounded_narrow
-        blocking = blocking + (narrow if self.interval_blocking else [])
-        return not self.violations and not self.recoverable and not blocking
+        return not self.blocking()
 
     def reason(self) -> str:
         """Why the audit failed, in one line (the run's error message): how many findings block the
         publication, and the first of them; empty when it passed."""
-        blocking = [
-            *self.violations,
-            *self.recoverable,
-            *(self.cross_product_findings if self.cross_product_blocking else []),
-            *(self.territory_findings if self.territory_blocking else []),
-            *(self.joint_findings if self.joint_blocking else []),
-        ]
-        if self.interval_blocking:
-            blocking += [
-                *self.interval_narrow,
-                *self.territory_interval_narrow,
-                *self.rounded_narrow,
-                *self.joint_interval_narrow,
-                *self.joint_rounded_narrow,
-            ]
-        if not blocking:
-            return ""
-        return f"{len(blocking)} finding(s) block the publication, the first: {blocking[0]}"
+        found = self.blocking()
+        return f"{len(found)} finding(s) block the publication, the first: {found[0]}" if found else ""
 
     def summary(self) -> str:
         lines = [

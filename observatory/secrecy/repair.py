@@ -328,7 +328,7 @@ def _protect_lookahead(
                 tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
             )
         for q in quantities:  # the hidden parts that a published total's rounding gives away
-            widened = widen_rounded(long, hidden, q.value, q.zero, q.slack, q.up > 0, order)
+            widened = widen_rounded(long, hidden, q, order)
             if widened:
                 log.info("%s: %d totals hidden that their rounding gave away", q.name, widened)
             added += widened

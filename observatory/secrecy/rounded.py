@@ -24,38 +24,37 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from observatory.secrecy.levels import rounding_room
+from observatory.secrecy.levels import Quantity, rounding_room
 
 #: Relative margin on the publication unit: an interval this close to the unit counts as no wider (the audit
 #: compares with an absolute tolerance: the protection errs on the safe side).
 _MARGIN = 1e-6
 
 
-def known_to_rounding(
-    long: pd.DataFrame,
-    hidden: np.ndarray,
-    value: np.ndarray,
-    zero: np.ndarray,
-    slack: float,
-    levelled: np.ndarray,
-) -> pd.DataFrame:
+def _as_read(q: Quantity) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's bounds for an attacker reading it published: the interval its rounded value stands for
+    (:func:`~observatory.secrecy.levels.rounding_room`), a single 0 for a cell known to be 0."""
+    v = np.maximum(np.asarray(q.value, dtype=float), 0.0)
+    room_lo, room_hi = rounding_room(v, q.slack)
+    return np.where(q.zero, 0.0, v + room_lo), np.where(q.zero, 0.0, v + room_hi)
+
+
+def known_to_rounding(long: pd.DataFrame, hidden: np.ndarray, q: Quantity) -> pd.DataFrame:
     """The hidden parts that one equation of ``long`` (``eq``, ``cell``, ``sign`` −1 for the total) bounds
-    no wider than the publication unit ``2 · slack``: one row per (equation, cell), with the interval's upper
+    no wider than the publication unit ``2 · q.slack``: one row per (equation, cell), with the interval's upper
     bound ``high`` and the smallest lower bound ``need`` that a published sibling must have for its hiding to
-    widen that interval enough. ``zero``: cells known to be 0 of the quantity; ``levelled``: hidden cells
-    that the level repair protects (not parts to widen)."""
-    width = 2 * slack * (1 + _MARGIN) + _MARGIN
+    widen that interval enough. ``q.zero``: cells known to be 0 of the quantity; the hidden cells with a
+    protection level (``q.up > 0``) are the level repair's, not parts to widen."""
+    width = 2 * q.slack * (1 + _MARGIN) + _MARGIN
     eq = long["eq"].to_numpy()
     cell = long["cell"].to_numpy()
     total = long["sign"].to_numpy() < 0
     n_eq = int(eq.max()) + 1 if len(eq) else 0
-    v = np.maximum(np.asarray(value, dtype=float), 0.0)
-    room_lo, room_hi = rounding_room(v, slack)
+    read_lo, read_hi = _as_read(q)
     # a cell as the attacker reads it: published, its rounding interval; known zero, 0; hidden, [0, ∞)
-    h = hidden[cell]
-    known = ~h | zero[cell]
-    lo = np.where(known, np.where(zero[cell], 0.0, v[cell] + room_lo[cell]), 0.0)
-    hi = np.where(known, np.where(zero[cell], 0.0, v[cell] + room_hi[cell]), np.inf)
+    known = ~hidden[cell] | q.zero[cell]
+    lo = np.where(known, read_lo[cell], 0.0)
+    hi = np.where(known, read_hi[cell], np.inf)
     part = ~total
     total_known = np.zeros(n_eq, bool)
     total_known[eq[total]] = known[total]
@@ -64,7 +63,7 @@ def known_to_rounding(
     parts_lo = np.bincount(eq[part], weights=np.where(known[part], lo[part], 0.0), minlength=n_eq)
     parts_hi = np.bincount(eq[part], weights=np.where(known[part], hi[part], 0.0), minlength=n_eq)
     unknown = np.bincount(eq[part], weights=(~known[part]).astype(float), minlength=n_eq)
-    rows = np.flatnonzero(part & ~known & total_known[eq] & (v[cell] > 0) & ~levelled[cell])
+    rows = np.flatnonzero(part & ~known & total_known[eq] & (q.value[cell] > 0) & ~(q.up[cell] > 0))
     if not len(rows):
         return pd.DataFrame({"eq": [], "cell": [], "high": [], "need": []})
     e = eq[rows]
@@ -75,35 +74,23 @@ def known_to_rounding(
     return pd.DataFrame({"eq": e[bad], "cell": cell[rows][bad], "high": high[bad], "need": width - high[bad]})
 
 
-def widen_rounded(
-    long: pd.DataFrame,
-    hidden: np.ndarray,
-    value: np.ndarray,
-    zero: np.ndarray,
-    slack: float,
-    levelled: np.ndarray,
-    order: np.ndarray,
-) -> int:
+def widen_rounded(long: pd.DataFrame, hidden: np.ndarray, q: Quantity, order: np.ndarray) -> int:
     """Loosen every equation of :func:`known_to_rounding` (``hidden`` in place): hide its total, or a
     published part whose lower bound widens every such part of it past the unit, whichever comes first in
     ``order`` (the closure's complement order). Returns the number of cells hidden; the caller closes again
     (:func:`observatory.secrecy.repair._protect_pass`) and calls this again until nothing is added."""
-    if slack <= 0:
+    if q.slack <= 0:
         return 0
-    found = known_to_rounding(long, hidden, value, zero, slack, levelled)
+    found = known_to_rounding(long, hidden, q)
     if not len(found):
         return 0
     need = found.groupby("eq")["need"].max()
     members = long[long["eq"].isin(need.index)]
     cell = members["cell"].to_numpy()
     is_total = members["sign"].to_numpy() < 0
-    v = np.maximum(np.asarray(value, dtype=float), 0.0)
-    room_lo, _ = rounding_room(v, slack)
-    lo = np.where(zero[cell], 0.0, v[cell] + room_lo[cell])
-    published = ~hidden[cell]
+    lo = _as_read(q)[0][cell]
     enough = is_total | (lo > need.reindex(members["eq"]).to_numpy())
-    cand = members.assign(o=order[cell])[published & enough]
-    pick = cand.sort_values(["eq", "o"], kind="stable").drop_duplicates("eq")["cell"].to_numpy()
-    pick = np.unique(pick)
+    cand = members.assign(o=order[cell])[~hidden[cell] & enough]
+    pick = np.unique(cand.sort_values(["eq", "o"], kind="stable").drop_duplicates("eq")["cell"].to_numpy())
     hidden[pick] = True
     return len(pick)
