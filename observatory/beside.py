@@ -9,14 +9,13 @@ imports the protection).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from observatory import config
+from observatory import config, pools
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +25,13 @@ def start(fn: Callable, *args, enabled: bool = True):
     (:func:`observatory.config.workers`: ``OBSERVATORY_WORKERS``, 1 in a daemonic process); otherwise called
     here at once. The returned object's ``result()`` is what ``fn`` returned.
 
-    ``fn`` and its arguments are pickled (``fn`` a module-level function). ``spawn``: the caller may be a
-    Dagster step process with threads, which must not be forked. A process that cannot start (e.g. a script
-    without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from) is replaced by a call
-    here, with a warning."""
+    ``fn`` and its arguments are pickled (``fn`` a module-level function); the process is
+    :func:`observatory.pools.spawn_pool`'s (``spawn``; it ends with this process). A process that cannot start
+    (e.g. a script without an ``if __name__ == "__main__"`` guard, which ``spawn`` cannot start from) is
+    replaced by a call here, with a warning."""
     if not enabled or config.workers() < 2:
         return _Done(fn(*args))
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    pool = pools.spawn_pool(1)
     future = pool.submit(fn, *args)
     pool.shutdown(wait=False)  # the worker ends with its one task
     return _Beside(future, fn, args)

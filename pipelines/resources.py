@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from observatory import publication
 from observatory.config import Settings
 from observatory.warehouse import ensure_schemas
+from pipelines.lifeline import bind_step_to_run
 
 
 class ObservatoryConfig(dg.ConfigurableResource):
@@ -36,6 +37,7 @@ class ObservatoryConfig(dg.ConfigurableResource):
     _run_id: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        bind_step_to_run()
         self._run_id = context.run.run_id if context.run is not None else None
         if self.stage_run and context.instance is not None:
             # staging folders of runs that are over (failed, cancelled, gone): their commit will never come
@@ -85,6 +87,14 @@ class ObservatoryConfig(dg.ConfigurableResource):
         )
 
 
+class Warehouse(DuckDBResource):
+    """dagster-duckdb's resource for the warehouse; a step that uses it ends with its run
+    (:func:`pipelines.lifeline.bind_step_to_run`), as one that uses :class:`ObservatoryConfig` does."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        bind_step_to_run()
+
+
 _RUNNING = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
 
@@ -112,7 +122,7 @@ def default_resources(settings: Settings | None = None, stage_run: bool = False)
     return {
         # DuckDB's buffer pool defaults to 80 % of RAM; 4 GB keeps a national run under 8 GB in all
         # (OBSERVATORY_DUCKDB_MEMORY to change it; beyond it DuckDB spills to disk)
-        "duckdb": DuckDBResource(
+        "duckdb": Warehouse(
             database=str(s.warehouse),
             connection_config={"memory_limit": os.environ.get("OBSERVATORY_DUCKDB_MEMORY", "4GB")},
         ),

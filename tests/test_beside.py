@@ -42,7 +42,7 @@ def test_a_second_process_that_cannot_start_is_replaced_by_a_call_here(monkeypat
             pass
 
     monkeypatch.setattr(beside.config, "WORKERS", 2)
-    monkeypatch.setattr(beside, "ProcessPoolExecutor", Broken)
+    monkeypatch.setattr(beside.pools, "spawn_pool", Broken)
     with caplog.at_level(logging.WARNING, logger="observatory.beside"):
         assert beside.start(_pid_and_square, 5).result() == (os.getpid(), 25)
     assert "_pid_and_square: its second process failed to start" in caplog.text

@@ -9,8 +9,9 @@ régions (``OBSERVATORY_REGIONS``), so that they are short:
    ``output/`` is byte-identical (these start from the session's extracts and a few files of its publication:
    :data:`BAD_RUN_PUBLICATION`);
 2. runs killed with SIGKILL at several points — while ``staging`` holds the ``duckdb_writer`` pool slot, during
-   the secrecy step, while the régions render — each leave every file under ``output/`` byte-identical; each
-   next run reports the dead one (marked failed, its slots freed) and does not wait on it;
+   the secrecy step, while the régions render — each leave every file under ``output/`` byte-identical and no
+   process behind (step processes and their pools' workers end with the run); each next run reports the dead
+   one (marked failed, its slots freed) and does not wait on it;
 3. a run stopped with SIGTERM stops cleanly (no step process left, publication unchanged);
 4. then a normal run finishes, while a second run started beside it refuses naming the first and a researcher
    reads the table in a loop (who only ever sees the whole table): the publication is the new one, whole.
@@ -455,6 +456,7 @@ class Killed:
     pid: int
     log: str
     changed: list
+    left: list
 
 
 @pytest.fixture(scope="module")
@@ -468,9 +470,10 @@ def killed_runs(world: World) -> list[Killed]:
         proc = _start_run(world.env, log)
         _wait_for(lambda s=step, p=proc: _started(world, p.pid, s), proc, log, f"step {step} started")
         time.sleep(delay)
+        family = _descendants(proc.pid)
         _sigkill(proc)
-        time.sleep(1)
-        out.append(Killed(step, proc.pid, log.read_text(), _unchanged(world)))
+        left = _reap(family)
+        out.append(Killed(step, proc.pid, log.read_text(), _unchanged(world), left))
     return out
 
 
@@ -478,6 +481,14 @@ def killed_runs(world: World) -> list[Killed]:
 def test_killed_runs_change_no_published_file(killed_runs):
     for k in killed_runs:
         assert k.changed == [], f"killed during {k.step}: {k.changed[:10]}"
+
+
+@pytest.mark.system
+def test_a_killed_run_s_processes_end_with_it(killed_runs):
+    """Its step processes stop at once (:mod:`pipelines.lifeline`) and their pools' workers with them
+    (:mod:`observatory.pools`), instead of working on for a minute, or idling for ever."""
+    for k in killed_runs:
+        assert k.left == [], f"killed during {k.step}, still there after 30 s: {k.left}"
 
 
 @pytest.mark.system
@@ -677,6 +688,7 @@ def test_reader_sees_only_whole_tables_and_never_blocks_the_run(observed_run: Ob
     for n, _, manifest_rows, *_ in o.reads:
         assert n == manifest_rows
     assert o.held_after == o.old  # the table a notebook held in memory during the run is still usable
+
 
 def test_sweep_removes_dead_writers_files_only(tmp_path):
     """Unit check of the sweep ``observatory run`` does first: a killed writer's temporary file goes, a live

@@ -515,14 +515,22 @@ def test_rerun_with_the_natures_closed_in_two_processes_gives_identical_csv_and_
     protect_module = importlib.import_module("observatory.secrecy.protect")  # not the function of that name
     started = []
 
-    class Pool(beside.ProcessPoolExecutor):
-        def submit(self, fn, *args, **kwargs):
+    spawn_pool = beside.pools.spawn_pool
+
+    def spied_pool(*args, **kwargs):  # a real pool, whose submissions are recorded
+        pool = spawn_pool(*args, **kwargs)
+        submit = pool.submit
+
+        def spied_submit(fn, *args, **kwargs):
             started.append((fn.__name__, args[0]))
-            return super().submit(fn, *args, **kwargs)
+            return submit(fn, *args, **kwargs)
+
+        pool.submit = spied_submit
+        return pool
 
     monkeypatch.setattr(protect_module, "BESIDE_MIN_CELLS", 0)
     monkeypatch.setattr(beside.config, "WORKERS", 2)
-    monkeypatch.setattr(beside, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(beside.pools, "spawn_pool", spied_pool)
     settings, con, _ = built
     again = publish_sample(tmp_path)
     assert started == [("_nature_status", "comptage")]

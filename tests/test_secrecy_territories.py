@@ -204,14 +204,22 @@ def test_territory_checks_in_a_second_process_report_the_same(martinique, weak_9
     weak, _truth, alone = weak_972
     started = []
 
-    class Pool(beside.ProcessPoolExecutor):
-        def submit(self, fn, *args, **kwargs):
+    spawn_pool = beside.pools.spawn_pool
+
+    def spied_pool(*args, **kwargs):  # a real pool, whose submissions are recorded
+        pool = spawn_pool(*args, **kwargs)
+        submit = pool.submit
+
+        def spied_submit(fn, *args, **kwargs):
             started.append(fn.__name__)
-            return super().submit(fn, *args, **kwargs)
+            return submit(fn, *args, **kwargs)
+
+        pool.submit = spied_submit
+        return pool
 
     monkeypatch.setattr(audit_run, "BESIDE_MIN_ROWS", 0)
     monkeypatch.setattr(beside.config, "WORKERS", 2)
-    monkeypatch.setattr(beside, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(beside.pools, "spawn_pool", spied_pool)
     two = _audit(martinique, weak)
     assert started == ["_territory_report"]
     assert alone.territory_findings and not alone.passed

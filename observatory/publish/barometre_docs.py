@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from observatory import config
+from observatory import config, pools
 from observatory.barometre import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.files import atomic_path
@@ -666,11 +666,7 @@ def build_barometre_docs(barometre_dir: Path, regions=None, workers: int | None 
     n = min(config.workers() if workers is None else workers, len(todo) // _MIN_PER_WORKER)
     if n <= 1:
         return [p for niveau, code, stem in todo for p in _publication(b, niveau, code, stem)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: the caller may be a Dagster step process with threads, which must not be forked
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with pools.spawn_pool(n) as pool:
         parts = pool.map(_publication_in_worker, [Path(barometre_dir)] * len(todo), *zip(*todo, strict=True))
         return [p for part in parts for p in part]
 

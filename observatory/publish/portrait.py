@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from observatory import config
+from observatory import config, pools
 from observatory.api import read_indicators
 from observatory.errors import PublicationError
 from observatory.files import atomic_path
@@ -470,10 +470,7 @@ def _build_and_check(
 
 def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, layout_check.LayoutReport]:
     """:func:`_build_and_check` over ``codes`` split between :func:`observatory.config.workers` fresh
-    processes (``spawn``: the caller may be a Dagster step process with threads, which must not be forked)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    processes (:func:`observatory.pools.spawn_pool`)."""
     n = max(1, min(config.workers(), len(codes) // _MIN_PER_WORKER))
     if n == 1:
         return _build_and_check(vintage, staging, codes)
@@ -482,7 +479,7 @@ def _in_workers(vintage: Path, staging: Path, codes: list[str]) -> tuple[dict, l
     places = [{c: every.get(c, Place((), ())) for c in chunk} for chunk in chunks]
     written: dict = {}
     report = layout_check.LayoutReport()
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with pools.spawn_pool(n) as pool:
         for part, rep in pool.map(_build_and_check, [vintage] * n, [staging] * n, chunks, places):
             written.update(part)
             report.checked += rep.checked

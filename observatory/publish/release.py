@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from observatory import config
+from observatory import config, pools
 from observatory.errors import PublicationError
 from observatory.files import writer_tag
 from observatory.publish import documents, layout_check, model
@@ -111,18 +111,13 @@ def publish_each_region(
     output_vintage_dir: str | Path, regions: list[str], workers: int | None = None
 ) -> list[Release]:
     """:func:`publish_regions` for each of ``regions`` (one release each, in their order), in ``workers``
-    (default :func:`observatory.config.workers`) fresh processes (``spawn``: the caller may be a Dagster step
-    process with threads, which must not be forked); each process reads the indicator table once. A région
-    whose check fails raises its :class:`PublicationError`; the régions already published stay published (each
-    is atomic on its own)."""
+    (default :func:`observatory.config.workers`) fresh processes (:func:`observatory.pools.spawn_pool`); each
+    process reads the indicator table once. A région whose check fails raises its :class:`PublicationError`; the
+    régions already published stay published (each is atomic on its own)."""
     vintage = Path(output_vintage_dir)
     n = max(1, min(config.workers() if workers is None else workers, len(regions)))
     if n == 1:
         table = model.IndicatorTable.read(vintage / "tables" / "indicateurs.parquet")
         return [publish_regions(vintage, [region], table=table) for region in regions]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_read_table, initargs=(vintage,)) as pool:
+    with pools.spawn_pool(n, initializer=_read_table, initargs=(vintage,)) as pool:
         return list(pool.map(_publish_one, [vintage] * len(regions), regions))
