@@ -31,14 +31,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import duckdb
 
 from observatory import audit, secrecy
+from observatory.barometre_spec import (
+    COST_FILE,
+    TABLE_NAME,
+    BarometreError,
+    last_quarter,
+    quarter_index,
+    quarter_key,
+    quarters_for,
+    semester_of,
+)
 from observatory.config import Settings
-from observatory.errors import ObservatoryError
 from observatory.files import atomic_path
 from observatory.warehouse import run_sql
 
@@ -46,63 +54,13 @@ FREQ_MIN = 3
 """Frequency rule: a cell of 1 or 2 establishments is secret (an empty cell is not)."""
 DOMINANCE = 0.85
 """Dominance rule: a cell is secret when its largest establishment holds strictly more than 85 % of it."""
-QUARTERS_PUBLISHED = 4
-"""Quarters whose breakdowns a semester's baromètre publishes: the year that ends with the semester."""
-CHAMP_SOURCE = "régime général, hors agriculture, hors Mayotte"
-"""The source's field, stated on every output."""
 INDICATEURS = ("effectif_fin_trimestre", "glissement_annuel", "solde_annuel")
-TABLE_NAME = "indicateurs"
 log = logging.getLogger(__name__)
 CROSS_PRODUCT_BLOCKING = True
 """Whether a cell disclosed across products (the year-end quarter against the annual table) stops the
 publication. It does: the two products agree by construction (the annual protection takes the year-end
 quarter's primary cells as primary, :func:`year_end_primaries`; the baromètre hides what the annual table
 hides, :func:`protect_cells`), so a finding is a defect, and nothing is written."""
-
-_SEMESTRE = re.compile(r"^(\d{4})-S([12])$")
-_TRIMESTRE = re.compile(r"^(\d{4})-T([1-4])$")
-
-
-class BarometreError(ObservatoryError):
-    """The baromètre of a semester cannot be built (malformed semester, quarters missing from the source)."""
-
-
-def quarter_index(trimestre: str) -> int:
-    """``"2023-T2"`` → 4 × 2023 + 1: consecutive quarters have consecutive indexes."""
-    m = _TRIMESTRE.match(trimestre)
-    if not m:
-        raise BarometreError(f"quarter {trimestre!r} does not read AAAA-Tn")
-    return int(m.group(1)) * 4 + int(m.group(2)) - 1
-
-
-def quarter_key(index: int) -> str:
-    """Inverse of :func:`quarter_index`: 4 × 2023 + 1 → ``"2023-T2"``."""
-    return f"{index // 4}-T{index % 4 + 1}"
-
-
-def last_quarter(semestre: str) -> str:
-    """The quarter a semester ends with: ``2023-S1`` → ``2023-T2``, ``2023-S2`` → ``2023-T4``."""
-    m = _SEMESTRE.match(semestre)
-    if not m:
-        raise BarometreError(f"semester {semestre!r} does not read AAAA-S1 or AAAA-S2")
-    return f"{m.group(1)}-T{2 * int(m.group(2))}"
-
-
-def quarters_for(semestre: str) -> list[str]:
-    """The quarters a semester's baromètre publishes changes for, oldest first.
-
-    The four quarters ending with the semester, each compared with the same quarter a year before:
-    ``2023-S1`` → ``['2022-T3', '2022-T4', '2023-T1', '2023-T2']``; the publications headline the last two.
-    """
-    end = quarter_index(last_quarter(semestre))
-    return [quarter_key(q) for q in range(end - QUARTERS_PUBLISHED + 1, end + 1)]
-
-
-def semester_of(trimestre: str) -> str:
-    """The semester a quarter belongs to: ``2023-T3`` → ``2023-S2``."""
-    q = quarter_index(trimestre)
-    return f"{q // 4}-S{1 if q % 4 < 2 else 2}"
-
 
 def available_quarters(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The quarters present in ``staging.effectifs_trimestriels``, oldest first."""
@@ -360,9 +318,6 @@ def build_barometre(con: duckdb.DuckDBPyConnection, settings: Settings, semestre
         "cout_du_secret": cost,
     }
 
-
-COST_FILE = "cout_du_secret.json"
-"""Beside the semester's table: :func:`secrecy_cost`, for the publications' methodology line."""
 
 
 def secrecy_cost(con: duckdb.DuckDBPyConnection, q_fin: int) -> dict:

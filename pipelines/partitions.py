@@ -25,18 +25,16 @@ show ``2025-S01``/``2025-S07`` keys there and disagree with the code location.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import dagster as dg
 
+from observatory.barometre_spec import parse_semester
 from observatory.reference.cog import regions
 
 SEMESTER_CRON = "0 0 1 1,7 *"
 """Semester starts (1 January, 1 July): the rhythm of the semester partitions."""
 FIRST_SEMESTER = "2020-S1"
 """The first semester a baromètre can be built for."""
-
-_KEY = re.compile(r"^(\d{4})-S([12])$")
 
 
 def _region_codes() -> list[str]:
@@ -54,14 +52,6 @@ region_partitions = dg.StaticPartitionsDefinition(REGION_CODES)
 def semester_key(day: dt.date | dt.datetime) -> str:
     """The key of the semester a date falls in: ``2025-03-15`` → ``2025-S1``, ``2025-09-15`` → ``2025-S2``."""
     return f"{day.year}-S{1 if day.month <= 6 else 2}"
-
-
-def parse_semester(key: str) -> tuple[int, int]:
-    """``"2025-S2"`` → ``(2025, 2)``; a malformed key raises ``ValueError``."""
-    m = _KEY.match(key)
-    if not m:
-        raise ValueError(f"semester key {key!r} does not read AAAA-S1 or AAAA-S2")
-    return int(m.group(1)), int(m.group(2))
 
 
 def semester_window(key: str) -> tuple[dt.date, dt.date]:

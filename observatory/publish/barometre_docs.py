@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from observatory import config, pools
-from observatory.barometre import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
+from observatory.barometre_spec import CHAMP_SOURCE, COST_FILE, TABLE_NAME, quarter_index, quarter_key
 from observatory.errors import PublicationError
 from observatory.files import atomic_path
 from observatory.publish import alt, fmt, notes

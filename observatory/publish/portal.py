@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+from observatory.barometre_spec import is_semester
 from observatory.errors import PublicationError
 from observatory.files import atomic_dir
 from observatory.publish import fmt, notes
@@ -40,9 +41,6 @@ _FORMATS = {
     "pdf": "PDF", "xlsx": "Excel", "csv": "CSV", "parquet": "Parquet", "png": "PNG", "svg": "SVG",
     "gpkg": "GeoPackage", "html": "HTML", "json": "JSON",
 }  # fmt: skip
-_SEMESTER = re.compile(r"^\d{4}-S[12]$")
-
-
 @dataclass
 class Link:
     """One file (or a missing one): its format label, relative URL from the portal, size."""
@@ -163,7 +161,7 @@ class _Files:
 
 def _semesters(files: _Files) -> list[str]:
     found = {rel.split("/")[1] for rel in files.all if rel.startswith("barometre/") and rel.count("/") == 2}
-    return sorted((s for s in found if _SEMESTER.match(s)), reverse=True)
+    return sorted((s for s in found if is_semester(s)), reverse=True)
 
 
 def _donnees(files: _Files, *prefixes: str) -> Product | None:
