@@ -154,3 +154,21 @@ def test_the_run_s_own_process_is_never_bound(monkeypatch):
     monkeypatch.setattr(lifeline, "_bound", False)
     lifeline.bind_step_to_run()  # pytest's process was not started by multiprocessing: nothing to watch
     assert lifeline._bound is False
+
+
+def test_every_step_of_every_job_starts_a_resource_that_binds_it():
+    """Steps are bound by the resources' start (:class:`pipelines.resources.ObservatoryConfig` and
+    :class:`pipelines.resources.Warehouse`): a step that used neither would outlive a killed run."""
+    from pipelines.definitions import defs
+    from pipelines.resources import ObservatoryConfig, Warehouse
+
+    resources = defs.resources
+    binding = {k for k, r in resources.items() if isinstance(r, ObservatoryConfig | Warehouse)}
+    assert binding == {"observatory", "duckdb"}
+    unbound = {
+        node.name
+        for job in defs.get_repository_def().get_all_jobs()
+        for node in job.all_node_defs
+        if not set(node.required_resource_keys) & binding
+    }
+    assert unbound == set()
