@@ -273,3 +273,28 @@ def micro_published(tmp_path_factory):
     from tests.test_indicators import publish_sample
 
     return publish_sample(tmp_path_factory.mktemp("micro"))
+
+
+@pytest.fixture
+def beside_submissions(monkeypatch) -> list[tuple[str, tuple]]:
+    """What the test submits to :mod:`observatory.pools` pools, as ``(function name, arguments)``, with two
+    workers allowed (``observatory.beside`` then starts its second process): the pools stay real."""
+    from observatory import config, pools
+
+    submitted: list[tuple[str, tuple]] = []
+    spawn_pool = pools.spawn_pool
+
+    def spied_pool(*args, **kwargs):
+        pool = spawn_pool(*args, **kwargs)
+        submit = pool.submit
+
+        def spied_submit(fn, *fn_args, **fn_kwargs):
+            submitted.append((fn.__name__, fn_args))
+            return submit(fn, *fn_args, **fn_kwargs)
+
+        pool.submit = spied_submit
+        return pool
+
+    monkeypatch.setattr(config, "WORKERS", 2)
+    monkeypatch.setattr(pools, "spawn_pool", spied_pool)
+    return submitted

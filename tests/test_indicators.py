@@ -504,36 +504,19 @@ def test_manifest_states_what_secrecy_cost(built):
         assert cost[niveau]["part_emploi_masque_pourcent"] == expected, niveau
 
 
-def test_rerun_with_the_natures_closed_in_two_processes_gives_identical_csv_and_mask(built, tmp_path, monkeypatch):
+def test_rerun_with_the_natures_closed_in_two_processes_gives_identical_csv_and_mask(
+    built, tmp_path, monkeypatch, beside_submissions
+):
     """A second run gives the same bytes and the same mask. It is made as a large table is protected: the
     establishment counts closed in a second process while this one closes the magnitudes
     (``observatory/secrecy/protect.py``), forced on the micro-dataset; the module's run closed both in one."""
     import importlib
 
-    from observatory import beside
-
     protect_module = importlib.import_module("observatory.secrecy.protect")  # not the function of that name
-    started = []
-
-    spawn_pool = beside.pools.spawn_pool
-
-    def spied_pool(*args, **kwargs):  # a real pool, whose submissions are recorded
-        pool = spawn_pool(*args, **kwargs)
-        submit = pool.submit
-
-        def spied_submit(fn, *args, **kwargs):
-            started.append((fn.__name__, args[0]))
-            return submit(fn, *args, **kwargs)
-
-        pool.submit = spied_submit
-        return pool
-
     monkeypatch.setattr(protect_module, "BESIDE_MIN_CELLS", 0)
-    monkeypatch.setattr(beside.config, "WORKERS", 2)
-    monkeypatch.setattr(beside.pools, "spawn_pool", spied_pool)
     settings, con, _ = built
     again = publish_sample(tmp_path)
-    assert started == [("_nature_status", "comptage")]
+    assert [(name, args[0]) for name, args in beside_submissions] == [("_nature_status", "comptage")]
     csv = "tables/indicateurs.csv"
     assert (settings.vintage_output / csv).read_bytes() == (again.vintage_output / csv).read_bytes()
     con2 = connect(again.warehouse, read_only=True)

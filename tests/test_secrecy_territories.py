@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from observatory import audit, beside, secrecy
+from observatory import audit, secrecy
 from observatory.audit import run as audit_run
 from observatory.audit.microdata import ETABS_COLUMNS
 from observatory.reference import geography
@@ -197,31 +197,16 @@ def test_audit_catches_an_epci_recovered_from_its_departement(weak_972):
     assert any(r.endswith(f"= {true:g}") and "effectif_31_12" in r for r in found), found
 
 
-def test_territory_checks_in_a_second_process_report_the_same(martinique, weak_972, monkeypatch):
+def test_territory_checks_in_a_second_process_report_the_same(
+    martinique, weak_972, monkeypatch, beside_submissions
+):
     """A large publication has its territory relations checked in a second process while the first checks the
     2-D tables (``observatory/audit/run.py``): the same report, findings included, as in one process — here
     forced on the weakened micro mask, which the territory relations fail."""
     weak, _truth, alone = weak_972
-    started = []
-
-    spawn_pool = beside.pools.spawn_pool
-
-    def spied_pool(*args, **kwargs):  # a real pool, whose submissions are recorded
-        pool = spawn_pool(*args, **kwargs)
-        submit = pool.submit
-
-        def spied_submit(fn, *args, **kwargs):
-            started.append(fn.__name__)
-            return submit(fn, *args, **kwargs)
-
-        pool.submit = spied_submit
-        return pool
-
     monkeypatch.setattr(audit_run, "BESIDE_MIN_ROWS", 0)
-    monkeypatch.setattr(beside.config, "WORKERS", 2)
-    monkeypatch.setattr(beside.pools, "spawn_pool", spied_pool)
     two = _audit(martinique, weak)
-    assert started == ["_territory_report"]
+    assert [name for name, _ in beside_submissions] == ["_territory_report"]
     assert alone.territory_findings and not alone.passed
     assert dataclasses.asdict(two) == dataclasses.asdict(alone)
 
