@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from observatory.secrecy.chains import NATIONAL_TAGS
 
@@ -100,6 +101,57 @@ def _nonzero_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
     return a[np.diff(a.indptr) > 0]
 
 
+@dataclass(frozen=True)
+class _Ties:
+    """A table's equations with its tied cells as one column: an equation of two cells (a total with one part:
+    an EPCI of one atom, a champ with one published child, …) makes them equal in every solution, so the LPs
+    need one column for both. An exact reformulation — the same feasible movements, the same optimum — with
+    fewer rows and columns: on the sample's joint territory system 22 625 × 19 990 instead of 56 009 × 46 447,
+    each LP 2 to 3 times faster.
+
+    ``label``: each cell's column (position in ``ids`` → class); ``a``: the equations over the classes (a
+    tie's own equation becomes all zeros); ``size``: the number of cells of each class."""
+
+    label: np.ndarray
+    a: sparse.csr_matrix
+    size: np.ndarray
+
+    @classmethod
+    def of(cls, a: sparse.csr_matrix) -> _Ties:
+        a = a.tocsr()
+        pair = np.flatnonzero(np.diff(a.indptr) == 2)
+        first = a.indptr[pair]
+        tie = a.data[first] == -a.data[first + 1]  # x − y = 0 (a row "x + y = 0" ties nothing)
+        n = a.shape[1]
+        graph = sparse.coo_matrix(
+            (np.ones(int(tie.sum())), (a.indices[first[tie]], a.indices[first[tie] + 1])), shape=(n, n)
+        )
+        m, label = connected_components(graph, directed=False)
+        merge = sparse.csr_matrix((np.ones(n), (np.arange(n), label)), shape=(n, m))
+        return cls(label, (a @ merge).tocsr(), np.bincount(label, minlength=m))
+
+    def whole(self, cols: np.ndarray) -> np.ndarray:
+        """The classes all of whose cells are among ``cols`` (positions): those free to move when only
+        ``cols`` may (a class with a cell held still is held still by its tie)."""
+        return np.bincount(self.label[cols], minlength=len(self.size)) == self.size
+
+    def lower(self, x: np.ndarray) -> np.ndarray:
+        """Per class, the largest of its cells' ``x`` (the intersection of their lower bounds)."""
+        out = np.full(len(self.size), -np.inf)
+        np.maximum.at(out, self.label, x)
+        return out
+
+    def upper(self, x: np.ndarray) -> np.ndarray:
+        """Per class, the smallest of its cells' ``x``."""
+        out = np.full(len(self.size), np.inf)
+        np.minimum.at(out, self.label, x)
+        return out
+
+    def total(self, x: np.ndarray) -> np.ndarray:
+        """Per class, the sum of its cells' ``x`` (a cost)."""
+        return np.bincount(self.label, weights=x, minlength=len(self.size))
+
+
 def rounding_room(value: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
     """How far below and above its value each cell of ``value`` can be for an attacker who reads it rounded
     to the unit ``2 · slack`` (half up, as the publication rounds: ``observatory/sql/indicators/
@@ -114,36 +166,41 @@ def rounding_room(value: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarr
 
 
 def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0) -> list:
-    """Step 1 for many tables at once: in each table ``(name, ids, a)``, the hidden cells move (published cells
-    and ``zero`` cells fixed, every cell ≥ 0) to push its ``pending`` cells (positions in ``ids``) towards
-    their ``level`` by ``side`` (+1 up, −1 down), all at once. The tables are independent blocks of one LP
-    (one solve instead of one per table). Returns, per table, whether each pending cell got to its level.
+    """Step 1 for many tables at once: in each table ``(name, ids, a, grow, ties)``, the hidden cells move
+    (published cells and ``zero`` cells fixed, every cell ≥ 0) to push its ``pending`` cells (positions in
+    ``ids``) towards their ``level`` by ``side`` (+1 up, −1 down), all at once. The tables are independent blocks
+    of one LP (one solve instead of one per table), each over its tied cells' classes (:class:`_Ties`). Returns,
+    per table, whether each pending cell got to its level.
 
     ``slack``: half the publication unit of a quantity published rounded (ETP, payroll): a published cell
     stands for the interval its rounded value stands for, so it may move within it (:func:`rounding_room`)."""
     mats, objs, bounds, at = [], [], [], []
     start = 0
-    for (_name, ids, a, _g), todo in zip(blocks, pending, strict=True):
-        cols = np.flatnonzero((hidden[ids] | (slack > 0)) & ~zero[ids])
-        sub = _nonzero_rows(a[:, cols])
-        tg = np.isin(cols, todo)
-        lv = level[ids[cols]]
-        pub = ~hidden[ids[cols]]
-        room_lo, room_hi = rounding_room(value[ids[cols]], slack)
+    for (_name, ids, _a, _g, ties), todo in zip(blocks, pending, strict=True):
+        v = value[ids]
+        lv = level[ids]
+        pub = ~hidden[ids]
+        tg = np.zeros(len(ids), bool)
+        tg[todo] = True
+        room_lo, room_hi = rounding_room(v, slack)
         # a pending cell may move either way (another one's movement may need it), up to its level on its side
-        lo = np.where(pub, room_lo, -np.maximum(value[ids[cols]], 0.0))
+        lo = np.where(pub, room_lo, -np.maximum(v, 0.0))
         if side < 0:
             lo = np.where(tg, -lv, lo)
         hi = np.where(tg & (side > 0), lv, np.where(pub, room_hi, np.inf))
-        mats.append(sub)
+        # the classes whose cells all move: a class tied to a fixed cell is fixed
+        keep = np.flatnonzero(ties.whole(np.flatnonzero((hidden[ids] | (slack > 0)) & ~zero[ids])))
+        mats.append(_nonzero_rows(ties.a[:, keep]))
         # each pending cell's movement counts as a share of its level: of two cells that can each get there
         # alone but not together, the one of the smaller level gets there (equal weights may leave both
         # halfway, neither proven: on the sample, 198 more cells went to step 2, where 45 more took a search
         # of the whole table only to hide nothing)
-        objs.append(np.where(tg, -float(side) / np.maximum(lv, 1.0), 0.0))
-        bounds.append(np.column_stack([lo, hi]))
-        at.append(start + np.searchsorted(cols, todo))
-        start += len(cols)
+        objs.append(ties.total(np.where(tg, -float(side) / np.maximum(lv, 1.0), 0.0))[keep])
+        bounds.append(np.column_stack([ties.lower(lo)[keep], ties.upper(hi)[keep]]))
+        column = np.full(len(ties.size), -1)  # −1: tied to a fixed cell, the class does not move
+        column[keep] = start + np.arange(len(keep))
+        at.append(column[ties.label[todo]])
+        start += len(keep)
     a_eq = sparse.block_diag(mats, format="csr")
     res = linprog(
         np.concatenate(objs),
@@ -155,9 +212,10 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
     if res.status != 0:  # no movement is feasible: only a solver failure gets here
         log.warning("protection levels: joint check failed (%s); each cell is examined alone", res.message)
         return [np.zeros(len(todo), bool) for todo in pending]
+    moved = np.append(res.x, 0.0)  # position −1: no movement
     return [
-        side * res.x[pos] >= level[ids[todo]] - _EPS
-        for (_n, ids, _a, _g), todo, pos in zip(blocks, pending, at)
+        side * moved[pos] >= level[ids[todo]] - _EPS
+        for (_n, ids, _a, _g, _t), todo, pos in zip(blocks, pending, at)
     ]
 
 
@@ -170,7 +228,7 @@ def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0, kno
     tables with cells left enter each LP. Cells of ``known`` (cell numbers) are taken as reached."""
     pending = [
         np.flatnonzero(hidden[ids] & ~zero[ids] & (level[ids] > 0) & ~np.isin(ids, list(known)))
-        for _n, ids, _a, _g in blocks
+        for _n, ids, _a, _g, _t in blocks
     ]
     for step in sorted({0.0, slack}):
         while any(len(p) for p in pending):
@@ -185,9 +243,10 @@ def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0, kno
     return pending
 
 
-def _choose(a, movable, value, weight, target, level, side, grow=None, incidence=None) -> np.ndarray | None:
-    """Step 2: the cheapest perturbation of the table moving column ``target`` by ``side · level``; returns the
-    movement of each column (``None`` when no perturbation of the movable cells reaches the level).
+def _choose(a, ties, movable, value, weight, target, level, side, grow=None, incidence=None) -> np.ndarray | None:
+    """Step 2: the cheapest perturbation of the table (equations ``a``, and as :class:`_Ties`) moving column
+    ``target`` by ``side · level``; returns the movement of each column (``None`` when no perturbation of the
+    movable cells reaches the level).
 
     A large table (the territory system) is searched near the target first: the columns within a few
     equations of it move, the others stay (a perturbation of the neighbourhood that keeps every equation
@@ -196,7 +255,7 @@ def _choose(a, movable, value, weight, target, level, side, grow=None, incidence
     perturbation is found, at most :data:`LOCAL_HOPS` times; then the whole table."""
     n = len(movable)
     if n <= LOCAL_LIMIT:
-        return _perturbation(a, np.arange(n), movable, value, weight, target, level, side)
+        return _perturbation(ties, np.arange(n), movable, value, weight, target, level, side)
     by_row, by_col = incidence or _incidence(a)
     near = np.zeros(n, bool)
     near[target] = True
@@ -207,12 +266,12 @@ def _choose(a, movable, value, weight, target, level, side, grow=None, incidence
         if wider.sum() == near.sum():
             break
         near = wider
-        d = _perturbation(a, np.flatnonzero(near), movable, value, weight, target, level, side)
+        d = _perturbation(ties, np.flatnonzero(near), movable, value, weight, target, level, side)
         if d is not None:
             return d
     # nothing near enough: the whole table, where the costs choose among every cell (a neighbourhood grown
     # along the national equations would hold France's totals before the cheaper cells of other régions)
-    return _perturbation(a, np.arange(n), movable, value, weight, target, level, side)
+    return _perturbation(ties, np.arange(n), movable, value, weight, target, level, side)
 
 
 def _incidence(a) -> tuple:
@@ -221,21 +280,25 @@ def _incidence(a) -> tuple:
     return by_row, by_row.tocsc()
 
 
-def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.ndarray | None:
-    """:func:`_choose` with only the columns ``cols`` moving (every equation holding one of them kept).
+def _perturbation(ties, cols, movable, value, weight, target, level, side) -> np.ndarray | None:
+    """:func:`_choose` with only the columns ``cols`` moving (every equation holding one of them kept), solved
+    over the tied cells' classes (:class:`_Ties`: a class moves when all its cells may).
 
     Solved in units of ``level`` (the target moves by 1, the other cells down to at most ``value / level``):
     the same solution, scaled back; in euros, France's payroll (1e11) beside a level of a few thousand
     made HiGHS report well-posed perturbations infeasible."""
-    n = len(movable)
-    sub = _nonzero_rows(a[:, cols])
-    k = len(cols)
-    mv = movable[cols]
+    free = ties.whole(cols) & ties.whole(np.flatnonzero(movable))
+    if not free[ties.label[target]]:
+        return None  # tied to a cell that stays: it cannot move
+    keep = np.flatnonzero(free)
+    sub = _nonzero_rows(ties.a[:, keep])
+    k = len(keep)
     unit = level if level > 0 else 1.0
-    obj = np.concatenate([weight[cols], weight[cols]])  # d = up − down, cost on both parts
-    hi = np.concatenate([np.where(mv, np.inf, 0.0), np.where(mv, value[cols] / unit, 0.0)])
+    w = ties.total(weight)[keep]
+    obj = np.concatenate([w, w])  # d = up − down, cost on both parts
+    hi = np.concatenate([np.full(k, np.inf), ties.upper(value / unit)[keep]])
     lo = np.zeros(2 * k)
-    t = int(np.searchsorted(cols, target))
+    t = int(np.searchsorted(keep, ties.label[target]))
     t_up, t_down = (level / unit, 0.0) if side > 0 else (0.0, level / unit)
     lo[t], hi[t], lo[k + t], hi[k + t] = t_up, t_up, t_down, t_down
     problem = {
@@ -251,9 +314,9 @@ def _perturbation(a, cols, movable, value, weight, target, level, side) -> np.nd
         res = linprog(obj, **problem)
     if res.status != 0:
         return None
-    d = np.zeros(n)
-    d[cols] = (res.x[:k] - res.x[k:]) * unit
-    return d
+    d = np.zeros(len(ties.size))
+    d[keep] = (res.x[:k] - res.x[k:]) * unit
+    return d[ties.label]
 
 
 @dataclass(frozen=True)
@@ -289,9 +352,10 @@ def repair_levels(
         if not rows or (name, table, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            blocks.append((table, ids, _system(ids, rows), None))
+            a = _system(ids, rows)
+            blocks.append((table, ids, a, None, _Ties.of(a)))
     added = _repair_blocks(
-        [(f"{name} {t}".strip(), ids, a, g) for t, ids, a, g in blocks],
+        [(f"{name} {t}".strip(), ids, a, g, ties) for t, ids, a, g, ties in blocks],
         hidden,
         zero,
         value,
@@ -300,7 +364,7 @@ def repair_levels(
         down,
         slack,
     )
-    for table, ids, _a, _g in blocks:
+    for table, ids, _a, _g, _t in blocks:
         proven.add((name, table, hidden[ids].tobytes()))
     return added
 
@@ -335,7 +399,8 @@ def repair_levels_territory(
     pub = np.zeros(len(hidden), bool)
     pub[: len(published)] = published
     open_ = hidden | ~pub  # the attacker's unknowns (zero cells excepted, as everywhere)
-    block = [("territoires", ids, a[keep], grow[keep])]
+    a = a[keep]
+    block = [("territoires", ids, a, grow[keep], _Ties.of(a))]
     added = _repair_blocks(
         block, open_, zero, value, tier, np.where(pub, up, 0.0), np.where(pub, down, 0.0), slack, reached
     )
@@ -344,22 +409,22 @@ def repair_levels_territory(
 
 
 def _repair_blocks(blocks, hidden, zero, value, tier, up, down, slack: float = 0.0, reached=None) -> int:
-    """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations, local equations or None)``
-    blocks; ``hidden`` in place. ``reached``: see :func:`repair_levels_territory` (updated in place)."""
+    """Steps 1 and 2 (module docstring) on ``(name, ids, sparse equations, local equations or None,`` their
+    :class:`_Ties` ``)`` blocks; ``hidden`` in place. ``reached``: see :func:`repair_levels_territory` (updated in place)."""
     added = 0
     for side, level in ((1, up), (-1, down)):
         known = set() if reached is None else reached.setdefault(side, set())
         pending = _unreached(blocks, hidden, zero, value, level, side, slack, known)
-        for (_n, ids, _a, _g), left in zip(blocks, pending, strict=True):
+        for (_n, ids, _a, _g, _t), left in zip(blocks, pending, strict=True):
             todo = hidden[ids] & ~zero[ids] & (level[ids] > 0)
             todo[left] = False
             known.update(ids[todo].tolist())  # reached with the hidden cells as they are now
-        for (name, ids, a, grow), targets in zip(blocks, pending, strict=True):
+        for (name, ids, a, grow, ties), targets in zip(blocks, pending, strict=True):
             v = np.maximum(value[ids], 0.0)
             incidence = _incidence(a) if len(targets) and len(ids) > LOCAL_LIMIT else None
             for t in targets:
                 weight = np.where(hidden[ids], 0.0, TIER_BASE ** tier[ids] * (1 + v / (1 + v.max())))
-                d = _choose(a, ~zero[ids], v, weight, int(t), level[ids[t]], side, grow, incidence)
+                d = _choose(a, ties, ~zero[ids], v, weight, int(t), level[ids[t]], side, grow, incidence)
                 if d is None:
                     log.warning(
                         "protection level out of reach in %s: cell %d (level %.1f)",
