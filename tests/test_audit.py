@@ -151,6 +151,64 @@ def test_lp_bounds_on_a_small_table():
     assert lo == pytest.approx(1.0) and hi == pytest.approx(4.0) and np.isfinite(hi)
 
 
+def test_tied_unknowns_are_bounded_as_without_the_ties():
+    """An EPCI of one atom, a champ with one unknown part: ``x − y = 0`` ties two unknowns, and the LPs take them
+    as one variable (:class:`observatory.audit.lp.TiedSystem`). On random tables with such aliases of their
+    cells and margins (some published as rounding intervals), every hidden cell's min and max are those of the
+    untied system, solved here apart with one dense LP per bound."""
+    from scipy.optimize import linprog
+
+    from observatory.audit.lp import Interval, lp_bounds, tied_system
+
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        grid = rng.integers(0, 30, size=(3, 4)).astype(float)
+        rows, cols = ["0", "1", "2", "t"], ["0", "1", "2", "3", "t"]
+        full = {(r, c): grid[int(r), int(c)] for r in rows[:-1] for c in cols[:-1]}
+        full.update({(r, "t"): grid[int(r)].sum() for r in rows[:-1]})
+        full.update({("t", c): grid[:, int(c)].sum() for c in cols[:-1]})
+        full[("t", "t")] = grid.sum()
+        eqs = [([(r, c) for c in cols[:-1]], (r, "t")) for r in rows]
+        eqs += [([(r, c) for r in rows[:-1]], ("t", c)) for c in cols]
+        for k in rng.choice(len(full), 5, replace=False):  # aliases, chained at times: alias of an alias
+            cell = list(full)[k]
+            full[("alias", "/".join(cell))] = full[cell]
+            eqs.append(([cell], ("alias", "/".join(cell))))
+            if rng.random() < 0.5:
+                full[("alias2", "/".join(cell))] = full[cell]
+                eqs.append(([("alias", "/".join(cell))], ("alias2", "/".join(cell))))
+        values: dict = {}
+        for cell, v in full.items():
+            u = rng.random()
+            values[cell] = None if u < 0.45 else Interval(max(v - 0.5, 0.0), v + 0.5) if u < 0.6 else v
+        system = tied_system(values, eqs)
+        hidden = system.hidden
+        assert len(system.box) < len(hidden) or not any(v is None for v in values.values())
+        # the untied system, dense
+        idx = {c: i for i, c in enumerate(hidden)}
+        a, b = [], []
+        for parts, total in eqs:
+            row, rhs = np.zeros(len(hidden)), 0.0
+            for c, sign in [(p, 1.0) for p in parts] + [(total, -1.0)]:
+                v = values[c]
+                if v is None or isinstance(v, Interval):
+                    row[idx[c]] += sign
+                else:
+                    rhs -= sign * v
+            if row.any():
+                a.append(row)
+                b.append(rhs)
+        box = [(0.0, None) if values[c] is None else tuple(values[c]) for c in hidden]
+        bounds = lp_bounds(values, eqs)
+        for c in hidden:
+            obj = np.zeros(len(hidden))
+            obj[idx[c]] = 1.0
+            lo = linprog(obj, A_eq=np.array(a), b_eq=np.array(b), bounds=box, method="highs")
+            hi = linprog(-obj, A_eq=np.array(a), b_eq=np.array(b), bounds=box, method="highs")
+            assert lo.status == 0 and bounds[c][0] == pytest.approx(lo.fun, abs=1e-7)
+            assert bounds[c][1] == (pytest.approx(-hi.fun, abs=1e-7) if hi.status == 0 else np.inf)
+
+
 def test_one_establishment_with_nobody_at_31_12_in_a_one_departement_region(tmp_path):
     """Regression (``--fraction 0.005 --seed 7``): the ESS of a one-département région is one establishment
     with no job at 31/12, so its headcount is 0 by definition (size band ``0`` only) and no suppression can

@@ -114,6 +114,58 @@ def test_every_primary_reaches_its_levels_on_random_tables():
     assert repaired >= 5  # the random tables do exercise the repair
 
 
+def test_tied_cells_are_one_column_and_the_cheapest_perturbation_is_the_untied_one():
+    """A cell equal to another by an equation of two (an EPCI of one atom) is one column of the levels' LPs
+    (:class:`levels._Ties`). On random tables with such aliases, restricted at times to a neighbourhood (the
+    columns that may move), the perturbation found moves every alias with its cell, keeps every equation,
+    moves the target by its level and costs what the untied LP, solved here apart, says is the least."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(5)
+    solved = 0
+    for _ in range(20):
+        (_name, _ids, rows), value, _pos, _eqs = _grid_table(rng.integers(1, 40, size=(3, 4)).astype(float))
+        n0 = len(value)
+        source = rng.choice(n0, 4, replace=False)
+        rows = rows + [(n0 + i, [int(c)]) for i, c in enumerate(source)]
+        value = np.concatenate([value, value[source]])
+        n = len(value)
+        a = levels._system(np.arange(n), rows)
+        ties = levels._Ties.of(a)
+        assert len(ties.size) == n0 and (ties.label[n0:] == ties.label[source]).all()
+        movable = rng.random(n) > 0.1
+        weight = np.where(rng.random(n) < 0.4, 0.0, 1 + rng.random(n) * 10)
+        target = int(rng.choice(np.flatnonzero(movable)))
+        cols = np.arange(n) if rng.random() < 0.5 else np.union1d(np.flatnonzero(rng.random(n) < 0.7), [target])
+        level, side = float(value[target] * rng.uniform(0.1, 0.9)), int(rng.choice([-1, 1]))
+        d = levels._perturbation(ties, cols, movable, value, weight, target, level, side)
+        # the untied LP: d = up − down over every cell, the cells outside ``cols`` or not movable held at 0
+        free = np.isin(np.arange(n), cols) & movable
+        hi = np.concatenate([np.where(free, np.inf, 0.0), np.where(free, value, 0.0)])
+        lo = np.zeros(2 * n)
+        fixed = (level, 0.0) if side > 0 else (0.0, level)
+        lo[target], hi[target], lo[n + target], hi[n + target] = fixed[0], fixed[0], fixed[1], fixed[1]
+        dense = a.toarray()
+        ref = linprog(
+            np.concatenate([weight, weight]),
+            A_eq=np.hstack([dense, -dense]),
+            b_eq=np.zeros(len(dense)),
+            bounds=np.column_stack([lo, hi]),
+            method="highs",
+        )
+        if ref.status == 2:
+            assert d is None
+            continue
+        solved += 1
+        assert d is not None and ref.status == 0
+        assert np.abs(dense @ d).max() < 1e-7
+        assert d[target] == pytest.approx(side * level)
+        assert (d[~free] == 0).all() and (d >= -value - 1e-7).all()
+        assert (d[n0:] == d[source]).all()
+        assert weight @ np.abs(d) == pytest.approx(ref.fun, rel=1e-7, abs=1e-7)
+    assert solved >= 8
+
+
 @pytest.fixture(scope="module")
 def protected_seed_1(tmp_path_factory):
     """The audit of the micro publication of seed 1 as the protection makes it (shared by the two tests that

@@ -97,21 +97,27 @@ def lp_bounds(values: dict, equations: list, cells=None) -> dict:
     ``equations`` are ``(parts, total)`` pairs of cell ids; ``cells`` (default: every hidden cell) are
     those to bound. Returns ``{cell: (min, max)}``, max ``inf`` when unbounded.
     """
+    return _tied_bounds(tied_system(values, equations), cells)
+
+
+def _tied_bounds(system: TiedSystem, cells=None) -> dict:
+    """:func:`lp_bounds` on a :class:`TiedSystem`."""
     from scipy.optimize import linprog
 
-    hidden, a_eq, b_eq = _sparse_system(values, equations)
-    if not hidden:
+    if not system.hidden:
         return {}
-    idx = {c: i for i, c in enumerate(hidden)}
-    kw = {"A_eq": a_eq, "b_eq": b_eq} if len(b_eq) else {}
-    box = _bounds(values, hidden)
-    out = {}
-    for c in hidden if cells is None else sorted(cells):
-        obj = np.zeros(len(hidden))
-        obj[idx[c]] = 1.0
-        lo = linprog(obj, bounds=box, method="highs", **kw)
-        hi = linprog(-obj, bounds=box, method="highs", **kw)
-        out[c] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
+    idx = {c: i for i, c in enumerate(system.hidden)}
+    kw = {"A_eq": system.a, "b_eq": system.b} if len(system.b) else {}
+    out, by_class = {}, {}  # tied cells share their min and max
+    for c in system.hidden if cells is None else sorted(cells):
+        k = int(system.label[idx[c]])
+        if k not in by_class:
+            obj = np.zeros(len(system.box))
+            obj[k] = 1.0
+            lo = linprog(obj, bounds=system.box, method="highs", **kw)
+            hi = linprog(-obj, bounds=system.box, method="highs", **kw)
+            by_class[k] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
+        out[c] = by_class[k]
     return out
 
 
@@ -155,12 +161,12 @@ def short_of_many(systems: list) -> list[dict]:
     Each round's LP holds only the systems with cells left (the others are independent of them). Only the
     cells left at the end get their exact :func:`lp_bounds`.
     """
-    built = [((*_sparse_system(v, e), v), up, down) for v, e, up, down in systems]
+    built = [(tied_system(v, e), up, down) for v, e, up, down in systems]
     left = []
     for sign in (1.0, -1.0):  # up: max Σ x ≤ requirement; down: min Σ x ≥ requirement
         pending = {}
-        for s, ((hidden, _a, _b, _v), up, down) in enumerate(built):
-            idx = {c: i for i, c in enumerate(hidden)}
+        for s, (system, up, down) in enumerate(built):
+            idx = {c: i for i, c in enumerate(system.hidden)}
             need = up if sign > 0 else down
             if need:
                 pending[s] = {idx[c]: (c, level) for c, level in need.items()}
@@ -175,43 +181,41 @@ def short_of_many(systems: list) -> list[dict]:
             pending = {s: need for s, need in pending.items() if need}
         left += [(s, c) for s, need in pending.items() for c, _level in need.values()]
     out: list[dict] = [{} for _ in systems]
-    for s, ((values, equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
+    for s, ((_values, _equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
         if cells:
-            for c, (lo, hi) in lp_bounds(values, equations, cells).items():
+            for c, (lo, hi) in _tied_bounds(built[s][0], cells).items():
                 if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
                     out[s][c] = (lo, hi)
     return out
 
 
 def _push(sign: float, systems: list) -> list[set] | None:
-    """One round of :func:`short_of_many` on ``((hidden, a_eq, b_eq), {position: (cell, requirement)})``
-    systems: their pending cells pushed towards their requirements at once, the systems as independent blocks
-    of one LP. Returns, per system, the positions that got there (``None`` when the LP fails)."""
+    """One round of :func:`short_of_many` on ``(TiedSystem, {position: (cell, requirement)})`` systems: their
+    pending cells pushed towards their requirements at once, the systems as independent blocks of one LP.
+    Returns, per system, the positions that got there (``None`` when the LP fails)."""
     from scipy import sparse
     from scipy.optimize import linprog
 
-    sizes = [len(hidden) for (hidden, _a, _b, _v), _need in systems]
-    offsets = np.cumsum([0, *sizes])
-    n = int(offsets[-1])
-    obj = np.zeros(n)
-    lo, hi = np.vstack([_bounds(v, hidden) for (hidden, _a, _b, v), _need in systems] or [np.zeros((0, 2))]).T
-    for start, (_system, need) in zip(offsets, systems):
+    offsets = np.cumsum([0, *(len(system.box) for system, _need in systems)])
+    obj = np.zeros(int(offsets[-1]))
+    lo, hi = np.vstack([system.box for system, _need in systems] or [np.zeros((0, 2))]).T.copy()
+    for start, (system, need) in zip(offsets, systems):
         for j, (_c, level) in need.items():
-            obj[start + j] = -sign
+            k = start + system.label[j]
+            obj[k] -= sign
             if sign > 0:
-                hi[start + j] = max(level, 0.0)
+                hi[k] = min(hi[k], max(level, 0.0))
             else:
-                lo[start + j] = max(level, 0.0)
-    blocks = [a for (_h, a, _b, _v), _need in systems]
-    a_eq = sparse.block_diag(blocks, format="csr")
-    b_eq = np.concatenate([b for (_h, _a, b, _v), _need in systems])
+                lo[k] = max(lo[k], max(level, 0.0))
+    a_eq = sparse.block_diag([system.a for system, _need in systems], format="csr")
+    b_eq = np.concatenate([system.b for system, _need in systems])
     kw = {"A_eq": a_eq, "b_eq": b_eq} if a_eq.shape[0] else {}
     res = linprog(obj, bounds=np.column_stack([lo, hi]), method="highs", **kw)
     if res.status != 0:
         return None
     return [
-        {j for j, (_c, level) in need.items() if sign * res.x[start + j] >= sign * level - 1e-7}
-        for start, (_system, need) in zip(offsets, systems)
+        {j for j, (_c, level) in need.items() if sign * res.x[start + system.label[j]] >= sign * level - 1e-7}
+        for start, (system, need) in zip(offsets, systems)
     ]
 
 
@@ -435,6 +439,49 @@ def _sparse_system(values: dict, equations: list):
             rhs.append(b)
     a = sparse.csr_matrix((data, (r, col)), shape=(len(rhs), len(hidden)))
     return hidden, a, np.array(rhs)
+
+
+class TiedSystem(NamedTuple):
+    """:func:`_sparse_system` with its tied unknowns as one: an equation ``x − y = 0`` (a total whose one
+    unknown part is all that is not published) makes them equal in every solution, so the LPs need one
+    variable for both. The same feasible set, so the same min and max; on the sample's territory relations a
+    third of the unknowns and of the equations (71 696 × 86 894 → about half), each LP about twice as fast.
+
+    ``hidden``: the unknowns (sorted); ``label``: each one's variable; ``a``, ``b``: the equations over the
+    variables (a tie's own equation, now ``0 = 0``, left out); ``box``: each variable's bounds (the
+    intersection of its unknowns' :func:`_bounds`)."""
+
+    hidden: list
+    label: np.ndarray
+    a: object
+    b: np.ndarray
+    box: np.ndarray
+
+
+def tied_system(values: dict, equations: list) -> TiedSystem:
+    """:class:`TiedSystem` of ``Σ parts = total`` equations over ``values`` (unknowns: ``None`` or an
+    :class:`Interval`)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    hidden, a, b = _sparse_system(values, equations)
+    box = _bounds(values, hidden)
+    n = len(hidden)
+    pair = np.flatnonzero(np.diff(a.indptr) == 2)
+    first = a.indptr[pair]
+    tie = (a.data[first] == -a.data[first + 1]) & (b[pair] == 0)
+    graph = sparse.coo_matrix(
+        (np.ones(int(tie.sum())), (a.indices[first[tie]], a.indices[first[tie] + 1])), shape=(n, n)
+    )
+    m, label = connected_components(graph, directed=False)
+    merged = (a @ sparse.csr_matrix((np.ones(n), (np.arange(n), label)), shape=(n, m))).tocsr()
+    merged.eliminate_zeros()
+    keep = (np.diff(merged.indptr) > 0) | (b != 0)  # a row 0 = b ≠ 0 stays: the system has no solution
+    lo = np.full(m, -np.inf)
+    hi = np.full(m, np.inf)
+    np.maximum.at(lo, label, box[:, 0])
+    np.minimum.at(hi, label, box[:, 1])
+    return TiedSystem(hidden, label, merged[keep], b[keep], np.column_stack([lo, hi]))
 
 
 def _one_blas_thread():
