@@ -113,7 +113,7 @@ class _Ties:
     tie's own equation becomes all zeros); ``size``: the number of cells of each class."""
 
     label: np.ndarray
-    a: sparse.csr_matrix
+    a: sparse.csc_matrix
     size: np.ndarray
 
     @classmethod
@@ -128,7 +128,7 @@ class _Ties:
         )
         m, label = connected_components(graph, directed=False)
         merge = sparse.csr_matrix((np.ones(n), (np.arange(n), label)), shape=(n, m))
-        return cls(label, (a @ merge).tocsr(), np.bincount(label, minlength=m))
+        return cls(label, (a @ merge).tocsc(), np.bincount(label, minlength=m))  # by column: LPs take columns
 
     def whole(self, cols: np.ndarray) -> np.ndarray:
         """The classes all of whose cells are among ``cols`` (positions): those free to move when only
@@ -260,9 +260,9 @@ def _choose(a, ties, movable, value, weight, target, level, side, grow=None, inc
     near = np.zeros(n, bool)
     near[target] = True
     for _ in range(LOCAL_HOPS):
-        rows = (by_col[:, near].sum(axis=1).A1 > 0) & (True if grow is None else grow)
-        wider = near.copy()
-        wider[np.unique(by_row[np.flatnonzero(rows)].indices)] = True
+        # the equations holding a cell of the neighbourhood, then their cells (two sparse products)
+        rows = (by_row @ near.astype(np.int32) > 0) & (True if grow is None else grow)
+        wider = near | (by_col.T @ rows.astype(np.int32) > 0)
         if wider.sum() == near.sum():
             break
         near = wider
