@@ -102,23 +102,28 @@ def lp_bounds(values: dict, equations: list, cells=None) -> dict:
 
 def _tied_bounds(system: TiedSystem, cells=None) -> dict:
     """:func:`lp_bounds` on a :class:`TiedSystem`."""
-    from scipy.optimize import linprog
-
-    if not system.hidden:
-        return {}
     idx = {c: i for i, c in enumerate(system.hidden)}
-    kw = {"A_eq": system.a, "b_eq": system.b} if len(system.b) else {}
     out, by_class = {}, {}  # tied cells share their min and max
     for c in system.hidden if cells is None else sorted(cells):
         k = int(system.label[idx[c]])
         if k not in by_class:
-            obj = np.zeros(len(system.box))
-            obj[k] = 1.0
-            lo = linprog(obj, bounds=system.box, method="highs", **kw)
-            hi = linprog(-obj, bounds=system.box, method="highs", **kw)
-            by_class[k] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else np.inf)
+            by_class[k] = (_extreme(system, k, -1.0), _extreme(system, k, 1.0))
         out[c] = by_class[k]
     return out
+
+
+def _extreme(system: TiedSystem, k: int, sign: float) -> float:
+    """The max (``sign`` +1) or the min (−1) of variable ``k`` of ``system``: ``inf`` when unbounded above, 0
+    when the LP finds no solution."""
+    from scipy.optimize import linprog
+
+    kw = {"A_eq": system.a, "b_eq": system.b} if len(system.b) else {}
+    obj = np.zeros(len(system.box))
+    obj[k] = -sign
+    res = linprog(obj, bounds=system.box, method="highs", **kw)
+    if res.status != 0:
+        return np.inf if sign > 0 else 0.0
+    return -sign * res.fun
 
 
 def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
@@ -159,7 +164,8 @@ def short_of_many(systems: list) -> list[dict]:
     the cells left are pushed again without the others, until a round moves none past its requirement (cells
     of one equation under a published total cannot all rise at once, each may alone); the same downwards.
     Each round's LP holds only the systems with cells left (the others are independent of them). Only the
-    cells left at the end get their exact :func:`lp_bounds`.
+    cells left at the end get an LP of their own: the bound of the side they were left on, and both bounds
+    (as :func:`lp_bounds`) when that one falls short.
     """
     built = [(tied_system(v, e), up, down) for v, e, up, down in systems]
     left = []
@@ -179,13 +185,26 @@ def short_of_many(systems: list) -> list[dict]:
                 for (s, need), reached in zip(pending.items(), got, strict=True)
             }
             pending = {s: need for s, need in pending.items() if need}
-        left += [(s, c) for s, need in pending.items() for c, _level in need.values()]
+        left += [(s, c, sign) for s, need in pending.items() for c, _level in need.values()]
+    # each cell left gets the LP of the side it was left on (a push took it past its requirement on the other
+    # side, if it has one there: it cannot fall short of it), and both sides when it falls short (the report)
     out: list[dict] = [{} for _ in systems]
-    for s, ((_values, _equations, up, down), cells) in enumerate(zip(systems, _group(left, len(systems)))):
-        if cells:
-            for c, (lo, hi) in _tied_bounds(built[s][0], cells).items():
-                if hi < up.get(c, -np.inf) or lo > down.get(c, np.inf):
-                    out[s][c] = (lo, hi)
+    bound: dict = {}  # (system, variable, side): its max (+1) or min (−1); tied cells share them
+    position: dict = {}
+
+    def extreme(s: int, k: int, side: float) -> float:
+        if (s, k, side) not in bound:
+            bound[(s, k, side)] = _extreme(built[s][0], k, side)
+        return bound[(s, k, side)]
+
+    for s, c, sign in left:
+        system, up, down = built[s]
+        if s not in position:
+            position[s] = {c: i for i, c in enumerate(system.hidden)}
+        k = int(system.label[position[s][c]])
+        short = extreme(s, k, 1.0) < up.get(c, -np.inf) if sign > 0 else extreme(s, k, -1.0) > down.get(c, np.inf)
+        if short:
+            out[s][c] = (extreme(s, k, -1.0), extreme(s, k, 1.0))
     return out
 
 
@@ -217,14 +236,6 @@ def _push(sign: float, systems: list) -> list[set] | None:
         {j for j, (_c, level) in need.items() if sign * res.x[start + system.label[j]] >= sign * level - 1e-7}
         for start, (system, need) in zip(offsets, systems)
     ]
-
-
-def _group(pairs: list, n: int) -> list[set]:
-    """``(system, cell)`` pairs as the set of cells of each of ``n`` systems."""
-    out: list[set] = [set() for _ in range(n)]
-    for s, c in pairs:
-        out[s].add(c)
-    return out
 
 
 def _structural_zeros(values: dict, eqs: list, zeros: set) -> None:
