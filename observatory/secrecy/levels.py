@@ -117,12 +117,17 @@ class _Ties:
     size: np.ndarray
 
     @classmethod
-    def of(cls, a: sparse.csr_matrix) -> _Ties:
+    def of(cls, a: sparse.csr_matrix, limit: int = LOCAL_LIMIT) -> _Ties:
+        """The ties of a large table (more than ``limit`` cells); none on a small one: the LP is
+        the same, but its solver may pick another of several optimal perturbations, and on the small tables
+        (the baromètre's quarters, the 2-D tables) that would change the published masks for no time saved."""
         a = a.tocsr()
+        n = a.shape[1]
+        if n <= limit:
+            return cls(np.arange(n), a.tocsc(), np.ones(n, dtype=np.int64))
         pair = np.flatnonzero(np.diff(a.indptr) == 2)
         first = a.indptr[pair]
         tie = a.data[first] == -a.data[first + 1]  # x − y = 0 (a row "x + y = 0" ties nothing)
-        n = a.shape[1]
         graph = sparse.coo_matrix(
             (np.ones(int(tie.sum())), (a.indices[first[tie]], a.indices[first[tie] + 1])), shape=(n, n)
         )
