@@ -185,23 +185,20 @@ def short_of_many(systems: list) -> list[dict]:
                 for (s, need), reached in zip(pending.items(), got, strict=True)
             }
             pending = {s: need for s, need in pending.items() if need}
-        left += [(s, c, sign) for s, need in pending.items() for c, _level in need.values()]
+        left += [(s, j, c, sign) for s, need in pending.items() for j, (c, _level) in need.items()]
     # each cell left gets the LP of the side it was left on (a push took it past its requirement on the other
     # side, if it has one there: it cannot fall short of it), and both sides when it falls short (the report)
     out: list[dict] = [{} for _ in systems]
     bound: dict = {}  # (system, variable, side): its max (+1) or min (−1); tied cells share them
-    position: dict = {}
 
     def extreme(s: int, k: int, side: float) -> float:
         if (s, k, side) not in bound:
             bound[(s, k, side)] = _extreme(built[s][0], k, side)
         return bound[(s, k, side)]
 
-    for s, c, sign in left:
+    for s, j, c, sign in left:
         system, up, down = built[s]
-        if s not in position:
-            position[s] = {c: i for i, c in enumerate(system.hidden)}
-        k = int(system.label[position[s][c]])
+        k = int(system.label[j])
         short = extreme(s, k, 1.0) < up.get(c, -np.inf) if sign > 0 else extreme(s, k, -1.0) > down.get(c, np.inf)
         if short:
             out[s][c] = (extreme(s, k, -1.0), extreme(s, k, 1.0))
