@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -112,6 +114,41 @@ def _audit_with_published(sample, df, cells):
     df.loc[cells, "statut"] = "publie"
     _republish(sample, df.drop(columns="valeur_calculee"))
     return audit.audit_publication(sample)
+
+
+def test_an_audit_after_another_on_the_same_warehouse_recomputes_nothing_and_finds_the_same(sample, tmp_path):
+    """The cells recomputed from the microdata are kept for the next audit of the same warehouse: the report
+    of a publication with a disclosure is the same with them kept as recomputed, an audit writes nothing into
+    them, and a write to the warehouse is seen (they are recomputed)."""
+    from observatory.audit import run as audit_run
+
+    assert audit.audit_publication(sample).passed  # as protected; this warehouse's cells are kept
+    ((state, kept),) = audit_run._RECOMPUTED.items()
+    assert state == audit_run._warehouse_state(sample.warehouse)
+    before = pd.util.hash_pandas_object(kept, index=True).sum()
+    original, df = _with_truth(sample)
+    try:
+        sect = (df.indicateur == "effectif_31_12") & (df.famille == "toutes") & (df.tranche == "toutes")
+        sect &= (df.sexe == "tous") & (df.pcs == "toutes") & (df.niveau == "departement")
+        hidden = sect & (df.statut != "publie") & (df.secteur != "tous")
+        target = df[hidden].iloc[0]
+        others = hidden & (df.champ == target.champ) & (df.code == target.code) & (df.secteur != target.secteur)
+        with_kept = _audit_with_published(sample, df, others)
+        assert audit_run._RECOMPUTED[state] is kept  # used, not recomputed
+        audit_run._RECOMPUTED.clear()
+        fresh = audit.audit_publication(sample)
+    finally:
+        _republish(sample, original)
+    assert not with_kept.passed and with_kept.recoverable
+    assert dataclasses.asdict(with_kept) == dataclasses.asdict(fresh)
+    assert pd.util.hash_pandas_object(kept, index=True).sum() == before
+    copy_ = tmp_path / "warehouse.duckdb"  # a write to a warehouse changes its state (on a copy of it)
+    shutil.copy(sample.warehouse, copy_)
+    copied = audit_run._warehouse_state(copy_)
+    con = connect(copy_)
+    con.execute("CREATE TABLE main.touched AS SELECT 1 AS x")
+    con.close()
+    assert audit_run._warehouse_state(copy_) != copied
 
 
 def test_audit_catches_a_hidden_cell_recoverable_by_subtraction(sample):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -35,13 +36,21 @@ def audit(
     departements: pd.DataFrame,
     intervals: bool = True,
     joint_rounded: bool = False,
+    cells: pd.DataFrame | None = None,
 ) -> AuditReport:
     """Audit a published indicator table against the microdata (see :mod:`observatory.audit`; ``postes``: the
     jobs, a DataFrame or a connection to the warehouse: :func:`recompute_cells`), the hidden
     primary headcounts' intervals against their protection levels included (:mod:`observatory.audit.intervals`;
     ``intervals=False`` leaves them out, for tests of the other checks). ``joint_rounded``: the ETP and the
     payroll bounded on their families at once too (:func:`~observatory.audit.joint.check_joint_rounded`; 45 s
-    more on the sample, so left to ``observatory audit --joint-rounded``)."""
+    more on the sample, so left to ``observatory audit --joint-rounded``). ``cells``: the cells
+    :func:`recompute_cells` makes of ``postes`` and ``etabs``, when the caller has them already (they are then
+    not recomputed; nothing here writes into them)."""
+    return _audit(published, postes, etabs, departements, intervals, joint_rounded, cells)[0]
+
+
+def _audit(published, postes, etabs, departements, intervals, joint_rounded, cells) -> tuple:
+    """:func:`audit`, and the recomputed cells it used."""
     report = AuditReport()
     started = []  # the territory relations, started as soon as their cells (none, famille) are made
 
@@ -50,7 +59,10 @@ def audit(
     def territories_of(champ_cells: pd.DataFrame) -> None:
         started.append(_territories_beside(published, champ_cells, geography, intervals))
 
-    cells = recompute_cells(postes, etabs, champ_cells=territories_of)
+    if cells is None:
+        cells = recompute_cells(postes, etabs, champ_cells=territories_of)
+    else:
+        territories_of(cells)  # their territory cells are taken out beside (`_plain`)
     (territories,) = started
     report.published_checked, report.violations = _primary_violations(published, cells)
     zero_keys = _zero_headcounts(cells)
@@ -70,7 +82,7 @@ def audit(
         joint = rounded_relations(rounded, rounded_champs, published, cells, geography)
         check_joint_rounded(joint, published, cells, report)
     _add(report, territories.result())
-    return report
+    return report, cells
 
 
 def _joint_levels(published: pd.DataFrame, cells: pd.DataFrame) -> dict:
@@ -115,12 +127,42 @@ def _add(report: AuditReport, part: AuditReport) -> None:
 
 
 def _microdata_audit(
-    published: pd.DataFrame, con, intervals: bool = True, joint_rounded: bool = False
+    published: pd.DataFrame, con, intervals: bool = True, joint_rounded: bool = False, warehouse=None
 ) -> AuditReport:
+    """The audit of ``published`` against the microdata of ``con``. ``warehouse``: the path of the warehouse
+    that ``con`` opened read-only, whose recomputed cells are then kept for the next audit of the same
+    warehouse in this process (:func:`_warehouse_state`)."""
     etabs = con.execute(f"SELECT {', '.join(ETABS_COLUMNS)} FROM ess.etablissements_employeurs").df()
     departements = con.table("ref.departements").df()
-    # the jobs summed in the warehouse
-    return audit(published, con, etabs, departements, intervals, joint_rounded)
+    state = _warehouse_state(warehouse) if warehouse is not None else None
+    kept = _RECOMPUTED.get(state) if state is not None else None
+    # the jobs summed in the warehouse, unless this warehouse's cells were recomputed by an audit before
+    report, cells = _audit(published, con, etabs, departements, intervals, joint_rounded, kept)
+    if state is not None and state == _warehouse_state(warehouse):  # unchanged while it was read
+        _RECOMPUTED.clear()
+        _RECOMPUTED[state] = cells
+    return report
+
+
+#: The cells recomputed from the microdata by the last :func:`audit_publication` of this process, under the
+#: state of its warehouse: auditing one publication after another against the same warehouse (a notebook
+#: trying which cells may be published; the tests that plant disclosures) recomputes them once. One entry.
+_RECOMPUTED: dict = {}
+
+
+def _warehouse_state(path) -> tuple:
+    """What changes when the warehouse's content may have: its path, and its file's and its write-ahead
+    log's inode, size and modification time (the log's absence included)."""
+    path = Path(path).resolve()
+    state: list = [str(path)]
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            state.append(None)
+        else:
+            state.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(state)
 
 
 def audit_warehouse(con) -> AuditReport:
@@ -143,7 +185,7 @@ def audit_publication(settings, intervals: bool = True, joint_rounded: bool = Fa
     published = pd.read_parquet(table)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        report = _microdata_audit(published, con, intervals, joint_rounded)
+        report = _microdata_audit(published, con, intervals, joint_rounded, warehouse=settings.warehouse)
         _across_products(published, con, settings, report)
         return report
     finally:
