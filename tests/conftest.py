@@ -64,6 +64,9 @@ FIXTURE_MARKS = {
 # module grows.
 SESSION_RUN_FIXTURES = ("published", "published_copy")
 SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 46, 32, 37 s
+# Heavy users whose tests share no module fixture: one group per test, so that the two processes end together
+# (as one group per module, 28 s apart at 6cc50f1: one process ran test_faults, the other the two others)
+SESSION_RUN_SPLIT = ("test_end_to_end", "test_accessibility")
 SLOWEST_MODULES = (  # test_distributed apart: 24, 24, 21, 19, 44, 8 s
     "test_distributed",  # `make test-system` only (≈ 300 s): beside the session's run, which it does not use
     "test_barometre",
@@ -75,13 +78,15 @@ SLOWEST_MODULES = (  # test_distributed apart: 24, 24, 21, 19, 44, 8 s
 )
 
 
-def _place(module: str, uses_run: bool, system: bool = False) -> tuple[str, tuple[int, int]]:
+def _place(module: str, uses_run: bool, system: bool = False, test: str = "") -> tuple[str, tuple[int, int]]:
     """The test's group and the group's place in the queue. Under ``make test-system``, one process makes the
     session's run and its rerun (idempotence) while the other runs the Celery runs then the fault runs: a system
     test with runs of its own (the regional extract's) comes last, for the first process to take when it is
     free, instead of delaying the fault runs."""
     if system and not uses_run and module != "test_distributed":
         return f"{module}-system", (4, 0)
+    if uses_run and module in SESSION_RUN_SPLIT and not system:
+        return f"session-run-{module}-{test}", (3, SESSION_RUN_HEAVY.index(module))
     if uses_run and module in SESSION_RUN_HEAVY:
         return f"session-run-{module}", (3, SESSION_RUN_HEAVY.index(module))
     if uses_run:
@@ -103,7 +108,8 @@ def pytest_collection_modifyitems(config, items) -> None:
         for name in sorted(names):
             item.add_marker(getattr(pytest.mark, name))
         system = item.get_closest_marker("system") is not None
-        group, place[item] = _place(module, any(f in fixtures for f in SESSION_RUN_FIXTURES), system)
+        uses_run = any(f in fixtures for f in SESSION_RUN_FIXTURES)
+        group, place[item] = _place(module, uses_run, system, getattr(item, "originalname", item.name))
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=place.__getitem__)
 
