@@ -178,7 +178,9 @@ def audit_warehouse(con) -> AuditReport:
 
 def audit_publication(settings, intervals: bool = True, joint_rounded: bool = False) -> AuditReport:
     """Audit ``output/<millesime>/tables/indicateurs.parquet`` against the warehouse (opened read-only);
-    ``intervals``, ``joint_rounded``: see :func:`audit`."""
+    ``intervals``, ``joint_rounded``: see :func:`audit`. The cells recomputed from the warehouse's microdata
+    stay in memory for the next call on the same, unchanged warehouse (:data:`_RECOMPUTED`: one warehouse's,
+    about 40 MB at the sample's scale); the pipeline's own audit (:func:`audit_warehouse`) keeps nothing."""
     table = settings.vintage_output / "tables" / "indicateurs.parquet"
     if not table.exists():
         raise SecrecyError(f"no published table to audit: {table}")
