@@ -65,7 +65,7 @@ FIXTURE_MARKS = {
 SESSION_RUN_FIXTURES = ("published", "published_copy")
 SESSION_RUN_HEAVY = ("test_faults", "test_end_to_end", "test_accessibility")  # 46, 32, 37 s
 # Heavy users whose tests share no module fixture: one group per test, so that the two processes end together
-# (as one group per module, 28 s apart at 6cc50f1: one process ran test_faults, the other the two others)
+# (as one group per module, 28 s apart at fa3f87f: one process ran test_faults, the other the two others)
 SESSION_RUN_SPLIT = ("test_end_to_end", "test_accessibility")
 SLOWEST_MODULES = (  # test_distributed apart: 24, 24, 21, 19, 44, 8 s
     "test_distributed",  # `make test-system` only (≈ 300 s): beside the session's run, which it does not use
