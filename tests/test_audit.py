@@ -108,12 +108,12 @@ def _with_truth(sample):
     return original, original.merge(truth[[*key, "valeur_calculee"]], on=key)
 
 
-def _audit_with_published(sample, df, cells):
+def _audit_with_published(sample, df, cells, intervals: bool = True):
     """Audit ``df`` (from :func:`_with_truth`) republished with ``cells`` published at their true values."""
     df.loc[cells, "valeur"] = df.loc[cells, "valeur_calculee"]
     df.loc[cells, "statut"] = "publie"
     _republish(sample, df.drop(columns="valeur_calculee"))
-    return audit.audit_publication(sample)
+    return audit.audit_publication(sample, intervals=intervals)
 
 
 def test_an_audit_after_another_on_the_same_warehouse_recomputes_nothing_and_finds_the_same(sample, tmp_path):
@@ -134,10 +134,7 @@ def test_an_audit_after_another_on_the_same_warehouse_recomputes_nothing_and_fin
         hidden = sect & (df.statut != "publie") & (df.secteur != "tous")
         target = df[hidden].iloc[0]
         others = hidden & (df.champ == target.champ) & (df.code == target.code) & (df.secteur != target.secteur)
-        df.loc[others, "valeur"] = df.loc[others, "valeur_calculee"]
-        df.loc[others, "statut"] = "publie"
-        _republish(sample, df.drop(columns="valeur_calculee"))
-        with_kept = audit.audit_publication(sample, intervals=False)
+        with_kept = _audit_with_published(sample, df, others, intervals=False)
         assert audit_run._RECOMPUTED[state] is kept  # used, not recomputed
         audit_run._RECOMPUTED.clear()
         fresh = audit.audit_publication(sample, intervals=False)

@@ -127,7 +127,7 @@ def _add(report: AuditReport, part: AuditReport) -> None:
 
 
 def _microdata_audit(
-    published: pd.DataFrame, con, intervals: bool = True, joint_rounded: bool = False, warehouse=None
+    published: pd.DataFrame, con, intervals: bool = True, joint_rounded: bool = False, warehouse: Path | None = None
 ) -> AuditReport:
     """The audit of ``published`` against the microdata of ``con``. ``warehouse``: the path of the warehouse
     that ``con`` opened read-only, whose recomputed cells are then kept for the next audit of the same
