@@ -14,8 +14,8 @@ Crossings published (territory × champ × one of): none, famille (ess, ess_loi_
 sexe, pcs, sexe × pcs, famille × sexe and secteur × sexe (for the share of women by family and sector).
 Territories: ``france`` (code ``FR``), ``region``, ``departement``, ``epci`` (EPCI published for the champ
 and family crossings, for the ESS by sexe — its portrait's women and men — and for the ESS's establishments
-and jobs at 31/12 by size band — its portrait's size figure: that is what the secondary suppression covers at
-that level; ``ind.cellules`` holds no other EPCI crossing).
+and jobs at 31/12 by size band and by sector — its portrait's size and sector figures: that is what the
+secondary suppression covers at that level; ``ind.cellules`` holds no other EPCI crossing).
 """
 
 from __future__ import annotations

@@ -263,6 +263,36 @@ def test_epci_cells_by_size_band_against_pandas(cells):
     assert total.to_dict() == ess_epci.set_index("code").effectif.to_dict()
 
 
+def test_epci_cells_by_sector_against_pandas(cells):
+    """An EPCI's ESS cells by sector (the establishment's sector) recomputed with pandas from the jobs and
+    establishments; the sectors add up to the EPCI's ESS, and no other champ or breakdown has them there (an
+    atom's cells, too: a département's ESS by sector is the sum of its atoms')."""
+    c, frames = cells
+    p = frames["postes"]
+    ess = p[p.ess & p.code_epci.notna()]
+    ess = ess.assign(secteur=ess.secteur.fillna("NCL"))
+    checked = 0
+    for (epci, secteur), d in ess.groupby(["code_epci", "secteur"]):
+        cell = _pick(c, niveau="epci", code=epci, champ="ess", secteur=secteur)
+        assert cell.effectif == d.present_31_12.sum()
+        assert cell.etp == pytest.approx(d.eqtp.sum())
+        assert cell.n_etab == d.siret.nunique()
+        checked += 1
+    assert checked >= 4 and ess.secteur.nunique() >= 3
+    atomic = c[c.niveau.isin(["epci", "_piece", "_epci_inconnu"]) & (c.secteur != "tous")]
+    assert set(atomic.champ) == {"ess"} and set(atomic.famille) == {"toutes"} and set(atomic.sexe) == {"tous"}
+    assert set(atomic.tranche) == {"toutes"} and set(atomic.pcs) == {"toutes"}
+    total = atomic[atomic.niveau == "epci"].groupby("code").effectif.sum()
+    ess_epci = c[(c.niveau == "epci") & (c.champ == "ess") & (c.famille == "toutes") & (c.tranche == "toutes")]
+    ess_epci = ess_epci[(ess_epci.sexe == "tous") & (ess_epci.secteur == "tous") & (ess_epci.pcs == "toutes")]
+    assert total.to_dict() == ess_epci.set_index("code").effectif.to_dict()
+    dep = c[(c.niveau == "departement") & (c.champ == "ess") & (c.secteur != "tous") & (c.famille == "toutes")]
+    dep = dep[(dep.sexe == "tous") & (dep.tranche == "toutes") & (dep.pcs == "toutes")]
+    atoms = atomic[atomic.niveau == "_piece"]
+    by_dep = atoms.assign(dep=atoms.code.str.split("|").str[0]).groupby(["dep", "secteur"]).effectif.sum()
+    assert by_dep[by_dep > 0].to_dict() == dep.set_index(["code", "secteur"]).effectif[lambda x: x > 0].to_dict()
+
+
 def test_sex_pcs_and_family_cells(cells):
     c, frames = cells
     p = frames["postes"]
@@ -457,13 +487,19 @@ def test_published_columns_and_secret_values_empty(built):
     assert df.loc[df.statut == "publie", "valeur"].notna().all()
     assert not df.champ.str.startswith("_").any() and "autres" not in set(df.pcs)
     epci = df[df.niveau == "epci"]
-    assert len(epci) and set(epci.secteur) == {"tous"} and set(epci.pcs) == {"toutes"}
+    assert len(epci) and set(epci.pcs) == {"toutes"}
     assert "association" in set(epci.famille)
     # the EPCIs by size band: the ESS's establishments and jobs at 31/12 only (the portraits' size figure)
     bands = epci[epci.tranche != "toutes"]
     assert {"0", "1-9", "10-49"} <= set(bands.tranche) and set(bands.champ) == {"ess"}
-    assert set(bands.famille) == {"toutes"} and set(bands.sexe) == {"tous"}
+    assert set(bands.famille) == {"toutes"} and set(bands.sexe) == {"tous"} and set(bands.secteur) == {"tous"}
     assert set(bands.indicateur) == {"effectif_31_12", "etablissements_employeurs"}
+    # and by sector, the same two (the portraits' sector figure; not the ESS's share of each sector's jobs)
+    sectors = epci[epci.secteur != "tous"]
+    assert len(set(sectors.secteur)) >= 3 and set(sectors.champ) == {"ess"} and set(sectors.tranche) == {"toutes"}
+    assert set(sectors.famille) == {"toutes"} and set(sectors.sexe) == {"tous"}
+    assert set(sectors.indicateur) == {"effectif_31_12", "etablissements_employeurs"}
+    assert (sectors.statut == "publie").any()
     # the EPCIs by sexe: the ESS only, no family, no PCS figure (the portraits' women and men)
     sexes = epci[epci.sexe != "tous"]
     assert set(sexes.sexe) == {"F", "H"} and set(sexes.champ) == {"ess"} and set(sexes.famille) == {"toutes"}

@@ -27,16 +27,17 @@ def epci_29() -> tuple[str, str]:
 
 def _with_epci(table: pd.DataFrame, code: str, name: str) -> pd.DataFrame:
     """The fake table plus EPCI cells: the Finistère's champ and family cells at a tenth, its ESS cells by
-    sexe, and its ESS establishments and jobs by size band, the ESS association headcount secret (as the
-    pipeline publishes EPCIs: no sector or PCS crossing, the sexes and size bands for the ESS only); the
-    EPCI's ESS share of women is 61.3 %."""
+    sexe, and its ESS establishments and jobs by size band and by sector, the ESS association headcount secret
+    (as the pipeline publishes EPCIs: no PCS crossing, the sexes, size bands and sectors for the ESS only, no
+    share of the ESS in a sector's jobs); the EPCI's ESS share of women is 61.3 %."""
     ess = (table["champ"] == "ess") & (table["famille"] == "toutes")
     bands = ess & (table["sexe"] == "tous") & table["indicateur"].isin(["effectif_31_12", "etablissements_employeurs"])
+    plain = (table["secteur"] == "tous") & (table["tranche"] == "toutes")
+    one = (table["secteur"] == "tous") | (table["tranche"] == "toutes")
     dep = table[
         (table["niveau"] == "departement")
         & (table["code"] == "29")
-        & (table["secteur"] == "tous")
-        & ((table["tranche"] == "toutes") | bands)
+        & (plain | (bands & one))
         & (table["pcs"] == "toutes")
         & ((table["sexe"] == "tous") | ess)
         & ~table["indicateur"].isin(["part_region", "rang_region", "rang_france", "part_cadres", "part_femmes_cadres"])
@@ -85,14 +86,31 @@ def test_epci_portrait_pdf_xlsx_csv_and_layout(tmp_path, epci_29):
     from tests.test_accessibility import check_workbook_links
 
     assert check_workbook_links(pdf.with_suffix(".xlsx"), tmp_path) >= 3
-    # the sector figure is the département's, and the portrait says so; the size bands, women and men its own
+    # the sectors, size bands, women and men are its own; the ESS's share of each sector's jobs is not
+    # published at that scale, and the portrait says so
     expected = fmt.normalize(
-        f"À l'échelle de l'EPCI {name}, la table des indicateurs ne publie pas les secteurs (le secret "
-        "statistique n'y est établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des "
-        "établissements) : la figure des secteurs est celle du département Finistère (29)"
+        f"À l'échelle de l'EPCI {name}, la table des indicateurs ventile par secteur l'ESS seule, pas l'ensemble "
+        "des employeurs (le secret statistique n'y est établi que pour elle) : la part de l'ESS dans l'emploi "
+        "salarié de chaque secteur n'y est pas publiée, celle du département Finistère (29) figure dans son panorama."
     )
     assert expected in text
+    assert "ne publie pas les secteurs" not in text
     epci, dep = table.territory("epci", code), table.territory("departement", "29")
+    secteurs = list(
+        csv.reader(
+            (tmp_path / "donnees" / f"epci-{code}" / "secteurs.csv").open(encoding="utf-8-sig"), delimiter=";"
+        )
+    )
+    assert secteurs[0] == ["Secteur", "Établissements ESS", "Effectif ESS", "Part des effectifs de l'ESS (%)"]
+    top = max(
+        (s for s in model.SECTEURS if epci.get("effectif_31_12", secteur=s).ok),
+        key=lambda s: epci.get("effectif_31_12", secteur=s).value,
+    )
+    row = next(r for r in secteurs if r[0] == model.SECTEURS[top])
+    e = epci.get("effectif_31_12", secteur=top).value
+    assert e < dep.get("effectif_31_12", secteur=top).value  # the EPCI's own, a tenth of the département's
+    assert fmt.normalize(row[2]) == fmt.nombre(e), row
+    assert row[3] == f"{100 * e / epci.get('effectif_31_12').value:.1f}".replace(".", ","), row
     tranches = list(
         csv.reader(
             (tmp_path / "donnees" / f"epci-{code}" / "tranches.csv").open(encoding="utf-8-sig"), delimiter=";"

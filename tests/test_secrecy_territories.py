@@ -141,6 +141,16 @@ def _audit(con, published: pd.DataFrame):
     return audit_run.audit(published, postes, etabs, con.table("ref.departements").df())
 
 
+def _with_true_values(con, pub: pd.DataFrame, undo) -> pd.DataFrame:
+    """``pub`` with its cells ``undo`` (a mask) published at their true values."""
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
+    weak = pub.copy()
+    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
+    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
+    weak.loc[undo, "statut"] = "publie"
+    return weak
+
+
 def _plain(pub: pd.DataFrame) -> pd.DataFrame:
     head = pd.Series(True, index=pub.index)
     for dim, total in secrecy.DEFAULTS.items():
@@ -170,13 +180,8 @@ def _every_epci_of_972_but_the_primary_one(con) -> tuple[pd.DataFrame, pd.Series
     """The weakened mask: every EPCI of 972 published but the primary one; and the true values."""
     pub = con.table("ind.publication").df()
     truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
-    weak = pub.copy()
-    undo = (weak.niveau == "epci") & weak.code.isin(["200041788", "249720053"]) & (weak.statut != "publie")
-    undo &= weak.statut == "secret_secondaire"
-    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
-    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
-    weak.loc[undo, "statut"] = "publie"
-    return weak, truth
+    undo = (pub.niveau == "epci") & pub.code.isin(["200041788", "249720053"]) & (pub.statut == "secret_secondaire")
+    return _with_true_values(con, pub, undo), truth
 
 
 @pytest.fixture(scope="module")
@@ -234,15 +239,10 @@ def test_an_epci_s_women_are_protected_against_its_departement_and_the_audit_cat
     share = pub[(pub.indicateur == "part_femmes") & (pub.niveau == "epci") & (pub.champ == "ess")]
     assert (share.statut == "publie").any() and share.set_index("code").statut["249720061"] != "publie"
     assert martinique_ess_audit.passed, martinique_ess_audit.summary()
-    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
-    weak = pub.copy()
-    undo = weak.code.isin(["02", "972", "200041788", "249720053"]) & (weak.sexe == "F") & (weak.champ == "ess")
-    undo &= weak.statut == "secret_secondaire"
-    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
-    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
-    weak.loc[undo, "statut"] = "publie"
-    report = _audit(con, weak)
+    undo = pub.code.isin(["02", "972", "200041788", "249720053"]) & (pub.sexe == "F") & (pub.champ == "ess")
+    report = _audit(con, _with_true_values(con, pub, undo & (pub.statut == "secret_secondaire")))
     assert not report.passed
+    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
     true = truth[("epci", "249720061", "ess", "toutes", "tous", "toutes", "F", "toutes", "effectif_31_12")]
     found = [r for r in report.territory_findings + report.joint_findings if "249720061" in r and "'F'" in r]
     assert any(r.endswith(f"= {true:g}") for r in found), report.summary()
@@ -267,17 +267,40 @@ def test_an_epci_s_size_band_is_protected_against_its_departement_and_the_audit_
         assert (band[["972", "200041788", "249720053"]] != "publie").any(), "972 − the others gives it away"
         assert (band == "publie").any()  # the other EPCIs' bands are published where safe
     assert martinique_ess_audit.passed, martinique_ess_audit.summary()
-    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
-    weak = pub.copy()
-    undo = weak.index.isin(rows.index) & (weak.statut == "secret_secondaire")
-    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
-    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
-    weak.loc[undo, "statut"] = "publie"
-    report = _audit(con, weak)
+    report = _audit(con, _with_true_values(con, pub, pub.index.isin(rows.index) & (pub.statut == "secret_secondaire")))
     assert not report.passed
     findings = report.territory_findings + report.joint_findings
     for indicateur, value in true.items():
         found = [r for r in findings if "249720061" in r and "'10-49'" in r and indicateur in r]
+        assert any(r.endswith(f"= {value:g}") for r in found), (indicateur, report.summary())
+
+
+def test_an_epci_s_sector_is_protected_against_its_departement_and_the_audit_catches_it_given_away(
+    martinique_ess, martinique_ess_audit
+):
+    """The EPCIs' ESS is published by sector (their portraits' figure). Every association of 972 is in public
+    administration (ADM): the lone association's EPCI has its ADM cell primary (one establishment of 33 jobs),
+    and 972's ADM ESS minus the other two EPCIs' would give it away: the protection hides another cell among
+    them. Published with their true values, the hidden cells give it away, and the audit names the EPCI's ADM
+    cell with its true value (33 jobs, 1 establishment): its sector relations (972 × ADM = Σ its atoms × ADM)
+    are the only ones that reach it, its totals and size bands staying hidden."""
+    con = martinique_ess
+    pub = con.table("ind.publication").df()
+    true = {"effectif_31_12": 33, "etablissements_employeurs": 1}
+    rows = pub[pub.indicateur.isin(list(true)) & (pub.champ == "ess") & (pub.famille == "toutes")]
+    rows = rows[(rows.sexe == "tous") & (rows.tranche == "toutes") & (rows.code.isin([*EPCIS, "972", "02"]))]
+    for indicateur in true:
+        adm = rows[(rows.secteur == "ADM") & (rows.indicateur == indicateur)].set_index("code").statut
+        assert adm["249720061"] == "secret_primaire"
+        assert (adm[["972", "200041788", "249720053"]] != "publie").any(), "972 − the others gives it away"
+    assert martinique_ess_audit.passed, martinique_ess_audit.summary()
+    undo = pub.index.isin(rows[rows.secteur == "ADM"].index) & (pub.statut == "secret_secondaire")
+    assert undo.any()
+    report = _audit(con, _with_true_values(con, pub, undo))
+    assert not report.passed
+    findings = report.territory_findings + report.joint_findings
+    for indicateur, value in true.items():
+        found = [r for r in findings if "249720061" in r and "'ADM'" in r and indicateur in r]
         assert any(r.endswith(f"= {value:g}") for r in found), (indicateur, report.summary())
 
 
@@ -412,15 +435,10 @@ def test_territory_levels_on_a_whole_publication_and_the_audit_catches_them_weak
         room = eff.valeur[("departement", "972")] - epcis.valeur[epcis.statut == "publie"].sum()
         assert room >= 33 / 0.85, room
     full = con.table("ind.publication").df()
-    truth = con.table("ind.indicateurs").df().set_index([*secrecy.KEY, "indicateur"]).valeur_calculee
-    weak = full.copy()
-    ours = ((weak.niveau == "epci") & (weak.code == "200041788")) | weak.code.isin(["972", "02"])
-    undo = ours & (weak.statut == "secret_secondaire")
+    ours = ((full.niveau == "epci") & (full.code == "200041788")) | full.code.isin(["972", "02"])
+    undo = ours & (full.statut == "secret_secondaire")
     assert undo.any()
-    keys = list(weak.loc[undo, [*secrecy.KEY, "indicateur"]].itertuples(index=False, name=None))
-    weak.loc[undo, "valeur"] = truth.reindex(keys).round(2).to_numpy()
-    weak.loc[undo, "statut"] = "publie"
-    report = _audit(con, weak)
+    report = _audit(con, _with_true_values(con, full, undo))
     assert not report.passed
     assert not [r for r in report.territory_findings if "249720061" in r]  # not recovered exactly
     lone = [r for r in report.territory_interval_narrow if "'249720061', 'public'" in r]

@@ -16,8 +16,8 @@ from observatory.reference.geography import ATOM_LEVEL, UNKNOWN, atom_code
 from observatory.warehouse import sql_text
 
 #: The crossings computed for the levels never published (the atoms, the unknown territories: the territory
-#: relations hold on these only) and for the EPCIs, published for their champs, families, sexes and size bands
-#: only. A published EPCI cell of another crossing has no recomputed cell, and the audit reports it
+#: relations hold on these only) and for the EPCIs, published for their champs, families, sexes, size bands
+#: and sectors only. A published EPCI cell of another crossing has no recomputed cell, and the audit reports it
 #: (:func:`observatory.audit.tables._primary_violations`).
 _ATOMIC_BREAKDOWNS = [[d] for d in ATOMIC_DIMS]
 _CHAMP_CROSSINGS = ([], ["famille"], *_ATOMIC_BREAKDOWNS)
@@ -25,7 +25,6 @@ _CHAMP_LEVELS = ("epci",)
 # the territory crossings first: recompute_cells hands them over as soon as they are made
 _AUDIT_CROSSINGS = [
     *_CHAMP_CROSSINGS,
-    ["secteur"],
     ["pcs"],
     ["sexe", "pcs"],
     ["famille", "sexe"],
@@ -309,8 +308,8 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
     """FREQ, VALUE and MAX of every cell, from the microdata.
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
-    ``champ_cells`` (optional) is called with the cells of the crossings none, famille, sexe and tranche as soon
-    as they are made, before the other crossings (the territory relations hold on those only: the audit starts
+    ``champ_cells`` (optional) is called with the cells of the crossings none, famille, sexe, tranche and
+    secteur as soon as they are made, before the other crossings (the territory relations hold on those only: the audit starts
     checking them meanwhile).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per

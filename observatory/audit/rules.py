@@ -26,12 +26,12 @@ KEY = ["niveau", "code", "champ", "famille", "secteur", "tranche", "sexe", "pcs"
 DEFAULTS = {"famille": "toutes", "secteur": "tous", "tranche": "toutes", "sexe": "tous", "pcs": "toutes"}
 FLAT = ("secteur", "tranche", "sexe", "pcs")
 #: The levels made of atoms' cells (the EPCIs, the unknown EPCI, the atoms), the breakdowns they have and the
-#: champs those are computed for: the EPCIs publish the ESS's women and men and its size bands only, and the
-#: audit computes no other champ by sexe or size band there, as the protection (limitation: where one atom
-#: holds a département's whole figure by sexe or size band of another champ, that figure is checked at the
-#: département only).
+#: champs those are computed for: the EPCIs publish the ESS's women and men, its size bands and its sectors
+#: only, and the audit computes no other champ by sexe, size band or sector there, as the protection
+#: (limitation: where one atom holds a département's whole figure by one of those of another champ, that
+#: figure is checked at the département only).
 ATOMIC_LEVELS = ("epci", "_epci_inconnu", ATOM_LEVEL)
-ATOMIC_DIMS = ("sexe", "tranche")
+ATOMIC_DIMS = ("sexe", "tranche", "secteur")
 ATOMIC_BREAKDOWN_CHAMPS = ("ess",)
 #: The champs published (the internal ``_sce`` / ``_oth`` are derivable by subtraction, never published).
 CHAMPS_PUBLIES = ["ensemble", "public", "prive", "ess", "prive_hors_ess", "ess_loi_2014"]

@@ -11,14 +11,17 @@ describes the atoms; the equations are built here, apart from the protection's):
   ESS = sociétés commerciales de l'ESS + autres, ESS loi 2014 = ESS + sociétés commerciales);
 - and the families: ESS = Σ its families, ESS loi 2014 = Σ its families, ESS loi 2014 × f = ESS × f for an
   ESS family, ESS loi 2014 × sociétés commerciales = the internal champ ``_sce``;
-- and the sexes (headcounts, ETP and payroll) and the size bands (those and the establishment counts): every
-  territory relation and champ-tree equation above holds for the women, for the men and for each size band
-  (an EPCI's ESS women = Σ its atoms' ESS women), and a territory's cell is its women's plus its men's, and
-  the sum of its size bands (the EPCIs' ESS is published by sexe and by size band: their portraits' figures).
-  The EPCIs and atoms have the ESS alone by sexe and by size band (no other champ, no champ tree there).
+- and the sexes (headcounts, ETP and payroll), the size bands (those and the establishment counts) and the
+  ESS's sectors (headcounts and establishment counts): every territory relation and champ-tree equation
+  above holds for the women, for the men and for each size band, and every territory relation for the ESS
+  of each sector (an EPCI's ESS women = Σ its atoms' ESS women), and a territory's cell is its women's plus
+  its men's, the sum of its size bands, and for the ESS the sum of its sectors (the EPCIs' ESS is published
+  by sexe, by size band and by sector: their portraits' figures). The EPCIs and atoms have the ESS alone by
+  sexe, by size band and by sector (no other champ, no champ tree there); the other champs by sector are the
+  2-D tables' and the champ tables', which the joint check (:mod:`observatory.audit.joint`) adds to these.
 
-A cell is keyed ``(niveau, code, champ, famille, (sexe, tranche))``, at most one of the three broken down
-(:func:`full_key` gives its key in the table).
+A cell is keyed ``(niveau, code, champ, famille, (sexe, tranche, secteur))``, at most one of the four broken
+down (:func:`full_key` gives its key in the table).
 
 Every hidden primary headcount is also bounded by these relations (min and max, cells ≥ 0) and checked
 against INSEE's protection levels, as in the 2-D tables (:mod:`observatory.audit.intervals`).
@@ -62,18 +65,27 @@ _ATOM_LEVELS = ("departement", "_geo_inconnu", "epci", "_epci_inconnu")
 DENSE_LIMIT = 400
 _INDICATEURS = (("effectif_31_12", "montant"), ("etablissements_employeurs", "comptage"))
 #: The breakdowns of a territory cell's last coordinate, in its order, and that coordinate unbroken.
-_DIMS = ("sexe", "tranche")
+_DIMS = ("sexe", "tranche", "secteur")
 _NONE = tuple(DEFAULTS[d] for d in _DIMS)
+#: The breakdowns held for the ESS alone at every level (the EPCIs publish the ESS's sectors only): the other
+#: champs by sector are tied by the 2-D tables and the champ tables, which the joint check adds to these.
+_ESS_ONLY = tuple(i for i, d in enumerate(_DIMS) if d == "secteur")
+
+
+def _ess_only(x: tuple) -> bool:
+    """Whether a cell's breakdown ``x`` is one held for the ESS alone (no champ tree across it)."""
+    return any(x[i] != _NONE[i] for i in _ESS_ONLY)
 
 
 def full_key(k: tuple) -> tuple:
-    """A territory cell ``(niveau, code, champ, famille, (sexe, tranche))``'s key in the table (``rules.KEY``)."""
-    (sexe, tranche) = k[4]
-    return (*k[:4], DEFAULTS["secteur"], tranche, sexe, DEFAULTS["pcs"])
+    """A territory cell ``(niveau, code, champ, famille, (sexe, tranche, secteur))``'s key in the table
+    (``rules.KEY``)."""
+    (sexe, tranche, secteur) = k[4]
+    return (*k[:4], secteur, tranche, sexe, DEFAULTS["pcs"])
 
 
 def territory_equations(geography: Geography, cells: set) -> list:
-    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, (sexe, tranche))``, for the
+    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, (sexe, tranche, secteur))``, for the
     ``(champ, famille, breakdown)`` triples and territories present in ``cells`` (one breakdown at a time).
 
     The territory levels as unions of atoms, stated level by level (the same solutions as "every level =
@@ -124,7 +136,8 @@ def territory_equations(geography: Geography, cells: set) -> list:
         u = (niveau, code)
         atomic = niveau in ATOMIC_LEVELS
         for x in breakdowns:
-            if x == _NONE or not atomic:  # the atomic levels broken down: the ESS alone, no champ tree
+            # the atomic levels broken down, and every level by sector: the ESS alone, no champ tree
+            if x == _NONE or not (atomic or _ess_only(x)):
                 for total, parts in _TREE:
                     eqs.append(([(*u, p, toutes, x) for p in parts], (*u, total, toutes, x)))
         for cats, champs in by_dim.values():
@@ -151,14 +164,16 @@ def geography_of(etabs: pd.DataFrame) -> Geography:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """The territory cells: no secteur or pcs breakdown, and at most one of famille, sexe and tranche."""
+    """The territory cells: no pcs breakdown, at most one of famille, sexe, tranche and secteur, and the
+    sectors of the ESS only."""
     broken = sum((frame[d] != DEFAULTS[d]).astype(int) for d in ("famille", *_DIMS))
-    flat = (frame.secteur == DEFAULTS["secteur"]) & (frame.pcs == DEFAULTS["pcs"])
+    sector = frame.secteur != DEFAULTS["secteur"]
+    flat = (frame.pcs == DEFAULTS["pcs"]) & (~sector | frame.champ.isin(ATOMIC_BREAKDOWN_CHAMPS))
     return frame[flat & (broken <= 1)]
 
 
 def _keys(frame: pd.DataFrame) -> list:
-    x = zip(frame.sexe, frame.tranche, strict=True)
+    x = zip(frame.sexe, frame.tranche, frame.secteur, strict=True)
     return list(zip(frame.niveau, frame.code, frame.champ, frame.famille, x, strict=True))
 
 
@@ -239,7 +254,15 @@ def _territory_values(keys: list, zero, rows: pd.DataFrame) -> tuple[dict, set, 
 def rounded_systems(pub: pd.DataFrame, micro: pd.DataFrame, geography: Geography) -> list:
     """The territory relations of the ETP and of the payroll (:data:`observatory.audit.rounding.ROUNDED`),
     as systems for :func:`observatory.audit.rounding.check_systems` (published values as their rounding
-    intervals there): published cells as published, the others unknown, a cell worth 0 a known 0."""
+    intervals there): published cells as published, the others unknown, a cell worth 0 a known 0.
+
+    Without the sectors: the EPCIs publish no ETP or payroll by sector, so their atoms' cells by sector are
+    free unknowns, and a table atoms × sectors whose margins are the atoms' totals and the département's
+    sectors always has a non-negative solution when the two margins add up to the same total (an equation
+    held without the sectors): they bound nothing more. The départements' sectors are the 2-D tables' and
+    the champ tables' (:mod:`observatory.audit.rounding`)."""
+    pub = pub[pub.secteur == DEFAULTS["secteur"]]
+    micro = micro[micro.secteur == DEFAULTS["secteur"]]
     keys = _keys(micro)
     out = []
     for indicateur, column in ROUNDED.items():

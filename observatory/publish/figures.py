@@ -194,8 +194,10 @@ def _secteurs(t: Territory) -> list[str]:
     return [s for s in SECTEURS if t.get("effectif_31_12", secteur=s).statut != "absent"]
 
 
-def fig_secteurs(t: Territory, y: int, top: int | None = None) -> Figure:
-    """ESS jobs by sector and the ESS share of each sector's jobs."""
+def fig_secteurs(t: Territory, y: int, top: int | None = None, part_secteur: bool = True) -> Figure:
+    """ESS jobs by sector and the ESS share of each sector's jobs. ``part_secteur=False``: without that share
+    (an EPCI: the table breaks its ESS alone down by sector, not every employer), the sectors ranked and
+    charted by their part of the ESS's jobs."""
     total = t.get("effectif_31_12")
     secs = sorted(
         _secteurs(t),
@@ -209,58 +211,56 @@ def fig_secteurs(t: Territory, y: int, top: int | None = None) -> Figure:
     rows = []
     for s in secs:
         eff = t.get("effectif_31_12", secteur=s)
-        rows.append(
-            [
-                SECTEURS[s],
-                t.get("etablissements_employeurs", secteur=s),
-                eff,
-                share(eff, total),
-                t.get("part_emploi_secteur", secteur=s),
-            ]
-        )
-    best = first_ok(
-        sorted(
-            ((s, t.get("part_emploi_secteur", secteur=s)) for s in secs), key=lambda x: -(x[1].value or -1)
-        )
-    )
-    lect = (
-        f"en {y}, l'ESS regroupe {best[1].text()} des emplois salariés du secteur « {SECTEURS[best[0]]} » "
-        f"{t.dans}."
-        if best
-        else ""
-    )
-    by_share = sorted(secs, key=lambda s: -(t.get("part_emploi_secteur", secteur=s).value or -1))
+        row = [SECTEURS[s], t.get("etablissements_employeurs", secteur=s), eff, share(eff, total)]
+        rows.append([*row, t.get("part_emploi_secteur", secteur=s)] if part_secteur else row)
+
+    def measure(s: str) -> Cell:  # what the chart shows, and the order of its bars
+        if part_secteur:
+            return t.get("part_emploi_secteur", secteur=s)
+        return share(t.get("effectif_31_12", secteur=s), total)
+
+    best = first_ok(sorted(((s, measure(s)) for s in secs), key=lambda x: -(x[1].value or -1)))
+    lect = ""
+    if part_secteur:
+        described = f"Part de l'ESS dans l'emploi salarié de chaque secteur {t.dans}"
+        note = "Graphique : part de l'ESS dans l'emploi salarié de chaque secteur."
+        if best:
+            lect = (
+                f"en {y}, l'ESS regroupe {best[1].text()} des emplois salariés du secteur "
+                f"« {SECTEURS[best[0]]} » {t.dans}."
+            )
+    else:
+        described = f"Part de chaque secteur dans l'emploi salarié de l'ESS {t.dans}"
+        note = "Graphique : part de chaque secteur dans l'emploi salarié de l'ESS."
+        if best:
+            lect = (
+                f"en {y}, le secteur « {SECTEURS[best[0]]} » regroupe {best[1].text()} des emplois salariés "
+                f"de l'ESS {t.dans}."
+            )
+    by_share = sorted(secs, key=lambda s: -(measure(s).value or -1))
 
     def chart(path: Path) -> Path:
         return charts.barh(
-            [SECTEURS[s] for s in by_share],
-            [t.get("part_emploi_secteur", secteur=s).value for s in by_share],
-            path,
-            fmt_value=fmt.pourcent,
+            [SECTEURS[s] for s in by_share], [measure(s).value for s in by_share], path, fmt_value=fmt.pourcent
         )
 
     titre = "Les principaux secteurs d'activité de l'ESS" if top else "L'ESS par secteur d'activité"
+    columns = ["Secteur", "Établissements ESS", "Effectif ESS", "Part des effectifs de l'ESS"]
     return Figure(
         "secteurs",
         titre,
         "Unité : nombre, %",
         champ_line(t, y),
         lecture(lect),
-        [
-            "Secteur",
-            "Établissements ESS",
-            "Effectif ESS",
-            "Part des effectifs de l'ESS",
-            "Part de l'ESS dans le secteur",
-        ],
+        [*columns, "Part de l'ESS dans le secteur"] if part_secteur else columns,
         rows,
         chart=chart,
-        note="Graphique : part de l'ESS dans l'emploi salarié de chaque secteur.",
+        note=note,
         alt=alt.listing(
-            f"Part de l'ESS dans l'emploi salarié de chaque secteur {t.dans}, de la plus forte à la plus faible",
-            [(SECTEURS[s], t.get("part_emploi_secteur", secteur=s).text()) for s in by_share],
+            f"{described}, de la plus forte à la plus faible",
+            [(SECTEURS[s], measure(s).text()) for s in by_share],
         ),
-        headline=t.get("part_emploi_secteur", secteur=by_share[0]) if by_share else None,
+        headline=measure(by_share[0]) if by_share else None,
     )
 
 

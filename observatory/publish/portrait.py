@@ -77,6 +77,11 @@ NON_VENTILE = (
     "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
     "de l'ESS) : les figures de cette partie sont celles {du}."
 )
+NON_VENTILE_PART_SECTEUR = (
+    "À l'échelle {de}, la table des indicateurs ventile par secteur l'ESS seule, pas l'ensemble des employeurs "
+    "(le secret statistique n'y est établi que pour elle) : la part de l'ESS dans l'emploi salarié de chaque "
+    "secteur n'y est pas publiée, celle {du} figure dans son panorama."
+)
 NON_VENTILE_SECTEUR_SEUL = (
     "À l'échelle {de}, la table des indicateurs ne publie pas les secteurs (le secret statistique n'y est "
     "établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des établissements) : "
@@ -256,8 +261,14 @@ def fig_champs_bars(t: Territory) -> tuple[dict, str]:
     return figures.native_bars("chiffres_cles", labels, series, names), text
 
 
-def _has_breakdowns(t: Territory) -> bool:
+def _has_sectors(t: Territory) -> bool:
+    """Whether the table breaks the territory's ESS jobs down by sector (an EPCI's: the ESS alone)."""
     return any(t.get("effectif_31_12", secteur=s).statut != "absent" for s in model.SECTEURS)
+
+
+def _has_sector_shares(t: Territory) -> bool:
+    """Whether the table gives the ESS's share of each sector's jobs (not an EPCI's: every champ by sector)."""
+    return any(t.get("part_emploi_secteur", secteur=s).statut != "absent" for s in model.SECTEURS)
 
 
 def _has_tranches(t: Territory) -> bool:
@@ -307,21 +318,25 @@ def portrait_document(
             + " ; il est comparé à chacun d'eux."
         )
     fam = figures.native_familles(fig_familles(t, y, compact=True))
-    own, own_sexes, own_tranches = _has_breakdowns(t), _has_sexes(t), _has_tranches(t)
+    own, own_sexes, own_tranches = _has_sectors(t), _has_sexes(t), _has_tranches(t)
+    parts = _has_sector_shares(t)
     src = t if own or not deps else deps[0]
-    du = f"du département {src.libelle} ({src.code})"
+    dep = deps[0] if deps else src
+    du = f"du département {dep.libelle} ({dep.code})"
     non_ventile = NON_VENTILE.format(de=_de(t), du=du)
     intro_detail = []
     if deps and sans_ess:
         intro_detail = [SANS_ESS_DETAIL.format(dans=t.dans, du=du)]
-    elif deps and not own:  # an EPCI (its own size bands, women and men) or a territory on demand: the
-        # département's figures
+    elif deps and not own:  # a territory on demand: the département's figures
         intro_detail = [NON_VENTILE_SECTEUR_SEUL.format(de=_de(t), du=du) if own_tranches else non_ventile]
-    sect = fig_secteurs(src, y, top=8)
+    elif deps and not parts:  # an EPCI: its ESS by sector, size band and sexe, not every employer by sector
+        intro_detail = [NON_VENTILE_PART_SECTEUR.format(de=_de(t), du=du)]
+    sect = fig_secteurs(src, y, top=8, part_secteur=parts or not own)
     sect.chart, sect.note = None, ""
     tranches = fig_tranches(t if own_tranches else src, y)
     tranches.chart = None
-    fh = fig_plaquette_fh(t, y, cadres=own) if own_sexes else fig_plaquette_fh(src, y)
+    cadres = t.get("part_cadres").statut != "absent"
+    fh = fig_plaquette_fh(t, y, cadres=cadres) if own_sexes else fig_plaquette_fh(src, y)
     sections = [
         Section("Chiffres clés", intro=intro_cles, kpis=kpis, figures=[cles]),
         Section("Comparaison territoriale", figures=[fig_comparaison(t, refs, y)]),
@@ -329,7 +344,7 @@ def portrait_document(
         Section("Secteurs et taille des établissements", intro=intro_detail, figures=[sect, tranches]),
         Section(
             "Égalité femmes-hommes",
-            intro=intro_detail if sans_ess else [non_ventile] if intro_detail and not own_sexes else [],
+            intro=intro_detail if sans_ess else [non_ventile] if deps and not own_sexes else [],
             figures=[fh],
         ),
         documents._methodologie(table, manifest, t, short=True),

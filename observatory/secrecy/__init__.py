@@ -64,9 +64,9 @@ Hiding more cells never makes a protected pattern unsafe. Same inputs → same m
 ``0`` are 0 by definition: those cells protect ETP / pay, not headcounts. Cells hidden nowhere published —
 internal champs ``_sce`` / ``_oth``, the pcs ``autres``, territories ``_geo_inconnu`` / ``_epci_inconnu``
 (establishments without a département / EPCI) — are protected like published ones, since subtraction
-gives them away. EPCI cells are published for the champ and family crossings, and the ESS by sexe and by
-size band (the portraits' women and men and size bands; with their atoms, in the joint system of step 4 and as
-per-EPCI sexe × champ and size band × champ tables in step 3). When no cell is left
+gives them away. EPCI cells are published for the champ and family crossings, and the ESS by sexe, by size
+band and by sector (the portraits' women and men, size bands and sectors; with their atoms, in the joint system
+of step 4 and as per-EPCI sexe, size band and sector × champ tables in step 3). When no cell is left
 to hide in an equation, the build fails (:class:`SecrecyError`): nothing is published unprotected.
 Every cell keeps statut ``publie``, ``secret_primaire`` or ``secret_secondaire`` (codes 0, 2, 1).
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 LEVELS = ("france", "region", "departement", "epci", "_geo_inconnu", "_epci_inconnu", ATOM_LEVEL)
 PUBLISHED_LEVELS = ("france", "region", "departement", "epci")
 #: The EPCI-like levels (the EPCIs, the unknown EPCI, the atoms): their one-breakdown cells are the ESS's by
-#: sexe and by size band only (``croisement_du_niveau`` of ``sql/indicators/cellules.sql``).
+#: sexe, by size band and by sector only (``croisement_du_niveau`` of ``sql/indicators/cellules.sql``).
 EPCI_LEVELS = ("epci", "_epci_inconnu", ATOM_LEVEL)
 #: Equation tags of the system (see :func:`observatory.secrecy.equations.equations`).
 TAGS = r"^(?:geo_|ch_|famille$)"
@@ -84,7 +84,7 @@ def territory_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFr
 def joint_system(long: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`territory_system` with the one-breakdown tables around it, as one system: besides the territory
     cells without breakdown, the cells of France, a région or a département with one secteur, tranche or sexe
-    breakdown (famille and pcs totals), those of the EPCIs and atoms by sexe and by size band (an EPCI's women
+    breakdown (famille and pcs totals), those of the EPCIs and atoms by sexe, size band or sector (an EPCI's women
     = Σ its atoms' women, and so on), and the equations between them — the 2-D tables région × breakdown
     and, per territory, breakdown × champ tree. A hidden cell of a 2-D table that is also a cell of its
     département's sector × champ table can be fixed by both together while each alone leaves it free (the

@@ -44,7 +44,7 @@ def _universe(cells: pd.DataFrame, nature: str) -> np.ndarray:
     """Cells taking part in the equations of a nature (published, or derivable from published cells).
 
     Establishment counts are published without the sexe / pcs breakdown only (and are not additive over
-    it). The EPCIs, published for the champ and famille crossings and the ESS by sexe and by size band, have
+    it). The EPCIs, published for the champ and famille crossings and the ESS by sexe, size band and sector, have
     no other cell: ``ind.cellules`` computes none (``sql/indicators/cellules.sql``: ``croisement_du_niveau``).
     """
     ok = np.ones(len(cells), bool)

@@ -31,7 +31,7 @@ stands for (:func:`rounding_room`). Then the same two steps, quantity by quantit
 and the one-breakdown tables as one table (:func:`repair_levels_territory` on the joint system of
 :mod:`observatory.secrecy.chains`: the EPCIs, départements, régions and France as unions of geographic atoms,
 crossed with the champ tree and the families, with the cells of France, régions and départements × one
-secteur, tranche or sexe and the EPCIs' ESS by sexe and by size band), where the atoms and the internal champs
+secteur, tranche or sexe and the EPCIs' ESS by sexe, size band or sector), where the atoms and the internal champs
 and territories are never published and move for free (the protection holds the published ETP and payroll
 there at their exact values: ``slack`` 0). A primary cell each family leaves wide enough can be bounded closer
 by all of them together (on the sample, 32 headcounts when the levels were proven on the territory relations

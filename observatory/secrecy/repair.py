@@ -24,7 +24,7 @@ _TABLE_DIMS = {
 
 
 #: The breakdowns of the EPCIs' cells (their ESS's): each EPCI's (breakdown and its total) × champs table.
-_EPCI_DIMS = ("sexe", "tranche")
+_EPCI_DIMS = ("sexe", "tranche", "secteur")
 
 
 def _departements_of(region_of: dict) -> dict:
@@ -40,7 +40,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
 
     Yields ``(name, ids, rows)``: cell positions and, for each equation, the positions of its total and
     of its parts. The same tables as the audit (``observatory.audit.tables.two_d_tables``, built apart),
-    and each EPCI's sexe × champ and size band × champ tables (:func:`_champ_tables`; the audit holds those
+    and each EPCI's sexe, size band and sector × champ tables (:func:`_champ_tables`; the audit holds those
     equations in its territory relations, ``observatory.audit.territories``).
     """
     deps_of = _departements_of(region_of)
@@ -50,7 +50,7 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
         geo == "departement", pd.Series(code).map(region_of).to_numpy(), np.where(geo == "region", code, None)
     )
     base = cells.assign(_reg=reg_of_cell)
-    epci = base[geo == "epci"]  # an EPCI's tables: its cells by sexe or size band × champs
+    epci = base[geo == "epci"]  # an EPCI's tables: its cells by sexe, size band or sector × champs
     base = base[base._reg.notna() & base.niveau.isin(["region", "departement"])]
     for dim in _TABLE_DIMS[nature]:
         others = [d for d in ("famille", *_FLAT) if d != dim]
@@ -88,7 +88,7 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataF
     privé hors ESS, public and their totals), for :func:`_tables_2d`:
 
     - per région, (région and its départements) × champs, on the cells without breakdown;
-    - per territory (région, département, and the EPCIs of ``epci``, their cells by sexe and by size band),
+    - per territory (région, département, and the EPCIs of ``epci``, their cells by sexe, size band, sector),
       (one breakdown and its total) × champs, e.g. the ESS share of each sector's jobs, or an EPCI's women
       and men.
 
@@ -130,7 +130,7 @@ def _champ_tables(base: pd.DataFrame, deps_of: dict, nature: str, epci: pd.DataF
                 continue
             pos = dict(zip(zip(t[dim], t.champ), t.index.to_numpy()))
             rows = [r for c in [*cats, DEFAULTS[dim]] for r in champ_rows(pos, c)]
-            # the champs broken down (an EPCI's sexes and size bands: the ESS only; elsewhere every champ)
+            # the champs broken down (an EPCI's breakdowns: the ESS only; elsewhere every champ)
             for champ in sorted(set(t.champ[t[dim] != DEFAULTS[dim]])):
                 if (tot := pos.get((DEFAULTS[dim], champ))) is not None:
                     rows.append((tot, [pos.get((c, champ)) for c in cats]))

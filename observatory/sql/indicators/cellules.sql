@@ -10,10 +10,10 @@
 -- territory levels: _geo_inconnu and _epci_inconnu (code '?'), establishments without a département / EPCI,
 -- and the geographic atoms _piece (code '<département>|<EPCI>', '?' when unknown: the intersections of
 -- départements and EPCIs, observatory/reference/geography.py): every published territory is a union of atoms,
--- which ties the EPCIs to their départements. The EPCIs, _epci_inconnu and the atoms carry four crossings
--- only, none, famille, sexe and tranche (the last two for the ESS alone): an EPCI is published for its
--- champs, families, and its ESS by sexe and by size band (its portrait's figures), so no other crossing of
--- theirs is published or derivable, and computing the sector crossing would cost most of the table.
+-- which ties the EPCIs to their départements. The EPCIs, _epci_inconnu and the atoms carry five crossings
+-- only, none, famille, secteur, tranche and sexe (the last three for the ESS alone): an EPCI is published for
+-- its champs, families, and its ESS by sector, by size band and by sexe (its portrait's figures), so no other
+-- crossing of theirs is published or derivable (the other champs by sector would cost most of the table).
 --
 -- Per cell: FREQ (n_etab contributing establishments, n_ent enterprises — NULL in the sexe and pcs crossings,
 -- where no enterprise count is published; freq_entreprises, the enterprises up to 3, in every crossing), the
@@ -123,10 +123,11 @@ CREATE OR REPLACE TEMP MACRO territoire_code(niveau, reg, dep, epci) AS
          ELSE '?' END;
 
 -- The EPCI-like levels (the EPCIs, the unknown EPCI, the atoms), and whether a territory level carries a
--- crossing: those only none (31), famille (15), sexe (29) and tranche (27; those two for the ESS only, step 4).
+-- crossing: those only none (31), famille (15), secteur (23), tranche (27) and sexe (29; those three for the
+-- ESS only, step 4).
 CREATE OR REPLACE TEMP MACRO niveau_epci(niveau) AS niveau IN ('epci', '_epci_inconnu', '_piece');
 CREATE OR REPLACE TEMP MACRO croisement_du_niveau(niveau, croisement) AS
-    NOT niveau_epci(niveau) OR croisement IN (31, 15, 29, 27);
+    NOT niveau_epci(niveau) OR croisement IN (31, 15, 23, 27, 29);
 
 -- The two smallest distinct values of a column of small lists (an enterprise summary of step 3).
 CREATE OR REPLACE TEMP MACRO deux_plus_petits(x) AS
@@ -314,8 +315,8 @@ champs AS (                         -- each leaf in every champ it belongs to
     JOIN appartenance AS a USING (feuille)
     -- famille crossings exist only within ess / ess_loi_2014
     WHERE ((f.croisement & 16) = 16 OR (a.champ IN ('ess', 'ess_loi_2014') AND f.famille IS NOT NULL))
-    -- and the EPCI-like levels' sexe and tranche crossings within ess only (what the portraits show)
-        AND ((f.croisement & 6) = 6 OR a.champ = 'ess' OR NOT niveau_epci(f.niveau))
+    -- and the EPCI-like levels' secteur, tranche and sexe crossings within ess only (what the portraits show)
+        AND ((f.croisement & 14) = 14 OR a.champ = 'ess' OR NOT niveau_epci(f.niveau))
 ),
 plusieurs AS (                      -- establishments of SIRENs that have establishments in several leaves
     SELECT * FROM ind.etab_sexe_pcs

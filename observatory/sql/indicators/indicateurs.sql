@@ -192,10 +192,11 @@ WHERE t.champ NOT LIKE '\_%' ESCAPE '\' AND t.niveau NOT LIKE '\_%' ESCAPE '\' A
         OR (t.secteur = 'tous' AND t.tranche = 'toutes' AND t.pcs = 'toutes'
             AND (t.sexe = 'tous' OR t.famille = 'toutes')
             AND t.indicateur NOT IN ('part_femmes_cadres', 'part_cadres'))
-        -- and the ESS's size bands, for the establishments and jobs at 31/12 only (the portrait's figure):
-        -- their ETP and payroll would be small cells (size band 0: a few ETP of jobs ended in the year) that a
-        -- published département figure bounds within their rounding
-        OR (t.secteur = 'tous' AND t.famille = 'toutes' AND t.sexe = 'tous' AND t.pcs = 'toutes'
-            AND t.indicateur IN ('effectif_31_12', 'etablissements_employeurs'))
+        -- and the ESS's size bands and sectors, one at a time, for the establishments and jobs at 31/12 only
+        -- (the portrait's figures): their ETP and payroll would be small cells (size band 0: a few ETP of jobs
+        -- ended in the year) that a published département figure bounds within their rounding; the ESS's share
+        -- of a sector's jobs would need every champ by sector, which the EPCIs do not have
+        OR ((t.secteur = 'tous' OR t.tranche = 'toutes') AND t.famille = 'toutes' AND t.sexe = 'tous'
+            AND t.pcs = 'toutes' AND t.indicateur IN ('effectif_31_12', 'etablissements_employeurs'))
     )
 ORDER BY t.niveau, t.code, t.champ, t.famille, t.secteur, t.tranche, t.sexe, t.pcs, t.indicateur;
