@@ -309,8 +309,8 @@ def recompute_cells(postes, etabs: pd.DataFrame, champ_cells: Callable | None = 
 
     ``postes``: the jobs, a DataFrame or a connection to the warehouse (:func:`_jobs_by_establishment`).
     ``champ_cells`` (optional) is called with the cells of the crossings none, famille, sexe, tranche and
-    secteur as soon as they are made, before the other crossings (the territory relations hold on those only: the audit starts
-    checking them meanwhile).
+    secteur as soon as they are made, before the other crossings (the territory relations hold on those only:
+    the audit starts checking them meanwhile).
 
     Independent of ``sql/indicators``. The jobs are summed once per establishment × sexe × pcs, then per
     establishment × crossing; each territory level is grouped once per crossing by the four disjoint

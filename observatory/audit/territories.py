@@ -85,8 +85,9 @@ def full_key(k: tuple) -> tuple:
 
 
 def territory_equations(geography: Geography, cells: set) -> list:
-    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, (sexe, tranche, secteur))``, for the
-    ``(champ, famille, breakdown)`` triples and territories present in ``cells`` (one breakdown at a time).
+    """``(parts, total)`` equations over cells ``(niveau, code, champ, famille, (sexe, tranche, secteur))``,
+    for the ``(champ, famille, breakdown)`` triples and territories present in ``cells`` (one breakdown at a
+    time).
 
     The territory levels as unions of atoms, stated level by level (the same solutions as "every level =
     Σ of its atoms", in smaller independent systems): France = Σ régions + ``_geo_inconnu``, a région = Σ
