@@ -82,11 +82,6 @@ NON_VENTILE_PART_SECTEUR = (
     "(le secret statistique n'y est établi que pour elle) : la part de l'ESS dans l'emploi salarié de chaque "
     "secteur n'y est pas publiée, celle {du} figure dans son panorama."
 )
-NON_VENTILE_SECTEUR_SEUL = (
-    "À l'échelle {de}, la table des indicateurs ne publie pas les secteurs (le secret statistique n'y est "
-    "établi que pour les champs, les familles de l'ESS, les deux sexes et la taille des établissements) : "
-    "la figure des secteurs est celle {du}."
-)
 
 SANS_ESS = (
     "Aucun établissement employeur de l'ESS n'est recensé {dans} en {y} : les effectifs et les établissements "
@@ -327,8 +322,8 @@ def portrait_document(
     intro_detail = []
     if deps and sans_ess:
         intro_detail = [SANS_ESS_DETAIL.format(dans=t.dans, du=du)]
-    elif deps and not own:  # a territory on demand: the département's figures
-        intro_detail = [NON_VENTILE_SECTEUR_SEUL.format(de=_de(t), du=du) if own_tranches else non_ventile]
+    elif deps and not own:  # a territory on demand (no breakdown at all): the département's figures
+        intro_detail = [non_ventile]
     elif deps and not parts:  # an EPCI: its ESS by sector, size band and sexe, not every employer by sector
         intro_detail = [NON_VENTILE_PART_SECTEUR.format(de=_de(t), du=du)]
     sect = fig_secteurs(src, y, top=8, part_secteur=parts or not own)
