@@ -166,6 +166,32 @@ def test_tied_cells_are_one_column_and_the_cheapest_perturbation_is_the_untied_o
     assert solved >= 8
 
 
+def test_a_cell_freed_by_a_later_complement_is_pushed_again_instead_of_searched(monkeypatch):
+    """:class:`levels._Repush`, asked before a search of the whole table: two published totals T = A + B and
+    U = C + D, the primary A (40 jobs, level +4) hidden and short of its level while B is published. With no
+    cell hidden since it was made it solves nothing; after C is hidden (a complement for another cell, in the
+    other equation) A is still short; after B is hidden A reaches its level with T fixed, and is then known."""
+    value = np.array([100.0, 40.0, 60.0, 50.0, 20.0, 30.0])  # T, A, B, U, C, D
+    rows = [(0, [1, 2]), (3, [4, 5])]
+    ids = np.arange(len(value))
+    a = levels._system(ids, rows)
+    block = ("t", ids, a, None, levels._Ties.of(a))
+    hidden = np.array([False, True, False, False, False, False])
+    zero = np.zeros(len(value), bool)
+    level = np.where(ids == 1, 4.0, 0.0)
+    assert levels._unreached([block], hidden, zero, value, level, 1)[0].tolist() == [1]
+    known: set[int] = set()
+    repush = levels._Repush(block, np.array([1]), hidden, zero, value, level, 1, 0.0, known)
+    pushed = []
+    reach = levels._reach
+    monkeypatch.setattr(levels, "_reach", lambda *args, **kw: pushed.append(1) or reach(*args, **kw))
+    assert repush(0) is False and pushed == []  # nothing hidden since: no LP
+    hidden[4] = True
+    assert repush(0) is False and pushed == [1] and known == set()
+    hidden[2] = True
+    assert repush(0) is True and known == {1} and repush.reached == {1}
+
+
 @pytest.fixture(scope="module")
 def protected_seed_1(tmp_path_factory):
     """The audit of the micro publication of seed 1 as the protection makes it (shared by the two tests that
