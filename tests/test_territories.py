@@ -46,7 +46,8 @@ def _flags(leaf: str) -> tuple[bool, bool, bool, str]:
 
 @pytest.fixture()
 def world(tmp_path, finistere):
-    """Warehouse + published table; 30 communes with 4 establishments each, one commune with exactly one."""
+    """Warehouse + published table; 30 communes with 4 establishments each, one commune with exactly one
+    (an association employing women only: every third establishment does, the others half and half)."""
     rng = np.random.default_rng(7)
     communes = finistere.head(31)
     crowded, single = communes.iloc[:30], communes.iloc[30]
@@ -75,6 +76,7 @@ def world(tmp_path, finistere):
             }
         )
     e = pd.DataFrame(etabs)
+    e["femmes"] = np.where(np.arange(len(e)) % 3 == 0, e["effectif"], e["effectif"] // 2)
     wh = tmp_path / "warehouse" / "observatory.duckdb"
     wh.parent.mkdir(parents=True)
     con = duckdb.connect(str(wh))
@@ -84,11 +86,14 @@ def world(tmp_path, finistere):
         "CREATE TABLE ess.etablissements_employeurs AS SELECT siret, siren, code_commune, code_departement, "
         "code_region, code_epci, ess, ess_loi_2014, public, famille_ess FROM e"
     )
+    # each establishment's jobs split into women and men (``femmes`` of them women): one row per sex
     con.execute(
-        "CREATE TABLE ind.etab_sexe_pcs AS SELECT siret, effectif, CAST(effectif AS DOUBLE) * 0.9 AS etp, "
-        "effectif * 30000.0 AS masse, effectif * 28000.0 AS masse_salaire, "
-        "CAST(effectif AS DOUBLE) * 0.85 AS etp_salaire, effectif * 20000.0 AS s_net, effectif * 1500.0 AS nbheur, "
-        "effectif AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net FROM e"
+        "CREATE TABLE ind.etab_sexe_pcs AS SELECT siret, sexe, n AS effectif, CAST(n AS DOUBLE) * 0.9 AS etp, "
+        "n * 30000.0 AS masse, n * 28000.0 AS masse_salaire, CAST(n AS DOUBLE) * 0.85 AS etp_salaire, "
+        "n * (CASE sexe WHEN 'F' THEN 18000.0 ELSE 20000.0 END) AS s_net, n * 1500.0 AS nbheur, "
+        "n AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net "
+        "FROM (SELECT siret, 'F' AS sexe, femmes AS n FROM e UNION ALL "
+        "SELECT siret, 'H' AS sexe, effectif - femmes AS n FROM e) WHERE n > 0"
     )
     con.close()
     out = tmp_path / "output"
@@ -124,17 +129,19 @@ def _published_table(e: pd.DataFrame) -> pd.DataFrame:
             if (champ, famille) in tc.INTERNAL:
                 continue
             sub = g[g["feuille"].isin(leaves)]
-            n, eff = len(sub), float(sub["effectif"].sum())
-            secret = 0 < n < 3 or (eff > 0 and sub["effectif"].max() * 20 > eff * 17)
-            for ind, v, st in (
-                ("etablissements_employeurs", float(n), 0 < n < 3),
-                ("effectif_31_12", eff, secret),
-            ):
+            cells = [("tous", "etablissements_employeurs", sub, None), ("tous", "effectif_31_12", sub, "effectif")]
+            # jobs at 31/12 by sex, of the establishments that employ someone of that sex
+            for sexe, jobs in (("F", sub["femmes"]), ("H", sub["effectif"] - sub["femmes"])):
+                cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs"))
+            for sexe, ind, part, col in cells:
+                n = len(part)
+                v = float(n) if col is None else float(part[col].sum())
+                st = 0 < n < 3 or (col is not None and v > 0 and part[col].max() * 20 > v * 17)
                 rows.append(
                     {
                         "millesime": MILLESIME, "niveau": niveau, "code": code, "libelle": f"{niveau} {code}",
                         "champ": champ, "famille": famille, "secteur": "tous", "tranche": "toutes",
-                        "sexe": "tous", "pcs": "toutes", "indicateur": ind, "valeur": None if st else v,
+                        "sexe": sexe, "pcs": "toutes", "indicateur": ind, "valeur": None if st else v,
                         "unite": "nombre", "statut": "secret_primaire" if st else "publie",
                         "perimetre_version": "insee-2008-4f",
                     }
@@ -154,9 +161,10 @@ def _cells(settings, slug) -> pd.DataFrame:
 
 
 def _with_association(df: pd.DataFrame) -> pd.DataFrame:
-    """The territory's count and headcount cells whose leaves hold the association leaf."""
-    keys = {k for k, leaves in tc.COMBOS.items() if "association" in leaves and k not in tc.INTERNAL}
-    pick = df[df["indicateur"].isin(["etablissements_employeurs", "effectif_31_12"])]
+    """The territory's count and headcount cells whose leaves hold the association leaf (of every sex but
+    the men's: the lone association of :func:`world` employs women only)."""
+    keys = {k for k, leaves in tc.COMBOS.items() if "association" in leaves and (*k, "tous") not in tc.INTERNAL}
+    pick = df[df["indicateur"].isin(["etablissements_employeurs", "effectif_31_12"]) & (df["sexe"] != "H")]
     return pick[[(c, f) in keys for c, f in zip(pick["champ"], pick["famille"], strict=True)]]
 
 
@@ -166,15 +174,16 @@ def _attack(settings, table, custom, touched=None):
     return taudit.attack(table, published, custom, com[com["type"] == "COM"], touched)
 
 
-def _set_bounds(settings, table, custom, communes_set, champ, famille, nature):
-    """LP interval of the cell (champ, famille) of an arbitrary set of communes, from published files only."""
+def _set_bounds(settings, table, custom, communes_set, champ, famille, nature, sexe="tous"):
+    """LP interval of the cell (champ, famille, sexe) of an arbitrary set of communes, from published files
+    only."""
     com = cog.communes()
     com = com[com["type"] == "COM"]
     geo = taudit.geography(com, {**custom, "_piece": tuple(communes_set)})
     published = {s: _cells(settings, s) for s in custom}
     cells = taudit.published_cells(table, published, nature)
-    target = taudit.Cell("territoire _piece", champ, famille, "secret", None)
-    return taudit.bounds(geo, cells, [target])[("territoire _piece", champ, famille)]
+    target = taudit.Cell("territoire _piece", champ, famille, "secret", None, sexe)
+    return taudit.bounds(geo, cells, [target])[target.key]
 
 
 # --------------------------------------------------------------------------------------------- requests
@@ -224,6 +233,12 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
     public = cells[(cells["champ"] == "public") & (cells["indicateur"] == "effectif_31_12")]
     assert (public["statut"] == "publie").all()
     assert float(public["valeur"].iloc[0]) == e.loc[e["public"], "effectif"].sum()
+    # the ESS's women include the lone association: hidden; its men do not: published, = an independent sum
+    ess = cells[(cells["champ"] == "ess") & (cells["famille"] == "toutes")].set_index(["indicateur", "sexe"])
+    assert ess.statut[("effectif_31_12", "F")] != "publie" and ess.statut[("part_femmes", "tous")] != "publie"
+    men = e[e["code_commune"].isin(codes) & e["ess"]]
+    assert ess.statut[("effectif_31_12", "H")] == "publie"
+    assert ess.valeur[("effectif_31_12", "H")] == (men["effectif"] - men["femmes"]).sum()
     # the département's published cells did not change
     assert hashlib.sha256(table_file.read_bytes()).hexdigest() == before
     # the attack on published files cannot pin the lone establishment
@@ -231,6 +246,8 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
     for nature in ("comptage", "montant"):
         lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "association", nature)
         assert hi - lo > 0.5, (nature, lo, hi)
+    lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "toutes", "montant", "F")
+    assert hi - lo > 0.5, (lo, hi)
     # files: portrait, workbook, cells, data behind the figures, registry
     names = {p.name for p in res.files}
     assert {"presque-tout.pdf", "presque-tout.xlsx", "indicateurs.parquet", "indicateurs.csv"} <= names
@@ -247,9 +264,9 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
 
 def test_published_values_equal_an_independent_sum(tmp_path, world):
     settings, e, _table, crowded, _single = world
-    codes = list(crowded["code_commune"])
+    codes = [*crowded["code_commune"], _single.code_commune]  # the département: nothing to difference
     res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "vingt", codes)))
-    cells = _cells(settings, res.slug).set_index(["champ", "famille", "indicateur"])
+    cells = _cells(settings, res.slug).set_index(["champ", "famille", "sexe", "indicateur"])
     sub = e[e["code_commune"].isin(codes)]
     expected = {
         ("ensemble", "toutes"): sub,
@@ -269,11 +286,27 @@ def test_published_values_equal_an_independent_sum(tmp_path, world):
             # mean pay: the pay field's gross pay over its ETP (28 000 / 0.85), not payroll / ETP; to the euro
             ("salaire_brut_annuel_moyen_etp", 32941),
         ):
-            row = cells.loc[(champ, famille, ind)]
+            row = cells.loc[(champ, famille, "tous", ind)]
             if row["statut"] == "publie":
                 assert float(row["valeur"]) == float(v), (champ, famille, ind)
                 checked += 1
     assert checked >= 8
+    # the ESS's women and men: jobs, net hourly pay (18 000 and 20 000 € for 1 500 h, to 0,1 €), the share
+    # of women (to 0,1 point) and the pay gap 1 − 12 / 13,33 = 10,0 %, as the indicator table defines them
+    ess = sub[sub["ess"]]
+    women, total = int(ess["femmes"].sum()), int(ess["effectif"].sum())
+    expected_sex = {
+        ("F", "effectif_31_12"): women,
+        ("H", "effectif_31_12"): total - women,
+        ("F", "salaire_net_horaire_moyen"): 12.0,
+        ("H", "salaire_net_horaire_moyen"): 13.3,
+        ("tous", "salaire_net_horaire_moyen"): round(10 * (18 * women + 20 * (total - women)) / (1.5 * total)) / 10,
+        ("tous", "part_femmes"): round(1000 * women / total) / 10,
+        ("tous", "ecart_salarial_fh"): 10.0,
+    }
+    for (sexe, ind), v in expected_sex.items():
+        row = cells.loc[("ess", "toutes", sexe, ind)]
+        assert row["statut"] == "publie" and float(row["valeur"]) == v, (sexe, ind, row["valeur"], v)
 
 
 def test_two_overlapping_territories_in_turn(tmp_path, world):
@@ -293,6 +326,8 @@ def test_two_overlapping_territories_in_turn(tmp_path, world):
     for nature in ("comptage", "montant"):
         lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "association", nature)
         assert hi - lo > 0.5, (nature, lo, hi)
+    lo, hi = _set_bounds(settings, table, custom, [single.code_commune], "ess", "toutes", "montant", "F")
+    assert hi - lo > 0.5, (lo, hi)  # nor the women it employs
     # asking again for the same territory keeps its mask; the same name for other communes is refused
     again = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "premier", first)))
     assert again.reused and _cells(settings, "premier")[["champ", "famille", "indicateur", "statut"]].equals(
@@ -313,10 +348,11 @@ def test_attack_with_published_files_recovers_no_hidden_cell(tmp_path, world):
     assert sum(len(v) for v in found.values()) > 0
     truth = e.assign(feuille=[_leaf(r) for r in e.itertuples()])
     for nature, intervals in found.items():
-        for (territoire, champ, famille), (lo, hi) in intervals.items():
+        for (territoire, champ, famille, sexe), (lo, hi) in intervals.items():
             members = truth["code_commune"].isin(custom[territoire.split(" ", 1)[1]])
             sub = truth[members & truth["feuille"].isin(tc.COMBOS[(champ, famille)])]
-            value = len(sub) if nature == "comptage" else sub["effectif"].sum()
+            jobs = {"tous": sub["effectif"], "F": sub["femmes"], "H": sub["effectif"] - sub["femmes"]}[sexe]
+            value = len(sub) if nature == "comptage" else jobs.sum()
             assert lo - 1e-6 <= value <= hi + 1e-6
             if value > 0:
                 assert hi - lo > 1e-6, (nature, territoire, champ, famille, lo, hi)
@@ -341,11 +377,12 @@ def test_within_territory_closure_protects_a_lone_family():
     from observatory.territories import protect as tp
 
     mask = tp.protect_territory(etabs, np.ones(len(etabs), bool), [])
-    m = mask[mask["nature"] == "comptage"].set_index(["champ", "famille"])["statut"]
-    assert m[("ess", "fondation")] == "secret_primaire"
-    assert m[("ess_loi_2014", "fondation")] == "secret_primaire"
-    hidden_families = [f for f in tc.FAMILLES_ESS if m[("ess", f)] != "publie" and f != "autre_obnl"]
-    assert len(hidden_families) >= 2 or m[("ess", "toutes")] != "publie"
+    m = mask[mask["nature"] == "comptage"].set_index(["champ", "famille", "sexe"])["statut"]
+    assert m[("ess", "fondation", "tous")] == "secret_primaire"
+    assert m[("ess_loi_2014", "fondation", "tous")] == "secret_primaire"
+    hidden_families = [f for f in tc.FAMILLES_ESS if m[("ess", f, "tous")] != "publie" and f != "autre_obnl"]
+    assert len(hidden_families) >= 2 or m[("ess", "toutes", "tous")] != "publie"
+    assert sum(m.str.startswith("secret")) >= 3  # the equations below do check hidden cells
     # no equation of the territory has exactly one hidden published cell
     for total, parts in tc.EQUATIONS:
         unknown = [c for c in [total, *parts] if m.get(c, "interne") != "publie"]
@@ -389,7 +426,7 @@ def test_mean_pay_of_a_territory_counts_its_own_contributors():
         assert not prim.p_montant[("ess", "association")]
         mask = pd.DataFrame(
             [
-                {"champ": ch, "famille": f, "nature": n, "statut": "interne" if (ch, f) in tc.INTERNAL else "publie"}
+                {"champ": ch, "famille": f, "nature": n, "statut": "interne" if (ch, f, "tous") in tc.INTERNAL else "publie"}
                 for ch, f in tc.COMBOS
                 for n in ("comptage", "montant")
             ]
@@ -399,3 +436,41 @@ def test_mean_pay_of_a_territory_counts_its_own_contributors():
         assert rows.statut[("ess", "association", "salaire_brut_annuel_moyen_etp")] == statut
         if statut == "publie":  # 3 × 280 000 / (3 × 8.5), to the euro
             assert rows.valeur[("ess", "association", "salaire_brut_annuel_moyen_etp")] == 32941.0
+
+
+def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_path):
+    """On the session's run: a territory on demand drawn as the communes of one EPCI publishes the values the
+    indicator table gives that EPCI (computed apart, by ``sql/indicators/``), its women and men included."""
+    from observatory.publish import portrait
+    from observatory.territories.build import STATUT_CODE
+
+    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
+    out = tmp_path / "output" / str(MILLESIME)
+    (out / "tables").mkdir(parents=True)
+    for name in ("tables/indicateurs.parquet", "manifest.json"):  # read only: links to the session's files
+        (out / name).symlink_to(published.vintage / name)
+    wh = tmp_path / "warehouse" / "observatory.duckdb"  # the registry and the run lock go beside it
+    wh.parent.mkdir()
+    wh.symlink_to(published.warehouse)
+    settings = Settings(data_dir=published.data_dir, output_dir=tmp_path / "output", warehouse=wh,
+                        cache_dir=tmp_path / "cache", millesime=MILLESIME)  # fmt: skip
+    epci = table[(table["niveau"] == "epci") & (table["secteur"] == "tous") & (table["tranche"] == "toutes")]
+    ess = epci[(epci["champ"] == "ess") & (epci["famille"] == "toutes") & (epci["indicateur"] == "effectif_31_12")]
+    shown_all = ess.groupby("code")["statut"].agg(lambda st: len(st) == 3 and (st == "publie").all())
+    places = portrait.epci_places()
+    ranked = ess[ess["sexe"] == "tous"].sort_values("valeur", ascending=False)["code"]
+    # the largest ESS whose women and men are published, inside one département
+    code = next(c for c in ranked if shown_all[c] and len(places[c].departements) == 1)
+    req = terr.TerritoryRequest(f"epci-{code}", "EPCI redessiné", tuple(sorted(places[code].communes)))
+    res = publish_territory(settings, req)
+    keys = ["champ", "famille", "sexe", "indicateur"]
+    both = _cells(settings, res.slug).merge(epci[epci["code"] == code], on=keys, suffixes=("_t", "_e"))
+    shown = both[(both["statut_t"] == "publie") & (both["statut_e"] == "publie")]
+    assert (shown["valeur_t"] == shown["valeur_e"]).all(), shown[shown["valeur_t"] != shown["valeur_e"]]
+    by_sex = shown[shown["sexe"] != "tous"]
+    assert len(shown) >= 20 and set(by_sex["sexe"]) == {"F", "H"} and len(by_sex) >= 6
+    assert {"part_femmes", "ecart_salarial_fh", "salaire_net_horaire_moyen"} <= set(shown["indicateur"])
+    # a cell the EPCI hides is hidden in the territory too (the same establishments: else the territory
+    # would publish the EPCI's secondary cells, and through them its primary ones)
+    hidden = both[both["statut_e"] != "publie"]
+    assert len(hidden) > 0 and (hidden["statut_t"].map(STATUT_CODE) >= 1).all()

@@ -277,10 +277,13 @@ def fig_plaquette_fh(t: Territory, y: int, cadres: bool = True) -> Figure:
             t.get("salaire_net_horaire_moyen"),
         ],
     ]
+    # a rate the table does not give at all for the territory (a territory on demand's part-time) is left out
+    rows = [r for r in rows if r[0] == "Part des femmes" or any(c.statut != "absent" for c in r[1:])]
     gap = t.get("ecart_salarial_fh")
     lect = f"en {y}, {t.dans}, le salaire net horaire moyen des femmes de l'ESS est inférieur de {gap.text()} "
-    if cadres:
-        ratio = derive(lambda a, b: b / a, rows[2][1], rows[2][2], kind="fois")
+    cadres_row = next((r for r in rows if r[0] == "Part des cadres"), None)
+    if cadres and cadres_row is not None:
+        ratio = derive(lambda a, b: b / a, cadres_row[1], cadres_row[2], kind="fois")
         lect += f"à celui des hommes ; un homme a {ratio.text()} fois plus de chances d'être cadre qu'une femme."
         shown = (gap, ratio)
     else:

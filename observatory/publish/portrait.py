@@ -8,10 +8,11 @@ written three ways as every publication is: the PDF (typst), the XLSX and the CS
 What it shows: key figures (ESS, privé hors ESS and public: establishments, jobs, ETP, payroll, pay per ETP,
 shares of private and of all employment), the ESS families, a comparison with the territory's
 département(s), région(s) and France (jobs, shares, pay, part-time, women, pay gap), then sectors, size bands
-and women and men. The indicator table publishes EPCI cells for the champs, the families and the two sexes
-only (the protection's secondary suppression covers no other crossing at that level): an EPCI's women and
-men are its own, its sectors and size bands its département's, and a territory on demand (champs and families
-only) shows its département's for both; a sentence says so.
+and women and men. The indicator table publishes EPCI cells for the champs, the families, the ESS's two
+sexes, and the ESS's establishments and jobs by size band and by sector (the protection covers no other
+crossing at that level): an EPCI's tables are its own but the ESS's share of each sector's jobs; a territory
+on demand (champs, families, the ESS's women and men) shows its département's sectors and size bands; a
+sentence says so.
 
 Speed: about 1 250 EPCI portraits per vintage. Matplotlib would cost ~0.2 s per chart, so the portrait's
 charts are drawn natively by typst (``bars`` in the figure JSON, ``bar-chart`` in ``style.typ``), and one
@@ -76,6 +77,11 @@ NON_VENTILE = (
     "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements, "
     "ni les ventilations par sexe (le secret statistique n'y est établi que pour les champs et les familles "
     "de l'ESS) : les figures de cette partie sont celles {du}."
+)
+NON_VENTILE_SECTEURS = (
+    "À l'échelle {de}, la table des indicateurs ne publie ni les secteurs, ni la taille des établissements "
+    "(le secret statistique n'y est établi que pour les champs et les familles de l'ESS, et ses femmes et "
+    "ses hommes) : les figures de cette partie sont celles {du}."
 )
 NON_VENTILE_PART_SECTEUR = (
     "À l'échelle {de}, la table des indicateurs ventile par secteur l'ESS seule, pas l'ensemble des employeurs "
@@ -318,7 +324,7 @@ def portrait_document(
     src = t if own or not deps else deps[0]
     dep = deps[0] if deps else src
     du = f"du département {dep.libelle} ({dep.code})"
-    non_ventile = NON_VENTILE.format(de=_de(t), du=du)
+    non_ventile = (NON_VENTILE_SECTEURS if own_sexes else NON_VENTILE).format(de=_de(t), du=du)
     intro_detail = []
     if deps and sans_ess:
         intro_detail = [SANS_ESS_DETAIL.format(dans=t.dans, du=du)]

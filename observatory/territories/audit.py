@@ -6,8 +6,10 @@ territory published so far (``territoires/<slug>/indicateurs.parquet``), plus th
 commune lies in which territory). From them the attacker writes, per nature (establishment counts, jobs at
 31/12), one unknown per *atom* × *leaf* — an atom being the set of communes that the same published
 territories hold (a département ∩ EPCI piece, cut again by each territory on demand), a leaf an ESS family,
-the sociétés commerciales de l'ESS, the other private employers or the public employers — non-negative,
-and one equation per published cell. For every hidden primary cell of a territory touched by the new
+the sociétés commerciales de l'ESS, the other private employers or the public employers, each split by
+sex (women, men) — non-negative, and one equation per published cell: every champ and family, and every
+cell by sex of a champ or family (the jobs at 31/12 of the women and men of France, régions, départements,
+EPCIs and territories). For every hidden primary cell of a territory touched by the new
 ones, two LPs (HiGHS) give the smallest and largest value compatible with everything published.
 
 :func:`attack` is that computation from published files only. :func:`audit` adds the microdata: it
@@ -40,6 +42,7 @@ CELL_LEAVES = {
     **{("ess_loi_2014", f): [f] for f in FAMILLES},
     ("ess_loi_2014", "societe_commerciale_ess"): ["_sce"],
 }
+SEXES = ("F", "H")
 INDICATEURS = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
 SAFETY = 0.10
 TOL = 1e-6
@@ -47,13 +50,18 @@ TOL = 1e-6
 
 @dataclass
 class Cell:
-    """A published or hidden cell: territory name, (champ, famille), statut, published value."""
+    """A published or hidden cell: territory name, (champ, famille), statut, published value, sexe."""
 
     territoire: str
     champ: str
     famille: str
     statut: str
     valeur: float | None
+    sexe: str = "tous"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.territoire, self.champ, self.famille, self.sexe)
 
 
 @dataclass
@@ -113,13 +121,13 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
             (df["indicateur"] == ind)
             & (df["secteur"] == "tous")
             & (df["tranche"] == "toutes")
-            & (df["sexe"] == "tous")
+            & (df["sexe"].isin(["tous", *SEXES]))
             & (df["pcs"] == "toutes")
         ]
         for r in rows.itertuples(index=False):
             if (r.champ, r.famille) in CELL_LEAVES:
                 v = None if pd.isna(r.valeur) else float(r.valeur)
-                out.append(Cell(f"{r.niveau} {r.code}", r.champ, r.famille, str(r.statut), v))
+                out.append(Cell(f"{r.niveau} {r.code}", r.champ, r.famille, str(r.statut), v, r.sexe))
     return out
 
 
@@ -127,9 +135,10 @@ def _columns(geo: Geography, cell: Cell) -> list[int] | None:
     atoms = geo.territories.get(cell.territoire)
     if atoms is None:
         return None
-    k = len(LEAF_NAMES)
+    k = len(LEAF_NAMES) * len(SEXES)
     leaves = [LEAF_NAMES.index(x) for x in CELL_LEAVES[(cell.champ, cell.famille)]]
-    return [a * k + i for a in sorted(atoms) for i in leaves]
+    sexes = range(len(SEXES)) if cell.sexe == "tous" else [SEXES.index(cell.sexe)]
+    return [a * k + i * len(SEXES) + s for a in sorted(atoms) for i in leaves for s in sexes]
 
 
 def bounds(
@@ -148,7 +157,7 @@ def bounds(
     pub = [(c, cols) for c in cells if c.statut == "publie" and c.valeur is not None
            if (cols := _columns(geo, c)) is not None]  # fmt: skip
     tgt = [(t, cols) for t in targets if (cols := _columns(geo, t)) is not None]
-    n_var = geo.n_atoms * len(LEAF_NAMES)
+    n_var = geo.n_atoms * len(LEAF_NAMES) * len(SEXES)
     pattern: list[list[int]] = [[] for _ in range(n_var)]
     for i, (_c, cols) in enumerate(pub + tgt):
         for j in cols:
@@ -172,7 +181,7 @@ def bounds(
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
     out = {}
     for k, ((t, _cols), v) in enumerate(zip(tgt, objectives, strict=True)):
-        key = (t.territoire, t.champ, t.famille)
+        key = t.key
         if narrow is not None and seen_lo[k] <= seen_hi[k] and not narrow(key, seen_lo[k], seen_hi[k]):
             out[key] = (float(seen_lo[k]), float(seen_hi[k]))
             continue
@@ -237,15 +246,17 @@ def _leaves_of(etabs: pd.DataFrame):
     return leaves
 
 
-def _truth(etabs: pd.DataFrame, members: np.ndarray, leaves: np.ndarray) -> tuple[float, float, float, int]:
-    """Establishments, headcount, largest contributor and rows of the establishments in both masks."""
+def _truth(
+    etabs: pd.DataFrame, members: np.ndarray, leaves: np.ndarray, sexe: str = "tous"
+) -> tuple[float, float, float, int]:
+    """Establishments, headcount, largest contributor and rows of the establishments in both masks; for a
+    sex, its jobs (``effectif_F`` / ``effectif_H``) and the establishments that employ someone of it."""
     sub = etabs[members & leaves]
-    return (
-        float(len(sub)),
-        float(sub["effectif"].sum()),
-        float(sub["effectif"].max() if len(sub) else 0),
-        len(sub),
-    )
+    if sexe != "tous":
+        jobs = sub[[f"{q}_{sexe}" for q in ("effectif", "etp", "masse", "n_salaries")]]
+        sub = sub[(jobs > 0).any(axis=1).to_numpy()]
+    eff = sub["effectif" if sexe == "tous" else f"effectif_{sexe}"]
+    return (float(len(sub)), float(eff.sum()), float(eff.max() if len(sub) else 0), len(sub))
 
 
 def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
@@ -302,19 +313,17 @@ def audit(
         # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
         primary, truth = [], {}
         for c in hidden:
-            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), leaves(c.champ, c.famille))
+            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), leaves(c.champ, c.famille), c.sexe)
             value = n if nature == "comptage" else eff
-            truth[(c.territoire, c.champ, c.famille)] = (value, largest)
+            truth[c.key] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
                 primary.append(c)
-        narrow = functools.partial(
-            _narrow, nature, truth, {(c.territoire, c.champ, c.famille) for c in primary}
-        )
+        narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
         # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
         b_after = bounds(geo, cells_after, hidden, narrow=narrow)
         report.checked += len(hidden)
         for c in hidden:
-            key = (c.territoire, c.champ, c.famille)
+            key = c.key
             lo, hi = b_after.get(key, (0.0, np.inf))
             if not narrow(key, lo, hi):
                 continue
@@ -322,7 +331,8 @@ def audit(
             if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
                 continue  # already as narrow before the new territories: not their doing
             report.problems.append(
-                f"{nature}: {c.territoire} {c.champ}/{c.famille} ({c.statut}) lies in [{lo:g}, {hi:g}] "
+                f"{nature}: {c.territoire} {c.champ}/{c.famille}{'' if c.sexe == 'tous' else '/' + c.sexe} "
+                f"({c.statut}) lies in [{lo:g}, {hi:g}] "
                 f"once the new territories are published"
             )
             report.failing_natures.add(nature)

@@ -4,7 +4,8 @@
 
 - ``indicateurs.parquet`` and ``.csv``: the territory's cells in the indicator table's schema
   (``niveau = 'territoire'``, ``code`` = the slug, ``libelle`` = the name), every champ and ESS family:
-  establishments, jobs at 31/12, ETP, payroll, pay per ETP, shares of private and of all employment;
+  establishments, jobs at 31/12, ETP, payroll, mean pays, shares of private and of all employment; the
+  ESS's women and men (:func:`table_rows`);
 - ``<slug>.pdf`` and ``.xlsx``: the portrait (:mod:`observatory.publish.portrait`), compared with the
   territory's départements, régions and France; ``donnees/<figure>.csv``: the data behind each figure;
 - ``communes.csv``: today's communes of the territory (what the cells cover).
@@ -57,30 +58,49 @@ class TerritoryResult:
 def table_rows(
     cells_t: pd.DataFrame, mask: pd.DataFrame, slug: str, nom: str, millesime: int, perimetre: str
 ):
-    """The territory's rows in the indicator table's schema (shares in percent, ``valeur`` empty when secret)."""
+    """The territory's rows in the indicator table's schema (shares in percent, ``valeur`` empty when secret).
+
+    Every champ and family: establishments, jobs at 31/12, ETP, payroll, mean gross pay per ETP and net
+    hourly pay, shares of private and of all employment; the ESS's women and men (the cells of the mask by
+    sex, ``cells.SEXED``): jobs, ETP, payroll, the two mean pays, and on the ``tous`` row the share of women
+    and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``. A mask recorded before the
+    cells by sex were published (no ``sexe`` column, or no such cells) gives none of them.
+    """
+    if "sexe" not in mask.columns:
+        mask = mask.assign(sexe=tc.TOUS)
+    mask = mask.fillna({"sexe": tc.TOUS})
     st = {
-        (r.champ, r.famille, r.nature): STATUT_CODE[r.statut]
+        (r.champ, r.famille, r.sexe, r.nature): STATUT_CODE[r.statut]
         for r in mask.itertuples()
         if r.statut != "interne"
     }
-    val = {(r.champ, r.famille): r for r in cells_t.itertuples()}
-    pay_secret = dict(zip(zip(cells_t.champ, cells_t.famille), tc.pay_rate_secret(cells_t), strict=True))
+    val = {(r.champ, r.famille, r.sexe): r for r in cells_t.itertuples()}
+    pay_secret = dict(zip(val, tc.pay_rate_secret(cells_t), strict=True))
     rows = []
 
-    def add(champ, famille, indicateur, valeur, unite, code):
-        rows.append((champ, famille, indicateur, valeur, unite, code))
+    def add(key, indicateur, valeur, unite, code):
+        rows.append((*key, indicateur, valeur, unite, code))
 
-    for (champ, famille), c in val.items():
-        if (champ, famille) in tc.INTERNAL:
+    def pay_code(key) -> int:
+        sm = st[(*key, "montant")]
+        return max(sm, STATUT_CODE["secret_primaire"]) if pay_secret[key] else sm
+
+    for key, c in val.items():
+        champ, famille, sexe = key
+        if key in tc.INTERNAL or (*key, "montant") not in st:
             continue
-        sc, sm = st[(champ, famille, "comptage")], st[(champ, famille, "montant")]
-        add(champ, famille, "etablissements_employeurs", float(c.n_etab), "nombre", sc)
-        add(champ, famille, "effectif_31_12", c.effectif, "nombre", sm)
-        add(champ, famille, "etp", c.etp, "nombre", sm)
-        add(champ, famille, "masse_salariale_brute", c.masse, "euros", sm)
-        if c.etp_salaire > 0:  # the indicator table's definition (sql/indicators/indicateurs.sql)
-            pay = max(sm, STATUT_CODE["secret_primaire"]) if pay_secret[(champ, famille)] else sm
-            add(champ, famille, "salaire_brut_annuel_moyen_etp", c.masse_salaire / c.etp_salaire, "euros", pay)
+        sm = st[(*key, "montant")]
+        if sexe == tc.TOUS:
+            add(key, "etablissements_employeurs", float(c.n_etab), "nombre", st[(*key, "comptage")])
+        add(key, "effectif_31_12", c.effectif, "nombre", sm)
+        add(key, "etp", c.etp, "nombre", sm)
+        add(key, "masse_salariale_brute", c.masse, "euros", sm)
+        if c.etp_salaire > 0:  # the indicator table's definitions (sql/indicators/indicateurs.sql)
+            add(key, "salaire_brut_annuel_moyen_etp", c.masse_salaire / c.etp_salaire, "euros", pay_code(key))
+        if c.nbheur > 0:
+            add(key, "salaire_net_horaire_moyen", c.s_net / c.nbheur, "euros", pay_code(key))
+        if sexe != tc.TOUS:
+            continue
         for total, ind, field_, nature in (
             ("prive", "part_emploi_prive", "effectif", "montant"),
             ("ensemble", "part_emploi_total", "effectif", "montant"),
@@ -88,11 +108,20 @@ def table_rows(
         ):
             if champ in ("public", "ensemble") and total == "prive" or champ == "ensemble":
                 continue
-            den = getattr(val[(total, "toutes")], field_)
+            den = getattr(val[(total, "toutes", tc.TOUS)], field_)
             if den > 0:
-                code = max(st[(champ, famille, nature)], st[(total, "toutes", nature)])
-                add(champ, famille, ind, 100 * getattr(c, field_) / den, "pourcent", code)
-    df = pd.DataFrame(rows, columns=["champ", "famille", "indicateur", "valeur", "unite", "st"])
+                code = max(st[(*key, nature)], st[(total, "toutes", tc.TOUS, nature)])
+                add(key, ind, 100 * getattr(c, field_) / den, "pourcent", code)
+        f, h = ((champ, famille, x) for x in tc.SEXES)
+        if (*f, "montant") in st and (*h, "montant") in st:
+            if c.effectif > 0:
+                add(key, "part_femmes", 100 * val[f].effectif / c.effectif, "pourcent",
+                    max(sm, st[(*f, "montant")]))  # fmt: skip
+            vf, vh = val[f], val[h]
+            if vf.nbheur > 0 and vh.nbheur > 0 and vh.s_net > 0:
+                gap = 100 * (1 - (vf.s_net / vf.nbheur) / (vh.s_net / vh.nbheur))
+                add(key, "ecart_salarial_fh", gap, "pourcent", max(pay_code(f), pay_code(h)))
+    df = pd.DataFrame(rows, columns=["champ", "famille", "sexe", "indicateur", "valeur", "unite", "st"])
     out = pd.DataFrame(
         {
             "millesime": np.int32(millesime),
@@ -103,7 +132,7 @@ def table_rows(
             "famille": df["famille"],
             "secteur": "tous",
             "tranche": "toutes",
-            "sexe": "tous",
+            "sexe": df["sexe"],
             "pcs": "toutes",
             "indicateur": df["indicateur"],
             # the publication precision of each indicator, as the indicator table's
@@ -113,7 +142,7 @@ def table_rows(
             "perimetre_version": perimetre,
         }
     )
-    keys = ["champ", "famille", "indicateur"]
+    keys = ["champ", "famille", "sexe", "indicateur"]
     return out.sort_values(keys, ignore_index=True)
 
 

@@ -1,13 +1,15 @@
 """The cells of a territory on demand, computed from the warehouse's employer establishments.
 
-A territory publishes the cells an EPCI publishes: every champ, and the ESS families, with no other
-breakdown (the protection of other crossings would need the sector, size and sex tables of every level).
+A territory publishes cells an EPCI publishes: every champ, the ESS families, and the ESS's women and men
+(:data:`SEXED`); no sector or size-band breakdown (their protection would need those tables of every level).
 Each champ and family is a union of *leaves* (``sql/territories/etablissements.sql``); one internal cell is
 never published but protected, as in the indicator table: ``_oth`` (the other private employers = privé hors
-ESS − the sociétés commerciales de l'ESS).
+ESS − the sociétés commerciales de l'ESS). A cell is keyed ``(champ, famille, sexe)``, ``sexe`` being
+``tous``, ``F`` or ``H``.
 
 Two natures, as in :mod:`observatory.secrecy`: ``comptage`` (the establishment count, frequency rule) and
-``montant`` (jobs at 31/12, ETP, payroll: the employment-and-pay rules; one statut for the three).
+``montant`` (jobs at 31/12, ETP, payroll: the employment-and-pay rules; one statut for the three). The
+cells by sex are magnitudes only (no establishment count by sex is published, at any level).
 """
 
 from __future__ import annotations
@@ -32,19 +34,42 @@ COMBOS: dict[tuple[str, str], tuple[str, ...]] = {
     ("_oth", "toutes"): ("_oth",),
 }
 """Every cell of a territory (champ, famille) and the leaves it adds up (the crossings an EPCI publishes)."""
-INTERNAL = {("_oth", "toutes")}
+TOUS = "tous"
+SEXES = ("F", "H")
+SEXED = (("ess", "toutes"),)
+"""The cells published by sex too, as at EPCI level (the ESS's women and men), for the ``montant`` nature."""
+INTERNAL = {("_oth", "toutes", TOUS)}
 """Cells never published but protected (the other private employers: privé hors ESS − sociétés commerciales)."""
-SCE = ("ess_loi_2014", "societe_commerciale_ess")
-EQUATIONS: list[tuple[tuple[str, str], list[tuple[str, str]]]] = [
-    (("ensemble", "toutes"), [("public", "toutes"), ("prive", "toutes")]),
-    (("prive", "toutes"), [("ess", "toutes"), ("prive_hors_ess", "toutes")]),
-    (("prive_hors_ess", "toutes"), [SCE, ("_oth", "toutes")]),
-    (("ess_loi_2014", "toutes"), [("ess", "toutes"), SCE]),
-    (("ess", "toutes"), [("ess", f) for f in FAMILLES_ESS]),
-    (("ess_loi_2014", "toutes"), [*(("ess_loi_2014", f) for f in FAMILLES_ESS), SCE]),
-    *((("ess_loi_2014", f), [("ess", f)]) for f in FAMILLES_ESS),
+SCE = ("ess_loi_2014", "societe_commerciale_ess", TOUS)
+
+
+def _all(champ: str, famille: str) -> tuple[str, str, str]:
+    return (champ, famille, TOUS)
+
+
+EQUATIONS: list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]] = [
+    (_all("ensemble", "toutes"), [_all("public", "toutes"), _all("prive", "toutes")]),
+    (_all("prive", "toutes"), [_all("ess", "toutes"), _all("prive_hors_ess", "toutes")]),
+    (_all("prive_hors_ess", "toutes"), [SCE, _all("_oth", "toutes")]),
+    (_all("ess_loi_2014", "toutes"), [_all("ess", "toutes"), SCE]),
+    (_all("ess", "toutes"), [_all("ess", f) for f in FAMILLES_ESS]),
+    (_all("ess_loi_2014", "toutes"), [*(_all("ess_loi_2014", f) for f in FAMILLES_ESS), SCE]),
+    *((_all("ess_loi_2014", f), [_all("ess", f)]) for f in FAMILLES_ESS),
+    *((_all(c, f), [(c, f, s) for s in SEXES]) for c, f in SEXED),
 ]
-"""total = Σ parts, inside one territory (a one-part equation: two names of the same cell)."""
+"""total = Σ parts, inside one territory (a one-part equation: two names of the same cell). An equation
+naming a cell that a nature lacks (the sexes of ``comptage``) never gives that nature anything away."""
+
+
+def keys(nature: str) -> list[tuple[str, str, str]]:
+    """The cells of one nature: every (champ, famille) of :data:`COMBOS`, and for ``montant`` the sexes of
+    :data:`SEXED`."""
+    out = [_all(c, f) for c, f in COMBOS]
+    if nature == "montant":
+        out += [(c, f, s) for c, f in SEXED for s in SEXES]
+    return out
+
+
 NATURES = {"comptage": "n_etab", "montant": "effectif"}
 """The quantity each nature's relations are checked on."""
 QUANTITIES = ["effectif", "etp", "masse", "masse_salaire", "etp_salaire", "s_net", "nbheur", "n_salaries"]
@@ -61,25 +86,36 @@ def establishments(con) -> pd.DataFrame:
 
 
 def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
-    """The cells (one row per (champ, famille) of :data:`COMBOS`) of a set of establishments.
+    """The cells (one row per key of :func:`keys` ``("montant")``) of a set of establishments.
 
-    Columns: ``n_etab``, ``n_ent`` (distinct SIREN), the sums of :data:`QUANTITIES`, ``max_<q>`` (largest
-    establishment), ``freq_<q>`` (establishments contributing, for :data:`CONTRIBUTORS` and
-    :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single job).
+    Columns: ``champ``, ``famille``, ``sexe``, ``n_etab`` (establishments; for a sex, those employing
+    someone of it), ``n_ent`` (distinct SIREN among them), the sums of :data:`QUANTITIES`, ``max_<q>``
+    (largest establishment), ``freq_<q>`` (establishments contributing, for :data:`CONTRIBUTORS` and
+    :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single job). The cells by sex read
+    the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
+    without them gives the ``tous`` cells only.
     """
-    rows = []
-    for (champ, famille), leaves in COMBOS.items():
-        sub = etabs[etabs["feuille"].isin(leaves)]
-        row = {"champ": champ, "famille": famille, "n_etab": len(sub), "n_ent": sub["siren"].nunique()}
-        for q in QUANTITIES:
-            row[q] = float(sub[q].sum())
-            row[f"max_{q}"] = float(sub[q].max()) if len(sub) else 0.0
-        for q in (*CONTRIBUTORS, *PAY_FIELDS):
-            row[f"freq_{q}"] = int((sub[q] > 0).sum())
-        row["max_poste_brut"] = float(sub["max_poste_brut"].max()) if len(sub) else 0.0
-        row["max_poste_net"] = float(sub["max_poste_net"].max()) if len(sub) else 0.0
-        rows.append(row)
+    rows = [_row(etabs, champ, famille, TOUS) for champ, famille in COMBOS]
+    if f"effectif_{SEXES[0]}" in etabs.columns:
+        for s in SEXES:
+            cols = [*QUANTITIES, "max_poste_brut", "max_poste_net"]
+            by_sex = etabs[["siren", "feuille"]].assign(**{q: etabs[f"{q}_{s}"] for q in cols})
+            employs = (by_sex[["effectif", "etp", "masse", "n_salaries"]] > 0).any(axis=1).to_numpy()
+            rows += [_row(by_sex[employs], champ, famille, s) for champ, famille in SEXED]
     return pd.DataFrame(rows)
+
+
+def _row(etabs: pd.DataFrame, champ: str, famille: str, sexe: str) -> dict:
+    sub = etabs[etabs["feuille"].isin(COMBOS[(champ, famille)])]
+    row = {"champ": champ, "famille": famille, "sexe": sexe, "n_etab": len(sub), "n_ent": sub["siren"].nunique()}
+    for q in QUANTITIES:
+        row[q] = float(sub[q].sum())
+        row[f"max_{q}"] = float(sub[q].max()) if len(sub) else 0.0
+    for q in (*CONTRIBUTORS, *PAY_FIELDS):
+        row[f"freq_{q}"] = int((sub[q] > 0).sum())
+    row["max_poste_brut"] = float(sub["max_poste_brut"].max()) if len(sub) else 0.0
+    row["max_poste_net"] = float(sub["max_poste_net"].max()) if len(sub) else 0.0
+    return row
 
 
 def primary(cells: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +139,7 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
         v = cells[q].to_numpy(float)
         p_mag |= (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
-    return cells[["champ", "famille"]].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
+    return cells[["champ", "famille", "sexe"]].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
 
 
 def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:

@@ -5,8 +5,10 @@ masks: only the new territory's cells can be hidden. For each nature (``comptage
 
 1. **primary rules** on the territory's cells (:func:`observatory.territories.cells.primary`), internal
    cell ``_oth`` included;
-2. **complements**: for every published territory *P* that the new territory *T* cuts (they share
-   establishments and neither holds the other's all), the primary rules on *P − T* and on *T − P*, cell by
+2. **complements**: a published territory *P* with the same establishments as *T* (an EPCI redrawn
+   commune by commune) gives *T* its mask: what *P* does not publish, *T* may not either. For every
+   published territory *P* that *T* cuts (they share establishments and neither holds the other's all),
+   the primary rules on *P − T* and on *T − P*, cell by
    cell: where the piece breaks a rule and *P*'s cell is published or derivable (its own equations), *T*'s
    cell would give the piece away by subtraction, so *T*'s cell is hidden (``secret_secondaire``). This is
    the classic differencing attack: a département minus a territory covering all but one commune. The rule
@@ -41,7 +43,7 @@ _TIER = {"toutes": 2}
 class Published:
     """A published territory: a name, which establishments it holds (boolean array), its mask per nature.
 
-    ``mask[nature]`` maps (champ, famille) to the published statut (``publie`` / ``secret_*``).
+    ``mask[nature]`` maps (champ, famille, sexe) to the published statut (``publie`` / ``secret_*``).
     """
 
     name: str
@@ -50,21 +52,23 @@ class Published:
 
 
 def published_levels(etabs: pd.DataFrame, table: pd.DataFrame) -> list[Published]:
-    """France, régions, départements and EPCIs with their published masks (from the indicator table)."""
+    """France, régions, départements and EPCIs with their published masks (from the indicator table): the
+    cells of every champ and family, and those by sex of :data:`~observatory.territories.cells.SEXED`."""
     rows = table[
         (table["secteur"] == "tous")
         & (table["tranche"] == "toutes")
-        & (table["sexe"] == "tous")
         & (table["pcs"] == "toutes")
         & (table["indicateur"].isin(INDICATEUR.values()))
         & (table["niveau"].isin(["france", "region", "departement", "epci"]))
     ]
+    sexed = {(c, f, s) for c, f in tc.SEXED for s in tc.SEXES}
     nature_of = {v: k for k, v in INDICATEUR.items()}
     masks: dict[tuple[str, str], dict[str, dict]] = {}
     for r in rows.itertuples(index=False):
-        masks.setdefault((r.niveau, r.code), {}).setdefault(nature_of[r.indicateur], {})[
-            (r.champ, r.famille)
-        ] = r.statut
+        key = (r.champ, r.famille, r.sexe)
+        if r.sexe != tc.TOUS and key not in sexed:
+            continue
+        masks.setdefault((r.niveau, r.code), {}).setdefault(nature_of[r.indicateur], {})[key] = r.statut
     column = {"region": "code_region", "departement": "code_departement", "epci": "code_epci"}
     codes = {n: etabs[c].to_numpy(dtype=object) for n, c in column.items()}
     out = []
@@ -85,7 +89,9 @@ def registry_levels(
             continue
         mask: dict[str, dict] = {}
         for m in entry["masque"]:
-            mask.setdefault(m["nature"], {})[(m["champ"], m["famille"])] = m["statut"]
+            # a territory recorded before the cells by sex were published has none
+            key = (m["champ"], m["famille"], m.get("sexe") or tc.TOUS)
+            mask.setdefault(m["nature"], {})[key] = m["statut"]
         out.append(Published(f"territoire {slug}", np.isin(commune, list(entry["communes"])), mask))
     return out
 
@@ -105,10 +111,11 @@ def derivable(mask: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
     return known
 
 
-def _cost(cell: tuple[str, str], value: float) -> tuple:
-    champ, famille = cell
-    tier = 0 if famille != "toutes" else (1 if champ == "ess_loi_2014" else 2)
-    return (tier, value, champ, famille)
+def _cost(cell: tuple[str, str, str], value: float) -> tuple:
+    """Which published cell to hide first: a family, then a sex or the ESS loi 2014, the champ totals last."""
+    champ, famille, sexe = cell
+    tier = 0 if famille != "toutes" else (1 if champ == "ess_loi_2014" or sexe != tc.TOUS else 2)
+    return (tier, value, champ, famille, sexe)
 
 
 def close(mask: dict[tuple[str, str], str], protect: set, values: dict) -> None:
@@ -145,23 +152,27 @@ def protect_territory(
 ) -> pd.DataFrame:
     """The mask of a new territory (establishments ``members``) against the published ``others``.
 
-    Returns one row per (champ, famille, nature) with ``statut`` and ``motif``; internal cells are listed
+    Returns one row per (champ, famille, sexe, nature) with ``statut`` and ``motif``; internal cells are listed
     (``interne``) but never published. ``hide_all``: natures whose every cell is hidden (the fallback).
     """
     cells_t = tc.aggregate(etabs[members])
     prim = tc.primary(cells_t)
-    keys = list(zip(cells_t["champ"], cells_t["famille"], strict=True))
-    cut = []
+    all_keys = list(zip(cells_t["champ"], cells_t["famille"], cells_t["sexe"], strict=True))
+    cut, same = [], []
     for p in others:
         inter = p.members & members
-        if not inter.any() or np.array_equal(p.members, members):
+        if not inter.any():
+            continue
+        if np.array_equal(p.members, members):
+            same.append(p)
             continue
         pieces = [etabs[part] for part in (p.members & ~members, members & ~p.members) if part.any()]
         cut.append((p, [tc.primary(tc.aggregate(piece)) for piece in pieces]))
     rows = []
     for nature, qty in tc.NATURES.items():
-        values = dict(zip(keys, cells_t[qty], strict=True))
-        p_own = dict(zip(keys, prim[f"p_{nature}"], strict=True))
+        keys = [c for c in all_keys if c in set(tc.keys(nature))]
+        values = dict(zip(all_keys, cells_t[qty], strict=True))
+        p_own = dict(zip(all_keys, prim[f"p_{nature}"], strict=True))
         mask = {c: "publie" for c in keys if c not in tc.INTERNAL}
         motif = {c: "" for c in keys}
         protect = set()
@@ -171,11 +182,19 @@ def protect_territory(
                 motif[c] = "règle primaire"
                 if c in mask:
                     mask[c] = "secret_primaire"
+        for p in same:  # the same establishments: what p does not publish, t may not either
+            shown = derivable(p.mask.get(nature, {}))
+            for c in keys:
+                if c in p.mask.get(nature, {}) and c not in shown and mask.get(c) == "publie":
+                    protect.add(c)
+                    mask[c] = "secret_secondaire"
+                    motif[c] = motif[c] or f"masqué comme dans {p.name}"
         for p, piece_prims in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for pp in piece_prims:
-                for c, bad in zip(keys, pp[f"p_{nature}"], strict=True):
-                    if bad and c in known_p and not p_own[c]:
+                bads = dict(zip(zip(pp["champ"], pp["famille"], pp["sexe"]), pp[f"p_{nature}"], strict=True))
+                for c in keys:
+                    if bads.get(c, False) and c in known_p and not p_own[c]:
                         protect.add(c)
                         motif[c] = motif[c] or f"différence avec {p.name}"
                         if mask.get(c) == "publie":
@@ -194,6 +213,7 @@ def protect_territory(
                 {
                     "champ": c[0],
                     "famille": c[1],
+                    "sexe": c[2],
                     "nature": nature,
                     "statut": mask.get(c, "interne"),
                     "motif": motif[c],

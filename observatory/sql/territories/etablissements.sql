@@ -9,6 +9,7 @@
 -- etp = Σ EQTP, masse = Σ S_BRUT, masse_salaire and etp_salaire over the pay field (mean gross pay per ETP),
 -- s_net and nbheur over the hourly-pay field's non-annex jobs; n_salaries = non-annex jobs;
 -- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule).
+-- The same quantities by sex, suffixed _F and _H (the women and men cells of a territory: the ESS by sex).
 
 SELECT
     e.siret, e.siren, e.code_commune, e.code_departement, e.code_region, e.code_epci,
@@ -27,7 +28,27 @@ SELECT
     CAST(coalesce(sum(p.nbheur), 0) AS DOUBLE) AS nbheur,
     CAST(sum(p.n_salaries) AS DOUBLE) AS n_salaries,
     CAST(max(p.max_poste_brut) AS DOUBLE) AS max_poste_brut,
-    CAST(max(p.max_poste_net) AS DOUBLE) AS max_poste_net
+    CAST(max(p.max_poste_net) AS DOUBLE) AS max_poste_net,
+    CAST(coalesce(sum(p.effectif) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS effectif_F,
+    CAST(coalesce(sum(p.etp) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS etp_F,
+    CAST(coalesce(sum(p.masse) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS masse_F,
+    CAST(coalesce(sum(p.masse_salaire) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS masse_salaire_F,
+    CAST(coalesce(sum(p.etp_salaire) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS etp_salaire_F,
+    CAST(coalesce(sum(p.s_net) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS s_net_F,
+    CAST(coalesce(sum(p.nbheur) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS nbheur_F,
+    CAST(coalesce(sum(p.n_salaries) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS n_salaries_F,
+    CAST(coalesce(max(p.max_poste_brut) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS max_poste_brut_F,
+    CAST(coalesce(max(p.max_poste_net) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS max_poste_net_F,
+    CAST(coalesce(sum(p.effectif) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS effectif_H,
+    CAST(coalesce(sum(p.etp) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS etp_H,
+    CAST(coalesce(sum(p.masse) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS masse_H,
+    CAST(coalesce(sum(p.masse_salaire) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS masse_salaire_H,
+    CAST(coalesce(sum(p.etp_salaire) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS etp_salaire_H,
+    CAST(coalesce(sum(p.s_net) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS s_net_H,
+    CAST(coalesce(sum(p.nbheur) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS nbheur_H,
+    CAST(coalesce(sum(p.n_salaries) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS n_salaries_H,
+    CAST(coalesce(max(p.max_poste_brut) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS max_poste_brut_H,
+    CAST(coalesce(max(p.max_poste_net) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS max_poste_net_H
 FROM ess.etablissements_employeurs AS e
 JOIN ind.etab_sexe_pcs AS p ON p.siret = e.siret
 GROUP BY ALL
