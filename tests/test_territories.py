@@ -130,9 +130,10 @@ def _published_table(e: pd.DataFrame) -> pd.DataFrame:
                 continue
             sub = g[g["feuille"].isin(leaves)]
             cells = [("tous", "etablissements_employeurs", sub, None), ("tous", "effectif_31_12", sub, "effectif")]
-            # jobs at 31/12 by sex, of the establishments that employ someone of that sex
+            # the ESS's jobs at 31/12 by sex (as at EPCI level), of the establishments employing that sex
             for sexe, jobs in (("F", sub["femmes"]), ("H", sub["effectif"] - sub["femmes"])):
-                cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs"))
+                if (champ, famille) == ("ess", "toutes"):
+                    cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs"))
             for sexe, ind, part, col in cells:
                 n = len(part)
                 v = float(n) if col is None else float(part[col].sum())
@@ -474,3 +475,45 @@ def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_pa
     # would publish the EPCI's secondary cells, and through them its primary ones)
     hidden = both[both["statut_e"] != "publie"]
     assert len(hidden) > 0 and (hidden["statut_t"].map(STATUT_CODE) >= 1).all()
+
+
+def test_a_cell_the_table_leaves_out_is_a_known_zero_to_the_attacker(finistere):
+    """The indicator table writes a cell only where establishments contribute: an EPCI with rows but no
+    mutuelle row has no mutuelle. The audit's attacker knows it, so the département's mutuelles minus the
+    other EPCIs' (left out: none) give away the one EPCI's hidden mutuelles, which its published cells alone
+    would not (its ESS total and the other EPCIs' are hidden too). The communes in no EPCI (Sein, Ouessant)
+    are a territory on demand here, with its associations only."""
+    epcis = sorted(finistere["code_epci"].dropna().unique())
+    isolees = tuple(finistere.loc[finistere["code_epci"].isna(), "code_commune"])
+    truth = {f"epci {epcis[0]}": {"association": 10.0, "mutuelle": 40.0}}
+    truth |= {f"epci {c}": {"association": 10.0, "cooperative": 3.0} for c in epcis[1:]}
+    truth["territoire iles"] = {"association": 10.0}
+    truth[f"departement {DEP}"] = {
+        leaf: sum(t.get(leaf, 0.0) for t in truth.values()) for leaf in ("association", "cooperative", "mutuelle")
+    }
+    rows = []
+    for name, leaves in truth.items():
+        niveau, code = name.split(" ")
+        for (champ, famille), parts in taudit.CELL_LEAVES.items():
+            v = sum(leaves.get(x, 0.0) for x in parts)
+            if v == 0 and niveau != "territoire":
+                continue  # no establishment: no row (a territory on demand writes its zeros)
+            shown = niveau in ("departement", "territoire") or famille == "association"
+            rows.append({"millesime": MILLESIME, "niveau": niveau, "code": code, "libelle": "", "champ": champ,
+                         "famille": famille, "secteur": "tous", "tranche": "toutes", "sexe": "tous",
+                         "pcs": "toutes", "indicateur": "effectif_31_12", "valeur": v if shown else None,
+                         "unite": "nombre", "statut": "publie" if shown else "secret_primaire",
+                         "perimetre_version": "p"})  # fmt: skip
+    com = cog.communes()
+    geo = taudit.geography(com[com["type"] == "COM"], {"iles": isolees}, {REG})
+    table = pd.DataFrame(rows)
+    iles = table[table["niveau"] == "territoire"].drop(columns=["niveau", "code"])
+    cells = taudit.published_cells(table[table["niveau"] != "territoire"], {"iles": iles}, "montant")
+    target = next(c for c in cells if c.territoire == f"epci {epcis[0]}" and c.famille == "mutuelle")
+    assert target.statut != "publie"
+    assert taudit.bounds(geo, cells, [target])[target.key] == pytest.approx((40.0, 40.0))
+    zeros = {c.territoire for c in cells if (c.champ, c.famille, c.valeur) == ("ess", "mutuelle", 0.0)}
+    assert zeros == {f"epci {c}" for c in epcis[1:]} | {"territoire iles"}  # the islands' own row
+    written = [c for c in cells if c.valeur != 0.0 or c.territoire == "territoire iles"]
+    lo, hi = taudit.bounds(geo, written, [target])[target.key]
+    assert (lo, hi) == pytest.approx((0.0, 40.0))  # without them the attacker could not tell

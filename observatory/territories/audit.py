@@ -124,21 +124,41 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
             & (df["sexe"].isin(["tous", *SEXES]))
             & (df["pcs"] == "toutes")
         ]
+        present: dict[str, set] = {}
         for r in rows.itertuples(index=False):
             if (r.champ, r.famille) in CELL_LEAVES:
                 v = None if pd.isna(r.valeur) else float(r.valeur)
-                out.append(Cell(f"{r.niveau} {r.code}", r.champ, r.famille, str(r.statut), v, r.sexe))
+                name = f"{r.niveau} {r.code}"
+                out.append(Cell(name, r.champ, r.famille, str(r.statut), v, r.sexe))
+                present.setdefault(name, set()).add((r.champ, r.famille, r.sexe))
+        out += _empty_cells(present)
     return out
 
 
-def _columns(geo: Geography, cell: Cell) -> list[int] | None:
+def _empty_cells(present: dict[str, set]) -> list[Cell]:
+    """The cells a published territory leaves out, as the known zeros they are: the table writes a cell only
+    where some establishment contributes, so a territory with rows but none for a champ or family (an EPCI
+    without mutuelle), or with one sex of a champ but not the other, has none of it."""
+    out = []
+    for name, keys in present.items():
+        for champ, famille in CELL_LEAVES:
+            sexed = [s for s in SEXES if (champ, famille, s) in keys]
+            missing = [] if (champ, famille, "tous") in keys else ["tous"]
+            missing += [s for s in SEXES if sexed and s not in sexed]
+            out += [Cell(name, champ, famille, "publie", 0.0, s) for s in missing]
+    return out
+
+
+def _columns(geo: Geography, cell: Cell) -> np.ndarray | None:
+    """The unknowns (atom × leaf × sex) a cell adds up, or None when its territory is not in the LP."""
     atoms = geo.territories.get(cell.territoire)
     if atoms is None:
         return None
     k = len(LEAF_NAMES) * len(SEXES)
-    leaves = [LEAF_NAMES.index(x) for x in CELL_LEAVES[(cell.champ, cell.famille)]]
-    sexes = range(len(SEXES)) if cell.sexe == "tous" else [SEXES.index(cell.sexe)]
-    return [a * k + i * len(SEXES) + s for a in sorted(atoms) for i in leaves for s in sexes]
+    leaves = np.array([LEAF_NAMES.index(x) for x in CELL_LEAVES[(cell.champ, cell.famille)]])
+    sexes = np.arange(len(SEXES)) if cell.sexe == "tous" else np.array([SEXES.index(cell.sexe)])
+    a = np.fromiter(sorted(atoms), dtype=np.int64, count=len(atoms))
+    return (a[:, None, None] * k + leaves[None, :, None] * len(SEXES) + sexes[None, None, :]).ravel()
 
 
 def bounds(
@@ -148,6 +168,9 @@ def bounds(
 
     Unknowns that sit in the same published cells and the same targets are merged first (exact: they only
     ever appear as their sum), which shrinks the LP to the pieces the published cells can tell apart.
+
+    A target that adds up the same merged unknowns as one solved before (two names of one set: France and
+    its only région, an EPCI and the département it fills) takes its min and max without an LP.
 
     ``narrow(key, lo, hi)``: with it, every LP solution is also read as a feasible point for all the targets;
     a target whose values over the points found so far (``lo`` ≥ its min, ``hi`` ≤ its max) are already not
@@ -179,9 +202,12 @@ def bounds(
     b_eq = np.array([c.valeur for c, _ in pub]) if pub else None
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
-    out = {}
+    out, solved = {}, {}
     for k, ((t, _cols), v) in enumerate(zip(tgt, objectives, strict=True)):
         key = t.key
+        if v.tobytes() in solved:  # the same unknowns as a target solved already (France = its one région)
+            out[key] = solved[v.tobytes()]
+            continue
         if narrow is not None and seen_lo[k] <= seen_hi[k] and not narrow(key, seen_lo[k], seen_hi[k]):
             out[key] = (float(seen_lo[k]), float(seen_hi[k]))
             continue
@@ -192,7 +218,7 @@ def bounds(
             if r.status == 0 and narrow is not None:  # a feasible point: every target's value there
                 at = objectives @ r.x
                 seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
-        out[key] = (res[0], res[1])
+        out[key] = solved[v.tobytes()] = (res[0], res[1])
     return out
 
 
@@ -322,12 +348,12 @@ def audit(
         # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
         b_after = bounds(geo, cells_after, hidden, narrow=narrow)
         report.checked += len(hidden)
-        for c in hidden:
+        suspects = [c for c in hidden if narrow(c.key, *b_after.get(c.key, (0.0, np.inf)))]
+        b_before = bounds(geo, cells_before, suspects)  # the same cells, before the new territories
+        for c in suspects:
             key = c.key
             lo, hi = b_after.get(key, (0.0, np.inf))
-            if not narrow(key, lo, hi):
-                continue
-            was = bounds(geo, cells_before, [c]).get(key)  # the same set, before the new territories
+            was = b_before.get(key)
             if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
                 continue  # already as narrow before the new territories: not their doing
             report.problems.append(

@@ -95,26 +95,37 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
     without them gives the ``tous`` cells only.
     """
-    rows = [_row(etabs, champ, famille, TOUS) for champ, famille in COMBOS]
+    leaf = etabs["feuille"].to_numpy(dtype=object)
+    in_leaf = {x: leaf == x for x in LEAVES}
+    siren = etabs["siren"].to_numpy(dtype=object)
+    fields = [*QUANTITIES, "max_poste_brut", "max_poste_net"]
+    sexes = [(TOUS, "")]
     if f"effectif_{SEXES[0]}" in etabs.columns:
-        for s in SEXES:
-            cols = [*QUANTITIES, "max_poste_brut", "max_poste_net"]
-            by_sex = etabs[["siren", "feuille"]].assign(**{q: etabs[f"{q}_{s}"] for q in cols})
-            employs = (by_sex[["effectif", "etp", "masse", "n_salaries"]] > 0).any(axis=1).to_numpy()
-            rows += [_row(by_sex[employs], champ, famille, s) for champ, famille in SEXED]
+        sexes += [(s, f"_{s}") for s in SEXES]
+    rows = []
+    for sexe, suffix in sexes:
+        values = {q: etabs[f"{q}{suffix}"].to_numpy(dtype=float) for q in fields}
+        employs = np.ones(len(etabs), bool)
+        if sexe != TOUS:  # the establishments employing someone of that sex
+            employs = np.logical_or.reduce([values[q] > 0 for q in ("effectif", "etp", "masse", "n_salaries")])
+        for champ, famille in COMBOS if sexe == TOUS else SEXED:
+            sel = employs & np.logical_or.reduce([in_leaf[x] for x in COMBOS[(champ, famille)]])
+            rows.append(_row(champ, famille, sexe, sel, siren, values))
     return pd.DataFrame(rows)
 
 
-def _row(etabs: pd.DataFrame, champ: str, famille: str, sexe: str) -> dict:
-    sub = etabs[etabs["feuille"].isin(COMBOS[(champ, famille)])]
-    row = {"champ": champ, "famille": famille, "sexe": sexe, "n_etab": len(sub), "n_ent": sub["siren"].nunique()}
-    for q in QUANTITIES:
-        row[q] = float(sub[q].sum())
-        row[f"max_{q}"] = float(sub[q].max()) if len(sub) else 0.0
+def _row(champ: str, famille: str, sexe: str, sel: np.ndarray, siren: np.ndarray, values: dict) -> dict:
+    """One cell: the establishments ``sel`` of the arrays ``values`` (quantity → one value per establishment)."""
+    n = int(sel.sum())
+    row = {"champ": champ, "famille": famille, "sexe": sexe, "n_etab": n, "n_ent": len(set(siren[sel]))}
+    for q in QUANTITIES:  # a missing value (NULL) is left out, as pandas and SQL sums do
+        v = values[q][sel]
+        row[q] = float(np.nansum(v))
+        row[f"max_{q}"] = float(np.fmax.reduce(v)) if n else 0.0
     for q in (*CONTRIBUTORS, *PAY_FIELDS):
-        row[f"freq_{q}"] = int((sub[q] > 0).sum())
-    row["max_poste_brut"] = float(sub["max_poste_brut"].max()) if len(sub) else 0.0
-    row["max_poste_net"] = float(sub["max_poste_net"].max()) if len(sub) else 0.0
+        row[f"freq_{q}"] = int((values[q][sel] > 0).sum())
+    for q in ("max_poste_brut", "max_poste_net"):
+        row[q] = float(np.fmax.reduce(values[q][sel])) if n else 0.0
     return row
 
 
