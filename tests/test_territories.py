@@ -237,6 +237,9 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
     # the ESS's women include the lone association: hidden; its men do not: published, = an independent sum
     ess = cells[(cells["champ"] == "ess") & (cells["famille"] == "toutes")].set_index(["indicateur", "sexe"])
     assert ess.statut[("effectif_31_12", "F")] != "publie" and ess.statut[("part_femmes", "tous")] != "publie"
+    # nor do the figures derived from the women's cell give it away: their pay, the pay gap
+    assert ess.statut[("salaire_net_horaire_moyen", "F")] != "publie"
+    assert ess.statut[("ecart_salarial_fh", "tous")] != "publie"
     men = e[e["code_commune"].isin(codes) & e["ess"]]
     assert ess.statut[("effectif_31_12", "H")] == "publie"
     assert ess.valeur[("effectif_31_12", "H")] == (men["effectif"] - men["femmes"]).sum()

@@ -36,7 +36,6 @@ from observatory.territories import cells as tc
 
 STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
 INDICATEUR = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
-_TIER = {"toutes": 2}
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def registry_levels(
     return out
 
 
-def derivable(mask: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
+def derivable(mask: dict[tuple[str, str, str], str]) -> set[tuple[str, str, str]]:
     """Cells of one territory known from its published cells through its own equations."""
     known = {c for c, s in mask.items() if s == "publie"}
     changed = True
@@ -118,7 +117,7 @@ def _cost(cell: tuple[str, str, str], value: float) -> tuple:
     return (tier, value, champ, famille, sexe)
 
 
-def close(mask: dict[tuple[str, str], str], protect: set, values: dict) -> None:
+def close(mask: dict[tuple[str, str, str], str], protect: set, values: dict) -> None:
     """Closure inside the territory: no protected cell may be derived from its published cells (in place)."""
     while True:
         known = {c for c, s in mask.items() if s == "publie"}
@@ -170,7 +169,8 @@ def protect_territory(
         cut.append((p, [tc.primary(tc.aggregate(piece)) for piece in pieces]))
     rows = []
     for nature, qty in tc.NATURES.items():
-        keys = [c for c in all_keys if c in set(tc.keys(nature))]
+        of_nature = set(tc.keys(nature))
+        keys = [c for c in all_keys if c in of_nature]
         values = dict(zip(all_keys, cells_t[qty], strict=True))
         p_own = dict(zip(all_keys, prim[f"p_{nature}"], strict=True))
         mask = {c: "publie" for c in keys if c not in tc.INTERNAL}
