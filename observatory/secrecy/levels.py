@@ -183,8 +183,8 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
 
     ``slack``: half the publication unit of a quantity published rounded (ETP, payroll): a published cell
     stands for the interval its rounded value stands for, so it may move within it (:func:`rounding_room`)."""
-    mats, objs, bounds, at = [], [], [], []
-    start = 0
+    mats, cols, objs, bounds, at = [], [], [], [], []
+    start = width = 0
     for (_name, ids, _a, _g, ties), todo in zip(blocks, pending, strict=True):
         v = value[ids]
         lv = level[ids]
@@ -199,7 +199,9 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
         hi = np.where(tg & (side > 0), lv, np.where(pub, room_hi, np.inf))
         # the classes whose cells all move: a class tied to a fixed cell is fixed
         keep = np.flatnonzero(ties.whole(np.flatnonzero((hidden[ids] | (slack > 0)) & ~zero[ids])))
-        mats.append(_nonzero_rows(ties.a[:, keep]))
+        mats.append(ties.a)
+        cols.append(width + keep)
+        width += ties.a.shape[1]
         # each pending cell's movement counts as a share of its level: of two cells that can each get there
         # alone but not together, the one of the smaller level gets there (equal weights may leave both
         # halfway, neither proven: on the sample, 198 more cells went to step 2, where 45 more took a search
@@ -210,7 +212,9 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
         column[keep] = start + np.arange(len(keep))
         at.append(column[ties.label[todo]])
         start += len(keep)
-    a_eq = sparse.block_diag(mats, format="csr")
+    # the tables side by side, then their moving columns: one slice of one matrix instead of one per table
+    # (thousands of small 2-D tables: the slices cost more than the LP)
+    a_eq = _nonzero_rows(_block_diag(mats)[:, np.concatenate(cols)])
     res = linprog(
         np.concatenate(objs),
         A_eq=a_eq,
@@ -226,6 +230,19 @@ def _reach(blocks, pending, hidden, zero, value, level, side, slack: float = 0.0
         side * moved[pos] >= level[ids[todo]] - _EPS
         for (_n, ids, _a, _g, _t), todo, pos in zip(blocks, pending, at)
     ]
+
+
+def _block_diag(mats) -> sparse.csc_matrix:
+    """The CSC matrices ``mats`` as the blocks of one block-diagonal CSC matrix (their arrays concatenated,
+    the row numbers and pointers shifted: what ``scipy.sparse.block_diag`` gives, without its per-block
+    conversions)."""
+    rows = np.cumsum([0] + [m.shape[0] for m in mats])
+    nnz = np.cumsum([0] + [m.indptr[-1] for m in mats])
+    indptr = np.concatenate([[0]] + [m.indptr[1:] + nnz[i] for i, m in enumerate(mats)])
+    indices = np.concatenate([m.indices[: m.indptr[-1]] + rows[i] for i, m in enumerate(mats)])
+    data = np.concatenate([m.data[: m.indptr[-1]] for m in mats])
+    shape = (int(rows[-1]), sum(m.shape[1] for m in mats))
+    return sparse.csc_matrix((data, indices, indptr), shape=shape)
 
 
 def _unreached(blocks, hidden, zero, value, level, side, slack: float = 0.0, known=frozenset()) -> list:
@@ -349,13 +366,14 @@ class Quantity:
 
 
 def repair_levels(
-    tables, hidden, zero, value, tier, up, down, proven: set | None = None, slack=0.0, name=""
+    tables, hidden, zero, value, tier, up, down, proven: set | None = None, slack=0.0, name="", systems=None
 ) -> int:
     """Hide, in each 2-D table, the published cells that the hidden primary cells need to reach their
     protection levels (``up`` / ``down``, 0 where none is needed); returns the number of cells hidden.
 
     ``zero`` cells are known without publication (constants); ``proven`` caches the tables already shown to
-    reach every level with their hidden cells, across calls (per quantity ``name``); ``slack``: see
+    reach every level with their hidden cells, across calls (per quantity ``name``); ``systems`` keeps each
+    table's equations and ties across calls on the same ``tables`` (by table name); ``slack``: see
     :func:`_reach`. The complements are chosen as if every published value were exact (:func:`_choose`): a
     choice that holds then holds for the rounded values too.
     """
@@ -366,8 +384,13 @@ def repair_levels(
         if not rows or (name, table, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            a = _system(ids, rows)
-            blocks.append((table, ids, a, None, _Ties.of(a)))
+            made = None if systems is None else systems.get(table)
+            if made is None:
+                a = _system(ids, rows)
+                made = (a, _Ties.of(a))
+                if systems is not None:
+                    systems[table] = made
+            blocks.append((table, ids, made[0], None, made[1]))
     added = _repair_blocks(
         [(f"{name} {t}".strip(), ids, a, g, ties) for t, ids, a, g, ties in blocks],
         hidden,

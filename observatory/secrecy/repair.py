@@ -310,6 +310,7 @@ def _protect_lookahead(
         hidden, rounds = again, rounds + more
     order = _order(cost, tier0)
     level_proven: set = set()
+    systems: dict = {}  # each 2-D table's equations, built once for every quantity and round
     levels_reached: dict = {}  # per quantity: the cells shown to reach their levels in the territory (or joint)
     # system (only hiding follows)
     tried: dict = {}  # the joint system's fixed cells, and how many rounds each was found fixed
@@ -325,7 +326,7 @@ def _protect_lookahead(
         added = 0
         for q in quantities:
             added += repair_levels(
-                tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name
+                tables, hidden, q.zero, q.value, tier0, q.up, q.down, level_proven, q.slack, q.name, systems
             )
         for q in quantities:  # the hidden parts that a published total's rounding gives away
             widened = widen_rounded(long, hidden, q, order)
