@@ -205,6 +205,22 @@ def test_cli_prints_one_line_for_unknown_codes(tmp_path, capsys):
     assert err.startswith("observatory: error:") and "99999" in err and len(err.splitlines()) == 1
 
 
+def test_a_bare_list_of_codes_is_read_from_its_first_line_and_a_bad_one_named_by_its_line(tmp_path):
+    """A file of codes without a header (a column pasted from a spreadsheet): every line is a code, the first
+    one too, and an unknown code is named by its own line; a first line that is neither a header nor a code
+    is still refused as a missing column."""
+    path = tmp_path / "liste.csv"
+    path.write_text("29019\n2A004\n\n1053\n", encoding="utf-8")
+    assert terr.read_codes(path) == ([(1, "29019"), (2, "2A004"), (4, "1053")], None)
+    assert terr.request_from_file(path).communes == ("01053", "29019", "2A004")
+    path.write_text("29019;Brest\n99999;Nulle part\n", encoding="utf-8")
+    with pytest.raises(TerritoryError, match="ligne 2 : 99999"):
+        terr.request_from_file(path)
+    path.write_text("Brest\n29019\n", encoding="utf-8")
+    with pytest.raises(TerritoryError, match=":1: no commune code column"):
+        terr.request_from_file(path)
+
+
 def test_commune_deleguee_and_lost_zero_are_mapped(tmp_path):
     com = cog.communes()
     deleguee = com[(com["type"] == "COMD") & (com["code_commune"] != com["code_commune_rattachement"])].iloc[

@@ -36,6 +36,9 @@ from observatory.files import atomic_path, locked
 
 CODE_COLUMNS = ("code_commune", "commune", "code", "codgeo", "code_insee", "insee")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+#: A first line that is a commune code, not a header (``29019``, ``2A004``, ``1053`` with its leading zero
+#: lost): the file is a bare list of codes.
+LOOKS_LIKE_CODE = re.compile(r"\d{4,5}|2[ab]\d{3}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ def read_codes(path: str | Path) -> tuple[list[tuple[int, str]], str | None]:
     reader = csv.reader(io.StringIO(text), delimiter=delim)
     header = [h.strip().lower() for h in next(reader, [])]
     col = next((header.index(c) for c in CODE_COLUMNS if c in header), None)
+    start = 2
+    if col is None and header and LOOKS_LIKE_CODE.fullmatch(header[0]):
+        # no header: a bare list of codes (a column pasted from a spreadsheet), codes in the first column
+        reader = csv.reader(io.StringIO(text), delimiter=delim)
+        header, col, start = [], 0, 1
     if col is None:
         raise TerritoryError(
             f"{path}:1: no commune code column (expected one of {', '.join(CODE_COLUMNS)}; found "
@@ -87,7 +95,7 @@ def read_codes(path: str | Path) -> tuple[list[tuple[int, str]], str | None]:
         )
     nom_col = header.index("nom") if "nom" in header else None
     codes, nom = [], None
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(reader, start=start):
         if not any(cell.strip() for cell in row):
             continue
         codes.append((line, row[col].strip() if col < len(row) else ""))
