@@ -44,6 +44,9 @@ def _tables_2d(cells: pd.DataFrame, region_of: dict, nature: str):
     equations in its territory relations, ``observatory.audit.territories``).
     """
     deps_of = _departements_of(region_of)
+    # the keys as Python strings: grouping and iterating Arrow-backed strings, group by group, took most of
+    # the time (the same values, in the same order)
+    cells = cells[["niveau", "code", "champ", "famille", *_FLAT]].astype(object)
     geo = cells.niveau.to_numpy()
     code = cells.code.to_numpy()
     reg_of_cell = np.where(
