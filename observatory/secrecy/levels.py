@@ -378,19 +378,18 @@ def repair_levels(
     choice that holds then holds for the rounded values too.
     """
     proven = set() if proven is None else proven
+    systems = {} if systems is None else systems
     blocks = []
     for table, ids, rows in tables:
         ids = np.asarray(ids, dtype=np.int64)
         if not rows or (name, table, hidden[ids].tobytes()) in proven:
             continue
         if (hidden[ids] & ~zero[ids] & ((up[ids] > 0) | (down[ids] > 0))).any():
-            made = None if systems is None else systems.get(table)
-            if made is None:
+            if table not in systems:
                 a = _system(ids, rows)
-                made = (a, _Ties.of(a))
-                if systems is not None:
-                    systems[table] = made
-            blocks.append((table, ids, made[0], None, made[1]))
+                systems[table] = (a, _Ties.of(a))
+            a, ties = systems[table]
+            blocks.append((table, ids, a, None, ties))
     added = _repair_blocks(
         [(f"{name} {t}".strip(), ids, a, g, ties) for t, ids, a, g, ties in blocks],
         hidden,
