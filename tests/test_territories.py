@@ -26,6 +26,7 @@ from observatory.territories.build import publish_territory
 MILLESIME = 2023
 DEP, REG = "29", "53"
 LEAF_CYCLE = ["association", "cooperative", "_oth", "public", "mutuelle", "association", "_sce", "fondation"]
+SECTORS = ["SAN", "ASS", "ENS"]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,9 @@ def world(tmp_path, finistere):
         )
     e = pd.DataFrame(etabs)
     e["femmes"] = np.where(np.arange(len(e)) % 3 == 0, e["effectif"], e["effectif"] // 2)
+    # sectors in turn (the lone association, last, in health care with others), size bands by headcount
+    e["secteur"] = [SECTORS[i % len(SECTORS)] for i in range(len(e) - 1)] + ["SAN"]
+    e["tranche"] = np.where(e["effectif"] < 10, "1-9", "10-49")
     wh = tmp_path / "warehouse" / "observatory.duckdb"
     wh.parent.mkdir(parents=True)
     con = duckdb.connect(str(wh))
@@ -84,7 +88,7 @@ def world(tmp_path, finistere):
     con.register("e", e)
     con.execute(
         "CREATE TABLE ess.etablissements_employeurs AS SELECT siret, siren, code_commune, code_departement, "
-        "code_region, code_epci, ess, ess_loi_2014, public, famille_ess FROM e"
+        "code_region, code_epci, ess, ess_loi_2014, public, famille_ess, secteur, tranche FROM e"
     )
     # each establishment's jobs split into women and men (``femmes`` of them women): one row per sex
     con.execute(
@@ -130,18 +134,26 @@ def _published_table(e: pd.DataFrame) -> pd.DataFrame:
                 continue
             sub = g[g["feuille"].isin(leaves)]
             cells = [("tous", "etablissements_employeurs", sub, None), ("tous", "effectif_31_12", sub, "effectif")]
+            cells = [(*c, "tous", "toutes") for c in cells]
             # the ESS's jobs at 31/12 by sex (as at EPCI level), of the establishments employing that sex
             for sexe, jobs in (("F", sub["femmes"]), ("H", sub["effectif"] - sub["femmes"])):
                 if (champ, famille) == ("ess", "toutes"):
-                    cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs"))
-            for sexe, ind, part, col in cells:
+                    cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs", "tous", "toutes"))
+            if (champ, famille) == ("ess", "toutes"):  # its sectors and size bands present (as at EPCI level)
+                for s_, part in sub.groupby("secteur"):
+                    cells += [("tous", "etablissements_employeurs", part, None, s_, "toutes"),
+                              ("tous", "effectif_31_12", part, "effectif", s_, "toutes")]  # fmt: skip
+                for b_, part in sub.groupby("tranche"):
+                    cells += [("tous", "etablissements_employeurs", part, None, "tous", b_),
+                              ("tous", "effectif_31_12", part, "effectif", "tous", b_)]  # fmt: skip
+            for sexe, ind, part, col, secteur, tranche in cells:
                 n = len(part)
                 v = float(n) if col is None else float(part[col].sum())
                 st = 0 < n < 3 or (col is not None and v > 0 and part[col].max() * 20 > v * 17)
                 rows.append(
                     {
                         "millesime": MILLESIME, "niveau": niveau, "code": code, "libelle": f"{niveau} {code}",
-                        "champ": champ, "famille": famille, "secteur": "tous", "tranche": "toutes",
+                        "champ": champ, "famille": famille, "secteur": secteur, "tranche": tranche,
                         "sexe": sexe, "pcs": "toutes", "indicateur": ind, "valeur": None if st else v,
                         "unite": "nombre", "statut": "secret_primaire" if st else "publie",
                         "perimetre_version": "insee-2008-4f",
@@ -163,9 +175,11 @@ def _cells(settings, slug) -> pd.DataFrame:
 
 def _with_association(df: pd.DataFrame) -> pd.DataFrame:
     """The territory's count and headcount cells whose leaves hold the association leaf (of every sex but
-    the men's: the lone association of :func:`world` employs women only)."""
-    keys = {k for k, leaves in tc.COMBOS.items() if "association" in leaves and (*k, "tous") not in tc.INTERNAL}
+    the men's: the lone association of :func:`world` employs women only; of its sector, SAN, and its size
+    band, 10-49, among the ESS's sectors and bands)."""
+    keys = {k for k, leaves in tc.COMBOS.items() if "association" in leaves and tc._all(*k) not in tc.INTERNAL}
     pick = df[df["indicateur"].isin(["etablissements_employeurs", "effectif_31_12"]) & (df["sexe"] != "H")]
+    pick = pick[pick["secteur"].isin(["tous", "SAN"]) & pick["tranche"].isin(["toutes", "10-49"])]
     return pick[[(c, f) in keys for c, f in zip(pick["champ"], pick["famille"], strict=True)]]
 
 
@@ -175,15 +189,15 @@ def _attack(settings, table, custom, touched=None):
     return taudit.attack(table, published, custom, com[com["type"] == "COM"], touched)
 
 
-def _set_bounds(settings, table, custom, communes_set, champ, famille, nature, sexe="tous"):
-    """LP interval of the cell (champ, famille, sexe) of an arbitrary set of communes, from published files
-    only."""
+def _set_bounds(settings, table, custom, communes_set, champ, famille, nature, sexe="tous", **breakdown):
+    """LP interval of the cell (champ, famille, sexe; ``secteur=`` or ``tranche=``) of an arbitrary set of
+    communes, from published files only."""
     com = cog.communes()
     com = com[com["type"] == "COM"]
     geo = taudit.geography(com, {**custom, "_piece": tuple(communes_set)})
     published = {s: _cells(settings, s) for s in custom}
     cells = taudit.published_cells(table, published, nature)
-    target = taudit.Cell("territoire _piece", champ, famille, "secret", None, sexe)
+    target = taudit.Cell("territoire _piece", champ, famille, "secret", None, sexe, **breakdown)
     return taudit.bounds(geo, cells, [target])[target.key]
 
 
@@ -282,11 +296,65 @@ def test_departement_minus_one_commune_hides_the_lone_establishment(tmp_path, wo
     assert res.slug in terr.read_registry(settings.warehouse, MILLESIME)
 
 
+def test_a_sector_and_a_size_band_are_protected_against_the_departement_and_the_audit_catches_them(
+    tmp_path, world
+):
+    """The lone association (health care, SAN; 10 to 49 jobs) makes the territory's ESS in SAN and in the
+    10-49 band differences of the département's: hidden. The other sectors and bands stay published; the
+    audit passes the protection and fails the same files with the SAN cells given away."""
+    from observatory.territories import cells as cells_mod
+
+    settings, e, table, crowded, single = world
+    codes = list(crowded["code_commune"])
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "sans-une", codes)))
+    rows = _cells(settings, res.slug)
+    by = rows.set_index(["secteur", "tranche", "indicateur"])
+    for where in (("SAN", "toutes"), ("tous", "10-49")):
+        for ind in ("etablissements_employeurs", "effectif_31_12"):
+            assert by.statut[(*where, ind)] != "publie" and np.isnan(by.valeur[(*where, ind)]), (where, ind)
+    inside = e[e["code_commune"].isin(codes) & e["ess"]]
+    for sector in ("ASS", "ENS"):
+        assert by.statut[(sector, "toutes", "effectif_31_12")] == "publie"
+        assert by.valeur[(sector, "toutes", "effectif_31_12")] == inside.loc[inside["secteur"] == sector, "effectif"].sum()
+    custom = {res.slug: tuple(codes)}
+    for nature in ("comptage", "montant"):
+        for breakdown in ({"secteur": "SAN"}, {"tranche": "10-49"}):
+            args = (settings, table, custom, [single.code_commune], "ess", "toutes", nature)
+            lo, hi = _set_bounds(*args, **breakdown)
+            assert hi - lo > 0.5, (nature, breakdown, lo, hi)
+    # the audit, on the files as published, then with the SAN cells given away
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    etabs = cells_mod.establishments(con)
+    con.close()
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+
+    def audit(published):
+        return taudit.audit(etabs, table, {}, {res.slug: published}, {}, custom, com)
+
+    assert audit(rows).passed
+    weak = rows.copy()
+    san = (weak["secteur"] == "SAN").to_numpy()
+    truth = {"etablissements_employeurs": float(len(inside[inside["secteur"] == "SAN"])),
+             "effectif_31_12": float(inside.loc[inside["secteur"] == "SAN", "effectif"].sum())}  # fmt: skip
+    weak.loc[san, "valeur"] = weak.loc[san, "indicateur"].map(truth)
+    weak.loc[san, "statut"] = "publie"
+    report = audit(weak)
+    assert not report.passed and report.failing_natures == {"comptage", "montant"}
+    # its ESS = Σ its sectors, all published now: so are the hidden ESS total and, through the bands that
+    # add up to it too, the hidden 10-49 band (the lone association's, by difference with the département)
+    for nature in ("comptage", "montant"):
+        for cell in ("ess/toutes ", "ess/toutes/10-49 "):
+            assert any(p.startswith(f"{nature}: territoire sans-une {cell}") for p in report.problems), cell
+
+
 def test_published_values_equal_an_independent_sum(tmp_path, world):
     settings, e, _table, crowded, _single = world
     codes = [*crowded["code_commune"], _single.code_commune]  # the département: nothing to difference
     res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "vingt", codes)))
-    cells = _cells(settings, res.slug).set_index(["champ", "famille", "sexe", "indicateur"])
+    everything = _cells(settings, res.slug)
+    whole = (everything["secteur"] == "tous") & (everything["tranche"] == "toutes")
+    cells = everything[whole].set_index(["champ", "famille", "sexe", "indicateur"])
     sub = e[e["code_commune"].isin(codes)]
     expected = {
         ("ensemble", "toutes"): sub,
@@ -327,6 +395,18 @@ def test_published_values_equal_an_independent_sum(tmp_path, world):
     for (sexe, ind), v in expected_sex.items():
         row = cells.loc[("ess", "toutes", sexe, ind)]
         assert row["statut"] == "publie" and float(row["valeur"]) == v, (sexe, ind, row["valeur"], v)
+    # the ESS by sector and by size band: establishments and jobs, each the sum of its establishments, and
+    # nothing else broken down (as at EPCI level)
+    broken = everything[~whole]
+    assert set(broken["indicateur"]) == {"etablissements_employeurs", "effectif_31_12"}
+    assert (broken[["champ", "famille", "sexe"]] == ["ess", "toutes", "tous"]).all().all()
+    for column in ("secteur", "tranche"):
+        expected = ess.groupby(column)["effectif"].agg(["size", "sum"])
+        got = broken[broken[column] != ("tous" if column == "secteur" else "toutes")]
+        got = got.pivot_table(index=column, columns="indicateur", values="valeur")
+        assert sorted(got.index) == sorted(expected.index) and len(got) >= 2
+        assert (got["etablissements_employeurs"] == expected["size"]).all(), (got, expected)
+        assert (got["effectif_31_12"] == expected["sum"]).all(), (got, expected)
 
 
 def test_two_overlapping_territories_in_turn(tmp_path, world):
@@ -367,19 +447,25 @@ def test_attack_with_published_files_recovers_no_hidden_cell(tmp_path, world):
     found = _attack(settings, table, custom, touched={"territoire tout", "territoire bout"})
     assert sum(len(v) for v in found.values()) > 0
     truth = e.assign(feuille=[_leaf(r) for r in e.itertuples()])
+    broken = 0
     for nature, intervals in found.items():
-        for (territoire, champ, famille, sexe), (lo, hi) in intervals.items():
+        for (territoire, champ, famille, sexe, secteur, tranche), (lo, hi) in intervals.items():
             members = truth["code_commune"].isin(custom[territoire.split(" ", 1)[1]])
             sub = truth[members & truth["feuille"].isin(tc.COMBOS[(champ, famille)])]
+            sub = sub[(secteur == "tous") | (sub["secteur"] == secteur)]
+            sub = sub[(tranche == "toutes") | (sub["tranche"] == tranche)]
+            broken += secteur != "tous" or tranche != "toutes"
             jobs = {"tous": sub["effectif"], "F": sub["femmes"], "H": sub["effectif"] - sub["femmes"]}[sexe]
             value = len(sub) if nature == "comptage" else jobs.sum()
             assert lo - 1e-6 <= value <= hi + 1e-6
             if value > 0:
-                assert hi - lo > 1e-6, (nature, territoire, champ, famille, lo, hi)
+                assert hi - lo > 1e-6, (nature, territoire, champ, famille, secteur, tranche, lo, hi)
+    assert broken > 0  # hidden sector and size-band cells were attacked too
 
 
-def test_within_territory_closure_protects_a_lone_family():
-    """Inside one territory: a single fondation, the others published, makes a second family hidden."""
+def test_within_territory_closure_protects_a_lone_family_sector_and_band():
+    """Inside one territory: a single fondation, the others published, makes a second family hidden; so do
+    a lone cooperative in finance (FIN) among the sectors and a lone small association (1-9) among the bands."""
     rows = []
     for i, leaf in enumerate(
         ["association"] * 5
@@ -393,18 +479,31 @@ def test_within_territory_closure_protects_a_lone_family():
                      "code_region": REG, "code_epci": "242900314", "feuille": leaf, "effectif": 10.0 + i,
                      "etp": 9.0, "masse": 3e5, "masse_salaire": 2.8e5, "etp_salaire": 8.5, "s_net": 2e5, "nbheur": 1.5e4, "n_salaries": 10.0 + i,
                      "max_poste_brut": 4e4, "max_poste_net": 3e4})  # fmt: skip
-    etabs = pd.DataFrame(rows)
+    sector = {"association": "ASS", "cooperative": "ENS", "mutuelle": "SAN", "fondation": "SAN"}
+    etabs = pd.DataFrame(rows).assign(tranche="10-49")
+    etabs["secteur"] = etabs["feuille"].map(sector).fillna("ADM")
+    etabs.loc[5, "secteur"] = "FIN"  # the first cooperative
+    etabs.loc[0, "tranche"] = "1-9"  # the first association
     from observatory.territories import protect as tp
 
     mask = tp.protect_territory(etabs, np.ones(len(etabs), bool), [])
-    m = mask[mask["nature"] == "comptage"].set_index(["champ", "famille", "sexe"])["statut"]
-    assert m[("ess", "fondation", "tous")] == "secret_primaire"
-    assert m[("ess_loi_2014", "fondation", "tous")] == "secret_primaire"
-    hidden_families = [f for f in tc.FAMILLES_ESS if m[("ess", f, "tous")] != "publie" and f != "autre_obnl"]
-    assert len(hidden_families) >= 2 or m[("ess", "toutes", "tous")] != "publie"
-    assert sum(m.str.startswith("secret")) >= 3  # the equations below do check hidden cells
-    # no equation of the territory has exactly one hidden published cell
-    for total, parts in tc.EQUATIONS:
+    m = mask[mask["nature"] == "comptage"].set_index(tc.KEY_COLUMNS)["statut"]
+    ess = ("ess", "toutes", "tous")
+    assert m[("ess", "fondation", "tous", "tous", "toutes")] == "secret_primaire"
+    assert m[("ess_loi_2014", "fondation", "tous", "tous", "toutes")] == "secret_primaire"
+    assert m[(*ess, "FIN", "toutes")] == "secret_primaire" and m[(*ess, "tous", "1-9")] == "secret_primaire"
+    total_hidden = m[(*ess, "tous", "toutes")] != "publie"
+    hidden_families = [f for f in tc.FAMILLES_ESS if m[("ess", f, "tous", "tous", "toutes")] != "publie"]
+    assert len([f for f in hidden_families if f != "autre_obnl"]) >= 2 or total_hidden
+    hidden_sectors = [s for s in ("ASS", "ENS", "SAN") if m[(*ess, s, "toutes")] != "publie"]
+    assert len(hidden_sectors) >= 1 or total_hidden
+    assert m[(*ess, "tous", "10-49")] != "publie" or total_hidden
+    assert sum(m.str.startswith("secret")) >= 6  # the equations below do check hidden cells
+    # no equation of the territory (its sectors and bands included) has exactly one hidden published cell
+    keys = set(m.index)
+    eqs = tc.equations(keys)
+    assert len(eqs) == len(tc.EQUATIONS) + 2
+    for total, parts in eqs:
         unknown = [c for c in [total, *parts] if m.get(c, "interne") != "publie"]
         protected = [c for c in unknown if m.get(c, "").startswith("secret")]
         assert not (len(unknown) == 1 and protected), (total, parts)
@@ -483,13 +582,21 @@ def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_pa
     code = next(c for c in ranked if shown_all[c] and len(places[c].departements) == 1)
     req = terr.TerritoryRequest(f"epci-{code}", "EPCI redessiné", tuple(sorted(places[code].communes)))
     res = publish_territory(settings, req)
-    keys = ["champ", "famille", "sexe", "indicateur"]
-    both = _cells(settings, res.slug).merge(epci[epci["code"] == code], on=keys, suffixes=("_t", "_e"))
+    keys = ["champ", "famille", "sexe", "secteur", "tranche", "indicateur"]
+    of_epci = table[(table["niveau"] == "epci") & (table["code"] == code) & (table["pcs"] == "toutes")]
+    both = _cells(settings, res.slug).merge(of_epci, on=keys, suffixes=("_t", "_e"))
     shown = both[(both["statut_t"] == "publie") & (both["statut_e"] == "publie")]
     assert (shown["valeur_t"] == shown["valeur_e"]).all(), shown[shown["valeur_t"] != shown["valeur_e"]]
     by_sex = shown[shown["sexe"] != "tous"]
     assert len(shown) >= 20 and set(by_sex["sexe"]) == {"F", "H"} and len(by_sex) >= 6
     assert {"part_femmes", "ecart_salarial_fh", "salaire_net_horaire_moyen"} <= set(shown["indicateur"])
+    # its ESS by sector and by size band: the same cells as the EPCI's, establishments and jobs
+    def broken(df):
+        df = df[(df["secteur"] != "tous") | (df["tranche"] != "toutes")]
+        return set(zip(df["champ"], df["famille"], df["sexe"], df["secteur"], df["tranche"], df["indicateur"]))
+
+    assert broken(_cells(settings, res.slug)) == broken(of_epci) and len(broken(of_epci)) > 4
+    assert ((shown["secteur"] != "tous") | (shown["tranche"] != "toutes")).any()  # equal where both publish
     # a cell the EPCI hides is hidden in the territory too (the same establishments: else the territory
     # would publish the EPCI's secondary cells, and through them its primary ones)
     hidden = both[both["statut_e"] != "publie"]

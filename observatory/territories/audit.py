@@ -9,8 +9,16 @@ territories hold (a département ∩ EPCI piece, cut again by each territory on 
 the sociétés commerciales de l'ESS, the other private employers or the public employers, each split by
 sex (women, men) — non-negative, and one equation per published cell: every champ and family, and every
 cell by sex of a champ or family (the jobs at 31/12 of the women and men of France, régions, départements,
-EPCIs and territories). For every hidden primary cell of a territory touched by the new
-ones, two LPs (HiGHS) give the smallest and largest value compatible with everything published.
+EPCIs and territories). The ESS by sector and by size band (published at every level) has unknowns of its
+own, atom × sector and atom × band, tied to the atom's ESS by one equation each (Σ sectors = Σ ESS leaves
+and sexes of the atom; likewise the bands): no cell the audit reads crosses a sector with a family, a sex or
+a band, so these margins of the atom's ESS are all it needs (an atom's sectors, bands and families × sexes
+with the same total always have a table of non-negative counts behind them). The crossings it does not read
+(the ESS by sector and sex of a département or a région, every employer by sector…) are left out: a
+relaxation, as the régions no territory touches. A sector no
+published cell names is one unknown ``_autre`` per atom. For every hidden primary cell of a territory
+touched by the new ones, two LPs (HiGHS) give the smallest and largest value compatible with everything
+published.
 
 :func:`attack` is that computation from published files only. :func:`audit` adds the microdata: it
 recomputes the primary rules (its own code) to know which hidden cells are primary and their true values,
@@ -43,14 +51,23 @@ CELL_LEAVES = {
     ("ess_loi_2014", "societe_commerciale_ess"): ["_sce"],
 }
 SEXES = ("F", "H")
+ALL_SECTORS, ALL_BANDS = "tous", "toutes"
+OTHER = "_autre"
+"""The sectors (bands) no published cell names: one unknown per atom, so that the atom's sectors add up."""
+BROKEN = ("ess", "toutes")
+"""The cell the table breaks down by sector and by size band."""
 INDICATEURS = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
 SAFETY = 0.10
 TOL = 1e-6
+SEEDS = 4
+PRESOLVE_FROM = 1000
+"""Random directions solved first by :func:`bounds` (each twice, min and max) for points of the targets."""
 
 
 @dataclass
 class Cell:
-    """A published or hidden cell: territory name, (champ, famille), statut, published value, sexe."""
+    """A published or hidden cell: territory name, (champ, famille), statut, published value, sexe, sector
+    and size band."""
 
     territoire: str
     champ: str
@@ -58,10 +75,12 @@ class Cell:
     statut: str
     valeur: float | None
     sexe: str = "tous"
+    secteur: str = ALL_SECTORS
+    tranche: str = ALL_BANDS
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.territoire, self.champ, self.famille, self.sexe)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.territoire, self.champ, self.famille, self.sexe, self.secteur, self.tranche)
 
 
 @dataclass
@@ -111,27 +130,45 @@ def geography(
 
 
 def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], nature: str) -> list[Cell]:
-    """The cells of one nature of the published files (indicator table + territories on demand)."""
+    """The cells of one nature of the published files (indicator table + territories on demand): every champ
+    and family (of every sex), and the ESS by sector and by size band."""
     ind = INDICATEURS[nature]
     out = []
     frames = [table[table["niveau"].isin(["france", "region", "departement", "epci"])]]
     frames += [t.assign(niveau="territoire", code=slug) for slug, t in sorted(territories.items())]
+    present: dict[str, set] = {}
+    broken: dict[str, dict[str, set]] = {"secteur": {}, "tranche": {}}
+    universe: dict[str, set] = {"secteur": {OTHER}, "tranche": {OTHER}}
+    fields = ["niveau", "code", "champ", "famille", "sexe", "secteur", "tranche", "statut"]
     for df in frames:
-        rows = df[
-            (df["indicateur"] == ind)
-            & (df["secteur"] == "tous")
-            & (df["tranche"] == "toutes")
-            & (df["sexe"].isin(["tous", *SEXES]))
-            & (df["pcs"] == "toutes")
-        ]
-        present: dict[str, set] = {}
-        for r in rows.itertuples(index=False):
-            if (r.champ, r.famille) in CELL_LEAVES:
-                v = None if pd.isna(r.valeur) else float(r.valeur)
-                name = f"{r.niveau} {r.code}"
-                out.append(Cell(name, r.champ, r.famille, str(r.statut), v, r.sexe))
-                present.setdefault(name, set()).add((r.champ, r.famille, r.sexe))
-        out += _empty_cells(present)
+        whole = (df["secteur"] == ALL_SECTORS) & (df["tranche"] == ALL_BANDS)
+        # the ESS by sector or by size band; other crossings are not modelled (left out: a relaxation)
+        ess = (df["champ"] == BROKEN[0]) & (df["famille"] == BROKEN[1]) & (df["sexe"] == "tous")
+        one = (df["secteur"] == ALL_SECTORS) | (df["tranche"] == ALL_BANDS)
+        rows = df[(df["indicateur"] == ind) & (df["sexe"].isin(["tous", *SEXES])) & (df["pcs"] == "toutes")
+                  & (whole | (ess & one))]  # fmt: skip
+        values = rows["valeur"].to_numpy(dtype=float)
+        columns = [rows[c].to_numpy(dtype=object) for c in fields]
+        for v, (niveau, code, champ, famille, sexe, secteur, tranche, statut) in zip(
+            values.tolist(), zip(*columns, strict=True), strict=True
+        ):
+            if (champ, famille) not in CELL_LEAVES:
+                continue
+            v = None if np.isnan(v) else v  # NaN: no value
+            name = f"{niveau} {code}"
+            if secteur == ALL_SECTORS and tranche == ALL_BANDS:
+                out.append(Cell(name, champ, famille, str(statut), v, sexe))
+                present.setdefault(name, set()).add((champ, famille, sexe))
+                continue
+            column, value = ("secteur", secteur) if secteur != ALL_SECTORS else ("tranche", tranche)
+            out.append(Cell(name, *BROKEN, str(statut), v, **{column: value}))
+            broken[column].setdefault(name, set()).add(value)
+            universe[column].add(value)
+    out += _empty_cells(present)
+    for column, by_territory in broken.items():
+        # a territory that publishes its ESS by sector lists the sectors it has: the others are zeros
+        for name, codes in by_territory.items():
+            out += [Cell(name, *BROKEN, "publie", 0.0, **{column: c}) for c in sorted(universe[column] - codes)]
     return out
 
 
@@ -149,16 +186,58 @@ def _empty_cells(present: dict[str, set]) -> list[Cell]:
     return out
 
 
-def _columns(geo: Geography, cell: Cell) -> np.ndarray | None:
-    """The unknowns (atom × leaf × sex) a cell adds up, or None when its territory is not in the LP."""
+@dataclass(frozen=True)
+class Layout:
+    """The unknowns of one atom: leaf × sex, then the ESS's sectors, then its size bands."""
+
+    sectors: tuple[str, ...]
+    bands: tuple[str, ...]
+
+    @classmethod
+    def of(cls, cells: list[Cell]) -> Layout:
+        sectors = sorted({c.secteur for c in cells if c.secteur != ALL_SECTORS})
+        bands = sorted({c.tranche for c in cells if c.tranche != ALL_BANDS})
+        return cls(tuple(sectors), tuple(bands))
+
+    @property
+    def base(self) -> int:
+        return len(LEAF_NAMES) * len(SEXES)
+
+    @property
+    def per_atom(self) -> int:
+        return self.base + len(self.sectors) + len(self.bands)
+
+    def offsets(self, cell: Cell) -> np.ndarray:
+        """The unknowns of one atom that a cell adds up (offsets within the atom's block)."""
+        if cell.secteur != ALL_SECTORS:
+            return np.array([self.base + self.sectors.index(cell.secteur)])
+        if cell.tranche != ALL_BANDS:
+            return np.array([self.base + len(self.sectors) + self.bands.index(cell.tranche)])
+        leaves = np.array([LEAF_NAMES.index(x) for x in CELL_LEAVES[(cell.champ, cell.famille)]])
+        sexes = np.arange(len(SEXES)) if cell.sexe == "tous" else np.array([SEXES.index(cell.sexe)])
+        return (leaves[:, None] * len(SEXES) + sexes[None, :]).ravel()
+
+    def ties(self, n_atoms: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per atom, Σ its ESS's sectors − Σ its ESS leaves × sexes = 0, and the same for the bands."""
+        ess = self.offsets(Cell("", *BROKEN, "", None))
+        out = []
+        for start, n in ((self.base, len(self.sectors)), (self.base + len(self.sectors), len(self.bands))):
+            if not n:
+                continue
+            parts = np.arange(start, start + n)
+            for a in range(n_atoms):
+                cols = np.concatenate([a * self.per_atom + parts, a * self.per_atom + ess])
+                out.append((cols, np.concatenate([np.ones(n), -np.ones(len(ess))])))
+        return out
+
+
+def _columns(geo: Geography, layout: Layout, cell: Cell) -> np.ndarray | None:
+    """The unknowns a cell adds up, or None when its territory is not in the LP."""
     atoms = geo.territories.get(cell.territoire)
     if atoms is None:
         return None
-    k = len(LEAF_NAMES) * len(SEXES)
-    leaves = np.array([LEAF_NAMES.index(x) for x in CELL_LEAVES[(cell.champ, cell.famille)]])
-    sexes = np.arange(len(SEXES)) if cell.sexe == "tous" else np.array([SEXES.index(cell.sexe)])
     a = np.fromiter(sorted(atoms), dtype=np.int64, count=len(atoms))
-    return (a[:, None, None] * k + leaves[None, :, None] * len(SEXES) + sexes[None, None, :]).ravel()
+    return (a[:, None] * layout.per_atom + layout.offsets(cell)[None, :]).ravel()
 
 
 def bounds(
@@ -177,33 +256,57 @@ def bounds(
     ``narrow`` gets no LP of its own, and that inner range is returned for it instead of its min and max (a
     wider true range cannot be narrow either).
     """
-    pub = [(c, cols) for c in cells if c.statut == "publie" and c.valeur is not None
-           if (cols := _columns(geo, c)) is not None]  # fmt: skip
-    tgt = [(t, cols) for t in targets if (cols := _columns(geo, t)) is not None]
-    n_var = geo.n_atoms * len(LEAF_NAMES) * len(SEXES)
-    pattern: list[list[int]] = [[] for _ in range(n_var)]
-    for i, (_c, cols) in enumerate(pub + tgt):
-        for j in cols:
-            pattern[j].append(i)
+    layout = Layout.of([*cells, *targets])
+    pub = [(c, cols, None) for c in cells if c.statut == "publie" and c.valeur is not None
+           if (cols := _columns(geo, layout, c)) is not None]  # fmt: skip
+    ties = layout.ties(geo.n_atoms)
+    rows = pub + [(None, cols, signs) for cols, signs in ties]
+    tgt = [(t, cols, None) for t in targets if (cols := _columns(geo, layout, t)) is not None]
+    n_var = geo.n_atoms * layout.per_atom
+    # an unknown's pattern: the rows it appears in, with its sign (the ties subtract the ESS leaves)
+    pattern: list[list] = [[] for _ in range(n_var)]
+    for i, (_c, cols, signs) in enumerate(rows + tgt):
+        if signs is None:
+            for j in cols:
+                pattern[j].append(i)
+        else:
+            for j, sg in zip(cols.tolist(), signs.tolist(), strict=True):
+                pattern[j].append(i if sg > 0 else -1 - i)
     merged, index = {}, np.empty(n_var, dtype=np.int64)
     for j, pat in enumerate(pattern):
         index[j] = merged.setdefault(tuple(pat), len(merged))
     m = len(merged)
 
     def matrix(items) -> csr_matrix:
-        rows, cols = [], []
-        for i, (_c, cs) in enumerate(items):
-            u = np.unique(index[cs])
-            rows += [i] * len(u)
-            cols += u.tolist()
-        return csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(items), m))
+        rows_, cols_, vals = [], [], []
+        for i, (_c, cs, signs) in enumerate(items):
+            u, first = np.unique(index[cs], return_index=True)
+            rows_.append(np.full(len(u), i))
+            cols_.append(u)  # merged unknowns share their sign in every row: the first one's
+            vals.append(np.ones(len(u)) if signs is None else signs[first])
+        if not items:
+            return csr_matrix((0, m))
+        data = (np.concatenate(vals), (np.concatenate(rows_), np.concatenate(cols_)))
+        return csr_matrix(data, shape=(len(items), m))
 
-    a_eq = matrix(pub) if pub else None
-    b_eq = np.array([c.valeur for c, _ in pub]) if pub else None
+    a_eq = matrix(rows) if rows else None
+    b_eq = np.array([0.0 if c is None else c.valeur for c, _, _ in rows]) if rows else None
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
+    if narrow is not None and len(tgt) > 2:
+        # a few points first, at the largest and the smallest sum of all the targets, then of random
+        # positive weights of them: many targets differ between them enough to need no LP of their own
+        rng = np.random.default_rng(0)
+        directions = [objectives.sum(axis=0)]
+        directions += [rng.random(len(tgt)) @ objectives for _ in range(SEEDS)]
+        for total in directions:
+            for sign in (1.0, -1.0):
+                r = _solve(sign * total, a_eq, b_eq)
+                if r.status == 0:
+                    at = objectives @ r.x
+                    seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
     out, solved = {}, {}
-    for k, ((t, _cols), v) in enumerate(zip(tgt, objectives, strict=True)):
+    for k, ((t, _cols, _), v) in enumerate(zip(tgt, objectives, strict=True)):
         key = t.key
         if v.tobytes() in solved:  # the same unknowns as a target solved already (France = its one région)
             out[key] = solved[v.tobytes()]
@@ -223,11 +326,14 @@ def bounds(
 
 
 def _solve(objective: np.ndarray, a_eq, b_eq):
-    """``min objective · x`` under ``a_eq x = b_eq``, x ≥ 0, by HiGHS without its presolve (half the time on
-    these small systems, same optimum), again with it should the solver not conclude."""
+    """``min objective · x`` under ``a_eq x = b_eq``, x ≥ 0, by HiGHS — with its presolve from
+    :data:`PRESOLVE_FROM` unknowns (a third less time on a région's atoms with their sectors and bands),
+    without it below (half the time on small systems, same optimum) — again the other way should the solver
+    not conclude."""
     problem = {"A_eq": a_eq, "b_eq": b_eq, "bounds": (0, None), "method": "highs"}
-    r = linprog(objective, options={"presolve": False}, **problem)
-    return r if r.status in (0, 2, 3) else linprog(objective, **problem)
+    presolve = a_eq is not None and a_eq.shape[1] >= PRESOLVE_FROM
+    r = linprog(objective, options={"presolve": presolve}, **problem)
+    return r if r.status in (0, 2, 3) else linprog(objective, options={"presolve": not presolve}, **problem)
 
 
 def attack(
@@ -263,11 +369,17 @@ class TerritoryAudit:
 
 
 def _leaves_of(etabs: pd.DataFrame):
-    """``(champ, famille) →`` the mask of the establishments in that cell's leaves, each computed once."""
+    """``(champ, famille, secteur, tranche) →`` the mask of the establishments in that cell's leaves, sector
+    and size band, each computed once."""
 
     @functools.cache
-    def leaves(champ: str, famille: str) -> np.ndarray:
-        return etabs["feuille"].isin(CELL_LEAVES[(champ, famille)]).to_numpy()
+    def leaves(champ: str, famille: str, secteur: str = ALL_SECTORS, tranche: str = ALL_BANDS) -> np.ndarray:
+        out = etabs["feuille"].isin(CELL_LEAVES[(champ, famille)]).to_numpy()
+        if secteur != ALL_SECTORS:
+            out = out & (etabs["secteur"].to_numpy(dtype=object) == secteur)
+        if tranche != ALL_BANDS:
+            out = out & (etabs["tranche"].to_numpy(dtype=object) == tranche)
+        return out
 
     return leaves
 
@@ -339,7 +451,8 @@ def audit(
         # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
         primary, truth = [], {}
         for c in hidden:
-            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), leaves(c.champ, c.famille), c.sexe)
+            where = leaves(c.champ, c.famille, c.secteur, c.tranche)
+            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), where, c.sexe)
             value = n if nature == "comptage" else eff
             truth[c.key] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
@@ -356,8 +469,9 @@ def audit(
             was = b_before.get(key)
             if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
                 continue  # already as narrow before the new territories: not their doing
+            detail = "".join(f"/{x}" for x in (c.sexe, c.secteur, c.tranche) if x not in ("tous", "toutes"))
             report.problems.append(
-                f"{nature}: {c.territoire} {c.champ}/{c.famille}{'' if c.sexe == 'tous' else '/' + c.sexe} "
+                f"{nature}: {c.territoire} {c.champ}/{c.famille}{detail} "
                 f"({c.statut}) lies in [{lo:g}, {hi:g}] "
                 f"once the new territories are published"
             )

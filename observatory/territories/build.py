@@ -5,7 +5,7 @@
 - ``indicateurs.parquet`` and ``.csv``: the territory's cells in the indicator table's schema
   (``niveau = 'territoire'``, ``code`` = the slug, ``libelle`` = the name), every champ and ESS family:
   establishments, jobs at 31/12, ETP, payroll, mean pays, shares of private and of all employment; the
-  ESS's women and men (:func:`table_rows`);
+  ESS's women and men; the ESS's establishments and jobs by sector and by size band (:func:`table_rows`);
 - ``<slug>.pdf`` and ``.xlsx``: the portrait (:mod:`observatory.publish.portrait`), compared with the
   territory's départements, régions and France; ``donnees/<figure>.csv``: the data behind each figure;
 - ``communes.csv``: today's communes of the territory (what the cells cover).
@@ -63,18 +63,16 @@ def table_rows(
     Every champ and family: establishments, jobs at 31/12, ETP, payroll, mean gross pay per ETP and net
     hourly pay, shares of private and of all employment; the ESS's women and men (the cells of the mask by
     sex, ``cells.SEXED``): jobs, ETP, payroll, the two mean pays, and on the ``tous`` row the share of women
-    and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``. A mask recorded before the
-    cells by sex were published (no ``sexe`` column, or no such cells) gives none of them.
+    and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``; the ESS by sector and by size
+    band (``cells.BROKEN``): establishments and jobs at 31/12, as an EPCI. A mask recorded before the cells
+    by sex, sector or band were published (no such column, or no such cells) gives none of them.
     """
-    if "sexe" not in mask.columns:
-        mask = mask.assign(sexe=tc.TOUS)
-    mask = mask.fillna({"sexe": tc.TOUS})
     st = {
-        (r.champ, r.famille, r.sexe, r.nature): STATUT_CODE[r.statut]
-        for r in mask.itertuples()
+        (*key, r.nature): STATUT_CODE[r.statut]
+        for r, key in zip(mask.itertuples(), tc.keys_of(mask), strict=True)
         if r.statut != "interne"
     }
-    val = {(r.champ, r.famille, r.sexe): r for r in cells_t.itertuples()}
+    val = dict(zip(tc.keys_of(cells_t), cells_t.itertuples(), strict=True))
     pay_secret = dict(zip(val, tc.pay_rate_secret(cells_t), strict=True))
     rows = []
 
@@ -86,13 +84,15 @@ def table_rows(
         return max(sm, STATUT_CODE["secret_primaire"]) if pay_secret[key] else sm
 
     for key, c in val.items():
-        champ, famille, sexe = key
+        champ, famille, sexe, secteur, tranche = key
         if key in tc.INTERNAL or (*key, "montant") not in st:
             continue
         sm = st[(*key, "montant")]
         if sexe == tc.TOUS:
             add(key, "etablissements_employeurs", float(c.n_etab), "nombre", st[(*key, "comptage")])
         add(key, "effectif_31_12", c.effectif, "nombre", sm)
+        if secteur != tc.TOUS or tranche != tc.TOUTES:
+            continue  # by sector and by size band: establishments and jobs only, as at EPCI level
         add(key, "etp", c.etp, "nombre", sm)
         add(key, "masse_salariale_brute", c.masse, "euros", sm)
         if c.etp_salaire > 0:  # the indicator table's definitions (sql/indicators/indicateurs.sql)
@@ -108,11 +108,12 @@ def table_rows(
         ):
             if champ in ("public", "ensemble") and total == "prive" or champ == "ensemble":
                 continue
-            den = getattr(val[(total, "toutes", tc.TOUS)], field_)
+            total_key = (total, "toutes", tc.TOUS, tc.TOUS, tc.TOUTES)
+            den = getattr(val[total_key], field_)
             if den > 0:
-                code = max(st[(*key, nature)], st[(total, "toutes", tc.TOUS, nature)])
+                code = max(st[(*key, nature)], st[(*total_key, nature)])
                 add(key, ind, 100 * getattr(c, field_) / den, "pourcent", code)
-        f, h = ((champ, famille, x) for x in tc.SEXES)
+        f, h = (tc.sexed_key(champ, famille, x) for x in tc.SEXES)
         if (*f, "montant") in st and (*h, "montant") in st:
             if c.effectif > 0:
                 add(key, "part_femmes", 100 * val[f].effectif / c.effectif, "pourcent",
@@ -121,7 +122,7 @@ def table_rows(
             if vf.nbheur > 0 and vh.nbheur > 0 and vh.s_net > 0:
                 gap = 100 * (1 - (vf.s_net / vf.nbheur) / (vh.s_net / vh.nbheur))
                 add(key, "ecart_salarial_fh", gap, "pourcent", max(pay_code(f), pay_code(h)))
-    df = pd.DataFrame(rows, columns=["champ", "famille", "sexe", "indicateur", "valeur", "unite", "st"])
+    df = pd.DataFrame(rows, columns=[*tc.KEY_COLUMNS, "indicateur", "valeur", "unite", "st"])
     out = pd.DataFrame(
         {
             "millesime": np.int32(millesime),
@@ -130,8 +131,8 @@ def table_rows(
             "libelle": nom,
             "champ": df["champ"],
             "famille": df["famille"],
-            "secteur": "tous",
-            "tranche": "toutes",
+            "secteur": df["secteur"],
+            "tranche": df["tranche"],
             "sexe": df["sexe"],
             "pcs": "toutes",
             "indicateur": df["indicateur"],
@@ -142,7 +143,7 @@ def table_rows(
             "perimetre_version": perimetre,
         }
     )
-    keys = ["champ", "famille", "sexe", "indicateur"]
+    keys = ["champ", "famille", "secteur", "tranche", "sexe", "indicateur"]
     return out.sort_values(keys, ignore_index=True)
 
 

@@ -1,11 +1,16 @@
 """The cells of a territory on demand, computed from the warehouse's employer establishments.
 
-A territory publishes cells an EPCI publishes: every champ, the ESS families, and the ESS's women and men
-(:data:`SEXED`); no sector or size-band breakdown (their protection would need those tables of every level).
-Each champ and family is a union of *leaves* (``sql/territories/etablissements.sql``); one internal cell is
-never published but protected, as in the indicator table: ``_oth`` (the other private employers = privé hors
-ESS − the sociétés commerciales de l'ESS). A cell is keyed ``(champ, famille, sexe)``, ``sexe`` being
-``tous``, ``F`` or ``H``.
+A territory publishes the cells an EPCI publishes: every champ, the ESS families, the ESS's women and men
+(:data:`SEXED`), and the ESS by sector and by establishment size band (:data:`BROKEN`: establishments and
+jobs at 31/12, as at EPCI level). Each champ and family is a union of *leaves*
+(``sql/territories/etablissements.sql``); one internal cell is never published but protected, as in the
+indicator table: ``_oth`` (the other private employers = privé hors ESS − the sociétés commerciales de l'ESS).
+
+A cell is keyed ``(champ, famille, sexe, secteur, tranche)`` — the indicator table's own breakdown columns,
+``sexe`` being ``tous``, ``F`` or ``H``, ``secteur`` ``tous`` or a sector code, ``tranche`` ``toutes`` or a
+size band. A territory holds a sector or size-band cell only where some of its ESS establishments lie in it
+(as the indicator table writes them): a cell it does not hold is a known zero, so the equations that add the
+sectors and the bands up to the ESS (:func:`equations`) name the cells present.
 
 Two natures, as in :mod:`observatory.secrecy`: ``comptage`` (the establishment count, frequency rule) and
 ``montant`` (jobs at 31/12, ETP, payroll: the employment-and-pay rules; one statut for the three). The
@@ -34,17 +39,36 @@ COMBOS: dict[tuple[str, str], tuple[str, ...]] = {
     ("_oth", "toutes"): ("_oth",),
 }
 """Every cell of a territory (champ, famille) and the leaves it adds up (the crossings an EPCI publishes)."""
-TOUS = "tous"
+TOUS, TOUTES = "tous", "toutes"
 SEXES = ("F", "H")
 SEXED = (("ess", "toutes"),)
 """The cells published by sex too, as at EPCI level (the ESS's women and men), for the ``montant`` nature."""
-INTERNAL = {("_oth", "toutes", TOUS)}
+BROKEN = ("ess", "toutes")
+"""The cell published by sector and by size band too (both natures), as at EPCI level."""
+Key = tuple[str, str, str, str, str]
+"""(champ, famille, sexe, secteur, tranche)."""
+KEY_COLUMNS = ["champ", "famille", "sexe", "secteur", "tranche"]
+
+
+def _all(champ: str, famille: str) -> Key:
+    return (champ, famille, TOUS, TOUS, TOUTES)
+
+
+INTERNAL = {_all("_oth", "toutes")}
 """Cells never published but protected (the other private employers: privé hors ESS − sociétés commerciales)."""
-SCE = ("ess_loi_2014", "societe_commerciale_ess", TOUS)
+SCE = _all("ess_loi_2014", "societe_commerciale_ess")
 
 
-def _all(champ: str, famille: str) -> tuple[str, str, str]:
-    return (champ, famille, TOUS)
+def sector_key(secteur: str) -> Key:
+    return (*BROKEN, TOUS, secteur, TOUTES)
+
+
+def band_key(tranche: str) -> Key:
+    return (*BROKEN, TOUS, TOUS, tranche)
+
+
+def sexed_key(champ: str, famille: str, sexe: str) -> Key:
+    return (champ, famille, sexe, TOUS, TOUTES)
 
 
 EQUATIONS: list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]] = [
@@ -55,19 +79,34 @@ EQUATIONS: list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]] = [
     (_all("ess", "toutes"), [_all("ess", f) for f in FAMILLES_ESS]),
     (_all("ess_loi_2014", "toutes"), [*(_all("ess_loi_2014", f) for f in FAMILLES_ESS), SCE]),
     *((_all("ess_loi_2014", f), [_all("ess", f)]) for f in FAMILLES_ESS),
-    *((_all(c, f), [(c, f, s) for s in SEXES]) for c, f in SEXED),
+    *((_all(c, f), [sexed_key(c, f, s) for s in SEXES]) for c, f in SEXED),
 ]
 """total = Σ parts, inside one territory (a one-part equation: two names of the same cell). An equation
 naming a cell that a nature lacks (the sexes of ``comptage``) never gives that nature anything away."""
 
 
-def keys(nature: str) -> list[tuple[str, str, str]]:
-    """The cells of one nature: every (champ, famille) of :data:`COMBOS`, and for ``montant`` the sexes of
-    :data:`SEXED`."""
-    out = [_all(c, f) for c, f in COMBOS]
-    if nature == "montant":
-        out += [(c, f, s) for c, f in SEXED for s in SEXES]
+def equations(present) -> list[tuple[Key, list[Key]]]:
+    """:data:`EQUATIONS` and, for a territory holding the cells ``present``, the ESS = Σ its sectors and
+    ESS = Σ its size bands, over the sector and band cells present (the others are known zeros). A
+    territory without any sector (or band) cell gets no such equation (none is published: an old one)."""
+    out = list(EQUATIONS)
+    for breakdown in (3, 4):
+        parts = sorted(k for k in present if k[:3] == (*BROKEN, TOUS) and _breakdown(k) == breakdown)
+        if parts:
+            out.append((_all(*BROKEN), parts))
     return out
+
+
+def _breakdown(key: Key) -> int | None:
+    """3 for a sector cell, 4 for a size-band cell, None otherwise."""
+    if key[3] != TOUS:
+        return 3
+    return 4 if key[4] != TOUTES else None
+
+
+def of_nature(key: Key, nature: str) -> bool:
+    """Whether a cell exists in a nature: every cell in ``montant``, all but the sexes in ``comptage``."""
+    return nature == "montant" or key[2] == TOUS
 
 
 NATURES = {"comptage": "n_etab", "montant": "effectif"}
@@ -80,6 +119,19 @@ PAY_FIELDS = ("masse_salaire", "nbheur")
 MIN_UNITS, MIN_SALARIES = 3, 5
 
 
+def keys_of(frame: pd.DataFrame) -> list[Key]:
+    """The cell keys of a frame with the :data:`KEY_COLUMNS` (a mask recorded before the sectors, bands or
+    sexes were published lacks their columns: its cells are the ``tous`` / ``toutes`` ones)."""
+    defaults = {"sexe": TOUS, "secteur": TOUS, "tranche": TOUTES}
+    cols = [
+        (frame[c].fillna(defaults[c]) if c in defaults else frame[c])
+        if c in frame.columns
+        else pd.Series(defaults[c], index=frame.index)
+        for c in KEY_COLUMNS
+    ]
+    return list(zip(*(c.to_numpy(dtype=object) for c in cols), strict=True))
+
+
 def establishments(con) -> pd.DataFrame:
     """Every employer establishment with its commune, leaf and quantities (read once per request)."""
     return con.execute(sql_text("territories/etablissements.sql")).df()
@@ -88,12 +140,13 @@ def establishments(con) -> pd.DataFrame:
 def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     """The cells (one row per key of :func:`keys` ``("montant")``) of a set of establishments.
 
-    Columns: ``champ``, ``famille``, ``sexe``, ``n_etab`` (establishments; for a sex, those employing
+    Columns: ``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``, ``n_etab`` (establishments; for a sex, those employing
     someone of it), ``n_ent`` (distinct SIREN among them), the sums of :data:`QUANTITIES`, ``max_<q>``
     (largest establishment), ``freq_<q>`` (establishments contributing, for :data:`CONTRIBUTORS` and
     :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single job). The cells by sex read
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
-    without them gives the ``tous`` cells only.
+    without them gives the ``tous`` cells only. The sector and size-band cells of :data:`BROKEN` (from the
+    ``secteur`` and ``tranche`` columns, when the frame has them) are those holding some establishment.
     """
     leaf = etabs["feuille"].to_numpy(dtype=object)
     in_leaf = {x: leaf == x for x in LEAVES}
@@ -110,14 +163,23 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
             employs = np.logical_or.reduce([values[q] > 0 for q in ("effectif", "etp", "masse", "n_salaries")])
         for champ, famille in COMBOS if sexe == TOUS else SEXED:
             sel = employs & np.logical_or.reduce([in_leaf[x] for x in COMBOS[(champ, famille)]])
-            rows.append(_row(champ, famille, sexe, sel, siren, values))
+            key = _all(champ, famille) if sexe == TOUS else sexed_key(champ, famille, sexe)
+            rows.append(_row(key, sel, siren, values))
+    values = {q: etabs[q].to_numpy(dtype=float) for q in fields}
+    broken = np.logical_or.reduce([in_leaf[x] for x in COMBOS[BROKEN]])
+    for column, key_of in (("secteur", sector_key), ("tranche", band_key)):
+        if column not in etabs.columns:
+            continue
+        codes = etabs[column].to_numpy(dtype=object)
+        for code in sorted(set(codes[broken].tolist())):
+            rows.append(_row(key_of(code), broken & (codes == code), siren, values))
     return pd.DataFrame(rows)
 
 
-def _row(champ: str, famille: str, sexe: str, sel: np.ndarray, siren: np.ndarray, values: dict) -> dict:
+def _row(key: Key, sel: np.ndarray, siren: np.ndarray, values: dict) -> dict:
     """One cell: the establishments ``sel`` of the arrays ``values`` (quantity → one value per establishment)."""
     n = int(sel.sum())
-    row = {"champ": champ, "famille": famille, "sexe": sexe, "n_etab": n, "n_ent": len(set(siren[sel]))}
+    row = {**dict(zip(KEY_COLUMNS, key, strict=True)), "n_etab": n, "n_ent": len(set(siren[sel]))}
     for q in QUANTITIES:  # a missing value (NULL) is left out, as pandas and SQL sums do
         v = values[q][sel]
         row[q] = float(np.nansum(v))
@@ -150,7 +212,7 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
         v = cells[q].to_numpy(float)
         p_mag |= (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
-    return cells[["champ", "famille", "sexe"]].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
+    return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
 
 
 def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:

@@ -14,9 +14,9 @@ masks: only the new territory's cells can be hidden. For each nature (``comptage
    the classic differencing attack: a département minus a territory covering all but one commune. The rule
    is applied to partial overlaps too (where the piece is only determined together with other published
    cells): it is conservative, and hides more than an exact test would;
-3. **closure inside T**: the champ tree and the families (``cells.EQUATIONS``): an equation whose only
-   unknown is a protected cell gets its smallest published cell hidden (families first, the champ totals
-   last), to a fixed point. Internal cells that pass the primary rules may be derived.
+3. **closure inside T**: the champ tree, the families, and the ESS's sexes, sectors and size bands
+   (``cells.equations``): an equation whose only unknown is a protected cell gets its smallest published
+   cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells that pass the primary rules may be derived.
 
 The result is then proven by the independent audit (:mod:`observatory.territories.audit`): an LP over the
 geography's atoms (communes grouped by the territories that hold them) with every published cell of every
@@ -42,32 +42,36 @@ INDICATEUR = {"comptage": "etablissements_employeurs", "montant": "effectif_31_1
 class Published:
     """A published territory: a name, which establishments it holds (boolean array), its mask per nature.
 
-    ``mask[nature]`` maps (champ, famille, sexe) to the published statut (``publie`` / ``secret_*``).
+    ``mask[nature]`` maps a cell key (:data:`~observatory.territories.cells.Key`) to the published statut
+    (``publie`` / ``secret_*``).
     """
 
     name: str
     members: np.ndarray
-    mask: dict[str, dict[tuple[str, str], str]]
+    mask: dict[str, dict[tc.Key, str]]
 
 
 def published_levels(etabs: pd.DataFrame, table: pd.DataFrame) -> list[Published]:
     """France, régions, départements and EPCIs with their published masks (from the indicator table): the
-    cells of every champ and family, and those by sex of :data:`~observatory.territories.cells.SEXED`."""
+    cells of every champ and family, those by sex of :data:`~observatory.territories.cells.SEXED`, and the
+    ESS by sector and by size band (:data:`~observatory.territories.cells.BROKEN`)."""
     rows = table[
-        (table["secteur"] == "tous")
-        & (table["tranche"] == "toutes")
-        & (table["pcs"] == "toutes")
+        (table["pcs"] == "toutes")
         & (table["indicateur"].isin(INDICATEUR.values()))
         & (table["niveau"].isin(["france", "region", "departement", "epci"]))
     ]
-    sexed = {(c, f, s) for c, f in tc.SEXED for s in tc.SEXES}
+    rows = rows[(rows["secteur"] == tc.TOUS) & (rows["tranche"] == tc.TOUTES) | (
+        (rows["champ"] == tc.BROKEN[0]) & (rows["famille"] == tc.BROKEN[1]) & (rows["sexe"] == tc.TOUS)
+        & ((rows["secteur"] == tc.TOUS) | (rows["tranche"] == tc.TOUTES))
+    )]  # fmt: skip
+    sexed = {tc.sexed_key(c, f, s) for c, f in tc.SEXED for s in tc.SEXES}
     nature_of = {v: k for k, v in INDICATEUR.items()}
     masks: dict[tuple[str, str], dict[str, dict]] = {}
-    for r in rows.itertuples(index=False):
-        key = (r.champ, r.famille, r.sexe)
-        if r.sexe != tc.TOUS and key not in sexed:
+    columns = [rows[c].to_numpy(dtype=object) for c in ("niveau", "code", "indicateur", "statut")]
+    for (niveau, code, indicateur, statut), key in zip(zip(*columns, strict=True), tc.keys_of(rows), strict=True):
+        if key[2] != tc.TOUS and key not in sexed:
             continue
-        masks.setdefault((r.niveau, r.code), {}).setdefault(nature_of[r.indicateur], {})[key] = r.statut
+        masks.setdefault((niveau, code), {}).setdefault(nature_of[indicateur], {})[key] = statut
     column = {"region": "code_region", "departement": "code_departement", "epci": "code_epci"}
     codes = {n: etabs[c].to_numpy(dtype=object) for n, c in column.items()}
     out = []
@@ -87,21 +91,22 @@ def registry_levels(
         if slug == skip:
             continue
         mask: dict[str, dict] = {}
-        for m in entry["masque"]:
-            # a territory recorded before the cells by sex were published has none
-            key = (m["champ"], m["famille"], m.get("sexe") or tc.TOUS)
+        recorded = pd.DataFrame(entry["masque"])
+        # a territory recorded before the cells by sex, sector or band were published has none
+        for m, key in zip(entry["masque"], tc.keys_of(recorded), strict=True):
             mask.setdefault(m["nature"], {})[key] = m["statut"]
         out.append(Published(f"territoire {slug}", np.isin(commune, list(entry["communes"])), mask))
     return out
 
 
-def derivable(mask: dict[tuple[str, str, str], str]) -> set[tuple[str, str, str]]:
+def derivable(mask: dict[tc.Key, str]) -> set[tc.Key]:
     """Cells of one territory known from its published cells through its own equations."""
     known = {c for c, s in mask.items() if s == "publie"}
+    eqs = tc.equations(mask)
     changed = True
     while changed:
         changed = False
-        for total, parts in tc.EQUATIONS:
+        for total, parts in eqs:
             cells = [total, *parts]
             unknown = [c for c in cells if c not in known]
             if len(unknown) == 1:
@@ -110,22 +115,30 @@ def derivable(mask: dict[tuple[str, str, str], str]) -> set[tuple[str, str, str]
     return known
 
 
-def _cost(cell: tuple[str, str, str], value: float) -> tuple:
-    """Which published cell to hide first: a family, then a sex or the ESS loi 2014, the champ totals last."""
-    champ, famille, sexe = cell
-    tier = 0 if famille != "toutes" else (1 if champ == "ess_loi_2014" or sexe != tc.TOUS else 2)
-    return (tier, value, champ, famille, sexe)
+def _cost(cell: tc.Key, value: float) -> tuple:
+    """Which published cell to hide first: a family, a sector or a size band, then a sex or the ESS loi 2014,
+    the champ totals last."""
+    champ, famille, sexe, secteur, tranche = cell
+    detail = famille != tc.TOUTES or secteur != tc.TOUS or tranche != tc.TOUTES
+    tier = 0 if detail else (1 if champ == "ess_loi_2014" or sexe != tc.TOUS else 2)
+    return (tier, value, *cell)
 
 
-def close(mask: dict[tuple[str, str, str], str], protect: set, values: dict) -> None:
-    """Closure inside the territory: no protected cell may be derived from its published cells (in place)."""
+def close(mask: dict[tc.Key, str], protect: set, values: dict) -> None:
+    """Closure inside the territory: no protected cell may be derived from its published cells (in place).
+
+    A cell whose value is 0 counts as known even when hidden: an attacker may know it otherwise (the jobs
+    at 31/12 of the size band ``0``, establishments that employ nobody at 31/12, are 0 by definition), and
+    hiding it protects nothing."""
+    eqs = tc.equations(mask.keys() | protect)
+    zeros = {c for c in mask.keys() | protect if values.get(c, 0.0) == 0}
     while True:
-        known = {c for c, s in mask.items() if s == "publie"}
+        known = {c for c, s in mask.items() if s == "publie"} | zeros
         leak = None
         changed = True
         while changed and leak is None:
             changed = False
-            for total, parts in tc.EQUATIONS:
+            for total, parts in eqs:
                 cells = [total, *parts]
                 unknown = [c for c in cells if c not in known]
                 if len(unknown) == 1:
@@ -151,12 +164,13 @@ def protect_territory(
 ) -> pd.DataFrame:
     """The mask of a new territory (establishments ``members``) against the published ``others``.
 
-    Returns one row per (champ, famille, sexe, nature) with ``statut`` and ``motif``; internal cells are listed
-    (``interne``) but never published. ``hide_all``: natures whose every cell is hidden (the fallback).
+    Returns one row per cell key (``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``) and nature with
+    ``statut`` and ``motif``; internal cells are listed (``interne``) but never published. ``hide_all``:
+    natures whose every cell is hidden (the fallback).
     """
     cells_t = tc.aggregate(etabs[members])
     prim = tc.primary(cells_t)
-    all_keys = list(zip(cells_t["champ"], cells_t["famille"], cells_t["sexe"], strict=True))
+    all_keys = tc.keys_of(cells_t)
     cut, same = [], []
     for p in others:
         inter = p.members & members
@@ -169,8 +183,7 @@ def protect_territory(
         cut.append((p, [tc.primary(tc.aggregate(piece)) for piece in pieces]))
     rows = []
     for nature, qty in tc.NATURES.items():
-        of_nature = set(tc.keys(nature))
-        keys = [c for c in all_keys if c in of_nature]
+        keys = [c for c in all_keys if tc.of_nature(c, nature)]
         values = dict(zip(all_keys, cells_t[qty], strict=True))
         p_own = dict(zip(all_keys, prim[f"p_{nature}"], strict=True))
         mask = {c: "publie" for c in keys if c not in tc.INTERNAL}
@@ -192,7 +205,7 @@ def protect_territory(
         for p, piece_prims in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for pp in piece_prims:
-                bads = dict(zip(zip(pp["champ"], pp["famille"], pp["sexe"]), pp[f"p_{nature}"], strict=True))
+                bads = dict(zip(tc.keys_of(pp), pp[f"p_{nature}"], strict=True))
                 for c in keys:
                     if bads.get(c, False) and c in known_p and not p_own[c]:
                         protect.add(c)
@@ -211,9 +224,7 @@ def protect_territory(
                 motif[c] = "secret secondaire (équations du territoire)"
             rows.append(
                 {
-                    "champ": c[0],
-                    "famille": c[1],
-                    "sexe": c[2],
+                    **dict(zip(tc.KEY_COLUMNS, c, strict=True)),
                     "nature": nature,
                     "statut": mask.get(c, "interne"),
                     "motif": motif[c],
