@@ -194,7 +194,9 @@ def _set_bounds(settings, table, custom, communes_set, champ, famille, nature, s
     communes, from published files only."""
     com = cog.communes()
     com = com[com["type"] == "COM"]
-    geo = taudit.geography(com, {**custom, "_piece": tuple(communes_set)})
+    # the régions other than the test's are one atom each: they only enter France's cells, so that changes
+    # no bound (and keeps the LP a région's size)
+    geo = taudit.geography(com, {**custom, "_piece": tuple(communes_set)}, {REG})
     published = {s: _cells(settings, s) for s in custom}
     cells = taudit.published_cells(table, published, nature)
     target = taudit.Cell("territoire _piece", champ, famille, "secret", None, sexe, **breakdown)
@@ -346,6 +348,53 @@ def test_a_sector_and_a_size_band_are_protected_against_the_departement_and_the_
     for nature in ("comptage", "montant"):
         for cell in ("ess/toutes ", "ess/toutes/10-49 "):
             assert any(p.startswith(f"{nature}: territoire sans-une {cell}") for p in report.problems), cell
+
+
+def test_a_cell_holding_all_of_a_published_territory_s_hidden_cell_is_hidden_too(tmp_path, world):
+    """The département (France, the région) hides its ESS in education (ENS) and in social work (ASS) as
+    secondary cells; a
+    territory missing only a commune without any ENS or ASS establishment holds exactly the département's
+    ENS and ASS: it must hide them too ("masqué comme dans"), else it publishes the département's hidden
+    cells. The audit fails the files with both given away (with one alone, the département's could still
+    hold the missing commune's establishment: not determined)."""
+    from observatory.territories import cells as cells_mod
+
+    settings, e, table, crowded, _single = world
+    dep = table["niveau"].isin(["france", "region", "departement"])  # here the same establishments
+    ens = dep & table["secteur"].isin(["ENS", "ASS"])
+    assert (table.loc[ens, "statut"] == "publie").all() and ens.sum() == 12
+    table = table.copy()
+    table.loc[ens, ["statut", "valeur"]] = ["secret_secondaire", None]
+    # and no EPCI by sector (they add up to the département, and this hand-made table is protected by the
+    # primary rules alone: they would give the département's sectors away before any territory)
+    table = table[(table["niveau"] != "epci") | (table["secteur"] == "tous")].reset_index(drop=True)
+    table.to_parquet(settings.vintage_output / "tables" / "indicateurs.parquet", index=False)
+    codes = list(crowded["code_commune"])
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "sans-ens", codes)))
+    rows = _cells(settings, res.slug)
+    both = rows["secteur"].isin(["ENS", "ASS"])
+    assert both.sum() == 4 and (rows.loc[both, "statut"] == "secret_secondaire").all()
+    mask = pd.DataFrame(terr.read_registry(settings.warehouse, MILLESIME)[res.slug]["masque"])
+    assert set(mask.loc[mask["secteur"].isin(["ENS", "ASS"]), "motif"]) == {"masqué comme dans departement 29"}
+    mine = both
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    etabs = cells_mod.establishments(con)
+    con.close()
+    com = cog.communes()
+    custom = {res.slug: tuple(codes)}
+    weak = rows.copy()
+    weak.loc[mine, "statut"] = "publie"
+    for sector in ("ENS", "ASS"):
+        inside = e[e["code_commune"].isin(codes) & e["ess"] & (e["secteur"] == sector)]
+        these = mine & (weak["secteur"] == sector)
+        weak.loc[these, "valeur"] = weak.loc[these, "indicateur"].map(
+            {"etablissements_employeurs": float(len(inside)), "effectif_31_12": float(inside["effectif"].sum())}
+        )
+    report = taudit.audit(etabs, table, {}, {res.slug: weak}, {}, custom, com[com["type"] == "COM"])
+    assert {f"{n}: departement 29 ess/toutes/ENS " for n in ("comptage", "montant")} <= {
+        p[: p.index("(")] for p in report.problems
+    }, report.problems
+    assert taudit.audit(etabs, table, {}, {res.slug: rows}, {}, custom, com[com["type"] == "COM"]).passed
 
 
 def test_published_values_equal_an_independent_sum(tmp_path, world):

@@ -13,7 +13,10 @@ masks: only the new territory's cells can be hidden. For each nature (``comptage
    cell would give the piece away by subtraction, so *T*'s cell is hidden (``secret_secondaire``). This is
    the classic differencing attack: a département minus a territory covering all but one commune. The rule
    is applied to partial overlaps too (where the piece is only determined together with other published
-   cells): it is conservative, and hides more than an exact test would;
+   cells): it is conservative, and hides more than an exact test would. And cell by cell as for the same
+   establishments: where both pieces have none of a cell's establishments (*T*'s sector cell holds all of
+   *P*'s in that sector, and nothing else), *T*'s cell is *P*'s, so it is hidden where *P* does not publish
+   it (a département's secondary sector, published by a territory that misses only communes without it);
 3. **closure inside T**: the champ tree, the families, and the ESS's sexes, sectors and size bands
    (``cells.equations``): an equation whose only unknown is a protected cell gets its smallest published
    cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells that pass the primary rules may be derived.
@@ -51,15 +54,25 @@ class Published:
     mask: dict[str, dict[tc.Key, str]]
 
 
-def published_levels(etabs: pd.DataFrame, table: pd.DataFrame) -> list[Published]:
+LEVEL_COLUMNS = {"region": "code_region", "departement": "code_departement", "epci": "code_epci"}
+
+
+def published_levels(
+    etabs: pd.DataFrame, table: pd.DataFrame, within: np.ndarray | None = None
+) -> list[Published]:
     """France, régions, départements and EPCIs with their published masks (from the indicator table): the
     cells of every champ and family, those by sex of :data:`~observatory.territories.cells.SEXED`, and the
-    ESS by sector and by size band (:data:`~observatory.territories.cells.BROKEN`)."""
-    rows = table[
-        (table["pcs"] == "toutes")
-        & (table["indicateur"].isin(INDICATEUR.values()))
-        & (table["niveau"].isin(["france", "region", "departement", "epci"]))
-    ]
+    ESS by sector and by size band (:data:`~observatory.territories.cells.BROKEN`).
+
+    ``within`` (a mask of the establishments): only the levels holding some of them (the others share no
+    establishment with a territory made of them, so :func:`protect_territory` would pass them by)."""
+    level = table["niveau"].isin(["france", "region", "departement", "epci"])
+    if within is not None:
+        level = table["niveau"] == "france"
+        for niveau, column in LEVEL_COLUMNS.items():
+            held = set(etabs.loc[within, column].dropna())
+            level |= (table["niveau"] == niveau) & table["code"].isin(held)
+    rows = table[(table["pcs"] == "toutes") & (table["indicateur"].isin(INDICATEUR.values())) & level]
     rows = rows[(rows["secteur"] == tc.TOUS) & (rows["tranche"] == tc.TOUTES) | (
         (rows["champ"] == tc.BROKEN[0]) & (rows["famille"] == tc.BROKEN[1]) & (rows["sexe"] == tc.TOUS)
         & ((rows["secteur"] == tc.TOUS) | (rows["tranche"] == tc.TOUTES))
@@ -72,11 +85,15 @@ def published_levels(etabs: pd.DataFrame, table: pd.DataFrame) -> list[Published
         if key[2] != tc.TOUS and key not in sexed:
             continue
         masks.setdefault((niveau, code), {}).setdefault(nature_of[indicateur], {})[key] = statut
-    column = {"region": "code_region", "departement": "code_departement", "epci": "code_epci"}
-    codes = {n: etabs[c].to_numpy(dtype=object) for n, c in column.items()}
+    codes = {n: pd.factorize(etabs[c]) for n, c in LEVEL_COLUMNS.items()}  # integers: one cheap == each
     out = []
     for (niveau, code), mask in sorted(masks.items()):
-        members = np.ones(len(etabs), bool) if niveau == "france" else codes[niveau] == code
+        if niveau == "france":
+            members = np.ones(len(etabs), bool)
+        else:
+            ints, uniques = codes[niveau]
+            where = uniques.get_indexer([code])[0]
+            members = ints == where if where >= 0 else np.zeros(len(etabs), bool)
         out.append(Published(f"{niveau} {code}", members, mask))
     return out
 
@@ -86,7 +103,7 @@ def registry_levels(
 ) -> list[Published]:
     """The territories of the registry (all but ``skip``) as :class:`Published`."""
     out = []
-    commune = etabs["code_commune"].to_numpy(dtype=object)
+    commune = etabs["code_commune"]
     for slug, entry in sorted(registry.items()):
         if slug == skip:
             continue
@@ -95,7 +112,7 @@ def registry_levels(
         # a territory recorded before the cells by sex, sector or band were published has none
         for m, key in zip(entry["masque"], tc.keys_of(recorded), strict=True):
             mask.setdefault(m["nature"], {})[key] = m["statut"]
-        out.append(Published(f"territoire {slug}", np.isin(commune, list(entry["communes"])), mask))
+        out.append(Published(f"territoire {slug}", commune.isin(set(entry["communes"])).to_numpy(), mask))
     return out
 
 
@@ -179,8 +196,11 @@ def protect_territory(
         if np.array_equal(p.members, members):
             same.append(p)
             continue
-        pieces = [etabs[part] for part in (p.members & ~members, members & ~p.members) if part.any()]
-        cut.append((p, [tc.primary(tc.aggregate(piece)) for piece in pieces]))
+        pieces = [tc.aggregate(etabs[part]) for part in (p.members & ~members, members & ~p.members) if part.any()]
+        # the cells where both pieces are empty: the same establishments in p and in t
+        empty = [{k for k, n in zip(tc.keys_of(a), a["n_etab"], strict=True) if n > 0} for a in pieces]
+        alike = {c for c in all_keys if not any(c in e for e in empty)}
+        cut.append((p, [tc.primary(a) for a in pieces], alike))
     rows = []
     for nature, qty in tc.NATURES.items():
         keys = [c for c in all_keys if tc.of_nature(c, nature)]
@@ -202,8 +222,13 @@ def protect_territory(
                     protect.add(c)
                     mask[c] = "secret_secondaire"
                     motif[c] = motif[c] or f"masqué comme dans {p.name}"
-        for p, piece_prims in cut:
+        for p, piece_prims, alike in cut:
             known_p = derivable(p.mask.get(nature, {}))
+            for c in keys:  # a cell with p's establishments: what p does not publish, t may not either
+                if c in alike and c in p.mask.get(nature, {}) and c not in known_p and mask.get(c) == "publie":
+                    protect.add(c)
+                    mask[c] = "secret_secondaire"
+                    motif[c] = motif[c] or f"masqué comme dans {p.name}"
             for pp in piece_prims:
                 bads = dict(zip(tc.keys_of(pp), pp[f"p_{nature}"], strict=True))
                 for c in keys:
