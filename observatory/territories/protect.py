@@ -189,6 +189,7 @@ def protect_territory(
     prim = tc.primary(cells_t)
     all_keys = tc.keys_of(cells_t)
     cut, same = [], []
+    slim = tc.lean(etabs)
     for p in others:
         inter = p.members & members
         if not inter.any():
@@ -196,7 +197,7 @@ def protect_territory(
         if np.array_equal(p.members, members):
             same.append(p)
             continue
-        pieces = [tc.aggregate(etabs[part]) for part in (p.members & ~members, members & ~p.members) if part.any()]
+        pieces = [tc.aggregate(slim[part]) for part in (p.members & ~members, members & ~p.members) if part.any()]
         # the cells where both pieces are empty: the same establishments in p and in t
         empty = [{k for k, n in zip(tc.keys_of(a), a["n_etab"], strict=True) if n > 0} for a in pieces]
         alike = {c for c in all_keys if not any(c in e for e in empty)}
