@@ -168,7 +168,8 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
     for column, by_territory in broken.items():
         # a territory that publishes its ESS by sector lists the sectors it has: the others are zeros
         for name, codes in by_territory.items():
-            out += [Cell(name, *BROKEN, "publie", 0.0, **{column: c}) for c in sorted(universe[column] - codes)]
+            zeros = sorted(universe[column] - codes)
+            out += [Cell(name, *BROKEN, "publie", 0.0, **{column: c}) for c in zeros]
     return out
 
 

@@ -4,7 +4,8 @@ A territory publishes the cells an EPCI publishes: every champ, the ESS families
 (:data:`SEXED`), and the ESS by sector and by establishment size band (:data:`BROKEN`: establishments and
 jobs at 31/12, as at EPCI level). Each champ and family is a union of *leaves*
 (``sql/territories/etablissements.sql``); one internal cell is never published but protected, as in the
-indicator table: ``_oth`` (the other private employers = privé hors ESS − the sociétés commerciales de l'ESS).
+indicator table: ``_oth`` (the other private employers = privé hors ESS − the sociétés commerciales de
+l'ESS).
 
 A cell is keyed ``(champ, famille, sexe, secteur, tranche)`` — the indicator table's own breakdown columns,
 ``sexe`` being ``tous``, ``F`` or ``H``, ``secteur`` ``tous`` or a sector code, ``tranche`` ``toutes`` or a
@@ -151,10 +152,11 @@ def establishments(con) -> pd.DataFrame:
 def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     """The cells (one row per key of :func:`keys` ``("montant")``) of a set of establishments.
 
-    Columns: ``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``, ``n_etab`` (establishments; for a sex, those employing
-    someone of it), ``n_ent`` (distinct SIREN among them), the sums of :data:`QUANTITIES`, ``max_<q>``
-    (largest establishment), ``freq_<q>`` (establishments contributing, for :data:`CONTRIBUTORS` and
-    :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single job). The cells by sex read
+    Columns: ``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``, ``n_etab`` (establishments; for a
+    sex, those employing someone of it), ``n_ent`` (distinct SIREN among them), the sums of
+    :data:`QUANTITIES`, ``max_<q>`` (largest establishment), ``freq_<q>`` (establishments contributing, for
+    :data:`CONTRIBUTORS` and :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single
+    job). The cells by sex read
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
     without them gives the ``tous`` cells only. The sector and size-band cells of :data:`BROKEN` (from the
     ``secteur`` and ``tranche`` columns, when the frame has them) are those holding some establishment.

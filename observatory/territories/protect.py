@@ -19,7 +19,8 @@ masks: only the new territory's cells can be hidden. For each nature (``comptage
    it (a département's secondary sector, published by a territory that misses only communes without it);
 3. **closure inside T**: the champ tree, the families, and the ESS's sexes, sectors and size bands
    (``cells.equations``): an equation whose only unknown is a protected cell gets its smallest published
-   cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells that pass the primary rules may be derived.
+   cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells
+   that pass the primary rules may be derived.
 
 The result is then proven by the independent audit (:mod:`observatory.territories.audit`): an LP over the
 geography's atoms (communes grouped by the territories that hold them) with every published cell of every
@@ -81,7 +82,8 @@ def published_levels(
     nature_of = {v: k for k, v in INDICATEUR.items()}
     masks: dict[tuple[str, str], dict[str, dict]] = {}
     columns = [rows[c].to_numpy(dtype=object) for c in ("niveau", "code", "indicateur", "statut")]
-    for (niveau, code, indicateur, statut), key in zip(zip(*columns, strict=True), tc.keys_of(rows), strict=True):
+    for values, key in zip(zip(*columns, strict=True), tc.keys_of(rows), strict=True):
+        niveau, code, indicateur, statut = values
         if key[2] != tc.TOUS and key not in sexed:
             continue
         masks.setdefault((niveau, code), {}).setdefault(nature_of[indicateur], {})[key] = statut
@@ -197,7 +199,8 @@ def protect_territory(
         if np.array_equal(p.members, members):
             same.append(p)
             continue
-        pieces = [tc.aggregate(slim[part]) for part in (p.members & ~members, members & ~p.members) if part.any()]
+        parts = (p.members & ~members, members & ~p.members)
+        pieces = [tc.aggregate(slim[part]) for part in parts if part.any()]
         # the cells where both pieces are empty: the same establishments in p and in t
         empty = [{k for k, n in zip(tc.keys_of(a), a["n_etab"], strict=True) if n > 0} for a in pieces]
         alike = {c for c in all_keys if not any(c in e for e in empty)}
@@ -226,7 +229,8 @@ def protect_territory(
         for p, piece_prims, alike in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for c in keys:  # a cell with p's establishments: what p does not publish, t may not either
-                if c in alike and c in p.mask.get(nature, {}) and c not in known_p and mask.get(c) == "publie":
+                shown_in_t = mask.get(c) == "publie"
+                if c in alike and c in p.mask.get(nature, {}) and c not in known_p and shown_in_t:
                     protect.add(c)
                     mask[c] = "secret_secondaire"
                     motif[c] = motif[c] or f"masqué comme dans {p.name}"

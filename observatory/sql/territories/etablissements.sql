@@ -10,8 +10,8 @@
 -- s_net and nbheur over the hourly-pay field's non-annex jobs; n_salaries = non-annex jobs;
 -- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule).
 -- The same quantities by sex, suffixed _F and _H (the women and men cells of a territory: the ESS by sex).
--- secteur and tranche: the establishment's sector (NCL when unclassified) and size band, as ind.cellules reads
--- them (the ESS of a territory by sector and by size band).
+-- secteur and tranche: the establishment's sector (NCL when unclassified) and size band, as ind.cellules
+-- reads them (the ESS of a territory by sector and by size band).
 
 SELECT
     e.siret, e.siren, e.code_commune, e.code_departement, e.code_region, e.code_epci,
