@@ -60,8 +60,9 @@ INDICATEURS = {"comptage": "etablissements_employeurs", "montant": "effectif_31_
 SAFETY = 0.10
 TOL = 1e-6
 SEEDS = 4
-PRESOLVE_FROM = 1000
 """Random directions solved first by :func:`bounds` (each twice, min and max) for points of the targets."""
+PRESOLVE_FROM = 1000
+"""Equations from which an LP is solved with HiGHS's presolve (:func:`_solve`)."""
 
 
 @dataclass
