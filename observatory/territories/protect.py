@@ -5,18 +5,17 @@ masks: only the new territory's cells can be hidden. For each nature (``comptage
 
 1. **primary rules** on the territory's cells (:func:`observatory.territories.cells.primary`), internal
    cell ``_oth`` included;
-2. **complements**: a published territory *P* with the same establishments as *T* (an EPCI redrawn
-   commune by commune) gives *T* its mask: what *P* does not publish, *T* may not either. For every
-   published territory *P* that *T* cuts (they share establishments and neither holds the other's all),
-   the primary rules on *P − T* and on *T − P*, cell by
+2. **complements**: for every published territory *P* that shares establishments with *T*, the primary
+   rules on *P − T* and on *T − P*, cell by
    cell: where the piece breaks a rule and *P*'s cell is published or derivable (its own equations), *T*'s
    cell would give the piece away by subtraction, so *T*'s cell is hidden (``secret_secondaire``). This is
    the classic differencing attack: a département minus a territory covering all but one commune. The rule
    is applied to partial overlaps too (where the piece is only determined together with other published
-   cells): it is conservative, and hides more than an exact test would. And cell by cell as for the same
-   establishments: where both pieces have none of a cell's establishments (*T*'s sector cell holds all of
-   *P*'s in that sector, and nothing else), *T*'s cell is *P*'s, so it is hidden where *P* does not publish
-   it (a département's secondary sector, published by a territory that misses only communes without it);
+   cells): it is conservative, and hides more than an exact test would. And cell by cell, where both pieces
+   have none of a cell's establishments (*T*'s sector cell holds all of *P*'s in that sector, and nothing
+   else), *T*'s cell is *P*'s, so it is hidden where *P* does not publish it: a département's secondary
+   sector, published by a territory that misses only communes without it, or every cell of an EPCI redrawn
+   commune by commune (both pieces empty: *T* takes *P*'s whole mask);
 3. **closure inside T**: the champ tree, the families, and the ESS's sexes, sectors and size bands
    (``cells.equations``): an equation whose only unknown is a protected cell gets its smallest published
    cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells
@@ -190,18 +189,14 @@ def protect_territory(
     cells_t = tc.aggregate(etabs[members])
     prim = tc.primary(cells_t)
     all_keys = tc.keys_of(cells_t)
-    cut, same = [], []
+    cut = []
     slim = tc.lean(etabs)
     for p in others:
-        inter = p.members & members
-        if not inter.any():
-            continue
-        if np.array_equal(p.members, members):
-            same.append(p)
+        if not (p.members & members).any():
             continue
         parts = (p.members & ~members, members & ~p.members)
         pieces = [tc.aggregate(slim[part]) for part in parts if part.any()]
-        # the cells where both pieces are empty: the same establishments in p and in t
+        # the cells where both pieces are empty (all of them when p has t's establishments): p's cell is t's
         empty = [{k for k, n in zip(tc.keys_of(a), a["n_etab"], strict=True) if n > 0} for a in pieces]
         alike = {c for c in all_keys if not any(c in e for e in empty)}
         cut.append((p, [tc.primary(a) for a in pieces], alike))
@@ -219,13 +214,6 @@ def protect_territory(
                 motif[c] = "règle primaire"
                 if c in mask:
                     mask[c] = "secret_primaire"
-        for p in same:  # the same establishments: what p does not publish, t may not either
-            shown = derivable(p.mask.get(nature, {}))
-            for c in keys:
-                if c in p.mask.get(nature, {}) and c not in shown and mask.get(c) == "publie":
-                    protect.add(c)
-                    mask[c] = "secret_secondaire"
-                    motif[c] = motif[c] or f"masqué comme dans {p.name}"
         for p, piece_prims, alike in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for c in keys:  # a cell with p's establishments: what p does not publish, t may not either
