@@ -571,6 +571,25 @@ def test_slugify(text):
     assert terr.slugify(text) == "pays-de-brest"
 
 
+def test_the_audit_reads_the_territories_that_reach_the_new_one_s_regions_only():
+    """A new territory in the Finistère: the audit cuts Bretagne, and Normandie through a territory that
+    straddles both, with the territory that lies in Normandie only; not one in Gironde (its size must not
+    grow with the registry)."""
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+    first = {d: com[com["code_departement"] == d]["code_commune"].sort_values().tolist()[:2] for d in
+             ("29", "50", "33")}  # fmt: skip
+    custom = {
+        "neuf": (first["29"][0],),
+        "ailleurs": tuple(first["33"]),
+        "a-cheval": (first["29"][1], first["50"][0]),
+        "normand": (first["50"][1],),
+    }
+    regions, near = taudit._neighbourhood(com, custom, {"neuf"})
+    assert regions == {"53", "28"} and near == {"neuf", "a-cheval", "normand"}
+    assert taudit._neighbourhood(com, custom, {"ailleurs"}) == ({"75"}, {"ailleurs"})
+
+
 def test_combos_and_audit_leaves_agree():
     """The protection's cells and the audit's (written apart) describe the same leaves."""
     for key, leaves in taudit.CELL_LEAVES.items():

@@ -15,7 +15,7 @@ and sexes of the atom; likewise the bands): no cell the audit reads crosses a se
 a band, so these margins of the atom's ESS are all it needs (an atom's sectors, bands and families × sexes
 with the same total always have a table of non-negative counts behind them). The crossings it does not read
 (the ESS by sector and sex of a département or a région, every employer by sector…) are left out: a
-relaxation, as the régions no territory touches. A sector no
+relaxation, as the régions no new territory touches (and the territories on demand that lie there only). A sector no
 published cell names is one unknown ``_autre`` per atom. For every hidden primary cell of a territory
 touched by the new ones, two LPs (HiGHS) give the smallest and largest value compatible with everything
 published.
@@ -441,6 +441,10 @@ def audit(
     leaves every hidden primary cell of the touched territories protected (see the module docstring)."""
     report = TerritoryAudit()
     new = set(custom_after) - set(custom_before)
+    regions, near = _neighbourhood(communes, custom_after, new)
+    custom_after = {s: custom_after[s] for s in near}
+    before = {s: f for s, f in before.items() if s in near}
+    after = {s: f for s, f in after.items() if s in near}
     new_members = etabs["code_commune"].isin({c for s in new for c in custom_after[s]}).to_numpy()
     touched = {f"territoire {s}" for s in custom_after}
     touched.add("france FR")
@@ -450,7 +454,6 @@ def audit(
         ("code_epci", "epci"),
     ):
         touched |= {f"{niveau} {c}" for c in etabs.loc[new_members, col].dropna().unique()}
-    regions = _regions_of(communes, custom_after)
     geo = geography(communes, custom_after, regions)
     members_of = _members(etabs, custom_after)
     leaves = _leaves_of(etabs)
@@ -493,6 +496,27 @@ def _regions_of(communes: pd.DataFrame, custom: dict[str, tuple[str, ...]]) -> s
     """The régions holding a commune of some territory on demand (the part of France the LP cuts into atoms)."""
     codes = {c for cs in custom.values() for c in cs}
     return set(communes.loc[communes["code_commune"].isin(codes), "code_region"].dropna())
+
+
+def _neighbourhood(
+    communes: pd.DataFrame, custom: dict[str, tuple[str, ...]], new: set[str]
+) -> tuple[set[str], set[str]]:
+    """The régions the LP cuts into atoms and the territories on demand it reads, for the ``new`` ones: the
+    régions of the new territories, with every territory on demand holding a commune there, and again the
+    régions of those, to a fixed point. A territory elsewhere was audited when it was published, and the new
+    cells reach it only through the régions' totals (France = Σ régions): it is left out, as the régions'
+    insides are, so that the audit's size depends on the request's région and not on how many territories
+    the registry holds."""
+    region_of = communes.drop_duplicates("code_commune").set_index("code_commune")["code_region"]
+    regions_of = {s: set(region_of.reindex(list(cs)).dropna()) for s, cs in custom.items()}
+    near = set(new)
+    regions = set().union(*(regions_of[s] for s in near))
+    while True:
+        more = {s for s, rs in regions_of.items() if s not in near and rs & regions}
+        if not more:
+            return regions, near
+        near |= more
+        regions = regions.union(*(regions_of[s] for s in more))
 
 
 def _members(etabs: pd.DataFrame, custom: dict[str, tuple[str, ...]]):
