@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
+
+from observatory import lp
 
 FAMILLES = ["association", "cooperative", "mutuelle", "fondation", "autre_obnl"]
 LEAF_NAMES = [*FAMILLES, "_sce", "_oth", "public"]
@@ -62,7 +63,7 @@ TOL = 1e-6
 SEEDS = 4
 """Random directions solved first by :func:`bounds` (each twice, min and max) for points of the targets."""
 PRESOLVE_FROM = 1000
-"""Equations from which an LP is solved with HiGHS's presolve (:func:`_solve`)."""
+"""Equations from which the first LP of a system is solved with HiGHS's presolve (:class:`observatory.lp.Equations`)."""
 
 
 @dataclass
@@ -293,6 +294,7 @@ def bounds(
 
     a_eq = matrix(rows) if rows else None
     b_eq = np.array([0.0 if c is None else c.valeur for c, _, _ in rows]) if rows else None
+    system = lp.Equations(a_eq, b_eq, m, presolve=a_eq is not None and a_eq.shape[0] >= PRESOLVE_FROM)
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
     if narrow is not None and len(tgt) > 2:
@@ -303,8 +305,8 @@ def bounds(
         directions += [rng.random(len(tgt)) @ objectives for _ in range(SEEDS)]
         for total in directions:
             for sign in (1.0, -1.0):
-                r = _solve(sign * total, a_eq, b_eq)
-                if r.status == 0:
+                r = system.minimize(sign * total)
+                if r.status == lp.OPTIMAL:
                     at = objectives @ r.x
                     seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
     out, solved = {}, {}
@@ -318,25 +320,13 @@ def bounds(
             continue
         res = []
         for sign in (1.0, -1.0):
-            r = _solve(sign * v, a_eq, b_eq)
-            res.append(sign * r.fun if r.status == 0 else (np.inf if sign < 0 else 0.0))
-            if r.status == 0 and narrow is not None:  # a feasible point: every target's value there
+            r = system.minimize(sign * v)
+            res.append(sign * r.fun if r.status == lp.OPTIMAL else (np.inf if sign < 0 else 0.0))
+            if r.status == lp.OPTIMAL and narrow is not None:  # a feasible point: every target's value there
                 at = objectives @ r.x
                 seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
         out[key] = solved[v.tobytes()] = (res[0], res[1])
     return out
-
-
-def _solve(objective: np.ndarray, a_eq, b_eq):
-    """``min objective · x`` under ``a_eq x = b_eq``, x ≥ 0, by HiGHS — with its presolve from
-    :data:`PRESOLVE_FROM` equations (the sample's Bretagne with its sectors and bands, ≈ 2 600: a third less
-    time), without it below (the tests' Finistère, ≈ 500 equations over 1 300–1 900 unknowns: presolve
-    takes 1.7 times as long; half as long on smaller systems, same optimum) — again the other way should the
-    solver not conclude."""
-    problem = {"A_eq": a_eq, "b_eq": b_eq, "bounds": (0, None), "method": "highs"}
-    presolve = a_eq is not None and a_eq.shape[0] >= PRESOLVE_FROM
-    r = linprog(objective, options={"presolve": presolve}, **problem)
-    return r if r.status in (0, 2, 3) else linprog(objective, options={"presolve": not presolve}, **problem)
 
 
 def attack(
