@@ -560,6 +560,29 @@ def test_within_territory_closure_protects_a_lone_family_sector_and_band():
         assert not (len(unknown) == 1 and protected), (total, parts)
 
 
+def test_the_establishments_are_read_again_from_the_cache_until_the_warehouse_changes(world):
+    """The second request reads the establishments from the cache (the same frame as the query's); a run
+    that rewrites the warehouse makes them read from it again (its new rows seen)."""
+    from observatory.territories.build import _establishments
+
+    settings = world[0]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    fresh = tc.establishments(con)
+    con.close()
+    first = _establishments(settings)
+    [cached] = (settings.cache_dir / "territoires").glob("etablissements-*.arrow")
+    pd.testing.assert_frame_equal(first, fresh)
+    pd.testing.assert_frame_equal(_establishments(settings), fresh)  # from the file
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("UPDATE ind.etab_sexe_pcs SET effectif = effectif + 1 WHERE siret = (SELECT min(siret) FROM "
+                "ind.etab_sexe_pcs) AND sexe = 'F'")  # fmt: skip
+    con.close()
+    again = _establishments(settings)
+    assert again["effectif"].sum() == fresh["effectif"].sum() + 1
+    assert [p.name for p in (settings.cache_dir / "territoires").iterdir()] != [cached.name]
+    assert len(list((settings.cache_dir / "territoires").iterdir())) == 1
+
+
 def test_registry_path_is_beside_the_warehouse(tmp_path):
     assert (
         terr.registry_path(tmp_path / "w" / "o.duckdb", 2023) == tmp_path / "w" / "territoires" / "2023.json"
