@@ -385,17 +385,28 @@ def _leaves_of(etabs: pd.DataFrame):
     return leaves
 
 
+def _quantities(etabs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per sex (``tous``, ``F``, ``H``): each establishment's jobs at 31/12 and whether it counts in that sex's
+    cells (every establishment for ``tous``; for a sex, those that employ someone of it), as arrays once."""
+    out = {"tous": (etabs["effectif"].to_numpy(dtype=float), np.ones(len(etabs), bool))}
+    for sexe in SEXES:
+        jobs = etabs[[f"{q}_{sexe}" for q in ("effectif", "etp", "masse", "n_salaries")]].to_numpy(dtype=float)
+        out[sexe] = (etabs[f"effectif_{sexe}"].to_numpy(dtype=float), (jobs > 0).any(axis=1))
+    return out
+
+
 def _truth(
-    etabs: pd.DataFrame, members: np.ndarray, leaves: np.ndarray, sexe: str = "tous"
+    quantities: dict, members: np.ndarray, leaves: np.ndarray, sexe: str = "tous"
 ) -> tuple[float, float, float, int]:
     """Establishments, headcount, largest contributor and rows of the establishments in both masks; for a
-    sex, its jobs (``effectif_F`` / ``effectif_H``) and the establishments that employ someone of it."""
-    sub = etabs[members & leaves]
-    if sexe != "tous":
-        jobs = sub[[f"{q}_{sexe}" for q in ("effectif", "etp", "masse", "n_salaries")]]
-        sub = sub[(jobs > 0).any(axis=1).to_numpy()]
-    eff = sub["effectif" if sexe == "tous" else f"effectif_{sexe}"]
-    return (float(len(sub)), float(eff.sum()), float(eff.max() if len(sub) else 0), len(sub))
+    sex, its jobs (``effectif_F`` / ``effectif_H``) and the establishments that employ someone of it
+    (``quantities``: :func:`_quantities`)."""
+    eff, counted = quantities[sexe]
+    sel = members & leaves & counted
+    n = int(np.count_nonzero(sel))
+    jobs = eff[sel]
+    largest = float(np.fmax.reduce(jobs)) if n else 0.0  # a missing value (NaN) left out, as pandas does
+    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, n)
 
 
 def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
@@ -445,8 +456,12 @@ def audit(
     ):
         touched |= {f"{niveau} {c}" for c in etabs.loc[new_members, col].dropna().unique()}
     geo = geography(communes, custom_after, regions)
+    # the rows of the levels in the LP only (at France, 35 000 EPCI cells of other régions read for nothing)
+    named = table["niveau"].astype(str) + " " + table["code"].astype(str)
+    table = table[named.isin(geo.territories) & table["indicateur"].isin(INDICATEURS.values())]
     members_of = _members(etabs, custom_after)
     leaves = _leaves_of(etabs)
+    quantities = _quantities(etabs)
     for nature in INDICATEURS:
         cells_after = published_cells(table, after, nature)
         cells_before = published_cells(table, before, nature)
@@ -455,7 +470,7 @@ def audit(
         primary, truth = [], {}
         for c in hidden:
             where = leaves(c.champ, c.famille, c.secteur, c.tranche)
-            n, eff, largest, _ = _truth(etabs, members_of(c.territoire), where, c.sexe)
+            n, eff, largest, _ = _truth(quantities, members_of(c.territoire), where, c.sexe)
             value = n if nature == "comptage" else eff
             truth[c.key] = (value, largest)
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
