@@ -583,6 +583,24 @@ def test_the_establishments_are_read_again_from_the_cache_until_the_warehouse_ch
     assert len(list((settings.cache_dir / "territoires").iterdir())) == 1
 
 
+def test_registry_territories_sharing_no_commune_are_not_read():
+    """A request reads, of the registry, the territories that hold one of its communes only (no shared
+    commune, no shared establishment); the one it replaces (``skip``) is left out."""
+    from observatory.territories import protect as tp
+
+    etabs = pd.DataFrame({"code_commune": ["29001", "29002", "29003", "56001"]})
+    mask = [{"champ": "ess", "famille": "toutes", "nature": "comptage", "statut": "publie"}]
+    registry = {
+        "ouest": {"communes": ["29001", "29002"], "masque": mask},
+        "morbihan": {"communes": ["56001"], "masque": mask},
+        "moi": {"communes": ["29002", "29003"], "masque": mask},
+    }
+    got = tp.registry_levels(etabs, registry, skip="moi", near={"29002", "29003"})
+    assert [p.name for p in got] == ["territoire ouest"]
+    assert got[0].members.tolist() == [True, True, False, False]
+    assert len(tp.registry_levels(etabs, registry, skip="moi")) == 2
+
+
 def test_registry_path_is_beside_the_warehouse(tmp_path):
     assert (
         terr.registry_path(tmp_path / "w" / "o.duckdb", 2023) == tmp_path / "w" / "territoires" / "2023.json"

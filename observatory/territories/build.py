@@ -160,7 +160,9 @@ def _published_territories(vintage: Path, registry: dict) -> dict[str, pd.DataFr
 
 def _protect_and_audit(etabs, table, registry, req, vintage, millesime, perimetre):
     members = etabs["code_commune"].isin(set(req.communes)).to_numpy()
-    others = tp.published_levels(etabs, table, members) + tp.registry_levels(etabs, registry, skip=req.slug)
+    others = tp.published_levels(etabs, table, members) + tp.registry_levels(
+        etabs, registry, skip=req.slug, near=set(req.communes)
+    )
     cells_t = tc.aggregate(etabs[members])
     before = _published_territories(vintage, {s: e for s, e in registry.items() if s != req.slug})
     custom_before = {s: tuple(e["communes"]) for s, e in registry.items() if s != req.slug}

@@ -100,13 +100,15 @@ def published_levels(
 
 
 def registry_levels(
-    etabs: pd.DataFrame, registry: dict[str, dict], skip: str | None = None
+    etabs: pd.DataFrame, registry: dict[str, dict], skip: str | None = None, near: set[str] | None = None
 ) -> list[Published]:
-    """The territories of the registry (all but ``skip``) as :class:`Published`."""
+    """The territories of the registry (all but ``skip``) as :class:`Published`; with ``near`` (commune
+    codes), only those holding one of them (the others share no establishment with a territory made of
+    them, and :func:`protect_territory` would pass them by — each costs a look-up per establishment)."""
     out = []
     commune = etabs["code_commune"]
     for slug, entry in sorted(registry.items()):
-        if slug == skip:
+        if slug == skip or (near is not None and near.isdisjoint(entry["communes"])):
             continue
         mask: dict[str, dict] = {}
         recorded = pd.DataFrame(entry["masque"])
