@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from observatory import lp
+
 
 class Interval(NamedTuple):
     """A cell known to lie in ``[lo, hi]`` (a value published rounded: :mod:`observatory.audit.rounding`): an
@@ -104,26 +106,36 @@ def _tied_bounds(system: TiedSystem, cells=None) -> dict:
     """:func:`lp_bounds` on a :class:`TiedSystem`."""
     idx = {c: i for i, c in enumerate(system.hidden)}
     out, by_class = {}, {}  # tied cells share their min and max
+    solver = _Extremes(system)
     for c in system.hidden if cells is None else sorted(cells):
         k = int(system.label[idx[c]])
         if k not in by_class:
-            by_class[k] = (_extreme(system, k, -1.0), _extreme(system, k, 1.0))
+            by_class[k] = (solver(k, -1.0), solver(k, 1.0))
         out[c] = by_class[k]
     return out
 
 
-def _extreme(system: TiedSystem, k: int, sign: float) -> float:
-    """The max (``sign`` +1) or the min (−1) of variable ``k`` of ``system``: ``inf`` when unbounded above, 0
-    when the LP finds no solution."""
-    from scipy.optimize import linprog
+class _Extremes:
+    """The max (``sign`` +1) or the min (−1) of one variable of a :class:`TiedSystem` after another: ``inf``
+    when unbounded above, 0 when the LP finds no solution. The system is handed to HiGHS once, on the first
+    call, and each objective solved from the last basis (:class:`observatory.lp.Equations`)."""
 
-    kw = {"A_eq": system.a, "b_eq": system.b} if len(system.b) else {}
-    obj = np.zeros(len(system.box))
-    obj[k] = -sign
-    res = linprog(obj, bounds=system.box, method="highs", **kw)
-    if res.status != 0:
-        return np.inf if sign > 0 else 0.0
-    return -sign * res.fun
+    def __init__(self, system: TiedSystem) -> None:
+        self.system = system
+        self._equations: lp.Equations | None = None
+
+    def __call__(self, k: int, sign: float) -> float:
+        system = self.system
+        if self._equations is None:
+            a = system.a if len(system.b) else None
+            n = len(system.box)
+            self._equations = lp.Equations(a, system.b, n, lower=system.box[:, 0], upper=system.box[:, 1])
+        obj = np.zeros(len(system.box))
+        obj[k] = -sign
+        res = self._equations.minimize(obj)
+        if res.status != lp.OPTIMAL:
+            return np.inf if sign > 0 else 0.0
+        return -sign * res.fun
 
 
 def short_of(values: dict, equations: list, up: dict, down: dict) -> dict:
@@ -190,10 +202,12 @@ def short_of_many(systems: list) -> list[dict]:
     # side, if it has one there: it cannot fall short of it), and both sides when it falls short (the report)
     out: list[dict] = [{} for _ in systems]
     bound: dict = {}  # (system, variable, side): its max (+1) or min (−1); tied cells share them
+    solvers: dict[int, _Extremes] = {}
 
     def extreme(s: int, k: int, side: float) -> float:
         if (s, k, side) not in bound:
-            bound[(s, k, side)] = _extreme(built[s][0], k, side)
+            solver = solvers.setdefault(s, _Extremes(built[s][0]))
+            bound[(s, k, side)] = solver(k, side)
         return bound[(s, k, side)]
 
     for s, j, c, sign in left:
