@@ -581,6 +581,20 @@ def test_the_establishments_are_read_again_from_the_cache_until_the_warehouse_ch
     assert again["effectif"].sum() == fresh["effectif"].sum() + 1
     assert [p.name for p in (settings.cache_dir / "territoires").iterdir()] != [cached.name]
     assert len(list((settings.cache_dir / "territoires").iterdir())) == 1
+    # a damaged file is read from the warehouse again, and written anew
+    [cached] = (settings.cache_dir / "territoires").iterdir()
+    cached.write_bytes(b"not arrow")
+    pd.testing.assert_frame_equal(_establishments(settings), again)
+    pd.testing.assert_frame_equal(_establishments(settings), again)
+    assert cached.stat().st_size > 100
+
+
+def test_a_missing_warehouse_is_a_clear_error(tmp_path):
+    from observatory.territories.build import _establishments
+
+    settings = Settings(warehouse=tmp_path / "absent.duckdb", cache_dir=tmp_path / "cache", millesime=MILLESIME)
+    with pytest.raises(TerritoryError, match="absent.duckdb: aucun entrepôt"):
+        _establishments(settings)
 
 
 def test_registry_territories_sharing_no_commune_are_not_read():

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyarrow import feather
 
 from observatory import territories as terr
@@ -189,25 +190,34 @@ def _establishments(settings: Settings) -> pd.DataFrame:
     folder as Arrow (``territoires/etablissements-<key>.arrow``, lz4) for the next request: at France the
     query takes 7–8 s over 2.3 M establishments, the file 1–2 s. The key is the warehouse file's size and
     modification time and the query's text: a run that rewrites the warehouse, or a changed query, makes a
-    new file (the old one is removed). Called under the run lock, as the warehouse is read."""
+    new file (the old one is removed). A damaged file is read from the warehouse again; a cache folder that
+    cannot be written only costs the time. Called under the run lock, as the warehouse is read."""
+    if not settings.warehouse.exists():
+        raise TerritoryError(f"{settings.warehouse}: aucun entrepôt de données : lancez d'abord observatory run")
     stat = settings.warehouse.stat()
     query = sql_text("territories/etablissements.sql")
     key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{query}".encode()).hexdigest()[:16]
     folder = settings.cache_dir / "territoires"
     path = folder / f"etablissements-{key}.arrow"
     if path.exists():
-        return feather.read_table(path, memory_map=True).combine_chunks().to_pandas()
+        try:
+            return feather.read_table(path, memory_map=True).combine_chunks().to_pandas()
+        except (OSError, pa.ArrowException):  # damaged (a disk full while it was written, a copy cut short…)
+            pass
     con = connect(settings.warehouse, read_only=True)
     try:
         table = tc.establishments_arrow(con)
     finally:
         con.close()
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("etablissements-*.arrow"):
-        old.unlink()
-    partial = path.with_suffix(".partial")
-    feather.write_feather(table, partial, compression="lz4")
-    partial.replace(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("etablissements-*.arrow"):
+            old.unlink()
+        partial = path.with_suffix(".partial")
+        feather.write_feather(table, partial, compression="lz4")
+        partial.replace(path)
+    except OSError:  # a cache that cannot be written: the next request reads the warehouse again
+        pass
     return table.to_pandas()
 
 
