@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-from scipy.sparse import csc_matrix
+from scipy.sparse import csc_matrix, vstack
 
 OPTIMAL, INFEASIBLE, UNBOUNDED, FAILED = 0, 2, 3, 4
 """``status`` of a :class:`Solution`: scipy's ``linprog`` codes."""
@@ -40,15 +40,18 @@ class Solution:
 
 
 class Equations:
-    """``A x = b`` with ``lower ≤ x ≤ upper`` (scalars or one value per unknown; ``np.inf`` for none), given to
-    HiGHS once; :meth:`minimize` then solves for one objective after another from the last basis.
+    """``A x = b`` with ``lower ≤ x ≤ upper`` (scalars or one value per unknown; ``np.inf`` for none), and
+    ``A_ub x ≤ b_ub`` when given, handed to HiGHS once; :meth:`minimize` then solves for one objective after
+    another from the last basis.
 
     ``presolve``: HiGHS's presolve for the first solve (worth it on large systems only); the later solves
     start from the previous basis without it. A solve HiGHS cannot conclude is tried again from scratch,
     with the presolve the other way, before it is reported :data:`FAILED`.
     """
 
-    def __init__(self, a_eq, b_eq, n: int, lower=0.0, upper=np.inf, presolve: bool = False) -> None:
+    def __init__(
+        self, a_eq, b_eq, n: int, lower=0.0, upper=np.inf, presolve: bool = False, a_ub=None, b_ub=None
+    ) -> None:
         self.n = n
         self._presolve = presolve
         inf = highspy.kHighsInf
@@ -57,13 +60,21 @@ class Equations:
         lp.col_cost_ = np.zeros(n)
         lp.col_lower_ = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
         lp.col_upper_ = np.minimum(np.broadcast_to(np.asarray(upper, dtype=float), (n,)), inf)
+        blocks, row_lower, row_upper = [], [], []
         if a_eq is not None and a_eq.shape[0]:
-            a = csc_matrix(a_eq, dtype=float)
+            blocks.append(csc_matrix(a_eq, dtype=float))
+            row_lower.append(np.asarray(b_eq, dtype=float))
+            row_upper.append(np.asarray(b_eq, dtype=float))
+        if a_ub is not None and a_ub.shape[0]:
+            blocks.append(csc_matrix(a_ub, dtype=float))
+            row_lower.append(np.full(a_ub.shape[0], -inf))
+            row_upper.append(np.asarray(b_ub, dtype=float))
+        if blocks:
+            a = csc_matrix(vstack(blocks))
             a.sort_indices()
-            b = np.asarray(b_eq, dtype=float)
             lp.num_row_ = a.shape[0]
-            lp.row_lower_ = b
-            lp.row_upper_ = b
+            lp.row_lower_ = np.concatenate(row_lower)
+            lp.row_upper_ = np.concatenate(row_upper)
             lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
             lp.a_matrix_.num_col_ = n
             lp.a_matrix_.num_row_ = a.shape[0]

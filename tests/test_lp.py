@@ -45,3 +45,22 @@ def test_optima_equal_linprog_s_on_random_systems(seed):
         if ref.status == 0:
             assert ours.fun == pytest.approx(ref.fun, abs=1e-6)
             assert np.allclose(a @ ours.x, b) and (ours.x >= -1e-9).all() and (ours.x <= upper + 1e-9).all()
+
+
+def test_inequalities_as_linprog_s():
+    """``A_ub x ≤ b_ub`` beside the equations: the optimum of linprog with the same rows."""
+    rng = np.random.default_rng(9)
+    m, n = 12, 30
+    a = (rng.random((m, n)) < 0.2).astype(float)
+    x0 = rng.integers(0, 9, n).astype(float)
+    b = a @ x0
+    a_ub = (rng.random((5, n)) < 0.3).astype(float)
+    b_ub = a_ub @ x0 + rng.integers(0, 3, 5)  # x0 satisfies them: feasible
+    system = lp.Equations(csr_matrix(a), b, n, a_ub=csr_matrix(a_ub), b_ub=b_ub)
+    for _ in range(10):
+        c = rng.choice([-1.0, 0.0, 1.0], n)
+        ours = system.minimize(c)
+        ref = linprog(c, A_eq=a, b_eq=b, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+        assert ours.status == ref.status
+        if ref.status == 0:
+            assert ours.fun == pytest.approx(ref.fun, abs=1e-6) and (a_ub @ ours.x <= b_ub + 1e-7).all()

@@ -244,7 +244,7 @@ def _columns(geo: Geography, layout: Layout, cell: Cell) -> np.ndarray | None:
 
 
 def bounds(
-    geo: Geography, cells: list[Cell], targets: list[Cell], narrow=None
+    geo: Geography, cells: list[Cell], targets: list[Cell], narrow=None, needs: dict | None = None
 ) -> dict[tuple, tuple[float, float]]:
     """Min and max of each target cell under every published cell of ``cells`` (x ≥ 0), by LP (HiGHS).
 
@@ -258,6 +258,12 @@ def bounds(
     a target whose values over the points found so far (``lo`` ≥ its min, ``hi`` ≤ its max) are already not
     ``narrow`` gets no LP of its own, and that inner range is returned for it instead of its min and max (a
     wider true range cannot be narrow either).
+
+    ``needs`` (key → the interval ``(lo, up)`` a target must reach, for ``narrow``'s primary cells): before
+    the targets' own LPs, every pending target is pushed up at once, each capped at its ``up`` (one LP: max
+    Σ target / up under target ≤ up), then the targets left again, until a round gets none further; then
+    down the same way. Each solution is a feasible point, so a target shown at its ``up`` there reaches it
+    (as the annual audit's ``short_of_many``): a few LPs instead of two per target.
     """
     layout = Layout.of([*cells, *targets])
     pub = [(c, cols, None) for c in cells if c.statut == "publie" and c.valeur is not None
@@ -309,6 +315,27 @@ def bounds(
                 if r.status == lp.OPTIMAL:
                     at = objectives @ r.x
                     seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
+    for side in (1.0, -1.0) if needs and narrow is not None else ():
+        level = np.array([needs.get(t.key, (np.nan, np.nan))[0 if side < 0 else 1] for t, _, _ in tgt])
+
+        def short(seen_lo=seen_lo, seen_hi=seen_hi, level=level, side=side) -> np.ndarray:
+            seen = seen_hi if side > 0 else seen_lo
+            return ~np.isnan(level) & (side * seen < side * level - TOL)
+
+        pending = np.flatnonzero(short())
+        while len(pending) and a_eq is not None:
+            scale = np.maximum(np.abs(level[pending]), 1.0)
+            caps = side * objectives[pending]  # side · target ≤ side · level
+            push = lp.Equations(a_eq, b_eq, m, a_ub=caps, b_ub=side * level[pending], presolve=True)
+            r = push.minimize(-side * ((1.0 / scale) @ objectives[pending]))
+            if r.status != lp.OPTIMAL:
+                break
+            at = objectives @ r.x
+            seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
+            left = np.flatnonzero(short(seen_lo, seen_hi))
+            if len(left) == len(pending):
+                break
+            pending = left
     out, solved = {}, {}
     for k, ((t, _cols, _), v) in enumerate(zip(tgt, objectives, strict=True)):
         key = t.key
@@ -476,8 +503,9 @@ def audit(
             if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
                 primary.append(c)
         narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
+        needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
         # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
-        b_after = bounds(geo, cells_after, hidden, narrow=narrow)
+        b_after = bounds(geo, cells_after, hidden, narrow=narrow, needs=needs)
         report.checked += len(hidden)
         suspects = [c for c in hidden if narrow(c.key, *b_after.get(c.key, (0.0, np.inf)))]
         b_before = bounds(geo, cells_before, suspects)  # the same cells, before the new territories
