@@ -119,7 +119,11 @@ def _quiet_stdout():
     """HiGHS prints its banner on the process's standard output (file descriptor 1, from C++) the first time a
     solver is made, before any option can silence it: the descriptor points to ``/dev/null`` meanwhile."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output at all (a closed descriptor): nothing to silence
+        yield
+        return
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)

@@ -64,3 +64,20 @@ def test_inequalities_as_linprog_s():
         assert ours.status == ref.status
         if ref.status == 0:
             assert ours.fun == pytest.approx(ref.fun, abs=1e-6) and (a_ub @ ours.x <= b_ub + 1e-7).all()
+
+
+def test_no_banner_on_standard_output_and_none_needed(tmp_path):
+    """HiGHS's banner (printed from C++ on the first solver of a process) does not reach standard output, and a
+    process whose standard output is closed still solves."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from observatory import lp; "
+        "print(lp.Equations(None, None, 1).minimize(np.array([1.0])).fun)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "0.0\n"
+    closed = "import os, sys; os.close(1); " + code.replace("print(", "sys.stderr.write(str(") + ")"
+    run = subprocess.run([sys.executable, "-c", closed], check=False, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == "0.0", run.stderr
