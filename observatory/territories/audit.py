@@ -365,7 +365,7 @@ def attack(
 ) -> dict[str, dict[tuple, tuple[float, float]]]:
     """From published files only: the interval of every hidden cell of the touched territories (all when
     ``touched`` is None), per nature. A hidden cell whose min equals its max has been recovered."""
-    geo = geography(communes, custom, _regions_of(communes, custom))
+    geo = geography(communes, custom, _neighbourhood(communes, custom, set(custom))[0])
     out = {}
     for nature in INDICATEURS:
         cells = published_cells(table, territories, nature)
@@ -523,12 +523,6 @@ def audit(
             )
             report.failing_natures.add(nature)
     return report
-
-
-def _regions_of(communes: pd.DataFrame, custom: dict[str, tuple[str, ...]]) -> set[str]:
-    """The régions holding a commune of some territory on demand (the part of France the LP cuts into atoms)."""
-    codes = {c for cs in custom.values() for c in cs}
-    return set(communes.loc[communes["code_commune"].isin(codes), "code_region"].dropna())
 
 
 def _neighbourhood(

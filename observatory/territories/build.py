@@ -30,7 +30,7 @@ from pyarrow import feather
 from observatory import territories as terr
 from observatory.config import Settings
 from observatory.errors import TerritoryError
-from observatory.files import atomic_dir
+from observatory.files import atomic_dir, atomic_path
 from observatory.publish import documents, layout_check, model, portrait
 from observatory.reference.indicateurs import round_published
 from observatory.territories import audit as taudit
@@ -213,9 +213,8 @@ def _establishments(settings: Settings) -> pd.DataFrame:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("etablissements-*.arrow"):
             old.unlink()
-        partial = path.with_suffix(".partial")
-        feather.write_feather(table, partial, compression="lz4")
-        partial.replace(path)
+        with atomic_path(path) as tmp:
+            feather.write_feather(table, tmp, compression="lz4")
     except OSError:  # a cache that cannot be written: the next request reads the warehouse again
         pass
     return table.to_pandas()
