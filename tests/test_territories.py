@@ -652,6 +652,70 @@ def test_combos_and_audit_leaves_agree():
     assert set(itertools.chain(*tc.COMBOS.values())) == set(taudit.LEAF_NAMES)
 
 
+def _cells_by_pandas(etabs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`tc.aggregate`'s cells computed the plain way: for each cell, its establishments filtered, then
+    pandas' own sum (NULLs left out), max, nunique and count."""
+    rows = []
+
+    def cell(key, sel, suffix=""):
+        sub = etabs[sel]
+        row = dict(zip(tc.KEY_COLUMNS, key, strict=True), n_etab=len(sub), n_ent=sub["siren"].nunique())
+        for q in tc.QUANTITIES:
+            row[q] = sub[f"{q}{suffix}"].sum()
+            row[f"max_{q}"] = sub[f"{q}{suffix}"].max() if len(sub) else 0.0
+        for q in (*tc.CONTRIBUTORS, *tc.PAY_FIELDS):
+            row[f"freq_{q}"] = int((sub[f"{q}{suffix}"] > 0).sum())
+        for q in ("max_poste_brut", "max_poste_net"):
+            row[q] = sub[f"{q}{suffix}"].max() if len(sub) else 0.0
+        rows.append(row)
+
+    for (champ, famille), leaves in tc.COMBOS.items():
+        cell(tc._all(champ, famille), etabs["feuille"].isin(leaves))
+    for (champ, famille), sexe in itertools.product(tc.SEXED, tc.SEXES):
+        employs = (etabs[[f"{q}_{sexe}" for q in ("effectif", "etp", "masse", "n_salaries")]] > 0).any(axis=1)
+        leaves = etabs["feuille"].isin(tc.COMBOS[(champ, famille)])
+        cell(tc.sexed_key(champ, famille, sexe), leaves & employs, f"_{sexe}")
+    broken = etabs["feuille"].isin(tc.COMBOS[tc.BROKEN])
+    for column, key_of in (("secteur", tc.sector_key), ("tranche", tc.band_key)):
+        for code in sorted(etabs.loc[broken, column].dropna().unique()):
+            cell(key_of(code), broken & (etabs[column] == code))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_cells_of_a_set_of_establishments_equal_a_plain_pandas_count(lean):
+    """Random establishments (enterprises with establishments in several leaves, missing values, a group whose
+    every value is missing, sexes, sectors and size bands with gaps): every cell of :func:`tc.aggregate`, by
+    leaf and by code at once, equals the plain filter-and-sum of each cell; the same on :func:`tc.lean`'s
+    frame (categories)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    fields = [*tc.QUANTITIES, "max_poste_brut", "max_poste_net"]
+    etabs = pd.DataFrame(
+        {
+            "siret": [f"{i:014d}" for i in range(n)],
+            "siren": [f"{i:09d}" for i in rng.integers(0, 150, n)],  # ~ 2.7 establishments an enterprise
+            "feuille": rng.choice([*tc.LEAVES, "hors_champ"], n),
+            "secteur": rng.choice(["FIN", "EDU", "SAN", None], n),
+            "tranche": rng.choice(["0", "1-9", "10-49"], n),
+        }
+    )
+    for suffix in ("", "_F", "_H"):
+        for q in fields:
+            v = rng.integers(0, 40, n).astype(float) * rng.random(n)
+            v[rng.random(n) < 0.05] = np.nan
+            etabs[f"{q}{suffix}"] = v
+    etabs.loc[etabs["secteur"] == "SAN", "etp"] = np.nan  # a sector whose every ETP is missing
+    got = tc.aggregate(tc.lean(etabs) if lean else etabs)
+    want = _cells_by_pandas(etabs)
+    assert got[tc.KEY_COLUMNS].values.tolist() == want[tc.KEY_COLUMNS].values.tolist()
+    assert got[("ess", "toutes", "tous", "SAN", "toutes") == got[tc.KEY_COLUMNS].apply(tuple, axis=1)][
+        "max_etp"
+    ].isna().all()
+    pd.testing.assert_frame_equal(got, want[got.columns], check_dtype=False, rtol=1e-12)
+    assert got["n_ent"].sum() > 0 and (got["n_ent"] < got["n_etab"]).any()
+
+
 def test_mean_pay_of_a_territory_counts_its_own_contributors():
     """Four associations with jobs and pay, of which only two pay anyone in the pay field (the others pay
     apprentices only): headcount, ETP and payroll publishable, the mean pay primary (issue #11); and where

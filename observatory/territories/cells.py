@@ -165,10 +165,13 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
     without them gives the ``tous`` cells only. The sector and size-band cells of :data:`BROKEN` (from the
     ``secteur`` and ``tranche`` columns, when the frame has them) are those holding some establishment.
+
+    Each pass over the establishments groups them once (by leaf, by sector, by band: :class:`_Groups`); a
+    cell is a union of groups (a champ of its leaves). A missing value (NULL) is left out of the sums and
+    maxima, as pandas and SQL leave it out.
     """
-    leaf = etabs["feuille"].to_numpy(dtype=object)
-    in_leaf = {x: leaf == x for x in LEAVES}
-    siren = pd.factorize(etabs["siren"])[0]  # integers: distinct ones counted by a bincount
+    leaf = _numbers(etabs["feuille"], LEAVES)  # −1: no leaf
+    siren = pd.factorize(etabs["siren"])[0]  # integers: the distinct ones of a group counted by bit sets
     fields = [*QUANTITIES, "max_poste_brut", "max_poste_net"]
     sexes = [(TOUS, "")]
     if f"effectif_{SEXES[0]}" in etabs.columns:
@@ -176,38 +179,105 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for sexe, suffix in sexes:
         values = {q: etabs[f"{q}{suffix}"].to_numpy(dtype=float) for q in fields}
-        employs = np.ones(len(etabs), bool)
+        group = leaf
         if sexe != TOUS:  # the establishments employing someone of that sex
             employs = np.logical_or.reduce([values[q] > 0 for q in ("effectif", "etp", "masse", "n_salaries")])
+            group = np.where(employs, leaf, -1)
+        by_leaf = _Groups(group, len(LEAVES), siren, values)
         for champ, famille in COMBOS if sexe == TOUS else SEXED:
-            sel = employs & np.logical_or.reduce([in_leaf[x] for x in COMBOS[(champ, famille)]])
             key = _all(champ, famille) if sexe == TOUS else sexed_key(champ, famille, sexe)
-            rows.append(_row(key, sel, siren, values))
+            rows.append(by_leaf.row(key, [LEAVES.index(x) for x in COMBOS[(champ, famille)]]))
     values = {q: etabs[q].to_numpy(dtype=float) for q in fields}
-    broken = np.logical_or.reduce([in_leaf[x] for x in COMBOS[BROKEN]])
+    broken = np.isin(leaf, [LEAVES.index(x) for x in COMBOS[BROKEN]])
     for column, key_of in (("secteur", sector_key), ("tranche", band_key)):
         if column not in etabs.columns:
             continue
-        codes = etabs[column].to_numpy(dtype=object)
-        for code in sorted(set(codes[broken].tolist())):
-            rows.append(_row(key_of(code), broken & (codes == code), siren, values))
+        present, group = _numbered(etabs[column], broken)
+        by_code = _Groups(group, len(present), siren, values)
+        rows += [by_code.row(key_of(code), [i]) for i, code in enumerate(present)]
     return pd.DataFrame(rows)
 
 
-def _row(key: Key, sel: np.ndarray, siren: np.ndarray, values: dict) -> dict:
-    """One cell: the establishments ``sel`` of the arrays ``values`` (quantity → one value per establishment)."""
-    n = int(sel.sum())
-    n_ent = int(np.count_nonzero(np.bincount(siren[sel]))) if n else 0
-    row = {**dict(zip(KEY_COLUMNS, key, strict=True)), "n_etab": n, "n_ent": n_ent}
-    for q in QUANTITIES:  # a missing value (NULL) is left out, as pandas and SQL sums do
-        v = values[q][sel]
-        row[q] = float(np.nansum(v))
-        row[f"max_{q}"] = float(np.fmax.reduce(v)) if n else 0.0
-    for q in (*CONTRIBUTORS, *PAY_FIELDS):
-        row[f"freq_{q}"] = int((values[q][sel] > 0).sum())
-    for q in ("max_poste_brut", "max_poste_net"):
-        row[q] = float(np.fmax.reduce(values[q][sel])) if n else 0.0
-    return row
+def _categories(column: pd.Series) -> tuple[list, np.ndarray]:
+    """The distinct values of ``column`` and each row's position among them (−1: missing), through its
+    categories (:func:`lean` makes them): no string is compared per row."""
+    cat = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    return cat.cat.categories.tolist(), cat.cat.codes.to_numpy().astype(np.int64)
+
+
+def _numbers(column: pd.Series, names: list) -> np.ndarray:
+    """Each row's position of its value in ``names`` (−1: another value, or missing)."""
+    values, codes = _categories(column)
+    number = np.array([names.index(v) if v in names else -1 for v in values] + [-1], dtype=np.int64)
+    return number[codes]  # a missing value's code, −1, takes the last
+
+
+def _numbered(column: pd.Series, rows: np.ndarray) -> tuple[list, np.ndarray]:
+    """The values of ``column`` in the ``rows``, sorted, and each row's number among them (−1 outside the
+    ``rows``)."""
+    values, codes = _categories(column)
+    used = np.flatnonzero(np.bincount(codes[rows & (codes >= 0)], minlength=len(values)))
+    present = sorted(values[i] for i in used)
+    number = np.full(len(values) + 1, -1, dtype=np.int64)  # a missing value's code, −1, takes the last
+    number[used] = [present.index(values[i]) for i in used]
+    return present, np.where(rows, number[codes], -1)
+
+
+class _Groups:
+    """Per group of establishments (``group``: a number in ``[0, n)``, −1 for none), what a cell needs: the
+    count, the sums and maxima of ``values`` (quantity → one value per establishment), the contributing
+    establishments of :data:`CONTRIBUTORS` and :data:`PAY_FIELDS`, and each enterprise's groups as a bit
+    set (the distinct SIREN of a union of groups)."""
+
+    _BITS = 62
+
+    def __init__(self, group: np.ndarray, n: int, siren: np.ndarray, values: dict) -> None:
+        g = np.where(group >= 0, group, n)  # the rows of no group in one more, left out at the end
+        self.count = np.bincount(g, minlength=n + 1)[:n]
+        self.sums, self.maxima, self.freq = {}, {}, {}
+        for q, v in values.items():
+            self.sums[q] = np.bincount(g, weights=np.where(np.isnan(v), 0.0, v), minlength=n + 1)[:n]
+            top = np.full(n + 1, np.nan)
+            np.fmax.at(top, g, v)  # NaN only where every value is missing
+            self.maxima[q] = top[:n]
+            if q in (*CONTRIBUTORS, *PAY_FIELDS):
+                self.freq[q] = np.bincount(g, weights=v > 0, minlength=n + 1)[:n].astype(np.int64)
+        # bit b of chunk c: the enterprise has an establishment in group 62 c + b
+        ok = group >= 0
+        g, s = group[ok], siren[ok]
+        self.bits = []
+        for first in range(0, max(n, 1), self._BITS):
+            inside = (g >= first) & (g < first + self._BITS)
+            bits = np.zeros(int(siren.max(initial=-1)) + 1, np.int64)
+            np.bitwise_or.at(bits, s[inside], np.left_shift(1, g[inside] - first, dtype=np.int64))
+            self.bits.append(bits)
+        self.enterprises = np.array([self._enterprises([i]) for i in range(n)], dtype=np.int64)
+
+    def _enterprises(self, groups: list[int]) -> int:
+        """The distinct enterprises of a union of groups (of one chunk of bits)."""
+        chunk = {g // self._BITS for g in groups}
+        if len(chunk) > 1:
+            raise ValueError("a union of groups spans chunks of bits")
+        union = sum(1 << (g % self._BITS) for g in groups)
+        return int(np.count_nonzero(self.bits[chunk.pop()] & union))
+
+    def row(self, key: Key, groups: list[int]) -> dict:
+        """The cell ``key``, the union of ``groups``."""
+        n = int(self.count[groups].sum())
+        n_ent = int(self.enterprises[groups[0]]) if len(groups) == 1 else self._enterprises(groups)
+        row = {**dict(zip(KEY_COLUMNS, key, strict=True)), "n_etab": n, "n_ent": n_ent if n else 0}
+        for q in QUANTITIES:
+            row[q] = float(self.sums[q][groups].sum())
+            row[f"max_{q}"] = self._max(q, groups) if n else 0.0
+        for q in (*CONTRIBUTORS, *PAY_FIELDS):
+            row[f"freq_{q}"] = int(self.freq[q][groups].sum())
+        for q in ("max_poste_brut", "max_poste_net"):
+            row[q] = self._max(q, groups) if n else 0.0
+        return row
+
+    def _max(self, q: str, groups: list[int]) -> float:
+        """The largest value of ``q`` in the groups holding an establishment (NaN when all are missing)."""
+        return float(np.fmax.reduce(self.maxima[q][[g for g in groups if self.count[g]]]))
 
 
 def primary(cells: pd.DataFrame) -> pd.DataFrame:
