@@ -185,18 +185,22 @@ def _protect_and_audit(etabs, table, registry, req, vintage, millesime, perimetr
     )
 
 
+CACHE_FORMAT = 2
+"""In the establishments' cache key: a new layout of the file makes a new file."""
+
+
 def _establishments(settings: Settings) -> pd.DataFrame:
     """The employer establishments (:func:`observatory.territories.cells.establishments`), kept in the cache
-    folder as Arrow (``territoires/etablissements-<key>.arrow``, lz4) for the next request: at France the
-    query takes 7–8 s over 2.3 M establishments, the file 1–2 s. The key is the warehouse file's size and
-    modification time and the query's text: a run that rewrites the warehouse, or a changed query, makes a
-    new file (the old one is removed). A damaged file is read from the warehouse again; a cache folder that
+    folder as Arrow (``territoires/etablissements-<key>.arrow``, lz4, one record batch) for the next request:
+    at France the query takes 7–8 s over 2.3 M establishments, the file 1.7 s. The key is the file's layout
+    (:data:`CACHE_FORMAT`), the warehouse file's size and modification time and the query's text: a run that
+    rewrites the warehouse, or a changed query, makes a new file (the old one is removed). A damaged file is read from the warehouse again; a cache folder that
     cannot be written only costs the time. Called under the run lock, as the warehouse is read."""
     if not settings.warehouse.exists():
         raise TerritoryError(f"{settings.warehouse}: aucun entrepôt de données : lancez d'abord observatory run")
     stat = settings.warehouse.stat()
     query = sql_text("territories/etablissements.sql")
-    key = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{query}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{CACHE_FORMAT}:{stat.st_size}:{stat.st_mtime_ns}:{query}".encode()).hexdigest()[:16]
     folder = settings.cache_dir / "territoires"
     path = folder / f"etablissements-{key}.arrow"
     if path.exists():
@@ -214,7 +218,8 @@ def _establishments(settings: Settings) -> pd.DataFrame:
         for old in folder.glob("etablissements-*.arrow"):
             old.unlink()
         with atomic_path(path) as tmp:
-            feather.write_feather(table, tmp, compression="lz4")
+            # one record batch: read back, each column is one chunk (no copy to combine them: 1.8 s at France)
+            feather.write_feather(table, tmp, compression="lz4", chunksize=max(table.num_rows, 1))
     except OSError:  # a cache that cannot be written: the next request reads the warehouse again
         pass
     return table.to_pandas()
