@@ -685,7 +685,7 @@ def _cells_by_pandas(etabs: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("lean", [False, True])
 def test_cells_of_a_set_of_establishments_equal_a_plain_pandas_count(lean):
     """Random establishments (enterprises with establishments in several leaves, missing values, a group whose
-    every value is missing, sexes, sectors and size bands with gaps): every cell of :func:`tc.aggregate`, by
+    every value is missing, establishments without a SIREN, sexes, sectors and size bands with gaps): every cell of :func:`tc.aggregate`, by
     leaf and by code at once, equals the plain filter-and-sum of each cell; the same on :func:`tc.lean`'s
     frame (categories)."""
     rng = np.random.default_rng(7)
@@ -706,6 +706,7 @@ def test_cells_of_a_set_of_establishments_equal_a_plain_pandas_count(lean):
             v[rng.random(n) < 0.05] = np.nan
             etabs[f"{q}{suffix}"] = v
     etabs.loc[etabs["secteur"] == "SAN", "etp"] = np.nan  # a sector whose every ETP is missing
+    etabs.loc[::37, "siren"] = None  # establishments of no known enterprise: counted, in no enterprise
     got = tc.aggregate(tc.lean(etabs) if lean else etabs)
     want = _cells_by_pandas(etabs)
     assert got[tc.KEY_COLUMNS].values.tolist() == want[tc.KEY_COLUMNS].values.tolist()

@@ -194,8 +194,9 @@ def _establishments(settings: Settings) -> pd.DataFrame:
     folder as Arrow (``territoires/etablissements-<key>.arrow``, lz4, one record batch) for the next request:
     at France the query takes 7–8 s over 2.3 M establishments, the file 1.7 s. The key is the file's layout
     (:data:`CACHE_FORMAT`), the warehouse file's size and modification time and the query's text: a run that
-    rewrites the warehouse, or a changed query, makes a new file (the old one is removed). A damaged file is read from the warehouse again; a cache folder that
-    cannot be written only costs the time. Called under the run lock, as the warehouse is read."""
+    rewrites the warehouse, or a changed query, makes a new file (the old one is removed). A damaged file is
+    read from the warehouse again; a cache folder that cannot be written only costs the time. Called under the
+    run lock, as the warehouse is read."""
     if not settings.warehouse.exists():
         raise TerritoryError(f"{settings.warehouse}: aucun entrepôt de données : lancez d'abord observatory run")
     stat = settings.warehouse.stat()

@@ -242,8 +242,9 @@ class _Groups:
             self.maxima[q] = top[:n]
             if q in (*CONTRIBUTORS, *PAY_FIELDS):
                 self.freq[q] = np.bincount(g, weights=v > 0, minlength=n + 1)[:n].astype(np.int64)
-        # bit b of chunk c: the enterprise has an establishment in group 62 c + b
-        ok = group >= 0
+        # bit b of chunk c: the enterprise has an establishment in group 62 c + b (an establishment without
+        # a SIREN counts in no enterprise)
+        ok = (group >= 0) & (siren >= 0)
         g, s = group[ok], siren[ok]
         self.bits = []
         for first in range(0, max(n, 1), self._BITS):
