@@ -205,11 +205,16 @@ def _categories(column: pd.Series) -> tuple[list, np.ndarray]:
     return cat.cat.categories.tolist(), cat.cat.codes.to_numpy().astype(np.int64)
 
 
-def _numbers(column: pd.Series, names: list) -> np.ndarray:
-    """Each row's position of its value in ``names`` (−1: another value, or missing)."""
-    values, codes = _categories(column)
+def _positions(values: list, codes: np.ndarray, names: list) -> np.ndarray:
+    """For category codes ``codes`` of the categories ``values``: each row's position of its value in
+    ``names`` (−1: another value, or missing)."""
     number = np.array([names.index(v) if v in names else -1 for v in values] + [-1], dtype=np.int64)
     return number[codes]  # a missing value's code, −1, takes the last
+
+
+def _numbers(column: pd.Series, names: list) -> np.ndarray:
+    """Each row's position of its value in ``names`` (−1: another value, or missing)."""
+    return _positions(*_categories(column), names)
 
 
 def _numbered(column: pd.Series, rows: np.ndarray) -> tuple[list, np.ndarray]:
@@ -218,9 +223,7 @@ def _numbered(column: pd.Series, rows: np.ndarray) -> tuple[list, np.ndarray]:
     values, codes = _categories(column)
     used = np.flatnonzero(np.bincount(codes[rows & (codes >= 0)], minlength=len(values)))
     present = sorted(values[i] for i in used)
-    number = np.full(len(values) + 1, -1, dtype=np.int64)  # a missing value's code, −1, takes the last
-    number[used] = [present.index(values[i]) for i in used]
-    return present, np.where(rows, number[codes], -1)
+    return present, np.where(rows, _positions(values, codes, present), -1)
 
 
 class _Groups:
@@ -266,7 +269,7 @@ class _Groups:
         """The cell ``key``, the union of ``groups``."""
         n = int(self.count[groups].sum())
         n_ent = int(self.enterprises[groups[0]]) if len(groups) == 1 else self._enterprises(groups)
-        row = {**dict(zip(KEY_COLUMNS, key, strict=True)), "n_etab": n, "n_ent": n_ent if n else 0}
+        row = {**dict(zip(KEY_COLUMNS, key, strict=True)), "n_etab": n, "n_ent": n_ent}
         for q in QUANTITIES:
             row[q] = float(self.sums[q][groups].sum())
             row[f"max_{q}"] = self._max(q, groups) if n else 0.0
