@@ -78,6 +78,10 @@ def world(tmp_path, finistere):
         )
     e = pd.DataFrame(etabs)
     e["femmes"] = np.where(np.arange(len(e)) % 3 == 0, e["effectif"], e["effectif"] // 2)
+    # a third of each sex's jobs part-time (rounded down): the lone association's 12 women, 4 of them
+    e["partiel_F"] = e["femmes"] // 3
+    e["partiel_H"] = (e["effectif"] - e["femmes"]) // 3
+    e["partiel"] = e["partiel_F"] + e["partiel_H"]
     # sectors in turn (the lone association, last, in health care with others), size bands by headcount
     e["secteur"] = [SECTORS[i % len(SECTORS)] for i in range(len(e) - 1)] + ["SAN"]
     e["tranche"] = np.where(e["effectif"] < 10, "1-9", "10-49")
@@ -95,7 +99,7 @@ def world(tmp_path, finistere):
         "CREATE TABLE ind.etab_sexe_pcs AS SELECT siret, sexe, n AS effectif, CAST(n AS DOUBLE) * 0.9 AS etp, "
         "n * 30000.0 AS masse, n * 28000.0 AS masse_salaire, CAST(n AS DOUBLE) * 0.85 AS etp_salaire, "
         "n * (CASE sexe WHEN 'F' THEN 18000.0 ELSE 20000.0 END) AS s_net, n * 1500.0 AS nbheur, "
-        "n AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net "
+        "n AS n_salaries, 40000.0 AS max_poste_brut, 30000.0 AS max_poste_net, n // 3 AS temps_partiel "
         "FROM (SELECT siret, 'F' AS sexe, femmes AS n FROM e UNION ALL "
         "SELECT siret, 'H' AS sexe, effectif - femmes AS n FROM e) WHERE n > 0"
     )
@@ -139,6 +143,7 @@ def _published_table(e: pd.DataFrame) -> pd.DataFrame:
             for sexe, jobs in (("F", sub["femmes"]), ("H", sub["effectif"] - sub["femmes"])):
                 if (champ, famille) == ("ess", "toutes"):
                     cells.append((sexe, "effectif_31_12", sub.assign(jobs=jobs)[jobs > 0], "jobs", "tous", "toutes"))
+            rows += _part_time_rows(niveau, code, champ, famille, sub)
             if (champ, famille) == ("ess", "toutes"):  # its sectors and size bands present (as at EPCI level)
                 for s_, part in sub.groupby("secteur"):
                     cells += [("tous", "etablissements_employeurs", part, None, s_, "toutes"),
@@ -160,6 +165,32 @@ def _published_table(e: pd.DataFrame) -> pd.DataFrame:
                     }
                 )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _part_time_rows(niveau, code, champ, famille, sub: pd.DataFrame) -> list[dict]:
+    """The part-time rates of one cell (and, for the ESS, of its women and men), as the indicator table
+    writes them: where there are jobs at 31/12, to the tenth of a percent, hidden where the jobs at 31/12
+    are or where 1 or 2 establishments have part-time jobs or one has more than 85 % of them."""
+    out = []
+    sexes = [("tous", sub["effectif"], sub["partiel"], np.ones(len(sub), bool))]
+    if (champ, famille) == ("ess", "toutes"):
+        women, men = sub["femmes"], sub["effectif"] - sub["femmes"]
+        sexes += [("F", women, sub["partiel_F"], women > 0), ("H", men, sub["partiel_H"], men > 0)]
+    for sexe, jobs, part, counted in sexes:
+        jobs, part = jobs[counted], part[counted]
+        if jobs.sum() <= 0:
+            continue
+        n, v = int(counted.sum()), float(part.sum())
+        st_jobs = 0 < n < 3 or jobs.max() * 20 > jobs.sum() * 17
+        st = st_jobs or 0 < (part > 0).sum() < 3 or (v > 0 and part.max() * 20 > v * 17)
+        rate = np.floor(1000 * v / jobs.sum() + 0.5) / 10
+        out.append({
+            "millesime": MILLESIME, "niveau": niveau, "code": code, "libelle": f"{niveau} {code}", "champ": champ,
+            "famille": famille, "secteur": "tous", "tranche": "toutes", "sexe": sexe, "pcs": "toutes",
+            "indicateur": "taux_temps_partiel", "valeur": None if st else rate, "unite": "pourcent",
+            "statut": "secret_primaire" if st else "publie", "perimetre_version": "insee-2008-4f",
+        })  # fmt: skip
+    return out
 
 
 def _write_request(tmp_path, name: str, codes: list[str], nom: str | None = None):
@@ -352,6 +383,72 @@ def test_a_sector_and_a_size_band_are_protected_against_the_departement_and_the_
             assert any(p.startswith(f"{nature}: territoire sans-une {cell}") for p in report.problems), cell
 
 
+def test_a_part_time_rate_is_protected_against_the_departement(tmp_path, world):
+    """The département minus one commune whose four establishments are enough for the jobs at 31/12 but of
+    which one only has part-time jobs: the territory's jobs stay published, its part-time rates of the cells
+    holding that establishment are hidden (département − territory would give its part-time jobs away), the
+    attack on published files bounds them no closer than the dominance rule allows, and the audit passes;
+    with the rate published, the same attack pins them within the rate's rounding."""
+    from observatory.territories import cells as cells_mod
+
+    settings, e, _table, crowded, single = world
+    left_out = crowded.iloc[-1].code_commune
+    there = e.index[e["code_commune"] == left_out]
+    lone = there[0]  # the one establishment with part-time jobs in the commune left out
+    e = e.copy()
+    e.loc[there[1:], ["partiel", "partiel_F", "partiel_H"]] = 0
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "UPDATE ind.etab_sexe_pcs SET temps_partiel = 0 WHERE siret IN (SELECT unnest(?))",
+        [e.loc[there[1:], "siret"].tolist()],
+    )
+    con.close()
+    table = _published_table(e)
+    table.to_parquet(settings.vintage_output / "tables" / "indicateurs.parquet", index=False)
+    codes = [*crowded["code_commune"].iloc[:-1], single.code_commune]
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "sans-la-derniere", codes)))
+    rows = _cells(settings, res.slug)
+    by = rows[(rows["secteur"] == "tous") & (rows["tranche"] == "toutes")]
+    by = by.set_index(["champ", "famille", "sexe", "indicateur"])
+    leaf = _leaf(e.loc[lone])
+    holding = [k for k, leaves in tc.COMBOS.items() if leaf in leaves and tc._all(*k) not in tc.INTERNAL]
+    assert ("ensemble", "toutes") in holding and len(holding) >= 4
+    for champ, famille in holding:
+        assert by.statut[(champ, famille, "tous", "taux_temps_partiel")] != "publie", (champ, famille)
+    assert by.statut[("ensemble", "toutes", "tous", "effectif_31_12")] == "publie"  # the jobs: publishable
+    assert by.statut[("public", "toutes", "tous", "taux_temps_partiel")] == "publie"  # not in the piece
+    motifs = pd.DataFrame(terr.read_registry(settings.warehouse, MILLESIME)[res.slug]["masque"])
+    ens = motifs[(motifs["nature"] == "temps_partiel") & (motifs["champ"] == "ensemble") & (motifs["sexe"] == "tous")]
+    assert ens["motif"].iloc[0] == "différence avec departement 29"
+    # the attacker, from the published files: the part-time jobs of the département minus the territory (the
+    # lone establishment's) no closer than the dominance rule allows (alone in its cell: up to value / 0,85)
+    custom = {res.slug: tuple(codes)}
+    value = float(e.loc[lone, "partiel"])
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+    piece = sorted(set(com.loc[com["code_departement"] == DEP, "code_commune"]) - set(codes))
+    assert left_out in piece
+    lo, hi = _set_bounds(settings, table, custom, piece, "ensemble", "toutes", "temps_partiel")
+    assert value > 0 and lo <= value <= hi and hi >= value / 0.85, (lo, value, hi)
+    assert hi - lo > 100  # [0, 621] here: the rest of the territory's part-time jobs may lie there too
+    # the audit passes the files as published; with the territory's whole part-time rate published instead,
+    # the same attack pins the lone establishment's part-time jobs within the rates' rounding
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    etabs = cells_mod.establishments(con)
+    con.close()
+    assert taudit.audit(etabs, table, {}, {res.slug: rows}, {}, custom, com).passed
+    inside = e[e["code_commune"].isin(codes)]
+    weak = rows.copy()
+    at = ((weak["champ"] == "ensemble") & (weak["sexe"] == "tous") & (weak["secteur"] == "tous")
+          & (weak["tranche"] == "toutes") & (weak["indicateur"] == "taux_temps_partiel")).to_numpy()  # fmt: skip
+    rate = round(1000 * inside["partiel"].sum() / inside["effectif"].sum()) / 10
+    weak.loc[at, ["valeur", "statut"]] = [rate, "publie"]
+    weak.to_parquet(settings.vintage_output / "territoires" / res.slug / "indicateurs.parquet", index=False)
+    lo, hi = _set_bounds(settings, table, custom, piece, "ensemble", "toutes", "temps_partiel")
+    # within the two rates' rounding (± 0,05 point of the département's and of the territory's jobs)
+    assert lo <= value <= hi and hi - lo <= 0.001 * (e["effectif"].sum() + inside["effectif"].sum()) + 1e-6
+
+
 def test_a_cell_holding_all_of_a_published_territory_s_hidden_cell_is_hidden_too(tmp_path, world):
     """The département (France, the région) hides its ESS in education (ENS) and in social work (ASS) as
     secondary cells; a
@@ -424,12 +521,14 @@ def test_published_values_equal_an_independent_sum(tmp_path, world):
             ("masse_salariale_brute", round(30 * n) * 1000),
             # mean pay: the pay field's gross pay over its ETP (28 000 / 0.85), not payroll / ETP; to the euro
             ("salaire_brut_annuel_moyen_etp", 32941),
+            # part-time jobs (a third of each sex's, rounded down) among the jobs at 31/12, to 0,1 point
+            ("taux_temps_partiel", round(1000 * part["partiel"].sum() / n) / 10),
         ):
             row = cells.loc[(champ, famille, "tous", ind)]
             if row["statut"] == "publie":
                 assert float(row["valeur"]) == float(v), (champ, famille, ind)
                 checked += 1
-    assert checked >= 8
+    assert checked >= 10 and (cells.xs("taux_temps_partiel", level="indicateur")["statut"] == "publie").sum() >= 3
     # the ESS's women and men: jobs, net hourly pay (18 000 and 20 000 € for 1 500 h, to 0,1 €), the share
     # of women (to 0,1 point) and the pay gap 1 − 12 / 13,33 = 10,0 %, as the indicator table defines them
     ess = sub[sub["ess"]]
@@ -442,6 +541,8 @@ def test_published_values_equal_an_independent_sum(tmp_path, world):
         ("tous", "salaire_net_horaire_moyen"): round(10 * (18 * women + 20 * (total - women)) / (1.5 * total)) / 10,
         ("tous", "part_femmes"): round(1000 * women / total) / 10,
         ("tous", "ecart_salarial_fh"): 10.0,
+        ("F", "taux_temps_partiel"): round(1000 * ess["partiel_F"].sum() / women) / 10,
+        ("H", "taux_temps_partiel"): round(1000 * ess["partiel_H"].sum() / (total - women)) / 10,
     }
     for (sexe, ind), v in expected_sex.items():
         row = cells.loc[("ess", "toutes", sexe, ind)]
@@ -507,6 +608,8 @@ def test_attack_with_published_files_recovers_no_hidden_cell(tmp_path, world):
             sub = sub[(tranche == "toutes") | (sub["tranche"] == tranche)]
             broken += secteur != "tous" or tranche != "toutes"
             jobs = {"tous": sub["effectif"], "F": sub["femmes"], "H": sub["effectif"] - sub["femmes"]}[sexe]
+            if nature == "temps_partiel":  # the part-time jobs, read from their rates
+                jobs = {"tous": sub["partiel"], "F": sub["partiel_F"], "H": sub["partiel_H"]}[sexe]
             value = len(sub) if nature == "comptage" else jobs.sum()
             assert lo - 1e-6 <= value <= hi + 1e-6
             if value > 0:
@@ -529,7 +632,7 @@ def test_within_territory_closure_protects_a_lone_family_sector_and_band():
         rows.append({"siret": str(i), "siren": str(i), "code_commune": "29019", "code_departement": DEP,
                      "code_region": REG, "code_epci": "242900314", "feuille": leaf, "effectif": 10.0 + i,
                      "etp": 9.0, "masse": 3e5, "masse_salaire": 2.8e5, "etp_salaire": 8.5, "s_net": 2e5, "nbheur": 1.5e4, "n_salaries": 10.0 + i,
-                     "max_poste_brut": 4e4, "max_poste_net": 3e4})  # fmt: skip
+                     "max_poste_brut": 4e4, "max_poste_net": 3e4, "temps_partiel": 3.0})  # fmt: skip
     sector = {"association": "ASS", "cooperative": "ENS", "mutuelle": "SAN", "fondation": "SAN"}
     etabs = pd.DataFrame(rows).assign(tranche="10-49")
     etabs["secteur"] = etabs["feuille"].map(sector).fillna("ADM")
@@ -663,7 +766,7 @@ def _cells_by_pandas(etabs: pd.DataFrame) -> pd.DataFrame:
         for q in tc.QUANTITIES:
             row[q] = sub[f"{q}{suffix}"].sum()
             row[f"max_{q}"] = sub[f"{q}{suffix}"].max() if len(sub) else 0.0
-        for q in (*tc.CONTRIBUTORS, *tc.PAY_FIELDS):
+        for q in (*tc.CONTRIBUTORS, *tc.PAY_FIELDS, *tc.SUBPOPULATIONS):
             row[f"freq_{q}"] = int((sub[f"{q}{suffix}"] > 0).sum())
         for q in ("max_poste_brut", "max_poste_net"):
             row[q] = sub[f"{q}{suffix}"].max() if len(sub) else 0.0
@@ -725,7 +828,7 @@ def test_mean_pay_of_a_territory_counts_its_own_contributors():
         return {"siret": str(i), "siren": str(i), "feuille": "association", "effectif": 10.0, "etp": 9.0,
                 "masse": 3e5, "masse_salaire": 2.8e5 if pay_field else 0.0, "etp_salaire": 8.5 if pay_field else 0.0,
                 "s_net": 2e5 if pay_field else 0.0, "nbheur": 1.5e4 if pay_field else 0.0, "n_salaries": 10.0,
-                "max_poste_brut": 4e4, "max_poste_net": 3e4}  # fmt: skip
+                "max_poste_brut": 4e4, "max_poste_net": 3e4, "temps_partiel": 3.0}  # fmt: skip
 
     for paying, statut in ((2, "secret_primaire"), (3, "publie")):
         cells_t = tc.aggregate(pd.DataFrame([etab(i, i < paying) for i in range(4)]))
@@ -777,7 +880,9 @@ def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_pa
     assert (shown["valeur_t"] == shown["valeur_e"]).all(), shown[shown["valeur_t"] != shown["valeur_e"]]
     by_sex = shown[shown["sexe"] != "tous"]
     assert len(shown) >= 20 and set(by_sex["sexe"]) == {"F", "H"} and len(by_sex) >= 6
-    assert {"part_femmes", "ecart_salarial_fh", "salaire_net_horaire_moyen"} <= set(shown["indicateur"])
+    assert {"part_femmes", "ecart_salarial_fh", "salaire_net_horaire_moyen", "taux_temps_partiel"} <= set(
+        shown["indicateur"]
+    )
     # its ESS by sector and by size band: the same cells as the EPCI's, establishments and jobs
     def broken(df):
         df = df[(df["secteur"] != "tous") | (df["tranche"] != "toutes")]

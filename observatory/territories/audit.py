@@ -4,12 +4,14 @@ Imports nothing from the protection (:mod:`observatory.territories.protect`). Wh
 every published file: the indicator table (France, régions, départements, EPCIs) and the cells of every
 territory published so far (``territoires/<slug>/indicateurs.parquet``), plus the public COG (which
 commune lies in which territory). From them the attacker writes, per nature (establishment counts, jobs at
-31/12), one unknown per *atom* × *leaf* — an atom being the set of communes that the same published
+31/12, part-time jobs), one unknown per *atom* × *leaf* — an atom being the set of communes that the same published
 territories hold (a département ∩ EPCI piece, cut again by each territory on demand), a leaf an ESS family,
 the sociétés commerciales de l'ESS, the other private employers or the public employers, each split by
 sex (women, men) — non-negative, and one equation per published cell: every champ and family, and every
 cell by sex of a champ or family (the jobs at 31/12 of the women and men of France, régions, départements,
-EPCIs and territories). The ESS by sector and by size band (published at every level) has unknowns of its
+EPCIs and territories); the part-time jobs (nature ``temps_partiel``) are read from their published rates,
+each rate times its published jobs at 31/12, within the rate's rounding (a range, not an equation:
+:data:`RATES`). The ESS by sector and by size band (published at every level) has unknowns of its
 own, atom × sector and atom × band, tied to the atom's ESS by one equation each (Σ sectors = Σ ESS leaves
 and sexes of the atom; likewise the bands): no cell the audit reads crosses a sector with a family, a sex or
 a band, so these margins of the atom's ESS are all it needs (an atom's sectors, bands and families × sexes
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 
 from observatory import lp
 
@@ -57,7 +59,19 @@ OTHER = "_autre"
 """The sectors (bands) no published cell names: one unknown per atom, so that the atom's sectors add up."""
 BROKEN = ("ess", "toutes")
 """The cell the table breaks down by sector and by size band."""
-INDICATEURS = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
+INDICATEURS = {
+    "comptage": "etablissements_employeurs",
+    "montant": "effectif_31_12",
+    "temps_partiel": "taux_temps_partiel",
+}
+"""The indicator each nature's cells are read from: the part-time jobs from their rate (see :data:`RATES`)."""
+RATES = {"temps_partiel": "effectif_31_12"}
+"""Natures published as a rate of another indicator, in percent: the attacker reads the count as the rate
+times that indicator's published value, within the rate's rounding (:data:`RATE_UNIT`); a rate beside a hidden
+value gives nothing; a cell without a rate row has no jobs at 31/12 (the table writes a rate where there are
+some), so its count is 0."""
+RATE_UNIT = 0.1
+"""The publication unit of a rate, in percent (``reference/indicateurs.csv``: one decimal)."""
 SAFETY = 0.10
 TOL = 1e-6
 SEEDS = 4
@@ -79,6 +93,8 @@ class Cell:
     sexe: str = "tous"
     secteur: str = ALL_SECTORS
     tranche: str = ALL_BANDS
+    room: float = 0.0
+    """How far the true value may lie from ``valeur`` either way (a count read from a rounded rate)."""
 
     @property
     def key(self) -> tuple[str, str, str, str, str, str]:
@@ -138,6 +154,8 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
     out = []
     frames = [table[table["niveau"].isin(["france", "region", "departement", "epci"])]]
     frames += [t.assign(niveau="territoire", code=slug) for slug, t in sorted(territories.items())]
+    if nature in RATES:
+        frames = [_counts_of_rates(df, ind, RATES[nature]) for df in frames]
     present: dict[str, set] = {}
     broken: dict[str, dict[str, set]] = {"secteur": {}, "tranche": {}}
     universe: dict[str, set] = {"secteur": {OTHER}, "tranche": {OTHER}}
@@ -150,20 +168,21 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
         rows = df[(df["indicateur"] == ind) & (df["sexe"].isin(["tous", *SEXES])) & (df["pcs"] == "toutes")
                   & (whole | (ess & one))]  # fmt: skip
         values = rows["valeur"].to_numpy(dtype=float)
+        rooms = rows["room"].to_numpy(dtype=float) if "room" in rows.columns else np.zeros(len(rows))
         columns = [rows[c].to_numpy(dtype=object) for c in fields]
-        for v, (niveau, code, champ, famille, sexe, secteur, tranche, statut) in zip(
-            values.tolist(), zip(*columns, strict=True), strict=True
+        for v, room, (niveau, code, champ, famille, sexe, secteur, tranche, statut) in zip(
+            values.tolist(), rooms.tolist(), zip(*columns, strict=True), strict=True
         ):
             if (champ, famille) not in CELL_LEAVES:
                 continue
             v = None if np.isnan(v) else v  # NaN: no value
             name = f"{niveau} {code}"
             if secteur == ALL_SECTORS and tranche == ALL_BANDS:
-                out.append(Cell(name, champ, famille, str(statut), v, sexe))
+                out.append(Cell(name, champ, famille, str(statut), v, sexe, room=room))
                 present.setdefault(name, set()).add((champ, famille, sexe))
                 continue
             column, value = ("secteur", secteur) if secteur != ALL_SECTORS else ("tranche", tranche)
-            out.append(Cell(name, *BROKEN, str(statut), v, **{column: value}))
+            out.append(Cell(name, *BROKEN, str(statut), v, **{column: value}, room=room))
             broken[column].setdefault(name, set()).add(value)
             universe[column].add(value)
     out += _empty_cells(present)
@@ -173,6 +192,23 @@ def published_cells(table: pd.DataFrame, territories: dict[str, pd.DataFrame], n
             zeros = sorted(universe[column] - codes)
             out += [Cell(name, *BROKEN, "publie", 0.0, **{column: c}) for c in zeros]
     return out
+
+
+def _counts_of_rates(df: pd.DataFrame, rate: str, of: str) -> pd.DataFrame:
+    """The rows of ``rate`` (in percent of ``of``) of one published frame as counts: ``valeur`` the rate times
+    ``of``'s published value, ``room`` what the rate's rounding leaves (half a :data:`RATE_UNIT` of it), the
+    ``statut`` the rate's, or secret where ``of`` is not published (the count is then unknown)."""
+    keys = ["niveau", "code", "champ", "famille", "sexe", "secteur", "tranche", "pcs"]
+    r = df[df["indicateur"] == rate]
+    base = df.loc[df["indicateur"] == of, [*keys, "valeur", "statut"]]
+    m = r.merge(base, on=keys, how="left", suffixes=("", "_of"))
+    known = (m["statut"] == "publie") & (m["statut_of"] == "publie") & m["valeur_of"].notna()
+    whole = m["valeur_of"].to_numpy(dtype=float)
+    return m.assign(
+        valeur=np.where(known, m["valeur"].to_numpy(dtype=float) * whole / 100, np.nan),
+        room=np.where(known, RATE_UNIT / 2 * whole / 100, 0.0),
+        statut=np.where(known | (m["statut"] != "publie"), m["statut"], "secret_secondaire"),
+    )[[*df.columns.intersection([*keys, "indicateur", "statut"]), "valeur", "room"]]
 
 
 def _empty_cells(present: dict[str, set]) -> list[Cell]:
@@ -268,13 +304,15 @@ def bounds(
     layout = Layout.of([*cells, *targets])
     pub = [(c, cols, None) for c in cells if c.statut == "publie" and c.valeur is not None
            if (cols := _columns(geo, layout, c)) is not None]  # fmt: skip
+    ranged = [r for r in pub if r[0].room > 0]  # known within a range (a count read from a rounded rate)
+    pub = [r for r in pub if r[0].room <= 0]
     ties = layout.ties(geo.n_atoms)
     rows = pub + [(None, cols, signs) for cols, signs in ties]
     tgt = [(t, cols, None) for t in targets if (cols := _columns(geo, layout, t)) is not None]
     n_var = geo.n_atoms * layout.per_atom
     # an unknown's pattern: the rows it appears in, with its sign (the ties subtract the ESS leaves)
     pattern: list[list] = [[] for _ in range(n_var)]
-    for i, (_c, cols, signs) in enumerate(rows + tgt):
+    for i, (_c, cols, signs) in enumerate(rows + tgt + ranged):
         if signs is None:
             for j in cols:
                 pattern[j].append(i)
@@ -300,7 +338,14 @@ def bounds(
 
     a_eq = matrix(rows) if rows else None
     b_eq = np.array([0.0 if c is None else c.valeur for c, _, _ in rows]) if rows else None
-    system = lp.Equations(a_eq, b_eq, m, presolve=a_eq is not None and a_eq.shape[0] >= PRESOLVE_FROM)
+    # a ranged cell: valeur − room ≤ Σ ≤ valeur + room (a hair wider: the product of two rounded figures)
+    a_rng = matrix(ranged)
+    top = np.array([c.valeur + c.room for c, _, _ in ranged]) + TOL
+    bottom = np.array([c.valeur - c.room for c, _, _ in ranged]) - TOL
+    a_ub = vstack([a_rng, -a_rng]).tocsr() if ranged else None
+    b_ub = np.concatenate([top, -bottom]) if ranged else None
+    size = (0 if a_eq is None else a_eq.shape[0]) + 2 * len(ranged)
+    system = lp.Equations(a_eq, b_eq, m, presolve=size >= PRESOLVE_FROM, a_ub=a_ub, b_ub=b_ub)
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
     if narrow is not None and len(tgt) > 2:
@@ -323,10 +368,13 @@ def bounds(
             return ~np.isnan(level) & (side * seen < side * level - TOL)
 
         pending = np.flatnonzero(short())
-        while len(pending) and a_eq is not None:
+        while len(pending) and (a_eq is not None or ranged):
             scale = np.maximum(np.abs(level[pending]), 1.0)
-            caps = side * objectives[pending]  # side · target ≤ side · level
-            push = lp.Equations(a_eq, b_eq, m, a_ub=caps, b_ub=side * level[pending], presolve=True)
+            caps = csr_matrix(side * objectives[pending])  # side · target ≤ side · level
+            cap_b = side * level[pending]
+            if ranged:
+                caps, cap_b = vstack([caps, a_ub]).tocsr(), np.concatenate([cap_b, b_ub])
+            push = lp.Equations(a_eq, b_eq, m, a_ub=caps, b_ub=cap_b, presolve=True)
             r = push.minimize(-side * ((1.0 / scale) @ objectives[pending]))
             if r.status != lp.OPTIMAL:
                 break
@@ -412,28 +460,29 @@ def _leaves_of(etabs: pd.DataFrame):
     return leaves
 
 
-def _quantities(etabs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per sex (``tous``, ``F``, ``H``): each establishment's jobs at 31/12 and whether it counts in that sex's
-    cells (every establishment for ``tous``; for a sex, those that employ someone of it), as arrays once."""
-    out = {"tous": (etabs["effectif"].to_numpy(dtype=float), np.ones(len(etabs), bool))}
+def _quantities(etabs: pd.DataFrame, quantity: str = "effectif") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per sex (``tous``, ``F``, ``H``): each establishment's ``quantity`` (jobs at 31/12, part-time jobs…) and
+    whether it counts in that sex's cells (every establishment for ``tous``; for a sex, those that employ
+    someone of it), as arrays once."""
+    out = {"tous": (etabs[quantity].to_numpy(dtype=float), np.ones(len(etabs), bool))}
     for sexe in SEXES:
         jobs = etabs[[f"{q}_{sexe}" for q in ("effectif", "etp", "masse", "n_salaries")]].to_numpy(dtype=float)
-        out[sexe] = (etabs[f"effectif_{sexe}"].to_numpy(dtype=float), (jobs > 0).any(axis=1))
+        out[sexe] = (etabs[f"{quantity}_{sexe}"].to_numpy(dtype=float), (jobs > 0).any(axis=1))
     return out
 
 
 def _truth(
     quantities: dict, members: np.ndarray, leaves: np.ndarray, sexe: str = "tous"
 ) -> tuple[float, float, float, int]:
-    """Establishments, headcount, largest contributor and rows of the establishments in both masks; for a
-    sex, its jobs (``effectif_F`` / ``effectif_H``) and the establishments that employ someone of it
-    (``quantities``: :func:`_quantities`)."""
+    """Establishments, total of the quantity, largest contributor and contributing establishments (a positive
+    value) of the establishments in both masks; for a sex, its quantity (``effectif_F`` / ``effectif_H``…) and
+    the establishments that employ someone of it (``quantities``: :func:`_quantities`)."""
     eff, counted = quantities[sexe]
     sel = members & leaves & counted
     n = int(np.count_nonzero(sel))
     jobs = eff[sel]
     largest = float(np.fmax.reduce(jobs)) if n else 0.0  # a missing value (NaN) left out, as pandas does
-    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, n)
+    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, int(np.sum(jobs > 0)))
 
 
 def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
@@ -441,7 +490,7 @@ def _required(nature: str, value: float, largest: float, n: int) -> tuple[float,
     if value <= 0:
         return (value, value)
     need_up = value * (1 + SAFETY)
-    if nature == "montant" and largest * 20 > value * 17:
+    if nature != "comptage" and largest * 20 > value * 17:
         need_up = max(need_up, largest / 0.85)
     return (value * (1 - SAFETY), need_up)
 
@@ -488,8 +537,10 @@ def audit(
     table = table[named.isin(geo.territories) & table["indicateur"].isin(INDICATEURS.values())]
     members_of = _members(etabs, custom_after)
     leaves = _leaves_of(etabs)
-    quantities = _quantities(etabs)
+    by_nature = {"comptage": _quantities(etabs), "montant": _quantities(etabs)}
+    by_nature.update({n: _quantities(etabs, n) for n in RATES})  # the part-time jobs of each establishment
     for nature in INDICATEURS:
+        quantities = by_nature[nature]
         cells_after = published_cells(table, after, nature)
         cells_before = published_cells(table, before, nature)
         hidden = [c for c in cells_after if c.statut != "publie" and c.territoire in touched]
@@ -497,10 +548,14 @@ def audit(
         primary, truth = [], {}
         for c in hidden:
             where = leaves(c.champ, c.famille, c.secteur, c.tranche)
-            n, eff, largest, _ = _truth(quantities, members_of(c.territoire), where, c.sexe)
+            n, eff, largest, contributing = _truth(quantities, members_of(c.territoire), where, c.sexe)
             value = n if nature == "comptage" else eff
             truth[c.key] = (value, largest)
-            if (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17):
+            if nature in RATES:  # INSEE's rules on the establishments with some of these jobs
+                secret = 0 < contributing < 3 or (eff > 0 and largest * 20 > eff * 17)
+            else:
+                secret = (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17)
+            if secret:
                 primary.append(c)
         narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
         needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}

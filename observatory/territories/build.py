@@ -4,7 +4,8 @@
 
 - ``indicateurs.parquet`` and ``.csv``: the territory's cells in the indicator table's schema
   (``niveau = 'territoire'``, ``code`` = the slug, ``libelle`` = the name), every champ and ESS family:
-  establishments, jobs at 31/12, ETP, payroll, mean pays, shares of private and of all employment; the
+  establishments, jobs at 31/12, ETP, payroll, mean pays, part-time rate, shares of private and of all
+  employment; the
   ESS's women and men; the ESS's establishments and jobs by sector and by size band (:func:`table_rows`);
 - ``<slug>.pdf`` and ``.xlsx``: the portrait (:mod:`observatory.publish.portrait`), compared with the
   territory's départements, régions and France; ``donnees/<figure>.csv``: the data behind each figure;
@@ -64,8 +65,9 @@ def table_rows(
     """The territory's rows in the indicator table's schema (shares in percent, ``valeur`` empty when secret).
 
     Every champ and family: establishments, jobs at 31/12, ETP, payroll, mean gross pay per ETP and net
-    hourly pay, shares of private and of all employment; the ESS's women and men (the cells of the mask by
-    sex, ``cells.SEXED``): jobs, ETP, payroll, the two mean pays, and on the ``tous`` row the share of women
+    hourly pay, part-time rate, shares of private and of all employment; the ESS's women and men (the cells
+    of the mask by sex, ``cells.SEXED``): jobs, ETP, payroll, the two mean pays, the part-time rate, and on
+    the ``tous`` row the share of women
     and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``; the ESS by sector and by size
     band (``cells.BROKEN``): establishments and jobs at 31/12, as an EPCI. A mask recorded before the cells
     by sex, sector or band were published (no such column, or no such cells) gives none of them.
@@ -102,6 +104,9 @@ def table_rows(
             add(key, "salaire_brut_annuel_moyen_etp", c.masse_salaire / c.etp_salaire, "euros", pay_code(key))
         if c.nbheur > 0:
             add(key, "salaire_net_horaire_moyen", c.s_net / c.nbheur, "euros", pay_code(key))
+        if c.effectif > 0 and (*key, "temps_partiel") in st:  # a mask recorded before the rate: none
+            add(key, "taux_temps_partiel", 100 * c.temps_partiel / c.effectif, "pourcent",
+                max(sm, st[(*key, "temps_partiel")]))  # fmt: skip
         if sexe != tc.TOUS:
             continue
         for total, ind, field_, nature in (

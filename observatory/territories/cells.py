@@ -13,9 +13,12 @@ size band. A territory holds a sector or size-band cell only where some of its E
 (as the indicator table writes them): a cell it does not hold is a known zero, so the equations that add the
 sectors and the bands up to the ESS (:func:`equations`) name the cells present.
 
-Two natures, as in :mod:`observatory.secrecy`: ``comptage`` (the establishment count, frequency rule) and
-``montant`` (jobs at 31/12, ETP, payroll: the employment-and-pay rules; one statut for the three). The
-cells by sex are magnitudes only (no establishment count by sex is published, at any level).
+Three natures, as in :mod:`observatory.secrecy`: ``comptage`` (the establishment count, frequency rule),
+``montant`` (jobs at 31/12, ETP, payroll: the employment-and-pay rules; one statut for the three) and
+``temps_partiel`` (the part-time jobs at 31/12, published through the part-time rate, as in the indicator
+table: frequency rule on the establishments with part-time jobs, dominance on the largest of them; every
+champ and family and the ESS's sexes, not the sectors and bands: an EPCI publishes none by sector or band).
+The cells by sex are magnitudes only (no establishment count by sex is published, at any level).
 """
 
 from __future__ import annotations
@@ -106,13 +109,20 @@ def _breakdown(key: Key) -> int | None:
 
 
 def of_nature(key: Key, nature: str) -> bool:
-    """Whether a cell exists in a nature: every cell in ``montant``, all but the sexes in ``comptage``."""
+    """Whether a cell exists in a nature: every cell in ``montant``, all but the sexes in ``comptage``, all
+    but the sectors and size bands in ``temps_partiel``."""
+    if nature == "temps_partiel":
+        return _breakdown(key) is None
     return nature == "montant" or key[2] == TOUS
 
 
-NATURES = {"comptage": "n_etab", "montant": "effectif"}
+NATURES = {"comptage": "n_etab", "montant": "effectif", "temps_partiel": "temps_partiel"}
 """The quantity each nature's relations are checked on."""
-QUANTITIES = ["effectif", "etp", "masse", "masse_salaire", "etp_salaire", "s_net", "nbheur", "n_salaries"]
+SUBPOPULATIONS = ("temps_partiel",)
+"""Jobs at 31/12 of a kind, published through their rate (count / jobs at 31/12): a nature each."""
+QUANTITIES = [
+    "effectif", "etp", "masse", "masse_salaire", "etp_salaire", "s_net", "nbheur", "n_salaries", *SUBPOPULATIONS
+]
 CONTRIBUTORS = ("effectif", "etp", "masse")
 """Quantities whose contributing establishments (``freq_<q>``: a positive value) take the frequency rule."""
 PAY_FIELDS = ("masse_salaire", "nbheur")
@@ -160,7 +170,7 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     Columns: ``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``, ``n_etab`` (establishments; for a
     sex, those employing someone of it), ``n_ent`` (distinct SIREN among them), the sums of
     :data:`QUANTITIES`, ``max_<q>`` (largest establishment), ``freq_<q>`` (establishments contributing, for
-    :data:`CONTRIBUTORS` and :data:`PAY_FIELDS`), ``max_poste_brut`` / ``max_poste_net`` (largest single
+    :data:`CONTRIBUTORS`, :data:`PAY_FIELDS` and :data:`SUBPOPULATIONS`), ``max_poste_brut`` / ``max_poste_net`` (largest single
     job). The cells by sex read
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
     without them gives the ``tous`` cells only. The sector and size-band cells of :data:`BROKEN` (from the
@@ -243,7 +253,7 @@ class _Groups:
             top = np.full(n + 1, np.nan)
             np.fmax.at(top, g, v)  # NaN only where every value is missing
             self.maxima[q] = top[:n]
-            if q in (*CONTRIBUTORS, *PAY_FIELDS):
+            if q in (*CONTRIBUTORS, *PAY_FIELDS, *SUBPOPULATIONS):
                 self.freq[q] = np.bincount(g, weights=v > 0, minlength=n + 1)[:n].astype(np.int64)
         # bit b of chunk c: the enterprise has an establishment in group 62 c + b (an establishment without
         # a SIREN counts in no enterprise)
@@ -273,7 +283,7 @@ class _Groups:
         for q in QUANTITIES:
             row[q] = float(self.sums[q][groups].sum())
             row[f"max_{q}"] = self._max(q, groups) if n else 0.0
-        for q in (*CONTRIBUTORS, *PAY_FIELDS):
+        for q in (*CONTRIBUTORS, *PAY_FIELDS, *SUBPOPULATIONS):
             row[f"freq_{q}"] = int(self.freq[q][groups].sum())
         for q in ("max_poste_brut", "max_poste_net"):
             row[q] = self._max(q, groups) if n else 0.0
@@ -289,7 +299,8 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
 
     Counts: 1 or 2 establishments. Magnitudes: fewer than 3 establishments or 3 enterprises, 1 or 2
     establishments contributing to jobs at 31/12, ETP or payroll, fewer than 5 jobs, one job above 80 % of
-    the gross or net pay, one establishment above 85 % of jobs, ETP, payroll, hours or net pay. An empty
+    the gross or net pay, one establishment above 85 % of jobs, ETP, payroll, hours or net pay. Part-time
+    jobs (``p_temps_partiel``): 1 or 2 establishments with some, or one above 85 % of them. An empty
     cell (no establishment) is not secret. The mean pay's own rule: :func:`pay_rate_secret`.
     """
     n = cells["n_etab"].to_numpy(float)
@@ -305,7 +316,11 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
         v = cells[q].to_numpy(float)
         p_mag |= (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
-    return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool))
+    subs = {}
+    for q in SUBPOPULATIONS:  # as observatory.secrecy.rules.primary: frequency and dominance on its contributors
+        v = cells[q].to_numpy(float)
+        subs[f"p_{q}"] = _one_or_two(cells[f"freq_{q}"]) | ((v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17))
+    return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool), **subs)
 
 
 def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Differencing-safe secrecy for a territory on demand, jointly with everything already published.
 
 The published levels (France, régions, départements, EPCIs) and the territories of the registry keep their
-masks: only the new territory's cells can be hidden. For each nature (``comptage``, ``montant``):
+masks: only the new territory's cells can be hidden. For each nature (``comptage``, ``montant``,
+``temps_partiel``: :mod:`observatory.territories.cells`; a part-time rate starts hidden, and protected,
+where the cell's jobs at 31/12 are):
 
 1. **primary rules** on the territory's cells (:func:`observatory.territories.cells.primary`), internal
    cell ``_oth`` included;
@@ -38,7 +40,11 @@ import pandas as pd
 from observatory.territories import cells as tc
 
 STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
-INDICATEUR = {"comptage": "etablissements_employeurs", "montant": "effectif_31_12"}
+INDICATEUR = {
+    "comptage": "etablissements_employeurs",
+    "montant": "effectif_31_12",
+    "temps_partiel": "taux_temps_partiel",  # published as the rate: known with the jobs at 31/12, whose mask it takes
+}
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,7 @@ def protect_territory(
         alike = {c for c in all_keys if not any(c in e for e in empty)}
         cut.append((p, [tc.primary(a) for a in pieces], alike))
     rows = []
+    final: dict[str, dict[tc.Key, str]] = {}
     for nature, qty in tc.NATURES.items():
         keys = [c for c in all_keys if tc.of_nature(c, nature)]
         values = dict(zip(all_keys, cells_t[qty], strict=True))
@@ -216,6 +223,15 @@ def protect_territory(
                 motif[c] = "règle primaire"
                 if c in mask:
                     mask[c] = "secret_primaire"
+        if nature in tc.SUBPOPULATIONS:
+            # a rate is hidden with its jobs at 31/12 (as in the indicator table), and its count kept from
+            # being derived: a count of part-time jobs bounds the hidden headcount from below
+            for c in keys:
+                if final["montant"].get(c, "publie") != "publie":
+                    protect.add(c)
+                    motif[c] = motif[c] or "effectif au 31/12 masqué"
+                    if mask.get(c) == "publie":
+                        mask[c] = "secret_secondaire"
         for p, piece_prims, alike in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for c in keys:  # a cell with p's establishments: what p does not publish, t may not either
@@ -239,6 +255,7 @@ def protect_territory(
                     motif[c] = "repli après l'audit"
         before = dict(mask)
         close(mask, protect, values)
+        final[nature] = mask
         for c in keys:
             if c in mask and before[c] == "publie" and mask[c] != "publie":
                 motif[c] = "secret secondaire (équations du territoire)"

@@ -8,7 +8,8 @@
 -- Quantities as in ind.cellules (sql/indicators/cellules.sql): effectif = non-annex jobs held at 31/12,
 -- etp = Σ EQTP, masse = Σ S_BRUT, masse_salaire and etp_salaire over the pay field (mean gross pay per ETP),
 -- s_net and nbheur over the hourly-pay field's non-annex jobs; n_salaries = non-annex jobs;
--- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule).
+-- max_poste_brut / max_poste_net = the establishment's largest single job pay (BTS 80 % rule);
+-- temps_partiel = its part-time jobs among the non-annex jobs held at 31/12 (the numerator of the part-time rate).
 -- The same quantities by sex, suffixed _F and _H (the women and men cells of a territory: the ESS by sex).
 -- secteur and tranche: the establishment's sector (NCL when unclassified) and size band, as ind.cellules
 -- reads them (the ESS of a territory by sector and by size band).
@@ -32,6 +33,7 @@ SELECT
     CAST(sum(p.n_salaries) AS DOUBLE) AS n_salaries,
     CAST(max(p.max_poste_brut) AS DOUBLE) AS max_poste_brut,
     CAST(max(p.max_poste_net) AS DOUBLE) AS max_poste_net,
+    CAST(coalesce(sum(p.temps_partiel), 0) AS DOUBLE) AS temps_partiel,
     CAST(coalesce(sum(p.effectif) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS effectif_F,
     CAST(coalesce(sum(p.etp) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS etp_F,
     CAST(coalesce(sum(p.masse) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS masse_F,
@@ -42,6 +44,7 @@ SELECT
     CAST(coalesce(sum(p.n_salaries) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS n_salaries_F,
     CAST(coalesce(max(p.max_poste_brut) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS max_poste_brut_F,
     CAST(coalesce(max(p.max_poste_net) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS max_poste_net_F,
+    CAST(coalesce(sum(p.temps_partiel) FILTER (WHERE p.sexe = 'F'), 0) AS DOUBLE) AS temps_partiel_F,
     CAST(coalesce(sum(p.effectif) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS effectif_H,
     CAST(coalesce(sum(p.etp) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS etp_H,
     CAST(coalesce(sum(p.masse) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS masse_H,
@@ -51,7 +54,8 @@ SELECT
     CAST(coalesce(sum(p.nbheur) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS nbheur_H,
     CAST(coalesce(sum(p.n_salaries) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS n_salaries_H,
     CAST(coalesce(max(p.max_poste_brut) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS max_poste_brut_H,
-    CAST(coalesce(max(p.max_poste_net) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS max_poste_net_H
+    CAST(coalesce(max(p.max_poste_net) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS max_poste_net_H,
+    CAST(coalesce(sum(p.temps_partiel) FILTER (WHERE p.sexe = 'H'), 0) AS DOUBLE) AS temps_partiel_H
 FROM ess.etablissements_employeurs AS e
 JOIN ind.etab_sexe_pcs AS p ON p.siret = e.siret
 GROUP BY ALL
