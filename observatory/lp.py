@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ class Solution:
 
 class Equations:
     """``A x = b`` with ``lower ≤ x ≤ upper`` (scalars or one value per unknown; ``np.inf`` for none), and
-    ``A_ub x ≤ b_ub`` when given, handed to HiGHS once; :meth:`minimize` then solves for one objective after
+    ``A_ub x ≤ b_ub`` and ``range_lower ≤ A_range x ≤ range_upper`` when given, handed to HiGHS once; :meth:`minimize` then solves for one objective after
     another from the last basis.
 
     ``presolve``: HiGHS's presolve for the first solve (worth it on large systems only); the later solves
@@ -50,7 +51,18 @@ class Equations:
     """
 
     def __init__(
-        self, a_eq, b_eq, n: int, lower=0.0, upper=np.inf, presolve: bool = False, a_ub=None, b_ub=None
+        self,
+        a_eq,
+        b_eq,
+        n: int,
+        lower=0.0,
+        upper=np.inf,
+        presolve: bool = False,
+        a_ub=None,
+        b_ub=None,
+        a_range=None,
+        range_lower=None,
+        range_upper=None,
     ) -> None:
         self.n = n
         self._presolve = presolve
@@ -69,6 +81,10 @@ class Equations:
             blocks.append(csc_matrix(a_ub, dtype=float))
             row_lower.append(np.full(a_ub.shape[0], -inf))
             row_upper.append(np.asarray(b_ub, dtype=float))
+        if a_range is not None and a_range.shape[0]:  # one row each: HiGHS bounds a row on both sides
+            blocks.append(csc_matrix(a_range, dtype=float))
+            row_lower.append(np.asarray(range_lower, dtype=float))
+            row_upper.append(np.asarray(range_upper, dtype=float))
         if blocks:
             a = csc_matrix(vstack(blocks))
             a.sort_indices()
@@ -114,20 +130,25 @@ class Equations:
         return Solution(OPTIMAL, float(h.getInfo().objective_function_value), x)
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
 @contextmanager
 def _quiet_stdout():
     """HiGHS prints its banner on the process's standard output (file descriptor 1, from C++) the first time a
-    solver is made, before any option can silence it: the descriptor points to ``/dev/null`` meanwhile."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no standard output at all (a closed descriptor): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    solver is made, before any option can silence it: the descriptor points to ``/dev/null`` meanwhile. One
+    thread at a time (two threads' saves and restores interleaved would leave the descriptor on ``/dev/null``)."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no standard output at all (a closed descriptor): nothing to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)

@@ -32,13 +32,14 @@ largest contributor falls to 85 %) while it was not before the territories were 
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix, vstack
+from scipy.sparse import csr_matrix
 
-from observatory import lp
+from observatory import config, lp
 
 FAMILLES = ["association", "cooperative", "mutuelle", "fondation", "autre_obnl"]
 LEAF_NAMES = [*FAMILLES, "_sce", "_oth", "public"]
@@ -339,13 +340,13 @@ def bounds(
     a_eq = matrix(rows) if rows else None
     b_eq = np.array([0.0 if c is None else c.valeur for c, _, _ in rows]) if rows else None
     # a ranged cell: valeur − room ≤ Σ ≤ valeur + room (a hair wider: the product of two rounded figures)
-    a_rng = matrix(ranged)
-    top = np.array([c.valeur + c.room for c, _, _ in ranged]) + TOL
-    bottom = np.array([c.valeur - c.room for c, _, _ in ranged]) - TOL
-    a_ub = vstack([a_rng, -a_rng]).tocsr() if ranged else None
-    b_ub = np.concatenate([top, -bottom]) if ranged else None
-    size = (0 if a_eq is None else a_eq.shape[0]) + 2 * len(ranged)
-    system = lp.Equations(a_eq, b_eq, m, presolve=size >= PRESOLVE_FROM, a_ub=a_ub, b_ub=b_ub)
+    rng_rows = {
+        "a_range": matrix(ranged),
+        "range_lower": np.array([c.valeur - c.room for c, _, _ in ranged]) - TOL,
+        "range_upper": np.array([c.valeur + c.room for c, _, _ in ranged]) + TOL,
+    }
+    size = (0 if a_eq is None else a_eq.shape[0]) + len(ranged)
+    system = lp.Equations(a_eq, b_eq, m, presolve=size >= PRESOLVE_FROM, **rng_rows)
     objectives = matrix(tgt).toarray() if tgt else np.zeros((0, m))
     seen_lo, seen_hi = np.full(len(tgt), np.inf), np.full(len(tgt), -np.inf)
     if narrow is not None and len(tgt) > 2:
@@ -370,11 +371,8 @@ def bounds(
         pending = np.flatnonzero(short())
         while len(pending) and (a_eq is not None or ranged):
             scale = np.maximum(np.abs(level[pending]), 1.0)
-            caps = csr_matrix(side * objectives[pending])  # side · target ≤ side · level
-            cap_b = side * level[pending]
-            if ranged:
-                caps, cap_b = vstack([caps, a_ub]).tocsr(), np.concatenate([cap_b, b_ub])
-            push = lp.Equations(a_eq, b_eq, m, a_ub=caps, b_ub=cap_b, presolve=True)
+            caps = side * objectives[pending]  # side · target ≤ side · level
+            push = lp.Equations(a_eq, b_eq, m, a_ub=caps, b_ub=side * level[pending], presolve=True, **rng_rows)
             r = push.minimize(-side * ((1.0 / scale) @ objectives[pending]))
             if r.status != lp.OPTIMAL:
                 break
@@ -539,45 +537,60 @@ def audit(
     leaves = _leaves_of(etabs)
     by_nature = {"comptage": _quantities(etabs), "montant": _quantities(etabs)}
     by_nature.update({n: _quantities(etabs, n) for n in RATES})  # the part-time jobs of each establishment
-    for nature in INDICATEURS:
-        quantities = by_nature[nature]
-        cells_after = published_cells(table, after, nature)
-        cells_before = published_cells(table, before, nature)
-        hidden = [c for c in cells_after if c.statut != "publie" and c.territoire in touched]
-        # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
-        primary, truth = [], {}
-        for c in hidden:
-            where = leaves(c.champ, c.famille, c.secteur, c.tranche)
-            n, eff, largest, contributing = _truth(quantities, members_of(c.territoire), where, c.sexe)
-            value = n if nature == "comptage" else eff
-            truth[c.key] = (value, largest)
-            if nature in RATES:  # INSEE's rules on the establishments with some of these jobs
-                secret = 0 < contributing < 3 or (eff > 0 and largest * 20 > eff * 17)
-            else:
-                secret = (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17)
-            if secret:
-                primary.append(c)
-        narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
-        needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
-        # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
-        b_after = bounds(geo, cells_after, hidden, narrow=narrow, needs=needs)
-        report.checked += len(hidden)
-        suspects = [c for c in hidden if narrow(c.key, *b_after.get(c.key, (0.0, np.inf)))]
-        b_before = bounds(geo, cells_before, suspects)  # the same cells, before the new territories
-        for c in suspects:
-            key = c.key
-            lo, hi = b_after.get(key, (0.0, np.inf))
-            was = b_before.get(key)
-            if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
-                continue  # already as narrow before the new territories: not their doing
-            detail = "".join(f"/{x}" for x in (c.sexe, c.secteur, c.tranche) if x not in ("tous", "toutes"))
-            report.problems.append(
-                f"{nature}: {c.territoire} {c.champ}/{c.famille}{detail} "
-                f"({c.statut}) lies in [{lo:g}, {hi:g}] "
-                f"once the new territories are published"
-            )
+    # each on its own system of equations; the LPs (nearly all of the time) let go of Python's lock, so the
+    # natures go side by side on the cores allowed (the jobs at 31/12, the longest, first)
+    order = sorted(INDICATEURS, key=lambda n: n != "montant")
+    check = functools.partial(_check_nature, geo, table, before, after, touched, members_of, leaves, by_nature)
+    with ThreadPoolExecutor(max_workers=max(1, min(config.workers(), len(order)))) as pool:
+        found = dict(zip(order, pool.map(check, order), strict=True))
+    for nature in INDICATEURS:  # the report in the natures' order, whatever ended first
+        checked, problems = found[nature]
+        report.checked += checked
+        report.problems += problems
+        if problems:
             report.failing_natures.add(nature)
     return report
+
+
+def _check_nature(geo, table, before, after, touched, members_of, leaves, by_nature, nature) -> tuple[int, list]:
+    """:func:`audit` for one nature: the hidden cells checked, and the problems found."""
+    quantities = by_nature[nature]
+    cells_after = published_cells(table, after, nature)
+    cells_before = published_cells(table, before, nature)
+    hidden = [c for c in cells_after if c.statut != "publie" and c.territoire in touched]
+    # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
+    primary, truth = [], {}
+    for c in hidden:
+        where = leaves(c.champ, c.famille, c.secteur, c.tranche)
+        n, eff, largest, contributing = _truth(quantities, members_of(c.territoire), where, c.sexe)
+        value = n if nature == "comptage" else eff
+        truth[c.key] = (value, largest)
+        if nature in RATES:  # INSEE's rules on the establishments with some of these jobs
+            secret = 0 < contributing < 3 or (eff > 0 and largest * 20 > eff * 17)
+        else:
+            secret = (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17)
+        if secret:
+            primary.append(c)
+    narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
+    needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
+    # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
+    b_after = bounds(geo, cells_after, hidden, narrow=narrow, needs=needs)
+    suspects = [c for c in hidden if narrow(c.key, *b_after.get(c.key, (0.0, np.inf)))]
+    b_before = bounds(geo, cells_before, suspects)  # the same cells, before the new territories
+    problems = []
+    for c in suspects:
+        key = c.key
+        lo, hi = b_after.get(key, (0.0, np.inf))
+        was = b_before.get(key)
+        if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
+            continue  # already as narrow before the new territories: not their doing
+        detail = "".join(f"/{x}" for x in (c.sexe, c.secteur, c.tranche) if x not in ("tous", "toutes"))
+        problems.append(
+            f"{nature}: {c.territoire} {c.champ}/{c.famille}{detail} "
+            f"({c.statut}) lies in [{lo:g}, {hi:g}] "
+            f"once the new territories are published"
+        )
+    return len(hidden), problems
 
 
 def _neighbourhood(
