@@ -447,6 +447,20 @@ def test_a_part_time_rate_is_protected_against_the_departement(tmp_path, world):
     lo, hi = _set_bounds(settings, table, custom, piece, "ensemble", "toutes", "temps_partiel")
     # within the two rates' rounding (± 0,05 point of the département's and of the territory's jobs)
     assert lo <= value <= hi and hi - lo <= 0.001 * (e["effectif"].sum() + inside["effectif"].sum()) + 1e-6
+    # the audit checks the pieces too: with the territory's associations published, the département's one
+    # association left out is recovered by difference, and the audit names that piece
+    assoc = by.loc[("ess", "association", "tous"), "statut"]
+    assert (assoc[["etablissements_employeurs", "effectif_31_12"]] != "publie").all()
+    mine = inside[inside["famille_ess"] == "association"]
+    weak = rows.copy()
+    at = ((weak["champ"] == "ess") & (weak["famille"] == "association") & (weak["sexe"] == "tous")
+          & (weak["secteur"] == "tous") & (weak["tranche"] == "toutes")).to_numpy()  # fmt: skip
+    for ind, v in (("etablissements_employeurs", len(mine)), ("effectif_31_12", mine["effectif"].sum())):
+        weak.loc[at & (weak["indicateur"] == ind).to_numpy(), ["valeur", "statut"]] = [float(v), "publie"]
+    report = taudit.audit(etabs, table, {}, {res.slug: weak}, {}, custom, com)
+    assert not report.passed and "comptage" in report.failing_natures, report.problems
+    piece = "comptage: piece departement 29 − territoire sans-la-derniere ess/association (piece) lies in [1, 1]"
+    assert any(p.startswith(piece) for p in report.problems), report.problems
 
 
 def test_a_cell_holding_all_of_a_published_territory_s_hidden_cell_is_hidden_too(tmp_path, world):

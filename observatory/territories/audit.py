@@ -77,6 +77,8 @@ SAFETY = 0.10
 TOL = 1e-6
 SEEDS = 4
 """Random directions solved first by :func:`bounds` (each twice, min and max) for points of the targets."""
+SPREAD_ROUNDS = 4
+"""Rounds of :func:`bounds` that move the targets still narrow together (two LPs each) before their own LPs."""
 PRESOLVE_FROM = 1000
 """Equations from which the first LP of a system is solved with HiGHS's presolve (:class:`observatory.lp.Equations`)."""
 
@@ -382,6 +384,20 @@ def bounds(
             if len(left) == len(pending):
                 break
             pending = left
+    # then the targets still narrow over the points found (a piece that no point has moved yet, …) are spread
+    # together: the least and the largest sum of them, again for those left, while a round moves some
+    pending = [k for k, (t, _c, _s) in enumerate(tgt) if narrow is not None and narrow(t.key, seen_lo[k], seen_hi[k])]
+    for _round in range(SPREAD_ROUNDS if len(pending) > 2 else 0):
+        total = objectives[pending].sum(axis=0)
+        for sign in (1.0, -1.0):
+            r = system.minimize(sign * total)
+            if r.status == lp.OPTIMAL:
+                at = objectives @ r.x
+                seen_lo, seen_hi = np.minimum(seen_lo, at), np.maximum(seen_hi, at)
+        left = [k for k in pending if narrow(tgt[k][0].key, seen_lo[k], seen_hi[k])]
+        if len(left) == len(pending) or len(left) <= 2:
+            break
+        pending = left
     out, solved = {}, {}
     for k, ((t, _cols, _), v) in enumerate(zip(tgt, objectives, strict=True)):
         key = t.key
@@ -483,6 +499,17 @@ def _truth(
     return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, int(np.sum(jobs > 0)))
 
 
+def _truth_at(
+    quantities: dict, at: np.ndarray, leaves: np.ndarray, sexe: str = "tous"
+) -> tuple[float, float, float, int]:
+    """:func:`_truth` for the establishments at the positions ``at`` (a piece's: a few among millions)."""
+    eff, counted = quantities[sexe]
+    jobs = eff[at[leaves[at] & counted[at]]]
+    n = len(jobs)
+    largest = float(np.fmax.reduce(jobs)) if n else 0.0
+    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, int(np.sum(jobs > 0)))
+
+
 def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
     """The protection interval a hidden primary cell needs: (lower bound ≤ ..., upper bound ≥ ...)."""
     if value <= 0:
@@ -530,6 +557,7 @@ def audit(
     ):
         touched |= {f"{niveau} {c}" for c in etabs.loc[new_members, col].dropna().unique()}
     geo = geography(communes, custom_after, regions)
+    pieces = _pieces(geo, new, touched)
     # the rows of the levels in the LP only (at France, 35 000 EPCI cells of other régions read for nothing)
     named = table["niveau"].astype(str) + " " + table["code"].astype(str)
     table = table[named.isin(geo.territories) & table["indicateur"].isin(INDICATEURS.values())]
@@ -540,7 +568,9 @@ def audit(
     # each on its own system of equations; the LPs (nearly all of the time) let go of Python's lock, so the
     # natures go side by side on the cores allowed (the jobs at 31/12, the longest, first)
     order = sorted(INDICATEURS, key=lambda n: n != "montant")
-    check = functools.partial(_check_nature, geo, table, before, after, touched, members_of, leaves, by_nature)
+    check = functools.partial(
+        _check_nature, geo, table, before, after, touched, members_of, leaves, by_nature, pieces
+    )
     with ThreadPoolExecutor(max_workers=max(1, min(config.workers(), len(order)))) as pool:
         found = dict(zip(order, pool.map(check, order), strict=True))
     for nature in INDICATEURS:  # the report in the natures' order, whatever ended first
@@ -552,17 +582,56 @@ def audit(
     return report
 
 
-def _check_nature(geo, table, before, after, touched, members_of, leaves, by_nature, nature) -> tuple[int, list]:
-    """:func:`audit` for one nature: the hidden cells checked, and the problems found."""
+def _pieces(geo: Geography, new: set[str], touched: set[str]) -> dict[str, tuple[str, str]]:
+    """The pieces that differencing opens: for each new territory *T* and each published territory *P* it
+    touches, *P − T* and *T − P* (their atoms; the empty ones left out), added to ``geo.territories`` under
+    the names ``piece P − T``; returns ``{piece: (P, T)}`` (the first minus the second)."""
+    out = {}
+    for slug in sorted(new):
+        t = f"territoire {slug}"
+        for p in sorted(touched - {t}):
+            if p not in geo.territories or not geo.territories[p] & geo.territories[t]:
+                continue
+            for a, b in ((p, t), (t, p)):
+                atoms = geo.territories[a] - geo.territories[b]
+                if atoms:
+                    name = f"piece {a} − {b}"
+                    geo.territories[name] = atoms
+                    out[name] = (a, b)
+    return out
+
+
+def _check_nature(
+    geo, table, before, after, touched, members_of, leaves, by_nature, pieces, nature
+) -> tuple[int, list]:
+    """:func:`audit` for one nature: the hidden cells checked, and the problems found. The pieces
+    (:func:`_pieces`) are checked too, for the cells the new territory publishes or hides: a piece that
+    breaks a primary rule (never published) must not be determined by the published cells — the classic
+    differencing the protection guards against (``observatory.territories.protect``: the rules on each piece,
+    not its protection interval; a piece bounded, not determined, passes)."""
     quantities = by_nature[nature]
     cells_after = published_cells(table, after, nature)
     cells_before = published_cells(table, before, nature)
     hidden = [c for c in cells_after if c.statut != "publie" and c.territoire in touched]
+    new_keys = {c.key[1:] for c in cells_after if c.territoire.startswith("territoire ")}
+    candidates = [
+        Cell(name, champ, famille, "piece", None, sexe, secteur, tranche)
+        for name, (a, b) in pieces.items()
+        if b.startswith("territoire ") or a.startswith("territoire ")
+        for champ, famille, sexe, secteur, tranche in sorted(new_keys)
+    ]
     # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
     primary, truth = [], {}
-    for c in hidden:
+    inside = {}  # each piece's establishments (positions), once: its cells are taken among them only
+    for c in [*hidden, *candidates]:
         where = leaves(c.champ, c.famille, c.secteur, c.tranche)
-        n, eff, largest, contributing = _truth(quantities, members_of(c.territoire), where, c.sexe)
+        if c.statut == "piece":
+            if c.territoire not in inside:
+                a, b = pieces[c.territoire]
+                inside[c.territoire] = np.flatnonzero(members_of(a) & ~members_of(b))
+            n, eff, largest, contributing = _truth_at(quantities, inside[c.territoire], where, c.sexe)
+        else:
+            n, eff, largest, contributing = _truth(quantities, members_of(c.territoire), where, c.sexe)
         value = n if nature == "comptage" else eff
         truth[c.key] = (value, largest)
         if nature in RATES:  # INSEE's rules on the establishments with some of these jobs
@@ -571,6 +640,8 @@ def _check_nature(geo, table, before, after, touched, members_of, leaves, by_nat
             secret = (0 < n < 3) or (nature == "montant" and eff > 0 and largest * 20 > eff * 17)
         if secret:
             primary.append(c)
+    hidden += [c for c in primary if c.statut == "piece"]  # the other pieces are no secret
+    primary = [c for c in primary if c.statut != "piece"]  # a piece: only its exact recovery is checked
     narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
     needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
     # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
