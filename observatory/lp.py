@@ -42,8 +42,8 @@ class Solution:
 
 class Equations:
     """``A x = b`` with ``lower ≤ x ≤ upper`` (scalars or one value per unknown; ``np.inf`` for none), and
-    ``A_ub x ≤ b_ub`` and ``range_lower ≤ A_range x ≤ range_upper`` when given, handed to HiGHS once; :meth:`minimize` then solves for one objective after
-    another from the last basis.
+    ``A_ub x ≤ b_ub`` and ``range_lower ≤ A_range x ≤ range_upper`` when given, handed to HiGHS once;
+    :meth:`minimize` then solves for one objective after another from the last basis.
 
     ``presolve``: HiGHS's presolve for the first solve (worth it on large systems only); the later solves
     start from the previous basis without it. A solve HiGHS cannot conclude is tried again from scratch,
