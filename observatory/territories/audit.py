@@ -70,7 +70,9 @@ RATES = {"temps_partiel": "effectif_31_12"}
 """Natures published as a rate of another indicator, in percent: the attacker reads the count as the rate
 times that indicator's published value, within the rate's rounding (:data:`RATE_UNIT`); a rate beside a hidden
 value gives nothing; a cell without a rate row has no jobs at 31/12 (the table writes a rate where there are
-some), so its count is 0."""
+some), so its count is 0. Each nature is its own LP: that the part-time jobs of a piece of the map are at most
+its jobs at 31/12 is left out (a relaxation; the protection keeps a hidden cell's part-time count from being
+derived, since it bounds the hidden jobs from below)."""
 RATE_UNIT = 0.1
 """The publication unit of a rate, in percent (``reference/indicateurs.csv``: one decimal)."""
 SAFETY = 0.10
@@ -386,7 +388,9 @@ def bounds(
             pending = left
     # then the targets still narrow over the points found (a piece that no point has moved yet, …) are spread
     # together: the least and the largest sum of them, again for those left, while a round moves some
-    pending = [k for k, (t, _c, _s) in enumerate(tgt) if narrow is not None and narrow(t.key, seen_lo[k], seen_hi[k])]
+    pending = [
+        k for k, (t, _c, _s) in enumerate(tgt) if narrow is not None and narrow(t.key, seen_lo[k], seen_hi[k])
+    ]
     for _round in range(SPREAD_ROUNDS if len(pending) > 2 else 0):
         total = objectives[pending].sum(axis=0)
         for sign in (1.0, -1.0):
@@ -492,11 +496,7 @@ def _truth(
     value) of the establishments in both masks; for a sex, its quantity (``effectif_F`` / ``effectif_H``…) and
     the establishments that employ someone of it (``quantities``: :func:`_quantities`)."""
     eff, counted = quantities[sexe]
-    sel = members & leaves & counted
-    n = int(np.count_nonzero(sel))
-    jobs = eff[sel]
-    largest = float(np.fmax.reduce(jobs)) if n else 0.0  # a missing value (NaN) left out, as pandas does
-    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, int(np.sum(jobs > 0)))
+    return _summary(eff[members & leaves & counted])
 
 
 def _truth_at(
@@ -504,10 +504,15 @@ def _truth_at(
 ) -> tuple[float, float, float, int]:
     """:func:`_truth` for the establishments at the positions ``at`` (a piece's: a few among millions)."""
     eff, counted = quantities[sexe]
-    jobs = eff[at[leaves[at] & counted[at]]]
-    n = len(jobs)
-    largest = float(np.fmax.reduce(jobs)) if n else 0.0
-    return (float(n), float(np.nansum(jobs)), 0.0 if np.isnan(largest) else largest, int(np.sum(jobs > 0)))
+    return _summary(eff[at[leaves[at] & counted[at]]])
+
+
+def _summary(values: np.ndarray) -> tuple[float, float, float, int]:
+    """Of the values of a cell's establishments: their number, sum, largest and how many are positive (a
+    missing value, NaN, left out of the sum and the largest, as pandas does)."""
+    n = len(values)
+    largest = float(np.fmax.reduce(values)) if n else 0.0
+    return (float(n), float(np.nansum(values)), 0.0 if np.isnan(largest) else largest, int(np.sum(values > 0)))
 
 
 def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
@@ -563,7 +568,8 @@ def audit(
     table = table[named.isin(geo.territories) & table["indicateur"].isin(INDICATEURS.values())]
     members_of = _members(etabs, custom_after)
     leaves = _leaves_of(etabs)
-    by_nature = {"comptage": _quantities(etabs), "montant": _quantities(etabs)}
+    jobs = _quantities(etabs)  # counts and jobs read the same: the establishments and their jobs at 31/12
+    by_nature = {"comptage": jobs, "montant": jobs}
     by_nature.update({n: _quantities(etabs, n) for n in RATES})  # the part-time jobs of each establishment
     # each on its own system of equations; the LPs (nearly all of the time) let go of Python's lock, so the
     # natures go side by side on the cores allowed (the jobs at 31/12, the longest, first)
@@ -585,7 +591,8 @@ def audit(
 def _pieces(geo: Geography, new: set[str], touched: set[str]) -> dict[str, tuple[str, str]]:
     """The pieces that differencing opens: for each new territory *T* and each published territory *P* it
     touches, *P − T* and *T − P* (their atoms; the empty ones left out), added to ``geo.territories`` under
-    the names ``piece P − T``; returns ``{piece: (P, T)}`` (the first minus the second)."""
+    the names ``piece P − T``; returns ``{piece: (first, second, T)}`` (the first minus the second; *T* the
+    new territory whose cells the piece is checked for)."""
     out = {}
     for slug in sorted(new):
         t = f"territoire {slug}"
@@ -597,7 +604,7 @@ def _pieces(geo: Geography, new: set[str], touched: set[str]) -> dict[str, tuple
                 if atoms:
                     name = f"piece {a} − {b}"
                     geo.territories[name] = atoms
-                    out[name] = (a, b)
+                    out[name] = (a, b, t)
     return out
 
 
@@ -613,12 +620,13 @@ def _check_nature(
     cells_after = published_cells(table, after, nature)
     cells_before = published_cells(table, before, nature)
     hidden = [c for c in cells_after if c.statut != "publie" and c.territoire in touched]
-    new_keys = {c.key[1:] for c in cells_after if c.territoire.startswith("territoire ")}
+    keys_of: dict[str, set] = {}
+    for c in cells_after:
+        keys_of.setdefault(c.territoire, set()).add(c.key[1:])
     candidates = [
         Cell(name, champ, famille, "piece", None, sexe, secteur, tranche)
-        for name, (a, b) in pieces.items()
-        if b.startswith("territoire ") or a.startswith("territoire ")
-        for champ, famille, sexe, secteur, tranche in sorted(new_keys)
+        for name, (_a, _b, t) in pieces.items()
+        for champ, famille, sexe, secteur, tranche in sorted(keys_of.get(t, ()))
     ]
     # a cell is primary when the audit's own rules say so (not the statut the protection wrote)
     primary, truth = [], {}
@@ -627,7 +635,7 @@ def _check_nature(
         where = leaves(c.champ, c.famille, c.secteur, c.tranche)
         if c.statut == "piece":
             if c.territoire not in inside:
-                a, b = pieces[c.territoire]
+                a, b, _t = pieces[c.territoire]
                 inside[c.territoire] = np.flatnonzero(members_of(a) & ~members_of(b))
             n, eff, largest, contributing = _truth_at(quantities, inside[c.territoire], where, c.sexe)
         else:

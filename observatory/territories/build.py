@@ -5,8 +5,8 @@
 - ``indicateurs.parquet`` and ``.csv``: the territory's cells in the indicator table's schema
   (``niveau = 'territoire'``, ``code`` = the slug, ``libelle`` = the name), every champ and ESS family:
   establishments, jobs at 31/12, ETP, payroll, mean pays, part-time rate, shares of private and of all
-  employment; the
-  ESS's women and men; the ESS's establishments and jobs by sector and by size band (:func:`table_rows`);
+  employment; the ESS's women and men; the ESS's establishments and jobs by sector and by size band
+  (:func:`table_rows`);
 - ``<slug>.pdf`` and ``.xlsx``: the portrait (:mod:`observatory.publish.portrait`), compared with the
   territory's départements, régions and France; ``donnees/<figure>.csv``: the data behind each figure;
 - ``communes.csv``: today's communes of the territory (what the cells cover).
@@ -67,8 +67,7 @@ def table_rows(
     Every champ and family: establishments, jobs at 31/12, ETP, payroll, mean gross pay per ETP and net
     hourly pay, part-time rate, shares of private and of all employment; the ESS's women and men (the cells
     of the mask by sex, ``cells.SEXED``): jobs, ETP, payroll, the two mean pays, the part-time rate, and on
-    the ``tous`` row the share of women
-    and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``; the ESS by sector and by size
+    the ``tous`` row the share of women and the hourly pay gap, defined as in ``sql/indicators/indicateurs.sql``; the ESS by sector and by size
     band (``cells.BROKEN``): establishments and jobs at 31/12, as an EPCI. A mask recorded before the cells
     by sex, sector or band were published (no such column, or no such cells) gives none of them.
     """

@@ -170,8 +170,8 @@ def aggregate(etabs: pd.DataFrame) -> pd.DataFrame:
     Columns: ``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``, ``n_etab`` (establishments; for a
     sex, those employing someone of it), ``n_ent`` (distinct SIREN among them), the sums of
     :data:`QUANTITIES`, ``max_<q>`` (largest establishment), ``freq_<q>`` (establishments contributing, for
-    :data:`CONTRIBUTORS`, :data:`PAY_FIELDS` and :data:`SUBPOPULATIONS`), ``max_poste_brut`` / ``max_poste_net`` (largest single
-    job). The cells by sex read
+    :data:`CONTRIBUTORS`, :data:`PAY_FIELDS` and :data:`SUBPOPULATIONS`), ``max_poste_brut`` /
+    ``max_poste_net`` (largest single job). The cells by sex read
     the establishments' ``<q>_F`` / ``<q>_H`` columns (``sql/territories/etablissements.sql``); a frame
     without them gives the ``tous`` cells only. The sector and size-band cells of :data:`BROKEN` (from the
     ``secteur`` and ``tranche`` columns, when the frame has them) are those holding some establishment.
@@ -314,13 +314,16 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
         v = cells[total].to_numpy(float)
         p_mag |= (v > 0) & (cells[top].to_numpy(float) * 5 > v * 4)
     for q in ("effectif", "etp", "masse", "nbheur", "s_net"):
-        v = cells[q].to_numpy(float)
-        p_mag |= (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
-    subs = {}
-    for q in SUBPOPULATIONS:  # as observatory.secrecy.rules.primary: frequency and dominance on its contributors
-        v = cells[q].to_numpy(float)
-        subs[f"p_{q}"] = _one_or_two(cells[f"freq_{q}"]) | ((v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17))
+        p_mag |= _dominated(cells, q)
+    # as observatory.secrecy.rules.primary: frequency and dominance on the establishments with such jobs
+    subs = {f"p_{q}": _one_or_two(cells[f"freq_{q}"]) | _dominated(cells, q) for q in SUBPOPULATIONS}
     return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool), **subs)
+
+
+def _dominated(cells: pd.DataFrame, q: str) -> np.ndarray:
+    """The dominance rule on ``q``: one establishment above 85 % of the cell (``20·max > 17·total``)."""
+    v = cells[q].to_numpy(float)
+    return (v > 0) & (cells[f"max_{q}"].to_numpy(float) * 20 > v * 17)
 
 
 def pay_rate_secret(cells: pd.DataFrame) -> np.ndarray:

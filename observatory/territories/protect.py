@@ -43,7 +43,7 @@ STATUT_CODE = {"publie": 0, "secret_secondaire": 1, "secret_primaire": 2}
 INDICATEUR = {
     "comptage": "etablissements_employeurs",
     "montant": "effectif_31_12",
-    "temps_partiel": "taux_temps_partiel",  # published as the rate: known with the jobs at 31/12, whose mask it takes
+    "temps_partiel": "taux_temps_partiel",  # the count published as a rate: known with the jobs at 31/12
 }
 
 
