@@ -20,6 +20,7 @@ from observatory.config import Settings
 from observatory.errors import TerritoryError
 from observatory.reference import cog
 from observatory.territories import audit as taudit
+from observatory.territories import build
 from observatory.territories import cells as tc
 from observatory.territories.build import publish_territory
 
@@ -383,29 +384,58 @@ def test_a_sector_and_a_size_band_are_protected_against_the_departement_and_the_
             assert any(p.startswith(f"{nature}: territoire sans-une {cell}") for p in report.problems), cell
 
 
-def test_a_part_time_rate_is_protected_against_the_departement(tmp_path, world):
-    """The département minus one commune whose four establishments are enough for the jobs at 31/12 but of
-    which one only has part-time jobs: the territory's jobs stay published, its part-time rates of the cells
-    holding that establishment are hidden (département − territory would give its part-time jobs away), the
-    attack on published files bounds them no closer than the dominance rule allows, and the audit passes;
-    with the rate published, the same attack pins them within the rate's rounding."""
-    from observatory.territories import cells as cells_mod
-
-    settings, e, _table, crowded, single = world
-    left_out = crowded.iloc[-1].code_commune
-    there = e.index[e["code_commune"] == left_out]
+def _left_out(settings, world, same_leaf: bool):
+    """The world with its last crowded commune's establishments part-time free but the first (``lone``); with
+    ``same_leaf``, all four in ``lone``'s leaf (the département − territory piece then holds one leaf, whose
+    jobs are no secret). Returns ``(e, table, codes, lone)``, the warehouse and the published table updated."""
+    _settings, e, _table, crowded, single = world
+    there = e.index[e["code_commune"] == crowded.iloc[-1].code_commune]
     lone = there[0]  # the one establishment with part-time jobs in the commune left out
     e = e.copy()
     e.loc[there[1:], ["partiel", "partiel_F", "partiel_H"]] = 0
     con = duckdb.connect(str(settings.warehouse))
-    con.execute(
-        "UPDATE ind.etab_sexe_pcs SET temps_partiel = 0 WHERE siret IN (SELECT unnest(?))",
-        [e.loc[there[1:], "siret"].tolist()],
-    )
+    others = e.loc[there[1:], "siret"].tolist()
+    con.execute("UPDATE ind.etab_sexe_pcs SET temps_partiel = 0 WHERE siret IN (SELECT unnest(?))", [others])
+    if same_leaf:
+        ess, loi, public, fam = _flags(_leaf(e.loc[lone]))
+        e.loc[there[1:], ["ess", "ess_loi_2014", "public", "famille_ess"]] = [ess, loi, public, fam]
+        con.execute(
+            "UPDATE ess.etablissements_employeurs SET ess = ?, ess_loi_2014 = ?, public = ?, famille_ess = ? "
+            "WHERE siret IN (SELECT unnest(?))",
+            [ess, loi, public, fam, others],
+        )
     con.close()
     table = _published_table(e)
     table.to_parquet(settings.vintage_output / "tables" / "indicateurs.parquet", index=False)
-    codes = [*crowded["code_commune"].iloc[:-1], single.code_commune]
+    return e, table, [*crowded["code_commune"].iloc[:-1], single.code_commune], lone
+
+
+def _etabs(settings) -> pd.DataFrame:
+    from observatory.territories import cells as cells_mod
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return cells_mod.establishments(con)
+    finally:
+        con.close()
+
+
+def _piece_communes(codes) -> list[str]:
+    """The département's communes outside ``codes`` (the département − territory piece)."""
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+    return sorted(set(com.loc[com["code_departement"] == DEP, "code_commune"]) - set(codes))
+
+
+def test_a_part_time_rate_is_protected_against_the_departement(tmp_path, world):
+    """The département minus one commune whose four establishments (all of one leaf) are enough for the jobs
+    at 31/12 but of which one only has part-time jobs: the territory's jobs stay published, its part-time
+    rates of the cells holding that establishment are hidden (département − territory would give its
+    part-time jobs away), the attack on published files bounds them no closer than the dominance rule allows,
+    and the audit passes; with the rate published, the same attack pins them within the rate's rounding, and
+    the audit names the piece."""
+    settings = world[0]
+    e, table, codes, lone = _left_out(settings, world, same_leaf=True)
     res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "sans-la-derniere", codes)))
     rows = _cells(settings, res.slug)
     by = rows[(rows["secteur"] == "tous") & (rows["tranche"] == "toutes")]
@@ -420,37 +450,84 @@ def test_a_part_time_rate_is_protected_against_the_departement(tmp_path, world):
     motifs = pd.DataFrame(terr.read_registry(settings.warehouse, MILLESIME)[res.slug]["masque"])
     ens = motifs[(motifs["nature"] == "temps_partiel") & (motifs["champ"] == "ensemble") & (motifs["sexe"] == "tous")]
     assert ens["motif"].iloc[0] == "différence avec departement 29"
+    assert not motifs["motif"].str.startswith(("repli", "intervalle")).any()  # at the first attempt
     # the attacker, from the published files: the part-time jobs of the département minus the territory (the
     # lone establishment's) no closer than the dominance rule allows (alone in its cell: up to value / 0,85)
     custom = {res.slug: tuple(codes)}
     value = float(e.loc[lone, "partiel"])
     com = cog.communes()
     com = com[com["type"] == "COM"]
-    piece = sorted(set(com.loc[com["code_departement"] == DEP, "code_commune"]) - set(codes))
-    assert left_out in piece
+    piece = _piece_communes(codes)
     lo, hi = _set_bounds(settings, table, custom, piece, "ensemble", "toutes", "temps_partiel")
     assert value > 0 and lo <= value <= hi and hi >= value / 0.85, (lo, value, hi)
     assert hi - lo > 100  # [0, 621] here: the rest of the territory's part-time jobs may lie there too
-    # the audit passes the files as published; with the territory's whole part-time rate published instead,
-    # the same attack pins the lone establishment's part-time jobs within the rates' rounding
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    etabs = cells_mod.establishments(con)
-    con.close()
+    # the audit passes the files as published. With the territory's part-time rate of the lone
+    # establishment's family published instead, the same attack pins its part-time jobs within the two rates'
+    # rounding (± 0,05 point of the département's and of the territory's jobs of that family: ± 0,2 job here,
+    # where the whole territory's rate would leave ± 1,9, as wide as the dominance level asks), and the audit
+    # names the piece
+    etabs = _etabs(settings)
     assert taudit.audit(etabs, table, {}, {res.slug: rows}, {}, custom, com).passed
-    inside = e[e["code_commune"].isin(codes)]
+    assert leaf in tc.FAMILLES_ESS
     weak = rows.copy()
-    at = ((weak["champ"] == "ensemble") & (weak["sexe"] == "tous") & (weak["secteur"] == "tous")
-          & (weak["tranche"] == "toutes") & (weak["indicateur"] == "taux_temps_partiel")).to_numpy()  # fmt: skip
-    rate = round(1000 * inside["partiel"].sum() / inside["effectif"].sum()) / 10
-    weak.loc[at, ["valeur", "statut"]] = [rate, "publie"]
+    at = ((weak["champ"] == "ess") & (weak["famille"] == leaf) & (weak["sexe"] == "tous")
+          & (weak["secteur"] == "tous") & (weak["tranche"] == "toutes")).to_numpy()  # fmt: skip
+    family = e[e["code_commune"].isin(codes) & (e["famille_ess"] == leaf)]
+    rate = round(1000 * family["partiel"].sum() / family["effectif"].sum()) / 10
+    weak.loc[at & (weak["indicateur"] == "taux_temps_partiel").to_numpy(), ["valeur", "statut"]] = [rate, "publie"]
     weak.to_parquet(settings.vintage_output / "territoires" / res.slug / "indicateurs.parquet", index=False)
-    lo, hi = _set_bounds(settings, table, custom, piece, "ensemble", "toutes", "temps_partiel")
-    # within the two rates' rounding (± 0,05 point of the département's and of the territory's jobs)
-    assert lo <= value <= hi and hi - lo <= 0.001 * (e["effectif"].sum() + inside["effectif"].sum()) + 1e-6
-    # the audit checks the pieces too: with the territory's associations published, the département's one
-    # association left out is recovered by difference, and the audit names that piece
-    assoc = by.loc[("ess", "association", "tous"), "statut"]
+    lo, hi = _set_bounds(settings, table, custom, piece, "ess", leaf, "temps_partiel")
+    jobs = e.loc[e["famille_ess"] == leaf, "effectif"].sum() + family["effectif"].sum()
+    assert lo <= value <= hi and hi - lo <= 0.001 * jobs + 0.01 and hi < value / 0.85, (lo, value, hi)
+    report = taudit.audit(etabs, table, {}, {res.slug: weak}, {}, custom, com)
+    assert not report.passed and "temps_partiel" in report.failing_natures, report.problems
+    named = f"temps_partiel: piece departement 29 − territoire sans-la-derniere ess/{leaf} (piece)"
+    assert any(p.startswith(named) for p in report.problems), report.problems
+
+
+def test_a_piece_is_held_to_its_protection_level_and_the_audit_catches_it_bounded_too_closely(tmp_path, world):
+    """The département minus one commune whose four establishments lie in four leaves: the piece's ensemble is
+    published by difference, and each of its leaves is one establishment. Protected by the primary rules and
+    the closure alone (the first attempt), the territory bounds one of them, the société commerciale de l'ESS,
+    to at most its own jobs: the audit names that piece (above its jobs it must reach value / 0,85). The
+    request repairs it (the named cells' intervals widened, then the nature hidden if that is not enough):
+    the published files pass the audit, and the attack bounds the piece no closer than its level. With the
+    territory's associations given away, the département's one association left out is recovered by
+    difference, and the audit names that piece."""
+    from observatory.territories import protect as tp
+
+    settings = world[0]
+    e, table, codes, _lone = _left_out(settings, world, same_leaf=False)
+    etabs = _etabs(settings)
+    com = cog.communes()
+    com = com[com["type"] == "COM"]
+    custom = {"sans-la-derniere": tuple(codes)}
+    members = etabs["code_commune"].isin(set(codes)).to_numpy()
+    first = tp.protect_territory(etabs, members, tp.published_levels(etabs, table, members))
+    rows = build.table_rows(tc.aggregate(etabs[members]), first, "sans-la-derniere", "T", MILLESIME, "v")
+    report = taudit.audit(etabs, table, {}, {"sans-la-derniere": rows}, {}, custom, com)
+    sce = "montant: piece departement 29 − territoire sans-la-derniere ess_loi_2014/societe_commerciale_ess "
+    assert not report.passed and any(p.startswith(sce) for p in report.problems), report.problems
+    assert ("ess_loi_2014", "societe_commerciale_ess", "tous", "tous", "toutes") in report.failing_cells["montant"]
+    res = publish_territory(settings, terr.request_from_file(_write_request(tmp_path, "sans-la-derniere", codes)))
+    rows = _cells(settings, res.slug)
+    assert taudit.audit(etabs, table, {}, {res.slug: rows}, {}, custom, com).passed
+    motifs = pd.DataFrame(terr.read_registry(settings.warehouse, MILLESIME)[res.slug]["masque"])
+    # repaired after the audit: the cells it named widened first, then, failing again, the jobs all hidden
+    jobs = motifs.loc[motifs["nature"] == "montant", "motif"]
+    assert {"intervalle trop étroit (audit)", "repli après l'audit"} <= set(jobs), jobs.value_counts()
+    assert not motifs.loc[motifs["nature"] == "comptage", "motif"].str.startswith(("repli", "intervalle")).any()
+    piece = _piece_communes(codes)
+    left = e[e["code_commune"].isin(piece)]
+    value = float(left.loc[left["ess_loi_2014"] & ~left["ess"], "effectif"].sum())
+    lo, hi = _set_bounds(settings, table, custom, piece, "ess_loi_2014", "societe_commerciale_ess", "montant")
+    assert value > 0 and lo <= value and hi >= value / 0.85 - 1e-6, (lo, value, hi)
+    # the audit checks the pieces' counts too: with the territory's associations published, the département's
+    # one association left out is recovered by difference
+    by = rows.set_index(["champ", "famille", "sexe", "secteur", "tranche", "indicateur"])["statut"]
+    assoc = by.loc[("ess", "association", "tous", "tous", "toutes")]
     assert (assoc[["etablissements_employeurs", "effectif_31_12"]] != "publie").all()
+    inside = e[e["code_commune"].isin(codes)]
     mine = inside[inside["famille_ess"] == "association"]
     weak = rows.copy()
     at = ((weak["champ"] == "ess") & (weak["famille"] == "association") & (weak["sexe"] == "tous")
@@ -908,6 +985,46 @@ def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_pa
     # would publish the EPCI's secondary cells, and through them its primary ones)
     hidden = both[both["statut_e"] != "publie"]
     assert len(hidden) > 0 and (hidden["statut_t"].map(STATUT_CODE) >= 1).all()
+
+
+def test_a_territory_s_cell_that_bounds_a_piece_too_closely_is_hidden(published, tmp_path, monkeypatch):
+    """On the session's run: the first half of Finistère's communes cuts an EPCI so that two of the half's
+    sociétés commerciales de l'ESS lie outside it, with 11 of the half's 12 jobs of them. The half's published
+    cell would bound that piece (two establishments: a primary cell) to at most 12, under its protection level
+    (12,1): the protection hides it at the first attempt (« borne la différence avec epci … »), no repair
+    after the audit; without that rule, the audit names the piece."""
+    from observatory.publish import portrait
+    from observatory.territories import protect as tp
+
+    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
+    out = tmp_path / "output" / str(MILLESIME)
+    (out / "tables").mkdir(parents=True)
+    for name in ("tables/indicateurs.parquet", "manifest.json"):  # read only: links to the session's files
+        (out / name).symlink_to(published.vintage / name)
+    wh = tmp_path / "warehouse" / "observatory.duckdb"  # the registry and the run lock go beside it
+    wh.parent.mkdir()
+    wh.symlink_to(published.warehouse)
+    settings = Settings(data_dir=published.data_dir, output_dir=tmp_path / "output", warehouse=wh,
+                        cache_dir=tmp_path / "cache", millesime=MILLESIME)  # fmt: skip
+    com = portrait._communes()
+    deps = sorted(com.loc[com["code_departement"] == DEP, "code_commune"])
+    codes = tuple(deps[: len(deps) // 2])
+    res = publish_territory(settings, terr.TerritoryRequest("moitie", "Moitié du Finistère", codes))
+    motifs = pd.DataFrame(terr.read_registry(settings.warehouse, MILLESIME)[res.slug]["masque"])
+    bound = motifs[motifs["motif"].str.startswith("borne la différence avec epci ")]
+    assert len(bound) > 0 and set(bound["nature"]) <= {"montant", "temps_partiel"}, motifs["motif"].value_counts()
+    assert not motifs["motif"].str.startswith(("repli", "intervalle")).any()  # the audit passed at once
+    epcis = {m.removeprefix("borne la différence avec ") for m in bound["motif"]}
+    # without the rule, the first attempt publishes those cells and the audit names a piece of that EPCI
+    monkeypatch.setattr(tc, "needed_above", lambda cells, q: np.zeros(len(cells)))
+    etabs = _etabs(settings)
+    members = etabs["code_commune"].isin(set(codes)).to_numpy()
+    mask = tp.protect_territory(etabs, members, tp.published_levels(etabs, table, members))
+    rows = build.table_rows(tc.aggregate(etabs[members]), mask, res.slug, res.slug, MILLESIME, "v")
+    cog_com = cog.communes()
+    report = taudit.audit(etabs, table, {}, {res.slug: rows}, {}, {res.slug: codes}, cog_com[cog_com["type"] == "COM"])
+    pieces = [p for p in report.problems if any(p.startswith(f"montant: piece territoire moitie − {e} ") for e in epcis)]
+    assert pieces, report.problems
 
 
 def test_a_cell_the_table_leaves_out_is_a_known_zero_to_the_attacker(finistere):

@@ -26,7 +26,12 @@ published.
 recomputes the primary rules (its own code) to know which hidden cells are primary and their true values,
 and fails when a hidden primary cell is determined, or its interval is narrower than its protection level
 (10 % of its value on each side for a frequency cell; for a dominance cell, up to the value at which the
-largest contributor falls to 85 %) while it was not before the territories were published.
+largest contributor falls to 85 %) while it was not before the territories were published. The pieces that
+differencing opens (a published territory minus a new one, and the reverse) are held to the same rules: a
+piece that breaks a primary rule is a primary cell nobody publishes, and its jobs at 31/12 and part-time jobs
+must keep their protection interval; its count of establishments must not be determined (the annual audit's
+rule for counts: :mod:`observatory.audit.intervals` bounds the headcounts). The report names the cells
+(:attr:`TerritoryAudit.failing_cells`) so that a request can widen them before hiding a whole nature.
 """
 
 from __future__ import annotations
@@ -448,6 +453,9 @@ class TerritoryAudit:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
     failing_natures: set[str] = field(default_factory=set)
+    failing_cells: dict[str, set[tuple]] = field(default_factory=dict)
+    """Per nature, the cell keys (``champ, famille, sexe, secteur, tranche``) of the problems: a hidden cell's
+    or a piece's, whatever the territory (the new territory's cell of that key is where a repair looks)."""
 
     @property
     def passed(self) -> bool:
@@ -582,9 +590,10 @@ def audit(
     for nature in INDICATEURS:  # the report in the natures' order, whatever ended first
         checked, problems = found[nature]
         report.checked += checked
-        report.problems += problems
+        report.problems += [p for p, _key in problems]
         if problems:
             report.failing_natures.add(nature)
+            report.failing_cells[nature] = {key for _p, key in problems}
     return report
 
 
@@ -611,11 +620,11 @@ def _pieces(geo: Geography, new: set[str], touched: set[str]) -> dict[str, tuple
 def _check_nature(
     geo, table, before, after, touched, members_of, leaves, by_nature, pieces, nature
 ) -> tuple[int, list]:
-    """:func:`audit` for one nature: the hidden cells checked, and the problems found. The pieces
-    (:func:`_pieces`) are checked too, for the cells the new territory publishes or hides: a piece that
-    breaks a primary rule (never published) must not be determined by the published cells — the classic
-    differencing the protection guards against (``observatory.territories.protect``: the rules on each piece,
-    not its protection interval; a piece bounded, not determined, passes)."""
+    """:func:`audit` for one nature: the hidden cells checked, and the problems found (each with its cell's
+    key). The pieces (:func:`_pieces`) are checked too, for the cells the new territory publishes or hides: a
+    piece that breaks a primary rule (never published) is held to its protection interval like a hidden
+    primary cell — the classic differencing the protection guards against — but for the counts of
+    establishments, which must only not be determined (a piece of one establishment is always bounded by 1)."""
     quantities = by_nature[nature]
     cells_after = published_cells(table, after, nature)
     cells_before = published_cells(table, before, nature)
@@ -649,7 +658,8 @@ def _check_nature(
         if secret:
             primary.append(c)
     hidden += [c for c in primary if c.statut == "piece"]  # the other pieces are no secret
-    primary = [c for c in primary if c.statut != "piece"]  # a piece: only its exact recovery is checked
+    if nature == "comptage":  # a piece's count of establishments: its exact recovery only (see the docstring)
+        primary = [c for c in primary if c.statut != "piece"]
     narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
     needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
     # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
@@ -664,11 +674,11 @@ def _check_nature(
         if was is not None and (was[1] - was[0]) <= (hi - lo) + TOL:
             continue  # already as narrow before the new territories: not their doing
         detail = "".join(f"/{x}" for x in (c.sexe, c.secteur, c.tranche) if x not in ("tous", "toutes"))
-        problems.append(
+        line = (
             f"{nature}: {c.territoire} {c.champ}/{c.famille}{detail} "
-            f"({c.statut}) lies in [{lo:g}, {hi:g}] "
-            f"once the new territories are published"
+            f"({c.statut}) lies in [{lo:g}, {hi:g}] once the new territories are published"
         )
+        problems.append((line, key[1:]))
     return len(hidden), problems
 
 

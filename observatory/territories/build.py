@@ -174,15 +174,23 @@ def _protect_and_audit(etabs, table, registry, req, vintage, millesime, perimetr
     custom_after = {**custom_before, req.slug: req.communes}
     com = portrait._communes()
     hide_all: frozenset = frozenset()
-    for _attempt in range(2):
-        mask = tp.protect_territory(etabs, members, others, hide_all)
+    too_narrow: dict[str, set] = {}
+    for _attempt in range(2 * len(tp.INDICATEUR)):
+        mask = tp.protect_territory(etabs, members, others, hide_all, too_narrow)
         rows = table_rows(cells_t, mask, req.slug, req.nom, millesime, perimetre)
         report = taudit.audit(
             etabs, table, before, {**before, req.slug: rows}, custom_before, custom_after, com
         )
         if report.passed:
             return cells_t, mask, rows
-        hide_all = frozenset(report.failing_natures) | hide_all
+        # a nature failing for the first time: the cells the audit names are widened (its other cells kept);
+        # failing again: every cell of it hidden (the fallback); failing even so: nothing is published
+        again = frozenset(n for n in report.failing_natures if n in too_narrow)
+        fresh = {n: report.failing_cells[n] for n in report.failing_natures if n not in too_narrow}
+        if not fresh and again <= hide_all:
+            break
+        hide_all |= again
+        too_narrow.update(fresh)
     raise TerritoryError(
         f"territoire « {req.slug} » : l'audit du secret échoue même en masquant ses cellules : "
         + "; ".join(report.problems[:3])

@@ -320,6 +320,19 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool), **subs)
 
 
+SAFETY_RANGE = 0.10
+"""The protection level of a primary cell not dominated, as a share of its value (τ-Argus's FREQ(3,10))."""
+
+
+def needed_above(cells: pd.DataFrame, q: str) -> np.ndarray:
+    """How high an attacker must be unable to rule out the quantity ``q`` of each cell, were it primary: its
+    value plus the protection level — 10 % of it, or, when one establishment dominates it, up to the value at
+    which that establishment falls to 85 % (``20·max / 17``)."""
+    v = cells[q].to_numpy(float)
+    top = cells[f"max_{q}"].to_numpy(float)
+    return np.maximum(v * (1 + SAFETY_RANGE), np.where(_dominated(cells, q), top * 20 / 17, 0.0))
+
+
 def _dominated(cells: pd.DataFrame, q: str) -> np.ndarray:
     """The dominance rule on ``q``: one establishment above 85 % of the cell (``20·max > 17·total``)."""
     v = cells[q].to_numpy(float)

@@ -17,7 +17,11 @@ where the cell's jobs at 31/12 are):
    have none of a cell's establishments (*T*'s sector cell holds all of *P*'s in that sector, and nothing
    else), *T*'s cell is *P*'s, so it is hidden where *P* does not publish it: a département's secondary
    sector, published by a territory that misses only communes without it, or every cell of an EPCI redrawn
-   commune by commune (both pieces empty: *T* takes *P*'s whole mask);
+   commune by commune (both pieces empty: *T* takes *P*'s whole mask). And *T − P* lies inside *T*: where it
+   breaks a rule for the jobs at 31/12 or the part-time jobs, *T*'s published cell is an upper bound of it,
+   so *T*'s cell is hidden when it does not reach the piece's protection level above it
+   (:func:`observatory.territories.cells.needed_above`: a territory holding 11 of its 12 jobs of a kind in
+   two establishments outside an EPCI tells that those two have at most 12);
 3. **closure inside T**: the champ tree, the families, and the ESS's sexes, sectors and size bands
    (``cells.equations``): an equation whose only unknown is a protected cell gets its smallest published
    cell hidden (families, sectors and bands first, the champ totals last), to a fixed point. Internal cells
@@ -25,9 +29,13 @@ where the cell's jobs at 31/12 are):
 
 The result is then proven by the independent audit (:mod:`observatory.territories.audit`): an LP over the
 geography's atoms (communes grouped by the territories that hold them) with every published cell of every
-level and territory as a constraint; a hidden primary cell, old or new, whose interval it narrows below its
-protection level (or determines) makes the request fall back to hiding every cell of that nature in the
-territory; if the audit still fails, nothing is published.
+level and territory as a constraint. A hidden primary cell, old or new, or a primary piece, whose interval it
+narrows below its protection level (or determines) is repaired in two steps: first the cells the audit names
+are widened (:func:`widen`: the new territory's cell of that key hidden, or, hidden already, a cell of each of
+its equations), then, if the audit fails again, every cell of that nature in the territory is hidden (the
+fallback); if the audit still fails, nothing is published. Steps 1–3 apply the rules and exact derivation
+only: the protection intervals are the audit's (a level step like the annual protection's is not built for
+territories).
 """
 
 from __future__ import annotations
@@ -185,14 +193,44 @@ def close(mask: dict[tc.Key, str], protect: set, values: dict) -> None:
         protect.add(pick)
 
 
+def widen(mask: dict[tc.Key, str], protect: set, motif: dict, keys: set, values: dict) -> None:
+    """Widen the intervals of the cells ``keys`` that the audit found too narrow (in place): a published cell
+    of those keys is hidden; for a hidden one, each equation of the territory that holds it gets its cheapest
+    published cell hidden (:func:`_cost`; a cell of value 0 gives no room). A cell of another territory, or a
+    piece, that an attacker bounds too closely is bounded through the new territory's cell of the same key,
+    which is what this loosens: by its own value when it is published, by its equations' when it is not."""
+    eqs = tc.equations(mask.keys() | protect)
+    for k in sorted(keys):
+        if mask.get(k) == "publie":
+            picks = [k]
+        else:
+            picks = []
+            for total, parts in eqs:
+                cells = [total, *parts]
+                if k in cells:
+                    shown = [c for c in cells if mask.get(c) == "publie" and values.get(c, 0.0) > 0]
+                    if shown:
+                        picks.append(min(shown, key=lambda c: _cost(c, values[c])))
+        protect.add(k)
+        for c in picks:
+            mask[c] = "secret_secondaire"
+            protect.add(c)
+            motif[c] = motif[c] or "intervalle trop étroit (audit)"
+
+
 def protect_territory(
-    etabs: pd.DataFrame, members: np.ndarray, others: list[Published], hide_all: frozenset = frozenset()
+    etabs: pd.DataFrame,
+    members: np.ndarray,
+    others: list[Published],
+    hide_all: frozenset = frozenset(),
+    too_narrow: dict[str, set] | None = None,
 ) -> pd.DataFrame:
     """The mask of a new territory (establishments ``members``) against the published ``others``.
 
     Returns one row per cell key (``champ``, ``famille``, ``sexe``, ``secteur``, ``tranche``) and nature with
     ``statut`` and ``motif``; internal cells are listed (``interne``) but never published. ``hide_all``:
-    natures whose every cell is hidden (the fallback).
+    natures whose every cell is hidden (the fallback); ``too_narrow``: per nature, the keys of the cells the
+    audit found bounded too closely (:func:`widen`, the repair tried before the fallback).
     """
     cells_t = tc.aggregate(etabs[members])
     prim = tc.primary(cells_t)
@@ -203,11 +241,21 @@ def protect_territory(
         if not (p.members & members).any():
             continue
         parts = (p.members & ~members, members & ~p.members)
-        pieces = [tc.aggregate(slim[part]) for part in parts if part.any()]
+        aggs = [(inside, tc.aggregate(slim[part])) for inside, part in enumerate(parts) if part.any()]
+        pieces = [a for _inside, a in aggs]
         # the cells where both pieces are empty (all of them when p has t's establishments): p's cell is t's
         empty = [{k for k, n in zip(tc.keys_of(a), a["n_etab"], strict=True) if n > 0} for a in pieces]
         alike = {c for c in all_keys if not any(c in e for e in empty)}
-        cut.append((p, [tc.primary(a) for a in pieces], alike))
+        prims = [tc.primary(a) for a in pieces]
+        # t − p lies inside t: t's published cell bounds it from above, so a primary one needs t's cell at
+        # least its protection level above it (per nature, key → how high)
+        above: dict[str, dict] = {}
+        for (inside, a), pp in zip(aggs, prims, strict=True):
+            for nature in ("montant", *tc.SUBPOPULATIONS) if inside else ():
+                need = tc.needed_above(a, tc.NATURES[nature])
+                flags = pp[f"p_{nature}"].to_numpy()
+                above[nature] = {k: x for k, x, f in zip(tc.keys_of(a), need, flags, strict=True) if f}
+        cut.append((p, prims, alike, above))
     rows = []
     final: dict[str, dict[tc.Key, str]] = {}
     for nature, qty in tc.NATURES.items():
@@ -232,7 +280,7 @@ def protect_territory(
                     motif[c] = motif[c] or "effectif au 31/12 masqué"
                     if mask.get(c) == "publie":
                         mask[c] = "secret_secondaire"
-        for p, piece_prims, alike in cut:
+        for p, piece_prims, alike, above in cut:
             known_p = derivable(p.mask.get(nature, {}))
             for c in keys:  # a cell with p's establishments: what p does not publish, t may not either
                 shown_in_t = mask.get(c) == "publie"
@@ -248,6 +296,13 @@ def protect_territory(
                         motif[c] = motif[c] or f"différence avec {p.name}"
                         if mask.get(c) == "publie":
                             mask[c] = "secret_secondaire"
+            for c, need in above.get(nature, {}).items():
+                if mask.get(c) == "publie" and values.get(c, 0.0) < need:
+                    protect.add(c)
+                    mask[c] = "secret_secondaire"
+                    motif[c] = motif[c] or f"borne la différence avec {p.name}"
+        if too_narrow and too_narrow.get(nature):
+            widen(mask, protect, motif, too_narrow[nature] & set(keys), values)
         if nature in hide_all:
             for c, statut in list(mask.items()):
                 if statut == "publie":
