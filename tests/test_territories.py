@@ -939,22 +939,29 @@ def test_mean_pay_of_a_territory_counts_its_own_contributors():
             assert rows.valeur[("ess", "association", "salaire_brut_annuel_moyen_etp")] == 32941.0
 
 
+def _on_the_session_run(published, tmp_path) -> tuple[pd.DataFrame, Settings]:
+    """The session's indicator table, and settings whose output and warehouse link to the session's files
+    (read only) in ``tmp_path``, where the registry, the run lock and the territories go."""
+    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
+    out = tmp_path / "output" / str(MILLESIME)
+    (out / "tables").mkdir(parents=True)
+    for name in ("tables/indicateurs.parquet", "manifest.json"):
+        (out / name).symlink_to(published.vintage / name)
+    wh = tmp_path / "warehouse" / "observatory.duckdb"
+    wh.parent.mkdir()
+    wh.symlink_to(published.warehouse)
+    settings = Settings(data_dir=published.data_dir, output_dir=tmp_path / "output", warehouse=wh,
+                        cache_dir=tmp_path / "cache", millesime=MILLESIME)  # fmt: skip
+    return table, settings
+
+
 def test_a_territory_made_of_one_epci_publishes_the_epci_cells(published, tmp_path):
     """On the session's run: a territory on demand drawn as the communes of one EPCI publishes the values the
     indicator table gives that EPCI (computed apart, by ``sql/indicators/``), its women and men included."""
     from observatory.publish import portrait
     from observatory.territories.build import STATUT_CODE
 
-    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
-    out = tmp_path / "output" / str(MILLESIME)
-    (out / "tables").mkdir(parents=True)
-    for name in ("tables/indicateurs.parquet", "manifest.json"):  # read only: links to the session's files
-        (out / name).symlink_to(published.vintage / name)
-    wh = tmp_path / "warehouse" / "observatory.duckdb"  # the registry and the run lock go beside it
-    wh.parent.mkdir()
-    wh.symlink_to(published.warehouse)
-    settings = Settings(data_dir=published.data_dir, output_dir=tmp_path / "output", warehouse=wh,
-                        cache_dir=tmp_path / "cache", millesime=MILLESIME)  # fmt: skip
+    table, settings = _on_the_session_run(published, tmp_path)
     epci = table[(table["niveau"] == "epci") & (table["secteur"] == "tous") & (table["tranche"] == "toutes")]
     ess = epci[(epci["champ"] == "ess") & (epci["famille"] == "toutes") & (epci["indicateur"] == "effectif_31_12")]
     shown_all = ess.groupby("code")["statut"].agg(lambda st: len(st) == 3 and (st == "publie").all())
@@ -996,16 +1003,7 @@ def test_a_territory_s_cell_that_bounds_a_piece_too_closely_is_hidden(published,
     from observatory.publish import portrait
     from observatory.territories import protect as tp
 
-    table = pd.read_parquet(published.vintage / "tables" / "indicateurs.parquet")
-    out = tmp_path / "output" / str(MILLESIME)
-    (out / "tables").mkdir(parents=True)
-    for name in ("tables/indicateurs.parquet", "manifest.json"):  # read only: links to the session's files
-        (out / name).symlink_to(published.vintage / name)
-    wh = tmp_path / "warehouse" / "observatory.duckdb"  # the registry and the run lock go beside it
-    wh.parent.mkdir()
-    wh.symlink_to(published.warehouse)
-    settings = Settings(data_dir=published.data_dir, output_dir=tmp_path / "output", warehouse=wh,
-                        cache_dir=tmp_path / "cache", millesime=MILLESIME)  # fmt: skip
+    table, settings = _on_the_session_run(published, tmp_path)
     com = portrait._communes()
     deps = sorted(com.loc[com["code_departement"] == DEP, "code_commune"])
     codes = tuple(deps[: len(deps) // 2])
