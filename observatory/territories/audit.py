@@ -519,7 +519,7 @@ def _summary(values: np.ndarray) -> tuple[float, float, float, int]:
     return (float(n), float(np.nansum(values)), 0.0 if np.isnan(largest) else largest, int(np.sum(values > 0)))
 
 
-def _required(nature: str, value: float, largest: float, n: int) -> tuple[float, float]:
+def _required(nature: str, value: float, largest: float) -> tuple[float, float]:
     """The protection interval a hidden primary cell needs: (lower bound ≤ ..., upper bound ≥ ...)."""
     if value <= 0:
         return (value, value)
@@ -534,7 +534,7 @@ def _narrow(nature: str, truth: dict, primary: set, key: tuple, lo: float, hi: f
     keys of the primary cells; ``truth``: key → (value, largest contribution))."""
     value, largest = truth[key]
     if key in primary:
-        need_lo, need_up = _required(nature, value, largest, 0)
+        need_lo, need_up = _required(nature, value, largest)
         return hi < need_up - TOL or (value > 0 and lo > need_lo + TOL)
     return value > 0 and hi - lo < TOL
 
@@ -657,7 +657,7 @@ def _check_nature(
     if nature == "comptage":  # a piece's count of establishments: its exact recovery only (see the docstring)
         primary = [c for c in primary if c.statut != "piece"]
     narrow = functools.partial(_narrow, nature, truth, {c.key for c in primary})
-    needs = {c.key: _required(nature, *truth[c.key], 0) for c in primary}
+    needs = {c.key: _required(nature, *truth[c.key]) for c in primary}
     # a cell already shown wide enough by the points of other cells' LPs (an inner range) gets no LP
     b_after = bounds(geo, cells_after, hidden, narrow=narrow, needs=needs)
     suspects = [c for c in hidden if narrow(c.key, *b_after.get(c.key, (0.0, np.inf)))]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from observatory.secrecy.levels import SAFETY_RANGE, protection_levels
 from observatory.warehouse import sql_text
 
 FAMILLES_ESS = ["association", "cooperative", "mutuelle", "fondation", "autre_obnl"]
@@ -320,17 +321,14 @@ def primary(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[KEY_COLUMNS].assign(p_comptage=p_count, p_montant=np.asarray(p_mag, bool), **subs)
 
 
-SAFETY_RANGE = 0.10
-"""The protection level of a primary cell not dominated, as a share of its value (τ-Argus's FREQ(3,10))."""
-
-
 def needed_above(cells: pd.DataFrame, q: str) -> np.ndarray:
     """How high an attacker must be unable to rule out the quantity ``q`` of each cell, were it primary: its
-    value plus the protection level — 10 % of it, or, when one establishment dominates it, up to the value at
-    which that establishment falls to 85 % (``20·max / 17``)."""
+    value plus the larger of 10 % of it and the dominance level (up to the value at which its largest
+    establishment falls to 85 %: :func:`observatory.secrecy.levels.protection_levels`), as the territory audit
+    asks."""
     v = cells[q].to_numpy(float)
-    top = cells[f"max_{q}"].to_numpy(float)
-    return np.maximum(v * (1 + SAFETY_RANGE), np.where(_dominated(cells, q), top * 20 / 17, 0.0))
+    up, _down = protection_levels(v, cells[f"max_{q}"].to_numpy(float), np.ones(len(v), bool))
+    return v + np.maximum(up, SAFETY_RANGE * v)
 
 
 def _dominated(cells: pd.DataFrame, q: str) -> np.ndarray:

@@ -251,7 +251,9 @@ def protect_territory(
         # least its protection level above it (per nature, key → how high)
         above: dict[str, dict] = {}
         for (inside, a), pp in zip(aggs, prims, strict=True):
-            for nature in ("montant", *tc.SUBPOPULATIONS) if inside else ():
+            if not inside:
+                continue
+            for nature in ("montant", *tc.SUBPOPULATIONS):
                 need = tc.needed_above(a, tc.NATURES[nature])
                 flags = pp[f"p_{nature}"].to_numpy()
                 above[nature] = {k: x for k, x, f in zip(tc.keys_of(a), need, flags, strict=True) if f}
